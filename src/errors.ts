@@ -61,7 +61,11 @@ export class DataError extends KvsAudioError {
   source?: string;
   /** The message without the location prefix. */
   readonly reason: string;
-  constructor(reason: string, where: DataErrorLocation, options?: ErrorOptions) {
+  constructor(
+    reason: string,
+    where: DataErrorLocation,
+    options?: ErrorOptions,
+  ) {
     super(DataError.format(reason, where), ExitCode.data, options);
     this.name = "DataError";
     this.reason = reason;

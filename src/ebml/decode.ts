@@ -1,0 +1,147 @@
+/**
+ * Decoding of EBML leaf values by type.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "./decode.ts";
+ * decodeValue("uint", new Uint8Array([0x0f, 0x42, 0x40])); // 1000000
+ * decodeValue("string", new TextEncoder().encode("matroska\0")); // "matroska"
+ * ```
+ * @module
+ */
+
+import type { ElementType } from "./elements.ts";
+import type { EbmlValue } from "./token.ts";
+
+const utf8 = new TextDecoder("utf-8");
+/** Milliseconds from 1970-01-01 to 2001-01-01 (the EBML date epoch). */
+const EBML_EPOCH_MS = 978307200000;
+
+/**
+ * Decode the bytes of a leaf element of type `type`. Throws `RangeError`
+ * when the length is not valid for the type (e.g. a 3-byte float).
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "./decode.ts";
+ * decodeValue("float", new Uint8Array([0x45, 0xfa, 0x00, 0x00])); // 8000
+ * ```
+ */
+export function decodeValue(type: ElementType, data: Uint8Array): EbmlValue {
+  switch (type) {
+    case "uint":
+      return decodeUint(data);
+    case "int":
+      return decodeInt(data);
+    case "float":
+      return decodeFloat(data);
+    case "string":
+    case "utf8":
+      return decodeString(data);
+    case "date": {
+      if (data.length === 0) return new Date(EBML_EPOCH_MS);
+      if (data.length !== 8) {
+        throw new RangeError(`a date must be 8 bytes, not ${data.length}`);
+      }
+      const ns = new DataView(data.buffer, data.byteOffset, 8).getBigInt64(0);
+      return new Date(EBML_EPOCH_MS + Number(ns / 1000000n));
+    }
+    default:
+      return data;
+  }
+}
+
+/**
+ * Big-endian unsigned integer of 0–8 bytes: a number, or a bigint above 2^53.
+ *
+ * @example
+ * ```ts
+ * import { decodeUint } from "./decode.ts";
+ * decodeUint(new Uint8Array([1, 0])); // 256
+ * ```
+ */
+export function decodeUint(data: Uint8Array): number | bigint {
+  const n = data.length;
+  if (n > 8) {
+    throw new RangeError(
+      `an unsigned integer must be at most 8 bytes, not ${n}`,
+    );
+  }
+  if (n <= 6) {
+    let v = 0;
+    for (let i = 0; i < n; i++) v = v * 256 + data[i];
+    return v;
+  }
+  let v = 0n;
+  for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(data[i]);
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/**
+ * Big-endian two's-complement signed integer of 0–8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeInt } from "./decode.ts";
+ * decodeInt(new Uint8Array([0xff, 0xfe])); // -2
+ * ```
+ */
+export function decodeInt(data: Uint8Array): number {
+  const n = data.length;
+  if (n > 8) {
+    throw new RangeError(`a signed integer must be at most 8 bytes, not ${n}`);
+  }
+  if (n === 0) return 0;
+  let v = 0n;
+  for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(data[i]);
+  return Number(BigInt.asIntN(n * 8, v));
+}
+
+/**
+ * Big-endian IEEE float of 0, 4 or 8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeFloat } from "./decode.ts";
+ * decodeFloat(new Uint8Array([])); // 0
+ * ```
+ */
+export function decodeFloat(data: Uint8Array): number {
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
+  if (data.length === 0) return 0;
+  if (data.length === 4) return view.getFloat32(0);
+  if (data.length === 8) return view.getFloat64(0);
+  throw new RangeError(`a float must be 0, 4 or 8 bytes, not ${data.length}`);
+}
+
+/**
+ * UTF-8 text with trailing NUL padding removed (the KVS SDK pads DocType,
+ * Name and CodecID with NULs).
+ *
+ * @example
+ * ```ts
+ * import { decodeString } from "./decode.ts";
+ * decodeString(new Uint8Array([0x41, 0, 0])); // "A"
+ * ```
+ */
+export function decodeString(data: Uint8Array): string {
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  // Short ASCII strings are the common case (tag names, ids): skip TextDecoder.
+  if (end <= 64) {
+    let ascii = true;
+    for (let i = 0; i < end; i++) {
+      if (data[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      return String.fromCharCode.apply(
+        null,
+        data.subarray(0, end) as unknown as number[],
+      );
+    }
+  }
+  return utf8.decode(data.subarray(0, end));
+}

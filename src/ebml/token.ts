@@ -1,0 +1,67 @@
+/**
+ * Typed tokens produced by the EBML tokenizer.
+ *
+ * Every token has the same fields so consumers can switch on `kind` cheaply:
+ * - `start`: a master element begins (its children follow);
+ * - `end`: a master element ends (by its size, by the unknown-size rule, or at
+ *   end of input — then `truncated` says whether bytes were missing);
+ * - `value`: a leaf element with its decoded value;
+ * - `skip`: an element that was not decoded (an unknown id, or a leaf cut off by
+ *   the end of input when `truncated` is set).
+ *
+ * @example
+ * ```ts
+ * import type { EbmlToken } from "./token.ts";
+ * function describe(t: EbmlToken): string {
+ *   return `${t.offset} ${"  ".repeat(t.depth)}${t.kind} ${t.name}`;
+ * }
+ * ```
+ * @module
+ */
+
+import type { ElementType } from "./elements.ts";
+
+/** A decoded leaf value. Unsigned integers over 2^53 come as `bigint`. */
+export type EbmlValue = number | bigint | string | Uint8Array | Date;
+
+/** Kind of an {@linkcode EbmlToken}. */
+export type TokenKind = "start" | "end" | "value" | "skip";
+
+/** One token of the EBML token stream. */
+export interface EbmlToken {
+  /** What this token marks. */
+  kind: TokenKind;
+  /** Element id (with VINT marker bits). */
+  id: number;
+  /** Element name from the table, or the hex id for unknown elements. */
+  name: string;
+  /** Value type (`binary` for unknown elements). */
+  type: ElementType;
+  /** Absolute byte offset of the element's first header byte. */
+  offset: number;
+  /** Bytes taken by the id and size fields. */
+  headerSize: number;
+  /**
+   * Declared data size; -1 for unknown. On `end` tokens: the size actually
+   * spanned (known once the element has ended).
+   */
+  size: number;
+  /** Nesting depth: 0 for top-level elements. */
+  depth: number;
+  /** Decoded value for `value` tokens; `undefined` otherwise. */
+  value: EbmlValue | undefined;
+  /** True when the input ended before this element did. */
+  truncated: boolean;
+}
+
+/** A batch of tokens with the input chunk that produced them. */
+export interface TokenBatch {
+  /** Tokens completed while reading `chunk` (may be empty). */
+  tokens: EbmlToken[];
+  /** The input chunk (a view; not copied). Empty for the final batch. */
+  chunk: Uint8Array;
+  /** Absolute byte offset of `chunk[0]` in the input. */
+  offset: number;
+  /** True for the last batch, produced at end of input. */
+  final: boolean;
+}

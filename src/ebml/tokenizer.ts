@@ -1,0 +1,594 @@
+/**
+ * The EBML tokenizer: bytes in, typed tokens out, in chunks of any size.
+ *
+ * `EbmlTokenizer` is the synchronous core (push a chunk, collect tokens);
+ * {@linkcode tokenizeBatches} and {@linkcode tokenize} wrap it as async
+ * generators over an async iterable of `Uint8Array` chunks.
+ *
+ * Guarantees:
+ * - element boundaries come from sizes only, never from scanning for magic
+ *   bytes, so `1A 45 DF A3` inside PCM is just data;
+ * - unknown-size masters end by the Matroska rule: at the first element that
+ *   cannot be their descendant, at the end of a known-size ancestor, or at
+ *   end of input;
+ * - at most the current leaf element is buffered, and only the bytes that
+ *   really arrived (never a declared size); a leaf that lies whole inside one
+ *   chunk is passed on as a view of that chunk, not a copy;
+ * - bad input raises {@linkcode DataError} naming the byte offset and element.
+ *
+ * @example
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * const bytes = new Uint8Array([0x1a, 0x45, 0xdf, 0xa3, 0x84, 0x42, 0x86, 0x81, 0x01]);
+ * for await (const t of tokenize([bytes])) console.log(t.kind, t.name, t.value);
+ * // start EBML undefined / value EBMLVersion 1 / end EBML undefined
+ * ```
+ * @module
+ */
+
+import { DataError } from "../errors.ts";
+import { decodeValue } from "./decode.ts";
+import {
+  canDescend,
+  elementById,
+  type ElementDef,
+  type ElementType,
+} from "./elements.ts";
+import type { EbmlToken, EbmlValue, TokenBatch } from "./token.ts";
+import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
+
+/** Options of the tokenizer. */
+export interface TokenizerOptions {
+  /** Deepest nesting accepted before the input is rejected (default 64). */
+  maxDepth?: number;
+  /** Input name used in error messages (a file path, `-`, a stream name). */
+  source?: string;
+}
+
+interface OpenMaster {
+  id: number;
+  name: string;
+  offset: number;
+  headerSize: number;
+  depth: number;
+  /** Absolute end for a known size, -1 when unknown. */
+  end: number;
+  /** Nearest known end of this master or any ancestor (Infinity if none). */
+  limit: number;
+}
+
+interface PendingLeaf {
+  def: ElementDef | undefined;
+  id: number;
+  name: string;
+  type: ElementType;
+  offset: number;
+  headerSize: number;
+  size: number;
+  depth: number;
+  parts: Uint8Array[];
+  got: number;
+  /** Skip the data instead of keeping it. */
+  skip: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Synchronous EBML tokenizer. Feed chunks with {@linkcode push}, then call
+ * {@linkcode end} once at end of input. Chunks must not be modified after
+ * they are pushed: binary values may be views into them.
+ *
+ * @example
+ * ```ts
+ * import { EbmlTokenizer } from "./tokenizer.ts";
+ * import type { EbmlToken } from "./token.ts";
+ * const tk = new EbmlTokenizer();
+ * const out: EbmlToken[] = [];
+ * tk.push(new Uint8Array([0xec, 0x82]), out); // a Void element's header…
+ * tk.push(new Uint8Array([0, 0]), out);        // …and its data
+ * tk.end(out);
+ * out.map((t) => t.name); // ["Void"]
+ * ```
+ */
+export class EbmlTokenizer {
+  #pos = 0;
+  #stack: OpenMaster[] = [];
+  #leaf: PendingLeaf | undefined;
+  #carry = new Uint8Array(16);
+  #carryLen = 0;
+  #maxDepth: number;
+  #source?: string;
+  #ended = false;
+
+  constructor(options: TokenizerOptions = {}) {
+    this.#maxDepth = options.maxDepth ?? 64;
+    this.#source = options.source;
+  }
+
+  /** Absolute offset of the next byte the tokenizer expects. */
+  get offset(): number {
+    return this.#pos + this.#carryLen;
+  }
+
+  /** Current nesting depth (number of open masters). */
+  get depth(): number {
+    return this.#stack.length;
+  }
+
+  /** Tokenize `chunk`, appending completed tokens to `out`. */
+  push(chunk: Uint8Array, out: EbmlToken[]): void {
+    if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
+    const len = chunk.length;
+    let i = 0;
+    for (;;) {
+      const leaf = this.#leaf;
+      if (leaf !== undefined) {
+        const avail = len - i;
+        if (avail === 0) return;
+        const need = leaf.size - leaf.got;
+        const take = need < avail ? need : avail;
+        if (!leaf.skip) {
+          if (take === leaf.size) {
+            leaf.parts.push(chunk.subarray(i, i + take));
+          } else {
+            // Spans chunks: keep a copy of what arrived so far (bounded by the
+            // bytes received, not by the declared size).
+            leaf.parts.push(chunk.slice(i, i + take));
+          }
+        }
+        leaf.got += take;
+        i += take;
+        this.#pos += take;
+        if (leaf.got === leaf.size) {
+          this.#leaf = undefined;
+          this.#finishLeaf(leaf, out);
+        }
+        continue;
+      }
+      this.#closeEnded(out);
+      if (i >= len) return;
+
+      // Element header: id + size, possibly split across chunks.
+      let buf = chunk;
+      let hp = i;
+      let hend = len;
+      const carried = this.#carryLen;
+      if (carried > 0) {
+        const n = Math.min(12 - carried, len - i);
+        this.#carry.set(chunk.subarray(i, i + n), carried);
+        buf = this.#carry;
+        hp = 0;
+        hend = carried + n;
+      }
+      const idv = this.#readHeaderPart(
+        () => readId(buf, hp, hend),
+        "element id",
+      );
+      const sizev = idv &&
+        this.#readHeaderPart(
+          () => readSize(buf, hp + idv.width, hend),
+          "element size",
+          idv.value,
+        );
+      if (idv === undefined || sizev === undefined) {
+        // Incomplete header: keep the bytes for the next chunk.
+        if (carried > 0) {
+          this.#carryLen = hend;
+        } else {
+          this.#carry.set(chunk.subarray(i, len), 0);
+          this.#carryLen = len - i;
+        }
+        return;
+      }
+      const headerSize = idv.width + sizev.width;
+      i += headerSize - carried;
+      this.#carryLen = 0;
+      this.#startElement(idv.value, sizev.value, headerSize, out);
+    }
+  }
+
+  /**
+   * Signal end of input: close every open master (marking those whose bytes
+   * did not all arrive as truncated) and report a leaf that was cut off.
+   */
+  end(out: EbmlToken[]): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#closeEnded(out);
+    let truncated = false;
+    const leaf = this.#leaf;
+    if (leaf !== undefined) {
+      truncated = true;
+      this.#leaf = undefined;
+      out.push(
+        token(
+          "skip",
+          leaf.id,
+          leaf.name,
+          leaf.type,
+          leaf.offset,
+          leaf.headerSize,
+          leaf.size,
+          leaf.depth,
+          undefined,
+          true,
+        ),
+      );
+    } else if (this.#carryLen > 0) {
+      truncated = true;
+      out.push(
+        token(
+          "skip",
+          0,
+          "(element header)",
+          "binary",
+          this.#pos,
+          this.#carryLen,
+          UNKNOWN_SIZE,
+          this.#stack.length,
+          undefined,
+          true,
+        ),
+      );
+      this.#pos += this.#carryLen;
+      this.#carryLen = 0;
+    }
+    while (this.#stack.length > 0) {
+      const m = this.#stack.pop()!;
+      const cut: boolean = truncated || (m.end !== -1 && m.end > this.#pos);
+      out.push(
+        token(
+          "end",
+          m.id,
+          m.name,
+          "master",
+          m.offset,
+          m.headerSize,
+          this.#pos - m.offset - m.headerSize,
+          m.depth,
+          undefined,
+          cut,
+        ),
+      );
+      truncated = cut;
+    }
+  }
+
+  #readHeaderPart<T>(read: () => T, what: string, id?: number): T {
+    try {
+      return read();
+    } catch (e) {
+      throw this.#error(
+        `invalid ${what}: ${(e as Error).message}`,
+        id === undefined ? "element header" : nameOf(id),
+      );
+    }
+  }
+
+  #error(reason: string, element: string, offset = this.#pos): DataError {
+    return new DataError(reason, { offset, element, source: this.#source });
+  }
+
+  /** Pop masters whose known end (or a known-size ancestor's) is reached. */
+  #closeEnded(out: EbmlToken[]): void {
+    const stack = this.#stack;
+    const pos = this.#pos;
+    while (stack.length > 0) {
+      const m = stack[stack.length - 1];
+      if (m.limit > pos) return;
+      stack.pop();
+      out.push(
+        token(
+          "end",
+          m.id,
+          m.name,
+          "master",
+          m.offset,
+          m.headerSize,
+          pos - m.offset - m.headerSize,
+          m.depth,
+          undefined,
+          false,
+        ),
+      );
+    }
+  }
+
+  #startElement(
+    id: number,
+    size: number,
+    headerSize: number,
+    out: EbmlToken[],
+  ): void {
+    const offset = this.#pos;
+    const def = elementById(id);
+    const stack = this.#stack;
+    // Unknown-size masters end at the first element that cannot be inside them.
+    if (def !== undefined) {
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1];
+        if (top.end !== -1 || canDescend(def, top.id)) break;
+        stack.pop();
+        out.push(
+          token(
+            "end",
+            top.id,
+            top.name,
+            "master",
+            top.offset,
+            top.headerSize,
+            offset - top.offset - top.headerSize,
+            top.depth,
+            undefined,
+            false,
+          ),
+        );
+      }
+    }
+    const depth = stack.length;
+    const parentLimit = depth > 0 ? stack[depth - 1].limit : Infinity;
+    const name = def?.name ?? nameOf(id);
+    const dataStart = offset + headerSize;
+    if (size !== UNKNOWN_SIZE && dataStart + size > parentLimit) {
+      const parent = stack[depth - 1];
+      throw this.#error(
+        `size ${size} overruns its parent ${parent.name} (which ends at byte ${parentLimit})`,
+        name,
+        offset,
+      );
+    }
+    if (dataStart > parentLimit) {
+      throw this.#error(
+        `header overruns its parent (which ends at byte ${parentLimit})`,
+        name,
+        offset,
+      );
+    }
+    this.#pos = dataStart;
+    if (def !== undefined && def.type === "master") {
+      if (depth >= this.#maxDepth) {
+        throw this.#error(
+          `nesting deeper than ${this.#maxDepth} levels`,
+          name,
+          offset,
+        );
+      }
+      const end = size === UNKNOWN_SIZE ? -1 : dataStart + size;
+      stack.push({
+        id,
+        name,
+        offset,
+        headerSize,
+        depth,
+        end,
+        limit: end === -1 ? parentLimit : Math.min(end, parentLimit),
+      });
+      out.push(
+        token(
+          "start",
+          id,
+          name,
+          "master",
+          offset,
+          headerSize,
+          size,
+          depth,
+          undefined,
+          false,
+        ),
+      );
+      return;
+    }
+    if (size === UNKNOWN_SIZE) {
+      throw this.#error(
+        "unknown size is only allowed on master elements",
+        name,
+        offset,
+      );
+    }
+    const type: ElementType = def?.type ?? "binary";
+    if (def === undefined) {
+      // Unknown element: report it and skip its data without keeping it.
+      out.push(
+        token(
+          "skip",
+          id,
+          name,
+          type,
+          offset,
+          headerSize,
+          size,
+          depth,
+          undefined,
+          false,
+        ),
+      );
+    }
+    if (size === 0) {
+      if (def !== undefined) {
+        this.#emitValue(
+          def,
+          id,
+          name,
+          type,
+          offset,
+          headerSize,
+          0,
+          depth,
+          EMPTY,
+          out,
+        );
+      }
+      return;
+    }
+    this.#leaf = {
+      def,
+      id,
+      name,
+      type,
+      offset,
+      headerSize,
+      size,
+      depth,
+      parts: [],
+      got: 0,
+      skip: def === undefined,
+    };
+  }
+
+  #finishLeaf(leaf: PendingLeaf, out: EbmlToken[]): void {
+    if (leaf.skip || leaf.def === undefined) return;
+    const parts = leaf.parts;
+    let data: Uint8Array;
+    if (parts.length === 1) {
+      data = parts[0];
+    } else {
+      data = new Uint8Array(leaf.size);
+      let o = 0;
+      for (const p of parts) {
+        data.set(p, o);
+        o += p.length;
+      }
+    }
+    this.#emitValue(
+      leaf.def,
+      leaf.id,
+      leaf.name,
+      leaf.type,
+      leaf.offset,
+      leaf.headerSize,
+      leaf.size,
+      leaf.depth,
+      data,
+      out,
+    );
+  }
+
+  #emitValue(
+    _def: ElementDef,
+    id: number,
+    name: string,
+    type: ElementType,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    data: Uint8Array,
+    out: EbmlToken[],
+  ): void {
+    let value: EbmlValue;
+    if (type === "binary") {
+      value = data;
+    } else {
+      try {
+        value = decodeValue(type, data);
+      } catch (e) {
+        throw this.#error((e as Error).message, name, offset);
+      }
+    }
+    out.push(
+      token(
+        "value",
+        id,
+        name,
+        type,
+        offset,
+        headerSize,
+        size,
+        depth,
+        value,
+        false,
+      ),
+    );
+  }
+}
+
+function nameOf(id: number): string {
+  return elementById(id)?.name ?? formatId(id);
+}
+
+function token(
+  kind: EbmlToken["kind"],
+  id: number,
+  name: string,
+  type: ElementType,
+  offset: number,
+  headerSize: number,
+  size: number,
+  depth: number,
+  value: EbmlValue | undefined,
+  truncated: boolean,
+): EbmlToken {
+  return {
+    kind,
+    id,
+    name,
+    type,
+    offset,
+    headerSize,
+    size,
+    depth,
+    value,
+    truncated,
+  };
+}
+
+/** Anything that yields byte chunks: a web `ReadableStream`, an async generator, an array. */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * Tokenize a byte source into batches: one batch per input chunk (tokens
+ * completed by that chunk, with the chunk itself), then a final batch at end
+ * of input. This is the pipeline's form: one await per chunk, not per token.
+ *
+ * @example
+ * ```ts
+ * import { tokenizeBatches } from "./tokenizer.ts";
+ * const file = await Deno.open("call.mkv");
+ * let n = 0;
+ * for await (const batch of tokenizeBatches(file.readable, { source: "call.mkv" })) n += batch.tokens.length;
+ * ```
+ */
+export async function* tokenizeBatches(
+  source: ByteSource,
+  options: TokenizerOptions = {},
+): AsyncGenerator<TokenBatch> {
+  const tk = new EbmlTokenizer(options);
+  for await (const chunk of source) {
+    const offset = tk.offset;
+    const tokens: EbmlToken[] = [];
+    try {
+      tk.push(chunk, tokens);
+    } catch (e) {
+      if (tokens.length > 0) yield { tokens, chunk, offset, final: false };
+      throw e;
+    }
+    yield { tokens, chunk, offset, final: false };
+  }
+  const tokens: EbmlToken[] = [];
+  const offset = tk.offset;
+  tk.end(tokens);
+  yield { tokens, chunk: EMPTY, offset, final: true };
+}
+
+/**
+ * Tokenize a byte source into a flat stream of tokens.
+ *
+ * @example
+ * ```ts
+ * import { tokenize } from "./tokenizer.ts";
+ * const file = await Deno.open("call.mkv");
+ * for await (const t of tokenize(file.readable)) {
+ *   if (t.kind === "start") console.log(t.offset, t.name, t.size);
+ * }
+ * ```
+ */
+export async function* tokenize(
+  source: ByteSource,
+  options: TokenizerOptions = {},
+): AsyncGenerator<EbmlToken> {
+  for await (const batch of tokenizeBatches(source, options)) {
+    yield* batch.tokens;
+  }
+}

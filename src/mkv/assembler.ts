@@ -1,0 +1,448 @@
+/**
+ * The fragment assembler: EBML tokens in, {@linkcode Fragment}s out.
+ *
+ * A GetMedia body is a chain of MKV documents (EBML header + unknown-size
+ * Segment), one per KVS fragment: each becomes one Fragment. In an ordinary
+ * MKV file (known-size Segment) each Cluster becomes one Fragment, sharing the
+ * document's tracks. The last fragment is emitted at end of input; one cut
+ * short by the end of input is emitted with `complete: false`.
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments } from "./assembler.ts";
+ * const file = await Deno.open("getmedia.mkv");
+ * for await (const f of assembleFragments(file.readable, { source: "getmedia.mkv" })) {
+ *   console.log(f.index, f.offset, f.kvs.fragmentNumber, f.contactId, f.complete);
+ * }
+ * ```
+ * @module
+ */
+
+import { ID } from "../ebml/elements.ts";
+import type { EbmlToken, TokenBatch } from "../ebml/token.ts";
+import {
+  type ByteSource,
+  tokenizeBatches,
+  type TokenizerOptions,
+} from "../ebml/tokenizer.ts";
+import { type Block, parseBlock } from "./block.ts";
+import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
+import type { ElementNode } from "./tree.ts";
+
+/** Options of the assembler. */
+export interface AssembleOptions extends TokenizerOptions {
+  /** Keep each fragment's raw bytes in `fragment.raw`. */
+  raw?: boolean;
+  /** Build each fragment's element tree in `fragment.tree`. */
+  tree?: boolean;
+  /**
+   * Emit a GetMedia fragment as soon as its trailing KVS Tags (with the
+   * continuation token) have been read, instead of waiting for the next
+   * document to begin. Lowers latency by one fragment on live streams.
+   */
+  eager?: boolean;
+  /**
+   * Split an unknown-size Segment at the next Cluster once its fragment holds
+   * this many bytes (default 64 MiB), so memory stays bounded on inputs that
+   * are one endless document.
+   */
+  maxFragmentBytes?: number;
+}
+
+interface DocState {
+  docType?: string;
+  timecodeScale: number;
+  tracks: Track[];
+  segmentKnownSize: boolean;
+}
+
+interface SimpleTagBuilder {
+  name: string;
+  value: string | Uint8Array;
+  offset: number;
+}
+
+/**
+ * Synchronous core of the assembler: feed token batches, collect fragments.
+ *
+ * @example
+ * ```ts
+ * import { FragmentAssembler } from "./assembler.ts";
+ * import { tokenizeBatches } from "../ebml/tokenizer.ts";
+ * import type { Fragment } from "./fragment.ts";
+ * const asm = new FragmentAssembler();
+ * const out: Fragment[] = [];
+ * for await (const batch of tokenizeBatches([await Deno.readFile("x.mkv")])) asm.push(batch, out);
+ * ```
+ */
+export class FragmentAssembler {
+  #opts: AssembleOptions;
+  #maxBytes: number;
+  #index = 0;
+  #doc: DocState = newDoc();
+  #frag: Fragment | undefined;
+  #emitted = false;
+  #track: Track | undefined;
+  #simpleTags: SimpleTagBuilder[] = [];
+  #group: { data?: Uint8Array; offset: number; duration?: number } | undefined;
+  #clusterTc = 0;
+  #pieces: { chunk: Uint8Array; offset: number }[] = [];
+  #nodes: { node: ElementNode; frag: Fragment }[] = [];
+
+  constructor(options: AssembleOptions = {}) {
+    this.#opts = options;
+    this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Process one token batch, appending finished fragments to `out`. */
+  push(batch: TokenBatch, out: Fragment[]): void {
+    if (this.#opts.raw && batch.chunk.length > 0) {
+      this.#pieces.push({ chunk: batch.chunk, offset: batch.offset });
+    }
+    const tokens = batch.tokens;
+    for (let i = 0; i < tokens.length; i++) {
+      this.#token(tokens[i], batch.final, out);
+    }
+    if (batch.final && this.#frag) {
+      this.#close(batch.offset, "end-of-input", out);
+    }
+  }
+
+  #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
+    if (t.truncated && this.#frag) this.#frag.complete = false;
+    switch (t.kind) {
+      case "start":
+        this.#start(t, out);
+        break;
+      case "value":
+        this.#value(t);
+        break;
+      case "end":
+        this.#end(t, final, out);
+        break;
+      case "skip":
+        if (this.#frag && !t.truncated) this.#frag.unknownElements++;
+        break;
+    }
+    if (this.#opts.tree) this.#treeToken(t);
+  }
+
+  #ensureFragment(offset: number): Fragment {
+    if (this.#frag) return this.#frag;
+    const f = new Fragment(this.#index++, offset);
+    f.docType = this.#doc.docType;
+    f.timecodeScale = this.#doc.timecodeScale;
+    f.tracks = this.#doc.tracks;
+    if (this.#opts.tree) f.tree = [];
+    this.#frag = f;
+    this.#emitted = false;
+    return f;
+  }
+
+  #start(t: EbmlToken, out: Fragment[]): void {
+    switch (t.id) {
+      case ID.EBML:
+        if (t.depth === 0) {
+          if (this.#frag) this.#close(t.offset, "next-document", out);
+          this.#doc = newDoc();
+          this.#ensureFragment(t.offset);
+        }
+        return;
+      case ID.Segment:
+        if (t.depth === 0) {
+          this.#ensureFragment(t.offset);
+          this.#doc.segmentKnownSize = t.size !== -1;
+        }
+        return;
+      case ID.Cluster: {
+        let f = this.#ensureFragment(t.offset);
+        if (
+          f.clusters.length > 0 &&
+          (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes)
+        ) {
+          this.#close(t.offset, "next-cluster", out);
+          f = this.#ensureFragment(t.offset);
+        }
+        f.clusters.push({ offset: t.offset, timecode: 0, blocks: 0 });
+        this.#clusterTc = 0;
+        return;
+      }
+      case ID.TrackEntry:
+        this.#track = { number: 0 };
+        return;
+      case ID.Audio:
+        if (this.#track) this.#track.audio = {};
+        return;
+      case ID.SimpleTag:
+        this.#simpleTags.push({ name: "", value: "", offset: t.offset });
+        return;
+      case ID.BlockGroup:
+        this.#group = { offset: t.offset };
+        return;
+      default:
+        if (t.depth === 0) this.#ensureFragment(t.offset);
+    }
+  }
+
+  #value(t: EbmlToken): void {
+    const v = t.value;
+    switch (t.id) {
+      case ID.SimpleBlock: {
+        const f = this.#frag;
+        if (!f || f.clusters.length === 0) return;
+        this.#addBlock(f, parseBlock(v as Uint8Array, t.offset, true));
+        return;
+      }
+      case ID.Timecode: {
+        const f = this.#frag;
+        if (f && f.clusters.length > 0 && typeof v === "number") {
+          f.clusters[f.clusters.length - 1].timecode = v;
+          this.#clusterTc = v;
+        }
+        return;
+      }
+      case ID.TagName:
+      case ID.TagString:
+      case ID.TagBinary: {
+        const st = this.#simpleTags[this.#simpleTags.length - 1];
+        if (!st) return;
+        if (t.id === ID.TagName) st.name = v as string;
+        else st.value = v as string | Uint8Array;
+        return;
+      }
+      case ID.Block:
+        if (this.#group) this.#group.data = v as Uint8Array;
+        return;
+      case ID.BlockDuration:
+        if (this.#group && typeof v === "number") this.#group.duration = v;
+        return;
+      case ID.DocType:
+        this.#doc.docType = v as string;
+        if (this.#frag) this.#frag.docType = v as string;
+        return;
+      case ID.TimecodeScale:
+        if (typeof v === "number" && v > 0) {
+          this.#doc.timecodeScale = v;
+          if (this.#frag) this.#frag.timecodeScale = v;
+        }
+        return;
+    }
+    const tr = this.#track;
+    if (!tr) return;
+    switch (t.id) {
+      case ID.TrackNumber:
+        tr.number = Number(v);
+        return;
+      case ID.TrackUID:
+        tr.uid = v as number | bigint;
+        return;
+      case ID.TrackType:
+        tr.type = Number(v);
+        return;
+      case ID.Name:
+        tr.name = v as string;
+        return;
+      case ID.CodecID:
+        tr.codecId = v as string;
+        return;
+      case ID.CodecPrivate:
+        tr.codecPrivate = v as Uint8Array;
+        return;
+      case ID.SamplingFrequency:
+        if (tr.audio) tr.audio.samplingFrequency = v as number;
+        return;
+      case ID.Channels:
+        if (tr.audio) tr.audio.channels = Number(v);
+        return;
+      case ID.BitDepth:
+        if (tr.audio) tr.audio.bitDepth = Number(v);
+        return;
+    }
+  }
+
+  #addBlock(f: Fragment, b: Block): void {
+    b.timeMs = ((this.#clusterTc + b.timecode) * f.timecodeScale) / 1e6;
+    f.blocks.push(b);
+    f.clusters[f.clusters.length - 1].blocks++;
+  }
+
+  #end(t: EbmlToken, final: boolean, out: Fragment[]): void {
+    switch (t.id) {
+      case ID.TrackEntry: {
+        const tr = this.#track;
+        this.#track = undefined;
+        if (tr && tr.number > 0 && !t.truncated) this.#doc.tracks.push(tr);
+        return;
+      }
+      case ID.SimpleTag: {
+        const st = this.#simpleTags.pop();
+        const f = this.#frag;
+        if (!st || !f || t.truncated) return;
+        const tag: Tag = {
+          name: st.name,
+          value: st.value,
+          position: f.clusters.length > 0 ? "after" : "before",
+          offset: st.offset,
+        };
+        f.tags.push(tag);
+        return;
+      }
+      case ID.BlockGroup: {
+        const g = this.#group;
+        this.#group = undefined;
+        const f = this.#frag;
+        if (!g || !g.data || !f || f.clusters.length === 0 || t.truncated) {
+          return;
+        }
+        const b = parseBlock(g.data, g.offset, false);
+        if (g.duration !== undefined) b.duration = g.duration;
+        this.#addBlock(f, b);
+        return;
+      }
+      case ID.Tags: {
+        const f = this.#frag;
+        if (
+          this.#opts.eager && f && !this.#emitted && t.depth === 1 &&
+          !this.#doc.segmentKnownSize &&
+          f.clusters.length > 0 && f.kvs.continuationToken !== undefined
+        ) {
+          this.#finish(
+            f,
+            t.offset + t.headerSize + t.size,
+            "continuation-token",
+          );
+          this.#emitted = true;
+          out.push(f);
+        }
+        return;
+      }
+      case ID.Segment:
+        if (t.depth === 0 && this.#frag) {
+          const by: ClosedBy = this.#doc.segmentKnownSize
+            ? "segment-end"
+            : final
+            ? "end-of-input"
+            : "next-document";
+          this.#close(t.offset + t.headerSize + t.size, by, out);
+        }
+        return;
+    }
+  }
+
+  #finish(f: Fragment, end: number, by: ClosedBy): void {
+    f.size = end - f.offset;
+    f.closedBy = by;
+    if (this.#opts.raw) f.raw = this.#rawBytes(f.offset, end);
+  }
+
+  #close(end: number, by: ClosedBy, out: Fragment[]): void {
+    const f = this.#frag!;
+    this.#frag = undefined;
+    this.#simpleTags.length = 0;
+    this.#group = undefined;
+    if (this.#emitted) return;
+    this.#finish(f, end, by);
+    out.push(f);
+  }
+
+  #rawBytes(start: number, end: number): Uint8Array {
+    const raw = new Uint8Array(end - start);
+    const keep: { chunk: Uint8Array; offset: number }[] = [];
+    for (const p of this.#pieces) {
+      const pEnd = p.offset + p.chunk.length;
+      const s = Math.max(start, p.offset);
+      const e = Math.min(end, pEnd);
+      if (e > s) {
+        raw.set(p.chunk.subarray(s - p.offset, e - p.offset), s - start);
+      }
+      if (pEnd > end) keep.push(p);
+    }
+    this.#pieces = keep;
+    return raw;
+  }
+
+  #treeToken(t: EbmlToken): void {
+    const f = this.#frag;
+    if (!f || !f.tree) return;
+    const stack = this.#nodes;
+    if (t.kind === "end") {
+      for (let i = stack.length - 1; i >= 0; i--) {
+        if (stack[i].node.offset === t.offset && stack[i].node.id === t.id) {
+          const { node } = stack[i];
+          node.size = t.size;
+          if (t.truncated) node.truncated = true;
+          stack.length = i;
+          break;
+        }
+      }
+      return;
+    }
+    const node: ElementNode = {
+      name: t.name,
+      id: t.id,
+      offset: t.offset,
+      headerSize: t.headerSize,
+      size: t.size,
+      unknownSize: t.size === -1,
+    };
+    if (t.kind === "value") node.value = t.value;
+    if (t.kind === "skip") {
+      if (t.truncated) node.truncated = true;
+      else node.unknownElement = true;
+    }
+    if (t.kind === "start") node.children = [];
+    while (stack.length > t.depth) stack.pop();
+    const parent = stack[stack.length - 1];
+    if (parent && parent.frag === f) parent.node.children!.push(node);
+    else f.tree.push(node);
+    if (t.kind === "start") stack.push({ node, frag: f });
+  }
+}
+
+function newDoc(): DocState {
+  return { timecodeScale: 1000000, tracks: [], segmentKnownSize: false };
+}
+
+/**
+ * Assemble fragments from token batches (the output of `tokenizeBatches`).
+ *
+ * @example
+ * ```ts
+ * import { fragmentsFromTokens } from "./assembler.ts";
+ * import { tokenizeBatches } from "../ebml/tokenizer.ts";
+ * const bytes = await Deno.readFile("getmedia.mkv");
+ * for await (const f of fragmentsFromTokens(tokenizeBatches([bytes]))) console.log(f.kvs.fragmentNumber);
+ * ```
+ */
+export async function* fragmentsFromTokens(
+  batches: AsyncIterable<TokenBatch>,
+  options: AssembleOptions = {},
+): AsyncGenerator<Fragment> {
+  const asm = new FragmentAssembler(options);
+  const out: Fragment[] = [];
+  for await (const batch of batches) {
+    asm.push(batch, out);
+    if (out.length > 0) {
+      yield* out;
+      out.length = 0;
+    }
+  }
+}
+
+/**
+ * Assemble fragments straight from a byte source (tokenizer included).
+ * Data errors carry the `source` name, the byte offset and the element.
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments } from "./assembler.ts";
+ * const file = await Deno.open("getmedia.mkv");
+ * for await (const f of assembleFragments(file.readable)) console.log(f.blocks.length);
+ * ```
+ */
+export function assembleFragments(
+  source: ByteSource,
+  options: AssembleOptions = {},
+): AsyncGenerator<Fragment> {
+  return fragmentsFromTokens(tokenizeBatches(source, options), options);
+}
