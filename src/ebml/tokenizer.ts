@@ -28,12 +28,7 @@
 
 import { DataError } from "../errors.ts";
 import { decodeValue } from "./decode.ts";
-import {
-  canDescend,
-  elementById,
-  type ElementDef,
-  type ElementType,
-} from "./elements.ts";
+import { canDescend, elementById, type ElementDef, type ElementType } from "./elements.ts";
 import type { EbmlToken, EbmlValue, TokenBatch } from "./token.ts";
 import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
 

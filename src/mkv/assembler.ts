@@ -18,13 +18,10 @@
  * @module
  */
 
+import { DataError } from "../errors.ts";
 import { ID } from "../ebml/elements.ts";
 import type { EbmlToken, TokenBatch } from "../ebml/token.ts";
-import {
-  type ByteSource,
-  tokenizeBatches,
-  type TokenizerOptions,
-} from "../ebml/tokenizer.ts";
+import { type ByteSource, tokenizeBatches, type TokenizerOptions } from "../ebml/tokenizer.ts";
 import { type Block, parseBlock } from "./block.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
 import type { ElementNode } from "./tree.ts";
@@ -110,6 +107,7 @@ export class FragmentAssembler {
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
     if (t.truncated && this.#frag) this.#frag.complete = false;
+    if (this.#opts.tree && t.kind === "end") this.#treeToken(t);
     switch (t.kind) {
       case "start":
         this.#start(t, out);
@@ -121,10 +119,17 @@ export class FragmentAssembler {
         this.#end(t, final, out);
         break;
       case "skip":
+        if (t.depth === 0 && !t.truncated) {
+          throw new DataError(`unknown top-level element: not a Matroska/GetMedia stream`, {
+            offset: t.offset,
+            element: t.name,
+            source: this.#opts.source,
+          });
+        }
         if (this.#frag && !t.truncated) this.#frag.unknownElements++;
         break;
     }
-    if (this.#opts.tree) this.#treeToken(t);
+    if (this.#opts.tree && t.kind !== "end") this.#treeToken(t);
   }
 
   #ensureFragment(offset: number): Fragment {
@@ -318,11 +323,7 @@ export class FragmentAssembler {
       }
       case ID.Segment:
         if (t.depth === 0 && this.#frag) {
-          const by: ClosedBy = this.#doc.segmentKnownSize
-            ? "segment-end"
-            : final
-            ? "end-of-input"
-            : "next-document";
+          const by: ClosedBy = this.#doc.segmentKnownSize ? "segment-end" : final ? "end-of-input" : "next-document";
           this.#close(t.offset + t.headerSize + t.size, by, out);
         }
         return;

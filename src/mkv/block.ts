@@ -78,9 +78,7 @@ export function parseBlock(
   const flags = data[p + 2];
   p += 3;
   const lacing = LACING[(flags >> 1) & 3];
-  const frames = lacing === "none"
-    ? [data.subarray(p)]
-    : unlace(data, p, lacing, offset, name);
+  const frames = lacing === "none" ? [data.subarray(p)] : unlace(data, p, lacing, offset, name);
   return {
     track: tv.value,
     timecode,
@@ -102,8 +100,7 @@ function unlace(
   offset: number,
   name: string,
 ): Uint8Array[] {
-  const fail = (why: string) =>
-    new DataError(`bad ${lacing} lacing: ${why}`, { offset, element: name });
+  const fail = (why: string) => new DataError(`bad ${lacing} lacing: ${why}`, { offset, element: name });
   const end = data.length;
   if (start >= end) throw fail("no lace count");
   const count = data[start] + 1;

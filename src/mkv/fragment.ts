@@ -171,16 +171,27 @@ export class Fragment {
     return tc === undefined ? undefined : (tc * this.timecodeScale) / 1e6;
   }
 
-  /** Duration covered by the blocks, in ms (last block start − first block start + its length when known). */
+  /**
+   * Duration covered by the blocks in ms: per track, the span from the first
+   * to the last block start plus one average block interval; the longest
+   * track wins. 0 without blocks.
+   */
   get durationMs(): number {
-    if (this.blocks.length === 0) return 0;
-    let min = Infinity;
-    let max = -Infinity;
+    const first = new Map<number, number>();
+    const last = new Map<number, number>();
+    const count = new Map<number, number>();
     for (const b of this.blocks) {
-      if (b.timeMs < min) min = b.timeMs;
-      if (b.timeMs > max) max = b.timeMs;
+      if (!first.has(b.track)) first.set(b.track, b.timeMs);
+      last.set(b.track, b.timeMs);
+      count.set(b.track, (count.get(b.track) ?? 0) + 1);
     }
-    return max - min;
+    let best = 0;
+    for (const [track, n] of count) {
+      const span = last.get(track)! - first.get(track)!;
+      const d = n > 1 ? (span * n) / (n - 1) : 0;
+      if (d > best) best = d;
+    }
+    return best;
   }
 
   /**

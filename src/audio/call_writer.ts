@@ -1,0 +1,224 @@
+/**
+ * The last pipeline stage: Connect audio items in, WAV (or raw) files out.
+ *
+ * Writes `from_customer.wav` (the customer's voice) and `to_customer.wav`
+ * (what the customer hears) in `outDir`, 16-bit PCM at the stream's rate, and
+ * with `stereo` also `stereo.wav` (left = from customer, right = to customer).
+ * Every sink is committed after each fragment, so each file is a valid WAV at
+ * any moment. With `outDir` `-`, one track (or the stereo mix) goes to stdout.
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments } from "../mkv/assembler.ts";
+ * import { demuxConnect } from "../connect/demuxer.ts";
+ * import { CallWriter } from "./call_writer.ts";
+ * const writer = new CallWriter({ outDir: "out", format: "wav", stereo: true, tracks: "both", force: true });
+ * writer.prepare();
+ * const file = await Deno.open("call.mkv");
+ * for await (const item of demuxConnect(assembleFragments(file.readable))) {
+ *   if (item.kind === "audio") writer.write(item);
+ * }
+ * writer.close();
+ * console.log(writer.paths, writer.frames);
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
+import type { Direction } from "../connect/tracks.ts";
+import type { AudioFormat as PcmFormat } from "../connect/format.ts";
+import { openSink } from "./open_sink.ts";
+import type { AudioFormat, AudioSink } from "./sink.ts";
+import { StereoMixer } from "./stereo.ts";
+
+/** Which mono tracks to write. */
+export type TrackChoice = "both" | "from" | "to";
+
+/** Options of {@linkcode CallWriter}. */
+export interface CallWriterOptions {
+  /** Output directory, or `-` for stdout. */
+  outDir: string;
+  /** `wav` or `raw` (headerless s16le). */
+  format: AudioFormat;
+  /** Also write `stereo.wav` (left = from customer, right = to customer); with `-`, write the mix. */
+  stereo: boolean;
+  /** Mono tracks to write (`both` by default; with `-` one of `from`/`to` unless `stereo`). */
+  tracks: TrackChoice;
+  /** Overwrite existing files. */
+  force: boolean;
+}
+
+/** Base file names per output. */
+export const FILE_NAMES = { from: "from_customer", to: "to_customer", stereo: "stereo" } as const;
+
+/** Writes a call's audio items to files or stdout. */
+export class CallWriter {
+  #opts: CallWriterOptions;
+  #sinks: Partial<Record<Direction, AudioSink>> = {};
+  #stereoSink: AudioSink | undefined;
+  #mixer: StereoMixer | undefined;
+  #format: PcmFormat | undefined;
+  #opened = false;
+  #closed = false;
+  /** Frames written per direction (silence included). */
+  readonly frames: Record<Direction, number> = { from: 0, to: 0 };
+  /** Gaps filled with silence, and their total frames. */
+  gaps = 0;
+  /** Silent frames inserted for gaps. */
+  gapFrames = 0;
+  /** Frames dropped as overlaps. */
+  overlapFrames = 0;
+  /** Blocks dropped as overlaps. */
+  droppedBlocks = 0;
+  /** Fragments whose audio was written. */
+  fragments = 0;
+
+  constructor(options: CallWriterOptions) {
+    this.#opts = options;
+    if (options.outDir === "-" && !options.stereo && options.tracks === "both") {
+      throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
+    }
+    if (options.stereo && options.format === "raw" && options.outDir !== "-" && options.tracks === "both") {
+      // fine: raw stereo is interleaved s16le
+    }
+  }
+
+  /** Paths of the outputs, in the order from, to, stereo. */
+  get paths(): string[] {
+    if (this.#opts.outDir === "-") return ["-"];
+    return this.#planned().map(([, p]) => p);
+  }
+
+  /** The stream format, once known. */
+  get format(): PcmFormat | undefined {
+    return this.#format;
+  }
+
+  #planned(): [Direction | "stereo", string][] {
+    const o = this.#opts;
+    const ext = o.format === "wav" ? ".wav" : ".raw";
+    const join = (name: string) => `${o.outDir.replace(/\/+$/, "") || "."}/${name}${ext}`;
+    const list: [Direction | "stereo", string][] = [];
+    if (o.outDir === "-") return list;
+    if (o.tracks !== "to") list.push(["from", join(FILE_NAMES.from)]);
+    if (o.tracks !== "from") list.push(["to", join(FILE_NAMES.to)]);
+    if (o.stereo) list.push(["stereo", join(FILE_NAMES.stereo)]);
+    return list;
+  }
+
+  /**
+   * Check the outputs before any input is read or KVS is contacted: create
+   * the directory, and refuse (UsageError, exit 2) when a file exists and
+   * `force` is not set.
+   */
+  prepare(): void {
+    const o = this.#opts;
+    if (o.outDir === "-") return;
+    try {
+      Deno.mkdirSync(o.outDir, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`cannot create output directory ${o.outDir}: ${(e as Error).message}`);
+    }
+    if (o.force) return;
+    for (const [, path] of this.#planned()) {
+      let exists = false;
+      try {
+        Deno.lstatSync(path);
+        exists = true;
+      } catch {
+        // does not exist: good
+      }
+      if (exists) throw new UsageError(`refusing to overwrite ${path} (use --force)`);
+    }
+  }
+
+  #open(format: PcmFormat): void {
+    this.#opened = true;
+    this.#format = format;
+    const o = this.#opts;
+    const common = { rate: format.rate, format: o.format, force: o.force };
+    if (o.outDir === "-") {
+      if (o.stereo) {
+        this.#stereoSink = openSink("-", { ...common, channels: 2 * format.channels });
+      } else {
+        this.#sinks[o.tracks as Direction] = openSink("-", { ...common, channels: format.channels });
+      }
+    } else {
+      for (const [what, path] of this.#planned()) {
+        if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
+        else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
+      }
+    }
+    if (this.#stereoSink) {
+      if (format.channels !== 1) {
+        throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
+      }
+      this.#mixer = new StereoMixer(this.#stereoSink, { rate: format.rate });
+    }
+  }
+
+  /** Write one fragment's audio, then commit every output. */
+  write(item: AudioItem): void {
+    if (this.#closed) throw new Error("CallWriter: write() after close()");
+    if (!item.from && !item.to) return;
+    if (!this.#opened) this.#open(item.format);
+    this.fragments++;
+    for (const dir of ["from", "to"] as const) {
+      const audio = item[dir];
+      if (!audio) continue;
+      this.frames[dir] += audio.frames;
+      this.gaps += audio.gaps;
+      this.gapFrames += audio.gapFrames;
+      this.overlapFrames += audio.overlapFrames;
+      this.droppedBlocks += audio.droppedBlocks;
+      const sink = this.#sinks[dir];
+      if (sink) writePieces(sink, audio.pieces);
+      const mixer = this.#mixer;
+      if (mixer) {
+        for (const p of audio.pieces) {
+          if (dir === "from") typeof p === "number" ? mixer.pushLeftSilence(p) : mixer.pushLeft(p);
+          else typeof p === "number" ? mixer.pushRightSilence(p) : mixer.pushRight(p);
+        }
+      }
+    }
+    this.commit();
+  }
+
+  /** Make every output a valid file holding all audio written so far. */
+  commit(): void {
+    for (const s of Object.values(this.#sinks)) s.commit();
+    this.#stereoSink?.commit();
+  }
+
+  /**
+   * Finish: pad the stereo mix to equal sides, commit and close everything.
+   * Outputs never opened (no audio arrived) are created empty (valid WAVs at
+   * 8000 Hz). Idempotent; safe to call from a signal handler.
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (!this.#opened) this.#open({ rate: 8000, channels: 1, source: "default" });
+    this.#closed = true;
+    let first: unknown;
+    const attempt = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        first ??= e;
+      }
+    };
+    if (this.#mixer) attempt(() => this.#mixer!.flush());
+    for (const s of Object.values(this.#sinks)) attempt(() => s.close());
+    if (this.#stereoSink) attempt(() => this.#stereoSink!.close());
+    if (first !== undefined) throw first;
+  }
+}
+
+function writePieces(sink: AudioSink, pieces: readonly PcmPiece[]): void {
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (typeof p === "number") sink.writeSilence(p);
+    else sink.write(p);
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One run of the audio pipeline's last stage, shared by `extract` and `pull`:
+ * writes each audio item, reports progress and warnings, and ends with a
+ * summary (text, or the `{"event":"done",…}` JSON event) whether the run
+ * finished, failed or was interrupted. The WAVs are finalized in every case.
+ *
+ * @example
+ * ```ts
+ * import { CallRun } from "./call_run.ts";
+ * import { CallWriter } from "../audio/call_writer.ts";
+ * import { Reporter } from "./report.ts";
+ * const writer = new CallWriter({ outDir: "out", format: "wav", stereo: false, tracks: "both", force: true });
+ * const run = new CallRun(writer, new Reporter({ json: false, toStderr: false }), "call.mkv");
+ * // for each ConnectItem: run.item(item); then: run.done()
+ * ```
+ * @module
+ */
+
+import type { CallWriter } from "../audio/call_writer.ts";
+import type { ConnectItem } from "../connect/demuxer.ts";
+import type { KvsAudioError } from "../errors.ts";
+import type { Reporter } from "./report.ts";
+import { displayText } from "./sanitize.ts";
+
+/** Why a run ended. */
+export type EndReason = string;
+
+/** The `done` event's fields. */
+export interface RunSummary {
+  /** Why it ended (`end-of-input`, `contact-changed`, `interrupted`, `error`, …). */
+  reason: EndReason;
+  /** Fragments whose audio was written. */
+  fragments: number;
+  /** Fragment number of the last fragment written. */
+  lastFragmentNumber: string | null;
+  /** Continuation token of the last fragment written (resume a later run from it). */
+  continuationToken: string | null;
+  /** Frames written per file. */
+  samples: { from_customer: number; to_customer: number };
+}
+
+/** Drives the writer and the reporter for one run. */
+export class CallRun {
+  #writer: CallWriter;
+  #rep: Reporter;
+  #source: string;
+  #reason: EndReason = "end-of-input";
+  #lastFragment: string | null = null;
+  #token: string | null = null;
+  #contactId: string | undefined;
+  #stopFragment: string | undefined;
+  #finished = false;
+  /** Extra fields for the done event (pull adds its own). */
+  extra: Record<string, unknown> = {};
+
+  constructor(writer: CallWriter, reporter: Reporter, source: string) {
+    this.#writer = writer;
+    this.#rep = reporter;
+    this.#source = source;
+  }
+
+  /** The writer. */
+  get writer(): CallWriter {
+    return this.#writer;
+  }
+
+  /** Last fragment number written. */
+  get lastFragmentNumber(): string | null {
+    return this.#lastFragment;
+  }
+
+  /** Handle one demuxer item. */
+  item(item: ConnectItem): void {
+    if (item.kind === "stop") {
+      this.#reason = item.reason;
+      this.#contactId = item.contactId;
+      if (item.fragment) {
+        this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
+        this.#rep.event({
+          event: "contact-changed",
+          contactId: item.contactId ?? null,
+          nextContactId: item.fragment.contactId ?? null,
+          fragmentNumber: item.fragment.kvs.fragmentNumber ?? null,
+          offset: item.fragment.offset,
+        });
+      }
+      return;
+    }
+    const f = item.fragment;
+    this.#writer.write(item);
+    const k = f.kvs;
+    if (item.from || item.to) {
+      if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
+      this.#token = k.continuationToken ?? null;
+    }
+    for (const w of item.warnings) this.#rep.warning(`fragment ${f.index} (byte ${f.offset}): ${w}`);
+    if (!f.complete) {
+      this.#rep.warning(
+        `fragment ${f.index} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
+      );
+    }
+    const rate = item.format.rate;
+    this.#rep.event(
+      {
+        event: "fragment",
+        index: f.index,
+        offset: f.offset,
+        fragmentNumber: k.fragmentNumber ?? null,
+        producerTimestampMs: k.producerTimestampMs ?? null,
+        millisBehindNow: k.millisBehindNow ?? null,
+        contactId: f.contactId ?? null,
+        complete: f.complete,
+        samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
+      },
+      `fragment ${f.index} ${k.fragmentNumber ?? "-"}: from ${((item.from?.frames ?? 0) / rate).toFixed(3)} s, to ${
+        ((item.to?.frames ?? 0) / rate).toFixed(3)
+      } s`,
+    );
+    this.#rep.flush();
+  }
+
+  /** Finish normally: close the outputs, print the summary, return 0. */
+  done(): number {
+    this.#finish(this.#reason);
+    return 0;
+  }
+
+  /** Finish after an error: close the outputs, report, rethrow it. */
+  failed(e: KvsAudioError): never {
+    try {
+      this.#finish("error", e);
+    } catch {
+      // the original error matters more
+    }
+    throw e;
+  }
+
+  /** Finish on a signal: close the outputs and print the summary. */
+  interrupted(signal: string): void {
+    this.#finish("interrupted", undefined, signal);
+  }
+
+  /** The summary fields. */
+  summary(reason: EndReason): RunSummary {
+    const w = this.#writer;
+    return {
+      reason,
+      fragments: w.fragments,
+      lastFragmentNumber: this.#lastFragment,
+      continuationToken: this.#token,
+      samples: { from_customer: w.frames.from, to_customer: w.frames.to },
+    };
+  }
+
+  #finish(reason: EndReason, error?: KvsAudioError, signal?: string): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const w = this.#writer;
+    w.close();
+    const s = this.summary(reason);
+    const rate = w.format?.rate ?? 8000;
+    const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
+    this.#rep.event({
+      event: "done",
+      ...s,
+      ...this.extra,
+      contactId: this.#contactId ?? null,
+      stopFragmentNumber: this.#stopFragment ?? null,
+      rate,
+      seconds: { from_customer: seconds(w.frames.from), to_customer: seconds(w.frames.to) },
+      gaps: w.gaps,
+      gapSeconds: seconds(w.gapFrames),
+      overlapFrames: w.overlapFrames,
+      files: w.paths,
+      ...(error ? { exitCode: error.exitCode, message: error.message } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const files = w.paths.filter((p) => p !== "-");
+    if (files.length > 0) {
+      this.#rep.text(`wrote ${files.join(", ")}`);
+    }
+    this.#rep.text(
+      `${s.fragments} fragment(s); from customer ${seconds(w.frames.from).toFixed(3)} s, to customer ${
+        seconds(w.frames.to).toFixed(3)
+      } s; ${w.gaps} gap(s) filled (${
+        seconds(w.gapFrames).toFixed(3)
+      } s), ${w.overlapFrames} overlapping frame(s) dropped`,
+    );
+    const why = reason === "contact-changed"
+      ? `the ContactId changed after ${displayText(this.#contactId ?? "-", 64)} (at fragment ${
+        displayText(this.#stopFragment ?? "-", 64)
+      }); that fragment was not written`
+      : reason === "interrupted"
+      ? `interrupted by ${signal}; the files hold everything received so far`
+      : reason === "error"
+      ? `error (exit ${error?.exitCode}); the files hold everything written before it`
+      : reason.replaceAll("-", " ");
+    this.#rep.text(`stopped: ${why}`);
+    if (s.lastFragmentNumber !== null) {
+      this.#rep.text(
+        `last fragment: ${displayText(s.lastFragmentNumber, 64)}; continuation token: ${
+          displayText(s.continuationToken ?? "-", 140)
+        }`,
+      );
+    }
+    this.#rep.flush();
+  }
+}

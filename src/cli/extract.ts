@@ -1,0 +1,71 @@
+/**
+ * `kvsaudio extract FILE|- --out DIR`: the pull pipeline on a saved GetMedia
+ * body — tokenizer → fragment assembler → Connect demuxer → WAV sinks.
+ *
+ * @example
+ * ```ts
+ * import { extractCommand } from "./extract.ts";
+ * const code = await extractCommand(["call.mkv", "--out", "out", "--stereo"]);
+ * ```
+ * @module
+ */
+
+import { assembleFragments } from "../mkv/assembler.ts";
+import { demuxConnect } from "../connect/demuxer.ts";
+import { DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { CallWriter } from "../audio/call_writer.ts";
+import { flag, parseCommand } from "./args.ts";
+import { openInput } from "./input.ts";
+import { onInterrupt } from "./signals.ts";
+import { Reporter } from "./report.ts";
+import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
+import { CallRun } from "./call_run.ts";
+
+/** Help text of `extract`. */
+export const EXTRACT_HELP = `Usage: kvsaudio extract FILE|- --out DIR [options]
+
+Extract Amazon Connect call audio from a saved GetMedia body (a file, or - for
+stdin): from_customer.wav (the customer's voice) and to_customer.wav (what the
+customer hears), 16-bit PCM at the stream's rate, both on one timeline.
+
+Options:
+${CALL_HELP}
+  -h, --help            show this help
+
+Exit codes: 0 done, 2 usage, 3 bad stream data, 5 in-band KVS error fragment, 130 interrupted.
+Audio written before an error or an interruption stays a valid WAV.`;
+
+/** Run `extract`; returns the exit code. */
+export async function extractCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommand("extract", args, {
+    ...CALL_OPTIONS,
+    help: { type: "boolean", short: "h" },
+  });
+  if (flag(values, "help")) {
+    console.log(EXTRACT_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
+  const out = outputOptions("extract", values);
+  const writer = new CallWriter(out.writer);
+  const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
+  writer.prepare();
+  const input = await openInput(positionals[0]);
+  const run = new CallRun(writer, reporter, input.name);
+  const removeSignals = onInterrupt((sig) => run.interrupted(sig));
+  try {
+    const items = demuxConnect(assembleFragments(input.chunks, { source: input.name }), {
+      contactId: out.contactId,
+      followStream: out.followStream,
+      maxGapMs: out.maxGapMs,
+    });
+    for await (const item of items) run.item(item);
+    return run.done();
+  } catch (e) {
+    if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
+    if (e instanceof KvsAudioError) return run.failed(e);
+    throw e;
+  } finally {
+    removeSignals();
+  }
+}

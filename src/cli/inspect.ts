@@ -1,0 +1,222 @@
+/**
+ * `kvsaudio inspect FILE|-`: one line per fragment and a summary; `--tree`
+ * for each fragment's element tree; `--json` for NDJSON.
+ *
+ * @example
+ * ```ts
+ * import { inspectCommand } from "./inspect.ts";
+ * await inspectCommand(["--json", "call.mkv"]);
+ * ```
+ * @module
+ */
+
+import { assembleFragments } from "../mkv/assembler.ts";
+import type { Fragment } from "../mkv/fragment.ts";
+import type { ElementNode } from "../mkv/tree.ts";
+import { DataError, UsageError } from "../errors.ts";
+import { flag, parseCommand } from "./args.ts";
+import { openInput } from "./input.ts";
+import { isoTime, LineWriter } from "./output.ts";
+import { displayText, hexPreview } from "./sanitize.ts";
+
+/** Help text of `inspect`. */
+export const INSPECT_HELP = `Usage: kvsaudio inspect FILE|- [--tree | --json]
+
+Read a saved GetMedia body (or any MKV file; - for stdin) and print one line
+per fragment: index, byte offset, size, fragment number, producer time,
+ContactId, blocks per track, duration and flags; then a summary.
+
+Options:
+  --tree     print each fragment's element tree instead (offset, size, name, value)
+  --json     print NDJSON: one object per fragment, then a {"summary": ...} object
+  -h, --help show this help
+
+Exit codes: 0 ok, 2 usage, 3 bad stream data (after printing what was read).`;
+
+const TAG_VALUE_MAX = 1024;
+
+/** JSON form of a fragment (the fields `inspect --json` prints). */
+export function fragmentJson(f: Fragment): Record<string, unknown> {
+  const k = f.kvs;
+  const tags: Record<string, string | string[]> = {};
+  for (const t of f.tags) {
+    const v = typeof t.value === "string" ? truncate(t.value) : `hex:${hexPreview(t.value, 64)}`;
+    const prev = tags[t.name];
+    if (prev === undefined) tags[t.name] = v;
+    else if (Array.isArray(prev)) {
+      if (!prev.includes(v)) prev.push(v);
+    } else if (prev !== v) tags[t.name] = [prev, v];
+  }
+  const blocks: Record<string, number> = {};
+  for (const [track, n] of f.blockCounts()) blocks[String(track)] = n;
+  return {
+    index: f.index,
+    offset: f.offset,
+    size: f.size,
+    complete: f.complete,
+    closedBy: f.closedBy,
+    fragmentNumber: k.fragmentNumber ?? null,
+    producerTimestamp: k.producerTimestampMs !== undefined ? isoTime(k.producerTimestampMs) : null,
+    producerTimestampMs: k.producerTimestampMs ?? null,
+    serverTimestamp: k.serverTimestampMs !== undefined ? isoTime(k.serverTimestampMs) : null,
+    serverTimestampMs: k.serverTimestampMs ?? null,
+    millisBehindNow: k.millisBehindNow ?? null,
+    continuationToken: k.continuationToken ?? null,
+    errorCode: k.errorCode ?? null,
+    errorId: k.errorId ?? null,
+    contactId: f.contactId ?? null,
+    instanceId: f.instanceId ?? null,
+    mimeType: f.mimeType ?? null,
+    docType: f.docType ?? null,
+    timecodeScale: f.timecodeScale,
+    clusterTimecode: f.clusterTimecode ?? null,
+    clusters: f.clusters.length,
+    durationMs: Math.round(f.durationMs),
+    tags,
+    tracks: f.tracks.map((t) => ({
+      number: t.number,
+      uid: t.uid === undefined ? null : typeof t.uid === "bigint" ? t.uid.toString() : t.uid,
+      name: t.name ?? null,
+      codecId: t.codecId ?? null,
+      codecPrivate: t.codecPrivate ? hexPreview(t.codecPrivate, 64) : null,
+      type: t.type ?? null,
+      audio: t.audio ?? null,
+    })),
+    blocks,
+    unknownElements: f.unknownElements,
+  };
+}
+
+function truncate(s: string): string {
+  return s.length > TAG_VALUE_MAX ? `${s.slice(0, TAG_VALUE_MAX)}…(+${s.length - TAG_VALUE_MAX} chars)` : s;
+}
+
+function flagsOf(f: Fragment): string {
+  const flags: string[] = [];
+  if (!f.complete) flags.push("truncated");
+  if (f.isError) flags.push(`error=${displayText(f.kvs.errorCode!, 32)}`);
+  if (f.tags.some((t) => t.position === "after")) flags.push("tags-after");
+  if (f.clusters.length === 0) flags.push("no-cluster");
+  if (f.clusters.length > 1) flags.push(`clusters=${f.clusters.length}`);
+  if (f.unknownElements > 0) flags.push(`unknown-elements=${f.unknownElements}`);
+  return flags.join(",") || "-";
+}
+
+function textLine(f: Fragment): string {
+  const k = f.kvs;
+  const counts = [...f.blockCounts()].map(([t, n]) => `${t}:${n}`).join(",") || "-";
+  return [
+    String(f.index).padStart(5),
+    String(f.offset).padStart(10),
+    String(f.size).padStart(8),
+    displayText(k.fragmentNumber ?? "-", 64).padEnd(47),
+    isoTime(k.producerTimestampMs).padEnd(24),
+    displayText(f.contactId ?? "-", 64).padEnd(36),
+    counts.padEnd(11),
+    (f.durationMs / 1000).toFixed(3).padStart(7),
+    flagsOf(f),
+  ].join("  ");
+}
+
+const TEXT_HEADER = [
+  "index".padStart(5),
+  "offset".padStart(10),
+  "size".padStart(8),
+  "fragment number".padEnd(47),
+  "producer time".padEnd(24),
+  "contact id".padEnd(36),
+  "blocks".padEnd(11),
+  "dur (s)".padStart(7),
+  "flags",
+].join("  ");
+
+function treeLines(nodes: readonly ElementNode[], depth: number, out: LineWriter): void {
+  for (const n of nodes) {
+    let value = "";
+    if (n.children) value = n.unknownSize ? "(master, unknown size)" : "(master)";
+    else if (n.unknownElement) value = "(unknown element, skipped)";
+    else if (n.value instanceof Uint8Array) value = `<${hexPreview(n.value, 8)}>`;
+    else if (n.value instanceof Date) value = n.value.toISOString();
+    else if (typeof n.value === "string") value = `'${displayText(n.value, 80)}'`;
+    else if (n.value !== undefined) value = String(n.value);
+    if (n.truncated) value += " [truncated]";
+    out.line(
+      `${String(n.offset).padStart(10)} ${String(n.size).padStart(8)}  ${"  ".repeat(depth)}${n.name}: ${value}`,
+    );
+    if (n.children) treeLines(n.children, depth + 1, out);
+  }
+}
+
+/** Run `inspect` with its arguments; returns the exit code. */
+export async function inspectCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommand("inspect", args, {
+    tree: { type: "boolean" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (flag(values, "help")) {
+    console.log(INSPECT_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("inspect: give exactly one input (a file, or - for stdin)");
+  const json = flag(values, "json");
+  const tree = flag(values, "tree");
+  if (json && tree) throw new UsageError("inspect: --tree and --json cannot be combined");
+  const input = await openInput(positionals[0]);
+  const out = new LineWriter(Deno.stdout);
+  let fragments = 0;
+  let blocks = 0;
+  let incomplete = 0;
+  let errors = 0;
+  let bytes = 0;
+  const contacts: string[] = [];
+  let first: string | undefined;
+  let last: string | undefined;
+  if (!json && !tree) out.line(TEXT_HEADER);
+  try {
+    for await (const f of assembleFragments(input.chunks, { source: input.name, tree })) {
+      fragments++;
+      blocks += f.blocks.length;
+      bytes = f.offset + f.size;
+      if (!f.complete) incomplete++;
+      if (f.isError) errors++;
+      const cid = f.contactId;
+      if (cid && !contacts.includes(cid)) contacts.push(cid);
+      const fn = f.kvs.fragmentNumber;
+      if (fn !== undefined) {
+        first ??= fn;
+        last = fn;
+      }
+      if (json) out.line(JSON.stringify(fragmentJson(f)));
+      else if (tree) {
+        out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${f.complete ? "" : ", truncated"})`);
+        treeLines(f.tree ?? [], 1, out);
+      } else out.line(textLine(f));
+      out.flush();
+    }
+  } catch (e) {
+    out.flush();
+    if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
+    throw e;
+  }
+  const summary = {
+    fragments,
+    blocks,
+    bytes,
+    incomplete,
+    errorFragments: errors,
+    contactIds: contacts,
+    firstFragmentNumber: first ?? null,
+    lastFragmentNumber: last ?? null,
+  };
+  if (json) out.line(JSON.stringify({ summary }));
+  else {
+    out.line(
+      `${fragments} fragment(s), ${blocks} block(s), ${bytes} bytes; ${incomplete} truncated, ${errors} error fragment(s)`,
+    );
+    out.line(`contact ids: ${contacts.map((c) => displayText(c, 64)).join(", ") || "-"}`);
+    if (first !== undefined) out.line(`fragment numbers: ${displayText(first, 64)} … ${displayText(last!, 64)}`);
+  }
+  out.flush();
+  return 0;
+}

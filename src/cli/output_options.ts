@@ -1,0 +1,97 @@
+/**
+ * Options shared by `extract` and `pull`: where and how audio is written, and
+ * which contact is followed.
+ *
+ * @example
+ * ```ts
+ * import { parseCommand } from "./args.ts";
+ * import { CALL_OPTIONS, outputOptions } from "./output_options.ts";
+ * const { values } = parseCommand("extract", ["--out", "out", "--stereo"], CALL_OPTIONS);
+ * outputOptions("extract", values).writer.stereo; // true
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { CallWriterOptions, TrackChoice } from "../audio/call_writer.ts";
+import { choice, flag, num, type OptionSpec, str, type Values } from "./args.ts";
+
+/** The option specs. */
+export const CALL_OPTIONS: OptionSpec = {
+  out: { type: "string", short: "o" },
+  stereo: { type: "boolean" },
+  format: { type: "string" },
+  tracks: { type: "string" },
+  force: { type: "boolean", short: "f" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  quiet: { type: "boolean", short: "q" },
+  "contact-id": { type: "string" },
+  "follow-stream": { type: "boolean" },
+  "max-gap": { type: "string" },
+};
+
+/** Help lines for {@linkcode CALL_OPTIONS}. */
+export const CALL_HELP = `  -o, --out DIR         output directory (created if missing), or - to write audio to stdout
+  --stereo              also write stereo.wav (left = from customer, right = to customer);
+                        with --out -, write the stereo mix
+  --format wav|raw      WAV files (default) or headerless s16le
+  --tracks both|from|to mono tracks to write (default both; with --out -, pick one)
+  -f, --force           overwrite existing output files
+  --json                NDJSON events on stdout (stderr with --out -), ending with {"event":"done",…}
+  -v, --verbose         a line per fragment
+  -q, --quiet           no progress output
+  --contact-id ID       only this contact's audio: the first fragment of another contact ends
+                        the run (default: the first fragment's ContactId)
+  --follow-stream       do not stop when the ContactId changes
+  --max-gap SECONDS     longest gap in time filled with silence (default 60); longer gaps are
+                        skipped and reported`;
+
+/** Parsed shared options. */
+export interface CallOutputOptions {
+  /** For the CallWriter. */
+  writer: CallWriterOptions;
+  /** NDJSON events. */
+  json: boolean;
+  /** A line per fragment. */
+  verbose: boolean;
+  /** No progress output. */
+  quiet: boolean;
+  /** Target ContactId. */
+  contactId?: string;
+  /** Ignore ContactId changes. */
+  followStream: boolean;
+  /** Longest gap filled, in ms. */
+  maxGapMs: number;
+}
+
+/** Read the shared options from parsed values. */
+export function outputOptions(command: string, values: Values): CallOutputOptions {
+  const outDir = str(values, "out");
+  if (outDir === undefined || outDir === "") {
+    throw new UsageError(`${command}: --out DIR is required (or --out - for stdout)`);
+  }
+  const tracks: TrackChoice = choice(command, values, "tracks", ["both", "from", "to"], "both");
+  const format = choice(command, values, "format", ["wav", "raw"], "wav");
+  const stereo = flag(values, "stereo");
+  if (outDir === "-" && tracks === "both" && !stereo) {
+    throw new UsageError(`${command}: with --out -, choose one track (--tracks from|to) or the mix (--stereo)`);
+  }
+  if (outDir === "-" && tracks !== "both" && stereo) {
+    throw new UsageError(`${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`);
+  }
+  const contactId = str(values, "contact-id");
+  if (contactId !== undefined && contactId.trim() === "") throw new UsageError(`${command}: --contact-id is empty`);
+  if (contactId !== undefined && flag(values, "follow-stream")) {
+    throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
+  }
+  return {
+    writer: { outDir, format, stereo, tracks, force: flag(values, "force") },
+    json: flag(values, "json"),
+    verbose: flag(values, "verbose"),
+    quiet: flag(values, "quiet"),
+    contactId,
+    followStream: flag(values, "follow-stream"),
+    maxGapMs: (num(command, values, "max-gap", 60) as number) * 1000,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Progress events and the final summary of `extract` and `pull`, as text
+ * (stderr when stdout carries audio) or NDJSON (`--json`).
+ *
+ * @example
+ * ```ts
+ * import { Reporter } from "./report.ts";
+ * const r = new Reporter({ json: true, toStderr: false });
+ * r.event({ event: "warning", message: "fragment 3 is truncated" });
+ * r.flush();
+ * ```
+ * @module
+ */
+
+import { LineWriter } from "./output.ts";
+import { displayText } from "./sanitize.ts";
+
+/** Options of the reporter. */
+export interface ReporterOptions {
+  /** NDJSON instead of text. */
+  json: boolean;
+  /** Write to stderr (when stdout carries audio). */
+  toStderr: boolean;
+  /** Also report each fragment (text mode). */
+  verbose?: boolean;
+}
+
+/** Prints events. */
+export class Reporter {
+  #out: LineWriter;
+  #json: boolean;
+  #verbose: boolean;
+
+  constructor(opts: ReporterOptions) {
+    this.#out = new LineWriter(opts.toStderr ? Deno.stderr : Deno.stdout);
+    this.#json = opts.json;
+    this.#verbose = opts.verbose ?? false;
+  }
+
+  /** True in `--json` mode. */
+  get json(): boolean {
+    return this.#json;
+  }
+
+  /** Print an event: NDJSON as is, or a text line when `text` is given (or always for warnings). */
+  event(ev: Record<string, unknown> & { event: string }, text?: string, always = false): void {
+    if (this.#json) this.#out.line(JSON.stringify(ev));
+    else if (text !== undefined && (always || this.#verbose)) this.#out.line(displayText(text, 400));
+  }
+
+  /** A warning (always shown). */
+  warning(message: string, extra: Record<string, unknown> = {}): void {
+    this.event({ event: "warning", message, ...extra }, `kvsaudio: warning: ${message}`, true);
+  }
+
+  /** Print a text line (text mode only). */
+  text(line: string): void {
+    if (!this.#json) this.#out.line(line);
+  }
+
+  /** Write out what is queued. */
+  flush(): void {
+    this.#out.flush();
+  }
+}

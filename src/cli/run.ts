@@ -1,0 +1,76 @@
+/**
+ * Command dispatch and the error policy of the CLI: every failure is one line
+ * on stderr (`kvsaudio: …`) and an exit code; never a stack trace unless
+ * `KVSAUDIO_DEBUG=1`.
+ *
+ * @example
+ * ```ts
+ * import { run } from "./run.ts";
+ * const code = await run(["inspect", "call.mkv"]);
+ * ```
+ * @module
+ */
+
+import { ExitCode, KvsAudioError, UsageError } from "../errors.ts";
+import { warn } from "./output.ts";
+import { VERSION } from "./version.ts";
+
+/** Top-level help. */
+export const MAIN_HELP = `kvsaudio ${VERSION} — Amazon Connect call audio from Kinesis Video Streams to WAV
+
+Usage:
+  kvsaudio pull --arn ARN --start-fragment N [--contact-id ID] --out DIR   pull a call from KVS
+  kvsaudio extract FILE|- --out DIR [--stereo] [--format wav|raw]           extract a saved GetMedia body
+  kvsaudio inspect FILE|- [--tree | --json]                                 list fragments, tags and tracks
+
+Run 'kvsaudio COMMAND --help' for a command's options.
+
+Exit codes: 0 done, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
+
+/** Run the CLI with `args`; returns the process exit code. */
+export async function run(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case undefined:
+      case "help":
+      case "-h":
+      case "--help":
+        console.log(MAIN_HELP);
+        return command === undefined ? ExitCode.usage : 0;
+      case "--version":
+      case "version":
+        console.log(VERSION);
+        return 0;
+      case "inspect": {
+        const { inspectCommand } = await import("./inspect.ts");
+        return await inspectCommand(rest);
+      }
+      case "extract": {
+        const { extractCommand } = await import("./extract.ts");
+        return await extractCommand(rest);
+      }
+      case "pull": {
+        const { pullCommand } = await import("./pull.ts");
+        return await pullCommand(rest);
+      }
+      default:
+        throw new UsageError(`unknown command '${command}' (commands: pull, extract, inspect; see 'kvsaudio --help')`);
+    }
+  } catch (e) {
+    return report(e);
+  }
+}
+
+/** Print an error as one line and return its exit code. */
+export function report(e: unknown): number {
+  if (e instanceof Deno.errors.BrokenPipe) return 0;
+  if (Deno.env.get("KVSAUDIO_DEBUG") === "1") console.error(e);
+  if (e instanceof KvsAudioError) {
+    warn(`kvsaudio: ${e.message}`);
+    return e.exitCode;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  warn(`kvsaudio: internal error: ${msg.split("\n")[0]} (set KVSAUDIO_DEBUG=1 for details)`);
+  return ExitCode.failure;
+}

@@ -1,0 +1,70 @@
+/**
+ * Making untrusted stream values safe for the terminal and the filesystem:
+ * tag values, ContactIds and track names come from the stream and may hold
+ * control characters, terminal escape sequences, path separators or megabytes
+ * of text.
+ *
+ * @example
+ * ```ts
+ * import { displayText, safeFileName } from "./sanitize.ts";
+ * displayText("abc\x1b[31mred"); // "abc\\x1b[31mred"
+ * safeFileName("../../etc/passwd"); // "etc_passwd"
+ * ```
+ * @module
+ */
+
+/** Longest tag value shown in full by `inspect` (longer ones are cut). */
+export const MAX_DISPLAY = 256;
+
+/**
+ * Escape control characters (C0, DEL, C1, bidi overrides) as `\xNN`/`\u{…}` and
+ * cut text longer than `max` characters, saying how much was cut.
+ *
+ * @example
+ * ```ts
+ * import { displayText } from "./sanitize.ts";
+ * displayText("a".repeat(300), 10); // "aaaaaaaaaa…(+290 chars)"
+ * ```
+ */
+export function displayText(text: string, max = MAX_DISPLAY): string {
+  let s = text.length > max ? text.slice(0, max) : text;
+  // deno-lint-ignore no-control-regex
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
+  return text.length > max ? `${s}…(+${text.length - max} chars)` : s;
+}
+
+/**
+ * A file-name-safe form of a stream value: letters, digits, `-`, `_` and `.`
+ * only (others become `_`), no leading dots, at most 64 characters; empty
+ * input gives `"unknown"`.
+ *
+ * @example
+ * ```ts
+ * import { safeFileName } from "./sanitize.ts";
+ * safeFileName("87718f4a-d2ed-476a-ad11-f496ab09b3f8"); // unchanged
+ * ```
+ */
+export function safeFileName(text: string): string {
+  const s = text.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "").replace(/_+$/, "").slice(0, 64);
+  return s.length === 0 ? "unknown" : s;
+}
+
+/**
+ * Hex of the first `max` bytes, with the total length when cut.
+ *
+ * @example
+ * ```ts
+ * import { hexPreview } from "./sanitize.ts";
+ * hexPreview(new Uint8Array([0x11, 0x90])); // "11 90"
+ * ```
+ */
+export function hexPreview(bytes: Uint8Array, max = 16): string {
+  const parts: string[] = [];
+  const n = Math.min(bytes.length, max);
+  for (let i = 0; i < n; i++) parts.push(bytes[i].toString(16).padStart(2, "0"));
+  const s = parts.join(" ");
+  return bytes.length > max ? `${s} …(${bytes.length} bytes)` : s;
+}

@@ -1,0 +1,302 @@
+/**
+ * The Connect demuxer: fragments in, per-direction PCM out.
+ *
+ * - tracks are mapped by TrackEntry Name (see `tracks.ts`);
+ * - the payload is s16le PCM whatever CodecID says; rate and channels come
+ *   from the `MimeType` tag (see `format.ts`);
+ * - each block is placed by its absolute time (Cluster timecode + block
+ *   timecode, × TimecodeScale) on one timeline shared by both directions, so
+ *   the two stay aligned: a gap in time becomes silence, an overlap is
+ *   dropped and counted;
+ * - with a target ContactId (given, or taken from the first fragment unless
+ *   `followStream`), the first fragment of another contact ends the stream
+ *   and none of its audio is produced;
+ * - an in-band KVS error fragment ends the stream with a `KvsStreamError`.
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments } from "../mkv/assembler.ts";
+ * import { demuxConnect } from "./demuxer.ts";
+ * const file = await Deno.open("call.mkv");
+ * for await (const item of demuxConnect(assembleFragments(file.readable))) {
+ *   if (item.kind === "audio") console.log(item.fragment.index, item.from?.frames, item.to?.frames);
+ *   else console.log("stopped:", item.reason);
+ * }
+ * ```
+ * @module
+ */
+
+import { KvsStreamError } from "../errors.ts";
+import type { Block } from "../mkv/block.ts";
+import type { Fragment } from "../mkv/fragment.ts";
+import { type AudioFormat, audioFormat } from "./format.ts";
+import { type Direction, DIRECTIONS, mapTracks } from "./tracks.ts";
+
+/** PCM bytes (a view into the input) or a number of silent frames. */
+export type PcmPiece = Uint8Array | number;
+
+/** One direction's audio from one fragment, in timeline order. */
+export interface TrackAudio {
+  /** Track number it came from. */
+  track: number;
+  /** Timeline position (in frames) of the first piece. */
+  startFrame: number;
+  /** PCM views and silence runs. */
+  pieces: PcmPiece[];
+  /** Frames in `pieces` (silence included). */
+  frames: number;
+  /** Silent frames inserted for gaps in time. */
+  gapFrames: number;
+  /** Number of gaps filled. */
+  gaps: number;
+  /** Frames dropped because they overlapped audio already placed. */
+  overlapFrames: number;
+  /** Blocks dropped entirely as overlaps. */
+  droppedBlocks: number;
+  /** Blocks used. */
+  blocks: number;
+}
+
+/** Audio of one fragment. */
+export interface AudioItem {
+  /** Discriminant. */
+  kind: "audio";
+  /** The fragment it came from. */
+  fragment: Fragment;
+  /** The stream's format (fixed by the first fragment with audio). */
+  format: AudioFormat;
+  /** The customer's voice, if the fragment has that track. */
+  from?: TrackAudio;
+  /** What the customer hears, if the fragment has that track. */
+  to?: TrackAudio;
+  /** Warnings about this fragment (format change, odd payload size, …). */
+  warnings: string[];
+}
+
+/** Why the stream ended. */
+export type StopReason = "end-of-input" | "contact-changed";
+
+/** Last item: why the stream ended. */
+export interface StopItem {
+  /** Discriminant. */
+  kind: "stop";
+  /** Why. */
+  reason: StopReason;
+  /** The fragment that caused the stop (another contact's), if any. */
+  fragment?: Fragment;
+  /** The ContactId that was followed, if any. */
+  contactId?: string;
+}
+
+/** What the demuxer yields. */
+export type ConnectItem = AudioItem | StopItem;
+
+/** Options of {@linkcode demuxConnect}. */
+export interface DemuxOptions {
+  /** Only this contact's audio; another contact's first fragment ends the stream. */
+  contactId?: string;
+  /** Do not stop when the ContactId changes (and take no target from the first fragment). */
+  followStream?: boolean;
+  /** Gaps longer than this (ms) are reported but not filled with silence (default 60,000). */
+  maxGapMs?: number;
+  /** Timing jitter absorbed without a gap or an overlap, in ms (default 2). */
+  toleranceMs?: number;
+  /** Produce no audio from fragments with `complete: false` (default: use their whole blocks). */
+  dropIncomplete?: boolean;
+}
+
+/**
+ * Demultiplex Connect audio from a fragment stream. Stateful across calls of
+ * {@linkcode ConnectDemuxer.fragment}; {@linkcode demuxConnect} wraps it as an
+ * async generator.
+ *
+ * @example
+ * ```ts
+ * import { ConnectDemuxer } from "./demuxer.ts";
+ * import { Fragment } from "../mkv/fragment.ts";
+ * const d = new ConnectDemuxer({ contactId: "abc" });
+ * const item = d.fragment(new Fragment(0, 0)); // an AudioItem with no tracks
+ * ```
+ */
+export class ConnectDemuxer {
+  #opts: DemuxOptions;
+  #target: string | undefined;
+  #format: AudioFormat | undefined;
+  #originMs: number | undefined;
+  #next: Record<Direction, number> = { from: 0, to: 0 };
+  /** Frames skipped by capped gaps (timeline shift applied to both directions). */
+  #shiftFrames = 0;
+  /** Gaps longer than `maxGapMs` that were not filled. */
+  cappedGaps = 0;
+
+  constructor(options: DemuxOptions = {}) {
+    this.#opts = options;
+    this.#target = options.contactId;
+  }
+
+  /** The ContactId being followed (given, or taken from the first fragment). */
+  get contactId(): string | undefined {
+    return this.#target;
+  }
+
+  /** The stream's format, once a fragment with audio was seen. */
+  get format(): AudioFormat | undefined {
+    return this.#format;
+  }
+
+  /** Timeline position (frames) of the next sample of each direction. */
+  position(dir: Direction): number {
+    return this.#next[dir];
+  }
+
+  /**
+   * Process one fragment: an AudioItem, or a StopItem when the contact
+   * changed. Throws `KvsStreamError` for an in-band error fragment.
+   */
+  fragment(f: Fragment): ConnectItem {
+    const kvs = f.kvs;
+    if (kvs.errorCode !== undefined) {
+      const id = kvs.errorId !== undefined ? ` (error id ${kvs.errorId})` : "";
+      const at = kvs.fragmentNumber !== undefined ? ` at fragment ${kvs.fragmentNumber}` : ` at byte ${f.offset}`;
+      const msg = kvs.errorMessage ? `: ${kvs.errorMessage}` : "";
+      throw new KvsStreamError(
+        `KVS sent an in-band error fragment${at}: AWS_KINESISVIDEO_ERROR_CODE ${kvs.errorCode}${id}${msg}`,
+        kvs.errorCode,
+        kvs.errorId,
+      );
+    }
+    const cid = f.contactId;
+    if (cid !== undefined && cid !== "" && !this.#opts.followStream) {
+      if (this.#target === undefined) this.#target = cid;
+      else if (cid !== this.#target) {
+        return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
+      }
+    }
+    const warnings: string[] = [];
+    const map = mapTracks(f.tracks);
+    const fmt = audioFormat(f, [map.from, map.to].filter((t) => t !== undefined));
+    if (this.#format === undefined) {
+      if (map.from || map.to) this.#format = fmt;
+    } else if (fmt.source !== "default" && (fmt.rate !== this.#format.rate || fmt.channels !== this.#format.channels)) {
+      warnings.push(
+        `format changed to ${fmt.rate} Hz ${fmt.channels} ch; kept ${this.#format.rate} Hz ${this.#format.channels} ch`,
+      );
+    }
+    const format = this.#format ?? fmt;
+    const item: AudioItem = { kind: "audio", fragment: f, format, warnings };
+    if (this.#opts.dropIncomplete && !f.complete) return item;
+    const byTrack = new Map<number, Direction>();
+    if (map.from) byTrack.set(map.from.number, "from");
+    if (map.to) byTrack.set(map.to.number, "to");
+    if (byTrack.size === 0) return item;
+    if (this.#originMs === undefined) {
+      let min = Infinity;
+      for (const b of f.blocks) if (byTrack.has(b.track) && b.timeMs < min) min = b.timeMs;
+      if (min === Infinity) return item;
+      this.#originMs = min;
+    }
+    for (const dir of DIRECTIONS) {
+      const t = map[dir];
+      if (t) item[dir] = this.#place(dir, t.number, f.blocks, format, warnings);
+    }
+    return item;
+  }
+
+  #place(dir: Direction, track: number, blocks: readonly Block[], format: AudioFormat, warnings: string[]): TrackAudio {
+    const rate = format.rate;
+    const frameBytes = 2 * format.channels;
+    const tol = Math.ceil((rate * (this.#opts.toleranceMs ?? 2)) / 1000);
+    const maxGap = Math.round((rate * (this.#opts.maxGapMs ?? 60000)) / 1000);
+    const out: TrackAudio = {
+      track,
+      startFrame: this.#next[dir],
+      pieces: [],
+      frames: 0,
+      gapFrames: 0,
+      gaps: 0,
+      overlapFrames: 0,
+      droppedBlocks: 0,
+      blocks: 0,
+    };
+    let next = this.#next[dir];
+    let oddBytes = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      if (b.track !== track) continue;
+      let pos = Math.round(((b.timeMs - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
+      if (pos > next + tol) {
+        const gap = pos - next;
+        if (gap > maxGap) {
+          // Too long to fill: shift the shared timeline so both directions skip it.
+          this.#shiftFrames += gap;
+          this.cappedGaps++;
+          warnings.push(`gap of ${(gap / rate).toFixed(3)} s not filled (over the maximum gap)`);
+          pos = next;
+        } else {
+          out.pieces.push(gap);
+          out.frames += gap;
+          out.gapFrames += gap;
+          out.gaps++;
+          next = pos;
+        }
+      }
+      let skip = pos < next - tol ? next - pos : 0;
+      let used = false;
+      for (const frame of b.frames) {
+        let len = frame.length - (frame.length % frameBytes);
+        oddBytes += frame.length - len;
+        const frameCount = len / frameBytes;
+        if (skip >= frameCount) {
+          skip -= frameCount;
+          out.overlapFrames += frameCount;
+          continue;
+        }
+        let start = 0;
+        if (skip > 0) {
+          start = skip * frameBytes;
+          out.overlapFrames += skip;
+          len -= start;
+          skip = 0;
+        }
+        if (len === 0) continue;
+        out.pieces.push(start === 0 && len === frame.length ? frame : frame.subarray(start, start + len));
+        out.frames += len / frameBytes;
+        next += len / frameBytes;
+        used = true;
+      }
+      if (used) out.blocks++;
+      else out.droppedBlocks++;
+    }
+    if (oddBytes > 0) warnings.push(`${dir}: ${oddBytes} trailing bytes not a whole sample frame were dropped`);
+    this.#next[dir] = next;
+    return out;
+  }
+}
+
+/**
+ * Demultiplex a fragment stream. Yields one AudioItem per fragment and ends
+ * with one StopItem (`end-of-input` or `contact-changed`).
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments } from "../mkv/assembler.ts";
+ * import { demuxConnect } from "./demuxer.ts";
+ * const bytes = await Deno.readFile("call.mkv");
+ * let frames = 0;
+ * for await (const item of demuxConnect(assembleFragments([bytes]), { contactId: "87718f4a-d2ed-476a-ad11-f496ab09b3f8" })) {
+ *   if (item.kind === "audio") frames += item.from?.frames ?? 0;
+ * }
+ * ```
+ */
+export async function* demuxConnect(
+  fragments: AsyncIterable<Fragment>,
+  options: DemuxOptions = {},
+): AsyncGenerator<ConnectItem> {
+  const demuxer = new ConnectDemuxer(options);
+  for await (const f of fragments) {
+    const item = demuxer.fragment(f);
+    yield item;
+    if (item.kind === "stop") return;
+  }
+  yield { kind: "stop", reason: "end-of-input", contactId: demuxer.contactId };
+}

@@ -1,0 +1,85 @@
+/**
+ * The audio format of a Connect stream: sample rate and channels from the
+ * `MimeType` tag (`audio/L16;rate=8000;channels=1;`), falling back to the
+ * track's Audio element, then to 8000 Hz mono. The payload is always treated
+ * as signed 16-bit little-endian PCM, whatever CodecID says (Connect declares
+ * `A_AAC`).
+ *
+ * @example
+ * ```ts
+ * import { parseMimeType } from "./format.ts";
+ * parseMimeType("audio/L16;rate=8000;channels=1;"); // { type: "audio/L16", rate: 8000, channels: 1 }
+ * ```
+ * @module
+ */
+
+import type { Fragment, Track } from "../mkv/fragment.ts";
+
+/** Sample format of the PCM kvsaudio writes. */
+export interface AudioFormat {
+  /** Samples per second. */
+  rate: number;
+  /** Interleaved channels per track (Connect: 1). */
+  channels: number;
+  /** Where the values came from. */
+  source: "mime-type" | "audio-element" | "default";
+}
+
+/** Parsed `MimeType` tag. */
+export interface MimeType {
+  /** The media type, e.g. `audio/L16`. */
+  type: string;
+  /** `rate=` parameter. */
+  rate?: number;
+  /** `channels=` parameter. */
+  channels?: number;
+}
+
+/**
+ * Parse a MIME type with parameters; the trailing `;` is optional.
+ *
+ * @example
+ * ```ts
+ * import { parseMimeType } from "./format.ts";
+ * parseMimeType("audio/L16;rate=16000;channels=1").rate; // 16000
+ * ```
+ */
+export function parseMimeType(text: string): MimeType {
+  const [type, ...params] = text.split(";");
+  const out: MimeType = { type: type.trim() };
+  for (const p of params) {
+    const eq = p.indexOf("=");
+    if (eq < 0) continue;
+    const key = p.slice(0, eq).trim().toLowerCase();
+    const value = Number(p.slice(eq + 1).trim());
+    if (!Number.isInteger(value) || value <= 0) continue;
+    if (key === "rate" && value <= 384000) out.rate = value;
+    if (key === "channels" && value <= 8) out.channels = value;
+  }
+  return out;
+}
+
+/**
+ * Work out the format of a fragment's audio for the given tracks.
+ *
+ * @example
+ * ```ts
+ * import { audioFormat } from "./format.ts";
+ * import { Fragment } from "../mkv/fragment.ts";
+ * audioFormat(new Fragment(0, 0), []); // { rate: 8000, channels: 1, source: "default" }
+ * ```
+ */
+export function audioFormat(fragment: Fragment, tracks: readonly Track[]): AudioFormat {
+  const mime = fragment.mimeType;
+  if (mime !== undefined) {
+    const m = parseMimeType(mime);
+    if (m.rate !== undefined) return { rate: m.rate, channels: m.channels ?? 1, source: "mime-type" };
+  }
+  for (const t of tracks) {
+    const sf = t.audio?.samplingFrequency;
+    if (sf !== undefined && sf > 0 && Number.isInteger(sf)) {
+      return { rate: sf, channels: t.audio?.channels ?? 1, source: "audio-element" };
+    }
+  }
+  return { rate: 8000, channels: 1, source: "default" };
+}

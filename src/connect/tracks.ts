@@ -1,0 +1,54 @@
+/**
+ * Direction of a Connect audio track, mapped by TrackEntry Name only (track
+ * numbers, TrackUIDs and the `AUDIO_*_CUSTOMER` tag values are not reliable).
+ *
+ * @example
+ * ```ts
+ * import { mapTracks } from "./tracks.ts";
+ * mapTracks([{ number: 1, name: "AUDIO_TO_CUSTOMER" }, { number: 2, name: "AUDIO_FROM_CUSTOMER" }]);
+ * // { from: { number: 2, … }, to: { number: 1, … } }
+ * ```
+ * @module
+ */
+
+import type { Track } from "../mkv/fragment.ts";
+
+/** `from` = the customer's voice; `to` = what the customer hears. */
+export type Direction = "from" | "to";
+
+/** Both directions, in output order. */
+export const DIRECTIONS: readonly Direction[] = ["from", "to"];
+
+/** TrackEntry Name of each direction. */
+export const TRACK_NAMES: Readonly<Record<Direction, string>> = {
+  from: "AUDIO_FROM_CUSTOMER",
+  to: "AUDIO_TO_CUSTOMER",
+};
+
+/** Tracks found for each direction. */
+export interface TrackMap {
+  /** Track carrying `AUDIO_FROM_CUSTOMER`. */
+  from?: Track;
+  /** Track carrying `AUDIO_TO_CUSTOMER`. */
+  to?: Track;
+}
+
+/**
+ * Map a document's tracks to directions by Name (trailing NULs were already
+ * stripped; surrounding spaces and case are ignored).
+ *
+ * @example
+ * ```ts
+ * import { mapTracks } from "./tracks.ts";
+ * mapTracks([{ number: 7, name: "AUDIO_FROM_CUSTOMER" }]).from?.number; // 7
+ * ```
+ */
+export function mapTracks(tracks: readonly Track[]): TrackMap {
+  const map: TrackMap = {};
+  for (const t of tracks) {
+    const name = t.name?.trim().toUpperCase();
+    if (name === TRACK_NAMES.from && map.from === undefined) map.from = t;
+    else if (name === TRACK_NAMES.to && map.to === undefined) map.to = t;
+  }
+  return map;
+}
