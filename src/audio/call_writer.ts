@@ -27,7 +27,7 @@
 import { UsageError } from "../errors.ts";
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import type { Direction } from "../connect/tracks.ts";
-import type { AudioFormat as PcmFormat } from "../connect/format.ts";
+import type { StreamFormat as PcmFormat } from "../connect/format.ts";
 import { openSink } from "./open_sink.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
 import { StereoMixer } from "./stereo.ts";

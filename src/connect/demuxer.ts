@@ -29,7 +29,7 @@
 import { KvsStreamError } from "../errors.ts";
 import type { Block } from "../mkv/block.ts";
 import type { Fragment } from "../mkv/fragment.ts";
-import { type AudioFormat, audioFormat } from "./format.ts";
+import { type StreamFormat, streamFormat } from "./format.ts";
 import { type Direction, DIRECTIONS, mapTracks } from "./tracks.ts";
 
 /** PCM bytes (a view into the input) or a number of silent frames. */
@@ -64,7 +64,7 @@ export interface AudioItem {
   /** The fragment it came from. */
   fragment: Fragment;
   /** The stream's format (fixed by the first fragment with audio). */
-  format: AudioFormat;
+  format: StreamFormat;
   /** The customer's voice, if the fragment has that track. */
   from?: TrackAudio;
   /** What the customer hears, if the fragment has that track. */
@@ -121,7 +121,7 @@ export interface DemuxOptions {
 export class ConnectDemuxer {
   #opts: DemuxOptions;
   #target: string | undefined;
-  #format: AudioFormat | undefined;
+  #format: StreamFormat | undefined;
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
@@ -140,7 +140,7 @@ export class ConnectDemuxer {
   }
 
   /** The stream's format, once a fragment with audio was seen. */
-  get format(): AudioFormat | undefined {
+  get format(): StreamFormat | undefined {
     return this.#format;
   }
 
@@ -174,7 +174,7 @@ export class ConnectDemuxer {
     }
     const warnings: string[] = [];
     const map = mapTracks(f.tracks);
-    const fmt = audioFormat(f, [map.from, map.to].filter((t) => t !== undefined));
+    const fmt = streamFormat(f, [map.from, map.to].filter((t) => t !== undefined));
     if (this.#format === undefined) {
       if (map.from || map.to) this.#format = fmt;
     } else if (fmt.source !== "default" && (fmt.rate !== this.#format.rate || fmt.channels !== this.#format.channels)) {
@@ -202,7 +202,7 @@ export class ConnectDemuxer {
     return item;
   }
 
-  #place(dir: Direction, track: number, blocks: readonly Block[], format: AudioFormat, warnings: string[]): TrackAudio {
+  #place(dir: Direction, track: number, blocks: readonly Block[], format: StreamFormat, warnings: string[]): TrackAudio {
     const rate = format.rate;
     const frameBytes = 2 * format.channels;
     const tol = Math.ceil((rate * (this.#opts.toleranceMs ?? 2)) / 1000);

@@ -16,7 +16,7 @@
 import type { Fragment, Track } from "../mkv/fragment.ts";
 
 /** Sample format of the PCM kvsaudio writes. */
-export interface AudioFormat {
+export interface StreamFormat {
   /** Samples per second. */
   rate: number;
   /** Interleaved channels per track (Connect: 1). */
@@ -64,12 +64,12 @@ export function parseMimeType(text: string): MimeType {
  *
  * @example
  * ```ts
- * import { audioFormat } from "./format.ts";
+ * import { streamFormat } from "./format.ts";
  * import { Fragment } from "../mkv/fragment.ts";
- * audioFormat(new Fragment(0, 0), []); // { rate: 8000, channels: 1, source: "default" }
+ * streamFormat(new Fragment(0, 0), []); // { rate: 8000, channels: 1, source: "default" }
  * ```
  */
-export function audioFormat(fragment: Fragment, tracks: readonly Track[]): AudioFormat {
+export function streamFormat(fragment: Fragment, tracks: readonly Track[]): StreamFormat {
   const mime = fragment.mimeType;
   if (mime !== undefined) {
     const m = parseMimeType(mime);
