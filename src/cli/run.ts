@@ -18,7 +18,7 @@ import { VERSION } from "./version.ts";
 /** Top-level help. */
 export const MAIN_HELP = `kvsaudio ${VERSION} — Amazon Connect call audio from Kinesis Video Streams to WAV
 
-Usage:
+Usage: kvsaudio COMMAND [OPTIONS]
   kvsaudio pull --arn ARN --start-fragment N [--contact-id ID] --out DIR   pull a call from KVS
   kvsaudio extract FILE|- --out DIR [--stereo] [--format wav|raw]           extract a saved GetMedia body
   kvsaudio inspect FILE|- [--tree | --json]                                 list fragments, tags and tracks

@@ -1,0 +1,141 @@
+/**
+ * The AWS SDK v3 clients kvsaudio talks to KVS with: one control-plane
+ * client (GetDataEndpoint) and, per data endpoint, a media client (GetMedia)
+ * and an archived-media client (ListFragments, GetMediaForFragmentList).
+ *
+ * Credentials come from the SDK default chain (environment, shared files,
+ * SSO, process, container/instance metadata), from `profile` when given.
+ * With `endpointUrl`, both control- and data-plane calls go there, like the
+ * AWS CLI's `--endpoint-url`.
+ *
+ * @example
+ * ```ts
+ * import { createKvsClients } from "./client.ts";
+ * const clients = await createKvsClients({ region: "us-east-1" });
+ * try {
+ *   // ... openMedia(clients, { name: "calls" }, { type: "NOW" })
+ * } finally {
+ *   clients.destroy();
+ * }
+ * ```
+ * @module
+ */
+
+import { KinesisVideoClient, type KinesisVideoClientConfig } from "@aws-sdk/client-kinesis-video";
+import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
+import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
+import { UsageError } from "../errors.ts";
+
+/** AWS settings taken from the command line. */
+export interface AwsOptions {
+  /** `--region`; else AWS_REGION or the profile's region. */
+  region?: string;
+  /** `--profile`; else AWS_PROFILE or `default`. */
+  profile?: string;
+  /** `--endpoint-url`: send every call (control and data plane) here. */
+  endpointUrl?: string;
+}
+
+/** Static credentials or a credentials provider, as the SDK accepts them. */
+export type KvsCredentials = NonNullable<KinesisVideoClientConfig["credentials"]>;
+
+/** {@link AwsOptions} plus knobs for programs and tests. */
+export interface KvsClientOptions extends AwsOptions {
+  /** Region to use when neither `region` nor the SDK's resolution gives one (e.g. the stream ARN's). */
+  fallbackRegion?: string;
+  /** Credentials instead of the default chain (tests). */
+  credentials?: KvsCredentials;
+  /**
+   * SDK attempts per call (default 1: the SDK does not retry on its own; the
+   * caller retries with `classifyAwsError` and `backoffDelays`).
+   */
+  maxAttempts?: number;
+  /** Give up connecting after this many ms (default 10 000). */
+  connectionTimeoutMs?: number;
+}
+
+/** The clients for one run. Call `destroy()` when done. */
+export interface KvsClients {
+  /** The region every client uses (and signs for). */
+  readonly region: string;
+  /** `endpointUrl`, if one was given. */
+  readonly endpointUrl?: string;
+  /** Control plane: GetDataEndpoint. */
+  readonly control: KinesisVideoClient;
+  /** GetMedia client for a data endpoint (cached; `endpointUrl` overrides the endpoint). */
+  media(dataEndpoint: string): KinesisVideoMediaClient;
+  /** ListFragments / GetMediaForFragmentList client for a data endpoint (cached; same override). */
+  archived(dataEndpoint: string): KinesisVideoArchivedMediaClient;
+  /** Close every client's connections. */
+  destroy(): void;
+}
+
+/**
+ * Build the clients, resolving the region now: explicit `region`, else the
+ * SDK's resolution (AWS_REGION, the profile's `region`), else
+ * `fallbackRegion`; none of them → UsageError.
+ *
+ * @example
+ * ```ts
+ * const clients = await createKvsClients({ profile: "prod", endpointUrl: "http://127.0.0.1:4566" });
+ * console.log(clients.region);
+ * clients.destroy();
+ * ```
+ */
+export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
+  const base = {
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    maxAttempts: opts.maxAttempts ?? 1,
+    requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 10_000 },
+  };
+  let region = opts.region;
+  if (!region) {
+    // The SDK's own resolution: AWS_REGION, then the profile's `region`.
+    const probe = new KinesisVideoClient(base);
+    try {
+      region = await probe.config.region();
+    } catch {
+      region = undefined;
+    } finally {
+      probe.destroy();
+    }
+    region ||= opts.fallbackRegion;
+  }
+  if (!region) throw new UsageError("no AWS region: pass --region or set AWS_REGION");
+
+  const config = { ...base, region };
+  const control = new KinesisVideoClient({
+    ...config,
+    ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
+  });
+  // One credentials chain for every client: SSO, process or assume-role
+  // credentials are then resolved (and refreshed) once, not per client.
+  const dataConfig = { ...config, credentials: opts.credentials ?? control.config.credentials };
+  const mediaClients = new Map<string, KinesisVideoMediaClient>();
+  const archivedClients = new Map<string, KinesisVideoArchivedMediaClient>();
+  return {
+    region,
+    endpointUrl: opts.endpointUrl,
+    control,
+    media(dataEndpoint: string): KinesisVideoMediaClient {
+      const endpoint = opts.endpointUrl ?? dataEndpoint;
+      let c = mediaClients.get(endpoint);
+      if (!c) mediaClients.set(endpoint, c = new KinesisVideoMediaClient({ ...dataConfig, endpoint }));
+      return c;
+    },
+    archived(dataEndpoint: string): KinesisVideoArchivedMediaClient {
+      const endpoint = opts.endpointUrl ?? dataEndpoint;
+      let c = archivedClients.get(endpoint);
+      if (!c) archivedClients.set(endpoint, c = new KinesisVideoArchivedMediaClient({ ...dataConfig, endpoint }));
+      return c;
+    },
+    destroy(): void {
+      control.destroy();
+      for (const c of mediaClients.values()) c.destroy();
+      for (const c of archivedClients.values()) c.destroy();
+      mediaClients.clear();
+      archivedClients.clear();
+    },
+  };
+}

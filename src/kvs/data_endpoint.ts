@@ -1,0 +1,50 @@
+/**
+ * GetDataEndpoint: where a stream's data-plane calls go.
+ *
+ * @example
+ * ```ts
+ * import { getDataEndpoint } from "./data_endpoint.ts";
+ * import type { KvsClients } from "./client.ts";
+ * declare const clients: KvsClients;
+ * const endpoint = await getDataEndpoint(clients, { name: "calls" }, "GET_MEDIA");
+ * // "https://s-1234abcd.kinesisvideo.us-east-1.amazonaws.com"
+ * ```
+ * @module
+ */
+
+import { GetDataEndpointCommand } from "@aws-sdk/client-kinesis-video";
+import { AwsError } from "../errors.ts";
+import { checkStreamRegion, streamInput, streamLabel, type StreamRef } from "./arn.ts";
+import type { KvsClients } from "./client.ts";
+
+/** The data-plane APIs kvsaudio calls. */
+export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGMENT_LIST";
+
+/**
+ * Ask the control plane for the stream's data endpoint for `apiName`. Checks
+ * first that a stream ARN's region matches the clients' (UsageError if not).
+ * SDK errors are thrown as they are: classify them with `classifyAwsError`.
+ *
+ * @example
+ * ```ts
+ * declare const clients: import("./client.ts").KvsClients;
+ * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ * const ep = await getDataEndpoint(clients, { arn }, "LIST_FRAGMENTS", AbortSignal.timeout(10_000));
+ * ```
+ */
+export async function getDataEndpoint(
+  clients: KvsClients,
+  stream: StreamRef,
+  apiName: DataApiName,
+  signal?: AbortSignal,
+): Promise<string> {
+  checkStreamRegion(stream, clients.region);
+  const out = await clients.control.send(
+    new GetDataEndpointCommand({ ...streamInput(stream), APIName: apiName }),
+    { abortSignal: signal },
+  );
+  if (!out.DataEndpoint) {
+    throw new AwsError(`GetDataEndpoint returned no endpoint for stream ${streamLabel(stream)}`);
+  }
+  return out.DataEndpoint;
+}

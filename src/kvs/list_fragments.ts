@@ -1,0 +1,134 @@
+/**
+ * ListFragments: the archived fragments of a stream, all pages, in stream
+ * order (KVS returns them in no promised order).
+ *
+ * @example
+ * ```ts
+ * import { listFragments } from "./list_fragments.ts";
+ * import type { KvsClients } from "./client.ts";
+ * declare const clients: KvsClients;
+ * const frags = await listFragments(clients, { name: "calls" }, {
+ *   range: { type: "PRODUCER_TIMESTAMP", startMs: Date.now() - 3600_000, endMs: Date.now() },
+ * });
+ * console.log(frags.map((f) => f.fragmentNumber));
+ * ```
+ * @module
+ */
+
+import { type Fragment, ListFragmentsCommand } from "@aws-sdk/client-kinesis-video-archived-media";
+import type { StreamRef } from "./arn.ts";
+import { streamInput } from "./arn.ts";
+import type { KvsClients } from "./client.ts";
+import { getDataEndpoint } from "./data_endpoint.ts";
+
+/** One archived fragment. */
+export interface FragmentInfo {
+  /** Fragment number (decimal string; compare as BigInt). */
+  fragmentNumber: string;
+  /** Size in bytes. */
+  sizeBytes: number;
+  /** Producer timestamp, epoch ms. */
+  producerMs: number;
+  /** Server timestamp, epoch ms. */
+  serverMs: number;
+  /** Duration, ms. */
+  lengthMs: number;
+}
+
+/** Which fragments to list. */
+export interface ListFragmentsOptions {
+  /** Only fragments whose producer / server timestamp is in `[startMs, endMs]`. */
+  range?: { type: "PRODUCER_TIMESTAMP" | "SERVER_TIMESTAMP"; startMs: number; endMs: number };
+  /** Page size asked of KVS (1–1000, default 1000). */
+  pageSize?: number;
+  /** Aborts the listing. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Compare fragments by producer timestamp, then fragment number (as BigInt).
+ *
+ * @example
+ * ```ts
+ * declare const frags: FragmentInfo[];
+ * frags.sort(compareFragments);
+ * ```
+ */
+export function compareFragments(a: FragmentInfo, b: FragmentInfo): number {
+  if (a.producerMs !== b.producerMs) return a.producerMs - b.producerMs;
+  return compareFragmentNumbers(a.fragmentNumber, b.fragmentNumber);
+}
+
+/**
+ * Compare two fragment numbers: as BigInt when both are decimal, else as strings.
+ *
+ * @example
+ * ```ts
+ * compareFragmentNumbers("9", "10"); // -1
+ * ```
+ */
+export function compareFragmentNumbers(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const x = BigInt(a), y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function toInfo(f: Fragment): FragmentInfo | undefined {
+  if (!f.FragmentNumber) return undefined;
+  return {
+    fragmentNumber: f.FragmentNumber,
+    sizeBytes: f.FragmentSizeInBytes ?? 0,
+    producerMs: f.ProducerTimestamp?.getTime() ?? 0,
+    serverMs: f.ServerTimestamp?.getTime() ?? 0,
+    lengthMs: f.FragmentLengthInMilliseconds ?? 0,
+  };
+}
+
+/**
+ * List every fragment (following NextToken), sorted by producer timestamp
+ * then fragment number. Calls GetDataEndpoint (`LIST_FRAGMENTS`) once. SDK
+ * errors are thrown as they are: classify them with `classifyAwsError`.
+ *
+ * @example
+ * ```ts
+ * declare const clients: import("./client.ts").KvsClients;
+ * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ * const all = await listFragments(clients, { arn });
+ * const first = all[0]?.fragmentNumber;
+ * ```
+ */
+export async function listFragments(
+  clients: KvsClients,
+  stream: StreamRef,
+  opts: ListFragmentsOptions = {},
+): Promise<FragmentInfo[]> {
+  const endpoint = await getDataEndpoint(clients, stream, "LIST_FRAGMENTS", opts.signal);
+  const client = clients.archived(endpoint);
+  const selector = opts.range
+    ? {
+      FragmentSelectorType: opts.range.type,
+      TimestampRange: { StartTimestamp: new Date(opts.range.startMs), EndTimestamp: new Date(opts.range.endMs) },
+    }
+    : undefined;
+  const out: FragmentInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(
+      new ListFragmentsCommand({
+        ...streamInput(stream),
+        MaxResults: opts.pageSize ?? 1000,
+        ...(nextToken ? { NextToken: nextToken } : {}),
+        ...(selector ? { FragmentSelector: selector } : {}),
+      }),
+      { abortSignal: opts.signal },
+    );
+    for (const f of page.Fragments ?? []) {
+      const info = toInfo(f);
+      if (info) out.push(info);
+    }
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return out.sort(compareFragments);
+}

@@ -1,0 +1,49 @@
+/**
+ * kvsaudio's AWS SDK layer for Kinesis Video Streams. The CLI imports this
+ * module lazily (`await import("./kvs/mod.ts")`) so commands that never talk
+ * to AWS do not load the SDK.
+ *
+ * @example
+ * ```ts
+ * const kvs = await import("./mod.ts");
+ * const clients = await kvs.createKvsClients({ region: "us-east-1" });
+ * try {
+ *   const body = await kvs.openMedia(clients, { name: "calls" }, { type: "NOW" });
+ *   for await (const chunk of body) console.log(chunk.length);
+ * } finally {
+ *   clients.destroy();
+ * }
+ * ```
+ * @module
+ */
+
+export { checkStreamRegion, parseStreamArn, type StreamArn, streamInput, streamLabel, type StreamRef } from "./arn.ts";
+export { backoffDelays, type BackoffOptions, seededRandom } from "./backoff.ts";
+export {
+  type AwsOptions,
+  createKvsClients,
+  type KvsClientOptions,
+  type KvsClients,
+  type KvsCredentials,
+} from "./client.ts";
+export { type DataApiName, getDataEndpoint } from "./data_endpoint.ts";
+export {
+  type Classification,
+  classifyAwsError,
+  type ClassifyContext,
+  describeNetworkError,
+  finalAwsError,
+  type KvsApi,
+  redact,
+} from "./errors.ts";
+export { MAX_FRAGMENTS_PER_CALL, openFragmentList } from "./fragment_list.ts";
+export { openMedia } from "./get_media.ts";
+export {
+  compareFragmentNumbers,
+  compareFragments,
+  type FragmentInfo,
+  listFragments,
+  type ListFragmentsOptions,
+} from "./list_fragments.ts";
+export { type MediaBody, mediaBody } from "./media_body.ts";
+export { describeSelector, type StartSelector, type StartSelectorType, toSdkStartSelector } from "./selector.ts";

@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { connectStream, expectedPcm } from "./support/connect_stream.ts";
+import { kvsaudio, ROOT, tempFile } from "./support/cli.ts";
+import { firstDifference, readWav } from "./support/pipeline.ts";
+import { parseWavHeader } from "../src/audio/wav.ts";
+
+const STACK = /^\s+at |Stack backtrace|error: Uncaught/m;
+
+function oneLineError(stderr: string) {
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, STACK);
+  assert.match(lines[0], /^kvsaudio: /);
+  return lines[0];
+}
+
+Deno.test("--help on every command; no command shows help and exits 2", async () => {
+  for (const cmd of [["--help"], ["inspect", "--help"], ["extract", "--help"], ["pull", "--help"]]) {
+    const r = await kvsaudio(cmd);
+    assert.equal(r.code, 0, cmd.join(" "));
+    assert.match(r.stdoutText, /Usage: kvsaudio/);
+  }
+  const r = await kvsaudio([]);
+  assert.equal(r.code, 2);
+});
+
+Deno.test("usage errors: unknown flag, bad value, missing input, unknown command → one line, exit 2", async () => {
+  let r = await kvsaudio(["inspect", "--bogus", "x.mkv"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLineError(r.stderr), /unknown option '--bogus'/);
+  r = await kvsaudio(["extract", "x.mkv", "--out", "o", "--format", "mp3"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLineError(r.stderr), /--format must be one of wav, raw/);
+  r = await kvsaudio(["inspect", "/nonexistent/file.mkv"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLineError(r.stderr), /cannot open \/nonexistent\/file\.mkv/);
+  r = await kvsaudio(["frobnicate"]);
+  assert.equal(r.code, 2);
+  oneLineError(r.stderr);
+  r = await kvsaudio(["extract", "x.mkv"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLineError(r.stderr), /--out DIR is required/);
+});
+
+Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the documented fields", async () => {
+  const s = connectStream({ fragments: 3, contactIds: ["c-1", "c-1", "c-2"] });
+  const path = await tempFile(s.bytes);
+  const text = await kvsaudio(["inspect", path]);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdoutText.trim().split("\n");
+  assert.match(lines[0], /fragment number/);
+  assert.equal(lines.filter((l) => /^\s+\d+\s+\d+\s+\d+\s+\d{47}/.test(l)).length, 3);
+  assert.match(text.stdoutText, /3 fragment\(s\), 96 block\(s\)/);
+  assert.match(text.stdoutText, /contact ids: c-1, c-2/);
+
+  const json = await kvsaudio(["inspect", "--json", path]);
+  assert.equal(json.code, 0);
+  const objs = json.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(objs.length, 4);
+  for (const [i, o] of objs.slice(0, 3).entries()) {
+    const g = s.fragments[i];
+    assert.equal(o.index, i);
+    assert.equal(o.offset, g.offset);
+    assert.equal(o.size, g.bytes.length);
+    assert.equal(o.complete, true);
+    assert.equal(o.fragmentNumber, g.fragmentNumber);
+    assert.equal(o.producerTimestamp, new Date(g.producerMs).toISOString());
+    assert.equal(o.serverTimestamp, new Date(g.serverMs).toISOString());
+    assert.equal(o.contactId, g.contactId);
+    assert.equal(o.tags.AWS_KINESISVIDEO_CONTINUATION_TOKEN, g.continuationToken);
+    assert.equal(o.tags.MimeType, "audio/L16;rate=8000;channels=1;");
+    assert.deepEqual(o.tracks.map((t: { number: number; name: string; codecId: string }) => [t.number, t.name, t.codecId]), [
+      [1, "AUDIO_TO_CUSTOMER", "A_AAC"],
+      [2, "AUDIO_FROM_CUSTOMER", "A_AAC"],
+    ]);
+    assert.deepEqual(o.blocks, { "1": 16, "2": 16 });
+  }
+  assert.deepEqual(objs[3].summary.contactIds, ["c-1", "c-2"]);
+  const tree = await kvsaudio(["inspect", "--tree", path]);
+  assert.equal(tree.code, 0);
+  assert.equal((tree.stdoutText.match(/SimpleBlock:/g) ?? []).length, 96);
+  assert.match(tree.stdoutText, /TagString: '87718f4a|TagString: 'c-1'/);
+  await Deno.remove(path);
+});
+
+Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset and element, after the good fragments", async () => {
+  const s = connectStream({ fragments: 3 });
+  const bad = s.bytes.slice();
+  // Make the 3rd fragment's Tracks size (4-byte field) overrun: find the Tracks id after its offset.
+  const base = s.fragments[2].offset;
+  let at = -1;
+  for (let i = base; i < bad.length - 4; i++) {
+    if (bad[i] === 0x16 && bad[i + 1] === 0x54 && bad[i + 2] === 0xae && bad[i + 3] === 0x6b) {
+      at = i;
+      break;
+    }
+  }
+  assert.ok(at > 0);
+  bad[at + 4] = 0x00; // an invalid size VINT on the 3rd fragment's Tracks
+  const path = await tempFile(bad);
+  const r = await kvsaudio(["inspect", "--json", path]);
+  assert.equal(r.code, 3);
+  const line = oneLineError(r.stderr);
+  assert.equal(line, `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: invalid size byte 0x00 (VINT wider than 8 bytes)`);
+  assert.equal(r.stdoutText.trim().split("\n").length, 2, "the two good fragments were printed first");
+  await Deno.remove(path);
+});
+
+Deno.test("extract: files, summary, --json done event; refuses to overwrite without --force", async () => {
+  const s = connectStream({ fragments: 3 });
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  const r = await kvsaudio(["extract", path, "--out", dir, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+  const done = events.at(-1);
+  assert.equal(done.event, "done");
+  assert.equal(done.reason, "end-of-input");
+  assert.equal(done.fragments, 3);
+  assert.equal(done.lastFragmentNumber, s.fragments[2].fragmentNumber);
+  assert.equal(done.continuationToken, s.fragments[2].continuationToken);
+  assert.deepEqual(done.samples, { from_customer: 3 * 16 * 512, to_customer: 3 * 16 * 512 });
+  assert.equal(events.filter((e) => e.event === "fragment").length, 3);
+  const exp = expectedPcm(s);
+  assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
+  assert.equal(firstDifference((await readWav(`${dir}/to_customer.wav`)).data, exp.to!), undefined);
+
+  const again = await kvsaudio(["extract", "/nonexistent.mkv", "--out", dir]);
+  assert.equal(again.code, 2);
+  assert.match(oneLineError(again.stderr), /refusing to overwrite .*from_customer\.wav \(use --force\)/);
+  const forced = await kvsaudio(["extract", path, "--out", dir, "--force", "--stereo"]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdoutText, /wrote .*from_customer\.wav, .*to_customer\.wav, .*stereo\.wav/);
+  assert.match(forced.stdoutText, /3 fragment\(s\); from customer 3\.072 s, to customer 3\.072 s/);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(path);
+});
+
+Deno.test("extract: bad data mid-stream → exit 3 and the WAVs stay valid with the audio before it", async () => {
+  const s = connectStream({ fragments: 3 });
+  const bad = s.bytes.slice(0, s.fragments[2].offset + 60);
+  bad.set([0x00], s.fragments[2].offset + 59); // an invalid size byte inside the 3rd fragment's header
+  const path = await tempFile(bad);
+  const dir = await Deno.makeTempDir();
+  const r = await kvsaudio(["extract", path, "--out", dir]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(oneLineError(r.stderr), /byte \d+/);
+  const exp = expectedPcm(s, { untilIndex: 2 });
+  assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(path);
+});
+
+Deno.test("extract: in-band error fragment → exit 5 naming the code", async () => {
+  const s = connectStream({ fragments: 3, errorAt: { index: 1, code: "4000", id: 3 } });
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  const r = await kvsaudio(["extract", path, "--out", dir]);
+  assert.equal(r.code, 5);
+  assert.match(oneLineError(r.stderr), /AWS_KINESISVIDEO_ERROR_CODE 4000/);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(path);
+});
+
+Deno.test("extract from stdin to stdout: raw track, streaming WAV, stereo mix", async () => {
+  const s = connectStream({ fragments: 2 });
+  const exp = expectedPcm(s);
+  const raw = await kvsaudio(["extract", "-", "--out", "-", "--tracks", "to", "--format", "raw"], { stdin: s.bytes });
+  assert.equal(raw.code, 0, raw.stderr);
+  assert.equal(firstDifference(raw.stdout, exp.to!), undefined);
+  const wav = await kvsaudio(["extract", "-", "--out", "-", "--tracks", "from"], { stdin: s.bytes });
+  assert.equal(wav.code, 0, wav.stderr);
+  const info = parseWavHeader(wav.stdout);
+  assert.equal(info.rate, 8000);
+  assert.equal(firstDifference(wav.stdout.subarray(info.dataOffset), exp.from!), undefined);
+  const st = await kvsaudio(["extract", "-", "--out", "-", "--stereo", "--format", "raw"], { stdin: s.bytes });
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(st.stdout.length, exp.from!.length * 2);
+  const both = await kvsaudio(["extract", "-", "--out", "-"], { stdin: s.bytes });
+  assert.equal(both.code, 2);
+});
+
+Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and exits 130", async () => {
+  const s = connectStream({ fragments: 4 });
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}src/main.ts`, "extract", "-", "--out", dir],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const w = child.stdin.getWriter();
+  // Two whole fragments and the start of the third (the first two are emitted once the third begins).
+  await w.write(s.bytes.subarray(0, s.fragments[2].offset + 100));
+  const path = `${dir}/from_customer.wav`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const info = parseWavHeader(await Deno.readFile(path));
+      if (info.dataBytes >= 2 * 16 * 1024) break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error("extract produced no audio");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGINT");
+  const out = await child.output();
+  await w.close().catch(() => {});
+  assert.equal(out.code, 130);
+  const wav = await readWav(path);
+  assert.equal(firstDifference(wav.data, expectedPcm(s, { untilIndex: 2 }).from!), undefined);
+  assert.match(new TextDecoder().decode(out.stdout), /interrupted by SIGINT/);
+  await Deno.remove(dir, { recursive: true });
+});
