@@ -22,7 +22,7 @@
 export { DataError, ExitCode, KvsAudioError, KvsStreamError, UsageError } from "./errors.ts";
 
 export { formatId, readBlockVint, readId, readSize, UNKNOWN_SIZE, type Vint } from "./ebml/vint.ts";
-export { canDescend, type ElementDef, elementById, elementByName, type ElementType, ID } from "./ebml/elements.ts";
+export { canDescend, elementById, elementByName, type ElementDef, type ElementType, ID } from "./ebml/elements.ts";
 export { decodeValue } from "./ebml/decode.ts";
 export type { EbmlToken, EbmlValue, TokenBatch, TokenKind } from "./ebml/token.ts";
 export { type ByteSource, EbmlTokenizer, tokenize, tokenizeBatches, type TokenizerOptions } from "./ebml/tokenizer.ts";
@@ -43,12 +43,12 @@ export {
 export { type ElementNode, findAll, findFirst } from "./mkv/tree.ts";
 export { assembleFragments, type AssembleOptions, FragmentAssembler, fragmentsFromTokens } from "./mkv/assembler.ts";
 
-export { type MimeType, parseMimeType, streamFormat, type StreamFormat } from "./connect/format.ts";
+export { type MimeType, parseMimeType, type StreamFormat, streamFormat } from "./connect/format.ts";
 export { type Direction, DIRECTIONS, mapTracks, TRACK_NAMES, type TrackMap } from "./connect/tracks.ts";
 export {
   type AudioItem,
-  type ConnectItem,
   ConnectDemuxer,
+  type ConnectItem,
   demuxConnect,
   type DemuxOptions,
   type PcmPiece,

@@ -69,10 +69,13 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
     assert.equal(o.contactId, g.contactId);
     assert.equal(o.tags.AWS_KINESISVIDEO_CONTINUATION_TOKEN, g.continuationToken);
     assert.equal(o.tags.MimeType, "audio/L16;rate=8000;channels=1;");
-    assert.deepEqual(o.tracks.map((t: { number: number; name: string; codecId: string }) => [t.number, t.name, t.codecId]), [
-      [1, "AUDIO_TO_CUSTOMER", "A_AAC"],
-      [2, "AUDIO_FROM_CUSTOMER", "A_AAC"],
-    ]);
+    assert.deepEqual(
+      o.tracks.map((t: { number: number; name: string; codecId: string }) => [t.number, t.name, t.codecId]),
+      [
+        [1, "AUDIO_TO_CUSTOMER", "A_AAC"],
+        [2, "AUDIO_FROM_CUSTOMER", "A_AAC"],
+      ],
+    );
     assert.deepEqual(o.blocks, { "1": 16, "2": 16 });
   }
   assert.deepEqual(objs[3].summary.contactIds, ["c-1", "c-2"]);
@@ -101,7 +104,10 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
   const r = await kvsaudio(["inspect", "--json", path]);
   assert.equal(r.code, 3);
   const line = oneLineError(r.stderr);
-  assert.equal(line, `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: invalid size byte 0x00 (VINT wider than 8 bytes)`);
+  assert.equal(
+    line,
+    `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: invalid size byte 0x00 (VINT wider than 8 bytes)`,
+  );
   assert.equal(r.stdoutText.trim().split("\n").length, 2, "the two good fragments were printed first");
   await Deno.remove(path);
 });

@@ -50,6 +50,7 @@ export class CallRun {
   #contactId: string | undefined;
   #stopFragment: string | undefined;
   #finished = false;
+  #count = 0;
   /** Extra fields for the done event (pull adds its own). */
   extra: Record<string, unknown> = {};
 
@@ -67,6 +68,11 @@ export class CallRun {
   /** Last fragment number written. */
   get lastFragmentNumber(): string | null {
     return this.#lastFragment;
+  }
+
+  /** Record why the run ends (a stop bound of `pull`, an idle timeout, …). */
+  stop(reason: EndReason): void {
+    this.#reason = reason;
   }
 
   /** Handle one demuxer item. */
@@ -87,23 +93,24 @@ export class CallRun {
       return;
     }
     const f = item.fragment;
+    const n = this.#count++;
     this.#writer.write(item);
     const k = f.kvs;
     if (item.from || item.to) {
       if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
       this.#token = k.continuationToken ?? null;
     }
-    for (const w of item.warnings) this.#rep.warning(`fragment ${f.index} (byte ${f.offset}): ${w}`);
+    for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
     if (!f.complete) {
       this.#rep.warning(
-        `fragment ${f.index} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
+        `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
       );
     }
     const rate = item.format.rate;
     this.#rep.event(
       {
         event: "fragment",
-        index: f.index,
+        index: n,
         offset: f.offset,
         fragmentNumber: k.fragmentNumber ?? null,
         producerTimestampMs: k.producerTimestampMs ?? null,
@@ -112,7 +119,7 @@ export class CallRun {
         complete: f.complete,
         samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
       },
-      `fragment ${f.index} ${k.fragmentNumber ?? "-"}: from ${((item.from?.frames ?? 0) / rate).toFixed(3)} s, to ${
+      `fragment ${n} ${k.fragmentNumber ?? "-"}: from ${((item.from?.frames ?? 0) / rate).toFixed(3)} s, to ${
         ((item.to?.frames ?? 0) / rate).toFixed(3)
       } s`,
     );

@@ -12,13 +12,11 @@
  * @module
  */
 
-const encoder = new TextEncoder();
+import { type SyncWriter, writeAll } from "../audio/write_all.ts";
 
-/** Something with a synchronous write (Deno.stdout, Deno.stderr, a test double). */
-export interface SyncWriter {
-  /** Write some bytes; returns how many were written. */
-  writeSync(p: Uint8Array): number;
-}
+export type { SyncWriter };
+
+const encoder = new TextEncoder();
 
 /** Buffers lines and writes them in large blocks. */
 export class LineWriter {
@@ -44,20 +42,6 @@ export class LineWriter {
     this.#parts = [];
     this.#len = 0;
   }
-}
-
-/**
- * Write all of `bytes`, looping over partial writes.
- *
- * @example
- * ```ts
- * import { writeAll } from "./output.ts";
- * writeAll(Deno.stdout, new TextEncoder().encode("done\n"));
- * ```
- */
-export function writeAll(w: SyncWriter, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += w.writeSync(bytes.subarray(off));
 }
 
 /**

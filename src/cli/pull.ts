@@ -1,3 +1,347 @@
-export function pullCommand(_a: string[]): Promise<number> {
-  return Promise.resolve(1);
+/**
+ * `kvsaudio pull`: live or archived call audio straight from Kinesis Video
+ * Streams — GetDataEndpoint + GetMedia (or ListFragments +
+ * GetMediaForFragmentList) → EBML tokenizer → fragment assembler → Connect
+ * demuxer → WAV sinks, resuming across dropped connections and session limits.
+ *
+ * @example
+ * ```ts
+ * import { pullCommand } from "./pull.ts";
+ * const code = await pullCommand(["--arn", "arn:aws:kinesisvideo:…", "--start-fragment", "9134…", "--out", "calls"]);
+ * ```
+ * @module
+ */
+
+import { ConnectDemuxer } from "../connect/demuxer.ts";
+import { DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { CallWriter } from "../audio/call_writer.ts";
+import { parseFragmentNumber } from "../mkv/fragment.ts";
+import type { Fragment } from "../mkv/fragment.ts";
+import type { PullEvent } from "../kvs/pull_source.ts";
+import type { StartSelector } from "../kvs/selector.ts";
+import { choice, flag, num, type OptionSpec, parseCommand, str, type Values } from "./args.ts";
+import { CallRun } from "./call_run.ts";
+import { applyConfig } from "./config.ts";
+import { type ConnectEventValues, readConnectEvent } from "./event.ts";
+import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
+import { StatusLine } from "./progress.ts";
+import { Reporter } from "./report.ts";
+import { onInterrupt } from "./signals.ts";
+import { parseTimestamp } from "./time.ts";
+
+/** Help text of `pull`. */
+export const PULL_HELP = `Usage: kvsaudio pull (--arn ARN | --stream-name NAME) START [STOP] --out DIR [options]
+
+Pull Amazon Connect call audio from Kinesis Video Streams into WAV files:
+from_customer.wav (the customer's voice) and to_customer.wav (what the
+customer hears). Resumes across dropped connections and the ~45-minute
+GetMedia session limit with no lost and no duplicated audio.
+
+Stream:
+  --arn ARN                 stream ARN (Connect's StreamARN)
+  --stream-name NAME        stream name (instead of --arn)
+  --event FILE|-            take ARN, start/stop fragment or timestamps and ContactId from a Connect
+                            contact-flow Lambda event or a contact record (JSON); flags win
+Start (one of):
+  --start-fragment N        Connect's StartFragmentNumber; the audio of fragment N itself is included
+  --start-timestamp T       ISO 8601 or epoch seconds/ms, with --timestamp-type producer|server
+                            (default producer)
+  --start now|earliest      the live edge, or the oldest data kept
+  --continuation-token TOK  resume where a previous run stopped (its done event's continuationToken)
+Stop (any):
+  --contact-id ID           stop at the first fragment of another contact (default: the first
+                            fragment's ContactId; --follow-stream to keep going)
+  --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
+  --stop-timestamp T        stop at fragments produced after T
+  --max-duration SECONDS    stop after this much stream time
+  --idle-timeout SECONDS    finish when no new fragment arrives for this long (default 5)
+  --archived                read archived data (ListFragments + GetMediaForFragmentList) between
+                            --start-timestamp and --stop-timestamp; automatic when the stop
+                            timestamp is in the past
+Output:
+${CALL_HELP}
+AWS:
+  --region REGION           AWS region (default: AWS_REGION or the profile's region)
+  --profile NAME            named profile from the AWS config/credentials files
+  --endpoint-url URL        send all KVS calls (control and data plane) to this URL
+  --config FILE             INI file with defaults for any long option (default ./kvsaudio.ini)
+  -h, --help                show this help
+
+Credentials come from the AWS SDK's default chain (environment, profile, SSO,
+container and instance roles). They never appear in any output.
+
+Exit codes: 0 done, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
+
+const PULL_OPTIONS: OptionSpec = {
+  ...CALL_OPTIONS,
+  arn: { type: "string" },
+  "stream-name": { type: "string" },
+  event: { type: "string" },
+  "start-fragment": { type: "string" },
+  "start-timestamp": { type: "string" },
+  "timestamp-type": { type: "string" },
+  start: { type: "string" },
+  "continuation-token": { type: "string" },
+  "stop-fragment": { type: "string" },
+  "stop-timestamp": { type: "string" },
+  "max-duration": { type: "string" },
+  "idle-timeout": { type: "string" },
+  archived: { type: "boolean" },
+  region: { type: "string" },
+  profile: { type: "string" },
+  "endpoint-url": { type: "string" },
+  config: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** Everything `pull` needs, validated. */
+export interface PullPlan {
+  stream: { arn?: string; name?: string };
+  selector: StartSelector;
+  timestampType: "producer" | "server";
+  stopFragment?: bigint;
+  stopFragmentText?: string;
+  stopTimestampMs?: number;
+  maxDurationMs?: number;
+  idleTimeoutMs: number;
+  archived: boolean;
+  startTimestampMs?: number;
+  aws: { region?: string; profile?: string; endpointUrl?: string };
+}
+
+function fragmentNumber(name: string, value: string): string {
+  if (!/^\d{1,64}$/.test(value)) {
+    throw new UsageError(`pull: --${name} must be a decimal fragment number, not '${value}'`);
+  }
+  return value;
+}
+
+function timestamp(name: string, value: string): number {
+  const ms = parseTimestamp(value);
+  if (ms === undefined) {
+    throw new UsageError(`pull: --${name} must be ISO 8601 or epoch seconds/milliseconds, not '${value}'`);
+  }
+  return ms;
+}
+
+/** Validate options (after config and event defaults) into a plan. */
+export function planPull(values: Values, event: ConnectEventValues | undefined, now = Date.now()): PullPlan {
+  const arn = str(values, "arn") ?? (str(values, "stream-name") === undefined ? event?.arn : undefined);
+  const name = str(values, "stream-name");
+  if (arn !== undefined && name !== undefined) throw new UsageError("pull: give --arn or --stream-name, not both");
+  if (arn === undefined && name === undefined) {
+    throw new UsageError("pull: --arn ARN or --stream-name NAME is required");
+  }
+  if (arn !== undefined && !/^arn:aws[a-z-]*:kinesisvideo:[a-z0-9-]+:\d{12}:stream\/[^/]+\/\d+$/.test(arn)) {
+    throw new UsageError(`pull: --arn is not a Kinesis Video stream ARN: '${arn}'`);
+  }
+  const timestampType = choice("pull", values, "timestamp-type", ["producer", "server"], "producer");
+  const explicitStarts = ["start-fragment", "start-timestamp", "start", "continuation-token"].filter((k) =>
+    str(values, k) !== undefined
+  );
+  if (explicitStarts.length > 1) {
+    throw new UsageError(`pull: give one start, not ${explicitStarts.map((k) => `--${k}`).join(" and ")}`);
+  }
+  let selector: StartSelector | undefined;
+  let startTimestampMs: number | undefined;
+  const sf = str(values, "start-fragment");
+  const st = str(values, "start-timestamp");
+  const s = str(values, "start");
+  const tok = str(values, "continuation-token");
+  if (sf !== undefined) selector = { type: "FRAGMENT_NUMBER", fragmentNumber: fragmentNumber("start-fragment", sf) };
+  else if (st !== undefined) startTimestampMs = timestamp("start-timestamp", st);
+  else if (s !== undefined) {
+    if (s !== "now" && s !== "earliest") throw new UsageError(`pull: --start must be now or earliest, not '${s}'`);
+    selector = { type: s === "now" ? "NOW" : "EARLIEST" };
+  } else if (tok !== undefined) {
+    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tok)) throw new UsageError("pull: --continuation-token has invalid characters");
+    selector = { type: "CONTINUATION_TOKEN", token: tok };
+  } else if (event?.startFragment !== undefined) {
+    selector = {
+      type: "FRAGMENT_NUMBER",
+      fragmentNumber: fragmentNumber("event StartFragmentNumber", event.startFragment),
+    };
+  } else if (event?.startTimestampMs !== undefined) startTimestampMs = event.startTimestampMs;
+  else {
+    throw new UsageError(
+      "pull: a start is required: --start-fragment N, --start-timestamp T, --start now|earliest or --continuation-token TOKEN",
+    );
+  }
+  if (startTimestampMs !== undefined) {
+    selector = {
+      type: timestampType === "producer" ? "PRODUCER_TIMESTAMP" : "SERVER_TIMESTAMP",
+      timestampMs: startTimestampMs,
+    };
+  }
+  const stopFragmentText = str(values, "stop-fragment") ?? event?.stopFragment;
+  const stopTsText = str(values, "stop-timestamp");
+  const stopTimestampMs = stopTsText !== undefined ? timestamp("stop-timestamp", stopTsText) : event?.stopTimestampMs;
+  const maxDuration = num("pull", values, "max-duration");
+  const idle = num("pull", values, "idle-timeout", 5) as number;
+  let archived = flag(values, "archived");
+  if (archived && (startTimestampMs === undefined || stopTimestampMs === undefined)) {
+    throw new UsageError("pull: --archived needs --start-timestamp and --stop-timestamp");
+  }
+  if (!archived && startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < now - 60_000) {
+    archived = true; // the whole range lies in the past
+  }
+  return {
+    stream: arn !== undefined ? { arn } : { name },
+    selector: selector!,
+    timestampType,
+    stopFragmentText: stopFragmentText !== undefined ? fragmentNumber("stop-fragment", stopFragmentText) : undefined,
+    stopFragment: stopFragmentText !== undefined ? parseFragmentNumber(stopFragmentText) : undefined,
+    stopTimestampMs,
+    maxDurationMs: maxDuration !== undefined ? maxDuration * 1000 : undefined,
+    idleTimeoutMs: idle * 1000,
+    archived,
+    startTimestampMs,
+    aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl: str(values, "endpoint-url") },
+  };
+}
+
+/** Why a pull stopped before its source ended. */
+type StopCheck = "stop-fragment" | "stop-timestamp" | "max-duration" | undefined;
+
+function stopBefore(plan: PullPlan, f: Fragment, firstMs: number | undefined): StopCheck {
+  const k = f.kvs;
+  const n = parseFragmentNumber(k.fragmentNumber);
+  if (plan.stopFragment !== undefined && n !== undefined && n > plan.stopFragment) return "stop-fragment";
+  const ts = plan.timestampType === "server" ? k.serverTimestampMs : k.producerTimestampMs;
+  if (plan.stopTimestampMs !== undefined && ts !== undefined && ts > plan.stopTimestampMs) return "stop-timestamp";
+  if (plan.maxDurationMs !== undefined && firstMs !== undefined && k.producerTimestampMs !== undefined) {
+    if (k.producerTimestampMs - firstMs >= plan.maxDurationMs) return "max-duration";
+  }
+  return undefined;
+}
+
+/** Run `pull`; returns the exit code. */
+export async function pullCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
+  if (flag(values, "help")) {
+    console.log(PULL_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
+  applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
+  const eventPath = str(values, "event");
+  const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
+  if (values["contact-id"] === undefined && event?.contactId !== undefined && !flag(values, "follow-stream")) {
+    values["contact-id"] = event.contactId;
+  }
+  const plan = planPull(values, event);
+  const out = outputOptions("pull", values);
+  const writer = new CallWriter(out.writer);
+  const toStderr = out.writer.outDir === "-";
+  const reporter = new Reporter({ json: out.json, toStderr, verbose: out.verbose });
+  writer.prepare(); // refuse to overwrite before contacting KVS
+
+  const kvs = await import("../kvs/mod.ts");
+  const label = kvs.streamLabel(plan.stream);
+  const abort = new AbortController();
+  const clients = await kvs.createKvsClients({ ...plan.aws });
+  const run = new CallRun(writer, reporter, `stream ${label}`);
+  const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
+  const removeSignals = onInterrupt((sig) => {
+    status.clear();
+    abort.abort();
+    run.interrupted(sig);
+  });
+  let millisBehindNow: number | undefined;
+  const onEvent = (e: PullEvent) => {
+    const { type, ...rest } = e;
+    const text = type === "retry"
+      ? `retrying in ${(e as { delayMs: number }).delayMs} ms after: ${(e as { reason: string }).reason}`
+      : type === "reconnect"
+      ? `reconnecting (${(e as { reason: string }).reason}) after fragment ${e.lastFragmentNumber ?? "-"}`
+      : type === "first-fragment"
+      ? `first fragment ${e.received} ${e.matched ? "is" : "is not"} the one asked for (${e.requested})${
+        e.fetchedRequested ? "; fetched it separately" : ""
+      }`
+      : type === "warning"
+      ? e.message
+      : undefined;
+    if (type === "warning") {
+      reporter.warning(e.message);
+      return;
+    }
+    reporter.event({ event: type, ...rest }, text);
+    reporter.flush();
+  };
+  try {
+    kvs.checkStreamRegion(plan.stream, clients.region);
+    const common = { clients, stream: plan.stream, signal: abort.signal, onEvent, region: clients.region };
+    const source = plan.archived
+      ? new kvs.ArchivedSource({
+        ...common,
+        range: {
+          type: plan.timestampType === "producer" ? "PRODUCER_TIMESTAMP" : "SERVER_TIMESTAMP",
+          startMs: plan.startTimestampMs!,
+          endMs: plan.stopTimestampMs!,
+        },
+      })
+      : new kvs.PullSource({ ...common, selector: plan.selector, idleTimeoutMs: plan.idleTimeoutMs });
+    const demuxer = new ConnectDemuxer({
+      contactId: out.contactId,
+      followStream: out.followStream,
+      maxGapMs: out.maxGapMs,
+    });
+    let firstMs: number | undefined;
+    let stopped: string | undefined;
+    for await (const f of source.fragments()) {
+      const why = stopBefore(plan, f, firstMs);
+      if (why) {
+        stopped = why;
+        break;
+      }
+      firstMs ??= f.kvs.producerTimestampMs;
+      millisBehindNow = f.kvs.millisBehindNow ?? millisBehindNow;
+      const item = demuxer.fragment(f);
+      run.item(item);
+      if (item.kind === "stop") {
+        stopped = item.reason;
+        break;
+      }
+      const rate = item.format.rate;
+      status.update(
+        `from ${(writer.frames.from / rate).toFixed(1)} s | to ${
+          (writer.frames.to / rate).toFixed(1)
+        } s | ${writer.fragments} fragments | ${
+          millisBehindNow ?? "-"
+        } ms behind | ${source.stats.reconnects} reconnects`,
+      );
+      if (plan.stopFragment !== undefined && f.fragmentNumberBigInt === plan.stopFragment) {
+        stopped = "stop-fragment";
+        break;
+      }
+    }
+    status.clear();
+    run.extra = {
+      stream: label,
+      firstFragmentMatched: source.firstFragmentMatched ?? null,
+      sessions: source.stats.sessions,
+      reconnects: source.stats.reconnects,
+      retries: source.stats.retries,
+      duplicatesDropped: source.stats.duplicates,
+      partialDiscarded: source.stats.discarded,
+      millisBehindNow: millisBehindNow ?? null,
+      archived: plan.archived,
+    };
+    if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
+    if (stopped !== "contact-changed") run.stop(stopped);
+    if (source.firstFragmentMatched === false && plan.selector.type === "FRAGMENT_NUMBER") {
+      reporter.text(
+        `note: KVS started after fragment ${plan.selector.fragmentNumber}; it was fetched separately if possible`,
+      );
+    }
+    return run.done();
+  } catch (e) {
+    status.clear();
+    if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
+    if (e instanceof KvsAudioError) return run.failed(e);
+    throw e;
+  } finally {
+    removeSignals();
+    clients.destroy();
+  }
 }

@@ -202,7 +202,13 @@ export class ConnectDemuxer {
     return item;
   }
 
-  #place(dir: Direction, track: number, blocks: readonly Block[], format: StreamFormat, warnings: string[]): TrackAudio {
+  #place(
+    dir: Direction,
+    track: number,
+    blocks: readonly Block[],
+    format: StreamFormat,
+    warnings: string[],
+  ): TrackAudio {
     const rate = format.rate;
     const frameBytes = 2 * format.channels;
     const tol = Math.ceil((rate * (this.#opts.toleranceMs ?? 2)) / 1000);

@@ -47,3 +47,12 @@ export {
 } from "./list_fragments.ts";
 export { type MediaBody, mediaBody } from "./media_body.ts";
 export { describeSelector, type StartSelector, type StartSelectorType, toSdkStartSelector } from "./selector.ts";
+export {
+  type PullEndReason,
+  type PullEvent,
+  PullSource,
+  type PullSourceOptions,
+  type PullStats,
+} from "./pull_source.ts";
+export { ArchivedSource, type ArchivedSourceOptions } from "./archived_source.ts";
+export { idleGuard } from "./idle.ts";

@@ -15,9 +15,21 @@ export interface CliResult {
 }
 
 /** Run `kvsaudio ARGS` with optional stdin bytes. */
-export async function kvsaudio(args: string[], opts: { stdin?: Uint8Array; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function kvsaudio(
+  args: string[],
+  opts: { stdin?: Uint8Array; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys", `${ROOT}src/main.ts`, ...args],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-net",
+      "--allow-env",
+      "--allow-sys",
+      `${ROOT}src/main.ts`,
+      ...args,
+    ],
     cwd: ROOT,
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",

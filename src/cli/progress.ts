@@ -1,0 +1,52 @@
+/**
+ * The live status line on stderr (only on a terminal, and not with --quiet
+ * or --json): audio seconds per track, fragments, MILLIS_BEHIND_NOW,
+ * reconnects. Redrawn at most 4 times a second. No colours (so NO_COLOR holds).
+ *
+ * @example
+ * ```ts
+ * import { StatusLine } from "./progress.ts";
+ * const status = new StatusLine(Deno.stderr.isTerminal());
+ * status.update("from 1.0 s | to 1.0 s | 1 fragment");
+ * status.clear();
+ * ```
+ * @module
+ */
+
+import { writeAll } from "../audio/write_all.ts";
+
+const enc = new TextEncoder();
+
+/** A redrawable single status line. */
+export class StatusLine {
+  #enabled: boolean;
+  #last = 0;
+  #shown = false;
+
+  constructor(enabled: boolean) {
+    this.#enabled = enabled;
+  }
+
+  /** Show `text` (throttled unless `force`). */
+  update(text: string, force = false): void {
+    if (!this.#enabled) return;
+    const now = Date.now();
+    if (!force && now - this.#last < 250) return;
+    this.#last = now;
+    let width = 100;
+    try {
+      width = Deno.consoleSize().columns;
+    } catch {
+      // not a terminal after all
+    }
+    writeAll(Deno.stderr, enc.encode(`\r\x1b[2K${text.slice(0, Math.max(20, width - 1))}`));
+    this.#shown = true;
+  }
+
+  /** Remove the line. */
+  clear(): void {
+    if (!this.#enabled || !this.#shown) return;
+    writeAll(Deno.stderr, enc.encode("\r\x1b[2K"));
+    this.#shown = false;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Archived calls: `ListFragments` over a timestamp range, ordered by producer
+ * timestamp, then `GetMediaForFragmentList` in batches, through the same
+ * assembler as live pulls. A dropped connection resumes with the fragments
+ * not yet received; fragments already yielded are never yielded again.
+ *
+ * @example
+ * ```ts
+ * import { createKvsClients } from "./client.ts";
+ * import { ArchivedSource } from "./archived_source.ts";
+ * const clients = await createKvsClients({ region: "us-east-1" });
+ * const src = new ArchivedSource({
+ *   clients,
+ *   stream: { name: "calls" },
+ *   range: { type: "PRODUCER_TIMESTAMP", startMs: Date.parse("2026-11-01T10:00:00Z"), endMs: Date.parse("2026-11-01T10:30:00Z") },
+ * });
+ * for await (const f of src.fragments()) console.log(f.kvs.fragmentNumber);
+ * ```
+ * @module
+ */
+
+import { AwsError, DataError } from "../errors.ts";
+import { assembleFragments } from "../mkv/assembler.ts";
+import type { Fragment } from "../mkv/fragment.ts";
+import { streamLabel, type StreamRef } from "./arn.ts";
+import { backoffDelays, type BackoffOptions } from "./backoff.ts";
+import type { KvsClients } from "./client.ts";
+import { classifyAwsError, finalAwsError } from "./errors.ts";
+import { openFragmentList } from "./fragment_list.ts";
+import { listFragments } from "./list_fragments.ts";
+import type { MediaBody } from "./media_body.ts";
+import type { PullEndReason, PullEvent, PullStats } from "./pull_source.ts";
+
+/** Options of {@linkcode ArchivedSource}. */
+export interface ArchivedSourceOptions {
+  /** SDK clients. */
+  clients: KvsClients;
+  /** The stream. */
+  stream: StreamRef;
+  /** Timestamp range to list. */
+  range: { type: "PRODUCER_TIMESTAMP" | "SERVER_TIMESTAMP"; startMs: number; endMs: number };
+  /** Start at this fragment number (inclusive) within the listed ones. */
+  startFragment?: string;
+  /** Aborts the pull. */
+  signal?: AbortSignal;
+  /** Consecutive failed attempts before giving up (default 8). */
+  maxRetries?: number;
+  /** Backoff settings. */
+  backoff?: BackoffOptions;
+  /** Progress events. */
+  onEvent?: (event: PullEvent) => void;
+  /** Sleep (tests may shorten it). */
+  sleep?: (ms: number) => Promise<void>;
+  /** The clients' region, for messages. */
+  region?: string;
+}
+
+/** Fragments of an archived time range. */
+export class ArchivedSource {
+  #o: ArchivedSourceOptions;
+  #label: string;
+  #last: string | undefined;
+  #token: string | undefined;
+  /** Counters (same shape as a live pull's). */
+  readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
+  /** Why the iteration ended. */
+  endReason: PullEndReason | undefined;
+  /** Fragments listed in the range. */
+  listed = 0;
+  /** Whether the first fragment yielded was the requested start fragment. */
+  firstFragmentMatched: boolean | undefined;
+
+  constructor(options: ArchivedSourceOptions) {
+    this.#o = options;
+    this.#label = streamLabel(options.stream);
+  }
+
+  /** Fragment number of the last fragment yielded. */
+  get lastFragmentNumber(): string | undefined {
+    return this.#last;
+  }
+
+  /** Continuation token of the last fragment yielded (when KVS sent one). */
+  get continuationToken(): string | undefined {
+    return this.#token;
+  }
+
+  async #retry(err: unknown, attempt: number, api: "ListFragments" | "GetMediaForFragmentList"): Promise<void> {
+    if (err instanceof DataError) throw err;
+    const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
+    if (c !== "retry") throw c;
+    if (attempt > (this.#o.maxRetries ?? 8)) throw finalAwsError(err, this.#label, { region: this.#o.region, api });
+    const delayMs = backoffDelays(attempt, this.#o.backoff);
+    this.stats.retries++;
+    this.#o.onEvent?.({
+      type: "retry",
+      attempt,
+      delayMs,
+      reason: String((err as Error)?.message ?? err).slice(0, 200),
+    });
+    await this.#pause(delayMs);
+  }
+
+  async #pause(ms: number): Promise<void> {
+    if (this.#o.sleep) await this.#o.sleep(ms);
+    else await new Promise((r) => setTimeout(r, ms));
+  }
+
+  /** The fragments, in producer-timestamp order, each once. */
+  async *fragments(): AsyncGenerator<Fragment> {
+    const o = this.#o;
+    let numbers: string[] = [];
+    for (let attempt = 1;; attempt++) {
+      try {
+        const list = await listFragments(o.clients, o.stream, { range: o.range, signal: o.signal });
+        numbers = list.map((f) => f.fragmentNumber);
+        break;
+      } catch (e) {
+        await this.#retry(e, attempt, "ListFragments");
+      }
+    }
+    this.listed = numbers.length;
+    if (o.startFragment !== undefined) {
+      const i = numbers.indexOf(o.startFragment);
+      this.firstFragmentMatched = i >= 0;
+      if (i > 0) numbers = numbers.slice(i);
+    }
+    let next = 0; // index in `numbers` of the first fragment not yet yielded
+    let attempt = 0;
+    while (next < numbers.length) {
+      let body: MediaBody | undefined;
+      let failure: unknown;
+      const before = next;
+      try {
+        body = await openFragmentList(o.clients, o.stream, numbers.slice(next), o.signal);
+        this.stats.sessions++;
+        if (this.stats.sessions > 1) this.stats.reconnects++;
+        for await (const f of assembleFragments(body, { source: `stream ${this.#label}` })) {
+          if (!f.complete) {
+            this.stats.discarded++;
+            continue;
+          }
+          const n = f.kvs.fragmentNumber;
+          const at = n === undefined ? -1 : numbers.indexOf(n, next);
+          if (at < 0) {
+            if (f.isError) {
+              yield f;
+              return;
+            }
+            this.stats.duplicates++;
+            continue;
+          }
+          next = at + 1;
+          this.#last = n;
+          this.#token = f.kvs.continuationToken ?? this.#token;
+          attempt = 0;
+          yield f;
+          if (f.isError) return;
+        }
+      } catch (e) {
+        failure = e;
+      } finally {
+        body?.close();
+      }
+      if (next >= numbers.length) break;
+      if (failure !== undefined) {
+        await this.#retry(failure, ++attempt, "GetMediaForFragmentList");
+      } else if (next === before) {
+        if (++attempt > (o.maxRetries ?? 8)) {
+          throw new AwsError(
+            `GetMediaForFragmentList on stream ${this.#label} returned none of the ${
+              numbers.length - next
+            } fragments asked for`,
+          );
+        }
+        await this.#pause(backoffDelays(attempt, o.backoff));
+      }
+      o.onEvent?.({ type: "reconnect", reason: failure ? "dropped" : "ended", lastFragmentNumber: this.#last });
+    }
+    this.endReason = "end-of-stream";
+  }
+}

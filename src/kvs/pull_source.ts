@@ -1,0 +1,329 @@
+/**
+ * A resumable source of fragments from GetMedia: the first stages of the
+ * pull pipeline (HTTP body → EBML tokenizer → fragment assembler), with
+ * reconnection.
+ *
+ * - When the body ends early, the connection drops, or a session nears its
+ *   time limit (~45 min on KVS), it reconnects from the last complete
+ *   fragment's continuation token (or `FRAGMENT_NUMBER` of it), with backoff;
+ *   throttling and 5xx are retried the same way.
+ * - A fragment cut off by a dropped connection is discarded, never yielded.
+ * - Fragments already yielded are dropped if KVS sends them again (fragment
+ *   numbers compared as BigInt), so `FRAGMENT_NUMBER` may mean "from" or
+ *   "after" that fragment: either way no audio is lost or duplicated.
+ * - For an explicit start fragment, the first fragment received is compared
+ *   with the one asked for; if KVS starts after it, that fragment is fetched
+ *   with GetMediaForFragmentList so its audio is included.
+ * - No new fragment for `idleTimeoutMs` ends the iteration cleanly (Connect
+ *   stops sending when the call ends).
+ *
+ * @example
+ * ```ts
+ * import { createKvsClients } from "./client.ts";
+ * import { PullSource } from "./pull_source.ts";
+ * const clients = await createKvsClients({ region: "us-east-1" });
+ * const src = new PullSource({ clients, stream: { arn: "arn:aws:kinesisvideo:…" }, selector: { type: "NOW" } });
+ * for await (const f of src.fragments()) console.log(f.kvs.fragmentNumber);
+ * clients.destroy();
+ * ```
+ * @module
+ */
+
+import { DataError, KvsAudioError } from "../errors.ts";
+import { assembleFragments } from "../mkv/assembler.ts";
+import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
+import { streamLabel, type StreamRef } from "./arn.ts";
+import { backoffDelays, type BackoffOptions } from "./backoff.ts";
+import type { KvsClients } from "./client.ts";
+import { classifyAwsError, finalAwsError, type KvsApi } from "./errors.ts";
+import { openFragmentList } from "./fragment_list.ts";
+import { openMedia } from "./get_media.ts";
+import { idleGuard } from "./idle.ts";
+import type { MediaBody } from "./media_body.ts";
+import { describeSelector, type StartSelector } from "./selector.ts";
+
+/** Progress events of a pull. */
+export type PullEvent =
+  | { type: "connect"; session: number; selector: string }
+  | { type: "retry"; attempt: number; delayMs: number; reason: string }
+  | { type: "reconnect"; reason: "dropped" | "ended" | "session-age" | "truncated"; lastFragmentNumber?: string }
+  | { type: "duplicate"; fragmentNumber: string }
+  | { type: "discarded"; reason: string; offset: number }
+  | { type: "first-fragment"; requested: string; received: string; matched: boolean; fetchedRequested?: boolean }
+  | { type: "warning"; message: string };
+
+/** Options of {@linkcode PullSource}. */
+export interface PullSourceOptions {
+  /** SDK clients. */
+  clients: KvsClients;
+  /** The stream. */
+  stream: StreamRef;
+  /** Where to start. */
+  selector: StartSelector;
+  /** Aborts the pull (SIGINT). */
+  signal?: AbortSignal;
+  /** End cleanly after this long without a new fragment (default 5000 ms; 0 = never). */
+  idleTimeoutMs?: number;
+  /** Reconnect at a fragment boundary once a session is this old (default 40 min). */
+  maxSessionMs?: number;
+  /** Consecutive failed attempts (no new fragment) before giving up (default 8). */
+  maxRetries?: number;
+  /** Backoff settings. */
+  backoff?: BackoffOptions;
+  /** Called with progress events. */
+  onEvent?: (event: PullEvent) => void;
+  /** Sleep (tests may shorten it). */
+  sleep?: (ms: number) => Promise<void>;
+  /** The clients' region, for messages. */
+  region?: string;
+}
+
+/** Why the source ended. */
+export type PullEndReason = "idle" | "end-of-stream";
+
+/** Counters of a pull. */
+export interface PullStats {
+  /** GetMedia sessions opened. */
+  sessions: number;
+  /** Reconnections after the first session. */
+  reconnects: number;
+  /** Retried failures (throttling, 5xx, network). */
+  retries: number;
+  /** Fragments received again and dropped. */
+  duplicates: number;
+  /** Partial fragments discarded. */
+  discarded: number;
+}
+
+/** A resumable GetMedia fragment source. */
+export class PullSource {
+  #o: PullSourceOptions;
+  #label: string;
+  #lastNumber: string | undefined;
+  #lastBig: bigint | undefined;
+  #recent = new Set<string>();
+  #token: string | undefined;
+  #lastFragmentAt = 0;
+  /** Counters. */
+  readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
+  /** Why the iteration ended (after it did). */
+  endReason: PullEndReason | undefined;
+  /** For an explicit start fragment: whether the first fragment received was it. */
+  firstFragmentMatched: boolean | undefined;
+
+  constructor(options: PullSourceOptions) {
+    this.#o = options;
+    this.#label = streamLabel(options.stream);
+  }
+
+  /** Fragment number of the last fragment yielded. */
+  get lastFragmentNumber(): string | undefined {
+    return this.#lastNumber;
+  }
+
+  /** Continuation token of the last fragment yielded. */
+  get continuationToken(): string | undefined {
+    return this.#token;
+  }
+
+  #emit(e: PullEvent): void {
+    this.#o.onEvent?.(e);
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#o.sleep) return await this.#o.sleep(ms);
+    await new Promise<void>((resolve, reject) => {
+      const signal = this.#o.signal;
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new KvsAudioError("interrupted", 130));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Whether `f` was already yielded; records it when not. */
+  #isDuplicate(f: Fragment): boolean {
+    const n = f.kvs.fragmentNumber;
+    if (n === undefined) return false;
+    const big = parseFragmentNumber(n);
+    if (big !== undefined && this.#lastBig !== undefined && big <= this.#lastBig) return true;
+    if (big === undefined && this.#recent.has(n)) return true;
+    return false;
+  }
+
+  #accept(f: Fragment): void {
+    const n = f.kvs.fragmentNumber;
+    if (n !== undefined) {
+      this.#lastNumber = n;
+      const big = parseFragmentNumber(n);
+      if (big !== undefined) this.#lastBig = big;
+      this.#recent.add(n);
+      if (this.#recent.size > 256) this.#recent.delete(this.#recent.values().next().value!);
+    }
+    this.#token = f.kvs.continuationToken ?? this.#token;
+    this.#lastFragmentAt = Date.now();
+  }
+
+  #resumeSelector(): StartSelector {
+    if (this.#token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.#token };
+    if (this.#lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.#lastNumber };
+    return this.#o.selector;
+  }
+
+  /** Handle a failure: retry after backoff, or throw the final error. */
+  async #failed(err: unknown, attempt: number, api: KvsApi = "GetMedia"): Promise<void> {
+    if (err instanceof DataError) throw err;
+    const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
+    if (c !== "retry") throw c;
+    if (attempt > (this.#o.maxRetries ?? 8)) throw finalAwsError(err, this.#label, { region: this.#o.region, api });
+    const delayMs = backoffDelays(attempt, this.#o.backoff);
+    this.stats.retries++;
+    this.#emit({ type: "retry", attempt, delayMs, reason: shortReason(err) });
+    await this.#sleep(delayMs);
+  }
+
+  /** Fragments, in order, each once. */
+  async *fragments(): AsyncGenerator<Fragment> {
+    const o = this.#o;
+    const idleMs = o.idleTimeoutMs ?? 5000;
+    const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
+    let selector = o.selector;
+    let attempt = 0;
+    let first = true;
+    const requested = o.selector.type === "FRAGMENT_NUMBER" ? o.selector.fragmentNumber : undefined;
+    this.#lastFragmentAt = Date.now();
+    for (;;) {
+      let body: MediaBody;
+      try {
+        this.#emit({ type: "connect", session: this.stats.sessions + 1, selector: describeSelector(selector) });
+        body = await openMedia(o.clients, o.stream, selector, o.signal);
+      } catch (e) {
+        await this.#failed(e, ++attempt);
+        continue;
+      }
+      this.stats.sessions++;
+      if (this.stats.sessions > 1) this.stats.reconnects++;
+      const started = Date.now();
+      const state = { idle: false };
+      let ended: "eof" | "error" | "age" = "eof";
+      let error: unknown;
+      let progressed = false;
+      let truncated = false;
+      try {
+        const chunks = idleGuard(body, () => idleMs > 0 ? this.#lastFragmentAt + idleMs : Infinity, state);
+        for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.#label}` })) {
+          // A fragment is whole once its trailing KVS tags were read, or the next document began.
+          const whole = f.complete && (f.closedBy !== "end-of-input" || f.kvs.continuationToken !== undefined);
+          if (!whole && !f.isError) {
+            this.stats.discarded++;
+            truncated = true;
+            this.#emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
+            continue;
+          }
+          if (this.#isDuplicate(f)) {
+            this.stats.duplicates++;
+            this.#emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
+            continue;
+          }
+          if (first && requested !== undefined && !f.isError) {
+            first = false;
+            const received = f.kvs.fragmentNumber ?? "";
+            const matched = received === requested;
+            this.firstFragmentMatched = matched;
+            const rb = parseFragmentNumber(received);
+            const qb = parseFragmentNumber(requested);
+            let fetched = false;
+            if (!matched && rb !== undefined && qb !== undefined && rb > qb) {
+              const missing = await this.#fetchOne(requested);
+              if (missing) {
+                fetched = true;
+                this.#accept(missing);
+                yield missing;
+              }
+            }
+            this.#emit({ type: "first-fragment", requested, received, matched, fetchedRequested: fetched });
+          }
+          first = false;
+          progressed = true;
+          attempt = 0;
+          this.#accept(f);
+          yield f;
+          if (f.isError) return;
+          if (Date.now() - started >= maxSessionMs) {
+            ended = "age";
+            break;
+          }
+        }
+      } catch (e) {
+        if (e instanceof DataError || (e instanceof KvsAudioError && !(e.exitCode === 4))) throw e;
+        ended = "error";
+        error = e;
+      } finally {
+        body.close();
+      }
+      if (state.idle) {
+        this.endReason = "idle";
+        return;
+      }
+      if (ended === "error") {
+        if (progressed) attempt = 0;
+        await this.#failed(error, ++attempt);
+      } else if (ended === "eof" && !progressed) {
+        // The body ended with nothing new: back off; past the retry budget, the stream has ended.
+        if (++attempt > (o.maxRetries ?? 8)) {
+          this.endReason = "end-of-stream";
+          return;
+        }
+        const delayMs = backoffDelays(attempt, o.backoff);
+        this.#emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment" });
+        await this.#sleep(delayMs);
+      }
+      selector = this.#resumeSelector();
+      this.#emit({
+        type: "reconnect",
+        reason: ended === "age" ? "session-age" : ended === "error" ? "dropped" : truncated ? "truncated" : "ended",
+        lastFragmentNumber: this.#lastNumber,
+      });
+    }
+  }
+
+  /** Fetch one fragment with GetMediaForFragmentList; undefined (with a warning) if that fails. */
+  async #fetchOne(fragmentNumber: string): Promise<Fragment | undefined> {
+    const o = this.#o;
+    for (let attempt = 1;; attempt++) {
+      let body: MediaBody | undefined;
+      try {
+        body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
+        for await (const f of assembleFragments(body, { source: `stream ${this.#label}` })) {
+          if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
+        }
+        throw new Error("the fragment was not in the response");
+      } catch (e) {
+        const c = e instanceof DataError ? e : classifyAwsError(e, this.#label, { api: "GetMediaForFragmentList" });
+        if (c === "retry" && attempt <= (o.maxRetries ?? 8)) {
+          await this.#sleep(backoffDelays(attempt, o.backoff));
+          continue;
+        }
+        this.#emit({
+          type: "warning",
+          message: `KVS started after fragment ${fragmentNumber} and fetching it failed (${
+            c === "retry" ? shortReason(e) : c.message
+          }): its audio is missing`,
+        });
+        return undefined;
+      } finally {
+        body?.close();
+      }
+    }
+  }
+}
+
+function shortReason(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string };
+  return [e.name, e.code, e.message].filter((x) => x && x !== "Error").join(": ").slice(0, 200) || String(err);
+}
