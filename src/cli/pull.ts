@@ -55,6 +55,8 @@ Stop (any):
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time
   --idle-timeout SECONDS    finish when no new fragment arrives for this long (default 5)
+  --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
+                            (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
                             --start-timestamp and --stop-timestamp; automatic when the stop
                             timestamp is in the past
@@ -86,6 +88,7 @@ const PULL_OPTIONS: OptionSpec = {
   "stop-timestamp": { type: "string" },
   "max-duration": { type: "string" },
   "idle-timeout": { type: "string" },
+  "max-retries": { type: "string" },
   archived: { type: "boolean" },
   region: { type: "string" },
   profile: { type: "string" },
@@ -104,6 +107,7 @@ export interface PullPlan {
   stopTimestampMs?: number;
   maxDurationMs?: number;
   idleTimeoutMs: number;
+  maxRetries: number;
   archived: boolean;
   startTimestampMs?: number;
   aws: { region?: string; profile?: string; endpointUrl?: string };
@@ -194,6 +198,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     stopTimestampMs,
     maxDurationMs: maxDuration !== undefined ? maxDuration * 1000 : undefined,
     idleTimeoutMs: idle * 1000,
+    maxRetries: Math.floor(num("pull", values, "max-retries", 8) as number),
     archived,
     startTimestampMs,
     aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl: str(values, "endpoint-url") },
@@ -270,7 +275,14 @@ export async function pullCommand(args: string[]): Promise<number> {
   };
   try {
     kvs.checkStreamRegion(plan.stream, clients.region);
-    const common = { clients, stream: plan.stream, signal: abort.signal, onEvent, region: clients.region };
+    const common = {
+      clients,
+      stream: plan.stream,
+      signal: abort.signal,
+      onEvent,
+      region: clients.region,
+      maxRetries: plan.maxRetries,
+    };
     const source = plan.archived
       ? new kvs.ArchivedSource({
         ...common,

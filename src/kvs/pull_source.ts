@@ -104,6 +104,7 @@ export class PullSource {
   #recent = new Set<string>();
   #token: string | undefined;
   #lastFragmentAt = 0;
+  #sawTokens = false;
   /** Counters. */
   readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
   /** Why the iteration ended (after it did). */
@@ -218,7 +219,12 @@ export class PullSource {
         const chunks = idleGuard(body, () => idleMs > 0 ? this.#lastFragmentAt + idleMs : Infinity, state);
         for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.#label}` })) {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
-          const whole = f.complete && (f.closedBy !== "end-of-input" || f.kvs.continuationToken !== undefined);
+          // At an idle end (no drop), a stream that carries no continuation tokens at all has no other
+          // mark of a fragment's end: accept its last complete fragment.
+          const whole = f.complete &&
+            (f.closedBy !== "end-of-input" || f.kvs.continuationToken !== undefined ||
+              (state.idle && !this.#sawTokens));
+          if (f.kvs.continuationToken !== undefined) this.#sawTokens = true;
           if (!whole && !f.isError) {
             this.stats.discarded++;
             truncated = true;

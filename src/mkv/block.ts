@@ -126,6 +126,9 @@ function unlace(
       sum += size;
     }
     sizes[count - 1] = end - p - sum;
+  } else if (count === 1) {
+    // EBML lacing codes the sizes of all frames but the last: none here.
+    sizes[0] = end - p;
   } else {
     const first = readBlockVint(data, p, end);
     if (first === undefined) throw fail("lace sizes run past the block");

@@ -106,6 +106,8 @@ export interface ConnectStreamOptions {
    * CONTINUATION_TOKEN (= the fragment number) in one Tag after it.
    */
   kvsTags?: boolean;
+  /** Write the CONTINUATION_TOKEN tag (default true; false leaves only MILLIS_BEHIND_NOW after the Cluster). */
+  continuationTokens?: boolean;
   /**
    * DocType string of the EBML header, default `"matroska\0"` (9 bytes, as
    * FORMAT.md says the SDK writes). The reference dump shows an 8-byte
@@ -265,6 +267,7 @@ interface Plan {
   pcm: (dir: Direction, sample: number) => number;
   base: bigint;
   kvsTags: boolean;
+  continuationTokens: boolean;
   docType: string;
 }
 
@@ -356,6 +359,7 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
     pcm: opts.pcm ?? defaultPcm,
     base: opts.fragmentNumberBase ?? DEFAULT_FRAGMENT_NUMBER_BASE,
     kvsTags: opts.kvsTags ?? true,
+    continuationTokens: opts.continuationTokens ?? true,
     docType: opts.docType ?? "matroska\0",
   };
 }
@@ -502,7 +506,7 @@ class FragmentBuilder {
     const kvsAfter = p.kvsTags
       ? tagsEl([
         ["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", MILLIS_BEHIND_NOW],
-        ["AWS_KINESISVIDEO_CONTINUATION_TOKEN", fragmentNumber],
+        ...(p.continuationTokens ? [["AWS_KINESISVIDEO_CONTINUATION_TOKEN", fragmentNumber] as [string, string]] : []),
       ], { sizeWidth: 4 })
       : EMPTY;
     const timecode = uintEl(ID.Timecode, producerMs, 8);

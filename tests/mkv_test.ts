@@ -1,0 +1,952 @@
+/**
+ * Unit tests of src/mkv: block headers and lacing, the fragment assembler
+ * (tracks, tags, KVS/Connect accessors, blocks, truncation, raw bytes, the
+ * element tree, eager mode, ordinary MKV files) and the fragment helpers.
+ */
+import assert from "node:assert/strict";
+import { DataError } from "../src/errors.ts";
+import { readSize } from "../src/ebml/vint.ts";
+import { EbmlTokenizer, tokenizeBatches } from "../src/ebml/tokenizer.ts";
+import type { EbmlToken } from "../src/ebml/token.ts";
+import { type Block, parseBlock } from "../src/mkv/block.ts";
+import {
+  assembleFragments,
+  type AssembleOptions,
+  FragmentAssembler,
+  fragmentsFromTokens,
+} from "../src/mkv/assembler.ts";
+import { Fragment, parseFragmentNumber, parseKvsTimestamp } from "../src/mkv/fragment.ts";
+import { type ElementNode, findAll, findFirst } from "../src/mkv/tree.ts";
+import {
+  blockGroup,
+  concat,
+  ebmlHeader,
+  el,
+  encodeId,
+  encodeSignedVint,
+  encodeSize,
+  floatEl,
+  ID,
+  lacedBlock,
+  simpleBlock,
+  strEl,
+  tagsEl,
+  uintEl,
+  unknownSize,
+} from "./support/mkv_writer.ts";
+import {
+  connectStream,
+  DEFAULT_CONTACT_ID,
+  errorFragment,
+  FRAGMENT_NUMBER_STEP,
+  type GeneratedStream,
+  INSTANCE_ID,
+  MILLIS_BEHIND_NOW,
+} from "./support/connect_stream.ts";
+
+// ---------------------------------------------------------------- helpers
+
+const bytes = (...b: number[]) => Uint8Array.from(b);
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const FIXTURES = new URL("../../shared/fixtures/", import.meta.url);
+
+function fixturesPresent(): boolean {
+  try {
+    return Deno.statSync(FIXTURES).isDirectory;
+  } catch {
+    return false;
+  }
+}
+const HAVE_FIXTURES = fixturesPresent();
+if (!HAVE_FIXTURES) console.log(`skip: ${FIXTURES.pathname} is absent; real-capture tests are ignored`);
+
+/** The data of a one-byte-id element (SimpleBlock A3, Block A1): header stripped. */
+function dataOf(element: Uint8Array): Uint8Array {
+  const size = readSize(element, 1, element.length)!;
+  const data = element.subarray(1 + size.width);
+  assert.equal(data.length, size.value);
+  return data;
+}
+
+/** Frames of `n` bytes with distinct contents. */
+function frame(n: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 31) & 0xff);
+}
+
+/** Split `data` into chunks sized by `next`. */
+function chunks(data: Uint8Array, next: () => number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < data.length;) {
+    const n = Math.max(1, next());
+    out.push(data.subarray(o, o + n));
+    o += n;
+  }
+  return out;
+}
+
+async function assemble(data: Uint8Array, opts: AssembleOptions = {}, chunkSize?: number): Promise<Fragment[]> {
+  const src = chunkSize === undefined ? [data] : chunks(data, () => chunkSize);
+  const out: Fragment[] = [];
+  for await (const f of assembleFragments(src, opts)) out.push(f);
+  return out;
+}
+
+async function assembleError(data: Uint8Array, opts: AssembleOptions = {}): Promise<DataError> {
+  try {
+    await assemble(data, opts);
+  } catch (e) {
+    assert.ok(e instanceof DataError, `expected a DataError, got ${e}`);
+    return e;
+  }
+  assert.fail("expected a DataError");
+}
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected an error");
+}
+
+/** Deterministic PRNG (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SEG_UNKNOWN = concat([encodeId(ID.Segment), unknownSize(8)]);
+const CLUSTER_UNKNOWN = concat([encodeId(ID.Cluster), unknownSize(1)]);
+
+/** A small KVS-like document: EBML header, unknown-size Segment, the given parts. */
+function kvsDoc(...parts: Uint8Array[]): Uint8Array {
+  return concat([ebmlHeader(), SEG_UNKNOWN, ...parts]);
+}
+
+const SMALL = { blocksPerTrack: 4, samplesPerBlock: 64 } as const;
+
+// ---------------------------------------------------------------- block.ts: headers
+
+Deno.test("block: SimpleBlock header with a 1-byte track VINT", () => {
+  const data = bytes(0x81, 0x00, 0x40, 0x80, 0xaa, 0xbb);
+  const b = parseBlock(data, 123, true);
+  assert.deepEqual(
+    { ...b, frames: b.frames.map(hex) },
+    {
+      track: 1,
+      timecode: 64,
+      timeMs: 0,
+      keyframe: true,
+      invisible: false,
+      discardable: false,
+      lacing: "none",
+      frames: ["aabb"],
+      offset: 123,
+      simple: true,
+    },
+  );
+  assert.equal(b.frames[0].buffer, data.buffer, "the frame is a view");
+  assert.equal(b.frames[0].byteOffset, 4);
+});
+
+Deno.test("block: 2-byte track VINT, negative and extreme timecodes", () => {
+  const b = parseBlock(dataOf(simpleBlock(200, -5, false, bytes(1, 2, 3))), 0, true);
+  assert.equal(b.track, 200);
+  assert.equal(b.timecode, -5);
+  assert.equal(b.keyframe, false);
+  assert.equal(hex(b.frames[0]), "010203");
+  const b2 = parseBlock(bytes(0x40, 0x02, 0x80, 0x00, 0x00, 9), 0, true);
+  assert.equal(b2.track, 2, "non-minimal 2-byte track number");
+  assert.equal(b2.timecode, -32768);
+  assert.equal(parseBlock(bytes(0x7f, 0xfe, 0x7f, 0xff, 0x00), 0, true).track, 0x3ffe);
+  assert.equal(parseBlock(bytes(0x81, 0x7f, 0xff, 0x00), 0, true).timecode, 32767);
+  assert.equal(parseBlock(bytes(0x82, 0xff, 0xff, 0x00), 100, true).timecode, -1);
+  // header only: one empty frame
+  const empty = parseBlock(bytes(0x81, 0x00, 0x00, 0x00), 0, true);
+  assert.equal(empty.frames.length, 1);
+  assert.equal(empty.frames[0].length, 0);
+});
+
+Deno.test("block: keyframe, invisible and discardable flags", () => {
+  const flags = (f: number, simple: boolean) => {
+    const b = parseBlock(bytes(0x81, 0x00, 0x00, f, 0xee), 0, simple);
+    return [b.keyframe, b.invisible, b.discardable, b.lacing, b.simple];
+  };
+  assert.deepEqual(flags(0x00, true), [false, false, false, "none", true]);
+  assert.deepEqual(flags(0x80, true), [true, false, false, "none", true]);
+  assert.deepEqual(flags(0x08, true), [false, true, false, "none", true]);
+  assert.deepEqual(flags(0x01, true), [false, false, true, "none", true]);
+  assert.deepEqual(flags(0x89, true), [true, true, true, "none", true]);
+  // a Block in a BlockGroup has no keyframe/discardable bits
+  assert.deepEqual(flags(0x89, false), [false, true, false, "none", false]);
+  // reserved bits 0x70 change nothing
+  assert.deepEqual(flags(0x70, true), [false, false, false, "none", true]);
+});
+
+Deno.test("block: a block too short for its header is a DataError", () => {
+  for (
+    const [data, len] of [[bytes(0x81, 0x00), 2], [bytes(), 0], [bytes(0x40), 1], [bytes(0x40, 0x01, 0, 0), 4]] as const
+  ) {
+    const e = catchError(() => parseBlock(data, 77, true));
+    assert.ok(e instanceof DataError);
+    assert.equal(e.offset, 77);
+    assert.equal(e.element, "SimpleBlock");
+    assert.equal(e.message, `byte 77: SimpleBlock: too short for a block header (${len} bytes)`);
+  }
+  const e = catchError(() => parseBlock(bytes(0x00, 0x81, 0, 0, 0), 5, false));
+  assert.ok(e instanceof DataError);
+  assert.equal(e.element, "Block");
+});
+
+// ---------------------------------------------------------------- block.ts: lacing
+
+Deno.test("block: Xiph lacing", () => {
+  const frames = [frame(300, 1), frame(255, 2), frame(0, 3), frame(10, 4), frame(7, 5)];
+  const data = dataOf(lacedBlock(3, -7, 0x80, frames, "xiph"));
+  // lace header: count-1, 300 = FF 2D, 255 = FF 00, 0 = 00, 10 = 0A
+  assert.equal(hex(data.subarray(0, 11)), "83fff982" + "04" + "ff2dff00000a");
+  const b = parseBlock(data, 9, true);
+  assert.equal(b.lacing, "xiph");
+  assert.equal(b.track, 3);
+  assert.equal(b.timecode, -7);
+  assert.equal(b.keyframe, true);
+  assert.deepEqual(b.frames.map(hex), frames.map(hex));
+  assert.ok(b.frames.every((f) => f.buffer === data.buffer), "frames are views");
+  // one frame
+  const one = parseBlock(dataOf(lacedBlock(1, 0, 0, [frame(20, 9)], "xiph")), 0, true);
+  assert.deepEqual(one.frames.map(hex), [hex(frame(20, 9))]);
+  // 510 = FF FF 00
+  const big = parseBlock(dataOf(lacedBlock(1, 0, 0, [frame(510, 1), frame(1, 2)], "xiph")), 0, true);
+  assert.deepEqual(big.frames.map((f) => f.length), [510, 1]);
+});
+
+Deno.test("block: EBML lacing with positive, negative and wide differences", () => {
+  const frames = [frame(300, 1), frame(100, 2), frame(5000, 3), frame(3, 4), frame(3, 5), frame(0, 6), frame(9, 7)];
+  const data = dataOf(lacedBlock(2, 1000, 0x80, frames, "ebml"));
+  const b = parseBlock(data, 0, true);
+  assert.equal(b.lacing, "ebml");
+  assert.equal(b.track, 2);
+  assert.equal(b.timecode, 1000);
+  assert.deepEqual(b.frames.map((f) => f.length), [300, 100, 5000, 3, 3, 0, 9]);
+  assert.deepEqual(b.frames.map(hex), frames.map(hex));
+  // hand-written: 3 frames of 2, 4 and 1 bytes: 02 | 82 | diff +2 = 0xC1 (bias 63: 65 = 0x41 | 0x80)
+  const hand = bytes(0x81, 0x00, 0x00, 0x06, 0x02, 0x82, 0xc1, 1, 2, 3, 4, 5, 6, 7);
+  assert.deepEqual(parseBlock(hand, 0, true).frames.map(hex), ["0102", "03040506", "07"]);
+  // two frames: only the first size is coded
+  const two = parseBlock(dataOf(lacedBlock(1, 0, 0, [frame(0, 1), frame(5, 2)], "ebml")), 0, true);
+  assert.deepEqual(two.frames.map(hex), ["", hex(frame(5, 2))]);
+});
+
+Deno.test("block: EBML lacing of a single frame (no sizes coded)", () => {
+  const f = frame(12, 3);
+  const data = dataOf(lacedBlock(1, 0, 0, [f], "ebml"));
+  assert.equal(hex(data.subarray(0, 5)), "8100000600", "lace count 0, no size field");
+  const b = parseBlock(data, 0, true);
+  assert.equal(b.lacing, "ebml");
+  assert.deepEqual(b.frames.map(hex), [hex(f)]);
+});
+
+Deno.test("block: fixed-size lacing", () => {
+  const frames = [frame(4, 1), frame(4, 2), frame(4, 3)];
+  const data = dataOf(lacedBlock(1, 0, 0x08, frames, "fixed"));
+  const b = parseBlock(data, 0, true);
+  assert.equal(b.lacing, "fixed");
+  assert.equal(b.invisible, true);
+  assert.deepEqual(b.frames.map(hex), frames.map(hex));
+  // 256 frames of one byte (count byte 0xFF)
+  const many = Array.from({ length: 256 }, (_, i) => bytes(i));
+  const m = parseBlock(dataOf(lacedBlock(1, 0, 0, many, "fixed")), 0, true);
+  assert.equal(m.frames.length, 256);
+  assert.deepEqual(m.frames.map((x) => x[0]), many.map((x) => x[0]));
+  const one = parseBlock(dataOf(lacedBlock(1, 0, 0, [frame(6, 1)], "fixed")), 0, true);
+  assert.deepEqual(one.frames.map(hex), [hex(frame(6, 1))]);
+  // lacing in a Block (BlockGroup) too
+  const inGroup = parseBlock(dataOf(lacedBlock(1, 0, 0, frames, "fixed")), 0, false);
+  assert.equal(inGroup.frames.length, 3);
+  assert.equal(inGroup.simple, false);
+});
+
+Deno.test("block: bad lacing is a DataError naming the block", () => {
+  const cases: [Uint8Array, string][] = [
+    [bytes(0x81, 0, 0, 0x02), "bad xiph lacing: no lace count"],
+    [bytes(0x81, 0, 0, 0x06), "bad ebml lacing: no lace count"],
+    [
+      bytes(0x81, 0, 0, 0x04, 0x02, ...new Array(10).fill(1)),
+      "bad fixed lacing: 10 bytes do not split into 3 equal frames",
+    ],
+    [bytes(0x81, 0, 0, 0x02, 0x02, 0xff, 0xff), "bad xiph lacing: lace sizes run past the block"],
+    [
+      bytes(0x81, 0, 0, 0x02, 0x01, 50, ...new Array(10).fill(1)),
+      "bad xiph lacing: frame 0 (50 bytes) runs past the block",
+    ],
+    [bytes(0x81, 0, 0, 0x02, 0x02, 4, 4, 1, 2, 3, 4, 5), "bad xiph lacing: frame 1 (4 bytes) runs past the block"],
+    [bytes(0x81, 0, 0, 0x06, 0x02, 0x85), "bad ebml lacing: lace sizes run past the block"],
+    [bytes(0x81, 0, 0, 0x06, 0x01, 0x40), "bad ebml lacing: lace sizes run past the block"],
+    [bytes(0x81, 0, 0, 0x06, 0x01, 0x00, 1, 2), "bad ebml lacing: lace sizes run past the block"],
+    [
+      concat([bytes(0x81, 0, 0, 0x06, 0x02, 0x85), encodeSignedVint(-10), new Uint8Array(20)]),
+      "bad ebml lacing: negative frame size",
+    ],
+    [bytes(0x81, 0, 0, 0x06, 0x01, 0x90, 1, 2, 3), "bad ebml lacing: frame 0 (16 bytes) runs past the block"],
+  ];
+  for (const [data, reason] of cases) {
+    for (const simple of [true, false]) {
+      const e = catchError(() => parseBlock(data, 4242, simple));
+      assert.ok(e instanceof DataError, reason);
+      assert.equal(e.offset, 4242);
+      assert.equal(e.element, simple ? "SimpleBlock" : "Block");
+      assert.equal(e.reason, reason);
+      assert.equal(e.message, `byte 4242: ${simple ? "SimpleBlock" : "Block"}: ${reason}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------- assembler: Connect streams
+
+function checkConnectFragment(f: Fragment, g: GeneratedStream["fragments"][number], last: boolean): void {
+  const label = `fragment ${g.index}`;
+  assert.equal(f.offset, g.offset, label);
+  assert.equal(f.size, g.bytes.length, label);
+  assert.equal(f.complete, true, label);
+  assert.equal(f.closedBy, last ? "end-of-input" : "next-document", label);
+  assert.equal(f.docType, "matroska");
+  assert.equal(f.timecodeScale, 1000000);
+  assert.equal(f.unknownElements, 0);
+  assert.equal(f.raw, undefined);
+  assert.equal(f.tree, undefined);
+  assert.deepEqual(f.tracks, [
+    { number: 1, uid: 2, type: 2, name: "AUDIO_TO_CUSTOMER", codecId: "A_AAC", codecPrivate: bytes(0x11, 0x90) },
+    { number: 2, uid: 1, type: 2, name: "AUDIO_FROM_CUSTOMER", codecId: "A_AAC", codecPrivate: bytes(0x11, 0x90) },
+  ]);
+  const connect = [
+    ["ContactId", DEFAULT_CONTACT_ID],
+    ["InstanceId", INSTANCE_ID],
+    ["MimeType", "audio/L16;rate=8000;channels=1;"],
+    ["AUDIO_TO_CUSTOMER", "2"],
+    ["AUDIO_FROM_CUSTOMER", "1"],
+  ];
+  const ts = (ms: number) => `${Math.floor(ms / 1000)}.${String(ms % 1000).padStart(3, "0")}`;
+  assert.deepEqual(f.tags.map((t) => [t.name, t.value, t.position]), [
+    ...connect.map(([n, v]) => [n, v, "before"]),
+    ["AWS_KINESISVIDEO_FRAGMENT_NUMBER", g.fragmentNumber, "before"],
+    ["AWS_KINESISVIDEO_SERVER_TIMESTAMP", ts(g.serverMs), "before"],
+    ["AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", ts(g.producerMs), "before"],
+    ...connect.map(([n, v]) => [n, v, "after"]),
+    ["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", MILLIS_BEHIND_NOW, "after"],
+    ["AWS_KINESISVIDEO_CONTINUATION_TOKEN", g.fragmentNumber, "after"],
+  ]);
+  // tag offsets point at SimpleTag elements (67 C8) inside the fragment, increasing
+  let prev = -1;
+  for (const t of f.tags) {
+    const rel = t.offset - g.offset;
+    assert.ok(t.offset > prev);
+    prev = t.offset;
+    assert.equal(hex(g.bytes.subarray(rel, rel + 2)), "67c8", `${label} ${t.name} offset`);
+  }
+  assert.deepEqual(f.kvs, {
+    fragmentNumber: g.fragmentNumber,
+    serverTimestampMs: g.serverMs,
+    producerTimestampMs: g.producerMs,
+    millisBehindNow: Number(MILLIS_BEHIND_NOW),
+    continuationToken: g.fragmentNumber,
+  });
+  assert.equal(f.isError, false);
+  assert.equal(f.contactId, DEFAULT_CONTACT_ID);
+  assert.equal(f.instanceId, INSTANCE_ID);
+  assert.equal(f.mimeType, "audio/L16;rate=8000;channels=1;");
+  assert.equal(f.tag("NoSuchTag"), undefined);
+  assert.equal(f.clusters.length, 1);
+  assert.equal(f.clusters[0].timecode, g.producerMs);
+  assert.equal(f.clusters[0].blocks, g.blocks.length);
+  assert.equal(
+    hex(g.bytes.subarray(f.clusters[0].offset - g.offset, f.clusters[0].offset - g.offset + 5)),
+    "1f43b675ff",
+  );
+  assert.equal(f.clusterTimecode, g.producerMs);
+  assert.equal(f.clusterTimeMs, g.producerMs);
+  assert.equal(f.blocks.length, g.blocks.length);
+  for (let i = 0; i < f.blocks.length; i++) {
+    const b = f.blocks[i];
+    const e = g.blocks[i];
+    assert.equal(b.track, e.track, `${label} block ${i}`);
+    assert.equal(b.timeMs, e.timeMs, `${label} block ${i} timeMs`);
+    assert.equal(b.timecode, e.timeMs - g.producerMs);
+    assert.equal(b.keyframe, i === 0);
+    assert.equal(b.lacing, "none");
+    assert.equal(b.simple, true);
+    assert.equal(b.frames.length, 1);
+    assert.equal(hex(b.frames[0]), hex(e.pcm), `${label} block ${i} payload`);
+    assert.equal(hex(g.bytes.subarray(b.offset - g.offset, b.offset - g.offset + 1)), "a3");
+  }
+  assert.deepEqual([...f.blockCounts()], [[1, SMALL.blocksPerTrack], [2, SMALL.blocksPerTrack]]);
+  // 4 blocks of 8 ms per track: span 24 ms * 4/3
+  assert.equal(f.durationMs, 32);
+}
+
+Deno.test("assembler: fragments of a generated Connect stream", async () => {
+  const stream = connectStream({ fragments: 3, ...SMALL });
+  for (const chunk of [undefined, 1, 13, 1000]) {
+    const frags = await assemble(stream.bytes, {}, chunk);
+    assert.equal(frags.length, 3);
+    frags.forEach((f, i) => {
+      assert.equal(f.index, i);
+      checkConnectFragment(f, stream.fragments[i], i === 2);
+    });
+  }
+});
+
+Deno.test("assembler: fragment numbers compare as BigInt", async () => {
+  // a base whose successive numbers differ in length: string order would be wrong
+  const base = 10n ** 46n;
+  const stream = connectStream({ fragments: 3, ...SMALL, fragmentNumberBase: base - FRAGMENT_NUMBER_STEP });
+  const frags = await assemble(stream.bytes);
+  const nums = frags.map((f) => parseFragmentNumber(f.kvs.fragmentNumber)!);
+  assert.deepEqual(nums, [base - FRAGMENT_NUMBER_STEP, base, base + FRAGMENT_NUMBER_STEP]);
+  assert.ok(nums[0] < nums[1] && nums[1] < nums[2]);
+  assert.equal(nums[2] - nums[1], 2n ** 92n);
+  assert.deepEqual(frags.map((f) => f.fragmentNumberBigInt), nums);
+  assert.equal(frags[1].kvs.fragmentNumber!.length, 47);
+  assert.equal(frags[0].kvs.fragmentNumber!.length, 46);
+  assert.ok(frags[0].kvs.fragmentNumber! > frags[1].kvs.fragmentNumber!, "as strings they mis-order");
+  assert.equal(parseFragmentNumber("gap-1"), undefined);
+  assert.equal(parseFragmentNumber(undefined), undefined);
+  assert.equal(parseFragmentNumber(""), undefined);
+  assert.equal(parseFragmentNumber(" 12"), undefined);
+  assert.equal(parseFragmentNumber("0012"), 12n);
+  assert.equal(
+    parseFragmentNumber("91343852333181551234925834077012571618243808844"),
+    91343852333181551234925834077012571618243808844n,
+  );
+});
+
+Deno.test("assembler: long spellings of the KVS tags and first-wins", async () => {
+  const doc = kvsDoc(
+    tagsEl([
+      ["AWS_KINESISVIDEO_FRAGMENT_NUMBER", " 12345 "],
+      ["AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP", "1599166395.421"],
+      ["AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP", "1599166395.4"],
+      ["AWS_KINESISVIDEO_SERVER_TIMESTAMP", "1.000"], // later: ignored
+    ]),
+    CLUSTER_UNKNOWN,
+    uintEl(ID.Timecode, 10),
+    tagsEl([
+      ["AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE", "5000 "],
+      ["AWS_KINESISVIDEO_EXCEPTION_MESSAGE", "internal error "],
+      ["AWS_KINESISVIDEO_ERROR_ID", "17"],
+      ["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "not a number"],
+      ["AWS_KINESISVIDEO_CONTINUATION_TOKEN", " tok-1_a.B "],
+      ["AWS_KINESISVIDEO_UNKNOWN_THING", "x"],
+    ]),
+  );
+  const [f] = await assemble(doc);
+  assert.deepEqual(f.kvs, {
+    fragmentNumber: "12345",
+    serverTimestampMs: 1599166395421,
+    producerTimestampMs: 1599166395400,
+    errorCode: "5000",
+    errorMessage: "internal error ",
+    errorId: "17",
+    continuationToken: "tok-1_a.B",
+  });
+  assert.equal(f.isError, true);
+  assert.equal(f.fragmentNumberBigInt, 12345n, "the number is trimmed first");
+  assert.deepEqual(f.tags.map((t) => t.position), [
+    "before",
+    "before",
+    "before",
+    "before",
+    ...new Array(6).fill("after"),
+  ]);
+});
+
+Deno.test("fragment: parseKvsTimestamp", () => {
+  assert.equal(parseKvsTimestamp("1599166395.421"), 1599166395421);
+  assert.equal(parseKvsTimestamp("1599166395.4"), 1599166395400);
+  assert.equal(parseKvsTimestamp("1599166395"), 1599166395000);
+  assert.equal(parseKvsTimestamp(" 1599166395.000 "), 1599166395000);
+  assert.equal(parseKvsTimestamp("1782912654.706"), 1782912654706);
+  assert.equal(parseKvsTimestamp("1599166395.4215"), 1599166395421.5);
+  assert.equal(parseKvsTimestamp("abc"), undefined);
+  assert.equal(parseKvsTimestamp("-1.5"), undefined);
+  assert.equal(parseKvsTimestamp(""), undefined);
+});
+
+Deno.test("assembler: KVS error fragments", async () => {
+  const stream = connectStream({ fragments: 3, ...SMALL, errorAt: { index: 1, code: "4000", id: 7 } });
+  const frags = await assemble(stream.bytes);
+  assert.equal(frags.length, 3);
+  const e = frags[1];
+  assert.equal(e.offset, stream.fragments[1].offset);
+  assert.equal(e.size, stream.fragments[1].bytes.length);
+  assert.equal(e.closedBy, "next-document");
+  assert.equal(e.isError, true);
+  assert.equal(e.kvs.serverTimestampMs, undefined);
+  assert.deepEqual(e.kvs, { errorCode: "4000", errorId: "7", fragmentNumber: stream.fragments[1].fragmentNumber });
+  assert.equal(e.clusters.length, 0);
+  assert.equal(e.blocks.length, 0);
+  assert.equal(e.clusterTimeMs, undefined);
+  assert.equal(e.durationMs, 0);
+  assert.equal(e.contactId, undefined);
+  assert.ok(e.tags.every((t) => t.position === "before"));
+  assert.deepEqual(frags.map((f) => f.isError), [false, true, false]);
+  // an error fragment alone, at end of input
+  const [only] = await assemble(errorFragment("3002", 1, "99"));
+  assert.equal(only.isError, true);
+  assert.equal(only.kvs.errorCode, "3002");
+  assert.equal(only.kvs.errorId, "1");
+  assert.equal(only.fragmentNumberBigInt, 99n);
+  assert.equal(only.closedBy, "end-of-input");
+  assert.equal(only.complete, true);
+});
+
+Deno.test("assembler: the last fragment is flushed only at end of input", () => {
+  const stream = connectStream({ fragments: 3, ...SMALL });
+  const tk = new EbmlTokenizer();
+  const asm = new FragmentAssembler();
+  const out: Fragment[] = [];
+  const tokens: EbmlToken[] = [];
+  tk.push(stream.bytes, tokens);
+  asm.push({ tokens, chunk: stream.bytes, offset: 0, final: false }, out);
+  assert.deepEqual(out.map((f) => f.index), [0, 1], "the last one waits");
+  const end: EbmlToken[] = [];
+  tk.end(end);
+  asm.push({ tokens: end, chunk: new Uint8Array(0), offset: stream.bytes.length, final: true }, out);
+  assert.deepEqual(out.map((f) => f.index), [0, 1, 2]);
+  assert.equal(out[2].closedBy, "end-of-input");
+  assert.equal(out[2].size, stream.fragments[2].bytes.length);
+  assert.equal(out[2].complete, true);
+});
+
+Deno.test("assembler: a stream cut inside a SimpleBlock gives an incomplete last fragment", async () => {
+  const stream = connectStream({ fragments: 3, ...SMALL });
+  const g = stream.fragments[2];
+  const cutAt = g.blocks[5].pcm.byteOffset + 17; // inside block 5's payload
+  const cut = stream.bytes.subarray(0, cutAt);
+  for (const chunk of [undefined, 1, 7, 100]) {
+    const frags = await assemble(cut, {}, chunk);
+    assert.equal(frags.length, 3);
+    assert.deepEqual(frags.map((f) => f.complete), [true, true, false]);
+    const last = frags[2];
+    assert.equal(last.closedBy, "end-of-input");
+    assert.equal(last.offset, g.offset);
+    assert.equal(last.size, cutAt - g.offset);
+    assert.equal(last.blocks.length, 5, "only whole blocks");
+    assert.equal(last.kvs.fragmentNumber, g.fragmentNumber);
+    assert.equal(last.kvs.continuationToken, undefined);
+    assert.ok(last.tags.every((t) => t.position === "before"));
+  }
+  // cut inside a trailing SimpleTag: that tag is dropped, the fragment incomplete
+  const afterTags = stream.bytes.subarray(0, stream.bytes.length - 10);
+  const frags = await assemble(afterTags);
+  assert.equal(frags[2].complete, false);
+  assert.equal(frags[2].kvs.continuationToken, undefined);
+  assert.equal(frags[2].tags.length, 14);
+  assert.equal(frags[2].tags.at(-1)!.name, "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW");
+  // a stream cut exactly at a fragment boundary is complete
+  const atBoundary = stream.bytes.subarray(0, stream.fragments[2].offset);
+  const two = await assemble(atBoundary);
+  assert.deepEqual(two.map((f) => [f.complete, f.closedBy]), [[true, "next-document"], [true, "end-of-input"]]);
+});
+
+Deno.test("assembler: raw gives exactly each fragment's bytes for any chunk size", async () => {
+  const stream = connectStream({ fragments: 4, ...SMALL, errorAt: { index: 2, code: "4000" }, magicInPcm: true });
+  const r = prng(11);
+  const sizes: (() => number)[] = [
+    () => stream.bytes.length,
+    ...[1, 2, 3, 5, 7, 11, 12, 13, 64, 333, 1027, 4096].map((n) => () => n),
+    () => 1 + Math.floor(r() * 300),
+  ];
+  for (const eager of [false, true]) {
+    for (const next of sizes) {
+      const out: Fragment[] = [];
+      for await (const f of assembleFragments(chunks(stream.bytes, next), { raw: true, eager })) out.push(f);
+      assert.equal(out.length, 4);
+      out.forEach((f, i) => {
+        assert.ok(f.raw !== undefined);
+        assert.equal(f.raw.length, stream.fragments[i].bytes.length, `eager ${eager} fragment ${i} length`);
+        assert.equal(hex(f.raw), hex(stream.fragments[i].bytes), `eager ${eager} fragment ${i} bytes`);
+      });
+    }
+  }
+});
+
+// ---------------------------------------------------------------- assembler: tree
+
+function treeChildrenSize(n: ElementNode): number {
+  return n.children!.reduce((s, c) => s + c.headerSize + c.size, 0);
+}
+
+Deno.test("assembler: the element tree, by name and by path", async () => {
+  const stream = connectStream({ fragments: 2, ...SMALL });
+  const frags = await assemble(stream.bytes, { tree: true }, 37);
+  assert.equal(frags.length, 2);
+  for (const [i, f] of frags.entries()) {
+    const g = stream.fragments[i];
+    const tree = f.tree!;
+    assert.deepEqual(tree.map((n) => n.name), ["EBML", "Segment"]);
+    assert.equal(tree[0].offset, g.offset);
+    assert.equal(findFirst(tree, "EBML/DocType")?.value, "matroska");
+    assert.equal(findFirst(tree, "Segment/Cluster/Timecode")?.value, g.producerMs);
+    assert.equal(findFirst(tree, "Timecode")?.value, g.producerMs);
+    assert.equal(findAll(tree, "SimpleBlock").length, 2 * SMALL.blocksPerTrack);
+    assert.equal(findAll(tree, "Segment/Cluster/SimpleBlock").length, 2 * SMALL.blocksPerTrack);
+    assert.equal(findAll(tree, "Cluster/SimpleBlock").length, 0, "a path starts at the roots");
+    assert.deepEqual(findAll(tree, "Segment/Tracks/TrackEntry/Name").map((n) => n.value), [
+      "AUDIO_TO_CUSTOMER",
+      "AUDIO_FROM_CUSTOMER",
+    ]);
+    assert.equal(findAll(tree, "Segment/*/TrackEntry").length, 2);
+    assert.equal(findAll(tree, "*/*/TrackEntry/CodecID").length, 2);
+    assert.equal(findAll(tree, "TagName").length, 15);
+    assert.equal(findAll(tree, "Segment/Tags").length, 12);
+    assert.equal(findFirst(tree, "Segment/Nope"), undefined);
+    assert.equal(findFirst(tree, "Nope"), undefined);
+    const sb = findFirst(tree, "SimpleBlock")!;
+    assert.equal(sb.offset, f.blocks[0].offset);
+    assert.equal(sb.headerSize, 9);
+    assert.equal(sb.size, 4 + 128);
+    assert.equal(hex((sb.value as Uint8Array).subarray(4)), hex(g.blocks[0].pcm));
+    // unknown-size masters get the size they spanned
+    const cluster = findFirst(tree, "Segment/Cluster")!;
+    assert.equal(cluster.unknownSize, true);
+    assert.equal(cluster.headerSize, 5);
+    assert.equal(cluster.size, 10 + 3 + 2 * SMALL.blocksPerTrack * (9 + 4 + 128));
+    assert.equal(cluster.size, treeChildrenSize(cluster));
+    const seg = tree[1];
+    assert.equal(seg.unknownSize, true);
+    assert.equal(seg.headerSize, 12);
+    assert.equal(seg.size, g.bytes.length - tree[0].headerSize - tree[0].size - 12);
+    assert.equal(seg.size, treeChildrenSize(seg));
+    const info = findFirst(tree, "Segment/Info")!;
+    assert.equal(info.unknownSize, false);
+    assert.equal(info.size, treeChildrenSize(info));
+    assert.ok(findAll(tree, "*").every((n) => !n.truncated && !n.unknownElement));
+  }
+});
+
+Deno.test("assembler: tree marks truncated and unknown elements", async () => {
+  const doc = kvsDoc(
+    CLUSTER_UNKNOWN,
+    uintEl(ID.Timecode, 1000),
+    el(0x4abc, bytes(1, 2, 3)),
+    simpleBlock(1, 0, true, frame(40, 1)),
+  );
+  const [f] = await assemble(doc.subarray(0, doc.length - 10), { tree: true });
+  assert.equal(f.complete, false);
+  assert.equal(f.unknownElements, 1);
+  const unknown = findFirst(f.tree!, "Segment/Cluster/0x4ABC")!;
+  assert.equal(unknown.unknownElement, true);
+  assert.equal(unknown.size, 3);
+  const sb = findFirst(f.tree!, "Segment/Cluster/SimpleBlock")!;
+  assert.equal(sb.truncated, true);
+  assert.equal(sb.value, undefined);
+  assert.equal(findFirst(f.tree!, "Segment/Cluster")!.truncated, true);
+  assert.equal(f.tree![1].truncated, true);
+  assert.equal(f.tree![0].truncated, undefined);
+});
+
+// ---------------------------------------------------------------- assembler: eager
+
+Deno.test("assembler: eager mode emits at the trailing KVS tags, same fragments", async () => {
+  const stream = connectStream({ fragments: 4, ...SMALL, errorAt: { index: 1, code: "4000" } });
+  const lazy = await assemble(stream.bytes);
+  for (const chunk of [undefined, 1, 29]) {
+    const eager = await assemble(stream.bytes, { eager: true }, chunk);
+    assert.deepEqual(eager.map((f) => f.closedBy), [
+      "continuation-token",
+      "next-document",
+      "continuation-token",
+      "continuation-token",
+    ]);
+    const summary = (f: Fragment) => ({
+      index: f.index,
+      offset: f.offset,
+      size: f.size,
+      complete: f.complete,
+      tags: f.tags,
+      kvs: f.kvs,
+      blocks: f.blocks.map((b) => [b.track, b.timeMs, hex(b.frames[0])]),
+      tracks: f.tracks,
+    });
+    assert.deepEqual(eager.map(summary), lazy.map(summary));
+  }
+  assert.deepEqual(lazy.map((f) => f.closedBy), ["next-document", "next-document", "next-document", "end-of-input"]);
+});
+
+Deno.test("assembler: eager mode does not wait for the next document", () => {
+  const stream = connectStream({ fragments: 2, ...SMALL });
+  const first = stream.fragments[0].bytes;
+  for (const eager of [true, false]) {
+    const tk = new EbmlTokenizer();
+    const asm = new FragmentAssembler({ eager });
+    const out: Fragment[] = [];
+    const tokens: EbmlToken[] = [];
+    tk.push(first, tokens);
+    asm.push({ tokens, chunk: first, offset: 0, final: false }, out);
+    assert.equal(out.length, eager ? 1 : 0, `eager ${eager}`);
+    if (eager) {
+      assert.equal(out[0].closedBy, "continuation-token");
+      assert.equal(out[0].size, first.length);
+      assert.equal(out[0].kvs.continuationToken, stream.fragments[0].fragmentNumber);
+    }
+  }
+});
+
+Deno.test("assembler: eager needs the continuation token and an unknown-size Segment", async () => {
+  const noKvs = connectStream({ fragments: 2, ...SMALL, kvsTags: false });
+  assert.deepEqual((await assemble(noKvs.bytes, { eager: true })).map((f) => f.closedBy), [
+    "next-document",
+    "end-of-input",
+  ]);
+  const known = connectStream({ fragments: 2, ...SMALL, segmentSize: "known" });
+  const frags = await assemble(known.bytes, { eager: true });
+  assert.deepEqual(frags.map((f) => [f.closedBy, f.size]), [
+    ["segment-end", known.fragments[0].bytes.length],
+    ["segment-end", known.fragments[1].bytes.length],
+  ]);
+});
+
+// ---------------------------------------------------------------- assembler: ordinary MKV
+
+Deno.test("assembler: an ordinary MKV gives one fragment per Cluster sharing the tracks", async () => {
+  const track = el(ID.TrackEntry, [
+    uintEl(ID.TrackNumber, 1),
+    uintEl(ID.TrackUID, 0xabcdef),
+    uintEl(ID.TrackType, 2),
+    strEl(ID.CodecID, "A_PCM/INT/LIT", 32),
+    el(ID.Audio, [floatEl(ID.SamplingFrequency, 48000, 4), uintEl(ID.Channels, 2), uintEl(ID.BitDepth, 16)]),
+  ]);
+  const clusters = [
+    el(ID.Cluster, [
+      uintEl(ID.Timecode, 0),
+      simpleBlock(1, 0, true, frame(8, 1)),
+      simpleBlock(1, 10, false, frame(8, 2)),
+    ]),
+    el(ID.Cluster, [
+      uintEl(ID.Timecode, 2000),
+      blockGroup(1, 10, frame(8, 3), 20),
+      simpleBlock(1, 30, false, frame(8, 4)),
+    ]),
+    el(ID.Cluster, [uintEl(ID.Timecode, 4000), lacedBlock(1, -4, 0x80, [frame(3, 5), frame(5, 6)], "xiph")]),
+  ];
+  const head = ebmlHeader("webm");
+  const preCluster = [
+    el(ID.SeekHead, [el(ID.Seek, [el(ID.SeekID, encodeId(ID.Cluster)), uintEl(ID.SeekPosition, 100)])]),
+    el(ID.Info, [uintEl(ID.TimecodeScale, 500000), floatEl(ID.Duration, 5000)]),
+    el(ID.Tracks, track),
+    el(ID.Void, new Uint8Array(6)),
+  ];
+  const cues = el(ID.Cues, [el(ID.CuePoint, [uintEl(0xb3, 0)])]);
+  const segBody = concat([...preCluster, ...clusters, cues]);
+  const segment = concat([encodeId(ID.Segment), encodeSize(segBody.length, 8), segBody]);
+  const doc = concat([head, segment]);
+  const segData = head.length + 12;
+  let o = segData + preCluster.reduce((s, p) => s + p.length, 0);
+  const clusterOffsets = clusters.map((c) => {
+    const at = o;
+    o += c.length;
+    return at;
+  });
+
+  for (const chunk of [undefined, 1, 17]) {
+    const frags = await assemble(doc, { raw: true }, chunk);
+    assert.equal(frags.length, 3);
+    assert.deepEqual(frags.map((f) => [f.index, f.offset, f.closedBy, f.complete]), [
+      [0, 0, "next-cluster", true],
+      [1, clusterOffsets[1], "next-cluster", true],
+      [2, clusterOffsets[2], "segment-end", true],
+    ]);
+    assert.deepEqual(frags.map((f) => f.offset + f.size), [clusterOffsets[1], clusterOffsets[2], doc.length]);
+    assert.equal(hex(frags[2].raw!), hex(doc.subarray(clusterOffsets[2])), "the last one holds the Cues");
+    for (const f of frags) {
+      assert.equal(f.docType, "webm");
+      assert.equal(f.timecodeScale, 500000);
+      assert.deepEqual(f.tracks, [{
+        number: 1,
+        uid: 0xabcdef,
+        type: 2,
+        codecId: "A_PCM/INT/LIT",
+        audio: { samplingFrequency: 48000, channels: 2, bitDepth: 16 },
+      }]);
+      assert.equal(f.tags.length, 0);
+      assert.equal(f.clusters.length, 1);
+    }
+    assert.equal(frags[1].tracks, frags[0].tracks, "one shared track list");
+    assert.deepEqual(frags.map((f) => f.clusters[0]), [
+      { offset: clusterOffsets[0], timecode: 0, blocks: 2 },
+      { offset: clusterOffsets[1], timecode: 2000, blocks: 2 },
+      { offset: clusterOffsets[2], timecode: 4000, blocks: 1 },
+    ]);
+    assert.deepEqual(frags.map((f) => f.clusterTimeMs), [0, 1000, 2000]);
+    const blocks = frags.flatMap((f) => f.blocks);
+    const view = (b: Block) => [b.simple, b.timecode, b.timeMs, b.keyframe, b.duration, b.frames.map(hex)];
+    assert.deepEqual(blocks.map(view), [
+      [true, 0, 0, true, undefined, [hex(frame(8, 1))]],
+      [true, 10, 5, false, undefined, [hex(frame(8, 2))]],
+      [false, 10, 1005, false, 20, [hex(frame(8, 3))]],
+      [true, 30, 1015, false, undefined, [hex(frame(8, 4))]],
+      [true, -4, 1998, true, undefined, [hex(frame(3, 5)), hex(frame(5, 6))]],
+    ]);
+    assert.equal(blocks[2].offset, clusterOffsets[1] + 6 + 3, "a Block's offset is its BlockGroup's");
+  }
+});
+
+Deno.test("assembler: BlockGroup blocks in an unknown-size Connect-like Cluster", async () => {
+  const doc = kvsDoc(
+    el(ID.Tracks, el(ID.TrackEntry, [uintEl(ID.TrackNumber, 5), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])),
+    CLUSTER_UNKNOWN,
+    uintEl(ID.Timecode, 1782912654536, 8),
+    blockGroup(5, 64, frame(16, 1), 64),
+    blockGroup(5, 128, frame(16, 2)),
+    simpleBlock(5, 192, false, frame(16, 3)),
+    el(ID.BlockGroup, [uintEl(ID.BlockDuration, 3)]), // no Block: ignored
+  );
+  const [f] = await assemble(doc);
+  assert.deepEqual(
+    f.blocks.map((b) => [b.track, b.simple, b.timeMs, b.duration, hex(b.frames[0])]),
+    [
+      [5, false, 1782912654600, 64, hex(frame(16, 1))],
+      [5, false, 1782912654664, undefined, hex(frame(16, 2))],
+      [5, true, 1782912654728, undefined, hex(frame(16, 3))],
+    ],
+  );
+  assert.equal(f.clusters[0].blocks, 3);
+  assert.deepEqual(f.tracks, [{ number: 5, name: "AUDIO_FROM_CUSTOMER" }]);
+});
+
+// ---------------------------------------------------------------- assembler: misc
+
+Deno.test("assembler: an unknown top-level element is a DataError", async () => {
+  const junk = el(0x1badbeef, bytes(1, 2, 3));
+  const e = await assembleError(junk, { source: "x.mkv" });
+  assert.equal(e.offset, 0);
+  assert.equal(e.element, "0x1BADBEEF");
+  assert.equal(e.message, "x.mkv: byte 0: 0x1BADBEEF: unknown top-level element: not a Matroska/GetMedia stream");
+  // after a good known-size fragment: the error names the junk's offset
+  const stream = connectStream({ fragments: 1, ...SMALL, segmentSize: "known" });
+  const e2 = await assembleError(concat([stream.bytes, junk]));
+  assert.equal(e2.offset, stream.bytes.length);
+  assert.equal(e2.element, "0x1BADBEEF");
+  // after an unknown-size Segment an unknown id cannot close it: it is counted inside
+  const open = connectStream({ fragments: 1, ...SMALL });
+  const [last] = await assemble(concat([open.bytes, junk]));
+  assert.equal(last.unknownElements, 1);
+  assert.equal(last.size, open.bytes.length + junk.length);
+  // an unknown element inside a fragment is only counted
+  const doc = kvsDoc(el(0x4abc, bytes(1)), CLUSTER_UNKNOWN, uintEl(ID.Timecode, 1), el(0x4abd, bytes()));
+  const [f] = await assemble(doc);
+  assert.equal(f.unknownElements, 2);
+  // tokenizer errors carry the source name through assembleFragments
+  const bad = kvsDoc(CLUSTER_UNKNOWN, bytes(0xe7, 0x00));
+  const e3 = await assembleError(bad, { source: "in.mkv" });
+  assert.equal(e3.source, "in.mkv");
+  assert.equal(e3.offset, ebmlHeader().length + 12 + 5);
+  assert.match(e3.message, /^in\.mkv: byte \d+: Timecode: invalid element size/);
+});
+
+Deno.test("assembler: tags with TagBinary, empty SimpleTags, and one-Tags-per-tag", async () => {
+  const simple = el(ID.SimpleTag, [strEl(ID.TagName, "BIN"), el(ID.TagBinary, bytes(1, 2, 3))]);
+  const doc = kvsDoc(
+    el(ID.Tags, el(ID.Tag, [simple, el(ID.SimpleTag, [strEl(ID.TagName, "EMPTY")])])),
+    tagsEl([["ContactId", "c-1"], ["Events", "[]"]], { onePerTags: true, sizeWidth: 8 }),
+    CLUSTER_UNKNOWN,
+    uintEl(ID.Timecode, 1),
+  );
+  const [f] = await assemble(doc);
+  assert.deepEqual(f.tags.map((t) => [t.name, t.value instanceof Uint8Array ? hex(t.value) : t.value, t.position]), [
+    ["BIN", "010203", "before"],
+    ["EMPTY", "", "before"],
+    ["ContactId", "c-1", "before"],
+    ["Events", "[]", "before"],
+  ]);
+  assert.equal(f.tag("BIN"), undefined, "tag() returns strings only");
+  assert.equal(f.tag("EMPTY"), "");
+  assert.equal(f.contactId, "c-1");
+  assert.equal(f.instanceId, undefined);
+});
+
+Deno.test("assembler: ContactId changes between fragments and tags only after the Cluster", async () => {
+  const stream = connectStream({ fragments: 3, ...SMALL, contactIds: ["a", "b", null], tagsPosition: "after" });
+  const frags = await assemble(stream.bytes);
+  assert.deepEqual(frags.map((f) => f.contactId), ["a", "b", undefined]);
+  for (const f of frags) {
+    assert.deepEqual(
+      f.tags.filter((t) => !t.name.startsWith("AWS_")).map((t) => t.position),
+      new Array(f.contactId === undefined ? 4 : 5).fill("after"),
+    );
+  }
+});
+
+Deno.test("assembler: fragmentsFromTokens and maxFragmentBytes", async () => {
+  const stream = connectStream({ fragments: 2, ...SMALL });
+  const frags: Fragment[] = [];
+  for await (const f of fragmentsFromTokens(tokenizeBatches(chunks(stream.bytes, () => 100)))) frags.push(f);
+  assert.deepEqual(frags.map((f) => [f.offset, f.size]), stream.fragments.map((g) => [g.offset, g.bytes.length]));
+  // one endless unknown-size Segment with many Clusters is split at a Cluster past the limit
+  const cl = (tc: number) =>
+    concat([CLUSTER_UNKNOWN, uintEl(ID.Timecode, tc), simpleBlock(1, 0, true, frame(100, tc))]);
+  const doc = kvsDoc(...[0, 1, 2, 3, 4].map(cl));
+  const split = await assemble(doc, { maxFragmentBytes: 250 });
+  assert.ok(split.length > 1 && split.length < 5, `split into ${split.length}`);
+  assert.deepEqual(split.slice(0, -1).map((f) => f.closedBy), new Array(split.length - 1).fill("next-cluster"));
+  assert.equal(split.flatMap((f) => f.clusters).length, 5);
+  assert.equal(split.reduce((s, f) => s + f.size, 0), doc.length);
+  assert.ok(split.slice(0, -1).every((f) => f.size >= 250));
+  assert.equal((await assemble(doc)).length, 1);
+});
+
+Deno.test({
+  name: "assembler: a real capture (test_mixed_tags.mkv)",
+  ignore: !HAVE_FIXTURES,
+  fn: async () => {
+    const data = await Deno.readFile(new URL("kvs-getmedia/test_mixed_tags.mkv", FIXTURES));
+    const whole = await assemble(data, { raw: true });
+    const chunked = await assemble(data, { raw: true }, 61);
+    for (const frags of [whole, chunked]) {
+      assert.equal(frags.length, 10);
+      assert.equal(frags.reduce((s, f) => s + f.size, 0), data.length);
+      assert.equal(hex(concat(frags.map((f) => f.raw!))), hex(data));
+      assert.ok(frags.every((f) => f.complete && f.blocks.length === 10 && f.docType === "matroska"));
+      const nums = frags.map((f) => f.fragmentNumberBigInt!);
+      for (let i = 1; i < nums.length; i++) assert.ok(nums[i] > nums[i - 1]);
+      assert.ok(frags.every((f) => f.kvs.continuationToken === f.kvs.fragmentNumber));
+      assert.equal(frags[0].tags.filter((t) => t.name.startsWith("testTag_") && t.position === "before").length, 5);
+      assert.equal(frags[1].tags.filter((t) => t.position === "before").length, 3);
+      assert.deepEqual(frags.slice(0, 3).map((f) => f.kvs.producerTimestampMs), [0, 5000, 10000]);
+    }
+    const eager = await assemble(data, { eager: true }, 61);
+    assert.deepEqual(eager.map((f) => f.size), whole.map((f) => f.size));
+  },
+});
+
+Deno.test("fragment: the Fragment class on its own", () => {
+  const f = new Fragment(4, 1000);
+  assert.equal(f.index, 4);
+  assert.equal(f.offset, 1000);
+  assert.equal(f.size, 0);
+  assert.equal(f.complete, true);
+  assert.equal(f.closedBy, "end-of-input");
+  assert.equal(f.timecodeScale, 1000000);
+  assert.equal(f.clusterTimecode, undefined);
+  assert.equal(f.durationMs, 0);
+  assert.deepEqual(f.kvs, {});
+  // while the fragment is open, kvs is recomputed: a tag added later shows
+  f.tags.push({ name: "AWS_KINESISVIDEO_FRAGMENT_NUMBER", value: "5", position: "before", offset: 0 });
+  assert.equal(f.kvs.fragmentNumber, "5");
+  f.tags.push({ name: "AWS_KINESISVIDEO_ERROR_CODE", value: bytes(1), position: "after", offset: 9 });
+  assert.equal(f.isError, false, "a binary value is not a KVS string tag");
+  f.timecodeScale = 500000;
+  f.clusters.push({ offset: 1000, timecode: 3000, blocks: 1 });
+  assert.equal(f.clusterTimeMs, 1500);
+  // one block: no interval to extrapolate
+  f.blocks.push(parseBlock(bytes(0x81, 0, 0, 0x80), 1010, true));
+  assert.equal(f.durationMs, 0);
+  assert.deepEqual([...f.blockCounts()], [[1, 1]]);
+});

@@ -1,0 +1,484 @@
+import assert from "node:assert/strict";
+import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
+import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
+import { firstDifference, readWav } from "./support/pipeline.ts";
+import { planPull } from "../src/cli/pull.ts";
+import { parseConnectEvent } from "../src/cli/event.ts";
+import { parseTimestamp } from "../src/cli/time.ts";
+
+function same(actual: Uint8Array, expected: Uint8Array, what: string) {
+  assert.equal(firstDifference(actual, expected), undefined, what);
+}
+
+function seeded(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const STREAM = connectStream({ fragments: 8 });
+const FULL = expectedPcm(STREAM);
+const F = STREAM.fragments;
+
+Deno.test("start selectors: each returns the right first fragment", async (t) => {
+  const cases: [string, Parameters<typeof pullInProcess>[1], number, Record<string, unknown>?][] = [
+    ["FRAGMENT_NUMBER", { type: "FRAGMENT_NUMBER", fragmentNumber: F[3].fragmentNumber }, 3],
+    ["PRODUCER_TIMESTAMP", { type: "PRODUCER_TIMESTAMP", timestampMs: F[2].producerMs - 10 }, 2],
+    ["SERVER_TIMESTAMP", { type: "SERVER_TIMESTAMP", timestampMs: F[5].serverMs }, 5],
+    ["EARLIEST", { type: "EARLIEST" }, 0],
+    ["NOW", { type: "NOW" }, 6, { liveEdgeIndex: 6 }],
+    ["CONTINUATION_TOKEN", { type: "CONTINUATION_TOKEN", token: F[4].continuationToken }, 5],
+  ];
+  for (const [name, selector, first, extra] of cases) {
+    await t.step(name, async () => {
+      const standin = serve(STREAM, { live: true, ...extra });
+      try {
+        const r = await pullInProcess(standin.url, selector);
+        same(r.from, expectedPcm(STREAM, { fromIndex: first }).from!, `${name} from`);
+        same(r.to, expectedPcm(STREAM, { fromIndex: first }).to!, `${name} to`);
+        assert.equal(r.source.endReason, "idle");
+      } finally {
+        await standin.close();
+      }
+    });
+  }
+});
+
+Deno.test("FRAGMENT_NUMBER read as 'after': fragment N is fetched separately and included; reported", async () => {
+  const standin = serve(STREAM, { live: true, fragmentNumberMode: "after" });
+  try {
+    const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[2].fragmentNumber });
+    same(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "from");
+    assert.equal(r.source.firstFragmentMatched, false);
+    const ev = r.events.find((e) => e.type === "first-fragment");
+    assert.ok(
+      ev && ev.type === "first-fragment" && ev.fetchedRequested === true && ev.received === F[3].fragmentNumber,
+    );
+    assert.ok(standin.requests.some((q) => q.path === "/getMediaForFragmentList"));
+  } finally {
+    await standin.close();
+  }
+  const inclusive = serve(STREAM, { live: true, fragmentNumberMode: "inclusive" });
+  try {
+    const r = await pullInProcess(inclusive.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[2].fragmentNumber });
+    assert.equal(r.source.firstFragmentMatched, true);
+    same(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "inclusive from");
+  } finally {
+    await inclusive.close();
+  }
+});
+
+Deno.test("connection dropped at 24 random byte offsets: exactly the PCM of an uninterrupted pull", async () => {
+  const total = STREAM.bytes.length;
+  const rnd = seeded(42);
+  const offsets = Array.from({ length: 24 }, () => 1 + Math.floor(rnd() * (total - 2)));
+  // Also every fragment boundary and one byte either side of two of them.
+  offsets.push(...F.slice(1).map((f) => f.offset), F[3].offset - 1, F[3].offset + 1);
+  for (const k of offsets) {
+    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [k] }, seed: k });
+    try {
+      const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[0].fragmentNumber });
+      same(r.from, FULL.from!, `from, drop at ${k}`);
+      same(r.to, FULL.to!, `to, drop at ${k}`);
+      assert.ok(r.source.stats.reconnects >= 1, `reconnected after drop at ${k}`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("several drops in one pull, in both FRAGMENT_NUMBER readings: no loss, no duplicates", async () => {
+  for (const mode of ["inclusive", "after"] as const) {
+    const standin = serve(STREAM, { live: true, fragmentNumberMode: mode, faults: { dropAtByte: [5000, 9000, 70] } });
+    try {
+      const r = await pullInProcess(standin.url, { type: "EARLIEST" });
+      same(r.from, FULL.from!, `from (${mode})`);
+      same(r.to, FULL.to!, `to (${mode})`);
+      assert.equal(r.source.stats.reconnects, 3);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("bodies that end early (cleanly) mid-fragment: the partial fragment is discarded and fetched again", async () => {
+  const rnd = seeded(7);
+  const cuts = [
+    F[2].offset + 500,
+    F[4].offset + 33000,
+    F[5].offset,
+    ...Array.from({ length: 6 }, () => 1 + Math.floor(rnd() * 30000)),
+  ];
+  for (const k of cuts) {
+    const standin = serve(STREAM, { live: true, faults: { endEarlyAtByte: [k, 20000] } });
+    try {
+      const r = await pullInProcess(standin.url, { type: "EARLIEST" });
+      same(r.from, FULL.from!, `from, end at ${k}`);
+      same(r.to, FULL.to!, `to, end at ${k}`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("without continuation tokens the resume uses FRAGMENT_NUMBER; repeated fragments are dropped (BigInt compare)", async () => {
+  const s = connectStream({ fragments: 6, continuationTokens: false });
+  for (const mode of ["inclusive", "after"] as const) {
+    const standin = serve(s, {
+      live: true,
+      fragmentNumberMode: mode,
+      faults: { dropAtByte: [s.fragments[2].offset + 50, s.fragments[2].bytes.length + 40] },
+    });
+    try {
+      const r = await pullInProcess(standin.url, { type: "EARLIEST" });
+      same(r.from, expectedPcm(s).from!, `from (${mode})`);
+      const resumed = standin.requests.filter((q) => q.path === "/getMedia")[1];
+      const sel = (resumed.body as { StartSelector: { StartSelectorType: string; AfterFragmentNumber?: string } })
+        .StartSelector;
+      assert.equal(sel.StartSelectorType, "FRAGMENT_NUMBER");
+      assert.equal(sel.AfterFragmentNumber, s.fragments[1].fragmentNumber);
+      if (mode === "inclusive") assert.ok(r.source.stats.duplicates >= 1, "the repeated fragment was dropped");
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("resume asks for the continuation token of the last complete fragment", async () => {
+  const s = connectStream({ fragments: 5 });
+  const standin = serve(s, { live: true, faults: { dropAtByte: [s.fragments[3].offset + 50] } });
+  try {
+    const r = await pullInProcess(standin.url, { type: "EARLIEST" });
+    same(r.from, expectedPcm(s).from!, "from");
+    const resumed = standin.requests.filter((q) => q.path === "/getMedia")[1];
+    const sel =
+      (resumed.body as { StartSelector: { StartSelectorType: string; ContinuationToken?: string } }).StartSelector;
+    assert.equal(sel.StartSelectorType, "CONTINUATION_TOKEN");
+    assert.equal(sel.ContinuationToken, s.fragments[2].continuationToken);
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("CLI pull: throttling and 5xx are retried; done event says so; credentials never printed", async () => {
+  const standin = serve(STREAM, { live: true, faults: { throttle: 2, serverErrors: 2 } });
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--start-fragment",
+      F[0].fragmentNumber,
+      "--idle-timeout",
+      "0.5",
+      "--out",
+      dir,
+      "--json",
+      "--verbose",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+    const done = events.at(-1);
+    assert.equal(done.event, "done");
+    assert.equal(done.reason, "idle-timeout");
+    assert.equal(done.retries, 4);
+    assert.equal(done.firstFragmentMatched, true);
+    assert.equal(done.lastFragmentNumber, F[7].fragmentNumber);
+    assert.equal(done.continuationToken, F[7].continuationToken);
+    assert.equal(events.filter((e) => e.event === "retry").length, 4);
+    same((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
+    assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined);
+    const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
+    assert.ok(auth.every((a) => a.startsWith("AWS4-HMAC-SHA256") && a.includes(FAKE.accessKeyId)));
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI pull: a ContactId switch stops before the other contact's audio", async () => {
+  const s = connectStream({ fragments: 5, contactIds: ["c-1", "c-1", "c-1", "c-2", "c-2"] });
+  const standin = serve(s, { live: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    assert.equal(done.reason, "contact-changed");
+    assert.equal(done.contactId, "c-1");
+    assert.equal(done.stopFragmentNumber, s.fragments[3].fragmentNumber);
+    same((await readWav(`${dir}/to_customer.wav`)).data, expectedPcm(s, { untilIndex: 3 }).to!, "to");
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and --out - streaming", async () => {
+  const standin = serve(STREAM, { live: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--start-fragment",
+      F[1].fragmentNumber,
+      "--stop-fragment",
+      F[3].fragmentNumber,
+      "--out",
+      dir,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    assert.equal(done.reason, "stop-fragment");
+    assert.equal(done.fragments, 3);
+    same(
+      (await readWav(`${dir}/from_customer.wav`)).data,
+      expectedPcm(STREAM, { fromIndex: 1, untilIndex: 4 }).from!,
+      "from",
+    );
+
+    const d = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--start",
+      "earliest",
+      "--max-duration",
+      "2",
+      "--out",
+      "-",
+      "--tracks",
+      "to",
+      "--format",
+      "raw",
+    ]);
+    assert.equal(d.code, 0, d.stderr);
+    same(d.stdout, expectedPcm(STREAM, { untilIndex: 2 }).to!, "stdout raw: fragments within 2 s of stream time");
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI pull: errors get their exit code and a one-line message naming the stream and the fix", async (t) => {
+  const run = async (faults: Parameters<typeof serve>[1], args: string[]) => {
+    const standin = serve(STREAM, { live: true, ...faults });
+    const dir = await Deno.makeTempDir();
+    try {
+      const r = await pullCli(standin.url, [...args, "--out", dir, "--max-retries", "2", "--idle-timeout", "0.5"]);
+      assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined, "no secret in output");
+      assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+      return r;
+    } finally {
+      await standin.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  };
+  await t.step("not found → 4", async () => {
+    const r = await run({}, ["--stream-name", "no-such-stream", "--start", "now"]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /stream no-such-stream not found in us-east-1: check --arn\/--stream-name and --region/);
+  });
+  await t.step("access denied → 4", async () => {
+    const r = await run({ faults: { apiErrors: [{ status: 401, name: "NotAuthorizedException" }] } }, [
+      "--arn",
+      ARN,
+      "--start",
+      "now",
+    ]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /access denied to stream .*IAM permissions/);
+  });
+  await t.step("expired credentials → 4", async () => {
+    const r = await run({ faults: { apiErrors: [{ status: 403, name: "ExpiredTokenException" }] } }, [
+      "--arn",
+      ARN,
+      "--start",
+      "now",
+    ]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /credentials expired/);
+  });
+  await t.step("wrong region → 2 before any call", async () => {
+    const arn = ARN.replace("us-east-1", "eu-west-1");
+    const r = await run({}, ["--arn", arn, "--start", "now"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /eu-west-1.*--region eu-west-1/);
+  });
+  await t.step("throttled past --max-retries → 4", async () => {
+    const r = await run({ faults: { throttle: 10 } }, ["--arn", ARN, "--start", "now"]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /ClientLimitExceeded|throttl/i);
+  });
+  await t.step("in-band error fragment → 5, earlier audio kept", async () => {
+    const bytes = errorFragment("4000", 1, F[2].fragmentNumber);
+    const r = await run({ faults: { errorFragmentAfter: { fragments: 2, code: "4000", id: 1, bytes } } }, [
+      "--arn",
+      ARN,
+      "--start",
+      "earliest",
+    ]);
+    assert.equal(r.code, 5);
+    assert.match(r.stderr, /AWS_KINESISVIDEO_ERROR_CODE 4000/);
+  });
+  await t.step("connection refused → 4 naming the endpoint", async () => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const dir = await Deno.makeTempDir();
+    const r = await pullCli(`http://127.0.0.1:${port}`, [
+      "--arn",
+      ARN,
+      "--start",
+      "now",
+      "--out",
+      dir,
+      "--max-retries",
+      "1",
+    ]);
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /refused/);
+  });
+  await t.step("usage: no start, two starts, bad fragment number → 2", async () => {
+    for (
+      const args of [["--arn", ARN], ["--arn", ARN, "--start", "now", "--start-fragment", "1"], [
+        "--arn",
+        ARN,
+        "--start-fragment",
+        "12ab",
+      ]]
+    ) {
+      const r = await run({}, args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+    }
+  });
+});
+
+Deno.test("CLI pull: refuses to overwrite before contacting KVS", async () => {
+  const standin = serve(STREAM, { live: true });
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/from_customer.wav`, new Uint8Array([1, 2, 3]));
+  try {
+    const r = await pullCli(standin.url, ["--arn", ARN, "--start", "now", "--out", dir]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /refusing to overwrite .*from_customer\.wav/);
+    assert.equal(standin.requests.length, 0);
+    assert.deepEqual(await Deno.readFile(`${dir}/from_customer.wav`), new Uint8Array([1, 2, 3]));
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; flags win", async () => {
+  const standin = serve(STREAM, { live: true });
+  const dir = await Deno.makeTempDir();
+  try {
+    const event = {
+      Details: {
+        ContactData: {
+          ContactId: STREAM.fragments[0].contactId,
+          MediaStreams: {
+            Customer: {
+              Audio: {
+                StreamARN: ARN,
+                StartFragmentNumber: F[2].fragmentNumber,
+                StartTimestamp: String(F[2].producerMs),
+                StopFragmentNumber: F[4].fragmentNumber,
+              },
+            },
+          },
+        },
+      },
+    };
+    await Deno.writeTextFile(`${dir}/event.json`, JSON.stringify(event));
+    await Deno.writeTextFile(`${dir}/k.ini`, `json = true\n[pull]\nidle-timeout = 0.5\nout = ${dir}/out\n`);
+    const r = await pullCli(standin.url, ["--event", `${dir}/event.json`, "--config", `${dir}/k.ini`]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    assert.equal(done.fragments, 3);
+    assert.equal(done.reason, "stop-fragment");
+    same(
+      (await readWav(`${dir}/out/from_customer.wav`)).data,
+      expectedPcm(STREAM, { fromIndex: 2, untilIndex: 5 }).from!,
+      "from",
+    );
+    const r2 = await pullCli(standin.url, [
+      "--event",
+      `${dir}/event.json`,
+      "--config",
+      `${dir}/k.ini`,
+      "--stop-fragment",
+      F[2].fragmentNumber,
+      "--force",
+    ]);
+    assert.equal(JSON.parse(r2.stdoutText.trim().split("\n").at(-1)!).fragments, 1);
+    await Deno.writeTextFile(`${dir}/bad.ini`, "colour = blue\n");
+    const bad = await pullCli(standin.url, [
+      "--event",
+      `${dir}/event.json`,
+      "--config",
+      `${dir}/bad.ini`,
+      "--out",
+      dir,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown option 'colour'/);
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CLI pull --archived: ListFragments (shuffled) + GetMediaForFragmentList, in producer order", async () => {
+  const standin = serve(STREAM, {});
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--archived",
+      "--start-timestamp",
+      String(F[1].producerMs),
+      "--stop-timestamp",
+      String(F[6].producerMs),
+      "--out",
+      dir,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    assert.equal(done.archived, true);
+    assert.equal(done.fragments, 6);
+    same(
+      (await readWav(`${dir}/to_customer.wav`)).data,
+      expectedPcm(STREAM, { fromIndex: 1, untilIndex: 7 }).to!,
+      "to",
+    );
+    assert.ok(standin.requests.some((q) => q.path === "/listFragments"));
+  } finally {
+    await standin.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
+  assert.equal(parseTimestamp("2026-11-24T10:00:00Z"), Date.UTC(2026, 10, 24, 10));
+  assert.equal(parseTimestamp("1599166395.421"), 1599166395421);
+  assert.equal(parseTimestamp("1599166395421"), 1599166395421);
+  assert.equal(parseTimestamp("yesterday"), undefined);
+  const p = planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "2000000" }, undefined, 5e12);
+  assert.equal(p.archived, true, "a stop bound in the past selects archived mode");
+  assert.equal(p.selector.type, "PRODUCER_TIMESTAMP");
+  const rec = parseConnectEvent({
+    ContactId: "c-9",
+    Recordings: [{ Location: ARN, FragmentStartNumber: "123", FragmentStopNumber: "456", MediaStreamType: "AUDIO" }],
+  }, "record.json");
+  assert.deepEqual([rec.arn, rec.startFragment, rec.stopFragment, rec.contactId], [ARN, "123", "456", "c-9"]);
+  assert.throws(() => parseConnectEvent({ foo: 1 }, "x.json"), /neither a Connect Lambda event/);
+});

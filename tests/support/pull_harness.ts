@@ -1,0 +1,114 @@
+/**
+ * Test harness for pulls against the loopback KVS stand-in: generated
+ * Connect fragments as stand-in fragments, an in-process pull through the
+ * real SDK (PullSource → ConnectDemuxer → CallWriter), and CLI runs with
+ * recognisable fake credentials.
+ * @module
+ */
+
+import type { GeneratedStream } from "./connect_stream.ts";
+import { type StandinFragment, type StandinOptions, startStandin } from "./kvs_standin.ts";
+import { createKvsClients } from "../../src/kvs/client.ts";
+import { type PullEvent, PullSource, type PullSourceOptions } from "../../src/kvs/pull_source.ts";
+import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
+import { CallWriter } from "../../src/audio/call_writer.ts";
+import { kvsaudio } from "./cli.ts";
+
+/** A stream ARN in us-east-1. */
+export const ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-test/1700000000000";
+
+/** Fake credentials that must never appear in any output. */
+export const FAKE = {
+  accessKeyId: "AKIDFAKEKVSAUDIO0001",
+  secretAccessKey: "fakeSecretKeyDoNotPrint/0123456789abcdef",
+  sessionToken: "FakeSessionTokenDoNotPrint0123456789",
+};
+
+/** Environment for CLI runs: fake credentials, no real AWS config. */
+export const AWS_ENV: Record<string, string> = {
+  AWS_ACCESS_KEY_ID: FAKE.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: FAKE.secretAccessKey,
+  AWS_SESSION_TOKEN: FAKE.sessionToken,
+  AWS_REGION: "us-east-1",
+  AWS_CONFIG_FILE: "/nonexistent/aws-config",
+  AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/aws-credentials",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+
+/** Stand-in fragments from a generated stream. */
+export function standinFragments(s: GeneratedStream): StandinFragment[] {
+  return s.fragments.map((f) => ({
+    fragmentNumber: f.fragmentNumber,
+    producerMs: f.producerMs,
+    serverMs: f.serverMs,
+    continuationToken: f.continuationToken,
+    bytes: f.bytes,
+  }));
+}
+
+/** Start a stand-in serving `s` under {@linkcode ARN}. */
+export function serve(s: GeneratedStream, opts: Omit<StandinOptions, "streams"> = {}) {
+  return startStandin({ streams: { [ARN]: standinFragments(s) }, chunkSize: [100, 5000], ...opts });
+}
+
+/** Result of an in-process pull. */
+export interface InProcessPull {
+  from: Uint8Array;
+  to: Uint8Array;
+  source: PullSource;
+  events: PullEvent[];
+  stop?: string;
+}
+
+/** Pull in-process through the real SDK; outputs raw PCM read back from files. */
+export async function pullInProcess(
+  url: string,
+  selector: PullSourceOptions["selector"],
+  opts: Partial<PullSourceOptions> = {},
+): Promise<InProcessPull> {
+  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: url, credentials: FAKE });
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-pull-" });
+  const events: PullEvent[] = [];
+  const source = new PullSource({
+    clients,
+    stream: { arn: ARN },
+    selector,
+    idleTimeoutMs: 400,
+    backoff: { baseMs: 1, capMs: 5 },
+    onEvent: (e) => events.push(e),
+    ...opts,
+  });
+  const writer = new CallWriter({ outDir: dir, format: "raw", stereo: false, tracks: "both", force: false });
+  writer.prepare();
+  const demux = new ConnectDemuxer();
+  let stop: string | undefined;
+  try {
+    for await (const f of source.fragments()) {
+      const item = demux.fragment(f);
+      if (item.kind === "stop") {
+        stop = item.reason;
+        break;
+      }
+      writer.write(item);
+    }
+  } finally {
+    writer.close();
+    clients.destroy();
+  }
+  const from = await Deno.readFile(`${dir}/from_customer.raw`);
+  const to = await Deno.readFile(`${dir}/to_customer.raw`);
+  await Deno.remove(dir, { recursive: true });
+  return { from, to, source, events, stop };
+}
+
+/** Run `kvsaudio pull` against a stand-in URL with fake credentials. */
+export function pullCli(url: string, args: string[], env: Record<string, string> = {}) {
+  return kvsaudio(["pull", "--endpoint-url", url, "--region", "us-east-1", ...args], { env: { ...AWS_ENV, ...env } });
+}
+
+/** Assert no fake credential appears in `text`. */
+export function leaksSecret(text: string): string | undefined {
+  for (const v of Object.values(FAKE)) if (text.includes(v)) return v;
+  if (/AWS4-HMAC-SHA256|Signature=|x-amz-security-token/i.test(text)) return "a signed header";
+  return undefined;
+}
