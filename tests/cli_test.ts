@@ -106,7 +106,7 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
   const line = oneLineError(r.stderr);
   assert.equal(
     line,
-    `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: invalid size byte 0x00 (VINT wider than 8 bytes)`,
+    `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: first byte 0x00 (VINT wider than 8 bytes)`,
   );
   assert.equal(r.stdoutText.trim().split("\n").length, 2, "the two good fragments were printed first");
   await Deno.remove(path);

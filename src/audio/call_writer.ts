@@ -47,6 +47,15 @@ export interface CallWriterOptions {
   tracks: TrackChoice;
   /** Overwrite existing files. */
   force: boolean;
+  /**
+   * Least time between header rewrites, in ms (default 0: after every
+   * fragment). Data is always written before the header that counts it, so
+   * every output is a valid WAV at every moment whatever the interval; a
+   * longer interval only means fewer syscalls when fragments arrive faster
+   * than real time (a saved file), and that a `kill -9` may lose up to that
+   * much of the most recent audio. The last fragment is always committed.
+   */
+  commitIntervalMs?: number;
 }
 
 /** Base file names per output. */
@@ -61,6 +70,7 @@ export class CallWriter {
   #format: PcmFormat | undefined;
   #opened = false;
   #closed = false;
+  #lastCommit = -Infinity;
   /** Frames written per direction (silence included). */
   readonly frames: Record<Direction, number> = { from: 0, to: 0 };
   /** Gaps filled with silence, and their total frames. */
@@ -73,9 +83,12 @@ export class CallWriter {
   droppedBlocks = 0;
   /** Fragments whose audio was written. */
   fragments = 0;
+  /** See {@linkcode CallWriterOptions.commitIntervalMs}; may be changed before writing. */
+  commitIntervalMs: number;
 
   constructor(options: CallWriterOptions) {
     this.#opts = options;
+    this.commitIntervalMs = options.commitIntervalMs ?? 0;
     if (options.outDir === "-" && !options.stereo && options.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
     }
@@ -182,7 +195,15 @@ export class CallWriter {
         }
       }
     }
-    this.commit();
+    const interval = this.commitIntervalMs;
+    if (interval <= 0) this.commit();
+    else {
+      const now = performance.now();
+      if (now - this.#lastCommit >= interval) {
+        this.#lastCommit = now;
+        this.commit();
+      }
+    }
   }
 
   /** Make every output a valid file holding all audio written so far. */

@@ -80,6 +80,8 @@ export class PcmFileSink implements AudioSink {
   /** `"wav"` or `"raw"`. */
   readonly format: AudioFormat;
   readonly #file: Deno.FsFile;
+  /** A second handle on the same file for header rewrites: data writes never seek. */
+  #headerFile: Deno.FsFile | undefined;
   readonly #buffer: PcmBuffer;
   readonly #blockAlign: number;
   #dataBytes = 0;
@@ -207,9 +209,9 @@ export class PcmFileSink implements AudioSink {
     try {
       this.#buffer.flush();
       if (this.format === "wav" && this.#headerBytes !== this.#dataBytes) {
-        this.#file.seekSync(0, Deno.SeekMode.Start);
-        writeAll(this.#file, this.#header());
-        this.#file.seekSync(0, Deno.SeekMode.End);
+        this.#headerFile ??= Deno.openSync(this.path, { write: true });
+        this.#headerFile.seekSync(0, Deno.SeekMode.Start);
+        writeAll(this.#headerFile, this.#header());
       }
     } catch (err) {
       throw this.#ioError(err);
@@ -227,6 +229,7 @@ export class PcmFileSink implements AudioSink {
     } finally {
       this.#closed = true;
       this.#file.close();
+      this.#headerFile?.close();
     }
   }
 

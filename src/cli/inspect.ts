@@ -192,7 +192,8 @@ export async function inspectCommand(args: string[]): Promise<number> {
         out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${f.complete ? "" : ", truncated"})`);
         treeLines(f.tree ?? [], 1, out);
       } else out.line(textLine(f));
-      out.flush();
+      if (!input.regularFile) out.flush(); // live input: show each fragment as it completes
+      input.release(f.offset + f.size);
     }
   } catch (e) {
     out.flush();

@@ -14,6 +14,8 @@ import type { ElementType } from "./elements.ts";
 import type { EbmlValue } from "./token.ts";
 
 const utf8 = new TextDecoder("utf-8");
+/** Recently decoded short ASCII strings by hash (bounded). */
+const interned = new Map<number, string>();
 /** Milliseconds from 1970-01-01 to 2001-01-01 (the EBML date epoch). */
 const EBML_EPOCH_MS = 978307200000;
 
@@ -127,21 +129,30 @@ export function decodeFloat(data: Uint8Array): number {
 export function decodeString(data: Uint8Array): string {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
-  // Short ASCII strings are the common case (tag names, ids): skip TextDecoder.
+  // Short ASCII strings are the common case (tag names, ContactIds, MIME
+  // types) and mostly repeat from fragment to fragment: reuse the string.
   if (end <= 64) {
-    let ascii = true;
+    let hash = end;
     for (let i = 0; i < end; i++) {
-      if (data[i] >= 0x80) {
-        ascii = false;
-        break;
+      const b = data[i];
+      if (b >= 0x80) return utf8.decode(data.subarray(0, end));
+      hash = (Math.imul(hash, 31) + b) | 0;
+    }
+    const cached = interned.get(hash);
+    if (cached !== undefined && cached.length === end) {
+      let same = true;
+      for (let i = 0; i < end; i++) {
+        if (cached.charCodeAt(i) !== data[i]) {
+          same = false;
+          break;
+        }
       }
+      if (same) return cached;
     }
-    if (ascii) {
-      return String.fromCharCode.apply(
-        null,
-        data.subarray(0, end) as unknown as number[],
-      );
-    }
+    const s = String.fromCharCode.apply(null, data.subarray(0, end) as unknown as number[]);
+    if (interned.size >= 4096) interned.clear();
+    interned.set(hash, s);
+    return s;
   }
   return utf8.decode(data.subarray(0, end));
 }

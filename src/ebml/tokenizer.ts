@@ -53,7 +53,6 @@ interface OpenMaster {
 }
 
 interface PendingLeaf {
-  def: ElementDef | undefined;
   id: number;
   name: string;
   type: ElementType;
@@ -115,6 +114,7 @@ export class EbmlTokenizer {
   push(chunk: Uint8Array, out: EbmlToken[]): void {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
     const len = chunk.length;
+    const stack = this.#stack;
     let i = 0;
     for (;;) {
       const leaf = this.#leaf;
@@ -123,15 +123,9 @@ export class EbmlTokenizer {
         if (avail === 0) return;
         const need = leaf.size - leaf.got;
         const take = need < avail ? need : avail;
-        if (!leaf.skip) {
-          if (take === leaf.size) {
-            leaf.parts.push(chunk.subarray(i, i + take));
-          } else {
-            // Spans chunks: keep a copy of what arrived so far (bounded by the
-            // bytes received, not by the declared size).
-            leaf.parts.push(chunk.slice(i, i + take));
-          }
-        }
+        // A leaf spanning chunks: keep a copy of what arrived so far (bounded
+        // by the bytes received, never by the declared size).
+        if (!leaf.skip) leaf.parts.push(chunk.slice(i, i + take));
         leaf.got += take;
         i += take;
         this.#pos += take;
@@ -141,46 +135,105 @@ export class EbmlTokenizer {
         }
         continue;
       }
-      this.#closeEnded(out);
+      if (stack.length > 0 && stack[stack.length - 1].limit <= this.#pos) this.#closeEnded(out);
       if (i >= len) return;
 
-      // Element header: id + size, possibly split across chunks.
-      let buf = chunk;
-      let hp = i;
-      let hend = len;
-      const carried = this.#carryLen;
-      if (carried > 0) {
-        const n = Math.min(12 - carried, len - i);
-        this.#carry.set(chunk.subarray(i, i + n), carried);
-        buf = this.#carry;
-        hp = 0;
-        hend = carried + n;
-      }
-      const idv = this.#readHeaderPart(
-        () => readId(buf, hp, hend),
-        "element id",
-      );
-      const sizev = idv &&
-        this.#readHeaderPart(
-          () => readSize(buf, hp + idv.width, hend),
-          "element size",
-          idv.value,
-        );
-      if (idv === undefined || sizev === undefined) {
-        // Incomplete header: keep the bytes for the next chunk.
-        if (carried > 0) {
-          this.#carryLen = hend;
-        } else {
+      // Element header (id + size). Fast path: the whole header is in this chunk.
+      let id: number;
+      let size: number;
+      let hs: number;
+      if (this.#carryLen === 0) {
+        const b0 = chunk[i];
+        const idw = b0 >= 0x80 ? 1 : b0 >= 0x40 ? 2 : b0 >= 0x20 ? 3 : b0 >= 0x10 ? 4 : 0;
+        if (idw === 0) throw this.#badId(b0);
+        if (i + idw >= len) {
           this.#carry.set(chunk.subarray(i, len), 0);
           this.#carryLen = len - i;
+          return;
         }
-        return;
+        id = b0;
+        for (let k = 1; k < idw; k++) id = id * 256 + chunk[i + k];
+        const s0 = chunk[i + idw];
+        if (s0 === 0) throw this.#badSize(id);
+        const sw = Math.clz32(s0) - 23;
+        hs = idw + sw;
+        if (i + hs > len) {
+          this.#carry.set(chunk.subarray(i, len), 0);
+          this.#carryLen = len - i;
+          return;
+        }
+        const mask = (0x80 >> (sw - 1)) - 1;
+        size = s0 & mask;
+        let ones = size === mask;
+        for (let k = idw + 1; k < hs; k++) {
+          const b = chunk[i + k];
+          if (b !== 0xff) ones = false;
+          size = size * 256 + b;
+        }
+        if (ones) size = UNKNOWN_SIZE;
+        i += hs;
+      } else {
+        // Slow path: the header started in an earlier chunk.
+        const carried = this.#carryLen;
+        const n = Math.min(12 - carried, len - i);
+        this.#carry.set(chunk.subarray(i, i + n), carried);
+        const end = carried + n;
+        let idv, sizev;
+        try {
+          idv = readId(this.#carry, 0, end);
+        } catch {
+          throw this.#badId(this.#carry[0]);
+        }
+        try {
+          sizev = idv && readSize(this.#carry, idv.width, end);
+        } catch {
+          throw this.#badSize(idv!.value);
+        }
+        if (idv === undefined || sizev === undefined) {
+          this.#carryLen = end;
+          return;
+        }
+        id = idv.value;
+        size = sizev.value;
+        hs = idv.width + sizev.width;
+        i += hs - carried;
+        this.#carryLen = 0;
       }
-      const headerSize = idv.width + sizev.width;
-      i += headerSize - carried;
-      this.#carryLen = 0;
-      this.#startElement(idv.value, sizev.value, headerSize, out);
+      const leafType = this.#startElement(id, size, hs, out);
+      if (leafType === undefined) continue;
+      // A leaf: decode it straight from the chunk when it lies whole in it.
+      if (i + size <= len) {
+        const offset = this.#pos - hs;
+        this.#pos += size;
+        i += size;
+        if (leafType !== SKIP) this.#emitValue(id, leafType, offset, hs, size, chunk.subarray(i - size, i), out);
+      } else {
+        const def = elementById(id);
+        this.#leaf = {
+          id,
+          name: def?.name ?? formatId(id),
+          type: leafType === SKIP ? "binary" : leafType,
+          offset: this.#pos - hs,
+          headerSize: hs,
+          size,
+          depth: stack.length,
+          parts: [],
+          got: 0,
+          skip: leafType === SKIP,
+        };
+      }
     }
+  }
+
+  #badId(first: number): DataError {
+    return this.#error(
+      `invalid element id: first byte 0x${first.toString(16).toUpperCase().padStart(2, "0")} (not a 1-4 byte EBML id)`,
+      "element header",
+    );
+  }
+
+  #badSize(id: number): DataError {
+    return this.#error("invalid element size: first byte 0x00 (VINT wider than 8 bytes)", nameOf(id));
   }
 
   /**
@@ -250,17 +303,6 @@ export class EbmlTokenizer {
     }
   }
 
-  #readHeaderPart<T>(read: () => T, what: string, id?: number): T {
-    try {
-      return read();
-    } catch (e) {
-      throw this.#error(
-        `invalid ${what}: ${(e as Error).message}`,
-        id === undefined ? "element header" : nameOf(id),
-      );
-    }
-  }
-
   #error(reason: string, element: string, offset = this.#pos): DataError {
     return new DataError(reason, { offset, element, source: this.#source });
   }
@@ -290,12 +332,13 @@ export class EbmlTokenizer {
     }
   }
 
-  #startElement(
-    id: number,
-    size: number,
-    headerSize: number,
-    out: EbmlToken[],
-  ): void {
+  /**
+   * Start an element whose header was read (`#pos` is at its header). For a
+   * master: emit its start and return undefined. For a leaf: return its type
+   * (or SKIP for an unknown id) so the caller reads its data; `#pos` is then
+   * at the data. Zero-size leaves are emitted here (undefined returned).
+   */
+  #startElement(id: number, size: number, headerSize: number, out: EbmlToken[]): ElementType | typeof SKIP | undefined {
     const offset = this.#pos;
     const def = elementById(id);
     const stack = this.#stack;
@@ -323,117 +366,41 @@ export class EbmlTokenizer {
     }
     const depth = stack.length;
     const parentLimit = depth > 0 ? stack[depth - 1].limit : Infinity;
-    const name = def?.name ?? nameOf(id);
     const dataStart = offset + headerSize;
-    if (size !== UNKNOWN_SIZE && dataStart + size > parentLimit) {
-      const parent = stack[depth - 1];
-      throw this.#error(
-        `size ${size} overruns its parent ${parent.name} (which ends at byte ${parentLimit})`,
-        name,
-        offset,
-      );
-    }
     if (dataStart > parentLimit) {
+      throw this.#error(`header overruns its parent (which ends at byte ${parentLimit})`, nameOf(id), offset);
+    }
+    if (size !== UNKNOWN_SIZE && dataStart + size > parentLimit) {
       throw this.#error(
-        `header overruns its parent (which ends at byte ${parentLimit})`,
-        name,
+        `size ${size} overruns its parent ${stack[depth - 1].name} (which ends at byte ${parentLimit})`,
+        nameOf(id),
         offset,
       );
     }
     this.#pos = dataStart;
     if (def !== undefined && def.type === "master") {
-      if (depth >= this.#maxDepth) {
-        throw this.#error(
-          `nesting deeper than ${this.#maxDepth} levels`,
-          name,
-          offset,
-        );
-      }
+      if (depth >= this.#maxDepth) throw this.#error(`nesting deeper than ${this.#maxDepth} levels`, def.name, offset);
       const end = size === UNKNOWN_SIZE ? -1 : dataStart + size;
-      stack.push({
-        id,
-        name,
-        offset,
-        headerSize,
-        depth,
-        end,
-        limit: end === -1 ? parentLimit : Math.min(end, parentLimit),
-      });
-      out.push(
-        token(
-          "start",
-          id,
-          name,
-          "master",
-          offset,
-          headerSize,
-          size,
-          depth,
-          undefined,
-          false,
-        ),
-      );
-      return;
+      const limit = end === -1 ? parentLimit : end < parentLimit ? end : parentLimit;
+      stack.push({ id, name: def.name, offset, headerSize, depth, end, limit });
+      out.push(token("start", id, def.name, "master", offset, headerSize, size, depth, undefined, false));
+      return undefined;
     }
-    if (size === UNKNOWN_SIZE) {
-      throw this.#error(
-        "unknown size is only allowed on master elements",
-        name,
-        offset,
-      );
-    }
-    const type: ElementType = def?.type ?? "binary";
+    if (size === UNKNOWN_SIZE) throw this.#error("unknown size is only allowed on master elements", nameOf(id), offset);
     if (def === undefined) {
       // Unknown element: report it and skip its data without keeping it.
-      out.push(
-        token(
-          "skip",
-          id,
-          name,
-          type,
-          offset,
-          headerSize,
-          size,
-          depth,
-          undefined,
-          false,
-        ),
-      );
+      out.push(token("skip", id, formatId(id), "binary", offset, headerSize, size, depth, undefined, false));
+      return size === 0 ? undefined : SKIP;
     }
     if (size === 0) {
-      if (def !== undefined) {
-        this.#emitValue(
-          def,
-          id,
-          name,
-          type,
-          offset,
-          headerSize,
-          0,
-          depth,
-          EMPTY,
-          out,
-        );
-      }
-      return;
+      this.#emitValue(id, def.type, offset, headerSize, 0, EMPTY, out);
+      return undefined;
     }
-    this.#leaf = {
-      def,
-      id,
-      name,
-      type,
-      offset,
-      headerSize,
-      size,
-      depth,
-      parts: [],
-      got: 0,
-      skip: def === undefined,
-    };
+    return def.type;
   }
 
   #finishLeaf(leaf: PendingLeaf, out: EbmlToken[]): void {
-    if (leaf.skip || leaf.def === undefined) return;
+    if (leaf.skip) return;
     const parts = leaf.parts;
     let data: Uint8Array;
     if (parts.length === 1) {
@@ -446,29 +413,15 @@ export class EbmlTokenizer {
         o += p.length;
       }
     }
-    this.#emitValue(
-      leaf.def,
-      leaf.id,
-      leaf.name,
-      leaf.type,
-      leaf.offset,
-      leaf.headerSize,
-      leaf.size,
-      leaf.depth,
-      data,
-      out,
-    );
+    this.#emitValue(leaf.id, leaf.type, leaf.offset, leaf.headerSize, leaf.size, data, out);
   }
 
   #emitValue(
-    _def: ElementDef,
     id: number,
-    name: string,
     type: ElementType,
     offset: number,
     headerSize: number,
     size: number,
-    depth: number,
     data: Uint8Array,
     out: EbmlToken[],
   ): void {
@@ -479,25 +432,17 @@ export class EbmlTokenizer {
       try {
         value = decodeValue(type, data);
       } catch (e) {
-        throw this.#error((e as Error).message, name, offset);
+        throw this.#error((e as Error).message, nameOf(id), offset);
       }
     }
     out.push(
-      token(
-        "value",
-        id,
-        name,
-        type,
-        offset,
-        headerSize,
-        size,
-        depth,
-        value,
-        false,
-      ),
+      token("value", id, elementById(id)!.name, type, offset, headerSize, size, this.#stack.length, value, false),
     );
   }
 }
+
+/** Marks a leaf whose data is skipped (unknown id). */
+const SKIP = "skip" as const;
 
 function nameOf(id: number): string {
   return elementById(id)?.name ?? formatId(id);

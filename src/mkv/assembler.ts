@@ -251,7 +251,8 @@ export class FragmentAssembler {
         tr.codecId = v as string;
         return;
       case ID.CodecPrivate:
-        tr.codecPrivate = v as Uint8Array;
+        // A copy: tracks outlive the input chunk (one document, many Cluster fragments).
+        tr.codecPrivate = (v as Uint8Array).slice();
         return;
       case ID.SamplingFrequency:
         if (tr.audio) tr.audio.samplingFrequency = v as number;

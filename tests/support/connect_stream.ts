@@ -106,6 +106,8 @@ export interface ConnectStreamOptions {
    * CONTINUATION_TOKEN (= the fragment number) in one Tag after it.
    */
   kvsTags?: boolean;
+  /** CodecID of both tracks (default `A_AAC` with CodecPrivate 11 90, as Connect declares; others get no CodecPrivate). */
+  codecId?: string;
   /** Write the CONTINUATION_TOKEN tag (default true; false leaves only MILLIS_BEHIND_NOW after the Cluster). */
   continuationTokens?: boolean;
   /**
@@ -268,6 +270,7 @@ interface Plan {
   base: bigint;
   kvsTags: boolean;
   continuationTokens: boolean;
+  codecId: string;
   docType: string;
 }
 
@@ -360,6 +363,7 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
     base: opts.fragmentNumberBase ?? DEFAULT_FRAGMENT_NUMBER_BASE,
     kvsTags: opts.kvsTags ?? true,
     continuationTokens: opts.continuationTokens ?? true,
+    codecId: opts.codecId ?? "A_AAC",
     docType: opts.docType ?? "matroska\0",
   };
 }
@@ -428,8 +432,8 @@ class FragmentBuilder {
           uintEl(ID.TrackUID, t.uid, 8),
           uintEl(ID.TrackType, 2),
           strEl(ID.Name, t.name),
-          strEl(ID.CodecID, "A_AAC"),
-          el(ID.CodecPrivate, Uint8Array.of(0x11, 0x90)),
+          strEl(ID.CodecID, p.codecId),
+          ...(p.codecId === "A_AAC" ? [el(ID.CodecPrivate, Uint8Array.of(0x11, 0x90))] : []),
         ];
         if (p.audioElement) {
           children.push(el(ID.Audio, [
