@@ -1,0 +1,381 @@
+/**
+ * `deno task bench [--json PATH] [--quick]`: kvsaudio's speed and memory
+ * targets, measured on generated Connect calls (never by timed tests).
+ *
+ * - throughput: `kvsaudio extract` of a one-hour call to two WAVs, wall time
+ *   including start-up, and ffmpeg on a PCM-declared copy when installed;
+ * - parse only: `kvsaudio inspect` of the same file;
+ * - latency: in-process, last byte of a fragment in → its audio written and
+ *   the WAV headers rewritten (p50, p99);
+ * - memory: peak RSS of `extract` on a one-hour and a four-hour call;
+ * - start-up: `kvsaudio --help` and `inspect` of a one-fragment file;
+ * - live load: 50 concurrent `pull` runs against real-time stand-in streams.
+ *
+ * Prints a table (metric, target, measured, pass/fail); `--json PATH` writes
+ * it as JSON. `--quick` uses small inputs (a smoke run: its numbers are not
+ * comparable with the targets).
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { connectStream, type ConnectStreamOptions, writeCallFile } from "../support/connect_stream.ts";
+import { type StandinFragment, startStandin } from "../support/kvs_standin.ts";
+import { EbmlTokenizer } from "../../src/ebml/tokenizer.ts";
+import type { EbmlToken } from "../../src/ebml/token.ts";
+import { FragmentAssembler } from "../../src/mkv/assembler.ts";
+import type { Fragment } from "../../src/mkv/fragment.ts";
+import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
+import { CallWriter } from "../../src/audio/call_writer.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = `${ROOT}src/main.ts`;
+const PERMS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    json: { type: "string" },
+    quick: { type: "boolean" },
+    runs: { type: "string" },
+    "live-streams": { type: "string" },
+    "live-seconds": { type: "string" },
+    keep: { type: "boolean" },
+  },
+});
+const quick = values.quick === true;
+const RUNS = Number(values.runs ?? (quick ? 2 : 5));
+const CALL_S = quick ? 60 : 3600;
+const LONG_S = quick ? 240 : 4 * 3600;
+const LIVE_STREAMS = Number(values["live-streams"] ?? (quick ? 4 : 50));
+const LIVE_SECONDS = Number(values["live-seconds"] ?? (quick ? 4 : 20));
+
+interface Row {
+  metric: string;
+  target: string;
+  measured: string;
+  pass: boolean | null;
+  value?: number;
+  unit?: string;
+  detail?: Record<string, unknown>;
+}
+const rows: Row[] = [];
+const dur = (s: number) => s >= 3600 ? `${s / 3600} h` : `${s / 60} min`;
+const log = (s: string) => console.error(`bench: ${s}`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+async function which(cmd: string): Promise<boolean> {
+  try {
+    const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null", stderr: "null" })
+      .output();
+    return r.success;
+  } catch {
+    return false;
+  }
+}
+const HAVE_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
+
+/** Run a command: wall time (ms), peak RSS (KiB) and CPU seconds (user + system) via /usr/bin/time when present. */
+async function timed(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}) {
+  const file = await Deno.makeTempFile({ prefix: "kvsaudio-bench-time-" });
+  const argv = HAVE_TIME ? ["/usr/bin/time", "-f", "%M %U %S", "-o", file, cmd, ...args] : [cmd, ...args];
+  const t0 = performance.now();
+  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped", env: opts.env })
+    .output();
+  const ms = performance.now() - t0;
+  let rssKiB: number | undefined;
+  let cpuS: number | undefined;
+  if (HAVE_TIME) {
+    const [m, u, sy] = (await Deno.readTextFile(file)).trim().split("\n").at(-1)!.split(" ").map(Number);
+    if (Number.isFinite(m)) rssKiB = m;
+    if (Number.isFinite(u) && Number.isFinite(sy)) cpuS = u + sy;
+  }
+  await Deno.remove(file).catch(() => {});
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).slice(-500)}`);
+  }
+  return { ms, rssKiB, cpuS, stdout: new TextDecoder().decode(out.stdout) };
+}
+
+const kvs = (args: string[]) => timed(Deno.execPath(), ["run", ...PERMS, MAIN, ...args]);
+
+const dir = await Deno.makeTempDir({ prefix: "kvsaudio-bench-" });
+try {
+  // ---- Inputs -------------------------------------------------------------
+  const call = `${dir}/call.mkv`;
+  const long = `${dir}/call-long.mkv`;
+  const pcmCall = `${dir}/call-pcm.mkv`;
+  const one = `${dir}/one.mkv`;
+  log(`generating a ${CALL_S} s call, a ${LONG_S} s call and a PCM-declared copy in ${dir}`);
+  const { bytes: callBytes } = await writeCallFile(call, CALL_S);
+  await writeCallFile(long, LONG_S);
+  await writeCallFile(pcmCall, CALL_S, { codecId: "A_PCM/INT/LIT", audioElement: true });
+  await Deno.writeFile(one, connectStream({ fragments: 1 }).bytes);
+  const mb = callBytes / 1e6;
+
+  // ---- Throughput ---------------------------------------------------------
+  const extractTimes: number[] = [];
+  for (let i = 0; i < RUNS + 1; i++) {
+    await Deno.remove(`${dir}/out`, { recursive: true }).catch(() => {});
+    const r = await kvs(["extract", call, "--out", `${dir}/out`]);
+    if (i > 0) extractTimes.push(r.ms); // the first run warms the page cache
+  }
+  const extractMs = median(extractTimes);
+  let ffmpegMs: number | undefined;
+  if (await which("ffmpeg")) {
+    const ff: number[] = [];
+    for (let i = 0; i < Math.max(2, Math.min(RUNS, 3)); i++) {
+      const r = await timed("ffmpeg", [
+        ...["-v", "quiet", "-y", "-i", pcmCall],
+        ...["-map", "0:a:0", "-c:a", "pcm_s16le", `${dir}/ff0.wav`],
+        ...["-map", "0:a:1", "-c:a", "pcm_s16le", `${dir}/ff1.wav`],
+      ]);
+      ff.push(r.ms);
+    }
+    ffmpegMs = median(ff);
+  }
+  rows.push({
+    metric: `extract ${dur(CALL_S)} call → 2 WAVs (wall, incl. start-up)`,
+    target: "≤ 200 ms (≥ 600 MB/s)",
+    measured: `${extractMs.toFixed(0)} ms (${(mb / (extractMs / 1000)).toFixed(0)} MB/s)` +
+      (ffmpegMs !== undefined
+        ? `; ffmpeg ${ffmpegMs.toFixed(0)} ms, ${(ffmpegMs / extractMs).toFixed(1)}× slower`
+        : "; ffmpeg not installed"),
+    pass: quick ? null : extractMs <= 200,
+    value: extractMs,
+    unit: "ms",
+    detail: { runs: extractTimes, bytes: callBytes, ffmpegMs: ffmpegMs ?? null },
+  });
+
+  // ---- Parse only ---------------------------------------------------------
+  const inspectTimes: number[] = [];
+  for (let i = 0; i < RUNS; i++) inspectTimes.push((await kvs(["inspect", call])).ms);
+  const inspectMs = median(inspectTimes);
+  // In-process parse (tokenizer + assembler), no start-up, warm.
+  const data = await Deno.readFile(call);
+  const parseRuns: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    const tk = new EbmlTokenizer();
+    const asm = new FragmentAssembler();
+    const out: Fragment[] = [];
+    for (let i = 0; i < data.length; i += 1 << 18) {
+      const chunk = data.subarray(i, i + (1 << 18));
+      const tokens: EbmlToken[] = [];
+      tk.push(chunk, tokens);
+      asm.push({ tokens, chunk, offset: i, final: false }, out);
+      out.length = 0;
+    }
+    parseRuns.push(performance.now() - t0);
+  }
+  const parseMs = Math.min(...parseRuns);
+  rows.push({
+    metric: "inspect (parse only), wall incl. start-up",
+    target: "≥ 1 GB/s",
+    measured: `${inspectMs.toFixed(0)} ms = ${(mb / inspectMs).toFixed(2)} GB/s; in-process warm parse ${
+      parseMs.toFixed(0)
+    } ms = ${(mb / parseMs).toFixed(2)} GB/s`,
+    pass: quick ? null : mb / inspectMs >= 1,
+    value: mb / inspectMs,
+    unit: "GB/s",
+    detail: { runs: inspectTimes, inProcessParseMs: parseMs },
+  });
+
+  // ---- Latency ------------------------------------------------------------
+  {
+    const s = connectStream({ fragments: quick ? 60 : 600 });
+    const latDir = `${dir}/lat`;
+    const writer = new CallWriter({ outDir: latDir, format: "wav", stereo: false, tracks: "both", force: true });
+    writer.prepare();
+    const tk = new EbmlTokenizer();
+    const asm = new FragmentAssembler({ eager: true });
+    const demux = new ConnectDemuxer();
+    const lat: number[] = [];
+    const frags: Fragment[] = [];
+    for (const f of s.fragments) {
+      // Network-like: the fragment arrives in 4 KiB chunks; time the last one.
+      const b = f.bytes;
+      let i = 0;
+      for (; i + 4096 < b.length; i += 4096) {
+        const tokens: EbmlToken[] = [];
+        tk.push(b.subarray(i, i + 4096), tokens);
+        asm.push({ tokens, chunk: b.subarray(i, i + 4096), offset: f.offset + i, final: false }, frags);
+      }
+      if (frags.length > 0) throw new Error("a fragment was emitted before its last byte");
+      const t0 = performance.now();
+      const tokens: EbmlToken[] = [];
+      tk.push(b.subarray(i), tokens);
+      asm.push({ tokens, chunk: b.subarray(i), offset: f.offset + i, final: false }, frags);
+      for (const fr of frags) {
+        const item = demux.fragment(fr);
+        if (item.kind === "audio") writer.write(item); // writes + rewrites the WAV headers
+      }
+      const t1 = performance.now();
+      if (frags.length !== 1) throw new Error("the fragment was not emitted at its last byte");
+      frags.length = 0;
+      lat.push(t1 - t0);
+    }
+    writer.close();
+    const warm = lat.slice(10);
+    const p50 = percentile(warm, 50);
+    const p99 = percentile(warm, 99);
+    rows.push({
+      metric: "latency: last byte of a fragment → audio written + headers rewritten",
+      target: "p99 ≤ 2 ms",
+      measured: `p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms, max ${
+        Math.max(...warm).toFixed(3)
+      } ms (${warm.length} fragments)`,
+      pass: p99 <= 2,
+      value: p99,
+      unit: "ms",
+      detail: { p50, p99, first10: lat.slice(0, 10) },
+    });
+  }
+
+  // ---- Memory -------------------------------------------------------------
+  if (HAVE_TIME) {
+    const peak = async (file: string) => {
+      await Deno.remove(`${dir}/mem`, { recursive: true }).catch(() => {});
+      return (await kvs(["extract", file, "--out", `${dir}/mem`])).rssKiB! / 1024;
+    };
+    const one = await peak(call);
+    const four = await peak(long);
+    const ratio = four / one;
+    rows.push({
+      metric: `memory: peak RSS of extract, ${dur(CALL_S)} vs ${dur(LONG_S)} call`,
+      target: "≤ 100 MB, within 10%",
+      measured: `${one.toFixed(1)} MB vs ${four.toFixed(1)} MB (${((ratio - 1) * 100).toFixed(1)}%)`,
+      pass: quick ? null : Math.max(one, four) <= 100 && Math.abs(ratio - 1) <= 0.1,
+      value: Math.max(one, four),
+      unit: "MB",
+      detail: { oneMB: one, longMB: four },
+    });
+  } else {
+    rows.push({
+      metric: "memory: peak RSS",
+      target: "≤ 100 MB",
+      measured: "skipped: /usr/bin/time not installed",
+      pass: null,
+    });
+  }
+
+  // ---- Start-up -----------------------------------------------------------
+  {
+    const help: number[] = [];
+    const ins: number[] = [];
+    for (let i = 0; i < Math.max(5, RUNS); i++) {
+      help.push((await kvs(["--help"])).ms);
+      ins.push((await kvs(["inspect", one])).ms);
+    }
+    const h = median(help);
+    const n = median(ins);
+    rows.push({
+      metric: "start-up: --help / inspect of a one-fragment file",
+      target: "≤ 150 ms each",
+      measured: `${h.toFixed(0)} ms / ${n.toFixed(0)} ms`,
+      pass: h <= 150 && n <= 150,
+      value: Math.max(h, n),
+      unit: "ms",
+    });
+  }
+
+  // ---- Live load ----------------------------------------------------------
+  {
+    const fragsPerStream = Math.ceil((LIVE_SECONDS * 1000) / 1024);
+    const streams: Record<string, StandinFragment[]> = {};
+    const sources: StandinFragment[][] = [];
+    for (let k = 0; k < LIVE_STREAMS; k++) {
+      const g = connectStream({ fragments: fragsPerStream, contactIds: `contact-${k}` });
+      sources.push(g.fragments.map((f) => ({
+        fragmentNumber: f.fragmentNumber,
+        producerMs: f.producerMs,
+        serverMs: f.serverMs,
+        continuationToken: f.continuationToken,
+        bytes: f.bytes,
+      })));
+      streams[`live-${k}`] = [sources[k][0]];
+    }
+    const standin = startStandin({ streams, live: true, liveEdgeIndex: 0, chunkSize: 8192 });
+    // Real time: one new fragment per stream every 1.024 s.
+    let next = 1;
+    const timer = setInterval(() => {
+      if (next >= fragsPerStream) return;
+      for (let k = 0; k < LIVE_STREAMS; k++) standin.addFragment(`live-${k}`, sources[k][next]);
+      next++;
+    }, 1024);
+    const t0 = performance.now();
+    const env = { AWS_ACCESS_KEY_ID: "AKIDBENCH", AWS_SECRET_ACCESS_KEY: "bench", AWS_EC2_METADATA_DISABLED: "true" };
+    const runs = await Promise.all(Array.from({ length: LIVE_STREAMS }, (_, k) =>
+      timed(Deno.execPath(), [
+        ...["run", ...PERMS, MAIN, "pull", "--stream-name", `live-${k}`, "--start", "earliest"],
+        ...["--endpoint-url", standin.url, "--region", "us-east-1", "--idle-timeout", "3", "--out", `${dir}/live/${k}`],
+        ...["--json", "--quiet"],
+      ], { env }).catch((e) => ({ ms: 0, cpuS: 0, stdout: "", error: e as Error }))));
+    const wall = (performance.now() - t0) / 1000;
+    clearInterval(timer);
+    await standin.close();
+    const cpu = runs.reduce((a, r) => a + (r.cpuS ?? NaN), 0);
+    let complete = 0;
+    for (const r of runs) {
+      const done = r.stdout.trim().split("\n").map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          return {};
+        }
+      }).find((e) => e.event === "done");
+      if (done?.fragments === fragsPerStream) complete++;
+      else if ("error" in r) log(`a pull failed: ${r.error?.message}`);
+    }
+    const cores = navigator.hardwareConcurrency;
+    const share = cpu / (wall * cores);
+    rows.push({
+      metric: `live load: ${LIVE_STREAMS} concurrent pulls at real-time pace (${LIVE_SECONDS} s of audio each)`,
+      target: "keeps up (every stream complete); CPU share reported",
+      measured: `${complete}/${LIVE_STREAMS} complete in ${wall.toFixed(1)} s; CPU ${cpu.toFixed(1)} s = ${
+        (share * 100).toFixed(0)
+      }% of ${cores} cores`,
+      pass: complete === LIVE_STREAMS,
+      value: share,
+      unit: "cpu-share",
+      detail: { wallSeconds: wall, cpuSeconds: cpu, cores, fragmentsPerStream: fragsPerStream },
+    });
+  }
+} finally {
+  if (!values.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+// ---- Report ---------------------------------------------------------------
+const verdict = (p: boolean | null) => p === null ? "n/a" : p ? "PASS" : "FAIL";
+const widths = [0, 0, 0];
+for (const r of rows) {
+  widths[0] = Math.max(widths[0], r.metric.length);
+  widths[1] = Math.max(widths[1], r.target.length);
+  widths[2] = Math.max(widths[2], r.measured.length);
+}
+console.log(
+  `| ${"metric".padEnd(widths[0])} | ${"target".padEnd(widths[1])} | ${"measured".padEnd(widths[2])} | result |`,
+);
+console.log(`| ${"-".repeat(widths[0])} | ${"-".repeat(widths[1])} | ${"-".repeat(widths[2])} | ------ |`);
+for (const r of rows) {
+  console.log(
+    `| ${r.metric.padEnd(widths[0])} | ${r.target.padEnd(widths[1])} | ${r.measured.padEnd(widths[2])} | ${
+      verdict(r.pass).padEnd(6)
+    } |`,
+  );
+}
+if (values.json) {
+  const machine = { cores: navigator.hardwareConcurrency, deno: Deno.version.deno, os: Deno.build.os, quick };
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify({ date: new Date().toISOString(), machine, rows }, null, 2) + "\n",
+  );
+  console.error(`bench: wrote ${values.json}`);
+}
