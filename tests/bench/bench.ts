@@ -29,7 +29,9 @@ import { CallWriter } from "../../src/audio/call_writer.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}src/main.ts`;
-const PERMS = ["--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys"];
+// Run kvsaudio exactly as `deno task kvsaudio` does (permissions and V8 flags from deno.json).
+const TASK = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.kvsaudio as string;
+const PERMS = TASK.split(/\s+/).filter((a) => a.startsWith("--"));
 
 const { values } = parseArgs({
   args: Deno.args,
