@@ -97,6 +97,11 @@ export class CallWriter {
     }
   }
 
+  /** Paths of the outputs that exist (opened), in the order from, to, stereo. */
+  get written(): string[] {
+    return this.#opened ? this.paths : [];
+  }
+
   /** Paths of the outputs, in the order from, to, stereo. */
   get paths(): string[] {
     if (this.#opts.outDir === "-") return ["-"];
@@ -214,12 +219,19 @@ export class CallWriter {
 
   /**
    * Finish: pad the stereo mix to equal sides, commit and close everything.
-   * Outputs never opened (no audio arrived) are created empty (valid WAVs at
-   * 8000 Hz). Idempotent; safe to call from a signal handler.
+   * When no audio arrived, the outputs are created empty (valid WAVs at
+   * 8000 Hz) — unless `createEmpty` is false (a failed run), so a retry is
+   * not blocked by empty files. Idempotent; safe to call from a signal handler.
    */
-  close(): void {
+  close(createEmpty = true): void {
     if (this.#closed) return;
-    if (!this.#opened) this.#open({ rate: 8000, channels: 1, source: "default" });
+    if (!this.#opened) {
+      if (!createEmpty) {
+        this.#closed = true;
+        return;
+      }
+      this.#open({ rate: 8000, channels: 1, source: "default" });
+    }
     this.#closed = true;
     let first: unknown;
     const attempt = (f: () => void) => {
