@@ -20,7 +20,12 @@ import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
 import type { KvsAudioError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
-import { displayText } from "./sanitize.ts";
+import { clip, displayText } from "./sanitize.ts";
+
+/** A value from the stream for a JSON event: cut when huge (a hostile tag), or null. */
+function opt(s: string | undefined): string | null {
+  return s === undefined ? null : clip(s);
+}
 
 /** Why a run ended. */
 export type EndReason = string;
@@ -84,9 +89,9 @@ export class CallRun {
         this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
         this.#rep.event({
           event: "contact-changed",
-          contactId: item.contactId ?? null,
-          nextContactId: item.fragment.contactId ?? null,
-          fragmentNumber: item.fragment.kvs.fragmentNumber ?? null,
+          contactId: opt(item.contactId),
+          nextContactId: opt(item.fragment.contactId),
+          fragmentNumber: opt(item.fragment.kvs.fragmentNumber),
           offset: item.fragment.offset,
         });
       }
@@ -112,10 +117,10 @@ export class CallRun {
         event: "fragment",
         index: n,
         offset: f.offset,
-        fragmentNumber: k.fragmentNumber ?? null,
+        fragmentNumber: opt(k.fragmentNumber),
         producerTimestampMs: k.producerTimestampMs ?? null,
         millisBehindNow: k.millisBehindNow ?? null,
-        contactId: f.contactId ?? null,
+        contactId: opt(f.contactId),
         complete: f.complete,
         samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
       },
@@ -153,8 +158,8 @@ export class CallRun {
     return {
       reason,
       fragments: w.fragments,
-      lastFragmentNumber: this.#lastFragment,
-      continuationToken: this.#token,
+      lastFragmentNumber: opt(this.#lastFragment ?? undefined),
+      continuationToken: opt(this.#token ?? undefined),
       samples: { from_customer: w.frames.from, to_customer: w.frames.to },
     };
   }
@@ -163,7 +168,8 @@ export class CallRun {
     if (this.#finished) return;
     this.#finished = true;
     const w = this.#writer;
-    w.close();
+    // A failed or interrupted run that wrote no audio leaves no empty files behind.
+    w.close(reason !== "error" && reason !== "interrupted");
     const s = this.summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
@@ -171,18 +177,18 @@ export class CallRun {
       event: "done",
       ...s,
       ...this.extra,
-      contactId: this.#contactId ?? null,
-      stopFragmentNumber: this.#stopFragment ?? null,
+      contactId: opt(this.#contactId),
+      stopFragmentNumber: opt(this.#stopFragment),
       rate,
       seconds: { from_customer: seconds(w.frames.from), to_customer: seconds(w.frames.to) },
       gaps: w.gaps,
       gapSeconds: seconds(w.gapFrames),
       overlapFrames: w.overlapFrames,
-      files: w.paths,
-      ...(error ? { exitCode: error.exitCode, message: error.message } : {}),
+      files: w.written,
+      ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });
-    const files = w.paths.filter((p) => p !== "-");
+    const files = w.written.filter((p) => p !== "-");
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.join(", ")}`);
     }
@@ -198,9 +204,13 @@ export class CallRun {
         displayText(this.#stopFragment ?? "-", 64)
       }); that fragment was not written`
       : reason === "interrupted"
-      ? `interrupted by ${signal}; the files hold everything received so far`
+      ? `interrupted by ${signal}; ${
+        files.length > 0 ? "the files hold everything received so far" : "no audio was written"
+      }`
       : reason === "error"
-      ? `error (exit ${error?.exitCode}); the files hold everything written before it`
+      ? `error (exit ${error?.exitCode}); ${
+        files.length > 0 ? "the files hold everything written before it" : "no audio was written"
+      }`
       : reason.replaceAll("-", " ");
     this.#rep.text(`stopped: ${why}`);
     if (s.lastFragmentNumber !== null) {

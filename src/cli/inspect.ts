@@ -17,7 +17,7 @@ import { DataError, UsageError } from "../errors.ts";
 import { flag, parseCommand } from "./args.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
-import { displayText, hexPreview } from "./sanitize.ts";
+import { clip, displayText, hexPreview, jsonLine } from "./sanitize.ts";
 
 /** Help text of `inspect`. */
 export const INSPECT_HELP = `Usage: kvsaudio inspect FILE|- [--tree | --json]
@@ -41,11 +41,12 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
   const tags: Record<string, string | string[]> = {};
   for (const t of f.tags) {
     const v = typeof t.value === "string" ? truncate(t.value) : `hex:${hexPreview(t.value, 64)}`;
-    const prev = tags[t.name];
-    if (prev === undefined) tags[t.name] = v;
+    const name = truncate(t.name);
+    const prev = tags[name];
+    if (prev === undefined) tags[name] = v;
     else if (Array.isArray(prev)) {
       if (!prev.includes(v)) prev.push(v);
-    } else if (prev !== v) tags[t.name] = [prev, v];
+    } else if (prev !== v) tags[name] = [prev, v];
   }
   const blocks: Record<string, number> = {};
   for (const [track, n] of f.blockCounts()) blocks[String(track)] = n;
@@ -55,19 +56,19 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     size: f.size,
     complete: f.complete,
     closedBy: f.closedBy,
-    fragmentNumber: k.fragmentNumber ?? null,
+    fragmentNumber: opt(k.fragmentNumber),
     producerTimestamp: k.producerTimestampMs !== undefined ? isoTime(k.producerTimestampMs) : null,
     producerTimestampMs: k.producerTimestampMs ?? null,
     serverTimestamp: k.serverTimestampMs !== undefined ? isoTime(k.serverTimestampMs) : null,
     serverTimestampMs: k.serverTimestampMs ?? null,
     millisBehindNow: k.millisBehindNow ?? null,
-    continuationToken: k.continuationToken ?? null,
-    errorCode: k.errorCode ?? null,
-    errorId: k.errorId ?? null,
-    contactId: f.contactId ?? null,
-    instanceId: f.instanceId ?? null,
-    mimeType: f.mimeType ?? null,
-    docType: f.docType ?? null,
+    continuationToken: opt(k.continuationToken),
+    errorCode: opt(k.errorCode),
+    errorId: opt(k.errorId),
+    contactId: opt(f.contactId),
+    instanceId: opt(f.instanceId),
+    mimeType: opt(f.mimeType),
+    docType: opt(f.docType),
     timecodeScale: f.timecodeScale,
     clusterTimecode: f.clusterTimecode ?? null,
     clusters: f.clusters.length,
@@ -76,8 +77,8 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     tracks: f.tracks.map((t) => ({
       number: t.number,
       uid: t.uid === undefined ? null : typeof t.uid === "bigint" ? t.uid.toString() : t.uid,
-      name: t.name ?? null,
-      codecId: t.codecId ?? null,
+      name: opt(t.name),
+      codecId: opt(t.codecId),
       codecPrivate: t.codecPrivate ? hexPreview(t.codecPrivate, 64) : null,
       type: t.type ?? null,
       audio: t.audio ?? null,
@@ -88,7 +89,12 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
 }
 
 function truncate(s: string): string {
-  return s.length > TAG_VALUE_MAX ? `${s.slice(0, TAG_VALUE_MAX)}…(+${s.length - TAG_VALUE_MAX} chars)` : s;
+  return clip(s, TAG_VALUE_MAX);
+}
+
+/** A stream string for JSON (cut to TAG_VALUE_MAX), or null. */
+function opt(s: string | undefined): string | null {
+  return s === undefined ? null : truncate(s);
 }
 
 function flagsOf(f: Fragment): string {
@@ -187,7 +193,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
         first ??= fn;
         last = fn;
       }
-      if (json) out.line(JSON.stringify(fragmentJson(f)));
+      if (json) out.line(jsonLine(fragmentJson(f)));
       else if (tree) {
         out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${f.complete ? "" : ", truncated"})`);
         treeLines(f.tree ?? [], 1, out);
@@ -206,11 +212,11 @@ export async function inspectCommand(args: string[]): Promise<number> {
     bytes,
     incomplete,
     errorFragments: errors,
-    contactIds: contacts,
-    firstFragmentNumber: first ?? null,
-    lastFragmentNumber: last ?? null,
+    contactIds: contacts.map(truncate),
+    firstFragmentNumber: opt(first),
+    lastFragmentNumber: opt(last),
   };
-  if (json) out.line(JSON.stringify({ summary }));
+  if (json) out.line(jsonLine({ summary }));
   else {
     out.line(
       `${fragments} fragment(s), ${blocks} block(s), ${bytes} bytes; ${incomplete} truncated, ${errors} error fragment(s)`,

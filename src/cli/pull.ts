@@ -230,6 +230,8 @@ export async function pullCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
   applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");
+  // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
+  if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).prepare();
   const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
   if (values["contact-id"] === undefined && event?.contactId !== undefined && !flag(values, "follow-stream")) {
     values["contact-id"] = event.contactId;
@@ -253,6 +255,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.interrupted(sig);
   });
   let millisBehindNow: number | undefined;
+  let sourceCounts: (() => Record<string, unknown>) | undefined;
   const onEvent = (e: PullEvent) => {
     const { type, ...rest } = e;
     const text = type === "retry"
@@ -293,6 +296,18 @@ export async function pullCommand(args: string[]): Promise<number> {
         },
       })
       : new kvs.PullSource({ ...common, selector: plan.selector, idleTimeoutMs: plan.idleTimeoutMs });
+    const counts = () => ({
+      stream: label,
+      firstFragmentMatched: source.firstFragmentMatched ?? null,
+      sessions: source.stats.sessions,
+      reconnects: source.stats.reconnects,
+      retries: source.stats.retries,
+      duplicatesDropped: source.stats.duplicates,
+      partialDiscarded: source.stats.discarded,
+      millisBehindNow: millisBehindNow ?? null,
+      archived: plan.archived,
+    });
+    sourceCounts = counts;
     const demuxer = new ConnectDemuxer({
       contactId: out.contactId,
       followStream: out.followStream,
@@ -328,17 +343,7 @@ export async function pullCommand(args: string[]): Promise<number> {
       }
     }
     status.clear();
-    run.extra = {
-      stream: label,
-      firstFragmentMatched: source.firstFragmentMatched ?? null,
-      sessions: source.stats.sessions,
-      reconnects: source.stats.reconnects,
-      retries: source.stats.retries,
-      duplicatesDropped: source.stats.duplicates,
-      partialDiscarded: source.stats.discarded,
-      millisBehindNow: millisBehindNow ?? null,
-      archived: plan.archived,
-    };
+    run.extra = counts();
     if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
     if (stopped !== "contact-changed") run.stop(stopped);
     if (source.firstFragmentMatched === false && plan.selector.type === "FRAGMENT_NUMBER") {
@@ -349,6 +354,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     return run.done();
   } catch (e) {
     status.clear();
+    if (sourceCounts) run.extra = sourceCounts();
     if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;

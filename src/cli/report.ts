@@ -13,7 +13,7 @@
  */
 
 import { LineWriter } from "./output.ts";
-import { displayText } from "./sanitize.ts";
+import { displayText, hideSecrets, jsonLine } from "./sanitize.ts";
 
 /** Options of the reporter. */
 export interface ReporterOptions {
@@ -28,11 +28,13 @@ export interface ReporterOptions {
 /** Prints events. */
 export class Reporter {
   #out: LineWriter;
+  #err: LineWriter;
   #json: boolean;
   #verbose: boolean;
 
   constructor(opts: ReporterOptions) {
     this.#out = new LineWriter(opts.toStderr ? Deno.stderr : Deno.stdout);
+    this.#err = opts.toStderr ? this.#out : new LineWriter(Deno.stderr);
     this.#json = opts.json;
     this.#verbose = opts.verbose ?? false;
   }
@@ -44,18 +46,24 @@ export class Reporter {
 
   /** Print an event: NDJSON as is, or a text line when `text` is given (or always for warnings). */
   event(ev: Record<string, unknown> & { event: string }, text?: string, always = false): void {
-    if (this.#json) this.#out.line(JSON.stringify(ev));
-    else if (text !== undefined && (always || this.#verbose)) this.#out.line(displayText(text, 400));
+    if (this.#json) this.#out.line(hideSecrets(jsonLine(ev)));
+    else if (text !== undefined && (always || this.#verbose)) this.#out.line(displayText(hideSecrets(text), 400));
   }
 
   /** A warning (always shown). */
   warning(message: string, extra: Record<string, unknown> = {}): void {
-    this.event({ event: "warning", message, ...extra }, `kvsaudio: warning: ${message}`, true);
+    if (this.#json) this.event({ event: "warning", message, ...extra });
+    else {
+      // Text mode: warnings go to stderr, keeping stdout for results.
+      this.#out.flush();
+      this.#err.line(displayText(hideSecrets(`kvsaudio: warning: ${message}`), 400));
+      this.#err.flush();
+    }
   }
 
   /** Print a text line (text mode only). */
   text(line: string): void {
-    if (!this.#json) this.#out.line(line);
+    if (!this.#json) this.#out.line(hideSecrets(line));
   }
 
   /** Write out what is queued. */

@@ -13,6 +13,7 @@
 
 import { ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { warn } from "./output.ts";
+import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
 
 /** Top-level help. */
@@ -65,12 +66,18 @@ export async function run(args: string[]): Promise<number> {
 /** Print an error as one line and return its exit code. */
 export function report(e: unknown): number {
   if (e instanceof Deno.errors.BrokenPipe) return 0;
-  if (Deno.env.get("KVSAUDIO_DEBUG") === "1") console.error(e);
+  // The debug dump holds causes as the SDK or a server wrote them: hide credentials there too.
+  if (Deno.env.get("KVSAUDIO_DEBUG") === "1") warn(hideSecrets(Deno.inspect(e, { depth: 8 })));
+  // Messages may quote stream data (an in-band error code): one escaped, bounded line.
   if (e instanceof KvsAudioError) {
-    warn(`kvsaudio: ${e.message}`);
+    warn(`kvsaudio: ${displayText(hideSecrets(e.message), 2000)}`);
     return e.exitCode;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  warn(`kvsaudio: internal error: ${msg.split("\n")[0]} (set KVSAUDIO_DEBUG=1 for details)`);
+  warn(
+    `kvsaudio: internal error: ${
+      displayText(hideSecrets(msg.split("\n")[0]), 2000)
+    } (set KVSAUDIO_DEBUG=1 for details)`,
+  );
   return ExitCode.failure;
 }

@@ -13,6 +13,8 @@
  * @module
  */
 
+export { hideSecrets } from "../secrets.ts";
+
 /** Longest tag value shown in full by `inspect` (longer ones are cut). */
 export const MAX_DISPLAY = 256;
 
@@ -67,4 +69,36 @@ export function hexPreview(bytes: Uint8Array, max = 16): string {
   for (let i = 0; i < n; i++) parts.push(bytes[i].toString(16).padStart(2, "0"));
   const s = parts.join(" ");
   return bytes.length > max ? `${s} …(${bytes.length} bytes)` : s;
+}
+
+/**
+ * Cut a stream value longer than `max` characters for JSON output, saying
+ * how much was cut (no escaping: JSON does that).
+ *
+ * @example
+ * ```ts
+ * import { clip } from "./sanitize.ts";
+ * clip("a".repeat(2000), 4); // "aaaa…(+1996 chars)"
+ * ```
+ */
+export function clip(text: string, max = 1024): string {
+  return text.length > max ? `${text.slice(0, max)}…(+${text.length - max} chars)` : text;
+}
+
+/**
+ * One NDJSON line that is safe on a terminal: `JSON.stringify`, plus `\uXXXX`
+ * escapes for the C1 and bidi controls it leaves raw (the same value once
+ * parsed).
+ *
+ * @example
+ * ```ts
+ * import { jsonLine } from "./sanitize.ts";
+ * jsonLine({ contactId: "\x1b[2J\u009b" }); // '{"contactId":"\\u001b[2J\\u009b"}'
+ * ```
+ */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

@@ -25,7 +25,7 @@ import type { Fragment } from "../mkv/fragment.ts";
 import { streamLabel, type StreamRef } from "./arn.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
-import { classifyAwsError, finalAwsError } from "./errors.ts";
+import { classifyAwsError, finalAwsError, redact } from "./errors.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
@@ -89,7 +89,9 @@ export class ArchivedSource {
     if (err instanceof DataError) throw err;
     const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
     if (c !== "retry") throw c;
-    if (attempt > (this.#o.maxRetries ?? 8)) throw finalAwsError(err, this.#label, { region: this.#o.region, api });
+    if (attempt > (this.#o.maxRetries ?? 8)) {
+      throw finalAwsError(err, this.#label, { region: this.#o.region, api, endpoint: this.#o.clients.endpointUrl });
+    }
     const delayMs = backoffDelays(attempt, this.#o.backoff);
     this.stats.retries++;
     this.#o.onEvent?.({

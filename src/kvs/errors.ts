@@ -22,6 +22,7 @@
  * @module
  */
 
+import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 
 export { backoffDelays, type BackoffOptions, seededRandom } from "./backoff.ts";
@@ -121,13 +122,7 @@ function errorCode(err: unknown): { name: string; code: string; status: number |
  * ```
  */
 export function redact(message: string): string {
-  let m = message.split(/\r?\n/, 1)[0];
-  m = m.replace(
-    /(Credential|Signature|SignedHeaders|X-Amz-Security-Token|X-Amz-Credential|X-Amz-Signature)=[^\s,&]*/gi,
-    "$1=[redacted]",
-  );
-  m = m.replace(/AWS4-HMAC-SHA256[^\n]*/g, "AWS4-HMAC-SHA256 [redacted]");
-  m = m.replace(/\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g, "[redacted]");
+  let m = hideSecrets(message.split(/\r?\n/, 1)[0]);
   m = m.replace(/(?=[A-Za-z0-9+/=]*[A-Za-z])[A-Za-z0-9+/=]{40,}/g, "[redacted]");
   return m.length > 300 ? m.slice(0, 300) + "…" : m;
 }
@@ -240,6 +235,14 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
   }
   if (/^Region is missing/.test(str(shape(err).message))) {
     return new UsageError("no AWS region: pass --region or set AWS_REGION", options);
+  }
+  if (/ENOTFOUND|getaddrinfo/.test(`${str(shape(err).code)} ${str(shape(err).message)}`)) {
+    const host = /ENOTFOUND\s+(\S+)/.exec(str(shape(err).message))?.[1];
+    return new AwsError(
+      `cannot resolve ${host ?? "the KVS endpoint"}: check --endpoint-url, --region and DNS`,
+      "ENOTFOUND",
+      options,
+    );
   }
   if (networkCode(err)) return "retry";
   if (name === "NoDataRetentionException") {

@@ -35,7 +35,7 @@ import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { streamLabel, type StreamRef } from "./arn.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
-import { classifyAwsError, finalAwsError, type KvsApi } from "./errors.ts";
+import { classifyAwsError, finalAwsError, type KvsApi, redact } from "./errors.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { openMedia } from "./get_media.ts";
 import { idleGuard } from "./idle.ts";
@@ -181,7 +181,9 @@ export class PullSource {
     if (err instanceof DataError) throw err;
     const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
     if (c !== "retry") throw c;
-    if (attempt > (this.#o.maxRetries ?? 8)) throw finalAwsError(err, this.#label, { region: this.#o.region, api });
+    if (attempt > (this.#o.maxRetries ?? 8)) {
+      throw finalAwsError(err, this.#label, { region: this.#o.region, api, endpoint: this.#o.clients.endpointUrl });
+    }
     const delayMs = backoffDelays(attempt, this.#o.backoff);
     this.stats.retries++;
     this.#emit({ type: "retry", attempt, delayMs, reason: shortReason(err) });
@@ -210,6 +212,8 @@ export class PullSource {
       this.stats.sessions++;
       if (this.stats.sessions > 1) this.stats.reconnects++;
       const started = Date.now();
+      // The idle clock restarts with each session: time spent backing off is not idleness.
+      this.#lastFragmentAt = started;
       const state = { idle: false };
       let ended: "eof" | "error" | "age" = "eof";
       let error: unknown;
@@ -230,6 +234,12 @@ export class PullSource {
             truncated = true;
             this.#emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
             continue;
+          }
+          if (f.isError) {
+            // An in-band error ends the pull whatever its fragment number (it may repeat the last one).
+            this.#accept(f);
+            yield f;
+            return;
           }
           if (this.#isDuplicate(f)) {
             this.stats.duplicates++;
@@ -331,5 +341,5 @@ export class PullSource {
 
 function shortReason(err: unknown): string {
   const e = err as { name?: string; code?: string; message?: string };
-  return [e.name, e.code, e.message].filter((x) => x && x !== "Error").join(": ").slice(0, 200) || String(err);
+  return redact([e.name, e.code, e.message].filter((x) => x && x !== "Error").join(": ") || String(err));
 }

@@ -1,0 +1,657 @@
+/**
+ * Fault injection against the loopback KVS stand-in, through the real CLI
+ * (`pullCli`) and in-process (`pullInProcess`): dropped connections at every
+ * fragment boundary and inside fragments, stalls, throttling storms, 5xx
+ * bursts, in-band error fragments, bodies that end mid-fragment, DNS failure
+ * and connection refused. For each: the exit code, the message, and the PCM
+ * written (equal to an uninterrupted run where a resume is possible, a valid
+ * prefix otherwise). No credential ever appears in any output.
+ *
+ * The last test prints a summary line (faults injected, outcomes).
+ */
+
+import assert from "node:assert/strict";
+import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
+import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
+import { firstDifference } from "./support/pipeline.ts";
+import type { Standin } from "./support/kvs_standin.ts";
+import { parseWavHeader } from "../src/audio/wav.ts";
+
+// ---------------------------------------------------------------- helpers
+
+function seeded(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function same(actual: Uint8Array | undefined, expected: Uint8Array | undefined, what: string) {
+  assert.ok(actual && expected, `${what}: missing`);
+  assert.equal(firstDifference(actual, expected), undefined, what);
+}
+
+/** Faults injected and outcomes seen, for the summary line. */
+const tally = {
+  faults: new Map<string, number>(),
+  outcomes: new Map<string, number>(),
+  cliRuns: 0,
+  inProcessRuns: 0,
+};
+function injected(kind: string, n = 1) {
+  tally.faults.set(kind, (tally.faults.get(kind) ?? 0) + n);
+}
+function outcome(label: string) {
+  tally.outcomes.set(label, (tally.outcomes.get(label) ?? 0) + 1);
+}
+
+/** Run `fn` over `items`, at most `n` at a time, results in order. */
+async function pool<T, R>(items: T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+/** Read a WAV and check its header against the file: data length == header dataBytes. */
+async function validWav(path: string): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(path);
+  const info = parseWavHeader(bytes);
+  assert.equal(bytes.length, info.dataOffset + info.dataBytes, `${path}: file length matches the header`);
+  assert.equal(info.riffSize, 36 + info.dataBytes, `${path}: RIFF size matches`);
+  assert.equal(info.dataBytes % 2, 0, `${path}: whole samples`);
+  return bytes.subarray(info.dataOffset);
+}
+
+/** Call `fn` for each request the stand-in records, as it arrives (before it is answered). */
+function onRequest(standin: Standin, fn: (path: string) => void) {
+  const reqs = standin.requests;
+  const push = reqs.push.bind(reqs);
+  reqs.push = (...items) => {
+    const n = push(...items);
+    for (const it of items) fn(it.path);
+    return n;
+  };
+}
+
+/** After the `n`-th GetDataEndpoint call (a reconnect when n ≥ 2), answer these errors, one per call. */
+function stormFrom(standin: Standin, n: number, errors: { status: number; name: string; message?: string }[]) {
+  let seen = 0;
+  onRequest(standin, (path) => {
+    if (path === "/getDataEndpoint" && ++seen === n) standin.setFaults({ apiErrors: [...errors] });
+  });
+}
+
+const THROTTLE = { status: 400, name: "ClientLimitExceededException", message: "Rate exceeded" };
+const CONN_LIMIT = {
+  status: 400,
+  name: "ConnectionLimitExceededException",
+  message: "Too many connections to this stream",
+};
+const S500 = { status: 500, name: "InternalFailure", message: "Internal service failure" };
+const S503 = { status: 503, name: "ServiceUnavailableException", message: "Service unavailable" };
+
+interface CliRun {
+  code: number;
+  stderr: string;
+  stdout: string;
+  events: Record<string, unknown>[];
+  done: Record<string, unknown>;
+  from: Uint8Array;
+  to: Uint8Array;
+  ms: number;
+}
+
+/**
+ * `kvsaudio pull --arn ARN --out TMP --json ARGS` against `url`; checks that
+ * no secret and no stack trace is printed, that stderr is empty on success
+ * and one `kvsaudio:` line on failure, and that both WAVs are valid.
+ */
+async function cli(url: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-faults-" });
+  try {
+    const t0 = Date.now();
+    const r = await pullCli(url, ["--arn", ARN, "--out", dir, "--json", ...args], { KVSAUDIO_DEBUG: "", ...env });
+    const ms = Date.now() - t0;
+    tally.cliRuns++;
+    assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined, "no credential or signed header in any output");
+    assert.doesNotMatch(r.stderr, /^\s+at |Stack backtrace|error: Uncaught/m, "no stack trace");
+    if (r.code === 0) assert.equal(r.stderr, "", "nothing on stderr");
+    else {
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
+      assert.match(lines[0], /^kvsaudio: /);
+    }
+    const events = r.stdoutText.trim().split("\n").filter((l) => l).map((l) => JSON.parse(l));
+    const done = events.at(-1);
+    assert.equal(done?.event, "done", "the last event is done");
+    if (r.code !== 0) {
+      assert.equal(done.reason, "error");
+      assert.equal(done.exitCode, r.code);
+      assert.equal(`kvsaudio: ${done.message}`, r.stderr.trimEnd(), "the done event carries the message");
+    }
+    // A failed run that wrote no audio may leave no files at all; any file there must be a valid WAV.
+    const wav = async (name: string) => {
+      const path = `${dir}/${name}`;
+      const exists = await Deno.stat(path).then(() => true, () => false);
+      if (!exists) {
+        assert.equal(done.fragments, 0, `${name} is missing although audio was written`);
+        assert.ok(!(done.files as string[]).includes(path), `the done event lists ${name}, which is missing`);
+        return new Uint8Array(0);
+      }
+      return await validWav(path);
+    };
+    const from = await wav("from_customer.wav");
+    const to = await wav("to_customer.wav");
+    outcome(`exit ${r.code}${r.code === 0 ? ` (${done.reason})` : ""}`);
+    return { code: r.code, stderr: r.stderr, stdout: r.stdoutText, events, done, from, to, ms };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** In-process pull, counted. */
+async function inProcess(...a: Parameters<typeof pullInProcess>) {
+  tally.inProcessRuns++;
+  const r = await pullInProcess(...a);
+  outcome(`in-process ${r.source.endReason}`);
+  return r;
+}
+
+// 6 fragments of ~34 KB (1.024 s each).
+const STREAM = connectStream({ fragments: 6 });
+const F = STREAM.fragments;
+const FULL = expectedPcm(STREAM);
+const LAST = F.at(-1)!.fragmentNumber;
+const FRAG_LEN = F[0].bytes.length;
+const upTo = (n: number, s: GeneratedStream = STREAM) => expectedPcm(s, { untilIndex: n });
+
+// ---------------------------------------------------------------- drops
+
+Deno.test("CLI --json: a drop at every fragment boundary (one per run, incl. byte 0 and the very end): the uninterrupted PCM", async () => {
+  const cuts = [0, ...F.slice(1).map((f) => f.offset), STREAM.bytes.length];
+  await pool(cuts, 3, async (k) => {
+    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [k] }, seed: k + 1 });
+    injected("drop");
+    try {
+      // The last cut comes after the last fragment: only the idle timeout can end that run.
+      const stop = k === STREAM.bytes.length ? [] : ["--stop-fragment", LAST];
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "1.5", ...stop]);
+      assert.equal(r.code, 0, `drop at ${k}: ${r.stderr}`);
+      assert.equal(r.done.reason, k === STREAM.bytes.length ? "idle-timeout" : "stop-fragment");
+      assert.equal(r.done.fragments, F.length);
+      assert.equal(r.done.reconnects, 1, `drop at ${k}: one reconnect`);
+      assert.equal(r.done.partialDiscarded, 0, "a drop at a boundary cuts no fragment");
+      assert.equal(r.done.duplicatesDropped, 0);
+      assert.equal(r.done.lastFragmentNumber, LAST);
+      assert.equal(r.events.filter((e) => e.event === "reconnect").length, 1);
+      assert.equal(r.events.filter((e) => e.event === "fragment").length, F.length);
+      same(r.from, FULL.from, `from, drop at ${k}`);
+      same(r.to, FULL.to, `to, drop at ${k}`);
+    } finally {
+      await standin.close();
+    }
+  });
+});
+
+Deno.test("CLI --json: several drops in one run (every boundary; then seeded offsets inside fragments)", async () => {
+  // Each session delivers exactly one fragment, then drops: a drop at every boundary.
+  const everyBoundary = Array.from({ length: F.length - 1 }, () => FRAG_LEN);
+  // Offsets inside fragments, relative to each resumed body (which starts at the next fragment).
+  const rnd = seeded(2024);
+  const inside = [
+    FRAG_LEN + 1 + Math.floor(rnd() * (FRAG_LEN - 2)),
+    7, // before the first fragment of that body completes: no progress, a retry
+    1 + Math.floor(rnd() * (FRAG_LEN - 2)),
+    2 * FRAG_LEN + 1 + Math.floor(rnd() * (FRAG_LEN - 2)),
+  ];
+  for (const [name, drops] of [["every boundary", everyBoundary], ["inside fragments", inside]] as const) {
+    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [...drops] } });
+    injected("drop", drops.length);
+    try {
+      const r = await cli(standin.url, [
+        "--start-fragment",
+        F[0].fragmentNumber,
+        "--stop-fragment",
+        LAST,
+        "--idle-timeout",
+        "5",
+        "--max-retries",
+        "3",
+      ]);
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.done.reconnects, drops.length, name);
+      assert.equal(r.done.fragments, F.length);
+      assert.equal(r.done.duplicatesDropped, 0);
+      assert.equal(r.done.firstFragmentMatched, true);
+      assert.equal(r.done.partialDiscarded, 0, "a dropped body is an error, not a clean early end");
+      same(r.from, FULL.from, `from (${name})`);
+      same(r.to, FULL.to, `to (${name})`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("in-process: drops one byte either side of every boundary and at 2 seeded offsets inside every fragment", async () => {
+  const rnd = seeded(99);
+  const cuts: number[] = [];
+  for (const f of F) {
+    if (f.index > 0) cuts.push(f.offset - 1, f.offset + 1);
+    cuts.push(f.offset + 2 + Math.floor(rnd() * (f.bytes.length - 4)));
+    cuts.push(f.offset + 2 + Math.floor(rnd() * (f.bytes.length - 4)));
+  }
+  for (const k of cuts) {
+    // Not live: after the last fragment the stream ends (end-of-stream after the retries), no idle wait.
+    const standin = serve(STREAM, { faults: { dropAtByte: [k] }, seed: k });
+    injected("drop");
+    try {
+      const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
+      same(r.from, FULL.from, `from, drop at ${k}`);
+      same(r.to, FULL.to, `to, drop at ${k}`);
+      assert.equal(r.source.endReason, "end-of-stream");
+      assert.equal(r.source.stats.duplicates, 0);
+      assert.equal(r.source.lastFragmentNumber, LAST);
+      assert.ok(r.events.some((e) => e.type === "reconnect" && e.reason === "dropped"), `reconnected after ${k}`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+// ---------------------------------------------------------------- stalls
+
+Deno.test("CLI: a stall longer than --idle-timeout ends cleanly (idle-timeout) with the PCM received so far", async () => {
+  const standin = serve(STREAM, { live: true, faults: { stallAfterFragments: { fragments: 3, ms: 30_000 } } });
+  injected("stall > idle");
+  try {
+    const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.4"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.reason, "idle-timeout");
+    assert.equal(r.done.fragments, 3);
+    assert.equal(r.done.reconnects, 0);
+    assert.equal(r.done.lastFragmentNumber, F[2].fragmentNumber);
+    assert.equal(r.done.continuationToken, F[2].continuationToken, "a later run can resume from here");
+    same(r.from, upTo(3).from, "from");
+    same(r.to, upTo(3).to, "to");
+    assert.ok(r.ms < 15_000, `did not wait for the stall (${r.ms} ms)`);
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("CLI: a stall shorter than --idle-timeout has no effect", async () => {
+  const standin = serve(STREAM, { live: true, faults: { stallAfterFragments: { fragments: 2, ms: 200 } } });
+  injected("stall < idle");
+  try {
+    const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "2", "--stop-fragment", LAST]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.reason, "stop-fragment");
+    assert.equal(r.done.reconnects, 0);
+    assert.equal(r.done.retries, 0);
+    same(r.from, FULL.from, "from");
+    same(r.to, FULL.to, "to");
+  } finally {
+    await standin.close();
+  }
+});
+
+// ---------------------------------------------------------------- throttling and 5xx
+
+Deno.test("in-process: throttling storms and 5xx bursts within the retry budget, at the start and after a drop → the uninterrupted PCM", async () => {
+  const storm = (n: number) =>
+    Array.from({ length: n }, (_, i) => i % 3 === 0 ? CONN_LIMIT : i % 3 === 1 ? THROTTLE : { ...THROTTLE });
+  const cases: { name: string; errors: typeof S500[]; afterDrop: boolean }[] = [
+    { name: "20 ClientLimit/ConnectionLimitExceeded at the start", errors: storm(20), afterDrop: false },
+    { name: "16 throttles after a drop", errors: storm(16), afterDrop: true },
+    {
+      name: "5xx burst (500, 503) after a drop",
+      errors: Array.from({ length: 12 }, (_, i) => i % 2 ? S503 : S500),
+      afterDrop: true,
+    },
+  ];
+  for (const c of cases) {
+    const standin = serve(STREAM, c.afterDrop ? { faults: { dropAtByte: [F[2].offset + 500] } } : {});
+    if (c.afterDrop) injected("drop");
+    injected(c.errors[0].status >= 500 ? "5xx" : "throttle", c.errors.length);
+    stormFrom(standin, c.afterDrop ? 2 : 1, c.errors);
+    try {
+      // The drop uses one attempt too.
+      const r = await inProcess(standin.url, { type: "EARLIEST" }, {
+        maxRetries: c.errors.length + (c.afterDrop ? 1 : 0),
+        idleTimeoutMs: 5000,
+      });
+      same(r.from, FULL.from, `from: ${c.name}`);
+      same(r.to, FULL.to, `to: ${c.name}`);
+      assert.equal(r.source.endReason, "end-of-stream");
+      const retries = r.events.filter((e) => e.type === "retry" && e.reason !== "the body ended with no new fragment");
+      assert.equal(retries.length, c.errors.length + (c.afterDrop ? 1 : 0), c.name);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("in-process: a throttling storm past the retry budget → AwsError (exit 4) saying KVS kept refusing", async () => {
+  const standin = serve(STREAM, { faults: { apiErrors: [THROTTLE, CONN_LIMIT, THROTTLE, CONN_LIMIT, CONN_LIMIT] } });
+  injected("throttle", 5);
+  try {
+    tally.inProcessRuns++;
+    await assert.rejects(
+      () => pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 4 }),
+      (e: Error & { exitCode?: number }) => {
+        assert.equal(e.exitCode, 4);
+        assert.match(
+          e.message,
+          /^KVS kept refusing calls for stream connect-test \(ConnectionLimitExceededException\)/,
+        );
+        return true;
+      },
+    );
+    outcome("in-process AwsError 4");
+    assert.equal(standin.requests.length, 5, "one call per attempt, then it gave up");
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("CLI: throttling within --max-retries → success; past it mid-call → exit 4 with a message, earlier audio kept", async () => {
+  {
+    const standin = serve(STREAM, { live: true, faults: { apiErrors: [CONN_LIMIT, THROTTLE] } });
+    injected("throttle", 2);
+    try {
+      const r = await cli(standin.url, [
+        "--start",
+        "earliest",
+        "--stop-fragment",
+        LAST,
+        "--idle-timeout",
+        "3",
+        "--max-retries",
+        "2",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.retries, 2);
+      const reasons = r.events.filter((e) => e.event === "retry").map((e) => e.reason);
+      assert.equal(reasons.length, 2);
+      assert.match(String(reasons[0]), /ConnectionLimitExceededException/);
+      assert.match(String(reasons[1]), /ClientLimitExceededException/);
+      same(r.from, FULL.from, "from");
+      same(r.to, FULL.to, "to");
+    } finally {
+      await standin.close();
+    }
+  }
+  for (
+    const [kind, err, message] of [
+      [
+        "throttle",
+        CONN_LIMIT,
+        /^kvsaudio: KVS kept refusing calls for stream connect-test \(ConnectionLimitExceededException\): too many readers or calls; try again later$/,
+      ],
+      ["5xx", S500, /^kvsaudio: KVS kept failing for stream connect-test: InternalFailure \(HTTP 500\)$/],
+    ] as const
+  ) {
+    // A drop after 3 fragments, then the reconnect meets a storm longer than the budget.
+    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [F[3].offset + 100] } });
+    stormFrom(standin, 2, [err, err, err]);
+    injected("drop");
+    injected(kind, 2);
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "3", "--max-retries", "2"]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.done.fragments, 3);
+      assert.equal(r.done.lastFragmentNumber, F[2].fragmentNumber);
+      assert.equal(r.done.continuationToken, F[2].continuationToken, "a later run can resume from here");
+      same(r.from, upTo(3).from, `from: a valid prefix (${kind})`);
+      same(r.to, upTo(3).to, `to: a valid prefix (${kind})`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+// ---------------------------------------------------------------- in-band errors, early ends
+
+Deno.test("CLI: an in-band error fragment → exit 5 naming the code; the audio before it is kept", async () => {
+  // The error fragment carries the number of the next fragment (F[3]) in both cases.
+  for (const [after, resumeFirst] of [[3, false], [2, true]] as const) {
+    const bytes = errorFragment("4504", 17, F[3].fragmentNumber);
+    const faults = {
+      errorFragmentAfter: { fragments: after, code: "4504", id: 17, bytes },
+      // With resumeFirst, the first body ends cleanly inside fragment 1 (no error yet: it counts per body).
+      ...(resumeFirst ? { endEarlyAtByte: [F[1].offset + 999] } : {}),
+    };
+    const standin = serve(STREAM, { live: true, faults });
+    injected("error fragment");
+    if (resumeFirst) injected("early end");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "3"]);
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^kvsaudio: KVS sent an in-band error fragment at fragment ${
+            F[3].fragmentNumber
+          }: AWS_KINESISVIDEO_ERROR_CODE 4504 \\(error id 17\\)$`,
+          "m",
+        ),
+      );
+      same(r.from, upTo(3).from, "from: the audio before the error fragment");
+      same(r.to, upTo(3).to, "to");
+      assert.equal(r.done.fragments, 3);
+      // (The done event of a failed pull has no session counters: count the reconnect events.)
+      assert.equal(r.events.filter((e) => e.event === "reconnect").length, resumeFirst ? 1 : 0);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => {
+  await t.step("a clean early end mid-fragment: resumed, the PCM of an uninterrupted run", async () => {
+    const standin = serve(STREAM, { live: true, faults: { endEarlyAtByte: [F[2].offset + 500] } });
+    injected("early end");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--stop-fragment", LAST, "--idle-timeout", "2"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.reconnects, 1);
+      assert.equal(r.done.partialDiscarded, 1);
+      assert.equal(r.events.filter((e) => e.event === "discarded").length, 1);
+      same(r.from, FULL.from, "from");
+      same(r.to, FULL.to, "to");
+    } finally {
+      await standin.close();
+    }
+  });
+  // A stream whose last fragment is cut off (and stays cut off): never half-written.
+  const cut = F.at(-1)!.bytes.length >> 1;
+  const truncated: GeneratedStream = {
+    ...STREAM,
+    fragments: STREAM.fragments.map((f, i) => i === F.length - 1 ? { ...f, bytes: f.bytes.subarray(0, cut) } : f),
+  };
+  await t.step(
+    "live: the cut fragment is discarded, the run ends at the idle timeout with the whole ones",
+    async () => {
+      const standin = serve(truncated, { live: true });
+      injected("truncated last fragment");
+      try {
+        const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.4"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.done.reason, "idle-timeout");
+        assert.equal(r.done.fragments, F.length - 1);
+        assert.equal(r.done.partialDiscarded, 1);
+        same(r.from, upTo(F.length - 1).from, "from: a valid prefix");
+        same(r.to, upTo(F.length - 1).to, "to");
+      } finally {
+        await standin.close();
+      }
+    },
+  );
+  await t.step("not live: retried, then end-of-stream with the whole fragments", async () => {
+    const standin = serve(truncated, {});
+    injected("truncated last fragment");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--max-retries", "1"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.reason, "end-of-stream");
+      assert.equal(r.done.fragments, F.length - 1);
+      assert.ok((r.done.partialDiscarded as number) >= 2);
+      same(r.from, upTo(F.length - 1).from, "from: a valid prefix");
+    } finally {
+      await standin.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------- network
+
+Deno.test("CLI: DNS failure and connection refused fail fast with exit 4 and a clear one-line message", async () => {
+  injected("dns failure");
+  const dns = await cli("http://kvsaudio-nonexistent.invalid", ["--start", "now", "--max-retries", "1"]);
+  assert.equal(dns.code, 4, dns.stderr);
+  assert.match(dns.stderr, /kvsaudio-nonexistent\.invalid/, "names the host");
+  assert.match(dns.stderr, /ENOTFOUND|resolve/i, "says it could not be resolved");
+  assert.ok(dns.ms < 10_000, `fast (${dns.ms} ms)`);
+  assert.equal(dns.done.fragments, 0);
+  assert.equal(dns.from.length + dns.to.length, 0, "empty but valid WAVs");
+
+  injected("connection refused");
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const refused = await cli(`http://127.0.0.1:${port}`, ["--start", "now", "--max-retries", "1"]);
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.match(refused.stderr, /^kvsaudio: connection refused by .*: check --endpoint-url and the network$/m);
+  assert.ok(refused.ms < 10_000, `fast (${refused.ms} ms)`);
+  assert.equal(refused.events.filter((e) => e.event === "retry").length, 1, "retried once (--max-retries 1)");
+  assert.equal(refused.from.length, 0);
+});
+
+// ---------------------------------------------------------------- secrets
+
+Deno.test("secrets: no credential, token or signed header in any output, even when KVS echoes them back", async () => {
+  const { accessKeyId: id, sessionToken: token, secretAccessKey: secret } = FAKE;
+  // What a signature error, a proxy or a confused service may send back.
+  const echo = `header x-amz-security-token:${token} key ${id} secret ${secret}; ` +
+    `Authorization: AWS4-HMAC-SHA256 Credential=${id}/20260101/us-east-1/kinesisvideo/aws4_request, ` +
+    `SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=0123abcd`;
+  const canonical = `The request signature we calculated does not match.\n\nThe Canonical String for this request ` +
+    `should have been\n'POST\n/getMedia\n\nhost:127.0.0.1\nx-amz-security-token:${token}\n'\n\n` +
+    `The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20260101T000000Z\n20260101/us-east-1/kinesisvideo/aws4_request'`;
+  const cases: [string, { status: number; name: string; message: string }[]][] = [
+    ["retried 500 echoing the request", [{ ...S500, message: echo }]],
+    ["500s echoing the request, past the retries", [{ ...S500, message: echo }, { ...S500, message: echo }]],
+    ["InvalidArgumentException echoing the request", [{
+      status: 400,
+      name: "InvalidArgumentException",
+      message: echo,
+    }]],
+    ["unknown 400 echoing the request", [{ status: 400, name: "SomeNewException", message: echo }]],
+    ["SignatureDoesNotMatch with the canonical request", [{
+      status: 403,
+      name: "InvalidSignatureException",
+      message: canonical,
+    }]],
+    ["success", []],
+  ];
+  const json: [string, string[], Record<string, string>] = ["--json", ["--json"], {}];
+  const verbose: [string, string[], Record<string, string>] = ["--verbose", ["--verbose"], {}];
+  const debug = ([m, flags]: typeof json): typeof json => [`${m}, KVSAUDIO_DEBUG=1`, flags, { KVSAUDIO_DEBUG: "1" }];
+  // Each case in text and JSON, with and without the debug dump (which only failures print).
+  const modes = [[json, verbose], [verbose, debug(json)], [json, debug(verbose)], [verbose, debug(json)], [
+    json,
+    debug(verbose),
+  ], [debug(verbose)]];
+  const runs = cases.flatMap(([name, errors], i) => modes[i].map((m) => [name, errors, m] as const));
+  await pool(runs, 3, async ([name, errors, [mode, flags, env]]) => {
+    const standin = serve(STREAM, { live: true, faults: { apiErrors: [...errors] } });
+    injected("credential echo", errors.length);
+    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-secrets-" });
+    try {
+      tally.cliRuns++;
+      const r = await pullCli(standin.url, [
+        "--arn",
+        ARN,
+        "--start",
+        "earliest",
+        "--stop-fragment",
+        F[1].fragmentNumber,
+        "--idle-timeout",
+        "2",
+        "--max-retries",
+        "1",
+        "--out",
+        dir,
+        ...flags,
+      ], { KVSAUDIO_DEBUG: "", ...env });
+      outcome(`exit ${r.code}`);
+      const all = r.stdoutText + r.stderr;
+      assert.equal(leaksSecret(all), undefined, `${name}, ${mode}: leaked in\n${all}`);
+      assert.ok(!all.includes(secret) && !all.includes(token) && !all.includes(id), `${name}, ${mode}`);
+      if (errors.length === 0 || name.startsWith("retried")) assert.equal(r.code, 0, `${name}, ${mode}: ${r.stderr}`);
+      else assert.equal(r.code, 4, `${name}, ${mode}: ${r.stderr}`);
+      if (mode === "--verbose" && name.startsWith("retried")) assert.match(r.stdoutText, /retrying in \d+ ms after/);
+    } finally {
+      await standin.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  // The requests were signed with these very credentials.
+});
+
+// ---------------------------------------------------------------- fixed bugs (regression tests)
+
+Deno.test({
+  name: "time spent retrying does not count against the idle timeout",
+  fn: async () => {
+    const standin = serve(STREAM, { live: true, delayMs: 20, chunkSize: 4000, faults: { throttle: 1 } });
+    try {
+      const r = await pullInProcess(standin.url, { type: "EARLIEST" }, {
+        idleTimeoutMs: 400,
+        backoff: { baseMs: 250, capMs: 250, random: () => 0.99 },
+      });
+      // Was: endReason "idle" after the one retry, 0 bytes written, exit 0.
+      same(r.from, FULL.from, "from");
+    } finally {
+      await standin.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an in-band error fragment numbered like a fragment already read still ends the pull with exit 5",
+  fn: async () => {
+    // KVS names "the fragment that caused the error"; here the last one it sent (F[2]).
+    const bytes = errorFragment("3002", 1, F[2].fragmentNumber);
+    const standin = serve(STREAM, {
+      live: true,
+      faults: { errorFragmentAfter: { fragments: 3, code: "3002", id: 1, bytes } },
+    });
+    try {
+      // Was: exit 0 (idle-timeout) with all 6 fragments; the error only showed as a "duplicate" event.
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      assert.equal(r.code, 5, r.stderr);
+    } finally {
+      await standin.close();
+    }
+  },
+});
+
+Deno.test("summary", () => {
+  const faults = [...tally.faults.values()].reduce((a, b) => a + b, 0);
+  const kinds = [...tally.faults].map(([k, n]) => `${k} ${n}`).join(", ");
+  const outcomes = [...tally.outcomes].map(([k, n]) => `${k}: ${n}`).join(", ");
+  console.log(
+    `faults_test: ${faults} faults injected (${kinds}) over ${tally.cliRuns} CLI and ${tally.inProcessRuns} in-process pulls; outcomes: ${outcomes}`,
+  );
+  assert.ok(faults > 0);
+});

@@ -1,0 +1,314 @@
+/**
+ * SIGINT, SIGTERM and SIGKILL at seeded random moments of `extract` (reading
+ * a slow stdin pipe) and `pull` (against a slow stand-in). After SIGINT or
+ * SIGTERM: exit 130, a done event saying so, and WAVs whose headers match
+ * their data, holding exactly the fragments the run reported. After kill -9:
+ * WAVs still valid up to the last committed fragment (header sizes
+ * consistent, data a prefix of the expected PCM, whole fragments, at least
+ * the fragments the run reported).
+ */
+
+import assert from "node:assert/strict";
+import { connectStream, expectedPcm } from "./support/connect_stream.ts";
+import { ARN, AWS_ENV, leaksSecret, serve } from "./support/pull_harness.ts";
+import { ROOT } from "./support/cli.ts";
+import { firstDifference, interleave } from "./support/pipeline.ts";
+import { parseWavHeader } from "../src/audio/wav.ts";
+
+function seeded(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// 12 fragments of 16 blocks × 512 frames per track: 16384 bytes of PCM per track per fragment.
+const STREAM = connectStream({ fragments: 12 });
+const FULL = expectedPcm(STREAM);
+const FRAG_PCM = 16 * 512 * 2;
+const STEREO = interleave(FULL.from!, FULL.to!);
+
+type Sig = "SIGINT" | "SIGTERM" | "SIGKILL";
+
+/** A running kvsaudio whose stdout lines are collected as they arrive. */
+class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly lines: string[] = [];
+  readonly stdoutDone: Promise<void>;
+  readonly stderr: Promise<string>;
+
+  constructor(args: string[], opts: { stdin: boolean; env?: Record<string, string> }) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-net",
+        "--allow-env",
+        "--allow-sys",
+        `${ROOT}src/main.ts`,
+        ...args,
+      ],
+      cwd: ROOT,
+      stdin: opts.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", KVSAUDIO_DEBUG: "", ...AWS_ENV, ...opts.env },
+    }).spawn();
+    const stdout = this.child.stdout;
+    this.stdoutDone = (async () => {
+      let buf = "";
+      for await (const text of stdout.pipeThrough(new TextDecoderStream())) {
+        buf += text;
+        const parts = buf.split("\n");
+        buf = parts.pop()!;
+        this.lines.push(...parts);
+      }
+      if (buf) this.lines.push(buf);
+    })();
+    this.stderr = new Response(this.child.stderr).text();
+  }
+
+  /** Lines that report a written fragment (a JSON fragment event, or a --verbose text line). */
+  get fragmentsReported(): number {
+    return this.lines.filter((l) => l.startsWith('{"event":"fragment"') || /^fragment \d+ /.test(l)).length;
+  }
+
+  /** Wait (polling) until `pred` holds; fail after 20 s. */
+  async until(pred: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stdout:\n${this.lines.join("\n")}`);
+      await sleep(5);
+    }
+  }
+
+  async finish(): Promise<{ code: number; signal: Deno.Signal | null; stderr: string }> {
+    const status = await this.child.status;
+    await this.stdoutDone;
+    return { code: status.code, signal: status.signal, stderr: await this.stderr };
+  }
+}
+
+/**
+ * Check a WAV after an interruption. `exact`: the header matches the file and
+ * the data is exactly `fragments` fragments of `expected`. Otherwise (kill -9):
+ * the header is consistent, its data a whole number of fragments, at least
+ * `fragments`, and everything in the file after the header a prefix of `expected`.
+ */
+async function checkWav(path: string, expected: Uint8Array, frag: number, fragments: number, exact: boolean) {
+  const bytes = await Deno.readFile(path);
+  const info = parseWavHeader(bytes);
+  assert.equal(info.dataOffset, 44);
+  assert.equal(info.riffSize, 36 + info.dataBytes, `${path}: RIFF size consistent`);
+  const body = bytes.subarray(info.dataOffset);
+  if (exact) {
+    assert.equal(body.length, info.dataBytes, `${path}: data length == header dataBytes`);
+    assert.equal(info.dataBytes, fragments * frag, `${path}: exactly the ${fragments} fragments reported`);
+  } else {
+    assert.ok(info.dataBytes <= body.length, `${path}: the header claims no more than the file holds`);
+    assert.equal(info.dataBytes % frag, 0, `${path}: whole fragments committed (${info.dataBytes} bytes)`);
+    assert.ok(info.dataBytes >= fragments * frag, `${path}: at least the ${fragments} fragments reported`);
+  }
+  assert.ok(body.length <= expected.length, `${path}: not longer than the stream`);
+  assert.equal(firstDifference(body, expected.subarray(0, body.length)), undefined, `${path}: a prefix of the PCM`);
+  return info.dataBytes / frag;
+}
+
+interface Outcome {
+  reported: number;
+  committed: number;
+}
+
+/** Check what a killed run left behind. */
+async function checkAfter(
+  p: Proc,
+  sig: Sig,
+  dir: string,
+  opts: { json: boolean; stereo: boolean },
+): Promise<Outcome> {
+  const { code, signal, stderr } = await p.finish();
+  const stdout = p.lines.join("\n");
+  assert.equal(leaksSecret(stdout + stderr), undefined);
+  assert.doesNotMatch(stderr, /^\s+at |Stack backtrace|error: Uncaught/m, "no stack trace");
+  const reported = p.fragmentsReported;
+  if (sig === "SIGKILL") {
+    assert.equal(signal, "SIGKILL");
+    const a = await checkWav(`${dir}/from_customer.wav`, FULL.from!, FRAG_PCM, reported, false);
+    const b = await checkWav(`${dir}/to_customer.wav`, FULL.to!, FRAG_PCM, reported, false);
+    if (opts.stereo) await checkWav(`${dir}/stereo.wav`, STEREO, 2 * FRAG_PCM, reported, false);
+    return { reported, committed: Math.min(a, b) };
+  }
+  assert.equal(code, 130, `${sig}: exit 130 (stderr: ${stderr})`);
+  assert.equal(stderr, "", "nothing on stderr");
+  if (opts.json) {
+    const done = JSON.parse(p.lines.at(-1)!);
+    assert.equal(done.event, "done");
+    assert.equal(done.reason, "interrupted");
+    assert.equal(done.signal, sig);
+    assert.equal(done.fragments, reported, "the done event counts the fragments reported");
+    assert.equal(done.samples.from_customer, reported * FRAG_PCM / 2);
+  } else {
+    assert.match(stdout, new RegExp(`stopped: interrupted by ${sig}; the files hold everything received so far`));
+  }
+  await checkWav(`${dir}/from_customer.wav`, FULL.from!, FRAG_PCM, reported, true);
+  await checkWav(`${dir}/to_customer.wav`, FULL.to!, FRAG_PCM, reported, true);
+  if (opts.stereo) await checkWav(`${dir}/stereo.wav`, STEREO, 2 * FRAG_PCM, reported, true);
+  return { reported, committed: reported };
+}
+
+interface Case {
+  sig: Sig;
+  json: boolean;
+  stereo: boolean;
+  /** Fragments to wait for before the signal. */
+  after: number;
+  /** Extra random delay, ms. */
+  delayMs: number;
+}
+
+/** Seeded cases: each signal with a random fragment count and delay. */
+function cases(seed: number, sigs: Sig[]): Case[] {
+  const rnd = seeded(seed);
+  return sigs.map((sig, i) => ({
+    sig,
+    json: i % 3 !== 2,
+    stereo: i % 2 === 1,
+    after: 1 + Math.floor(rnd() * 6),
+    delayMs: Math.floor(rnd() * 80),
+  }));
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
+}
+
+const summary: string[] = [];
+
+Deno.test("extract from a slow pipe: SIGINT/SIGTERM/SIGKILL at seeded random moments", async () => {
+  const list = cases(11, ["SIGINT", "SIGTERM", "SIGKILL", "SIGINT", "SIGTERM", "SIGKILL", "SIGINT", "SIGTERM"]);
+  const results = await pool(list, 3, async (c) => {
+    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
+    try {
+      const args = ["extract", "-", "--out", dir, ...(c.json ? ["--json"] : ["--verbose"])];
+      if (c.stereo) args.push("--stereo");
+      const p = new Proc(args, { stdin: true });
+      // Feed the stream slowly (2 KiB every 4 ms) and never close it: only the signal ends the run.
+      let stop = false;
+      const writer = p.child.stdin.getWriter();
+      const feeding = (async () => {
+        for (let o = 0; o < STREAM.bytes.length && !stop; o += 2048) {
+          await writer.write(STREAM.bytes.subarray(o, o + 2048));
+          await sleep(4);
+        }
+      })().catch(() => {}); // the pipe breaks when the process dies
+      await p.until(() => p.fragmentsReported >= c.after, `${c.after} fragments`);
+      await sleep(c.delayMs);
+      p.child.kill(c.sig);
+      const r = await checkAfter(p, c.sig, dir, c);
+      stop = true;
+      await feeding;
+      await writer.close().catch(() => {});
+      assert.ok(r.reported >= c.after);
+      return `${c.sig}@${c.after}+${c.delayMs}ms→${r.committed}`;
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  summary.push(`extract: ${results.join(", ")}`);
+});
+
+Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random moments, and during a backoff", async () => {
+  const list = cases(23, ["SIGTERM", "SIGINT", "SIGKILL", "SIGTERM", "SIGINT", "SIGKILL"]);
+  const results = await pool(list, 3, async (c) => {
+    // ~25 chunks of 500..2500 bytes per fragment, 3 ms apart; the body stays open after the last one.
+    const standin = serve(STREAM, { live: true, delayMs: 3, chunkSize: [500, 2500], seed: c.after });
+    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
+    try {
+      const args = [
+        "pull",
+        "--endpoint-url",
+        standin.url,
+        "--region",
+        "us-east-1",
+        "--arn",
+        ARN,
+        "--start-fragment",
+        STREAM.fragments[0].fragmentNumber,
+        "--idle-timeout",
+        "30",
+        "--out",
+        dir,
+        ...(c.json ? ["--json"] : ["--verbose"]),
+      ];
+      if (c.stereo) args.push("--stereo");
+      const p = new Proc(args, { stdin: false });
+      await p.until(() => p.fragmentsReported >= c.after, `${c.after} fragments`);
+      await sleep(c.delayMs);
+      p.child.kill(c.sig);
+      const r = await checkAfter(p, c.sig, dir, c);
+      assert.ok(r.reported >= c.after);
+      return `${c.sig}@${c.after}+${c.delayMs}ms→${r.committed}`;
+    } finally {
+      await standin.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+  // A signal while the pull waits to reconnect (a drop after 3 fragments, then throttling).
+  for (const sig of ["SIGINT", "SIGKILL"] as const) {
+    const f3 = STREAM.fragments[3].offset;
+    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [f3 + 100] } });
+    let calls = 0;
+    const push = standin.requests.push.bind(standin.requests);
+    standin.requests.push = (...items) => {
+      for (const it of items) {
+        if (it.path === "/getDataEndpoint" && ++calls === 2) standin.setFaults({ throttle: 1000 });
+      }
+      return push(...items);
+    };
+    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
+    try {
+      const p = new Proc([
+        "pull",
+        "--endpoint-url",
+        standin.url,
+        "--arn",
+        ARN,
+        "--start",
+        "earliest",
+        "--idle-timeout",
+        "30",
+        "--max-retries",
+        "20",
+        "--out",
+        dir,
+        "--json",
+      ], { stdin: false });
+      await p.until(() => p.lines.filter((l) => l.startsWith('{"event":"retry"')).length >= 2, "two retries");
+      p.child.kill(sig);
+      const r = await checkAfter(p, sig, dir, { json: true, stereo: false });
+      assert.equal(r.reported, 3, "the three fragments before the drop");
+      assert.equal(r.committed, 3);
+      results.push(`${sig}@backoff→${r.committed}`);
+    } finally {
+      await standin.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  summary.push(`pull: ${results.join(", ")}`);
+});
+
+Deno.test("summary", () => {
+  console.log(`interrupt_test (signal@fragments+delay→fragments in the WAVs): ${summary.join("; ")}`);
+});
