@@ -19,17 +19,17 @@
  * @module
  */
 
-import { AwsError, DataError } from "../errors.ts";
+import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import { streamLabel, type StreamRef } from "./arn.ts";
-import { backoffDelays, type BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
-import { classifyAwsError, finalAwsError, redact } from "./errors.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
 import type { PullEndReason, PullEvent, PullStats } from "./pull_source.ts";
+import { RetryPolicy } from "./retry.ts";
 
 /** Options of {@linkcode ArchivedSource}. */
 export interface ArchivedSourceOptions {
@@ -61,6 +61,7 @@ export class ArchivedSource {
   #label: string;
   #last: string | undefined;
   #token: string | undefined;
+  #retry: RetryPolicy;
   /** Counters (same shape as a live pull's). */
   readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
   /** Why the iteration ended. */
@@ -73,6 +74,12 @@ export class ArchivedSource {
   constructor(options: ArchivedSourceOptions) {
     this.#o = options;
     this.#label = streamLabel(options.stream);
+    this.#retry = new RetryPolicy({
+      ...options,
+      label: this.#label,
+      endpoint: options.clients.endpointUrl,
+      stats: this.stats,
+    });
   }
 
   /** Fragment number of the last fragment yielded. */
@@ -85,29 +92,6 @@ export class ArchivedSource {
     return this.#token;
   }
 
-  async #retry(err: unknown, attempt: number, api: "ListFragments" | "GetMediaForFragmentList"): Promise<void> {
-    if (err instanceof DataError) throw err;
-    const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
-    if (c !== "retry") throw c;
-    if (attempt > (this.#o.maxRetries ?? 8)) {
-      throw finalAwsError(err, this.#label, { region: this.#o.region, api, endpoint: this.#o.clients.endpointUrl });
-    }
-    const delayMs = backoffDelays(attempt, this.#o.backoff);
-    this.stats.retries++;
-    this.#o.onEvent?.({
-      type: "retry",
-      attempt,
-      delayMs,
-      reason: String((err as Error)?.message ?? err).slice(0, 200),
-    });
-    await this.#pause(delayMs);
-  }
-
-  async #pause(ms: number): Promise<void> {
-    if (this.#o.sleep) await this.#o.sleep(ms);
-    else await new Promise((r) => setTimeout(r, ms));
-  }
-
   /** The fragments, in producer-timestamp order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
     const o = this.#o;
@@ -118,7 +102,7 @@ export class ArchivedSource {
         numbers = list.map((f) => f.fragmentNumber);
         break;
       } catch (e) {
-        await this.#retry(e, attempt, "ListFragments");
+        await this.#retry.failed(e, attempt, "ListFragments");
       }
     }
     this.listed = numbers.length;
@@ -166,16 +150,16 @@ export class ArchivedSource {
       }
       if (next >= numbers.length) break;
       if (failure !== undefined) {
-        await this.#retry(failure, ++attempt, "GetMediaForFragmentList");
+        await this.#retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {
-        if (++attempt > (o.maxRetries ?? 8)) {
+        if (++attempt > this.#retry.maxRetries) {
           throw new AwsError(
             `GetMediaForFragmentList on stream ${this.#label} returned none of the ${
               numbers.length - next
             } fragments asked for`,
           );
         }
-        await this.#pause(backoffDelays(attempt, o.backoff));
+        await this.#retry.sleep(this.#retry.delay(attempt));
       }
       o.onEvent?.({ type: "reconnect", reason: failure ? "dropped" : "ended", lastFragmentNumber: this.#last });
     }

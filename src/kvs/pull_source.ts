@@ -33,9 +33,10 @@ import { DataError, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { streamLabel, type StreamRef } from "./arn.ts";
-import { backoffDelays, type BackoffOptions } from "./backoff.ts";
+import type { BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
-import { classifyAwsError, finalAwsError, type KvsApi, redact } from "./errors.ts";
+import { classifyAwsError } from "./errors.ts";
+import { describe, RetryPolicy } from "./retry.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { openMedia } from "./get_media.ts";
 import { idleGuard } from "./idle.ts";
@@ -105,6 +106,7 @@ export class PullSource {
   #token: string | undefined;
   #lastFragmentAt = 0;
   #sawTokens = false;
+  #retry: RetryPolicy;
   /** Counters. */
   readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
   /** Why the iteration ended (after it did). */
@@ -115,6 +117,12 @@ export class PullSource {
   constructor(options: PullSourceOptions) {
     this.#o = options;
     this.#label = streamLabel(options.stream);
+    this.#retry = new RetryPolicy({
+      ...options,
+      label: this.#label,
+      endpoint: options.clients.endpointUrl,
+      stats: this.stats,
+    });
   }
 
   /** Fragment number of the last fragment yielded. */
@@ -129,22 +137,6 @@ export class PullSource {
 
   #emit(e: PullEvent): void {
     this.#o.onEvent?.(e);
-  }
-
-  async #sleep(ms: number): Promise<void> {
-    if (this.#o.sleep) return await this.#o.sleep(ms);
-    await new Promise<void>((resolve, reject) => {
-      const signal = this.#o.signal;
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new KvsAudioError("interrupted", 130));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
   }
 
   /** Whether `f` was already yielded; records it when not. */
@@ -176,20 +168,6 @@ export class PullSource {
     return this.#o.selector;
   }
 
-  /** Handle a failure: retry after backoff, or throw the final error. */
-  async #failed(err: unknown, attempt: number, api: KvsApi = "GetMedia"): Promise<void> {
-    if (err instanceof DataError) throw err;
-    const c = classifyAwsError(err, this.#label, { region: this.#o.region, api });
-    if (c !== "retry") throw c;
-    if (attempt > (this.#o.maxRetries ?? 8)) {
-      throw finalAwsError(err, this.#label, { region: this.#o.region, api, endpoint: this.#o.clients.endpointUrl });
-    }
-    const delayMs = backoffDelays(attempt, this.#o.backoff);
-    this.stats.retries++;
-    this.#emit({ type: "retry", attempt, delayMs, reason: shortReason(err) });
-    await this.#sleep(delayMs);
-  }
-
   /** Fragments, in order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
     const o = this.#o;
@@ -206,7 +184,7 @@ export class PullSource {
         this.#emit({ type: "connect", session: this.stats.sessions + 1, selector: describeSelector(selector) });
         body = await openMedia(o.clients, o.stream, selector, o.signal);
       } catch (e) {
-        await this.#failed(e, ++attempt);
+        await this.#retry.failed(e, ++attempt, "GetMedia");
         continue;
       }
       this.stats.sessions++;
@@ -288,16 +266,16 @@ export class PullSource {
       }
       if (ended === "error") {
         if (progressed) attempt = 0;
-        await this.#failed(error, ++attempt);
+        await this.#retry.failed(error, ++attempt, "GetMedia");
       } else if (ended === "eof" && !progressed) {
         // The body ended with nothing new: back off; past the retry budget, the stream has ended.
-        if (++attempt > (o.maxRetries ?? 8)) {
+        if (++attempt > this.#retry.maxRetries) {
           this.endReason = "end-of-stream";
           return;
         }
-        const delayMs = backoffDelays(attempt, o.backoff);
+        const delayMs = this.#retry.delay(attempt);
         this.#emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment" });
-        await this.#sleep(delayMs);
+        await this.#retry.sleep(delayMs);
       }
       selector = this.#resumeSelector();
       this.#emit({
@@ -321,14 +299,14 @@ export class PullSource {
         throw new Error("the fragment was not in the response");
       } catch (e) {
         const c = e instanceof DataError ? e : classifyAwsError(e, this.#label, { api: "GetMediaForFragmentList" });
-        if (c === "retry" && attempt <= (o.maxRetries ?? 8)) {
-          await this.#sleep(backoffDelays(attempt, o.backoff));
+        if (c === "retry" && attempt <= this.#retry.maxRetries) {
+          await this.#retry.sleep(this.#retry.delay(attempt));
           continue;
         }
         this.#emit({
           type: "warning",
           message: `KVS started after fragment ${fragmentNumber} and fetching it failed (${
-            c === "retry" ? shortReason(e) : c.message
+            c === "retry" ? describe(e) : c.message
           }): its audio is missing`,
         });
         return undefined;
@@ -337,9 +315,4 @@ export class PullSource {
       }
     }
   }
-}
-
-function shortReason(err: unknown): string {
-  const e = err as { name?: string; code?: string; message?: string };
-  return redact([e.name, e.code, e.message].filter((x) => x && x !== "Error").join(": ") || String(err));
 }
