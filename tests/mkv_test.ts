@@ -778,7 +778,8 @@ Deno.test("assembler: an ordinary MKV gives one fragment per Cluster sharing the
       assert.equal(f.tags.length, 0);
       assert.equal(f.clusters.length, 1);
     }
-    assert.equal(frags[1].tracks, frags[0].tracks, "one shared track list");
+    assert.deepEqual(frags[1].tracks, frags[0].tracks, "the document's tracks");
+    assert.notEqual(frags[1].tracks, frags[0].tracks, "each fragment keeps its own list (a snapshot)");
     assert.deepEqual(frags.map((f) => f.clusters[0]), [
       { offset: clusterOffsets[0], timecode: 0, blocks: 2 },
       { offset: clusterOffsets[1], timecode: 2000, blocks: 2 },

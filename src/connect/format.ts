@@ -15,6 +15,11 @@
 
 import type { Fragment, Track } from "../mkv/fragment.ts";
 
+/** Highest sample rate accepted from the stream (Hz). */
+export const MAX_RATE = 384000;
+/** Most channels per track accepted from the stream. */
+export const MAX_CHANNELS = 8;
+
 /** Sample format of the PCM kvsaudio writes. */
 export interface StreamFormat {
   /** Samples per second. */
@@ -53,8 +58,8 @@ export function parseMimeType(text: string): MimeType {
     const key = p.slice(0, eq).trim().toLowerCase();
     const value = Number(p.slice(eq + 1).trim());
     if (!Number.isInteger(value) || value <= 0) continue;
-    if (key === "rate" && value <= 384000) out.rate = value;
-    if (key === "channels" && value <= 8) out.channels = value;
+    if (key === "rate" && value <= MAX_RATE) out.rate = value;
+    if (key === "channels" && value <= MAX_CHANNELS) out.channels = value;
   }
   return out;
 }
@@ -77,8 +82,13 @@ export function streamFormat(fragment: Fragment, tracks: readonly Track[]): Stre
   }
   for (const t of tracks) {
     const sf = t.audio?.samplingFrequency;
-    if (sf !== undefined && sf > 0 && Number.isInteger(sf)) {
-      return { rate: sf, channels: t.audio?.channels ?? 1, source: "audio-element" };
+    const ch = t.audio?.channels ?? 1;
+    // Same bounds as the MimeType path: anything else is not a usable PCM format.
+    if (
+      sf !== undefined && Number.isInteger(sf) && sf >= 1 && sf <= MAX_RATE && Number.isInteger(ch) && ch >= 1 &&
+      ch <= MAX_CHANNELS
+    ) {
+      return { rate: sf, channels: ch, source: "audio-element" };
     }
   }
   return { rate: 8000, channels: 1, source: "default" };

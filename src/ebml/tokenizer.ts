@@ -13,7 +13,8 @@
  *   end of input;
  * - at most the current leaf element is buffered, and only the bytes that
  *   really arrived (never a declared size); a leaf that lies whole inside one
- *   chunk is passed on as a view of that chunk, not a copy;
+ *   chunk is passed on as a view of that chunk, not a copy; Void padding is
+ *   skipped, never kept (its token's value is empty);
  * - bad input raises {@linkcode DataError} naming the byte offset and element.
  *
  * @example
@@ -206,7 +207,10 @@ export class EbmlTokenizer {
         const offset = this.#pos - hs;
         this.#pos += size;
         i += size;
-        if (leafType !== SKIP) this.#emitValue(id, leafType, offset, hs, size, chunk.subarray(i - size, i), out);
+        if (leafType !== SKIP) {
+          const data = id === VOID_ID ? EMPTY : chunk.subarray(i - size, i);
+          this.#emitValue(id, leafType, offset, hs, size, data, out);
+        }
       } else {
         const def = elementById(id);
         this.#leaf = {
@@ -219,7 +223,8 @@ export class EbmlTokenizer {
           depth: stack.length,
           parts: [],
           got: 0,
-          skip: leafType === SKIP,
+          // Void content is never used: skip it rather than buffer it.
+          skip: leafType === SKIP || id === VOID_ID,
         };
       }
     }
@@ -400,7 +405,10 @@ export class EbmlTokenizer {
   }
 
   #finishLeaf(leaf: PendingLeaf, out: EbmlToken[]): void {
-    if (leaf.skip) return;
+    if (leaf.skip) {
+      if (leaf.id === VOID_ID) this.#emitValue(leaf.id, "binary", leaf.offset, leaf.headerSize, leaf.size, EMPTY, out);
+      return;
+    }
     const parts = leaf.parts;
     let data: Uint8Array;
     if (parts.length === 1) {
@@ -440,6 +448,9 @@ export class EbmlTokenizer {
     );
   }
 }
+
+/** Void's id: its data is padding. */
+const VOID_ID = 0xec;
 
 /** Marks a leaf whose data is skipped (unknown id). */
 const SKIP = "skip" as const;

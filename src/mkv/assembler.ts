@@ -312,13 +312,16 @@ export class FragmentAssembler {
           !this.#doc.segmentKnownSize &&
           f.clusters.length > 0 && f.kvs.continuationToken !== undefined
         ) {
-          this.#finish(
-            f,
-            t.offset + t.headerSize + t.size,
-            "continuation-token",
-          );
-          this.#emitted = true;
+          const end = t.offset + t.headerSize + t.size;
+          this.#finish(f, end, "continuation-token");
           out.push(f);
+          // Anything later in this document goes to a detached fragment that is
+          // dropped at the document's end: the emitted one never changes.
+          const late = new Fragment(f.index, end);
+          late.tracks = f.tracks;
+          late.clusters = f.clusters.slice();
+          this.#frag = late;
+          this.#emitted = true;
         }
         return;
       }
@@ -332,6 +335,9 @@ export class FragmentAssembler {
   }
 
   #finish(f: Fragment, end: number, by: ClosedBy): void {
+    // The fragment keeps the tracks as they are now (a later TrackEntry of the
+    // same document must not change a fragment already handed on).
+    f.tracks = f.tracks.slice();
     f.size = end - f.offset;
     f.closedBy = by;
     if (this.#opts.raw) f.raw = this.#rawBytes(f.offset, end);
@@ -423,7 +429,13 @@ export async function* fragmentsFromTokens(
   const asm = new FragmentAssembler(options);
   const out: Fragment[] = [];
   for await (const batch of batches) {
-    asm.push(batch, out);
+    try {
+      asm.push(batch, out);
+    } catch (e) {
+      // Fragments completed earlier in this batch are whole: hand them on first.
+      yield* out;
+      throw e;
+    }
     if (out.length > 0) {
       yield* out;
       out.length = 0;
