@@ -127,32 +127,66 @@ export function decodeFloat(data: Uint8Array): number {
  * ```
  */
 export function decodeString(data: Uint8Array): string {
-  let end = data.length;
-  while (end > 0 && data[end - 1] === 0) end--;
+  return decodeStringAt(data, 0, data.length);
+}
+
+/**
+ * {@linkcode decodeString} of `len` bytes of `buf` at `start`, without a view.
+ *
+ * @example
+ * ```ts
+ * import { decodeStringAt } from "./decode.ts";
+ * decodeStringAt(new TextEncoder().encode("xxA_AAC\0"), 2, 6); // "A_AAC"
+ * ```
+ */
+export function decodeStringAt(buf: Uint8Array, start: number, len: number): string {
+  let end = start + len;
+  while (end > start && buf[end - 1] === 0) end--;
+  const n = end - start;
   // Short ASCII strings are the common case (tag names, ContactIds, MIME
   // types) and mostly repeat from fragment to fragment: reuse the string.
-  if (end <= 64) {
-    let hash = end;
-    for (let i = 0; i < end; i++) {
-      const b = data[i];
-      if (b >= 0x80) return utf8.decode(data.subarray(0, end));
+  if (n <= 64) {
+    let hash = n;
+    for (let i = start; i < end; i++) {
+      const b = buf[i];
+      if (b >= 0x80) return utf8.decode(buf.subarray(start, end));
       hash = (Math.imul(hash, 31) + b) | 0;
     }
     const cached = interned.get(hash);
-    if (cached !== undefined && cached.length === end) {
+    if (cached !== undefined && cached.length === n) {
       let same = true;
-      for (let i = 0; i < end; i++) {
-        if (cached.charCodeAt(i) !== data[i]) {
+      for (let i = 0; i < n; i++) {
+        if (cached.charCodeAt(i) !== buf[start + i]) {
           same = false;
           break;
         }
       }
       if (same) return cached;
     }
-    const s = String.fromCharCode.apply(null, data.subarray(0, end) as unknown as number[]);
+    const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
     if (interned.size >= 4096) interned.clear();
     interned.set(hash, s);
     return s;
   }
-  return utf8.decode(data.subarray(0, end));
+  return utf8.decode(buf.subarray(start, end));
+}
+
+/**
+ * {@linkcode decodeValue} of `len` bytes of `buf` at `start`: numbers and
+ * strings are decoded in place (no view is made); binaries are views.
+ *
+ * @example
+ * ```ts
+ * import { decodeValueAt } from "./decode.ts";
+ * decodeValueAt("uint", new Uint8Array([9, 0x0f, 0x42, 0x40]), 1, 3); // 1000000
+ * ```
+ */
+export function decodeValueAt(type: ElementType, buf: Uint8Array, start: number, len: number): EbmlValue {
+  if (type === "uint" && len <= 6) {
+    let v = 0;
+    for (let i = start; i < start + len; i++) v = v * 256 + buf[i];
+    return v;
+  }
+  if (type === "string" || type === "utf8") return decodeStringAt(buf, start, len);
+  return decodeValue(type, buf.subarray(start, start + len));
 }

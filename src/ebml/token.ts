@@ -65,3 +65,30 @@ export interface TokenBatch {
   /** True for the last batch, produced at end of input. */
   final: boolean;
 }
+
+/**
+ * Receives tokens field by field, without a token object per element: the
+ * fast path between the tokenizer and the assembler. An `EbmlToken[]` given
+ * to the tokenizer is filled through an adapter.
+ *
+ * @example
+ * ```ts
+ * import type { TokenSink } from "./token.ts";
+ * const counter: TokenSink & { n: number } = { n: 0, token() { this.n++; } };
+ * ```
+ */
+export interface TokenSink {
+  /** One token; the arguments are the fields of {@linkcode EbmlToken}. */
+  token(
+    kind: TokenKind,
+    id: number,
+    name: string,
+    type: ElementType,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    value: EbmlValue | undefined,
+    truncated: boolean,
+  ): void;
+}

@@ -28,9 +28,9 @@
  */
 
 import { DataError } from "../errors.ts";
-import { decodeValue } from "./decode.ts";
+import { decodeValue, decodeValueAt } from "./decode.ts";
 import { canDescend, elementById, type ElementDef, type ElementType } from "./elements.ts";
-import type { EbmlToken, EbmlValue, TokenBatch } from "./token.ts";
+import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "./token.ts";
 import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
 
 /** Options of the tokenizer. */
@@ -79,7 +79,7 @@ const EMPTY = new Uint8Array(0);
  * import { EbmlTokenizer } from "./tokenizer.ts";
  * import type { EbmlToken } from "./token.ts";
  * const tk = new EbmlTokenizer();
- * const out: EbmlToken[] = [];
+ * const out: TokenSink = [];
  * tk.push(new Uint8Array([0xec, 0x82]), out); // a Void element's header…
  * tk.push(new Uint8Array([0, 0]), out);        // …and its data
  * tk.end(out);
@@ -112,8 +112,9 @@ export class EbmlTokenizer {
   }
 
   /** Tokenize `chunk`, appending completed tokens to `out`. */
-  push(chunk: Uint8Array, out: EbmlToken[]): void {
+  push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): void {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
+    const out = toSink(sink);
     const len = chunk.length;
     const stack = this.#stack;
     let i = 0;
@@ -207,9 +208,17 @@ export class EbmlTokenizer {
         const offset = this.#pos - hs;
         this.#pos += size;
         i += size;
-        if (leafType !== SKIP) {
-          const data = id === VOID_ID ? EMPTY : chunk.subarray(i - size, i);
-          this.#emitValue(id, leafType, offset, hs, size, data, out);
+        if (leafType === "binary") {
+          this.#emitValue(id, leafType, offset, hs, size, id === VOID_ID ? EMPTY : chunk.subarray(i - size, i), out);
+        } else if (leafType !== SKIP) {
+          // Numbers and strings are decoded in place: no view per element.
+          let value: EbmlValue;
+          try {
+            value = decodeValueAt(leafType, chunk, i - size, size);
+          } catch (e) {
+            throw this.#error((e as Error).message, nameOf(id), offset);
+          }
+          out.token("value", id, elementById(id)!.name, leafType, offset, hs, size, stack.length, value, false);
         }
       } else {
         const def = elementById(id);
@@ -245,7 +254,8 @@ export class EbmlTokenizer {
    * Signal end of input: close every open master (marking those whose bytes
    * did not all arrive as truncated) and report a leaf that was cut off.
    */
-  end(out: EbmlToken[]): void {
+  end(sink: EbmlToken[] | TokenSink): void {
+    const out = toSink(sink);
     if (this.#ended) return;
     this.#ended = true;
     this.#closeEnded(out);
@@ -254,35 +264,31 @@ export class EbmlTokenizer {
     if (leaf !== undefined) {
       truncated = true;
       this.#leaf = undefined;
-      out.push(
-        token(
-          "skip",
-          leaf.id,
-          leaf.name,
-          leaf.type,
-          leaf.offset,
-          leaf.headerSize,
-          leaf.size,
-          leaf.depth,
-          undefined,
-          true,
-        ),
+      out.token(
+        "skip",
+        leaf.id,
+        leaf.name,
+        leaf.type,
+        leaf.offset,
+        leaf.headerSize,
+        leaf.size,
+        leaf.depth,
+        undefined,
+        true,
       );
     } else if (this.#carryLen > 0) {
       truncated = true;
-      out.push(
-        token(
-          "skip",
-          0,
-          "(element header)",
-          "binary",
-          this.#pos,
-          this.#carryLen,
-          UNKNOWN_SIZE,
-          this.#stack.length,
-          undefined,
-          true,
-        ),
+      out.token(
+        "skip",
+        0,
+        "(element header)",
+        "binary",
+        this.#pos,
+        this.#carryLen,
+        UNKNOWN_SIZE,
+        this.#stack.length,
+        undefined,
+        true,
       );
       this.#pos += this.#carryLen;
       this.#carryLen = 0;
@@ -290,19 +296,17 @@ export class EbmlTokenizer {
     while (this.#stack.length > 0) {
       const m = this.#stack.pop()!;
       const cut: boolean = truncated || (m.end !== -1 && m.end > this.#pos);
-      out.push(
-        token(
-          "end",
-          m.id,
-          m.name,
-          "master",
-          m.offset,
-          m.headerSize,
-          this.#pos - m.offset - m.headerSize,
-          m.depth,
-          undefined,
-          cut,
-        ),
+      out.token(
+        "end",
+        m.id,
+        m.name,
+        "master",
+        m.offset,
+        m.headerSize,
+        this.#pos - m.offset - m.headerSize,
+        m.depth,
+        undefined,
+        cut,
       );
       truncated = cut;
     }
@@ -313,26 +317,24 @@ export class EbmlTokenizer {
   }
 
   /** Pop masters whose known end (or a known-size ancestor's) is reached. */
-  #closeEnded(out: EbmlToken[]): void {
+  #closeEnded(out: TokenSink): void {
     const stack = this.#stack;
     const pos = this.#pos;
     while (stack.length > 0) {
       const m = stack[stack.length - 1];
       if (m.limit > pos) return;
       stack.pop();
-      out.push(
-        token(
-          "end",
-          m.id,
-          m.name,
-          "master",
-          m.offset,
-          m.headerSize,
-          pos - m.offset - m.headerSize,
-          m.depth,
-          undefined,
-          false,
-        ),
+      out.token(
+        "end",
+        m.id,
+        m.name,
+        "master",
+        m.offset,
+        m.headerSize,
+        pos - m.offset - m.headerSize,
+        m.depth,
+        undefined,
+        false,
       );
     }
   }
@@ -343,7 +345,7 @@ export class EbmlTokenizer {
    * (or SKIP for an unknown id) so the caller reads its data; `#pos` is then
    * at the data. Zero-size leaves are emitted here (undefined returned).
    */
-  #startElement(id: number, size: number, headerSize: number, out: EbmlToken[]): ElementType | typeof SKIP | undefined {
+  #startElement(id: number, size: number, headerSize: number, out: TokenSink): ElementType | typeof SKIP | undefined {
     const offset = this.#pos;
     const def = elementById(id);
     const stack = this.#stack;
@@ -353,19 +355,17 @@ export class EbmlTokenizer {
         const top = stack[stack.length - 1];
         if (top.end !== -1 || canDescend(def, top.id)) break;
         stack.pop();
-        out.push(
-          token(
-            "end",
-            top.id,
-            top.name,
-            "master",
-            top.offset,
-            top.headerSize,
-            offset - top.offset - top.headerSize,
-            top.depth,
-            undefined,
-            false,
-          ),
+        out.token(
+          "end",
+          top.id,
+          top.name,
+          "master",
+          top.offset,
+          top.headerSize,
+          offset - top.offset - top.headerSize,
+          top.depth,
+          undefined,
+          false,
         );
       }
     }
@@ -388,13 +388,13 @@ export class EbmlTokenizer {
       const end = size === UNKNOWN_SIZE ? -1 : dataStart + size;
       const limit = end === -1 ? parentLimit : end < parentLimit ? end : parentLimit;
       stack.push({ id, name: def.name, offset, headerSize, depth, end, limit });
-      out.push(token("start", id, def.name, "master", offset, headerSize, size, depth, undefined, false));
+      out.token("start", id, def.name, "master", offset, headerSize, size, depth, undefined, false);
       return undefined;
     }
     if (size === UNKNOWN_SIZE) throw this.#error("unknown size is only allowed on master elements", nameOf(id), offset);
     if (def === undefined) {
       // Unknown element: report it and skip its data without keeping it.
-      out.push(token("skip", id, formatId(id), "binary", offset, headerSize, size, depth, undefined, false));
+      out.token("skip", id, formatId(id), "binary", offset, headerSize, size, depth, undefined, false);
       return size === 0 ? undefined : SKIP;
     }
     if (size === 0) {
@@ -404,7 +404,7 @@ export class EbmlTokenizer {
     return def.type;
   }
 
-  #finishLeaf(leaf: PendingLeaf, out: EbmlToken[]): void {
+  #finishLeaf(leaf: PendingLeaf, out: TokenSink): void {
     if (leaf.skip) {
       if (leaf.id === VOID_ID) this.#emitValue(leaf.id, "binary", leaf.offset, leaf.headerSize, leaf.size, EMPTY, out);
       return;
@@ -431,7 +431,7 @@ export class EbmlTokenizer {
     headerSize: number,
     size: number,
     data: Uint8Array,
-    out: EbmlToken[],
+    out: TokenSink,
   ): void {
     let value: EbmlValue;
     if (type === "binary") {
@@ -443,9 +443,7 @@ export class EbmlTokenizer {
         throw this.#error((e as Error).message, nameOf(id), offset);
       }
     }
-    out.push(
-      token("value", id, elementById(id)!.name, type, offset, headerSize, size, this.#stack.length, value, false),
-    );
+    out.token("value", id, elementById(id)!.name, type, offset, headerSize, size, this.#stack.length, value, false);
   }
 }
 
@@ -459,30 +457,27 @@ function nameOf(id: number): string {
   return elementById(id)?.name ?? formatId(id);
 }
 
-function token(
-  kind: EbmlToken["kind"],
-  id: number,
-  name: string,
-  type: ElementType,
-  offset: number,
-  headerSize: number,
-  size: number,
-  depth: number,
-  value: EbmlValue | undefined,
-  truncated: boolean,
-): EbmlToken {
-  return {
-    kind,
-    id,
-    name,
-    type,
-    offset,
-    headerSize,
-    size,
-    depth,
-    value,
-    truncated,
-  };
+/** Collects tokens as objects into an array. */
+class ArraySink implements TokenSink {
+  constructor(readonly tokens: EbmlToken[]) {}
+  token(
+    kind: TokenKind,
+    id: number,
+    name: string,
+    type: ElementType,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    value: EbmlValue | undefined,
+    truncated: boolean,
+  ): void {
+    this.tokens.push({ kind, id, name, type, offset, headerSize, size, depth, value, truncated });
+  }
+}
+
+function toSink(out: EbmlToken[] | TokenSink): TokenSink {
+  return Array.isArray(out) ? new ArraySink(out) : out;
 }
 
 /** Anything that yields byte chunks: a web `ReadableStream`, an async generator, an array. */

@@ -19,9 +19,9 @@
  */
 
 import { DataError } from "../errors.ts";
-import { ID } from "../ebml/elements.ts";
-import type { EbmlToken, TokenBatch } from "../ebml/token.ts";
-import { type ByteSource, tokenizeBatches, type TokenizerOptions } from "../ebml/tokenizer.ts";
+import { type ElementType, ID } from "../ebml/elements.ts";
+import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "../ebml/token.ts";
+import { type ByteSource, EbmlTokenizer, type TokenizerOptions } from "../ebml/tokenizer.ts";
 import { type Block, parseBlock } from "./block.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
 import type { ElementNode } from "./tree.ts";
@@ -72,7 +72,7 @@ interface SimpleTagBuilder {
  * for await (const batch of tokenizeBatches([await Deno.readFile("x.mkv")])) asm.push(batch, out);
  * ```
  */
-export class FragmentAssembler {
+export class FragmentAssembler implements TokenSink {
   #opts: AssembleOptions;
   #maxBytes: number;
   #index = 0;
@@ -89,6 +89,69 @@ export class FragmentAssembler {
   constructor(options: AssembleOptions = {}) {
     this.#opts = options;
     this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Output and end-of-input flag for tokens arriving through {@linkcode token}. */
+  #sinkOut: Fragment[] = [];
+  #sinkFinal = false;
+  /** One reused token for the sink path: the assembler keeps no token objects. */
+  #scratch: EbmlToken = {
+    kind: "start",
+    id: 0,
+    name: "",
+    type: "master",
+    offset: 0,
+    headerSize: 0,
+    size: 0,
+    depth: 0,
+    value: undefined,
+    truncated: false,
+  };
+
+  /**
+   * Tokenize `chunk` (at absolute `offset`) with `tokenizer` straight into
+   * the assembler — no token objects — appending finished fragments to `out`.
+   */
+  feed(tokenizer: EbmlTokenizer, chunk: Uint8Array, out: Fragment[]): void {
+    if (this.#opts.raw && chunk.length > 0) this.#pieces.push({ chunk, offset: tokenizer.offset });
+    this.#sinkOut = out;
+    this.#sinkFinal = false;
+    tokenizer.push(chunk, this);
+  }
+
+  /** End of input for {@linkcode feed}: flush the tokenizer and the last fragment. */
+  finish(tokenizer: EbmlTokenizer, out: Fragment[]): void {
+    this.#sinkOut = out;
+    this.#sinkFinal = true;
+    tokenizer.end(this);
+    if (this.#frag) this.#close(tokenizer.offset, "end-of-input", out);
+  }
+
+  /** {@linkcode TokenSink}: one token, field by field. */
+  token(
+    kind: TokenKind,
+    id: number,
+    name: string,
+    type: ElementType,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    value: EbmlValue | undefined,
+    truncated: boolean,
+  ): void {
+    const t = this.#scratch;
+    t.kind = kind;
+    t.id = id;
+    t.name = name;
+    t.type = type;
+    t.offset = offset;
+    t.headerSize = headerSize;
+    t.size = size;
+    t.depth = depth;
+    t.value = value;
+    t.truncated = truncated;
+    this.#token(t, this.#sinkFinal, this.#sinkOut);
   }
 
   /** Process one token batch, appending finished fragments to `out`. */
@@ -454,9 +517,28 @@ export async function* fragmentsFromTokens(
  * for await (const f of assembleFragments(file.readable)) console.log(f.blocks.length);
  * ```
  */
-export function assembleFragments(
+export async function* assembleFragments(
   source: ByteSource,
   options: AssembleOptions = {},
 ): AsyncGenerator<Fragment> {
-  return fragmentsFromTokens(tokenizeBatches(source, options), options);
+  // The tokenizer feeds the assembler directly (the same tokens as
+  // tokenizeBatches → fragmentsFromTokens, without a token object each).
+  const tokenizer = new EbmlTokenizer(options);
+  const asm = new FragmentAssembler(options);
+  const out: Fragment[] = [];
+  for await (const chunk of source) {
+    try {
+      asm.feed(tokenizer, chunk, out);
+    } catch (e) {
+      // Fragments completed earlier in this chunk are whole: hand them on first.
+      yield* out;
+      throw e;
+    }
+    if (out.length > 0) {
+      yield* out;
+      out.length = 0;
+    }
+  }
+  asm.finish(tokenizer, out);
+  yield* out;
 }
