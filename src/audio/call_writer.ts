@@ -92,9 +92,6 @@ export class CallWriter {
     if (options.outDir === "-" && !options.stereo && options.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
     }
-    if (options.stereo && options.format === "raw" && options.outDir !== "-" && options.tracks === "both") {
-      // fine: raw stereo is interleaved s16le
-    }
   }
 
   /** Paths of the outputs that exist (opened), in the order from, to, stereo. */
