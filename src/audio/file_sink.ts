@@ -13,8 +13,9 @@
  */
 
 import { ExitCode, KvsAudioError, UsageError } from "../errors.ts";
-import { DEFAULT_BUFFER_BYTES, PcmBuffer } from "./pcm_buffer.ts";
-import type { AudioFormat, AudioSink } from "./sink.ts";
+import { BufferedSink } from "./buffered_sink.ts";
+import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
+import type { AudioFormat } from "./sink.ts";
 import { wavHeader } from "./wav.ts";
 import { writeAll } from "./write_all.ts";
 
@@ -70,40 +71,24 @@ export interface FileSinkOptions {
  * sink.close();
  * ```
  */
-export class PcmFileSink implements AudioSink {
+export class PcmFileSink extends BufferedSink {
   /** File path as given to {@link PcmFileSink.open}. */
   readonly path: string;
   /** Sample rate in Hz. */
   readonly rate: number;
-  /** Interleaved channels per frame. */
-  readonly channels: number;
   /** `"wav"` or `"raw"`. */
   readonly format: AudioFormat;
   readonly #file: Deno.FsFile;
   /** A second handle on the same file for header rewrites: data writes never seek. */
   #headerFile: Deno.FsFile | undefined;
-  readonly #buffer: PcmBuffer;
-  readonly #blockAlign: number;
-  #dataBytes = 0;
   #headerBytes = 0;
-  #closed = false;
-  #error: KvsAudioError | undefined;
 
-  private constructor(
-    path: string,
-    file: Deno.FsFile,
-    options: FileSinkOptions,
-  ) {
+  private constructor(path: string, file: Deno.FsFile, options: FileSinkOptions) {
+    super(options.channels, options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     this.path = path;
     this.rate = options.rate;
-    this.channels = options.channels;
     this.format = options.format;
     this.#file = file;
-    this.#blockAlign = 2 * options.channels;
-    this.#buffer = new PcmBuffer(
-      options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
-      (bytes) => writeAll(this.#file, bytes),
-    );
   }
 
   /**
@@ -144,119 +129,50 @@ export class PcmFileSink implements AudioSink {
     const sink = new PcmFileSink(path, file, options);
     if (options.format === "wav") {
       try {
-        writeAll(file, sink.#header());
+        sink.io(() => writeAll(file, sink.#header()));
       } catch (err) {
         file.close();
-        throw sink.#ioError(err);
+        throw err;
       }
     }
     return sink;
   }
 
-  /** Sample frames accepted so far (silence included). */
-  get frames(): number {
-    return this.#dataBytes / this.#blockAlign;
-  }
-
-  /** PCM bytes accepted so far (excluding the header); may exceed 4 GiB. */
-  get dataBytes(): number {
-    return this.#dataBytes;
-  }
-
-  /**
-   * Append whole frames (`pcm.length` a multiple of 2 × channels; otherwise
-   * `RangeError`). The bytes are copied, or written through if large.
-   */
-  write(pcm: Uint8Array): void {
-    this.#check();
-    if (pcm.length % this.#blockAlign !== 0) {
-      throw new RangeError(
-        `${pcm.length} bytes is not a whole number of ${this.channels}-channel s16 frames`,
-      );
-    }
-    try {
-      this.#buffer.write(pcm);
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-    this.#dataBytes += pcm.length;
-  }
-
-  /** Append `frames` frames of zeros. */
-  writeSilence(frames: number): void {
-    this.#check();
-    if (!Number.isInteger(frames) || frames < 0) {
-      throw new RangeError(
-        `silence must be a whole number of frames, got ${frames}`,
-      );
-    }
-    const bytes = frames * this.#blockAlign;
-    try {
-      this.#buffer.zeros(bytes);
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-    this.#dataBytes += bytes;
-  }
-
   /**
    * Write the buffer (looping over partial writes), then for WAV rewrite the
-   * header at offset 0 if the data size changed: seek 0, write 44 bytes,
-   * seek to end. No syscalls when nothing changed since the last commit.
+   * header at offset 0 if the data size changed (through a second handle, so
+   * data writes never seek). No syscalls when nothing changed since the last
+   * commit.
    */
-  commit(): void {
-    this.#check();
-    try {
-      this.#buffer.flush();
-      if (this.format === "wav" && this.#headerBytes !== this.#dataBytes) {
+  override commit(): void {
+    super.commit();
+    if (this.format === "wav" && this.#headerBytes !== this.dataBytes) {
+      this.io(() => {
         this.#headerFile ??= Deno.openSync(this.path, { write: true });
         this.#headerFile.seekSync(0, Deno.SeekMode.Start);
         writeAll(this.#headerFile, this.#header());
-      }
-    } catch (err) {
-      throw this.#ioError(err);
+      });
     }
   }
 
-  /**
-   * Commit and close the file. Idempotent. If the sink already failed, only
-   * closes the handle (the error was reported when it happened).
-   */
-  close(): void {
-    if (this.#closed) return;
-    try {
-      if (this.#error === undefined) this.commit();
-    } finally {
-      this.#closed = true;
-      this.#file.close();
-      this.#headerFile?.close();
-    }
+  protected override output(bytes: Uint8Array): void {
+    writeAll(this.#file, bytes);
+  }
+
+  protected override release(): void {
+    this.#file.close();
+    this.#headerFile?.close();
+  }
+
+  protected override describeError(err: unknown): KvsAudioError {
+    return new KvsAudioError(`${this.path}: write failed: ${errorMessage(err)}`, ExitCode.failure, { cause: err });
   }
 
   #header(): Uint8Array {
-    const dataBytes = this.#dataBytes;
-    const header = wavHeader({
-      rate: this.rate,
-      channels: this.channels,
-      dataBytes,
-    });
+    const dataBytes = this.dataBytes;
+    const header = wavHeader({ rate: this.rate, channels: this.channels, dataBytes });
     this.#headerBytes = dataBytes;
     return header;
-  }
-
-  #check(): void {
-    if (this.#error !== undefined) throw this.#error;
-    if (this.#closed) throw new Error(`${this.path}: sink is closed`);
-  }
-
-  #ioError(err: unknown): KvsAudioError {
-    const error = new KvsAudioError(
-      `${this.path}: write failed: ${errorMessage(err)}`,
-      ExitCode.failure,
-      { cause: err },
-    );
-    this.#error = error;
-    return error;
   }
 }
 

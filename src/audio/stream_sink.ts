@@ -14,8 +14,9 @@
  */
 
 import { ExitCode, KvsAudioError } from "../errors.ts";
-import { DEFAULT_BUFFER_BYTES, PcmBuffer } from "./pcm_buffer.ts";
-import type { AudioFormat, AudioSink } from "./sink.ts";
+import { BufferedSink } from "./buffered_sink.ts";
+import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
+import type { AudioFormat } from "./sink.ts";
 import { wavHeader } from "./wav.ts";
 import { type SyncWriter, writeAll } from "./write_all.ts";
 
@@ -83,21 +84,14 @@ export interface StreamSinkOptions {
  * console.log(sink.path, sink.frames); // "-" 8000
  * ```
  */
-export class PcmStreamSink implements AudioSink {
+export class PcmStreamSink extends BufferedSink {
   /** Always `"-"`. */
   readonly path = "-";
   /** Sample rate in Hz. */
   readonly rate: number;
-  /** Interleaved channels per frame. */
-  readonly channels: number;
   /** `"wav"` or `"raw"`. */
   readonly format: AudioFormat;
   readonly #writer: SyncWriter;
-  readonly #buffer: PcmBuffer;
-  readonly #blockAlign: number;
-  #dataBytes = 0;
-  #closed = false;
-  #error: KvsAudioError | undefined;
 
   /** Create the sink; a WAV header is buffered immediately (no I/O yet). */
   constructor(options: StreamSinkOptions) {
@@ -106,106 +100,23 @@ export class PcmStreamSink implements AudioSink {
       throw new RangeError(`format must be "wav" or "raw", got ${format}`);
     }
     const header = wavHeader({ rate, channels, dataBytes: "streaming" });
+    super(channels, options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     this.rate = rate;
-    this.channels = channels;
     this.format = format;
     this.#writer = options.writer ?? Deno.stdout;
-    this.#blockAlign = 2 * channels;
-    this.#buffer = new PcmBuffer(
-      options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
-      (bytes) => writeAll(this.#writer, bytes),
-    );
-    if (format === "wav") {
-      try {
-        this.#buffer.write(header); // only does I/O if bufferBytes < 88
-      } catch (err) {
-        throw this.#ioError(err);
-      }
-    }
+    if (format === "wav") this.io(() => this.buffer.write(header)); // only does I/O if bufferBytes < 88
   }
 
-  /** Sample frames accepted so far (silence included). */
-  get frames(): number {
-    return this.#dataBytes / this.#blockAlign;
+  protected override output(bytes: Uint8Array): void {
+    writeAll(this.#writer, bytes);
   }
 
-  /** PCM bytes accepted so far (excluding any header). */
-  get dataBytes(): number {
-    return this.#dataBytes;
-  }
-
-  /**
-   * Append whole frames (`pcm.length` a multiple of 2 × channels; otherwise
-   * `RangeError`). The bytes are copied, or written through if large.
-   */
-  write(pcm: Uint8Array): void {
-    this.#check();
-    if (pcm.length % this.#blockAlign !== 0) {
-      throw new RangeError(
-        `${pcm.length} bytes is not a whole number of ${this.channels}-channel s16 frames`,
-      );
-    }
-    try {
-      this.#buffer.write(pcm);
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-    this.#dataBytes += pcm.length;
-  }
-
-  /** Append `frames` frames of zeros. */
-  writeSilence(frames: number): void {
-    this.#check();
-    if (!Number.isInteger(frames) || frames < 0) {
-      throw new RangeError(
-        `silence must be a whole number of frames, got ${frames}`,
-      );
-    }
-    const bytes = frames * this.#blockAlign;
-    try {
-      this.#buffer.zeros(bytes);
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-    this.#dataBytes += bytes;
-  }
-
-  /** Write out everything buffered (looping over partial writes). */
-  commit(): void {
-    this.#check();
-    try {
-      this.#buffer.flush();
-    } catch (err) {
-      throw this.#ioError(err);
-    }
-  }
-
-  /**
-   * Commit and mark closed; the writer is not closed. Idempotent. After a
-   * write error (including a broken pipe) it returns without writing.
-   */
-  close(): void {
-    if (this.#closed) return;
-    try {
-      if (this.#error === undefined) this.commit();
-    } finally {
-      this.#closed = true;
-    }
-  }
-
-  #check(): void {
-    if (this.#error !== undefined) throw this.#error;
-    if (this.#closed) throw new Error("standard output sink is closed");
-  }
-
-  #ioError(err: unknown): KvsAudioError {
-    const error = isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : new KvsAudioError(
+  protected override describeError(err: unknown): KvsAudioError {
+    return isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : new KvsAudioError(
       `standard output: write failed: ${err instanceof Error ? err.message : String(err)}`,
       ExitCode.failure,
       { cause: err },
     );
-    this.#error = error;
-    return error;
   }
 }
 

@@ -1,0 +1,137 @@
+/**
+ * {@link BufferedSink}: what every PCM sink shares — a large write buffer,
+ * frame accounting, argument checks and a sticky failure state. Subclasses
+ * say where bytes go ({@linkcode BufferedSink.output}), how an I/O error is
+ * reported ({@linkcode BufferedSink.describeError}) and what a commit adds.
+ *
+ * @example
+ * ```ts
+ * import { BufferedSink } from "./buffered_sink.ts";
+ * import { ExitCode, KvsAudioError } from "../errors.ts";
+ * class NullSink extends BufferedSink {
+ *   readonly path = "/dev/null";
+ *   protected output(_bytes: Uint8Array): void {}
+ *   protected describeError(err: unknown) {
+ *     return new KvsAudioError(String(err), ExitCode.failure);
+ *   }
+ * }
+ * const sink = new NullSink(1, 1 << 16);
+ * sink.writeSilence(8000);
+ * sink.frames; // 8000
+ * ```
+ * @module
+ */
+
+import type { KvsAudioError } from "../errors.ts";
+import { PcmBuffer } from "./pcm_buffer.ts";
+import type { AudioSink } from "./sink.ts";
+
+/** Base class of the PCM sinks. */
+export abstract class BufferedSink implements AudioSink {
+  /** File path, or `"-"`. */
+  abstract readonly path: string;
+  /** Interleaved channels per frame. */
+  readonly channels: number;
+  /** Bytes per sample frame. */
+  protected readonly blockAlign: number;
+  /** The write buffer (flushes through {@linkcode output}). */
+  protected readonly buffer: PcmBuffer;
+  #dataBytes = 0;
+  #closed = false;
+  #error: KvsAudioError | undefined;
+
+  constructor(channels: number, bufferBytes: number) {
+    this.channels = channels;
+    this.blockAlign = 2 * channels;
+    this.buffer = new PcmBuffer(bufferBytes, (bytes) => this.output(bytes));
+  }
+
+  /** Write `bytes` to the destination (all of them). */
+  protected abstract output(bytes: Uint8Array): void;
+
+  /** The error to report for an I/O failure `err`. */
+  protected abstract describeError(err: unknown): KvsAudioError;
+
+  /** Sample frames accepted so far (silence included). */
+  get frames(): number {
+    return this.#dataBytes / this.blockAlign;
+  }
+
+  /** PCM bytes accepted so far (excluding any header); may exceed 4 GiB. */
+  get dataBytes(): number {
+    return this.#dataBytes;
+  }
+
+  /** True once closed. */
+  protected get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** True once an I/O error happened (the sink is then failed for good). */
+  protected get failed(): boolean {
+    return this.#error !== undefined;
+  }
+
+  /**
+   * Append whole frames (`pcm.length` a multiple of 2 × channels; otherwise
+   * `RangeError`). The bytes are copied, or written through if large.
+   */
+  write(pcm: Uint8Array): void {
+    this.check();
+    if (pcm.length % this.blockAlign !== 0) {
+      throw new RangeError(`${pcm.length} bytes is not a whole number of ${this.channels}-channel s16 frames`);
+    }
+    this.io(() => this.buffer.write(pcm));
+    this.#dataBytes += pcm.length;
+  }
+
+  /** Append `frames` frames of zeros. */
+  writeSilence(frames: number): void {
+    this.check();
+    if (!Number.isInteger(frames) || frames < 0) {
+      throw new RangeError(`silence must be a whole number of frames, got ${frames}`);
+    }
+    const bytes = frames * this.blockAlign;
+    this.io(() => this.buffer.zeros(bytes));
+    this.#dataBytes += bytes;
+  }
+
+  /** Write out everything buffered (subclasses add their header rewrite). */
+  commit(): void {
+    this.check();
+    this.io(() => this.buffer.flush());
+  }
+
+  /**
+   * Commit and mark closed (then {@linkcode release}). Idempotent. After an
+   * I/O error it only releases (the error was reported when it happened).
+   */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      if (this.#error === undefined) this.commit();
+    } finally {
+      this.#closed = true;
+      this.release();
+    }
+  }
+
+  /** Free the destination (close a file); nothing by default. */
+  protected release(): void {}
+
+  /** Throw if failed or closed. */
+  protected check(): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#closed) throw new Error(`${this.path === "-" ? "standard output" : this.path}: sink is closed`);
+  }
+
+  /** Run an I/O step; a failure makes the sink failed and is rethrown as its reported error. */
+  protected io(step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.#error = this.describeError(err);
+      throw this.#error;
+    }
+  }
+}
