@@ -81,7 +81,11 @@ export abstract class BufferedSink implements AudioSink {
     if (pcm.length % this.blockAlign !== 0) {
       throw new RangeError(`${pcm.length} bytes is not a whole number of ${this.channels}-channel s16 frames`);
     }
-    this.io(() => this.buffer.write(pcm));
+    try {
+      this.buffer.write(pcm);
+    } catch (err) {
+      throw this.#fail(err);
+    }
     this.#dataBytes += pcm.length;
   }
 
@@ -92,7 +96,11 @@ export abstract class BufferedSink implements AudioSink {
       throw new RangeError(`silence must be a whole number of frames, got ${frames}`);
     }
     const bytes = frames * this.blockAlign;
-    this.io(() => this.buffer.zeros(bytes));
+    try {
+      this.buffer.zeros(bytes);
+    } catch (err) {
+      throw this.#fail(err);
+    }
     this.#dataBytes += bytes;
   }
 
@@ -130,8 +138,12 @@ export abstract class BufferedSink implements AudioSink {
     try {
       step();
     } catch (err) {
-      this.#error = this.describeError(err);
-      throw this.#error;
+      throw this.#fail(err);
     }
+  }
+
+  #fail(err: unknown): KvsAudioError {
+    this.#error = this.describeError(err);
+    return this.#error;
   }
 }
