@@ -14,6 +14,8 @@ import {
   wavHeader,
   writeAll,
 } from "../src/audio/mod.ts";
+import { concat } from "./support/mkv_writer.ts";
+import { noise, withTempDir } from "./support/util.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -23,29 +25,6 @@ const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const u32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24];
 const u16 = (n: number) => [n & 0xff, n >> 8];
 
-/** Deterministic pseudo-random bytes. */
-function noise(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Reads a WAV file and checks the header matches the data on disk. */
 function readValidWav(path: string) {
   const bytes = Deno.readFileSync(path);
@@ -54,15 +33,6 @@ function readValidWav(path: string) {
   assert.equal(info.dataBytes, bytes.length - WAV_HEADER_BYTES, "data size");
   assert.equal(info.riffSize, bytes.length - 8, "RIFF size");
   return { info, data: bytes.subarray(WAV_HEADER_BYTES) };
-}
-
-async function withTempDir(fn: (dir: string) => void | Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio_audio_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** A writer that accepts at most `max` bytes per call and records them. */
@@ -294,7 +264,7 @@ Deno.test("parseWavHeader: clear errors", () => {
 // ---------------------------------------------------------------- file sink
 
 Deno.test("PcmFileSink: empty WAV is valid right after open", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/empty.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -313,7 +283,7 @@ Deno.test("PcmFileSink: empty WAV is valid right after open", async () => {
 });
 
 Deno.test("PcmFileSink: header matches data after every commit", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/a.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -347,7 +317,7 @@ Deno.test("PcmFileSink: header matches data after every commit", async () => {
 });
 
 Deno.test("PcmFileSink: committed file is valid without close (kill -9)", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/killed.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -373,7 +343,7 @@ Deno.test({
     (canRun ? "" : " (skipped: needs --allow-run)"),
   ignore: !canRun || Deno.build.os === "windows",
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_audio_test_", async (dir) => {
       const script = `${dir}/child.ts`;
       const path = `${dir}/killed.wav`;
       const sinkUrl = new URL("../src/audio/file_sink.ts", import.meta.url);
@@ -411,7 +381,7 @@ setTimeout(() => {}, 60_000);
 });
 
 Deno.test("PcmFileSink: refuses to overwrite without force", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/exists.wav`;
     Deno.writeTextFileSync(path, "precious");
     assert.throws(
@@ -434,7 +404,7 @@ Deno.test("PcmFileSink: refuses to overwrite without force", async () => {
 });
 
 Deno.test("PcmFileSink: overwrites (truncates) with force", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/exists.wav`;
     Deno.writeFileSync(path, new Uint8Array(100_000).fill(7));
     const sink = PcmFileSink.open(path, {
@@ -450,7 +420,7 @@ Deno.test("PcmFileSink: overwrites (truncates) with force", async () => {
 });
 
 Deno.test("PcmFileSink: other open failures are exit 1", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     assert.throws(
       () =>
         PcmFileSink.open(`${dir}/missing/x.wav`, {
@@ -469,7 +439,7 @@ Deno.test("PcmFileSink: other open failures are exit 1", async () => {
 });
 
 Deno.test("PcmFileSink: raw format has no header", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/a.raw`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -488,7 +458,7 @@ Deno.test("PcmFileSink: raw format has no header", async () => {
 });
 
 Deno.test("PcmFileSink: large writes go straight to the file, in order", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/big.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -520,7 +490,7 @@ Deno.test("PcmFileSink: large writes go straight to the file, in order", async (
 });
 
 Deno.test("PcmFileSink: big silence spans many buffer flushes", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/silence.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -541,7 +511,7 @@ Deno.test("PcmFileSink: big silence spans many buffer flushes", async () => {
 });
 
 Deno.test("PcmFileSink: rejects partial frames and use after close", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const sink = PcmFileSink.open(`${dir}/x.wav`, {
       rate: 8000,
       channels: 2,
@@ -650,7 +620,7 @@ Deno.test({
     (canRun ? "" : " (skipped: needs --allow-run)"),
   ignore: !canRun || Deno.build.os === "windows",
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_audio_test_", async (dir) => {
       const script = `${dir}/child.ts`;
       const sinkUrl = new URL("../src/audio/stream_sink.ts", import.meta.url);
       Deno.writeTextFileSync(
@@ -941,7 +911,7 @@ Deno.test("StereoMixer: matches a per-sample reference on random pushes", () => 
 });
 
 Deno.test("StereoMixer: into a stereo WAV file", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const path = `${dir}/stereo.wav`;
     const sink = PcmFileSink.open(path, {
       rate: 8000,
@@ -960,7 +930,7 @@ Deno.test("StereoMixer: into a stereo WAV file", async () => {
 });
 
 Deno.test("StereoMixer: rejects a mono sink and bad options", async () => {
-  await withTempDir((dir) => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
     const mono = PcmFileSink.open(`${dir}/mono.wav`, {
       rate: 8000,
       channels: 1,
@@ -999,7 +969,7 @@ Deno.test({
   name: "external: ffprobe reads our WAV (skipped: needs ffprobe and --allow-run)",
   ignore: !ffprobe || !canRun,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_audio_test_", async (dir) => {
       const path = `${dir}/probe.wav`;
       const sink = PcmFileSink.open(path, { rate: 8000, channels: 2, format: "wav" });
       sink.writeSilence(8000);
@@ -1020,7 +990,7 @@ Deno.test({
   name: "external: sox reads our WAV (skipped: needs sox and --allow-run)",
   ignore: !sox || !canRun,
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_audio_test_", async (dir) => {
       const path = `${dir}/sox.wav`;
       const sink = PcmFileSink.open(path, { rate: 8000, channels: 1, format: "wav" });
       sink.writeSilence(8000);

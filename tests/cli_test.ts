@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { kvsaudio, ROOT, tempFile } from "./support/cli.ts";
+import { jsonLines, kvsaudio, kvsaudioCommand, tempFile } from "./support/cli.ts";
 import { firstDifference, readWav } from "./support/pipeline.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
@@ -55,7 +55,7 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
 
   const json = await kvsaudio(["inspect", "--json", path]);
   assert.equal(json.code, 0);
-  const objs = json.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+  const objs = jsonLines(json.stdoutText);
   assert.equal(objs.length, 4);
   for (const [i, o] of objs.slice(0, 3).entries()) {
     const g = s.fragments[i];
@@ -118,7 +118,7 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   const dir = await Deno.makeTempDir();
   const r = await kvsaudio(["extract", path, "--out", dir, "--json"]);
   assert.equal(r.code, 0, r.stderr);
-  const events = r.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+  const events = jsonLines(r.stdoutText);
   const done = events.at(-1);
   assert.equal(done.event, "done");
   assert.equal(done.reason, "end-of-input");
@@ -189,8 +189,7 @@ Deno.test("extract from stdin to stdout: raw track, streaming WAV, stereo mix", 
 Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and exits 130", async () => {
   const s = connectStream({ fragments: 4 });
   const dir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}src/main.ts`, "extract", "-", "--out", dir],
+  const child = kvsaudioCommand(["extract", "-", "--out", dir], {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -25,22 +25,13 @@ import {
   unknownSize,
 } from "./support/mkv_writer.ts";
 import { connectStream, MAGIC_IDS } from "./support/connect_stream.ts";
+import { fixturesDir, haveFixtures } from "./support/shared_fixtures.ts";
+import { bytes, catchError, hex } from "./support/util.ts";
+import { seededRandom } from "../src/kvs/backoff.ts";
 
 // ---------------------------------------------------------------- helpers
 
-const bytes = (...b: number[]) => Uint8Array.from(b);
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const FIXTURES = new URL("../../shared/fixtures/", import.meta.url);
-
-function fixturesPresent(): boolean {
-  try {
-    return Deno.statSync(FIXTURES).isDirectory;
-  } catch {
-    return false;
-  }
-}
-const HAVE_FIXTURES = fixturesPresent();
-if (!HAVE_FIXTURES) console.log(`skip: ${FIXTURES.pathname} is absent; real-capture tests are ignored`);
+if (!haveFixtures) console.log(`skip: ${fixturesDir.pathname} is absent; real-capture tests are ignored`);
 
 /** Tokenize `data` pushed in chunks whose sizes come from `next` (default: one chunk). */
 function tokensOf(
@@ -84,27 +75,6 @@ function norm(t: EbmlToken) {
 /** Short form for sequence checks: kind name offset size depth [truncated]. */
 function brief(t: EbmlToken): string {
   return `${t.kind} ${t.name} @${t.offset} s${t.size} d${t.depth}${t.truncated ? " T" : ""}`;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected an error");
 }
 
 function dataErrorOf(data: Uint8Array, options?: TokenizerOptions, chunk?: number): DataError {
@@ -868,12 +838,12 @@ function chunkSizesToCheck(): { label: string; next: () => number }[] {
   for (let n = 1; n <= 64; n++) runs.push({ label: `size ${n}`, next: () => n });
   for (const n of [100, 255, 256, 1000, 1027, 4096, 65536]) runs.push({ label: `size ${n}`, next: () => n });
   for (const seed of [1, 2, 3, 42, 1234]) {
-    const r = prng(seed);
+    const r = seededRandom(seed);
     runs.push({ label: `random seed ${seed} (1..100)`, next: () => 1 + Math.floor(r() * 100) });
   }
-  const r2 = prng(99);
+  const r2 = seededRandom(99);
   runs.push({ label: "random seed 99 (1..5000)", next: () => 1 + Math.floor(r2() * 5000) });
-  const r3 = prng(7);
+  const r3 = seededRandom(7);
   runs.push({ label: "random seed 7 (1..13)", next: () => 1 + Math.floor(r3() * 13) });
   return runs;
 }
@@ -923,9 +893,9 @@ Deno.test("tokenizer: chunk-boundary independence on a truncated generated strea
 
 Deno.test({
   name: "tokenizer: chunk-boundary independence on a real capture (test_mixed_tags.mkv)",
-  ignore: !HAVE_FIXTURES,
+  ignore: !haveFixtures,
   fn: () => {
-    const data = Deno.readFileSync(new URL("kvs-getmedia/test_mixed_tags.mkv", FIXTURES));
+    const data = Deno.readFileSync(new URL("kvs-getmedia/test_mixed_tags.mkv", fixturesDir));
     const whole = assertChunkIndependent(data);
     assert.equal(whole.filter((t) => t.kind === "start" && t.name === "EBML").length, 10);
     assert.equal(whole.filter((t) => t.name === "SimpleBlock").length, 100);
@@ -941,7 +911,7 @@ Deno.test({
 
 Deno.test({
   name: "tokenizer: chunk-boundary independence on the other real captures (a few sizes)",
-  ignore: !HAVE_FIXTURES,
+  ignore: !haveFixtures,
   fn: () => {
     for (
       const name of [
@@ -951,9 +921,9 @@ Deno.test({
         "test_tags_empty_cluster.mkv",
       ]
     ) {
-      const data = Deno.readFileSync(new URL(`kvs-getmedia/${name}`, FIXTURES));
+      const data = Deno.readFileSync(new URL(`kvs-getmedia/${name}`, fixturesDir));
       const expected = tokensOf(data).map(norm);
-      const r = prng(5);
+      const r = seededRandom(5);
       for (const next of [() => 4093, () => 65536, () => 1 + Math.floor(r() * 20000)]) {
         const got = tokensOf(data, next).map(norm);
         assert.equal(JSON.stringify(got), JSON.stringify(expected), name);

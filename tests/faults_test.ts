@@ -13,24 +13,13 @@
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
 import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
-import { firstDifference } from "./support/pipeline.ts";
+import { sameBytes } from "./support/pipeline.ts";
+import { jsonLines } from "./support/cli.ts";
+import { seeded } from "./support/util.ts";
 import type { Standin } from "./support/kvs_standin.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
 // ---------------------------------------------------------------- helpers
-
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function same(actual: Uint8Array | undefined, expected: Uint8Array | undefined, what: string) {
-  assert.ok(actual && expected, `${what}: missing`);
-  assert.equal(firstDifference(actual, expected), undefined, what);
-}
 
 /** Faults injected and outcomes seen, for the summary line. */
 const tally = {
@@ -129,7 +118,7 @@ async function cli(url: string, args: string[], env: Record<string, string> = {}
       assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
       assert.match(lines[0], /^kvsaudio: /);
     }
-    const events = r.stdoutText.trim().split("\n").filter((l) => l).map((l) => JSON.parse(l));
+    const events = jsonLines(r.stdoutText);
     const done = events.at(-1);
     assert.equal(done?.event, "done", "the last event is done");
     if (r.code !== 0) {
@@ -193,8 +182,8 @@ Deno.test("CLI --json: a drop at every fragment boundary (one per run, incl. byt
       assert.equal(r.done.lastFragmentNumber, LAST);
       assert.equal(r.events.filter((e) => e.event === "reconnect").length, 1);
       assert.equal(r.events.filter((e) => e.event === "fragment").length, F.length);
-      same(r.from, FULL.from, `from, drop at ${k}`);
-      same(r.to, FULL.to, `to, drop at ${k}`);
+      sameBytes(r.from, FULL.from, `from, drop at ${k}`);
+      sameBytes(r.to, FULL.to, `to, drop at ${k}`);
     } finally {
       await standin.close();
     }
@@ -232,8 +221,8 @@ Deno.test("CLI --json: several drops in one run (every boundary; then seeded off
       assert.equal(r.done.duplicatesDropped, 0);
       assert.equal(r.done.firstFragmentMatched, true);
       assert.equal(r.done.partialDiscarded, 0, "a dropped body is an error, not a clean early end");
-      same(r.from, FULL.from, `from (${name})`);
-      same(r.to, FULL.to, `to (${name})`);
+      sameBytes(r.from, FULL.from, `from (${name})`);
+      sameBytes(r.to, FULL.to, `to (${name})`);
     } finally {
       await standin.close();
     }
@@ -254,8 +243,8 @@ Deno.test("in-process: drops one byte either side of every boundary and at 2 see
     injected("drop");
     try {
       const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
-      same(r.from, FULL.from, `from, drop at ${k}`);
-      same(r.to, FULL.to, `to, drop at ${k}`);
+      sameBytes(r.from, FULL.from, `from, drop at ${k}`);
+      sameBytes(r.to, FULL.to, `to, drop at ${k}`);
       assert.equal(r.source.endReason, "end-of-stream");
       assert.equal(r.source.stats.duplicates, 0);
       assert.equal(r.source.lastFragmentNumber, LAST);
@@ -279,8 +268,8 @@ Deno.test("CLI: a stall longer than --idle-timeout ends cleanly (idle-timeout) w
     assert.equal(r.done.reconnects, 0);
     assert.equal(r.done.lastFragmentNumber, F[2].fragmentNumber);
     assert.equal(r.done.continuationToken, F[2].continuationToken, "a later run can resume from here");
-    same(r.from, upTo(3).from, "from");
-    same(r.to, upTo(3).to, "to");
+    sameBytes(r.from, upTo(3).from, "from");
+    sameBytes(r.to, upTo(3).to, "to");
     assert.ok(r.ms < 15_000, `did not wait for the stall (${r.ms} ms)`);
   } finally {
     await standin.close();
@@ -296,8 +285,8 @@ Deno.test("CLI: a stall shorter than --idle-timeout has no effect", async () => 
     assert.equal(r.done.reason, "stop-fragment");
     assert.equal(r.done.reconnects, 0);
     assert.equal(r.done.retries, 0);
-    same(r.from, FULL.from, "from");
-    same(r.to, FULL.to, "to");
+    sameBytes(r.from, FULL.from, "from");
+    sameBytes(r.to, FULL.to, "to");
   } finally {
     await standin.close();
   }
@@ -328,8 +317,8 @@ Deno.test("in-process: throttling storms and 5xx bursts within the retry budget,
         maxRetries: c.errors.length + (c.afterDrop ? 1 : 0),
         idleTimeoutMs: 5000,
       });
-      same(r.from, FULL.from, `from: ${c.name}`);
-      same(r.to, FULL.to, `to: ${c.name}`);
+      sameBytes(r.from, FULL.from, `from: ${c.name}`);
+      sameBytes(r.to, FULL.to, `to: ${c.name}`);
       assert.equal(r.source.endReason, "end-of-stream");
       const retries = r.events.filter((e) => e.type === "retry" && e.reason !== "the body ended with no new fragment");
       assert.equal(retries.length, c.errors.length + (c.afterDrop ? 1 : 0), c.name);
@@ -383,8 +372,8 @@ Deno.test("CLI: throttling within --max-retries â†’ success; past it mid-call â†
       assert.equal(reasons.length, 2);
       assert.match(String(reasons[0]), /ConnectionLimitExceededException/);
       assert.match(String(reasons[1]), /ClientLimitExceededException/);
-      same(r.from, FULL.from, "from");
-      same(r.to, FULL.to, "to");
+      sameBytes(r.from, FULL.from, "from");
+      sameBytes(r.to, FULL.to, "to");
     } finally {
       await standin.close();
     }
@@ -411,8 +400,8 @@ Deno.test("CLI: throttling within --max-retries â†’ success; past it mid-call â†
       assert.equal(r.done.fragments, 3);
       assert.equal(r.done.lastFragmentNumber, F[2].fragmentNumber);
       assert.equal(r.done.continuationToken, F[2].continuationToken, "a later run can resume from here");
-      same(r.from, upTo(3).from, `from: a valid prefix (${kind})`);
-      same(r.to, upTo(3).to, `to: a valid prefix (${kind})`);
+      sameBytes(r.from, upTo(3).from, `from: a valid prefix (${kind})`);
+      sameBytes(r.to, upTo(3).to, `to: a valid prefix (${kind})`);
     } finally {
       await standin.close();
     }
@@ -445,8 +434,8 @@ Deno.test("CLI: an in-band error fragment â†’ exit 5 naming the code; the audio 
           "m",
         ),
       );
-      same(r.from, upTo(3).from, "from: the audio before the error fragment");
-      same(r.to, upTo(3).to, "to");
+      sameBytes(r.from, upTo(3).from, "from: the audio before the error fragment");
+      sameBytes(r.to, upTo(3).to, "to");
       assert.equal(r.done.fragments, 3);
       // (The done event of a failed pull has no session counters: count the reconnect events.)
       assert.equal(r.events.filter((e) => e.event === "reconnect").length, resumeFirst ? 1 : 0);
@@ -466,8 +455,8 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
       assert.equal(r.done.reconnects, 1);
       assert.equal(r.done.partialDiscarded, 1);
       assert.equal(r.events.filter((e) => e.event === "discarded").length, 1);
-      same(r.from, FULL.from, "from");
-      same(r.to, FULL.to, "to");
+      sameBytes(r.from, FULL.from, "from");
+      sameBytes(r.to, FULL.to, "to");
     } finally {
       await standin.close();
     }
@@ -489,8 +478,8 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
         assert.equal(r.done.reason, "idle-timeout");
         assert.equal(r.done.fragments, F.length - 1);
         assert.equal(r.done.partialDiscarded, 1);
-        same(r.from, upTo(F.length - 1).from, "from: a valid prefix");
-        same(r.to, upTo(F.length - 1).to, "to");
+        sameBytes(r.from, upTo(F.length - 1).from, "from: a valid prefix");
+        sameBytes(r.to, upTo(F.length - 1).to, "to");
       } finally {
         await standin.close();
       }
@@ -505,7 +494,7 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
       assert.equal(r.done.reason, "end-of-stream");
       assert.equal(r.done.fragments, F.length - 1);
       assert.ok((r.done.partialDiscarded as number) >= 2);
-      same(r.from, upTo(F.length - 1).from, "from: a valid prefix");
+      sameBytes(r.from, upTo(F.length - 1).from, "from: a valid prefix");
     } finally {
       await standin.close();
     }
@@ -620,7 +609,7 @@ Deno.test({
         backoff: { baseMs: 250, capMs: 250, random: () => 0.99 },
       });
       // Was: endReason "idle" after the one retry, 0 bytes written, exit 0.
-      same(r.from, FULL.from, "from");
+      sameBytes(r.from, FULL.from, "from");
     } finally {
       await standin.close();
     }

@@ -51,10 +51,10 @@ import {
   uintEl,
   unknownSize,
 } from "./support/mkv_writer.ts";
+import { jsonLines, kvsaudio } from "./support/cli.ts";
+import { noise, withTempDir } from "./support/util.ts";
 
 // ---------------------------------------------------------------- setup
-
-const REPO_ROOT = new URL("../", import.meta.url);
 
 if (!haveFixtures) console.log(`fixtures_test: ${skipReason}`);
 const ignore = !haveFixtures;
@@ -637,44 +637,12 @@ Deno.test({
 
 // --------------------------------------------------------------- 3. the CLI
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<CliResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/main.ts", ...args],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio_fixtures_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** A file path for a fixture: the capture itself, or the decoded hex in `dir`. */
 async function fixturePath(kind: "synthetic" | "capture", name: string, dir: string): Promise<string> {
   if (kind === "capture") return new URL(`kvs-getmedia/${name}.mkv`, fixturesDir).pathname;
   const path = `${dir}/${name}.mkv`;
   await Deno.writeFile(path, synthetic(name));
   return path;
-}
-
-function ndjson(text: string): Record<string, unknown>[] {
-  const lines = text.split("\n").filter((l) => l.length > 0);
-  return lines.map((l) => JSON.parse(l));
 }
 
 type Json = Record<string, unknown>;
@@ -758,11 +726,11 @@ for (const name of SYNTHETIC) {
     name: `cli inspect --json: connect-synthetic/${name}`,
     ignore,
     async fn() {
-      await withTempDir(async (dir) => {
+      await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
         const bytes = synthetic(name);
-        const r = await cli("inspect", "--json", await fixturePath("synthetic", name, dir));
+        const r = await kvsaudio(["inspect", "--json", await fixturePath("synthetic", name, dir)]);
         assert.equal(r.code, 0, r.stderr);
-        const objs = checkInspect(ndjson(r.stdout), bytes, await assemble(bytes, false));
+        const objs = checkInspect(jsonLines(r.stdoutText), bytes, await assemble(bytes, false));
         const e = expectedOf(name);
         assert.equal(objs.length, e.fragments);
         // (A document without Tags carries neither; see the EXPECTED.json test.)
@@ -822,11 +790,11 @@ for (const name of CAPTURES) {
     name: `cli inspect --json: kvs-getmedia/${name}`,
     ignore,
     async fn() {
-      await withTempDir(async (dir) => {
+      await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
         const bytes = capture(name);
-        const r = await cli("inspect", "--json", await fixturePath("capture", name, dir));
+        const r = await kvsaudio(["inspect", "--json", await fixturePath("capture", name, dir)]);
         assert.equal(r.code, 0, r.stderr);
-        const objs = checkInspect(ndjson(r.stdout), bytes, await assemble(bytes, false));
+        const objs = checkInspect(jsonLines(r.stdoutText), bytes, await assemble(bytes, false));
         CAPTURE_FACTS[name](objs);
       });
     },
@@ -907,9 +875,9 @@ function rateOf(d: RefDocument): number {
 
 async function extract(dir: string, input: string, ...extra: string[]) {
   const out = `${dir}/out`;
-  const r = await cli("extract", input, "--out", out, "--json", ...extra);
+  const r = await kvsaudio(["extract", input, "--out", out, "--json", ...extra]);
   assert.equal(r.code, 0, r.stderr);
-  const events = ndjson(r.stdout);
+  const events = jsonLines(r.stdoutText);
   const done = events[events.length - 1];
   assert.equal(done.event, "done");
   return {
@@ -925,7 +893,7 @@ for (const name of ["connect_real_shape", "track_order_swapped"]) {
     name: `cli extract: connect-synthetic/${name} writes each direction's payload by TrackEntry Name`,
     ignore,
     async fn() {
-      await withTempDir(async (dir) => {
+      await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
         const bytes = synthetic(name);
         const ref = readReference(bytes);
         const rate = rateOf(ref.documents[0]);
@@ -961,7 +929,7 @@ Deno.test({
   name: "cli extract: connect-synthetic/stream_reuse stops at the ContactId change, only contact …0002's audio",
   ignore,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
       const bytes = synthetic("stream_reuse");
       const ref = readReference(bytes);
       const cid = (d: RefDocument) => d.tags.find((t) => t.name === "ContactId")?.value;
@@ -990,7 +958,7 @@ Deno.test({
   name: "cli extract: kvs-getmedia/test_tags_empty_cluster gives no audio",
   ignore,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
       const got = await extract(dir, await fixturePath("capture", "test_tags_empty_cluster", dir));
       assert.equal(got.from.data.length, 0);
       assert.equal(got.to.data.length, 0);
@@ -1011,19 +979,6 @@ function haveFfmpegOnPath(): boolean {
 }
 const haveFfmpeg = haveFfmpegOnPath();
 if (!haveFfmpeg) console.log("fixtures_test: ffmpeg is not on PATH: skipping the ffmpeg cross-check");
-
-/** Deterministic, never-repeating-looking s16le noise. */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xFF;
-  }
-  return out;
-}
 
 /**
  * A Connect-shaped stream whose tracks honestly say A_PCM/INT/LIT with an
@@ -1102,7 +1057,7 @@ Deno.test({
   name: "ffmpeg cross-check: kvsaudio's from/to PCM equals ffmpeg's decode of each A_PCM/INT/LIT track",
   ignore: !haveFfmpeg,
   async fn() {
-    await withTempDir(async (dir) => {
+    await withTempDir("kvsaudio_fixtures_test_", async (dir) => {
       const s = pcmStream();
       const input = `${dir}/pcm.mkv`;
       await Deno.writeFile(input, s.bytes);

@@ -33,11 +33,11 @@ import {
   type Section,
   sectionSize,
   sizeVint,
-  toHex,
 } from "./support/fuzz.ts";
 import { kvsaudio, ROOT } from "./support/cli.ts";
 import { connectStream } from "./support/connect_stream.ts";
 import { concat, encodeId, ID } from "./support/mkv_writer.ts";
+import { hex, withTempDir } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
 import { EbmlTokenizer } from "../src/ebml/tokenizer.ts";
@@ -459,7 +459,7 @@ Deno.test(`fuzz: the CLI (inspect, extract) on ${CLI_CASES} mutants: exit 0 or 3
     }
     for (const f of found) {
       const line = `${c.id} [${c.kind}] ${c.desc.slice(0, 200)}: ${f}` +
-        (c.bytes.length <= 400 ? ` | hex ${toHex(c.bytes)}` : "");
+        (c.bytes.length <= 400 ? ` | hex ${hex(c.bytes)}` : "");
       (knownAs(f) !== undefined ? known : problems).push(line);
     }
   });
@@ -480,8 +480,7 @@ Deno.test(`fuzz: the CLI (inspect, extract) on ${CLI_CASES} mutants: exit 0 or 3
 
 Deno.test(`fuzz: KNOWN_FAILURES still fail (${KNOWN_FAILURES.length}; remove an entry once its bug is fixed)`, async () => {
   if (KNOWN_FAILURES.length === 0) return;
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-fuzz-known-" });
-  try {
+  await withTempDir("kvsaudio-fuzz-known-", async (dir) => {
     const run = await runSection(
       { seed: SEED, section: "explicit", dir, explicit: KNOWN_FAILURES.map((k) => ({ name: k.name, hex: k.hex })) },
       0,
@@ -498,9 +497,7 @@ Deno.test(`fuzz: KNOWN_FAILURES still fail (${KNOWN_FAILURES.length}; remove an 
       if (!r || r.outcome !== "failure" || !k.match.test(text)) fixed.push(k.name);
     }
     assert.deepEqual(fixed, [], "these KNOWN_FAILURES no longer fail as recorded: remove them from the list");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("fuzz: summary", () => {
@@ -511,8 +508,7 @@ Deno.test("fuzz: summary", () => {
 });
 
 Deno.test(`fuzz: regressions of fixed bugs (${REGRESSIONS.length}) end in an allowed outcome`, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-fuzz-regress-" });
-  try {
+  await withTempDir("kvsaudio-fuzz-regress-", async (dir) => {
     const run = await runSection(
       { seed: SEED, section: "explicit", dir, explicit: REGRESSIONS.map((k) => ({ name: k.name, hex: k.hex })) },
       0,
@@ -524,7 +520,5 @@ Deno.test(`fuzz: regressions of fixed bugs (${REGRESSIONS.length}) end in an all
       assert.ok(r, `no result for ${REGRESSIONS[i].name}`);
       assert.notEqual(r.outcome, "failure", `${REGRESSIONS[i].name}: ${r.failures.join("; ")}`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -11,12 +11,11 @@ import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
 import { concat, tagsEl } from "./support/mkv_writer.ts";
 import { ARN, AWS_ENV, leaksSecret, serve } from "./support/pull_harness.ts";
-import { ROOT } from "./support/cli.ts";
+import { kvsaudio, MAIN, ROOT, RUN_ARGS } from "./support/cli.ts";
 import { firstDifference, readWav } from "./support/pipeline.ts";
 
 // ---------------------------------------------------------------- helpers
 
-const MAIN = `${ROOT}src/main.ts`;
 const dec = new TextDecoder();
 
 interface Result {
@@ -30,21 +29,8 @@ async function run(
   args: string[],
   opts: { cwd?: string; stdin?: Uint8Array; env?: Record<string, string> } = {},
 ): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "--allow-net", "--allow-env", "--allow-sys", MAIN, ...args],
-    cwd: opts.cwd ?? ROOT,
-    stdin: opts.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", KVSAUDIO_DEBUG: "", ...AWS_ENV, ...opts.env },
-  }).spawn();
-  if (opts.stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(opts.stdin).catch(() => {});
-    await w.close().catch(() => {});
-  }
-  const out = await child.output();
-  const r = { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const out = await kvsaudio(args, { ...opts, env: { KVSAUDIO_DEBUG: "", ...AWS_ENV, ...opts.env } });
+  const r = { code: out.code, stdout: out.stdoutText, stderr: out.stderr };
   assert.equal(leaksSecret(r.stdout + r.stderr), undefined, "no credential in any output");
   assert.doesNotMatch(r.stderr, /^\s+at |Stack backtrace|error: Uncaught/m, "no stack trace");
   return r;
@@ -296,7 +282,7 @@ async function runKeepingStdin(args: string[], stdin: Uint8Array, env: Record<st
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      '"$0" run --allow-read --allow-write --allow-net --allow-env --allow-sys "$@"; echo "<<rc=$?>>"; exec cat',
+      `"$0" ${RUN_ARGS.join(" ")} "$@"; echo "<<rc=$?>>"; exec cat`,
       Deno.execPath(),
       MAIN,
       ...args,

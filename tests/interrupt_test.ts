@@ -11,17 +11,10 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { ARN, AWS_ENV, leaksSecret, serve } from "./support/pull_harness.ts";
-import { ROOT } from "./support/cli.ts";
+import { kvsaudioCommand, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
+import { seeded } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
-
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,17 +34,7 @@ class Proc {
   readonly stderr: Promise<string>;
 
   constructor(args: string[], opts: { stdin: boolean; env?: Record<string, string> }) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "--allow-sys",
-        `${ROOT}src/main.ts`,
-        ...args,
-      ],
+    this.child = kvsaudioCommand(args, {
       cwd: ROOT,
       stdin: opts.stdin ? "piped" : "null",
       stdout: "piped",

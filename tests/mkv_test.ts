@@ -43,22 +43,13 @@ import {
   INSTANCE_ID,
   MILLIS_BEHIND_NOW,
 } from "./support/connect_stream.ts";
+import { fixturesDir, haveFixtures } from "./support/shared_fixtures.ts";
+import { bytes, catchError, hex } from "./support/util.ts";
+import { seededRandom } from "../src/kvs/backoff.ts";
 
 // ---------------------------------------------------------------- helpers
 
-const bytes = (...b: number[]) => Uint8Array.from(b);
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-const FIXTURES = new URL("../../shared/fixtures/", import.meta.url);
-
-function fixturesPresent(): boolean {
-  try {
-    return Deno.statSync(FIXTURES).isDirectory;
-  } catch {
-    return false;
-  }
-}
-const HAVE_FIXTURES = fixturesPresent();
-if (!HAVE_FIXTURES) console.log(`skip: ${FIXTURES.pathname} is absent; real-capture tests are ignored`);
+if (!haveFixtures) console.log(`skip: ${fixturesDir.pathname} is absent; real-capture tests are ignored`);
 
 /** The data of a one-byte-id element (SimpleBlock A3, Block A1): header stripped. */
 function dataOf(element: Uint8Array): Uint8Array {
@@ -99,27 +90,6 @@ async function assembleError(data: Uint8Array, opts: AssembleOptions = {}): Prom
     return e;
   }
   assert.fail("expected a DataError");
-}
-
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  assert.fail("expected an error");
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SEG_UNKNOWN = concat([encodeId(ID.Segment), unknownSize(8)]);
@@ -557,7 +527,7 @@ Deno.test("assembler: a stream cut inside a SimpleBlock gives an incomplete last
 
 Deno.test("assembler: raw gives exactly each fragment's bytes for any chunk size", async () => {
   const stream = connectStream({ fragments: 4, ...SMALL, errorAt: { index: 2, code: "4000" }, magicInPcm: true });
-  const r = prng(11);
+  const r = seededRandom(11);
   const sizes: (() => number)[] = [
     () => stream.bytes.length,
     ...[1, 2, 3, 5, 7, 11, 12, 13, 64, 333, 1027, 4096].map((n) => () => n),
@@ -905,9 +875,9 @@ Deno.test("assembler: fragmentsFromTokens and maxFragmentBytes", async () => {
 
 Deno.test({
   name: "assembler: a real capture (test_mixed_tags.mkv)",
-  ignore: !HAVE_FIXTURES,
+  ignore: !haveFixtures,
   fn: async () => {
-    const data = await Deno.readFile(new URL("kvs-getmedia/test_mixed_tags.mkv", FIXTURES));
+    const data = await Deno.readFile(new URL("kvs-getmedia/test_mixed_tags.mkv", fixturesDir));
     const whole = await assemble(data, { raw: true });
     const chunked = await assemble(data, { raw: true }, 61);
     for (const frags of [whole, chunked]) {

@@ -1,22 +1,30 @@
 import assert from "node:assert/strict";
-import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
+import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
 import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
-import { firstDifference, readWav } from "./support/pipeline.ts";
+import { readWav, sameBytes } from "./support/pipeline.ts";
+import { type CliResult, jsonLines } from "./support/cli.ts";
+import type { Standin } from "./support/kvs_standin.ts";
+import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
 
-function same(actual: Uint8Array, expected: Uint8Array, what: string) {
-  assert.equal(firstDifference(actual, expected), undefined, what);
+/** Run `fn` against a stand-in serving `s`, with a temp dir for outputs; both are gone afterwards. */
+async function withStandin<T>(
+  s: GeneratedStream,
+  opts: Parameters<typeof serve>[1],
+  fn: (standin: Standin, dir: string) => Promise<T>,
+): Promise<T> {
+  const standin = serve(s, opts);
+  try {
+    return await withTempDir("kvsaudio-pull-test-", (dir) => fn(standin, dir));
+  } finally {
+    await standin.close();
+  }
 }
 
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+/** The last JSON event a `--json` run printed (the done event). */
+const lastEvent = (r: CliResult) => jsonLines(r.stdoutText).at(-1);
 
 const STREAM = connectStream({ fragments: 8 });
 const FULL = expectedPcm(STREAM);
@@ -33,41 +41,32 @@ Deno.test("start selectors: each returns the right first fragment", async (t) =>
   ];
   for (const [name, selector, first, extra] of cases) {
     await t.step(name, async () => {
-      const standin = serve(STREAM, { live: true, ...extra });
-      try {
+      await withStandin(STREAM, { live: true, ...extra }, async (standin) => {
         const r = await pullInProcess(standin.url, selector);
-        same(r.from, expectedPcm(STREAM, { fromIndex: first }).from!, `${name} from`);
-        same(r.to, expectedPcm(STREAM, { fromIndex: first }).to!, `${name} to`);
+        sameBytes(r.from, expectedPcm(STREAM, { fromIndex: first }).from!, `${name} from`);
+        sameBytes(r.to, expectedPcm(STREAM, { fromIndex: first }).to!, `${name} to`);
         assert.equal(r.source.endReason, "idle");
-      } finally {
-        await standin.close();
-      }
+      });
     });
   }
 });
 
 Deno.test("FRAGMENT_NUMBER read as 'after': fragment N is fetched separately and included; reported", async () => {
-  const standin = serve(STREAM, { live: true, fragmentNumberMode: "after" });
-  try {
+  await withStandin(STREAM, { live: true, fragmentNumberMode: "after" }, async (standin) => {
     const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[2].fragmentNumber });
-    same(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "from");
+    sameBytes(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "from");
     assert.equal(r.source.firstFragmentMatched, false);
     const ev = r.events.find((e) => e.type === "first-fragment");
     assert.ok(
       ev && ev.type === "first-fragment" && ev.fetchedRequested === true && ev.received === F[3].fragmentNumber,
     );
     assert.ok(standin.requests.some((q) => q.path === "/getMediaForFragmentList"));
-  } finally {
-    await standin.close();
-  }
-  const inclusive = serve(STREAM, { live: true, fragmentNumberMode: "inclusive" });
-  try {
+  });
+  await withStandin(STREAM, { live: true, fragmentNumberMode: "inclusive" }, async (inclusive) => {
     const r = await pullInProcess(inclusive.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[2].fragmentNumber });
     assert.equal(r.source.firstFragmentMatched, true);
-    same(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "inclusive from");
-  } finally {
-    await inclusive.close();
-  }
+    sameBytes(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "inclusive from");
+  });
 });
 
 Deno.test("connection dropped at 24 random byte offsets: exactly the PCM of an uninterrupted pull", async () => {
@@ -77,29 +76,27 @@ Deno.test("connection dropped at 24 random byte offsets: exactly the PCM of an u
   // Also every fragment boundary and one byte either side of two of them.
   offsets.push(...F.slice(1).map((f) => f.offset), F[3].offset - 1, F[3].offset + 1);
   for (const k of offsets) {
-    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [k] }, seed: k });
-    try {
+    await withStandin(STREAM, { live: true, faults: { dropAtByte: [k] }, seed: k }, async (standin) => {
       const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[0].fragmentNumber });
-      same(r.from, FULL.from!, `from, drop at ${k}`);
-      same(r.to, FULL.to!, `to, drop at ${k}`);
+      sameBytes(r.from, FULL.from!, `from, drop at ${k}`);
+      sameBytes(r.to, FULL.to!, `to, drop at ${k}`);
       assert.ok(r.source.stats.reconnects >= 1, `reconnected after drop at ${k}`);
-    } finally {
-      await standin.close();
-    }
+    });
   }
 });
 
 Deno.test("several drops in one pull, in both FRAGMENT_NUMBER readings: no loss, no duplicates", async () => {
   for (const mode of ["inclusive", "after"] as const) {
-    const standin = serve(STREAM, { live: true, fragmentNumberMode: mode, faults: { dropAtByte: [5000, 9000, 70] } });
-    try {
-      const r = await pullInProcess(standin.url, { type: "EARLIEST" });
-      same(r.from, FULL.from!, `from (${mode})`);
-      same(r.to, FULL.to!, `to (${mode})`);
-      assert.equal(r.source.stats.reconnects, 3);
-    } finally {
-      await standin.close();
-    }
+    await withStandin(
+      STREAM,
+      { live: true, fragmentNumberMode: mode, faults: { dropAtByte: [5000, 9000, 70] } },
+      async (standin) => {
+        const r = await pullInProcess(standin.url, { type: "EARLIEST" });
+        sameBytes(r.from, FULL.from!, `from (${mode})`);
+        sameBytes(r.to, FULL.to!, `to (${mode})`);
+        assert.equal(r.source.stats.reconnects, 3);
+      },
+    );
   }
 });
 
@@ -112,60 +109,49 @@ Deno.test("bodies that end early (cleanly) mid-fragment: the partial fragment is
     ...Array.from({ length: 6 }, () => 1 + Math.floor(rnd() * 30000)),
   ];
   for (const k of cuts) {
-    const standin = serve(STREAM, { live: true, faults: { endEarlyAtByte: [k, 20000] } });
-    try {
+    await withStandin(STREAM, { live: true, faults: { endEarlyAtByte: [k, 20000] } }, async (standin) => {
       const r = await pullInProcess(standin.url, { type: "EARLIEST" });
-      same(r.from, FULL.from!, `from, end at ${k}`);
-      same(r.to, FULL.to!, `to, end at ${k}`);
-    } finally {
-      await standin.close();
-    }
+      sameBytes(r.from, FULL.from!, `from, end at ${k}`);
+      sameBytes(r.to, FULL.to!, `to, end at ${k}`);
+    });
   }
 });
 
 Deno.test("without continuation tokens the resume uses FRAGMENT_NUMBER; repeated fragments are dropped (BigInt compare)", async () => {
   const s = connectStream({ fragments: 6, continuationTokens: false });
   for (const mode of ["inclusive", "after"] as const) {
-    const standin = serve(s, {
+    await withStandin(s, {
       live: true,
       fragmentNumberMode: mode,
       faults: { dropAtByte: [s.fragments[2].offset + 50, s.fragments[2].bytes.length + 40] },
-    });
-    try {
+    }, async (standin) => {
       const r = await pullInProcess(standin.url, { type: "EARLIEST" });
-      same(r.from, expectedPcm(s).from!, `from (${mode})`);
+      sameBytes(r.from, expectedPcm(s).from!, `from (${mode})`);
       const resumed = standin.requests.filter((q) => q.path === "/getMedia")[1];
       const sel = (resumed.body as { StartSelector: { StartSelectorType: string; AfterFragmentNumber?: string } })
         .StartSelector;
       assert.equal(sel.StartSelectorType, "FRAGMENT_NUMBER");
       assert.equal(sel.AfterFragmentNumber, s.fragments[1].fragmentNumber);
       if (mode === "inclusive") assert.ok(r.source.stats.duplicates >= 1, "the repeated fragment was dropped");
-    } finally {
-      await standin.close();
-    }
+    });
   }
 });
 
 Deno.test("resume asks for the continuation token of the last complete fragment", async () => {
   const s = connectStream({ fragments: 5 });
-  const standin = serve(s, { live: true, faults: { dropAtByte: [s.fragments[3].offset + 50] } });
-  try {
+  await withStandin(s, { live: true, faults: { dropAtByte: [s.fragments[3].offset + 50] } }, async (standin) => {
     const r = await pullInProcess(standin.url, { type: "EARLIEST" });
-    same(r.from, expectedPcm(s).from!, "from");
+    sameBytes(r.from, expectedPcm(s).from!, "from");
     const resumed = standin.requests.filter((q) => q.path === "/getMedia")[1];
     const sel =
       (resumed.body as { StartSelector: { StartSelectorType: string; ContinuationToken?: string } }).StartSelector;
     assert.equal(sel.StartSelectorType, "CONTINUATION_TOKEN");
     assert.equal(sel.ContinuationToken, s.fragments[2].continuationToken);
-  } finally {
-    await standin.close();
-  }
+  });
 });
 
 Deno.test("CLI pull: throttling and 5xx are retried; done event says so; credentials never printed", async () => {
-  const standin = serve(STREAM, { live: true, faults: { throttle: 2, serverErrors: 2 } });
-  const dir = await Deno.makeTempDir();
-  try {
+  await withStandin(STREAM, { live: true, faults: { throttle: 2, serverErrors: 2 } }, async (standin, dir) => {
     const r = await pullCli(standin.url, [
       "--arn",
       ARN,
@@ -179,7 +165,7 @@ Deno.test("CLI pull: throttling and 5xx are retried; done event says so; credent
       "--verbose",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const events = r.stdoutText.trim().split("\n").map((l) => JSON.parse(l));
+    const events = jsonLines(r.stdoutText);
     const done = events.at(-1);
     assert.equal(done.event, "done");
     assert.equal(done.reason, "idle-timeout");
@@ -188,38 +174,28 @@ Deno.test("CLI pull: throttling and 5xx are retried; done event says so; credent
     assert.equal(done.lastFragmentNumber, F[7].fragmentNumber);
     assert.equal(done.continuationToken, F[7].continuationToken);
     assert.equal(events.filter((e) => e.event === "retry").length, 4);
-    same((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
+    sameBytes((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
     assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined);
     const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
     assert.ok(auth.every((a) => a.startsWith("AWS4-HMAC-SHA256") && a.includes(FAKE.accessKeyId)));
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("CLI pull: a ContactId switch stops before the other contact's audio", async () => {
   const s = connectStream({ fragments: 5, contactIds: ["c-1", "c-1", "c-1", "c-2", "c-2"] });
-  const standin = serve(s, { live: true });
-  const dir = await Deno.makeTempDir();
-  try {
+  await withStandin(s, { live: true }, async (standin, dir) => {
     const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    const done = lastEvent(r);
     assert.equal(done.reason, "contact-changed");
     assert.equal(done.contactId, "c-1");
     assert.equal(done.stopFragmentNumber, s.fragments[3].fragmentNumber);
-    same((await readWav(`${dir}/to_customer.wav`)).data, expectedPcm(s, { untilIndex: 3 }).to!, "to");
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    sameBytes((await readWav(`${dir}/to_customer.wav`)).data, expectedPcm(s, { untilIndex: 3 }).to!, "to");
+  });
 });
 
 Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and --out - streaming", async () => {
-  const standin = serve(STREAM, { live: true });
-  const dir = await Deno.makeTempDir();
-  try {
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
     const r = await pullCli(standin.url, [
       "--arn",
       ARN,
@@ -232,10 +208,10 @@ Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and
       "--json",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    const done = lastEvent(r);
     assert.equal(done.reason, "stop-fragment");
     assert.equal(done.fragments, 3);
-    same(
+    sameBytes(
       (await readWav(`${dir}/from_customer.wav`)).data,
       expectedPcm(STREAM, { fromIndex: 1, untilIndex: 4 }).from!,
       "from",
@@ -256,26 +232,18 @@ Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and
       "raw",
     ]);
     assert.equal(d.code, 0, d.stderr);
-    same(d.stdout, expectedPcm(STREAM, { untilIndex: 2 }).to!, "stdout raw: fragments within 2 s of stream time");
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+    sameBytes(d.stdout, expectedPcm(STREAM, { untilIndex: 2 }).to!, "stdout raw: fragments within 2 s of stream time");
+  });
 });
 
 Deno.test("CLI pull: errors get their exit code and a one-line message naming the stream and the fix", async (t) => {
   const run = async (faults: Parameters<typeof serve>[1], args: string[]) => {
-    const standin = serve(STREAM, { live: true, ...faults });
-    const dir = await Deno.makeTempDir();
-    try {
+    return await withStandin(STREAM, { live: true, ...faults }, async (standin, dir) => {
       const r = await pullCli(standin.url, [...args, "--out", dir, "--max-retries", "2", "--idle-timeout", "0.5"]);
       assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined, "no secret in output");
       assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
       return r;
-    } finally {
-      await standin.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   };
   await t.step("not found → 4", async () => {
     const r = await run({}, ["--stream-name", "no-such-stream", "--start", "now"]);
@@ -328,18 +296,11 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
     l.close();
-    const dir = await Deno.makeTempDir();
-    const r = await pullCli(`http://127.0.0.1:${port}`, [
-      "--arn",
-      ARN,
-      "--start",
-      "now",
-      "--out",
-      dir,
-      "--max-retries",
-      "1",
-    ]);
-    await Deno.remove(dir, { recursive: true });
+    const r = await withTempDir(
+      "kvsaudio-pull-test-",
+      (dir) =>
+        pullCli(`http://127.0.0.1:${port}`, ["--arn", ARN, "--start", "now", "--out", dir, "--max-retries", "1"]),
+    );
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /refused/);
   });
@@ -360,25 +321,18 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
 });
 
 Deno.test("CLI pull: refuses to overwrite before contacting KVS", async () => {
-  const standin = serve(STREAM, { live: true });
-  const dir = await Deno.makeTempDir();
-  await Deno.writeFile(`${dir}/from_customer.wav`, new Uint8Array([1, 2, 3]));
-  try {
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    await Deno.writeFile(`${dir}/from_customer.wav`, new Uint8Array([1, 2, 3]));
     const r = await pullCli(standin.url, ["--arn", ARN, "--start", "now", "--out", dir]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /refusing to overwrite .*from_customer\.wav/);
     assert.equal(standin.requests.length, 0);
     assert.deepEqual(await Deno.readFile(`${dir}/from_customer.wav`), new Uint8Array([1, 2, 3]));
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; flags win", async () => {
-  const standin = serve(STREAM, { live: true });
-  const dir = await Deno.makeTempDir();
-  try {
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
     const event = {
       Details: {
         ContactData: {
@@ -400,10 +354,10 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
     await Deno.writeTextFile(`${dir}/k.ini`, `json = true\n[pull]\nidle-timeout = 0.5\nout = ${dir}/out\n`);
     const r = await pullCli(standin.url, ["--event", `${dir}/event.json`, "--config", `${dir}/k.ini`]);
     assert.equal(r.code, 0, r.stderr);
-    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    const done = lastEvent(r);
     assert.equal(done.fragments, 3);
     assert.equal(done.reason, "stop-fragment");
-    same(
+    sameBytes(
       (await readWav(`${dir}/out/from_customer.wav`)).data,
       expectedPcm(STREAM, { fromIndex: 2, untilIndex: 5 }).from!,
       "from",
@@ -417,7 +371,7 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
       F[2].fragmentNumber,
       "--force",
     ]);
-    assert.equal(JSON.parse(r2.stdoutText.trim().split("\n").at(-1)!).fragments, 1);
+    assert.equal(lastEvent(r2).fragments, 1);
     await Deno.writeTextFile(`${dir}/bad.ini`, "colour = blue\n");
     const bad = await pullCli(standin.url, [
       "--event",
@@ -429,16 +383,11 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
     ]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown option 'colour'/);
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("CLI pull --archived: ListFragments (shuffled) + GetMediaForFragmentList, in producer order", async () => {
-  const standin = serve(STREAM, {});
-  const dir = await Deno.makeTempDir();
-  try {
+  await withStandin(STREAM, {}, async (standin, dir) => {
     const r = await pullCli(standin.url, [
       "--arn",
       ARN,
@@ -452,19 +401,16 @@ Deno.test("CLI pull --archived: ListFragments (shuffled) + GetMediaForFragmentLi
       "--json",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const done = JSON.parse(r.stdoutText.trim().split("\n").at(-1)!);
+    const done = lastEvent(r);
     assert.equal(done.archived, true);
     assert.equal(done.fragments, 6);
-    same(
+    sameBytes(
       (await readWav(`${dir}/to_customer.wav`)).data,
       expectedPcm(STREAM, { fromIndex: 1, untilIndex: 7 }).to!,
       "to",
     );
     assert.ok(standin.requests.some((q) => q.path === "/listFragments"));
-  } finally {
-    await standin.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {

@@ -29,7 +29,7 @@
 
 import { DataError } from "../errors.ts";
 import { decodeValue, decodeValueAt } from "./decode.ts";
-import { canDescend, elementById, type ElementDef, type ElementType } from "./elements.ts";
+import { canDescend, elementById, type ElementType } from "./elements.ts";
 import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "./token.ts";
 import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
 

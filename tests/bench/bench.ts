@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { connectStream, type ConnectStreamOptions, writeCallFile } from "../support/connect_stream.ts";
+import { connectStream, writeCallFile } from "../support/connect_stream.ts";
 import { type StandinFragment, startStandin } from "../support/kvs_standin.ts";
 import { EbmlTokenizer } from "../../src/ebml/tokenizer.ts";
 import type { EbmlToken } from "../../src/ebml/token.ts";

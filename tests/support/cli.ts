@@ -14,29 +14,36 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `kvsaudio ARGS` with optional stdin bytes. */
+/** The CLI entry point. */
+export const MAIN = `${ROOT}src/main.ts`;
+
+/** `deno run` with the permissions kvsaudio needs (those of `deno task kvsaudio`). */
+export const RUN_ARGS: readonly string[] = [
+  "run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** A command that runs `kvsaudio ARGS`; cwd, stdio and env are the caller's `options`. */
+export function kvsaudioCommand(args: string[], options: Omit<Deno.CommandOptions, "args"> = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), { ...options, args: [...RUN_ARGS, MAIN, ...args] });
+}
+
+/** Run `kvsaudio ARGS` (in the repository root unless `cwd` says otherwise) with optional stdin bytes. */
 export async function kvsaudio(
   args: string[],
-  opts: { stdin?: Uint8Array; env?: Record<string, string> } = {},
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net",
-      "--allow-env",
-      "--allow-sys",
-      `${ROOT}src/main.ts`,
-      ...args,
-    ],
-    cwd: ROOT,
+  const child = kvsaudioCommand(args, {
+    cwd: opts.cwd ?? ROOT,
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", ...opts.env },
-  });
-  const child = cmd.spawn();
+  }).spawn();
   if (opts.stdin) {
     const w = child.stdin.getWriter();
     try {
@@ -60,4 +67,9 @@ export async function tempFile(bytes: Uint8Array, suffix = ".mkv"): Promise<stri
   const path = await Deno.makeTempFile({ prefix: "kvsaudio-", suffix });
   await Deno.writeFile(path, bytes);
   return path;
+}
+
+/** The JSON values of NDJSON output (`--json`), one a non-empty line, as `JSON.parse` returns them. */
+export function jsonLines(text: string) {
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 }

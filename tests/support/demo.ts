@@ -8,12 +8,12 @@
  */
 
 import { assembleFragments } from "../../src/mkv/assembler.ts";
+import { kvsaudioCommand, ROOT } from "./cli.ts";
 import { ensureDemoCall } from "./demo_call.ts";
 import { type StandinFragment, startStandin } from "./kvs_standin.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-const callPath = `${root}fixtures/demo-call.mkv`;
-const outDir = `${root}fixtures/demo-out`;
+const callPath = `${ROOT}fixtures/demo-call.mkv`;
+const outDir = `${ROOT}fixtures/demo-out`;
 const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-demo-contact/1700000000000";
 
 const { created } = await ensureDemoCall(callPath, 20);
@@ -57,17 +57,7 @@ const args = [
   "--verbose",
 ];
 console.log(`$ kvsaudio ${args.join(" ")}`);
-const child = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "--allow-sys",
-    `${root}src/main.ts`,
-    ...args,
-  ],
+const child = kvsaudioCommand(args, {
   env: { AWS_ACCESS_KEY_ID: "AKIDEXAMPLEDEMO", AWS_SECRET_ACCESS_KEY: "demo-secret-not-real", AWS_REGION: "us-east-1" },
   stdout: "inherit",
   stderr: "inherit",

@@ -24,7 +24,10 @@ import { parseWavHeader } from "../../src/audio/wav.ts";
 import { fragmentJson } from "../../src/cli/inspect.ts";
 import { isoTime } from "../../src/cli/output.ts";
 import { displayText, hexPreview } from "../../src/cli/sanitize.ts";
+import { seededRandom } from "../../src/kvs/backoff.ts";
 import { connectStream, type ConnectStreamOptions } from "./connect_stream.ts";
+import { decodeHexText, fixturesDir, haveFixtures } from "./shared_fixtures.ts";
+import { hex } from "./util.ts";
 import {
   blockGroup,
   concat,
@@ -62,16 +65,13 @@ const SOURCE = "fuzz.mkv";
 
 /** mulberry32: small, fast, good enough for fuzzing, reproducible. */
 export class Rng {
-  #s: number;
+  readonly #random: () => number;
   constructor(seed: number) {
-    this.#s = seed >>> 0;
+    this.#random = seededRandom(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.#s = (this.#s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#random();
   }
   /** Integer in [0, n). */
   int(n: number): number {
@@ -120,16 +120,9 @@ export function parseSeed(text: string | undefined): number {
 // ---------------------------------------------------------------------------
 // Bytes helpers
 
-/** Lower-case hex, no spaces. */
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
-
 /** Parse hex (whitespace ignored). */
-export function fromHex(hex: string): Uint8Array {
-  const h = hex.replace(/\s+/g, "");
+export function fromHex(text: string): Uint8Array {
+  const h = text.replace(/\s+/g, "");
   const out = new Uint8Array(h.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
   return out;
@@ -356,13 +349,6 @@ const FIXTURE_SEEDS = [
   "kvs-getmedia/empty-mkv-with-tags.mkv",
 ];
 
-/** The shared fixtures folder, relative to this file (tests/support/). */
-const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
-
-function decodeHexFixture(text: string): Uint8Array {
-  return fromHex(text.split(/\r?\n/).filter((l) => !l.trimStart().startsWith("#")).join(""));
-}
-
 /** Every seed: generated Connect streams, the lacing documents, and the shared fixtures when present. */
 export function buildSeeds(): Seed[] {
   const seeds: Seed[] = [];
@@ -370,24 +356,18 @@ export function buildSeeds(): Seed[] {
   for (const [name, opts] of CONNECT_SEEDS) add(name, connectStream(opts).bytes);
   add("mkv-lacing-known", lacingDocument(false));
   add("mkv-lacing-unknown", lacingDocument(true));
-  let present = false;
-  try {
-    present = Deno.statSync(FIXTURES).isDirectory;
-  } catch {
-    present = false;
-  }
-  if (present) {
+  if (haveFixtures) {
     for (const name of FIXTURE_SEEDS) {
       try {
-        add(name, Deno.readFileSync(new URL(name, FIXTURES)));
+        add(name, Deno.readFileSync(new URL(name, fixturesDir)));
       } catch {
         // a missing file is not the fuzzer's business
       }
     }
     try {
-      const dir = new URL("connect-synthetic/", FIXTURES);
+      const dir = new URL("connect-synthetic/", fixturesDir);
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ebml.hex")).sort();
-      for (const n of names) add(`connect-synthetic/${n}`, decodeHexFixture(Deno.readTextFileSync(new URL(n, dir))));
+      for (const n of names) add(`connect-synthetic/${n}`, decodeHexText(Deno.readTextFileSync(new URL(n, dir))));
     } catch {
       // no synthetic fixtures
     }
@@ -483,7 +463,7 @@ function insertionPoint(r: Rng, b: Uint8Array, hs: Header[]): number {
 }
 
 function fieldHex(f: Uint8Array): string {
-  return toHex(f).toUpperCase();
+  return hex(f).toUpperCase();
 }
 
 const MUTATORS: Record<string, [weight: number, Mutator]> = {
@@ -514,7 +494,7 @@ const MUTATORS: Record<string, [weight: number, Mutator]> = {
     const at = insertionPoint(r, b, hs());
     const ins = new Uint8Array(r.range(1, 24));
     for (let i = 0; i < ins.length; i++) ins[i] = r.chance(0.3) ? r.pick([0x00, 0xff, 0x80, 0x01]) : r.int(256);
-    return { bytes: replace(b, at, at, ins), desc: `insert @${at} ${toHex(ins)}` };
+    return { bytes: replace(b, at, at, ins), desc: `insert @${at} ${hex(ins)}` };
   }],
   "delete": [2, (r, b, hs) => {
     const at = Math.min(insertionPoint(r, b, hs()), Math.max(0, b.length - 1));
@@ -633,7 +613,7 @@ const MUTATORS: Record<string, [weight: number, Mutator]> = {
     } else for (let i = 0; i < data.length; i++) data[i] = r.int(256);
     const out = b.slice();
     out.set(data, start);
-    return { bytes: out, desc: `value ${h.name}@${h.offset} (${h.size} B) -> ${toHex(data)}` };
+    return { bytes: out, desc: `value ${h.name}@${h.offset} (${h.size} B) -> ${hex(data)}` };
   }],
   "chunking-only": [1, (_r, b) => ({ bytes: b, desc: "no mutation (chunking only)" })],
 };
@@ -1425,7 +1405,7 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   const result: CaseResult = { id: c.id, kind: c.kind, desc: c.desc, outcome, failures, ms, rssGrowth, bytes: len };
   if (failures.length > 0) {
     result.outcome = "failure";
-    if (len <= 400) result.reproHex = toHex(c.bytes);
+    if (len <= 400) result.reproHex = hex(c.bytes);
     try {
       const path = Deno.makeTempFileSync({ prefix: `kvsaudio-fuzz-${c.id.replace(/\W/g, "_")}-`, suffix: ".mkv" });
       Deno.writeFileSync(path, c.bytes);
@@ -1482,7 +1462,7 @@ async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Prom
         ms: 0,
         rssGrowth: 0,
         bytes: c.bytes.length,
-        reproHex: c.bytes.length <= 400 ? toHex(c.bytes) : undefined,
+        reproHex: c.bytes.length <= 400 ? hex(c.bytes) : undefined,
       };
     }
     post({ t: "done", result });

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { seededRandom } from "../../src/kvs/backoff.ts";
+
 /** One fragment of a stand-in stream. */
 export interface StandinFragment {
   /** Fragment number (decimal string in real KVS). */
@@ -143,18 +145,6 @@ const API_NAMES = new Set([
   "GET_IMAGES",
 ]);
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Compare fragment numbers: as BigInt when both are decimal, else as strings. */
 function compareFragmentNumbers(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
@@ -201,7 +191,7 @@ export function startStandin(opts: StandinOptions): Standin {
   for (const [k, v] of Object.entries(opts.streams)) streams[k] = [...v];
   const requireAuth = opts.requireAuth ?? true;
   const seed = opts.seed ?? 1;
-  const chunkRandom = prng(seed);
+  const chunkRandom = seededRandom(seed);
   let faults: FaultPlan = cloneFaults(opts.faults ?? {});
   const requests: RecordedRequest[] = [];
   /** Kill switches of the open bodies. */
@@ -538,7 +528,7 @@ export function startStandin(opts: StandinOptions): Standin {
       });
     }
     // Same seed every call, so pages of one listing are consistent.
-    const rnd = prng(seed ^ 0x5bd1e995);
+    const rnd = seededRandom(seed ^ 0x5bd1e995);
     for (let i = fragments.length - 1; i > 0; i--) {
       const j = Math.floor(rnd() * (i + 1));
       [fragments[i], fragments[j]] = [fragments[j], fragments[i]];

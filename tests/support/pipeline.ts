@@ -4,6 +4,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { assembleFragments, type AssembleOptions } from "../../src/mkv/assembler.ts";
 import { type ConnectItem, demuxConnect, type DemuxOptions } from "../../src/connect/demuxer.ts";
 import { CallWriter, type CallWriterOptions } from "../../src/audio/call_writer.ts";
@@ -83,4 +84,10 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): string | undefine
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return `byte ${i}: ${a[i]} != ${b[i]}`;
   if (a.length !== b.length) return `lengths ${a.length} != ${b.length}`;
   return undefined;
+}
+
+/** Assert two byte arrays (both present) are equal, saying where they first differ if not. */
+export function sameBytes(actual: Uint8Array | undefined, expected: Uint8Array | undefined, what: string): void {
+  assert.ok(actual && expected, `${what}: missing`);
+  assert.equal(firstDifference(actual, expected), undefined, what);
 }

@@ -1,0 +1,60 @@
+/**
+ * Small helpers shared by the test files: byte literals and hex, seeded
+ * random numbers and noise, catching an error, and temp dirs that are
+ * removed afterwards. (mulberry32 is `seededRandom` in src/kvs/backoff.ts;
+ * `concat` is in mkv_writer.ts; CLI runs are in cli.ts.)
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** Bytes from numbers: `bytes(0x1a, 0x45)`. */
+export const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
+
+/** Lower-case hex, no separators. */
+export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/**
+ * A seeded linear congruential generator returning floats in [0, 1): quick
+ * and reproducible, for picking random offsets and moments in tests.
+ */
+export function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** `n` deterministic pseudo-random bytes (xorshift32). */
+export function noise(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** What `fn` throws; fails the test when it returns. */
+export function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected an error");
+}
+
+/** Run `fn` with a fresh temp dir, removed (recursively) afterwards, whatever happens. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => T | Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
