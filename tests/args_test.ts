@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { choice, num, parseCommand } from "../src/cli/args.ts";
+import { UsageError } from "../src/errors.ts";
+
+const SPEC = {
+  out: { type: "string", short: "o" },
+  json: { type: "boolean" },
+  force: { type: "boolean", short: "f" },
+  tag: { type: "string", multiple: true },
+} as const;
+
+Deno.test("parseCommand: long, short, inline values, flags, positionals, -- and -", () => {
+  const r = parseCommand("extract", [
+    "in.mkv",
+    "--out",
+    "dir",
+    "-f",
+    "--json",
+    "--tag=a",
+    "--tag",
+    "b",
+    "-",
+    "--",
+    "--x",
+  ], {
+    ...SPEC,
+  });
+  assert.deepEqual(r.values, { out: "dir", force: true, json: true, tag: ["a", "b"] });
+  assert.deepEqual(r.positionals, ["in.mkv", "-", "--x"]);
+  assert.deepEqual(parseCommand("extract", ["-o", "-"], { ...SPEC }).values, { out: "-" });
+  assert.deepEqual(parseCommand("extract", ["--out=", "x"], { ...SPEC }), { values: { out: "" }, positionals: ["x"] });
+});
+
+Deno.test("parseCommand: one-line usage errors", () => {
+  const err = (args: string[]) => {
+    try {
+      parseCommand("pull", args, { ...SPEC });
+    } catch (e) {
+      assert.ok(e instanceof UsageError);
+      assert.equal(e.exitCode, 2);
+      return e.message;
+    }
+    throw new Error(`no error for ${args.join(" ")}`);
+  };
+  assert.equal(err(["--bogus"]), "pull: unknown option '--bogus' (see 'kvsaudio pull --help')");
+  assert.equal(err(["-z"]), "pull: unknown option '-z' (see 'kvsaudio pull --help')");
+  assert.equal(err(["-fo"]), "pull: unknown option '-fo' (see 'kvsaudio pull --help')");
+  assert.equal(err(["--out"]), "pull: option '--out' needs a value (see 'kvsaudio pull --help')");
+  assert.equal(err(["-o", "--json"]), "pull: option '-o' needs a value (see 'kvsaudio pull --help')");
+  assert.equal(err(["--json=yes"]), "pull: option '--json' does not take a value (see 'kvsaudio pull --help')");
+  assert.equal(err(["--toString"]), "pull: unknown option '--toString' (see 'kvsaudio pull --help')");
+});
+
+Deno.test("choice and num validate values", () => {
+  assert.equal(choice("x", { format: "raw" }, "format", ["wav", "raw"], "wav"), "raw");
+  assert.equal(choice("x", {}, "format", ["wav", "raw"], "wav"), "wav");
+  assert.throws(
+    () => choice("x", { format: "mp3" }, "format", ["wav", "raw"], "wav"),
+    /--format must be one of wav, raw/,
+  );
+  assert.equal(num("x", { n: "2.5" }, "n"), 2.5);
+  assert.throws(() => num("x", { n: "-1" }, "n"), /non-negative number/);
+  assert.throws(() => num("x", { n: " " }, "n"), /non-negative number/);
+});
