@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
 import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
-import { type CliResult, jsonLines } from "./support/cli.ts";
+import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
 import type { Standin } from "./support/kvs_standin.ts";
 import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
@@ -427,4 +427,31 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   }, "record.json");
   assert.deepEqual([rec.arn, rec.startFragment, rec.stopFragment, rec.contactId], [ARN, "123", "456", "c-9"]);
   assert.throws(() => parseConnectEvent({ foo: 1 }, "x.json"), /neither a Connect Lambda event/);
+});
+
+Deno.test("CLI pull --profile: credentials and region come from the named profile of the AWS files", async () => {
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    await Deno.writeTextFile(`${dir}/config`, "[profile kvstest]\nregion = us-east-1\n");
+    await Deno.writeTextFile(
+      `${dir}/credentials`,
+      "[kvstest]\naws_access_key_id = AKIDPROFILETEST00001\naws_secret_access_key = profileSecretDoNotPrint01\n",
+    );
+    const r = await kvsaudio(
+      ["pull", "--endpoint-url", standin.url, "--profile", "kvstest", "--arn", ARN, "--start", "earliest"].concat(
+        ["--idle-timeout", "0.5", "--out", `${dir}/out`, "--json"],
+      ),
+      {
+        env: {
+          AWS_CONFIG_FILE: `${dir}/config`,
+          AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+          AWS_EC2_METADATA_DISABLED: "true",
+        },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastEvent(r).fragments, F.length);
+    const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
+    assert.ok(auth.length > 0 && auth.every((a) => a.includes("Credential=AKIDPROFILETEST00001/")), auth[0]);
+    assert.ok(!(r.stdoutText + r.stderr).includes("profileSecretDoNotPrint01"));
+  });
 });
