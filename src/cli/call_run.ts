@@ -205,11 +205,19 @@ export class CallRun {
       }); that fragment was not written`
       : reason === "interrupted"
       ? `interrupted by ${signal}; ${
-        files.length > 0 ? "the files hold everything received so far" : "no audio was written"
+        files.length > 0
+          ? "the files hold everything received so far"
+          : w.written.length > 0
+          ? "stdout received everything up to then"
+          : "no audio was written"
       }`
       : reason === "error"
       ? `error (exit ${error?.exitCode}); ${
-        files.length > 0 ? "the files hold everything written before it" : "no audio was written"
+        files.length > 0
+          ? "the files hold everything written before it"
+          : w.written.length > 0
+          ? "stdout received the audio up to then"
+          : "no audio was written"
       }`
       : reason.replaceAll("-", " ");
     this.#rep.text(`stopped: ${why}`);
