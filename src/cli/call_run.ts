@@ -169,7 +169,12 @@ export class CallRun {
     this.#finished = true;
     const w = this.#writer;
     // A failed or interrupted run that wrote no audio leaves no empty files behind.
-    w.close(reason !== "error" && reason !== "interrupted");
+    let closeError: unknown;
+    try {
+      w.close(reason !== "error" && reason !== "interrupted");
+    } catch (e) {
+      closeError = e; // reported after the summary
+    }
     const s = this.summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
@@ -229,5 +234,6 @@ export class CallRun {
       );
     }
     this.#rep.flush();
+    if (closeError !== undefined) throw closeError;
   }
 }
