@@ -455,3 +455,18 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     assert.ok(!(r.stdoutText + r.stderr).includes("profileSecretDoNotPrint01"));
   });
 });
+
+Deno.test("a session reaching its age limit reconnects at a fragment boundary with no loss or duplicates", async () => {
+  await withStandin(STREAM, { live: true }, async (standin) => {
+    // maxSessionMs 0: every fragment ends its session (KVS ends them after ~45 minutes).
+    const r = await pullInProcess(standin.url, { type: "EARLIEST" }, { maxSessionMs: 0 });
+    sameBytes(r.from, FULL.from!, "from");
+    sameBytes(r.to, FULL.to!, "to");
+    assert.equal(r.source.stats.sessions, F.length + 1);
+    assert.ok(r.events.some((e) => e.type === "reconnect" && e.reason === "session-age"));
+    const selectors = standin.requests.filter((q) => q.path === "/getMedia").map((q) =>
+      (q.body as { StartSelector: { StartSelectorType: string } }).StartSelector.StartSelectorType
+    );
+    assert.deepEqual(selectors.slice(1, 3), ["CONTINUATION_TOKEN", "CONTINUATION_TOKEN"]);
+  });
+});
