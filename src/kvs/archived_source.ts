@@ -22,74 +22,28 @@
 import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
-import { streamLabel, type StreamRef } from "./arn.ts";
-import type { BackoffOptions } from "./backoff.ts";
-import type { KvsClients } from "./client.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
-import type { PullEndReason, PullEvent, PullStats } from "./pull_source.ts";
-import { RetryPolicy } from "./retry.ts";
+import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
 
 /** Options of {@linkcode ArchivedSource}. */
-export interface ArchivedSourceOptions {
-  /** SDK clients. */
-  clients: KvsClients;
-  /** The stream. */
-  stream: StreamRef;
+export interface ArchivedSourceOptions extends SourceOptions {
   /** Timestamp range to list. */
   range: { type: "PRODUCER_TIMESTAMP" | "SERVER_TIMESTAMP"; startMs: number; endMs: number };
   /** Start at this fragment number (inclusive) within the listed ones. */
   startFragment?: string;
-  /** Aborts the pull. */
-  signal?: AbortSignal;
-  /** Consecutive failed attempts before giving up (default 8). */
-  maxRetries?: number;
-  /** Backoff settings. */
-  backoff?: BackoffOptions;
-  /** Progress events. */
-  onEvent?: (event: PullEvent) => void;
-  /** Sleep (tests may shorten it). */
-  sleep?: (ms: number) => Promise<void>;
-  /** The clients' region, for messages. */
-  region?: string;
 }
 
 /** Fragments of an archived time range. */
-export class ArchivedSource {
+export class ArchivedSource extends FragmentSource {
   #o: ArchivedSourceOptions;
-  #label: string;
-  #last: string | undefined;
-  #token: string | undefined;
-  #retry: RetryPolicy;
-  /** Counters (same shape as a live pull's). */
-  readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
-  /** Why the iteration ended. */
-  endReason: PullEndReason | undefined;
   /** Fragments listed in the range. */
   listed = 0;
-  /** Whether the first fragment yielded was the requested start fragment. */
-  firstFragmentMatched: boolean | undefined;
 
   constructor(options: ArchivedSourceOptions) {
+    super(options);
     this.#o = options;
-    this.#label = streamLabel(options.stream);
-    this.#retry = new RetryPolicy({
-      ...options,
-      label: this.#label,
-      endpoint: options.clients.endpointUrl,
-      stats: this.stats,
-    });
-  }
-
-  /** Fragment number of the last fragment yielded. */
-  get lastFragmentNumber(): string | undefined {
-    return this.#last;
-  }
-
-  /** Continuation token of the last fragment yielded (when KVS sent one). */
-  get continuationToken(): string | undefined {
-    return this.#token;
   }
 
   /** The fragments, in producer-timestamp order, each once. */
@@ -102,7 +56,7 @@ export class ArchivedSource {
         numbers = list.map((f) => f.fragmentNumber);
         break;
       } catch (e) {
-        await this.#retry.failed(e, attempt, "ListFragments");
+        await this.retry.failed(e, attempt, "ListFragments");
       }
     }
     this.listed = numbers.length;
@@ -121,7 +75,7 @@ export class ArchivedSource {
         body = await openFragmentList(o.clients, o.stream, numbers.slice(next), o.signal);
         this.stats.sessions++;
         if (this.stats.sessions > 1) this.stats.reconnects++;
-        for await (const f of assembleFragments(body, { source: `stream ${this.#label}` })) {
+        for await (const f of assembleFragments(body, { source: `stream ${this.label}` })) {
           if (!f.complete) {
             this.stats.discarded++;
             continue;
@@ -137,8 +91,8 @@ export class ArchivedSource {
             continue;
           }
           next = at + 1;
-          this.#last = n;
-          this.#token = f.kvs.continuationToken ?? this.#token;
+          this.lastNumber = n;
+          this.token = f.kvs.continuationToken ?? this.token;
           attempt = 0;
           yield f;
           if (f.isError) return;
@@ -150,18 +104,18 @@ export class ArchivedSource {
       }
       if (next >= numbers.length) break;
       if (failure !== undefined) {
-        await this.#retry.failed(failure, ++attempt, "GetMediaForFragmentList");
+        await this.retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {
-        if (++attempt > this.#retry.maxRetries) {
+        if (++attempt > this.retry.maxRetries) {
           throw new AwsError(
-            `GetMediaForFragmentList on stream ${this.#label} returned none of the ${
+            `GetMediaForFragmentList on stream ${this.label} returned none of the ${
               numbers.length - next
             } fragments asked for`,
           );
         }
-        await this.#retry.sleep(this.#retry.delay(attempt));
+        await this.retry.sleep(this.retry.delay(attempt));
       }
-      o.onEvent?.({ type: "reconnect", reason: failure ? "dropped" : "ended", lastFragmentNumber: this.#last });
+      this.emit({ type: "reconnect", reason: failure ? "dropped" : "ended", lastFragmentNumber: this.lastNumber });
     }
     this.endReason = "end-of-stream";
   }

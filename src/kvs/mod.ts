@@ -55,4 +55,6 @@ export {
   type PullStats,
 } from "./pull_source.ts";
 export { ArchivedSource, type ArchivedSourceOptions } from "./archived_source.ts";
+export { FragmentSource, type SourceOptions } from "./fragment_source.ts";
+export { describe, type RetryOptions, RetryPolicy } from "./retry.ts";
 export { idleGuard } from "./idle.ts";

@@ -32,111 +32,38 @@
 import { DataError, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
-import { streamLabel, type StreamRef } from "./arn.ts";
-import type { BackoffOptions } from "./backoff.ts";
-import type { KvsClients } from "./client.ts";
 import { classifyAwsError } from "./errors.ts";
-import { describe, RetryPolicy } from "./retry.ts";
+import { describe } from "./retry.ts";
+import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
+
+export type { PullEndReason, PullEvent, PullStats } from "./fragment_source.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { openMedia } from "./get_media.ts";
 import { idleGuard } from "./idle.ts";
 import type { MediaBody } from "./media_body.ts";
 import { describeSelector, type StartSelector } from "./selector.ts";
 
-/** Progress events of a pull. */
-export type PullEvent =
-  | { type: "connect"; session: number; selector: string }
-  | { type: "retry"; attempt: number; delayMs: number; reason: string }
-  | { type: "reconnect"; reason: "dropped" | "ended" | "session-age" | "truncated"; lastFragmentNumber?: string }
-  | { type: "duplicate"; fragmentNumber: string }
-  | { type: "discarded"; reason: string; offset: number }
-  | { type: "first-fragment"; requested: string; received: string; matched: boolean; fetchedRequested?: boolean }
-  | { type: "warning"; message: string };
-
 /** Options of {@linkcode PullSource}. */
-export interface PullSourceOptions {
-  /** SDK clients. */
-  clients: KvsClients;
-  /** The stream. */
-  stream: StreamRef;
+export interface PullSourceOptions extends SourceOptions {
   /** Where to start. */
   selector: StartSelector;
-  /** Aborts the pull (SIGINT). */
-  signal?: AbortSignal;
   /** End cleanly after this long without a new fragment (default 5000 ms; 0 = never). */
   idleTimeoutMs?: number;
   /** Reconnect at a fragment boundary once a session is this old (default 40 min). */
   maxSessionMs?: number;
-  /** Consecutive failed attempts (no new fragment) before giving up (default 8). */
-  maxRetries?: number;
-  /** Backoff settings. */
-  backoff?: BackoffOptions;
-  /** Called with progress events. */
-  onEvent?: (event: PullEvent) => void;
-  /** Sleep (tests may shorten it). */
-  sleep?: (ms: number) => Promise<void>;
-  /** The clients' region, for messages. */
-  region?: string;
-}
-
-/** Why the source ended. */
-export type PullEndReason = "idle" | "end-of-stream";
-
-/** Counters of a pull. */
-export interface PullStats {
-  /** GetMedia sessions opened. */
-  sessions: number;
-  /** Reconnections after the first session. */
-  reconnects: number;
-  /** Retried failures (throttling, 5xx, network). */
-  retries: number;
-  /** Fragments received again and dropped. */
-  duplicates: number;
-  /** Partial fragments discarded. */
-  discarded: number;
 }
 
 /** A resumable GetMedia fragment source. */
-export class PullSource {
+export class PullSource extends FragmentSource {
   #o: PullSourceOptions;
-  #label: string;
-  #lastNumber: string | undefined;
   #lastBig: bigint | undefined;
   #recent = new Set<string>();
-  #token: string | undefined;
   #lastFragmentAt = 0;
   #sawTokens = false;
-  #retry: RetryPolicy;
-  /** Counters. */
-  readonly stats: PullStats = { sessions: 0, reconnects: 0, retries: 0, duplicates: 0, discarded: 0 };
-  /** Why the iteration ended (after it did). */
-  endReason: PullEndReason | undefined;
-  /** For an explicit start fragment: whether the first fragment received was it. */
-  firstFragmentMatched: boolean | undefined;
 
   constructor(options: PullSourceOptions) {
+    super(options);
     this.#o = options;
-    this.#label = streamLabel(options.stream);
-    this.#retry = new RetryPolicy({
-      ...options,
-      label: this.#label,
-      endpoint: options.clients.endpointUrl,
-      stats: this.stats,
-    });
-  }
-
-  /** Fragment number of the last fragment yielded. */
-  get lastFragmentNumber(): string | undefined {
-    return this.#lastNumber;
-  }
-
-  /** Continuation token of the last fragment yielded. */
-  get continuationToken(): string | undefined {
-    return this.#token;
-  }
-
-  #emit(e: PullEvent): void {
-    this.#o.onEvent?.(e);
   }
 
   /** Whether `f` was already yielded; records it when not. */
@@ -152,19 +79,19 @@ export class PullSource {
   #accept(f: Fragment): void {
     const n = f.kvs.fragmentNumber;
     if (n !== undefined) {
-      this.#lastNumber = n;
+      this.lastNumber = n;
       const big = parseFragmentNumber(n);
       if (big !== undefined) this.#lastBig = big;
       this.#recent.add(n);
       if (this.#recent.size > 256) this.#recent.delete(this.#recent.values().next().value!);
     }
-    this.#token = f.kvs.continuationToken ?? this.#token;
+    this.token = f.kvs.continuationToken ?? this.token;
     this.#lastFragmentAt = Date.now();
   }
 
   #resumeSelector(): StartSelector {
-    if (this.#token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.#token };
-    if (this.#lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.#lastNumber };
+    if (this.token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.token };
+    if (this.lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.lastNumber };
     return this.#o.selector;
   }
 
@@ -181,10 +108,10 @@ export class PullSource {
     for (;;) {
       let body: MediaBody;
       try {
-        this.#emit({ type: "connect", session: this.stats.sessions + 1, selector: describeSelector(selector) });
+        this.emit({ type: "connect", session: this.stats.sessions + 1, selector: describeSelector(selector) });
         body = await openMedia(o.clients, o.stream, selector, o.signal);
       } catch (e) {
-        await this.#retry.failed(e, ++attempt, "GetMedia");
+        await this.retry.failed(e, ++attempt, "GetMedia");
         continue;
       }
       this.stats.sessions++;
@@ -199,7 +126,7 @@ export class PullSource {
       let truncated = false;
       try {
         const chunks = idleGuard(body, () => idleMs > 0 ? this.#lastFragmentAt + idleMs : Infinity, state);
-        for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.#label}` })) {
+        for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.label}` })) {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
           // At an idle end (no drop), a stream that carries no continuation tokens at all has no other
           // mark of a fragment's end: accept its last complete fragment.
@@ -210,7 +137,7 @@ export class PullSource {
           if (!whole && !f.isError) {
             this.stats.discarded++;
             truncated = true;
-            this.#emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
+            this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
             continue;
           }
           if (f.isError) {
@@ -221,7 +148,7 @@ export class PullSource {
           }
           if (this.#isDuplicate(f)) {
             this.stats.duplicates++;
-            this.#emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
+            this.emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
             continue;
           }
           if (first && requested !== undefined && !f.isError) {
@@ -240,7 +167,7 @@ export class PullSource {
                 yield missing;
               }
             }
-            this.#emit({ type: "first-fragment", requested, received, matched, fetchedRequested: fetched });
+            this.emit({ type: "first-fragment", requested, received, matched, fetchedRequested: fetched });
           }
           first = false;
           progressed = true;
@@ -266,22 +193,22 @@ export class PullSource {
       }
       if (ended === "error") {
         if (progressed) attempt = 0;
-        await this.#retry.failed(error, ++attempt, "GetMedia");
+        await this.retry.failed(error, ++attempt, "GetMedia");
       } else if (ended === "eof" && !progressed) {
         // The body ended with nothing new: back off; past the retry budget, the stream has ended.
-        if (++attempt > this.#retry.maxRetries) {
+        if (++attempt > this.retry.maxRetries) {
           this.endReason = "end-of-stream";
           return;
         }
-        const delayMs = this.#retry.delay(attempt);
-        this.#emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment" });
-        await this.#retry.sleep(delayMs);
+        const delayMs = this.retry.delay(attempt);
+        this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment" });
+        await this.retry.sleep(delayMs);
       }
       selector = this.#resumeSelector();
-      this.#emit({
+      this.emit({
         type: "reconnect",
         reason: ended === "age" ? "session-age" : ended === "error" ? "dropped" : truncated ? "truncated" : "ended",
-        lastFragmentNumber: this.#lastNumber,
+        lastFragmentNumber: this.lastNumber,
       });
     }
   }
@@ -293,17 +220,17 @@ export class PullSource {
       let body: MediaBody | undefined;
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
-        for await (const f of assembleFragments(body, { source: `stream ${this.#label}` })) {
+        for await (const f of assembleFragments(body, { source: `stream ${this.label}` })) {
           if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
         }
         throw new Error("the fragment was not in the response");
       } catch (e) {
-        const c = e instanceof DataError ? e : classifyAwsError(e, this.#label, { api: "GetMediaForFragmentList" });
-        if (c === "retry" && attempt <= this.#retry.maxRetries) {
-          await this.#retry.sleep(this.#retry.delay(attempt));
+        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, { api: "GetMediaForFragmentList" });
+        if (c === "retry" && attempt <= this.retry.maxRetries) {
+          await this.retry.sleep(this.retry.delay(attempt));
           continue;
         }
-        this.#emit({
+        this.emit({
           type: "warning",
           message: `KVS started after fragment ${fragmentNumber} and fetching it failed (${
             c === "retry" ? describe(e) : c.message

@@ -22,7 +22,7 @@
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
 import { classifyAwsError, finalAwsError, type KvsApi, redact } from "./errors.ts";
-import type { PullEvent } from "./pull_source.ts";
+import type { PullEvent } from "./fragment_source.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
 export interface RetryOptions {
