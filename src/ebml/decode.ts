@@ -143,15 +143,20 @@ export function decodeStringAt(buf: Uint8Array, start: number, len: number): str
   let end = start + len;
   while (end > start && buf[end - 1] === 0) end--;
   const n = end - start;
-  // Short ASCII strings are the common case (tag names, ContactIds, MIME
-  // types) and mostly repeat from fragment to fragment: reuse the string.
+  // Short ASCII strings with letters (tag names, ContactIds, MIME types)
+  // repeat from fragment to fragment: reuse the string. Digits-only ones
+  // (fragment numbers, timestamps) are unique, so they are not kept: a cache
+  // of unique strings would only grow the old generation.
   if (n <= 64) {
     let hash = n;
+    let letters = false;
     for (let i = start; i < end; i++) {
       const b = buf[i];
       if (b >= 0x80) return utf8.decode(buf.subarray(start, end));
+      if (b >= 0x41) letters = true;
       hash = (Math.imul(hash, 31) + b) | 0;
     }
+    if (!letters) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
     const cached = interned.get(hash);
     if (cached !== undefined && cached.length === n) {
       let same = true;
@@ -164,7 +169,7 @@ export function decodeStringAt(buf: Uint8Array, start: number, len: number): str
       if (same) return cached;
     }
     const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
-    if (interned.size >= 4096) interned.clear();
+    if (interned.size >= 1024) interned.clear();
     interned.set(hash, s);
     return s;
   }
