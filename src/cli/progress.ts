@@ -35,7 +35,8 @@ export class StatusLine {
     this.#last = now;
     let width = 100;
     try {
-      width = Deno.consoleSize().columns;
+      const columns = Deno.consoleSize().columns;
+      if (columns > 0) width = columns; // 0: a terminal that does not say its width
     } catch {
       // not a terminal after all
     }

@@ -7,7 +7,7 @@
  * import { idleGuard } from "./idle.ts";
  * const state = { idle: false };
  * const body = [new Uint8Array([1])];
- * for await (const chunk of idleGuard(body, () => Date.now() + 5000, state)) console.log(chunk);
+ * for await (const chunk of idleGuard(body, (last) => last + 5000, state)) console.log(chunk);
  * state.idle; // false: the source ended by itself
  * ```
  * @module
@@ -16,21 +16,23 @@
 const IDLE = Symbol("idle");
 
 /**
- * Yield `source`'s chunks until it ends or until `deadline()` (epoch ms,
- * re-read after every chunk; `Infinity` for none) passes while waiting; then
- * set `state.idle` and end. The caller closes the source.
+ * Yield `source`'s chunks until it ends or until `deadline(lastChunkAt)`
+ * (epoch ms, re-read while waiting; `Infinity` for none; `lastChunkAt` is
+ * when the last chunk arrived, or when iteration began) passes while
+ * waiting; then set `state.idle` and end. The caller closes the source.
  */
 export async function* idleGuard(
   source: AsyncIterable<Uint8Array>,
-  deadline: () => number,
+  deadline: (lastChunkAt: number) => number,
   state: { idle: boolean },
 ): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
+  let lastChunkAt = Date.now();
   for (;;) {
     const pending = it.next();
     let r: IteratorResult<Uint8Array> | typeof IDLE;
     for (;;) {
-      const wait = deadline() - Date.now();
+      const wait = deadline(lastChunkAt) - Date.now();
       if (wait === Infinity) {
         r = await pending;
         break;
@@ -39,7 +41,7 @@ export async function* idleGuard(
       const timeout = new Promise<typeof IDLE>((res) => timer = setTimeout(() => res(IDLE), Math.max(0, wait)));
       r = await Promise.race([pending, timeout]);
       clearTimeout(timer);
-      if (r !== IDLE || deadline() <= Date.now()) break;
+      if (r !== IDLE || deadline(lastChunkAt) <= Date.now()) break;
     }
     if (r === IDLE) {
       state.idle = true;
@@ -47,6 +49,7 @@ export async function* idleGuard(
       return;
     }
     if (r.done) return;
+    lastChunkAt = Date.now();
     yield r.value;
   }
 }

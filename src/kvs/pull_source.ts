@@ -47,7 +47,7 @@ import { describeSelector, type StartSelector } from "./selector.ts";
 export interface PullSourceOptions extends SourceOptions {
   /** Where to start. */
   selector: StartSelector;
-  /** End cleanly after this long without a new fragment (default 5000 ms; 0 = never). */
+  /** End cleanly after this long without a new fragment or any bytes (default 5000 ms; 0 = never). */
   idleTimeoutMs?: number;
   /** Reconnect at a fragment boundary once a session is this old (default 40 min). */
   maxSessionMs?: number;
@@ -125,7 +125,12 @@ export class PullSource extends FragmentSource {
       let progressed = false;
       let truncated = false;
       try {
-        const chunks = idleGuard(body, () => idleMs > 0 ? this.#lastFragmentAt + idleMs : Infinity, state);
+        // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
+        const chunks = idleGuard(
+          body,
+          (lastChunkAt) => idleMs > 0 ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs : Infinity,
+          state,
+        );
         for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.label}` })) {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
           // At an idle end (no drop), a stream that carries no continuation tokens at all has no other
