@@ -54,7 +54,7 @@ Stop (any):
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time
-  --idle-timeout SECONDS    finish when no new fragment arrives for this long (default 5)
+  --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5)
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
