@@ -35,8 +35,10 @@ Deno.test({
         assert.equal(r.code, 0, r.screen);
         assert.match(
           r.screen,
+          // deno-lint-ignore no-control-regex
           /\r\x1b\[2Kfrom \d+\.\d s \| to \d+\.\d s \| \d+ fragments \| 131207 ms behind \| 0 reconnects/,
         );
+        // deno-lint-ignore no-control-regex
         assert.doesNotMatch(r.screen, /\x1b\[[0-9;]*m/, "no colours");
         const q = await onTerminal([
           ...base,
@@ -49,6 +51,7 @@ Deno.test({
           "--quiet",
         ]);
         assert.equal(q.code, 0, q.screen);
+        // deno-lint-ignore no-control-regex
         assert.doesNotMatch(q.screen, /\x1b\[2K/, "--quiet: no status line");
       });
     } finally {
