@@ -296,18 +296,7 @@ export class EbmlTokenizer {
     while (this.#stack.length > 0) {
       const m = this.#stack.pop()!;
       const cut: boolean = truncated || (m.end !== -1 && m.end > this.#pos);
-      out.token(
-        "end",
-        m.id,
-        m.name,
-        "master",
-        m.offset,
-        m.headerSize,
-        this.#pos - m.offset - m.headerSize,
-        m.depth,
-        undefined,
-        cut,
-      );
+      emitEnd(m, this.#pos, cut, out);
       truncated = cut;
     }
   }
@@ -324,18 +313,7 @@ export class EbmlTokenizer {
       const m = stack[stack.length - 1];
       if (m.limit > pos) return;
       stack.pop();
-      out.token(
-        "end",
-        m.id,
-        m.name,
-        "master",
-        m.offset,
-        m.headerSize,
-        pos - m.offset - m.headerSize,
-        m.depth,
-        undefined,
-        false,
-      );
+      emitEnd(m, pos, false, out);
     }
   }
 
@@ -355,18 +333,7 @@ export class EbmlTokenizer {
         const top = stack[stack.length - 1];
         if (top.end !== -1 || canDescend(def, top.id)) break;
         stack.pop();
-        out.token(
-          "end",
-          top.id,
-          top.name,
-          "master",
-          top.offset,
-          top.headerSize,
-          offset - top.offset - top.headerSize,
-          top.depth,
-          undefined,
-          false,
-        );
+        emitEnd(top, offset, false, out);
       }
     }
     const depth = stack.length;
@@ -455,6 +422,22 @@ const SKIP = "skip" as const;
 
 function nameOf(id: number): string {
   return elementById(id)?.name ?? formatId(id);
+}
+
+/** The end token of master `m`, which spans up to byte `end`. */
+function emitEnd(m: OpenMaster, end: number, truncated: boolean, out: TokenSink): void {
+  out.token(
+    "end",
+    m.id,
+    m.name,
+    "master",
+    m.offset,
+    m.headerSize,
+    end - m.offset - m.headerSize,
+    m.depth,
+    undefined,
+    truncated,
+  );
 }
 
 /** Collects tokens as objects into an array. */

@@ -490,12 +490,23 @@ export async function* fragmentsFromTokens(
   options: AssembleOptions = {},
 ): AsyncGenerator<Fragment> {
   const asm = new FragmentAssembler(options);
+  yield* drive(batches, (batch, out) => asm.push(batch, out));
+}
+
+/**
+ * Run `step` on each input, yielding the fragments it completes. When a step
+ * throws, the fragments it completed before the error are whole: they are
+ * handed on first, then the error is rethrown.
+ */
+async function* drive<T>(
+  inputs: AsyncIterable<T> | Iterable<T>,
+  step: (input: T, out: Fragment[]) => void,
+): AsyncGenerator<Fragment> {
   const out: Fragment[] = [];
-  for await (const batch of batches) {
+  for await (const input of inputs) {
     try {
-      asm.push(batch, out);
+      step(input, out);
     } catch (e) {
-      // Fragments completed earlier in this batch are whole: hand them on first.
       yield* out;
       throw e;
     }
@@ -525,20 +536,8 @@ export async function* assembleFragments(
   // tokenizeBatches → fragmentsFromTokens, without a token object each).
   const tokenizer = new EbmlTokenizer(options);
   const asm = new FragmentAssembler(options);
+  yield* drive(source, (chunk, out) => asm.feed(tokenizer, chunk, out));
   const out: Fragment[] = [];
-  for await (const chunk of source) {
-    try {
-      asm.feed(tokenizer, chunk, out);
-    } catch (e) {
-      // Fragments completed earlier in this chunk are whole: hand them on first.
-      yield* out;
-      throw e;
-    }
-    if (out.length > 0) {
-      yield* out;
-      out.length = 0;
-    }
-  }
   asm.finish(tokenizer, out);
   yield* out;
 }
