@@ -917,7 +917,7 @@ Deno.test("fragment: the Fragment class on its own", () => {
   f.clusters.push({ offset: 1000, timecode: 3000, blocks: 1 });
   assert.equal(f.clusterTimeMs, 1500);
   // one block: no interval to extrapolate
-  f.blocks.push(parseBlock(bytes(0x81, 0, 0, 0x80), 1010, true));
+  f.addBlock(parseBlock(bytes(0x81, 0, 0, 0x80), 1010, true));
   assert.equal(f.durationMs, 0);
   assert.deepEqual([...f.blockCounts()], [[1, 1]]);
 });

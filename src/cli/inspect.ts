@@ -182,7 +182,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
   try {
     for await (const f of assembleFragments(input.chunks, { source: input.name, tree })) {
       fragments++;
-      blocks += f.blocks.length;
+      blocks += f.blockTable.length;
       bytes = f.offset + f.size;
       if (!f.complete) incomplete++;
       if (f.isError) errors++;

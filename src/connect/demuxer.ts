@@ -27,7 +27,7 @@
  */
 
 import { KvsStreamError } from "../errors.ts";
-import type { Block } from "../mkv/block.ts";
+import type { BlockTable } from "../mkv/block_table.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import { type StreamFormat, streamFormat } from "./format.ts";
 import { type Direction, DIRECTIONS, mapTracks } from "./tracks.ts";
@@ -191,13 +191,17 @@ export class ConnectDemuxer {
     if (byTrack.size === 0) return item;
     if (this.#originMs === undefined) {
       let min = Infinity;
-      for (const b of f.blocks) if (byTrack.has(b.track) && b.timeMs < min) min = b.timeMs;
+      const t = f.blockTable;
+      for (let i = 0; i < t.length; i++) {
+        const ms = t.timeMs(i);
+        if (ms < min && byTrack.has(t.track(i))) min = ms;
+      }
       if (min === Infinity) return item;
       this.#originMs = min;
     }
     for (const dir of DIRECTIONS) {
       const t = map[dir];
-      if (t) item[dir] = this.#place(dir, t.number, f.blocks, format, warnings);
+      if (t) item[dir] = this.#place(dir, t.number, f.blockTable, format, warnings);
     }
     return item;
   }
@@ -205,7 +209,7 @@ export class ConnectDemuxer {
   #place(
     dir: Direction,
     track: number,
-    blocks: readonly Block[],
+    blocks: BlockTable,
     format: StreamFormat,
     warnings: string[],
   ): TrackAudio {
@@ -227,9 +231,8 @@ export class ConnectDemuxer {
     let next = this.#next[dir];
     let oddBytes = 0;
     for (let i = 0; i < blocks.length; i++) {
-      const b = blocks[i];
-      if (b.track !== track) continue;
-      let pos = Math.round(((b.timeMs - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
+      if (blocks.track(i) !== track) continue;
+      let pos = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
       if (pos > next + tol) {
         const gap = pos - next;
         if (gap > maxGap) {
@@ -248,7 +251,9 @@ export class ConnectDemuxer {
       }
       let skip = pos < next - tol ? next - pos : 0;
       let used = false;
-      for (const frame of b.frames) {
+      const laces = blocks.frameCount(i);
+      for (let k = 0; k < laces; k++) {
+        const frame = blocks.frame(i, k);
         let len = frame.length - (frame.length % frameBytes);
         oddBytes += frame.length - len;
         const frameCount = len / frameBytes;

@@ -91,4 +91,20 @@ export interface TokenSink {
     value: EbmlValue | undefined,
     truncated: boolean,
   ): void;
+  /**
+   * Optional: a binary leaf that lies whole in the current chunk, given as
+   * the chunk and the index of its data, so no view is made unless the sink
+   * wants one. Without this method binary leaves arrive through
+   * {@linkcode TokenSink.token} as views.
+   */
+  binary?(
+    id: number,
+    name: string,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    chunk: Uint8Array,
+    start: number,
+  ): void;
 }

@@ -209,7 +209,11 @@ export class EbmlTokenizer {
         this.#pos += size;
         i += size;
         if (leafType === "binary") {
-          this.#emitValue(id, leafType, offset, hs, size, id === VOID_ID ? EMPTY : chunk.subarray(i - size, i), out);
+          if (id !== VOID_ID && out.binary !== undefined) {
+            out.binary(id, elementById(id)!.name, offset, hs, size, stack.length, chunk, i - size);
+          } else {
+            this.#emitValue(id, leafType, offset, hs, size, id === VOID_ID ? EMPTY : chunk.subarray(i - size, i), out);
+          }
         } else if (leafType !== SKIP) {
           // Numbers and strings are decoded in place: no view per element.
           let value: EbmlValue;

@@ -22,7 +22,6 @@ import { DataError } from "../errors.ts";
 import { type ElementType, ID } from "../ebml/elements.ts";
 import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "../ebml/token.ts";
 import { type ByteSource, EbmlTokenizer, type TokenizerOptions } from "../ebml/tokenizer.ts";
-import { type Block, parseBlock } from "./block.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
 import type { ElementNode } from "./tree.ts";
 
@@ -154,6 +153,38 @@ export class FragmentAssembler implements TokenSink {
     this.#token(t, this.#sinkFinal, this.#sinkOut);
   }
 
+  /**
+   * {@linkcode TokenSink}: a binary leaf whole in the chunk, without a view.
+   * SimpleBlocks go straight into the fragment's block table.
+   */
+  binary(
+    id: number,
+    name: string,
+    offset: number,
+    headerSize: number,
+    size: number,
+    depth: number,
+    chunk: Uint8Array,
+    start: number,
+  ): void {
+    if (id === ID.SimpleBlock && !this.#opts.tree) {
+      this.#addBlock(chunk, start, size, offset, true);
+      return;
+    }
+    this.token(
+      "value",
+      id,
+      name,
+      "binary",
+      offset,
+      headerSize,
+      size,
+      depth,
+      chunk.subarray(start, start + size),
+      false,
+    );
+  }
+
   /** Process one token batch, appending finished fragments to `out`. */
   push(batch: TokenBatch, out: Fragment[]): void {
     if (this.#opts.raw && batch.chunk.length > 0) {
@@ -256,9 +287,8 @@ export class FragmentAssembler implements TokenSink {
     const v = t.value;
     switch (t.id) {
       case ID.SimpleBlock: {
-        const f = this.#frag;
-        if (!f || f.clusters.length === 0) return;
-        this.#addBlock(f, parseBlock(v as Uint8Array, t.offset, true));
+        const data = v as Uint8Array;
+        this.#addBlock(data, 0, data.length, t.offset, true);
         return;
       }
       case ID.Timecode: {
@@ -329,9 +359,11 @@ export class FragmentAssembler implements TokenSink {
     }
   }
 
-  #addBlock(f: Fragment, b: Block): void {
-    b.timeMs = ((this.#clusterTc + b.timecode) * f.timecodeScale) / 1e6;
-    f.blocks.push(b);
+  /** Add a block of the current Cluster (ignored outside a Cluster). */
+  #addBlock(buf: Uint8Array, start: number, len: number, offset: number, simple: boolean, duration?: number): void {
+    const f = this.#frag;
+    if (!f || f.clusters.length === 0) return;
+    f.blockTable.add(buf, start, len, offset, simple, this.#clusterTc, f.timecodeScale, duration);
     f.clusters[f.clusters.length - 1].blocks++;
   }
 
@@ -363,9 +395,7 @@ export class FragmentAssembler implements TokenSink {
         if (!g || !g.data || !f || f.clusters.length === 0 || t.truncated) {
           return;
         }
-        const b = parseBlock(g.data, g.offset, false);
-        if (g.duration !== undefined) b.duration = g.duration;
-        this.#addBlock(f, b);
+        this.#addBlock(g.data, 0, g.data.length, g.offset, false, g.duration);
         return;
       }
       case ID.Tags: {

@@ -49,6 +49,76 @@ export interface Block {
 const LACING: readonly Lacing[] = ["none", "xiph", "fixed", "ebml"];
 
 /**
+ * The header fields of a block, as {@linkcode readBlockHeader} leaves them.
+ * One object can be reused for every block (no allocation per block).
+ */
+export interface BlockHeader {
+  /** Track number. */
+  track: number;
+  /** Timecode relative to the Cluster (int16). */
+  timecode: number;
+  /** The flags byte. */
+  flags: number;
+  /** Lacing scheme from the flags. */
+  lacing: Lacing;
+  /** Index in the buffer of the first byte after the header (frames or lace count). */
+  payloadStart: number;
+}
+
+/**
+ * Read the header of the block data at `buf[start … start + len)` into
+ * `into`. `offset` is the element's absolute offset (for errors).
+ * Throws DataError when the data is too short for a header.
+ *
+ * @example
+ * ```ts
+ * import { type BlockHeader, readBlockHeader } from "./block.ts";
+ * const h: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
+ * readBlockHeader(new Uint8Array([0x82, 0x00, 0x40, 0x80, 1, 2]), 0, 6, 0, true, h);
+ * h.track; // 2
+ * h.payloadStart; // 4
+ * ```
+ */
+export function readBlockHeader(
+  buf: Uint8Array,
+  start: number,
+  len: number,
+  offset: number,
+  simple: boolean,
+  into: BlockHeader,
+): BlockHeader {
+  const end = start + len;
+  let track: number;
+  let w: number;
+  const b0 = len > 0 ? buf[start] : 0;
+  if (b0 >= 0x80) {
+    // The usual one-byte track number, without a Vint object.
+    track = b0 & 0x7f;
+    w = 1;
+  } else {
+    const tv = readBlockVint(buf, start, end);
+    track = tv?.value ?? 0;
+    w = tv?.width ?? len;
+  }
+  if (len === 0 || w + 3 > len) {
+    throw new DataError(`too short for a block header (${len} bytes)`, {
+      offset,
+      element: simple ? "SimpleBlock" : "Block",
+    });
+  }
+  const p = start + w;
+  const tc = (buf[p] << 8) | buf[p + 1];
+  into.track = track;
+  into.timecode = tc >= 0x8000 ? tc - 0x10000 : tc;
+  into.flags = buf[p + 2];
+  into.lacing = LACING[(into.flags >> 1) & 3];
+  into.payloadStart = p + 3;
+  return into;
+}
+
+const scratch: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
+
+/**
  * Decode a block's payload (the element's data, without the element header).
  * `offset` is the element's absolute offset, used in errors and kept on the
  * result. `timeMs` is left 0 for the caller to fill in.
@@ -64,24 +134,15 @@ export function parseBlock(
   offset: number,
   simple: boolean,
 ): Block {
-  const name = simple ? "SimpleBlock" : "Block";
-  const tv = readBlockVint(data, 0, data.length);
-  if (tv === undefined || tv.width + 3 > data.length) {
-    throw new DataError(`too short for a block header (${data.length} bytes)`, {
-      offset,
-      element: name,
-    });
-  }
-  let p = tv.width;
-  const tc = (data[p] << 8) | data[p + 1];
-  const timecode = tc >= 0x8000 ? tc - 0x10000 : tc;
-  const flags = data[p + 2];
-  p += 3;
-  const lacing = LACING[(flags >> 1) & 3];
-  const frames = lacing === "none" ? [data.subarray(p)] : unlace(data, p, lacing, offset, name);
+  const h = readBlockHeader(data, 0, data.length, offset, simple, scratch);
+  const flags = h.flags;
+  const lacing = h.lacing;
+  const frames = lacing === "none"
+    ? [data.subarray(h.payloadStart)]
+    : unlace(data, h.payloadStart, lacing, offset, simple);
   return {
-    track: tv.value,
-    timecode,
+    track: h.track,
+    timecode: h.timecode,
     timeMs: 0,
     keyframe: simple && (flags & 0x80) !== 0,
     invisible: (flags & 0x08) !== 0,
@@ -93,13 +154,26 @@ export function parseBlock(
   };
 }
 
-function unlace(
+/**
+ * Split laced block data into frames (views into `data`). `start` is the
+ * index of the lace count byte; `offset` and `simple` name the element in
+ * errors.
+ *
+ * @example
+ * ```ts
+ * import { unlace } from "./block.ts";
+ * // fixed lacing: 2 frames of 2 bytes after the lace count (1 = two frames)
+ * unlace(new Uint8Array([1, 0xa, 0xb, 0xc, 0xd]), 0, "fixed", 0, true).length; // 2
+ * ```
+ */
+export function unlace(
   data: Uint8Array,
   start: number,
   lacing: Lacing,
   offset: number,
-  name: string,
+  simple: boolean,
 ): Uint8Array[] {
+  const name = simple ? "SimpleBlock" : "Block";
   const fail = (why: string) => new DataError(`bad ${lacing} lacing: ${why}`, { offset, element: name });
   const end = data.length;
   if (start >= end) throw fail("no lace count");

@@ -15,6 +15,7 @@
  */
 
 import type { Block } from "./block.ts";
+import { BlockTable } from "./block_table.ts";
 import type { ElementNode } from "./tree.ts";
 
 /** Audio settings of a TrackEntry, when it has an Audio element. */
@@ -143,8 +144,8 @@ export class Fragment {
   tracks: Track[] = [];
   /** Every SimpleTag, in order, before and after the Cluster. */
   tags: Tag[] = [];
-  /** Blocks in order. */
-  blocks: Block[] = [];
+  /** Blocks in order, compactly (no object per block): what fast consumers read. */
+  readonly blockTable: BlockTable = new BlockTable();
   /** Clusters in order. */
   clusters: ClusterInfo[] = [];
   /** Elements skipped because their id is not in the element table. */
@@ -154,10 +155,41 @@ export class Fragment {
   /** The element tree (only with the `tree` option). */
   tree?: ElementNode[];
   #kvs?: KvsTags;
+  #blocks?: Block[];
 
   constructor(index: number, offset: number) {
     this.index = index;
     this.offset = offset;
+  }
+
+  /**
+   * Blocks in order, as objects (built on first use from
+   * {@linkcode Fragment.blockTable}). Add blocks with {@linkcode Fragment.addBlock}.
+   */
+  get blocks(): readonly Block[] {
+    const t = this.blockTable;
+    if (this.#blocks === undefined || this.#blocks.length !== t.length) {
+      const blocks = new Array<Block>(t.length);
+      for (let i = 0; i < t.length; i++) blocks[i] = t.block(i);
+      this.#blocks = blocks;
+    }
+    return this.#blocks;
+  }
+
+  /**
+   * Append a decoded block.
+   *
+   * @example
+   * ```ts
+   * import { Fragment } from "./fragment.ts";
+   * import { parseBlock } from "./block.ts";
+   * const f = new Fragment(0, 0);
+   * f.addBlock(parseBlock(new Uint8Array([0x81, 0, 0, 0x80, 1, 2]), 0, true));
+   * f.blocks.length; // 1
+   * ```
+   */
+  addBlock(b: Block): void {
+    this.blockTable.push(b);
   }
 
   /** Timecode of the first Cluster, in TimecodeScale units. */
@@ -180,10 +212,13 @@ export class Fragment {
     const first = new Map<number, number>();
     const last = new Map<number, number>();
     const count = new Map<number, number>();
-    for (const b of this.blocks) {
-      if (!first.has(b.track)) first.set(b.track, b.timeMs);
-      last.set(b.track, b.timeMs);
-      count.set(b.track, (count.get(b.track) ?? 0) + 1);
+    const t = this.blockTable;
+    for (let i = 0; i < t.length; i++) {
+      const track = t.track(i);
+      const ms = t.timeMs(i);
+      if (!first.has(track)) first.set(track, ms);
+      last.set(track, ms);
+      count.set(track, (count.get(track) ?? 0) + 1);
     }
     let best = 0;
     for (const [track, n] of count) {
@@ -284,7 +319,11 @@ export class Fragment {
   /** Number of blocks per track number. */
   blockCounts(): Map<number, number> {
     const m = new Map<number, number>();
-    for (const b of this.blocks) m.set(b.track, (m.get(b.track) ?? 0) + 1);
+    const t = this.blockTable;
+    for (let i = 0; i < t.length; i++) {
+      const track = t.track(i);
+      m.set(track, (m.get(track) ?? 0) + 1);
+    }
     return m;
   }
 }

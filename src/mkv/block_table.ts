@@ -1,0 +1,174 @@
+/**
+ * The blocks of a fragment, stored compactly: one row of numbers per block in
+ * a single array of numbers, and the frames read from the input chunk on
+ * demand. Adding a block makes no object; {@linkcode BlockTable.block}
+ * builds a {@linkcode Block} when one is wanted.
+ *
+ * @example
+ * ```ts
+ * import { BlockTable } from "./block_table.ts";
+ * const t = new BlockTable();
+ * // track 1, timecode +64, keyframe, two payload bytes; Cluster timecode 1000 ms
+ * t.add(new Uint8Array([0x81, 0x00, 0x40, 0x80, 0xaa, 0xbb]), 0, 6, 500, true, 1000, 1000000);
+ * t.length;        // 1
+ * t.track(0);      // 1
+ * t.timeMs(0);     // 1064
+ * t.frame(0, 0);   // Uint8Array [0xaa, 0xbb] (a view)
+ * ```
+ * @module
+ */
+
+import { type Block, type BlockHeader, type Lacing, readBlockHeader, unlace } from "./block.ts";
+
+/** Numbers kept per block (the row stride). */
+const STRIDE = 9;
+/** Row layout. */
+const OFFSET = 0, TIME_MS = 1, TRACK = 2, TIMECODE = 3, FLAGS = 4, BUF = 5, START = 6, END = 7, DURATION = 8;
+/** Bit set in the FLAGS column (above the flags byte) for a SimpleBlock. */
+const SIMPLE = 0x100;
+const LACING: readonly Lacing[] = ["none", "xiph", "fixed", "ebml"];
+
+const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
+
+/**
+ * A fragment's blocks in order, without an object per block.
+ *
+ * @example
+ * ```ts
+ * import { BlockTable } from "./block_table.ts";
+ * import { parseBlock } from "./block.ts";
+ * const t = new BlockTable();
+ * t.push(parseBlock(new Uint8Array([0x82, 0x00, 0x00, 0x00, 7]), 0, true));
+ * t.block(0).track; // 2
+ * ```
+ */
+export class BlockTable {
+  /** Rows of STRIDE numbers (a plain array: cheap to make, unlike a typed array's backing store). */
+  #rows: number[] = [];
+  #count = 0;
+  /** Buffers the rows point into (consecutive blocks mostly share one). */
+  #bufs: Uint8Array[] = [];
+  /** Frames of laced blocks, by row (unlaced once, when added). */
+  #laced: Map<number, Uint8Array[]> | undefined;
+
+  /** Number of blocks. */
+  get length(): number {
+    return this.#count;
+  }
+
+  /**
+   * Add the block whose data (element data, without the element header) is
+   * `buf[start … start + len)`. The buffer is kept, not copied: it must not
+   * change afterwards. `clusterTimecode` and `timecodeScale` give the
+   * block's absolute time. Throws DataError for a header or lacing that does
+   * not fit the data.
+   */
+  add(
+    buf: Uint8Array,
+    start: number,
+    len: number,
+    offset: number,
+    simple: boolean,
+    clusterTimecode: number,
+    timecodeScale: number,
+    duration?: number,
+  ): void {
+    const h = readBlockHeader(buf, start, len, offset, simple, header);
+    const row = this.#count++;
+    this.#rows.push(
+      offset,
+      ((clusterTimecode + h.timecode) * timecodeScale) / 1e6,
+      h.track,
+      h.timecode,
+      h.flags | (simple ? SIMPLE : 0),
+      this.#bufIndex(buf),
+      h.payloadStart,
+      start + len,
+      duration ?? NaN,
+    );
+    if (h.lacing !== "none") {
+      const data = buf.subarray(start, start + len);
+      (this.#laced ??= new Map()).set(row, unlace(data, h.payloadStart - start, h.lacing, offset, simple));
+    }
+  }
+
+  /** Add a decoded {@linkcode Block} (its frames are kept as they are). */
+  push(b: Block): void {
+    const row = this.#count++;
+    const flags = (b.keyframe ? 0x80 : 0) | (b.invisible ? 0x08 : 0) | (b.discardable ? 0x01 : 0) |
+      (LACING.indexOf(b.lacing) << 1);
+    this.#rows.push(
+      b.offset,
+      b.timeMs,
+      b.track,
+      b.timecode,
+      flags | (b.simple ? SIMPLE : 0),
+      -1,
+      0,
+      0,
+      b.duration ?? NaN,
+    );
+    (this.#laced ??= new Map()).set(row, b.frames);
+  }
+
+  /** Track number of block `i`. */
+  track(i: number): number {
+    return this.#rows[i * STRIDE + TRACK];
+  }
+
+  /** Absolute time of block `i` in ms ((Cluster timecode + timecode) × TimecodeScale). */
+  timeMs(i: number): number {
+    return this.#rows[i * STRIDE + TIME_MS];
+  }
+
+  /** Absolute offset of block `i`'s element (a Block's is its BlockGroup's). */
+  offset(i: number): number {
+    return this.#rows[i * STRIDE + OFFSET];
+  }
+
+  /** Number of frames in block `i` (1 without lacing). */
+  frameCount(i: number): number {
+    return this.#laced?.get(i)?.length ?? 1;
+  }
+
+  /** Frame `k` of block `i`: a view into the input, not a copy. */
+  frame(i: number, k = 0): Uint8Array {
+    const laced = this.#laced?.get(i);
+    if (laced !== undefined) return laced[k];
+    const at = i * STRIDE;
+    const r = this.#rows;
+    return this.#bufs[r[at + BUF]].subarray(r[at + START], r[at + END]);
+  }
+
+  /** Block `i` as an object. */
+  block(i: number): Block {
+    const at = i * STRIDE;
+    const r = this.#rows;
+    const flags = r[at + FLAGS];
+    const simple = (flags & SIMPLE) !== 0;
+    const frames = this.#laced?.get(i) ?? [this.frame(i, 0)];
+    const b: Block = {
+      track: r[at + TRACK],
+      timecode: r[at + TIMECODE],
+      timeMs: r[at + TIME_MS],
+      keyframe: simple && (flags & 0x80) !== 0,
+      invisible: (flags & 0x08) !== 0,
+      discardable: simple && (flags & 0x01) !== 0,
+      lacing: LACING[(flags >> 1) & 3],
+      frames,
+      offset: r[at + OFFSET],
+      simple,
+    };
+    const d = r[at + DURATION];
+    if (!Number.isNaN(d)) b.duration = d;
+    return b;
+  }
+
+  #bufIndex(buf: Uint8Array): number {
+    const bufs = this.#bufs;
+    const n = bufs.length;
+    if (n > 0 && bufs[n - 1] === buf) return n - 1;
+    bufs.push(buf);
+    return n;
+  }
+}
