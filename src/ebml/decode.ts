@@ -156,7 +156,7 @@ export function decodeStringAt(buf: Uint8Array, start: number, len: number): str
       if (b >= 0x41) letters = true;
       hash = (Math.imul(hash, 31) + b) | 0;
     }
-    if (!letters) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    if (!letters) return ascii(buf, start, n);
     const cached = interned.get(hash);
     if (cached !== undefined && cached.length === n) {
       let same = true;
@@ -168,12 +168,22 @@ export function decodeStringAt(buf: Uint8Array, start: number, len: number): str
       }
       if (same) return cached;
     }
-    const s = String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    const s = ascii(buf, start, n);
     if (interned.size >= 1024) interned.clear();
     interned.set(hash, s);
     return s;
   }
   return utf8.decode(buf.subarray(start, end));
+}
+
+/** Char codes of a short ASCII string (a plain array: `apply` on it is far cheaper than on a typed array). */
+const codes: number[] = [];
+
+/** `n` (≤ 64) ASCII bytes of `buf` at `start` as a string. */
+function ascii(buf: Uint8Array, start: number, n: number): string {
+  codes.length = n;
+  for (let i = 0; i < n; i++) codes[i] = buf[start + i];
+  return String.fromCharCode.apply(null, codes);
 }
 
 /**

@@ -107,4 +107,25 @@ export interface TokenSink {
     chunk: Uint8Array,
     start: number,
   ): void;
+  /**
+   * Optional: a top-level EBML header begins at `chunk[start]` (absolute
+   * `offset`) with nothing open. The sink may recognise the bytes that follow
+   * (a document prefix it has seen before) and take them itself: it returns
+   * what it took, and the tokenizer goes on after those bytes with the given
+   * unknown-size master open, emitting no tokens for them. `undefined`:
+   * tokenize as usual.
+   */
+  prefix?(chunk: Uint8Array, start: number, offset: number): PrefixTaken | undefined;
+}
+
+/** What a {@linkcode TokenSink.prefix} hook took. */
+export interface PrefixTaken {
+  /** Bytes taken from the header's first byte on. */
+  bytes: number;
+  /** Id of the unknown-size top-level master left open (a Segment). */
+  openId: number;
+  /** Its absolute offset. */
+  openOffset: number;
+  /** Its header size. */
+  openHeaderSize: number;
 }

@@ -174,6 +174,13 @@ export class EbmlTokenizer {
         }
         if (ones) size = UNKNOWN_SIZE;
         i += hs;
+        if (id === EBML_ID && out.prefix !== undefined) {
+          const taken = this.#prefix(chunk, i - hs, out);
+          if (taken > 0) {
+            i += taken - hs;
+            continue;
+          }
+        }
       } else {
         // Slow path: the header started in an earlier chunk.
         const carried = this.#carryLen;
@@ -241,6 +248,33 @@ export class EbmlTokenizer {
         };
       }
     }
+  }
+
+  /**
+   * A top-level EBML header at `chunk[start]` (`#pos` is there): close the
+   * unknown-size masters it ends, then let the sink take a prefix it knows.
+   * Returns the bytes taken (0: none; nothing else changed but the closing,
+   * which the ordinary path would do the same way).
+   */
+  #prefix(chunk: Uint8Array, start: number, out: TokenSink): number {
+    const stack = this.#stack;
+    const offset = this.#pos;
+    // Nothing can hold an EBML header: every unknown-size master ends here.
+    while (stack.length > 0 && stack[stack.length - 1].end === -1) emitEnd(stack.pop()!, offset, false, out);
+    if (stack.length > 0) return 0;
+    const taken = out.prefix!(chunk, start, offset);
+    if (taken === undefined) return 0;
+    stack.push({
+      id: taken.openId,
+      name: nameOf(taken.openId),
+      offset: taken.openOffset,
+      headerSize: taken.openHeaderSize,
+      depth: 0,
+      end: -1,
+      limit: Infinity,
+    });
+    this.#pos = offset + taken.bytes;
+    return taken.bytes;
   }
 
   #badId(first: number): DataError {
@@ -420,6 +454,8 @@ export class EbmlTokenizer {
 
 /** Void's id: its data is padding. */
 const VOID_ID = 0xec;
+/** The EBML header's id: where a document (and a possible known prefix) begins. */
+const EBML_ID = 0x1a45dfa3;
 
 /** Marks a leaf whose data is skipped (unknown id). */
 const SKIP = "skip" as const;

@@ -20,10 +20,11 @@
 
 import { DataError } from "../errors.ts";
 import { type ElementType, ID } from "../ebml/elements.ts";
-import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "../ebml/token.ts";
+import type { EbmlToken, EbmlValue, PrefixTaken, TokenBatch, TokenKind, TokenSink } from "../ebml/token.ts";
 import { type ByteSource, EbmlTokenizer, type TokenizerOptions } from "../ebml/tokenizer.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
 import type { ElementNode } from "./tree.ts";
+import { PrefixCache, PrefixRecording } from "./prefix_cache.ts";
 
 /** Options of the assembler. */
 export interface AssembleOptions extends TokenizerOptions {
@@ -43,6 +44,12 @@ export interface AssembleOptions extends TokenizerOptions {
    * are one endless document.
    */
   maxFragmentBytes?: number;
+  /**
+   * Reuse the meaning of a document's first bytes (EBML header, Info, Tracks,
+   * leading Tags) when they repeat the previous document's byte for byte
+   * (default true; off with `tree`). Same fragments either way, less work.
+   */
+  prefixCache?: boolean;
 }
 
 interface DocState {
@@ -84,10 +91,21 @@ export class FragmentAssembler implements TokenSink {
   #clusterTc = 0;
   #pieces: { chunk: Uint8Array; offset: number }[] = [];
   #nodes: { node: ElementNode; frag: Fragment }[] = [];
+  /** The last document's prefix; undefined when not used. */
+  #cache: PrefixCache | undefined;
+  /** The prefix of the document being read, while it is being recorded. */
+  #rec: PrefixRecording | undefined;
+  /** The chunk being fed and its absolute offset (fused path only). */
+  #chunk: Uint8Array | undefined;
+  #chunkOffset = 0;
+  #taken: PrefixTaken = { bytes: 0, openId: ID.Segment, openOffset: 0, openHeaderSize: 0 };
+  /** Documents whose first bytes were taken from the prefix cache. */
+  prefixHits = 0;
 
   constructor(options: AssembleOptions = {}) {
     this.#opts = options;
     this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;
+    if (options.prefixCache !== false && !options.tree) this.#cache = new PrefixCache();
   }
 
   /** Output and end-of-input flag for tokens arriving through {@linkcode token}. */
@@ -115,7 +133,55 @@ export class FragmentAssembler implements TokenSink {
     if (this.#opts.raw && chunk.length > 0) this.#pieces.push({ chunk, offset: tokenizer.offset });
     this.#sinkOut = out;
     this.#sinkFinal = false;
-    tokenizer.push(chunk, this);
+    this.#chunk = chunk;
+    this.#chunkOffset = tokenizer.offset;
+    try {
+      tokenizer.push(chunk, this);
+    } finally {
+      this.#chunk = undefined;
+    }
+  }
+
+  /**
+   * {@linkcode TokenSink}: a document begins at `chunk[start]`. When its first
+   * bytes repeat the last document's recorded prefix, take them: the same
+   * tokens would have had the recorded effect.
+   */
+  prefix(chunk: Uint8Array, start: number, offset: number): PrefixTaken | undefined {
+    const cache = this.#cache;
+    if (cache === undefined || chunk !== this.#chunk) return undefined;
+    const k = cache.match(chunk, start);
+    if (k < 0) return undefined;
+    const p = cache.point(k);
+    this.prefixHits++;
+    // What the EBML start token does…
+    if (this.#frag) this.#close(offset, "next-document", this.#sinkOut);
+    this.#doc = {
+      docType: p.docType,
+      timecodeScale: p.timecodeScale,
+      tracks: p.tracks.slice(),
+      segmentKnownSize: false,
+    };
+    const f = this.#ensureFragment(offset);
+    // …and the tags the prefix held.
+    for (let i = 0; i < p.tagCount; i++) {
+      const t = cache.tag(i);
+      f.tags.push({ name: t.name, value: t.value, position: t.position, offset: t.offset + offset });
+    }
+    // Learn from this document only when it parted from the recording before
+    // its last point: a last point that does not repeat (the KVS fragment
+    // number tags) is dropped instead, and a full match needs nothing.
+    const n = cache.length;
+    if (k + 2 < n) this.#rec = cache.resume(k, offset);
+    else {
+      if (k + 2 === n) cache.truncate(k + 1);
+      this.#rec = undefined;
+    }
+    const taken = this.#taken;
+    taken.bytes = p.end;
+    taken.openOffset = offset + cache.segmentRel;
+    taken.openHeaderSize = cache.segmentHeaderSize;
+    return taken;
   }
 
   /** End of input for {@linkcode feed}: flush the tokenizer and the last fragment. */
@@ -201,6 +267,7 @@ export class FragmentAssembler implements TokenSink {
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
     if (t.truncated && this.#frag) this.#frag.complete = false;
+    if (this.#rec !== undefined) this.#record(t);
     if (this.#opts.tree && t.kind === "end") this.#treeToken(t);
     switch (t.kind) {
       case "start":
@@ -226,6 +293,38 @@ export class FragmentAssembler implements TokenSink {
     if (this.#opts.tree && t.kind !== "end") this.#treeToken(t);
   }
 
+  /**
+   * Follow the document prefix being recorded: a point after each Segment
+   * child; kept at the first Cluster; given up on anything unusual.
+   */
+  #record(t: EbmlToken): void {
+    const rec = this.#rec!;
+    if (t.truncated || t.kind === "skip") {
+      this.#rec = undefined;
+      return;
+    }
+    if (t.depth === 0) {
+      // The EBML header and the Segment's start are all a prefix holds at the top.
+      if (t.kind === "start" && t.id === ID.Segment && t.size === -1 && rec.segmentRel < 0) {
+        rec.segment(t.offset, t.headerSize);
+      } else if (!(t.id === ID.EBML && rec.segmentRel < 0 && t.kind === "end")) {
+        this.#rec = undefined;
+      }
+      return;
+    }
+    if (t.kind === "value" && !USED_LEAVES.has(t.id)) rec.ignore(t.offset + t.headerSize, t.size);
+    if (rec.segmentRel < 0 || t.depth !== 1) return;
+    if (t.id === ID.Cluster) {
+      // The prefix ends where the first Cluster begins.
+      if (this.#chunk !== undefined) this.#cache!.store(rec, this.#chunk, this.#chunkOffset);
+      this.#rec = undefined;
+    } else if (t.kind === "end") {
+      rec.point(t.offset + t.headerSize + t.size, this.#doc, this.#frag?.tags ?? []);
+    } else if (t.kind === "value") {
+      this.#rec = undefined;
+    }
+  }
+
   #ensureFragment(offset: number): Fragment {
     if (this.#frag) return this.#frag;
     const f = new Fragment(this.#index++, offset);
@@ -245,6 +344,7 @@ export class FragmentAssembler implements TokenSink {
           if (this.#frag) this.#close(t.offset, "next-document", out);
           this.#doc = newDoc();
           this.#ensureFragment(t.offset);
+          if (this.#cache !== undefined) this.#rec = new PrefixRecording(t.offset);
         }
         return;
       case ID.Segment:
@@ -499,6 +599,28 @@ export class FragmentAssembler implements TokenSink {
     if (t.kind === "start") stack.push({ node, frag: f });
   }
 }
+
+/** Leaves whose values the assembler uses (without `tree`); other leaves' data never matters to it. */
+const USED_LEAVES: ReadonlySet<number> = new Set([
+  ID.SimpleBlock,
+  ID.Block,
+  ID.BlockDuration,
+  ID.Timecode,
+  ID.TagName,
+  ID.TagString,
+  ID.TagBinary,
+  ID.DocType,
+  ID.TimecodeScale,
+  ID.TrackNumber,
+  ID.TrackUID,
+  ID.TrackType,
+  ID.Name,
+  ID.CodecID,
+  ID.CodecPrivate,
+  ID.SamplingFrequency,
+  ID.Channels,
+  ID.BitDepth,
+]);
 
 function newDoc(): DocState {
   return { timecodeScale: 1000000, tracks: [], segmentKnownSize: false };

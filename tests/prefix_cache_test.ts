@@ -1,0 +1,149 @@
+/**
+ * The assembler's document prefix cache (src/mkv/prefix_cache.ts) must never
+ * change a fragment: with it and without it, every stream, chunking and
+ * corruption gives the same fragments (or the same error). These tests also
+ * check that the cache is really used on GetMedia-shaped streams.
+ */
+
+import assert from "node:assert/strict";
+import { EbmlTokenizer } from "../src/ebml/tokenizer.ts";
+import { FragmentAssembler } from "../src/mkv/assembler.ts";
+import type { Fragment } from "../src/mkv/fragment.ts";
+import { concat } from "./support/mkv_writer.ts";
+import { connectStream } from "./support/connect_stream.ts";
+import { hex } from "./support/util.ts";
+import { seededRandom } from "../src/kvs/backoff.ts";
+
+/** Everything a fragment says, as plain data. */
+function describe(f: Fragment): unknown {
+  const blocks = [];
+  for (let i = 0; i < f.blockTable.length; i++) {
+    const b = f.blocks[i];
+    blocks.push({ ...b, frames: b.frames.map(hex) });
+  }
+  return {
+    index: f.index,
+    offset: f.offset,
+    size: f.size,
+    complete: f.complete,
+    closedBy: f.closedBy,
+    docType: f.docType,
+    timecodeScale: f.timecodeScale,
+    tracks: f.tracks.map((t) => ({ ...t, codecPrivate: t.codecPrivate && hex(t.codecPrivate) })),
+    tags: f.tags.map((t) => ({ ...t, value: typeof t.value === "string" ? t.value : hex(t.value) })),
+    clusters: f.clusters,
+    unknownElements: f.unknownElements,
+    kvs: f.kvs,
+    blocks,
+  };
+}
+
+interface Outcome {
+  fragments: unknown[];
+  error?: string;
+  hits: number;
+}
+
+function run(data: Uint8Array, sizes: () => number, prefixCache: boolean, eager = false): Outcome {
+  const tk = new EbmlTokenizer();
+  const asm = new FragmentAssembler({ prefixCache, eager });
+  const out: Fragment[] = [];
+  const fragments: unknown[] = [];
+  try {
+    for (let o = 0; o < data.length;) {
+      const n = Math.max(1, sizes());
+      asm.feed(tk, data.subarray(o, o + n), out);
+      o += n;
+      fragments.push(...out.map(describe));
+      out.length = 0;
+    }
+    asm.finish(tk, out);
+    fragments.push(...out.map(describe));
+  } catch (e) {
+    fragments.push(...out.map(describe));
+    return { fragments, error: (e as Error).message, hits: asm.prefixHits };
+  }
+  return { fragments, hits: asm.prefixHits };
+}
+
+function same(data: Uint8Array, sizes: () => number, label: string, eager = false): Outcome {
+  const on = run(data, sizes, true, eager);
+  const off = run(data, sizes, false, eager);
+  assert.equal(off.hits, 0);
+  assert.deepEqual(on.fragments, off.fragments, label);
+  assert.equal(on.error, off.error, label);
+  return on;
+}
+
+const small = { blocksPerTrack: 3, samplesPerBlock: 32 } as const;
+
+/** Streams whose documents repeat, change part-way, or change shape. */
+function streams(): [string, Uint8Array][] {
+  return [
+    ["steady", connectStream({ fragments: 8, ...small }).bytes],
+    [
+      "contact changes",
+      connectStream({ fragments: 8, contactIds: ["a", "a", "b", "b", "b", null, "c", "c"], ...small }).bytes,
+    ],
+    ["tags before only", connectStream({ fragments: 5, tagsPosition: "before", ...small }).bytes],
+    ["tags after only", connectStream({ fragments: 5, tagsPosition: "after", ...small }).bytes],
+    ["no KVS tags", connectStream({ fragments: 5, kvsTags: false, ...small }).bytes],
+    ["known-size Cluster", connectStream({ fragments: 5, clusterSize: "known", ...small }).bytes],
+    ["known-size Segment", connectStream({ fragments: 3, segmentSize: "known", ...small }).bytes],
+    ["PCM magic", connectStream({ fragments: 4, magicInPcm: true, ...small }).bytes],
+    [
+      "tracks change between documents",
+      concat([
+        connectStream({ fragments: 3, ...small }).bytes,
+        connectStream({ fragments: 3, trackNumbers: [2, 1], startMs: 1_700_000_010_000, ...small }).bytes,
+        connectStream({ fragments: 2, tracks: ["AUDIO_FROM_CUSTOMER"], ...small }).bytes,
+        connectStream({ fragments: 3, mimeType: "audio/L16;rate=16000;channels=1;", ...small }).bytes,
+        connectStream({ fragments: 2, audioElement: true, codecId: "A_PCM/INT/LIT", ...small }).bytes,
+      ]),
+    ],
+  ];
+}
+
+Deno.test("prefix cache: same fragments as without it, for every stream and chunking", () => {
+  const random = seededRandom(7);
+  for (const [name, data] of streams()) {
+    for (const size of [1, 3, 17, 500, 4096, data.length]) {
+      const on = same(data, () => size, `${name}, chunks of ${size}`);
+      if (size === data.length && name !== "known-size Segment") {
+        assert.ok(on.hits > 0, `${name}: the cache was used`);
+      }
+    }
+    same(data, () => 1 + Math.floor(random() * 3000), `${name}, random chunks`);
+    same(data, () => data.length, `${name}, eager`, true);
+  }
+});
+
+Deno.test("prefix cache: a steady GetMedia stream reuses every document's prefix after the first", () => {
+  const data = connectStream({ fragments: 10, ...small }).bytes;
+  const on = same(data, () => data.length, "steady");
+  assert.equal(on.hits, 9);
+});
+
+Deno.test("prefix cache: corrupted bytes anywhere give the same fragments or the same error", () => {
+  const random = seededRandom(11);
+  const base = concat([
+    connectStream({ fragments: 4, ...small }).bytes,
+    connectStream({ fragments: 3, contactIds: "other", trackNumbers: [2, 1], ...small }).bytes,
+  ]);
+  // Positions in the first ~600 bytes of each document hit the prefix (headers,
+  // Info, Tracks, tags); others hit anything.
+  const starts: number[] = [];
+  for (let i = 0; i + 4 <= base.length; i++) {
+    if (base[i] === 0x1a && base[i + 1] === 0x45 && base[i + 2] === 0xdf && base[i + 3] === 0xa3) starts.push(i);
+  }
+  for (let n = 0; n < 300; n++) {
+    const data = base.slice();
+    const at = n % 3 === 2
+      ? Math.floor(random() * data.length)
+      : starts[Math.floor(random() * starts.length)] + Math.floor(random() * 600);
+    if (at >= data.length) continue;
+    data[at] = n % 2 === 0 ? data[at] ^ (1 << Math.floor(random() * 8)) : Math.floor(random() * 256);
+    const size = [data.length, 257, 4096][n % 3];
+    same(data, () => size, `byte ${at} changed (case ${n})`);
+  }
+});
