@@ -3,10 +3,12 @@ import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { concat, ebmlHeader, el, ID, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
 import { chunked, firstDifference, interleave, readWav, runPipeline } from "./support/pipeline.ts";
 import { KvsStreamError } from "../src/errors.ts";
-import { parseMimeType } from "../src/connect/format.ts";
+import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
 import { ConnectDemuxer } from "../src/connect/demuxer.ts";
+import { FragmentLayout } from "../src/connect/detect.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
+import { Fragment, type Track } from "../src/mkv/fragment.ts";
 
 function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string) {
   const diff = firstDifference(actual, expected);
@@ -248,4 +250,203 @@ Deno.test("ConnectDemuxer: positions advance per direction; format is fixed by t
   assert.equal(d.position("to"), 2 * 16 * 512);
   assert.equal(d.contactId, "87718f4a-d2ed-476a-ad11-f496ab09b3f8");
   assert.equal(d.format?.rate, 8000);
+});
+
+/** A fragment with these tracks, MimeType and one 4-byte block (2 frames: ¼ ms at 8 kHz) per track at `timeMs`. */
+function layoutFragment(
+  index: number,
+  tracks: Track[],
+  mime: string | undefined,
+  timeMs = 1000 + index / 4,
+): Fragment {
+  const f = new Fragment(index, index * 100);
+  f.tracks = tracks;
+  if (mime !== undefined) f.tags.push({ name: "MimeType", value: mime, position: "before", offset: 0 });
+  for (const t of tracks) {
+    f.addBlock({
+      track: t.number,
+      timecode: 0,
+      timeMs,
+      keyframe: true,
+      invisible: false,
+      discardable: false,
+      lacing: "none",
+      frames: [new Uint8Array([t.number, 0, t.number, 0])],
+      offset: f.offset,
+      simple: true,
+    });
+  }
+  f.size = 100;
+  return f;
+}
+
+Deno.test("FragmentLayout: same roles and format as mapTracks + streamFormat as tracks and MimeType change", () => {
+  const names = [
+    "AUDIO_FROM_CUSTOMER",
+    "AUDIO_TO_CUSTOMER",
+    " audio_from_customer ",
+    "Audio_To_Customer",
+    "video",
+    undefined,
+  ];
+  const mimes = [
+    "audio/L16;rate=8000;channels=1;",
+    "audio/L16;rate=16000;channels=1;",
+    "audio/L16;rate=16000;channels=2",
+    "audio/L16;channels=2",
+    "audio/L16; rate=abc",
+    undefined,
+  ];
+  const audios = [
+    undefined,
+    { samplingFrequency: 8000 },
+    { samplingFrequency: 16000, channels: 2 },
+    { samplingFrequency: 16000, channels: 1 },
+    { samplingFrequency: 16000 },
+    { samplingFrequency: 16000, channels: 9 },
+    { samplingFrequency: 44100.5 },
+    { samplingFrequency: NaN },
+    { channels: 1 },
+  ];
+  let seed = 12345;
+  const rand = (n: number) => { // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+  const freshTrack = (): Track => ({
+    number: 1 + rand(4),
+    name: names[rand(names.length)],
+    audio: audios[rand(audios.length)],
+  });
+  const layout = new FragmentLayout();
+  let tracks: Track[] = [freshTrack(), freshTrack()];
+  let mime = mimes[0];
+  for (let i = 0; i < 6000; i++) {
+    // The second half: MimeTypes without a rate only, so the Audio elements decide the format.
+    const mimeChoices = i < 3000 ? mimes : mimes.slice(3);
+    if (i === 3000) mime = undefined;
+    switch (rand(10)) {
+      case 0: // the same Track objects in a new array (one document, many Clusters)
+        tracks = tracks.slice();
+        break;
+      case 1: // fresh objects with equal fields (a GetMedia body: one document per fragment)
+        tracks = tracks.map((t) => ({ ...t, audio: t.audio && { ...t.audio } }));
+        break;
+      case 2: // swapped
+        tracks = tracks.slice().reverse();
+        break;
+      case 3: // renamed in place (same objects, same array)
+        if (tracks.length > 0) tracks[rand(tracks.length)].name = names[rand(names.length)];
+        break;
+      case 4: // renumbered or a new Audio element, in place
+        if (tracks.length > 0) {
+          const t = tracks[rand(tracks.length)];
+          if (rand(2) === 0) t.number = 1 + rand(4);
+          else t.audio = audios[rand(audios.length)];
+        }
+        break;
+      case 5: // a track added or removed
+        tracks = rand(2) === 0 || tracks.length === 0 ? [...tracks, freshTrack()] : tracks.slice(1);
+        break;
+      case 6:
+        mime = mimeChoices[rand(mimeChoices.length)];
+        break;
+      default: // unchanged
+    }
+    const f = layoutFragment(i, tracks, mime === undefined ? undefined : String(mime));
+    const map = mapTracks(f.tracks);
+    const roles = layout.roles(f.tracks);
+    const what = `step ${i}: ${JSON.stringify(f.tracks)} ${mime}`;
+    assert.equal(roles.hasFrom, map.from !== undefined, what);
+    assert.equal(roles.hasTo, map.to !== undefined, what);
+    if (map.from) assert.equal(roles.from, map.from.number, what);
+    if (map.to) assert.equal(roles.to, map.to.number, what);
+    const expected = streamFormat(f, [map.from, map.to].filter((t) => t !== undefined));
+    assert.deepEqual(layout.format(f, roles), expected, what);
+  }
+});
+
+Deno.test("ConnectDemuxer: renamed and swapped tracks and MimeType changes between fragments", () => {
+  const d = new ConnectDemuxer();
+  const from = "AUDIO_FROM_CUSTOMER", to = "AUDIO_TO_CUSTOMER";
+  const steps: { tracks: Track[]; mime?: string; from?: number; to?: number; warnings: string[] }[] = [
+    {
+      tracks: [{ number: 1, name: to }, { number: 2, name: from }],
+      mime: "audio/L16;rate=8000;",
+      from: 2,
+      to: 1,
+      warnings: [],
+    },
+    // fresh objects, same fields
+    {
+      tracks: [{ number: 1, name: to }, { number: 2, name: from }],
+      mime: "audio/L16;rate=8000;",
+      from: 2,
+      to: 1,
+      warnings: [],
+    },
+    // swapped names
+    {
+      tracks: [{ number: 1, name: from }, { number: 2, name: to }],
+      mime: "audio/L16;rate=8000;",
+      from: 1,
+      to: 2,
+      warnings: [],
+    },
+    // MimeType rate changes: warned, the first format kept
+    {
+      tracks: [{ number: 1, name: from }, { number: 2, name: to }],
+      mime: "audio/L16;rate=16000;channels=1;",
+      from: 1,
+      to: 2,
+      warnings: ["format changed to 16000 Hz 1 ch; kept 8000 Hz 1 ch"],
+    },
+    {
+      tracks: [{ number: 1, name: from }, { number: 2, name: to }],
+      mime: "audio/L16;rate=8000;",
+      from: 1,
+      to: 2,
+      warnings: [],
+    },
+    // no MimeType: the Audio element, then the default (never warned)
+    {
+      tracks: [{ number: 1, name: from, audio: { samplingFrequency: 16000 } }, { number: 2, name: to }],
+      from: 1,
+      to: 2,
+      warnings: ["format changed to 16000 Hz 1 ch; kept 8000 Hz 1 ch"],
+    },
+    {
+      tracks: [{ number: 1, name: from, audio: { samplingFrequency: 8000 } }, { number: 2, name: to }],
+      from: 1,
+      to: 2,
+      warnings: [],
+    },
+    { tracks: [{ number: 1, name: from }, { number: 2, name: to }], mime: "audio/L16;", from: 1, to: 2, warnings: [] },
+    // one track renamed away, then renumbered
+    {
+      tracks: [{ number: 1, name: from }, { number: 2, name: "video" }],
+      mime: "audio/L16;rate=8000;",
+      from: 1,
+      warnings: [],
+    },
+    {
+      tracks: [{ number: 2, name: from }, { number: 1, name: "video" }],
+      mime: "audio/L16;rate=8000;",
+      from: 2,
+      warnings: [],
+    },
+  ];
+  steps.forEach((s, i) => {
+    const item = d.fragment(layoutFragment(i, s.tracks, s.mime));
+    assert.equal(item.kind, "audio");
+    if (item.kind !== "audio") return;
+    assert.equal(item.from?.track, s.from, `step ${i} from`);
+    assert.equal(item.to?.track, s.to, `step ${i} to`);
+    assert.deepEqual(item.warnings, s.warnings, `step ${i} warnings`);
+    assert.equal(item.format.rate, 8000);
+    // each block is 4 bytes of track-number samples: 2 frames from the right track
+    if (s.from !== undefined) assert.deepEqual(item.from?.pieces, [new Uint8Array([s.from, 0, s.from, 0])]);
+  });
 });

@@ -448,6 +448,139 @@ Deno.test("fragment: parseKvsTimestamp", () => {
   assert.equal(parseKvsTimestamp(""), undefined);
 });
 
+/** parseKvsTimestamp as it was, with a regex: the hand-written parser must give the same results. */
+function parseKvsTimestampRegex(text: string): number | undefined {
+  const m = /^\s*(\d+)(?:\.(\d+))?\s*$/.exec(text);
+  if (!m) return undefined;
+  const frac = (m[2] ?? "").padEnd(3, "0");
+  return Number(m[1]) * 1000 + Number(frac.slice(0, 3)) +
+    (frac.length > 3 ? Number("0." + frac.slice(3)) : 0);
+}
+
+Deno.test("fragment: parseKvsTimestamp edge cases match the regex version", () => {
+  const cases = [
+    "1599166395.421",
+    "0",
+    "0.0",
+    "00001599166395.42",
+    "1599166395.",
+    ".421",
+    "1599166395..421",
+    "1599166395.4.2",
+    "+1599166395",
+    "1e3",
+    "0x10",
+    "1_000",
+    "1 2",
+    "1. 5",
+    "1 .5",
+    "\t\n\v\f\r 1599166395.5 \u00a0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\ufeff",
+    "\u180e1",
+    "1\u200b",
+    "\u0661",
+    "１",
+    " ",
+    ".",
+    "999999999999999.9999",
+    "9999999999999999",
+    "12345678901234567890123.5",
+    "9".repeat(400),
+    "9".repeat(400) + ".5",
+    "1599166395.4215",
+    "1599166395.000000000000000001",
+    "1599166395.123456789012345",
+    "1599166395.1234567890123456789",
+    "1599166395.999999999999999999999999",
+    "1599166395.0000000000000000000000001",
+    "1.0001",
+    "0.0005",
+  ];
+  for (const c of cases) assert.equal(parseKvsTimestamp(c), parseKvsTimestampRegex(c), JSON.stringify(c));
+  // random digit strings with a fraction of 0–25 digits
+  let seed = 99;
+  const rand = (n: number) => {
+    seed = (seed * 48271) % 2147483647;
+    return Math.floor((seed / 2147483647) * n);
+  };
+  const digits = (n: number) => Array.from({ length: n }, () => rand(10)).join("");
+  for (let i = 0; i < 20000; i++) {
+    const int = digits(1 + rand(22));
+    const frac = rand(4) === 0 ? "" : "." + digits(rand(26));
+    const text = (rand(3) === 0 ? " " : "") + int + frac + (rand(3) === 0 ? "\n" : "");
+    assert.equal(parseKvsTimestamp(text), parseKvsTimestampRegex(text), JSON.stringify(text));
+  }
+});
+
+Deno.test("fragment: kvs reads only exact AWS_KINESISVIDEO_ names, first string value wins", () => {
+  const f = new Fragment(0, 0);
+  const tag = (name: string, value: string | Uint8Array) => f.tags.push({ name, value, position: "before", offset: 0 });
+  tag("AWS_KINESISVIDEO_", "x");
+  tag("AWS_KINESISVIDEO_FRAGMENT_NUMBERS", "1");
+  tag("aws_kinesisvideo_fragment_number", "2");
+  tag("AWS-KINESISVIDEO_FRAGMENT_NUMBER", "3");
+  tag("AWS_KINESISVIDEO_FRAGMENT_NUMBER", bytes(1));
+  tag("AWS_KINESISVIDEO_FRAGMENT_NUMBER", " 42 ");
+  tag("AWS_KINESISVIDEO_FRAGMENT_NUMBER", "43");
+  tag("AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP", "bad");
+  tag("AWS_KINESISVIDEO_SERVER_TIMESTAMP", "1.5");
+  tag("AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP", "2.25");
+  tag("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", "3");
+  tag("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "soon");
+  tag("AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", " 7 ");
+  tag("AWS_KINESISVIDEO_CONTINUATION_TOKEN", " tok ");
+  tag("AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE", " 4000 ");
+  tag("AWS_KINESISVIDEO_ERROR_CODE", "5000");
+  tag("AWS_KINESISVIDEO_ERROR_ID", " 9 ");
+  tag("AWS_KINESISVIDEO_EXCEPTION_MESSAGE", " boom ");
+  tag("ContactId", "c");
+  assert.deepEqual(f.kvs, {
+    fragmentNumber: "42",
+    serverTimestampMs: 1500,
+    producerTimestampMs: 2250,
+    millisBehindNow: 7,
+    continuationToken: "tok",
+    errorCode: "4000",
+    errorId: "9",
+    errorMessage: " boom ",
+  });
+});
+
+Deno.test("fragment: durationMs and blockCounts, few or many track numbers, match a Map-based count", () => {
+  const base = parseBlock(bytes(0x81, 0, 0, 0x80), 0, true);
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 48271) % 2147483647;
+    return Math.floor((seed / 2147483647) * n);
+  };
+  for (let round = 0; round < 400; round++) {
+    const f = new Fragment(round, 0);
+    const trackCount = 1 + rand(12); // more than 8 takes the Map path
+    const trackNumbers = Array.from({ length: trackCount }, () => rand(4) === 0 ? 2 ** 40 + rand(5) : rand(20));
+    const blocks = rand(60);
+    const time = new Map<number, number>();
+    for (let i = 0; i < blocks; i++) {
+      // runs of one track, or interleaved
+      const track = trackNumbers[rand(3) === 0 ? 0 : rand(trackCount)];
+      const ms = (time.get(track) ?? rand(1000) + 0.5) + rand(100) / 3;
+      time.set(track, ms);
+      f.addBlock({ ...base, track, timeMs: ms });
+    }
+    const first = new Map<number, number>(), last = new Map<number, number>(), count = new Map<number, number>();
+    for (const b of f.blocks) {
+      if (!first.has(b.track)) first.set(b.track, b.timeMs);
+      last.set(b.track, b.timeMs);
+      count.set(b.track, (count.get(b.track) ?? 0) + 1);
+    }
+    let best = 0;
+    for (const [track, n] of count) {
+      const d = n > 1 ? ((last.get(track)! - first.get(track)!) * n) / (n - 1) : 0;
+      if (d > best) best = d;
+    }
+    assert.deepEqual([...f.blockCounts()], [...count], `round ${round}`);
+    assert.equal(f.durationMs, best, `round ${round}`);
+  }
+});
+
 Deno.test("assembler: KVS error fragments", async () => {
   const stream = connectStream({ fragments: 3, ...SMALL, errorAt: { index: 1, code: "4000", id: 7 } });
   const frags = await assemble(stream.bytes);

@@ -98,30 +98,63 @@ function opt(s: string | undefined): string | null {
 }
 
 function flagsOf(f: Fragment): string {
-  const flags: string[] = [];
-  if (!f.complete) flags.push("truncated");
-  if (f.isError) flags.push(`error=${displayText(f.kvs.errorCode!, 32)}`);
-  if (f.tags.some((t) => t.position === "after")) flags.push("tags-after");
-  if (f.clusters.length === 0) flags.push("no-cluster");
-  if (f.clusters.length > 1) flags.push(`clusters=${f.clusters.length}`);
-  if (f.unknownElements > 0) flags.push(`unknown-elements=${f.unknownElements}`);
-  return flags.join(",") || "-";
+  let flags = "";
+  if (!f.complete) flags = "truncated";
+  if (f.isError) flags = addFlag(flags, `error=${displayText(f.kvs.errorCode!, 32)}`);
+  if (hasTagsAfter(f)) flags = addFlag(flags, "tags-after");
+  const clusters = f.clusters.length;
+  if (clusters === 0) flags = addFlag(flags, "no-cluster");
+  if (clusters > 1) flags = addFlag(flags, `clusters=${clusters}`);
+  if (f.unknownElements > 0) flags = addFlag(flags, `unknown-elements=${f.unknownElements}`);
+  return flags || "-";
 }
 
-function textLine(f: Fragment): string {
+function addFlag(flags: string, flag: string): string {
+  return flags === "" ? flag : flags + "," + flag;
+}
+
+function hasTagsAfter(f: Fragment): boolean {
+  const tags = f.tags;
+  for (let i = 0; i < tags.length; i++) if (tags[i].position === "after") return true;
+  return false;
+}
+
+/** One text line of `inspect` for a fragment (see TEXT_HEADER). */
+export function textLine(f: Fragment): string {
   const k = f.kvs;
-  const counts = [...f.blockCounts()].map(([t, n]) => `${t}:${n}`).join(",") || "-";
-  return [
-    String(f.index).padStart(5),
-    String(f.offset).padStart(10),
-    String(f.size).padStart(8),
-    displayText(k.fragmentNumber ?? "-", 64).padEnd(47),
-    isoTime(k.producerTimestampMs).padEnd(24),
-    displayText(f.contactId ?? "-", 64).padEnd(36),
-    counts.padEnd(11),
-    (f.durationMs / 1000).toFixed(3).padStart(7),
-    flagsOf(f),
-  ].join("  ");
+  let counts = "";
+  for (const [t, n] of f.blockCounts()) counts += counts === "" ? `${t}:${n}` : `,${t}:${n}`;
+  const d = f.durationMs;
+  if (d !== lastDuration) {
+    lastDuration = d;
+    lastDurationText = padStart((d / 1000).toFixed(3), 7);
+  }
+  return padStart(String(f.index), 5) + "  " +
+    padStart(String(f.offset), 10) + "  " +
+    padStart(String(f.size), 8) + "  " +
+    padEnd(displayText(k.fragmentNumber ?? "-", 64), 47) + "  " +
+    padEnd(isoTime(k.producerTimestampMs), 24) + "  " +
+    padEnd(displayText(f.contactId ?? "-", 64), 36) + "  " +
+    padEnd(counts || "-", 11) + "  " +
+    lastDurationText + "  " +
+    flagsOf(f);
+}
+
+/** The duration column of the last line (fragments of a stream mostly last the same). */
+let lastDuration = NaN;
+let lastDurationText = "";
+
+/** Runs of 0 … 63 spaces. */
+const SPACES: readonly string[] = Array.from({ length: 64 }, (_, i) => " ".repeat(i));
+
+/** `s.padStart(width)` for widths up to 64, without the builtin's overhead. */
+function padStart(s: string, width: number): string {
+  return s.length >= width ? s : SPACES[width - s.length] + s;
+}
+
+/** `s.padEnd(width)` for widths up to 64. */
+function padEnd(s: string, width: number): string {
+  return s.length >= width ? s : s + SPACES[width - s.length];
 }
 
 const TEXT_HEADER = [

@@ -68,5 +68,31 @@ export function warn(message: string): void {
  */
 export function isoTime(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return "-";
-  return new Date(ms).toISOString();
+  // As `new Date(ms).toISOString()`: the date part ("YYYY-MM-DDT") is cached
+  // per day, the time of day is built from two- and three-digit strings.
+  const t = Math.trunc(ms);
+  const day = Math.floor(t / DAY_MS);
+  if (day !== isoDay) {
+    const iso = new Date(day * DAY_MS).toISOString();
+    isoDatePart = iso.slice(0, iso.length - 13); // "HH:mm:ss.sssZ"
+    isoDay = day;
+  }
+  let rest = t - day * DAY_MS;
+  const h = Math.floor(rest / 3600000);
+  rest -= h * 3600000;
+  const m = Math.floor(rest / 60000);
+  rest -= m * 60000;
+  const s = Math.floor(rest / 1000);
+  return isoDatePart + DIGITS2[h] + ":" + DIGITS2[m] + ":" + DIGITS2[s] + "." + digits3(rest - s * 1000) + "Z";
+}
+
+const DAY_MS = 86400000;
+/** The day `isoDatePart` is for (days since the epoch). */
+let isoDay = NaN;
+let isoDatePart = "";
+/** "00" … "99". */
+const DIGITS2: readonly string[] = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"));
+
+function digits3(n: number): string {
+  return n >= 100 ? String(n) : n >= 10 ? "0" + n : "00" + n;
 }

@@ -29,6 +29,7 @@ export const MAX_DISPLAY = 256;
  * ```
  */
 export function displayText(text: string, max = MAX_DISPLAY): string {
+  if (text.length <= max && !hasControls(text)) return text;
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
   s = s.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
@@ -36,6 +37,21 @@ export function displayText(text: string, max = MAX_DISPLAY): string {
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });
   return text.length > max ? `${s}…(+${text.length - max} chars)` : s;
+}
+
+/** True when `text` has a character {@linkcode displayText} escapes (a loop: cheaper than the regex when there is none). */
+function hasControls(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20) return true;
+    if (
+      c >= 0x7f &&
+      (c <= 0x9f || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /**

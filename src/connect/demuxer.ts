@@ -29,8 +29,9 @@
 import { KvsStreamError } from "../errors.ts";
 import type { BlockTable } from "../mkv/block_table.ts";
 import type { Fragment } from "../mkv/fragment.ts";
-import { type StreamFormat, streamFormat } from "./format.ts";
-import { type Direction, DIRECTIONS, mapTracks } from "./tracks.ts";
+import { FragmentLayout } from "./detect.ts";
+import type { StreamFormat } from "./format.ts";
+import type { Direction } from "./tracks.ts";
 
 /** PCM bytes (a view into the input) or a number of silent frames. */
 export type PcmPiece = Uint8Array | number;
@@ -122,6 +123,8 @@ export class ConnectDemuxer {
   #opts: DemuxOptions;
   #target: string | undefined;
   #format: StreamFormat | undefined;
+  /** Track roles and format, worked out again only when a fragment's tracks or MimeType change. */
+  #layout = new FragmentLayout();
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
@@ -173,10 +176,11 @@ export class ConnectDemuxer {
       }
     }
     const warnings: string[] = [];
-    const map = mapTracks(f.tracks);
-    const fmt = streamFormat(f, [map.from, map.to].filter((t) => t !== undefined));
+    const roles = this.#layout.roles(f.tracks);
+    const fmt = this.#layout.format(f, roles);
+    const hasFrom = roles.hasFrom, hasTo = roles.hasTo;
     if (this.#format === undefined) {
-      if (map.from || map.to) this.#format = fmt;
+      if (hasFrom || hasTo) this.#format = fmt;
     } else if (fmt.source !== "default" && (fmt.rate !== this.#format.rate || fmt.channels !== this.#format.channels)) {
       warnings.push(
         `format changed to ${fmt.rate} Hz ${fmt.channels} ch; kept ${this.#format.rate} Hz ${this.#format.channels} ch`,
@@ -185,24 +189,24 @@ export class ConnectDemuxer {
     const format = this.#format ?? fmt;
     const item: AudioItem = { kind: "audio", fragment: f, format, warnings };
     if (this.#opts.dropIncomplete && !f.complete) return item;
-    const byTrack = new Map<number, Direction>();
-    if (map.from) byTrack.set(map.from.number, "from");
-    if (map.to) byTrack.set(map.to.number, "to");
-    if (byTrack.size === 0) return item;
+    if (!hasFrom && !hasTo) return item;
     if (this.#originMs === undefined) {
+      // A track number absent from the roles never matches (blocks of a missing direction are ignored).
+      const from = hasFrom ? roles.from : NaN, to = hasTo ? roles.to : NaN;
       let min = Infinity;
       const t = f.blockTable;
       for (let i = 0; i < t.length; i++) {
         const ms = t.timeMs(i);
-        if (ms < min && byTrack.has(t.track(i))) min = ms;
+        if (ms < min) {
+          const track = t.track(i);
+          if (track === from || track === to) min = ms;
+        }
       }
       if (min === Infinity) return item;
       this.#originMs = min;
     }
-    for (const dir of DIRECTIONS) {
-      const t = map[dir];
-      if (t) item[dir] = this.#place(dir, t.number, f.blockTable, format, warnings);
-    }
+    if (hasFrom) item.from = this.#place("from", roles.from, f.blockTable, format, warnings);
+    if (hasTo) item.to = this.#place("to", roles.to, f.blockTable, format, warnings);
     return item;
   }
 

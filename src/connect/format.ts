@@ -76,10 +76,35 @@ export function parseMimeType(text: string): MimeType {
  */
 export function streamFormat(fragment: Fragment, tracks: readonly Track[]): StreamFormat {
   const mime = fragment.mimeType;
-  if (mime !== undefined) {
-    const m = parseMimeType(mime);
-    if (m.rate !== undefined) return { rate: m.rate, channels: m.channels ?? 1, source: "mime-type" };
-  }
+  return (mime !== undefined ? mimeTypeFormat(mime) : undefined) ?? audioElementFormat(tracks);
+}
+
+/**
+ * The format a `MimeType` tag gives, or `undefined` when it has no usable
+ * `rate=` (the first step of {@linkcode streamFormat}).
+ *
+ * @example
+ * ```ts
+ * import { mimeTypeFormat } from "./format.ts";
+ * mimeTypeFormat("audio/L16;rate=16000;"); // { rate: 16000, channels: 1, source: "mime-type" }
+ * ```
+ */
+export function mimeTypeFormat(mime: string): StreamFormat | undefined {
+  const m = parseMimeType(mime);
+  return m.rate !== undefined ? { rate: m.rate, channels: m.channels ?? 1, source: "mime-type" } : undefined;
+}
+
+/**
+ * The format from the first of `tracks` with a usable Audio element, else
+ * 8000 Hz mono (the fallback steps of {@linkcode streamFormat}).
+ *
+ * @example
+ * ```ts
+ * import { audioElementFormat } from "./format.ts";
+ * audioElementFormat([{ number: 1, audio: { samplingFrequency: 16000 } }]); // { rate: 16000, channels: 1, source: "audio-element" }
+ * ```
+ */
+export function audioElementFormat(tracks: readonly Track[]): StreamFormat {
   for (const t of tracks) {
     const sf = t.audio?.samplingFrequency;
     const ch = t.audio?.channels ?? 1;

@@ -174,6 +174,18 @@ export class EbmlTokenizer {
         }
         if (ones) size = UNKNOWN_SIZE;
         i += hs;
+        // Fast lane: a SimpleBlock whole in this chunk, straight in a Cluster
+        // and inside its limits (what #startElement would accept as is).
+        if (id === SIMPLE_BLOCK_ID && size > 0 && i + size <= len && out.binary !== undefined) {
+          const top = stack[stack.length - 1];
+          const offset = this.#pos;
+          if (top !== undefined && top.id === CLUSTER_ID && offset + hs + size <= top.limit) {
+            out.binary(SIMPLE_BLOCK_ID, "SimpleBlock", offset, hs, size, stack.length, chunk, i);
+            this.#pos = offset + hs + size;
+            i += size;
+            continue;
+          }
+        }
         if (id === EBML_ID && out.prefix !== undefined) {
           const taken = this.#prefix(chunk, i - hs, out);
           if (taken > 0) {
@@ -456,6 +468,9 @@ export class EbmlTokenizer {
 const VOID_ID = 0xec;
 /** The EBML header's id: where a document (and a possible known prefix) begins. */
 const EBML_ID = 0x1a45dfa3;
+/** SimpleBlock and Cluster ids, for the block fast lane. */
+const SIMPLE_BLOCK_ID = 0xa3;
+const CLUSTER_ID = 0x1f43b675;
 
 /** Marks a leaf whose data is skipped (unknown id). */
 const SKIP = "skip" as const;

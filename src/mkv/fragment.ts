@@ -115,14 +115,63 @@ export interface KvsTags {
  * ```
  */
 export function parseKvsTimestamp(text: string): number | undefined {
-  const m = /^\s*(\d+)(?:\.(\d+))?\s*$/.exec(text);
-  if (!m) return undefined;
-  const frac = (m[2] ?? "").padEnd(3, "0");
-  return Number(m[1]) * 1000 + Number(frac.slice(0, 3)) +
-    (frac.length > 3 ? Number("0." + frac.slice(3)) : 0);
+  // Same as /^\s*(\d+)(?:\.(\d+))?\s*$/ then integer part × 1000 + the first
+  // three fraction digits + the rest as a fraction, but without a regex or
+  // substrings in the common case.
+  let end = text.length;
+  while (end > 0 && isSpace(text.charCodeAt(end - 1))) end--;
+  let i = 0;
+  while (i < end && isSpace(text.charCodeAt(i))) i++;
+  // Integer part.
+  const intStart = i;
+  let int = 0;
+  while (i < end) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    int = int * 10 + d;
+    i++;
+  }
+  const intDigits = i - intStart;
+  if (intDigits === 0) return undefined;
+  // Exact while below 2^53 (15 digits); longer: let Number round it as before.
+  if (intDigits > 15) int = Number(text.slice(intStart, i));
+  if (i === end) return int * 1000;
+  if (text.charCodeAt(i) !== 46 /* . */) return undefined;
+  i++;
+  const fracStart = i;
+  let ms = 0;
+  let rest = 0;
+  while (i < end) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return undefined;
+    if (i - fracStart < 3) ms = ms * 10 + d;
+    else rest = rest * 10 + d;
+    i++;
+  }
+  const fracDigits = i - fracStart;
+  if (fracDigits === 0) return undefined;
+  if (fracDigits < 3) ms *= fracDigits === 1 ? 100 : 10;
+  if (fracDigits <= 3) return int * 1000 + ms;
+  const restDigits = fracDigits - 3;
+  // rest / 10^n is the correctly rounded value of "0.<rest>" while both are
+  // exact (n ≤ 15); otherwise let Number parse it as before.
+  const frac = restDigits <= 15 ? rest / POW10[restDigits] : Number("0." + text.slice(fracStart + 3, i));
+  return int * 1000 + ms + frac;
 }
 
-const KVS = "AWS_KINESISVIDEO_";
+/** 10^0 … 10^15, all exact. */
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/** What `\s` matches in a regex (WhiteSpace and LineTerminator, as `trim` removes). */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 ||
+    c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** Length of the `AWS_KINESISVIDEO_` prefix of the KVS tag names. */
+const KVS_LENGTH = 17;
 
 /** The fragment object the assembler yields. */
 export class Fragment {
@@ -209,20 +258,13 @@ export class Fragment {
    * track wins. 0 without blocks.
    */
   get durationMs(): number {
-    const first = new Map<number, number>();
-    const last = new Map<number, number>();
-    const count = new Map<number, number>();
     const t = this.blockTable;
-    for (let i = 0; i < t.length; i++) {
-      const track = t.track(i);
-      const ms = t.timeMs(i);
-      if (!first.has(track)) first.set(track, ms);
-      last.set(track, ms);
-      count.set(track, (count.get(track) ?? 0) + 1);
-    }
+    const k = tally(t, true);
+    if (k < 0) return durationFromMaps(t);
     let best = 0;
-    for (const [track, n] of count) {
-      const span = last.get(track)! - first.get(track)!;
+    for (let j = 0; j < k; j++) {
+      const n = tallyCount[j];
+      const span = tallyLast[j] - tallyFirst[j];
       const d = n > 1 ? (span * n) / (n - 1) : 0;
       if (d > best) best = d;
     }
@@ -266,37 +308,43 @@ export class Fragment {
   get kvs(): KvsTags {
     if (this.#kvs) return this.#kvs;
     const k: KvsTags = {};
-    for (const t of this.tags) {
-      if (!t.name.startsWith(KVS) || typeof t.value !== "string") continue;
+    const tags = this.tags;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i];
       const v = t.value;
-      switch (t.name.slice(KVS.length)) {
-        case "FRAGMENT_NUMBER":
+      const name = t.name;
+      // Every name below starts with AWS_KINESISVIDEO_ and is longer: a cheap
+      // pre-check skips the other tags (ContactId, MimeType, …) without
+      // comparing them against each name.
+      if (typeof v !== "string" || name.length <= KVS_LENGTH || name.charCodeAt(KVS_LENGTH - 1) !== 0x5f) continue;
+      switch (name) {
+        case "AWS_KINESISVIDEO_FRAGMENT_NUMBER":
           k.fragmentNumber ??= v.trim();
           break;
-        case "SERVER_TIMESTAMP":
-        case "SERVER_SIDE_TIMESTAMP":
+        case "AWS_KINESISVIDEO_SERVER_TIMESTAMP":
+        case "AWS_KINESISVIDEO_SERVER_SIDE_TIMESTAMP":
           k.serverTimestampMs ??= parseKvsTimestamp(v);
           break;
-        case "PRODUCER_TIMESTAMP":
-        case "PRODUCER_SIDE_TIMESTAMP":
+        case "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP":
+        case "AWS_KINESISVIDEO_PRODUCER_SIDE_TIMESTAMP":
           k.producerTimestampMs ??= parseKvsTimestamp(v);
           break;
-        case "MILLIS_BEHIND_NOW": {
+        case "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW": {
           const n = Number(v.trim());
           if (Number.isFinite(n)) k.millisBehindNow ??= n;
           break;
         }
-        case "CONTINUATION_TOKEN":
+        case "AWS_KINESISVIDEO_CONTINUATION_TOKEN":
           k.continuationToken ??= v.trim();
           break;
-        case "ERROR_CODE":
-        case "EXCEPTION_ERROR_CODE":
+        case "AWS_KINESISVIDEO_ERROR_CODE":
+        case "AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE":
           k.errorCode ??= v.trim();
           break;
-        case "ERROR_ID":
+        case "AWS_KINESISVIDEO_ERROR_ID":
           k.errorId ??= v.trim();
           break;
-        case "EXCEPTION_MESSAGE":
+        case "AWS_KINESISVIDEO_EXCEPTION_MESSAGE":
           k.errorMessage ??= v;
           break;
       }
@@ -318,14 +366,82 @@ export class Fragment {
 
   /** Number of blocks per track number. */
   blockCounts(): Map<number, number> {
-    const m = new Map<number, number>();
     const t = this.blockTable;
-    for (let i = 0; i < t.length; i++) {
-      const track = t.track(i);
-      m.set(track, (m.get(track) ?? 0) + 1);
-    }
+    const k = tally(t, false);
+    if (k < 0) return countsFromMap(t);
+    const m = new Map<number, number>();
+    for (let j = 0; j < k; j++) m.set(tallyTrack[j], tallyCount[j]);
     return m;
   }
+}
+
+/**
+ * Per-track tallies of a block table, kept in small reused arrays (no Map per
+ * call) for up to SMALL_TRACKS track numbers, in order of first appearance.
+ */
+const SMALL_TRACKS = 8;
+const tallyTrack = new Float64Array(SMALL_TRACKS);
+const tallyCount = new Float64Array(SMALL_TRACKS);
+const tallyFirst = new Float64Array(SMALL_TRACKS);
+const tallyLast = new Float64Array(SMALL_TRACKS);
+
+/**
+ * Fill the tallies (block count, and with `times` the first and last block
+ * time, per track); returns the number of tracks, or -1 when there are more
+ * than SMALL_TRACKS (then the Map versions below are used).
+ */
+function tally(t: BlockTable, times: boolean): number {
+  let k = 0;
+  let j = 0;
+  for (let i = 0; i < t.length; i++) {
+    const track = t.track(i);
+    // Blocks of a track often come in runs: try the last track first.
+    if (j >= k || tallyTrack[j] !== track) {
+      j = 0;
+      while (j < k && tallyTrack[j] !== track) j++;
+      if (j === k) {
+        if (k === SMALL_TRACKS) return -1;
+        tallyTrack[k] = track;
+        tallyCount[k] = 0;
+        if (times) tallyFirst[k] = t.timeMs(i);
+        k++;
+      }
+    }
+    tallyCount[j]++;
+    if (times) tallyLast[j] = t.timeMs(i);
+  }
+  return k;
+}
+
+/** {@linkcode Fragment.durationMs} for many track numbers. */
+function durationFromMaps(t: BlockTable): number {
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const count = new Map<number, number>();
+  for (let i = 0; i < t.length; i++) {
+    const track = t.track(i);
+    const ms = t.timeMs(i);
+    if (!first.has(track)) first.set(track, ms);
+    last.set(track, ms);
+    count.set(track, (count.get(track) ?? 0) + 1);
+  }
+  let best = 0;
+  for (const [track, n] of count) {
+    const span = last.get(track)! - first.get(track)!;
+    const d = n > 1 ? (span * n) / (n - 1) : 0;
+    if (d > best) best = d;
+  }
+  return best;
+}
+
+/** {@linkcode Fragment.blockCounts} for many track numbers. */
+function countsFromMap(t: BlockTable): Map<number, number> {
+  const m = new Map<number, number>();
+  for (let i = 0; i < t.length; i++) {
+    const track = t.track(i);
+    m.set(track, (m.get(track) ?? 0) + 1);
+  }
+  return m;
 }
 
 /**

@@ -1,0 +1,125 @@
+/**
+ * Which track is which direction, and the stream's format, for one fragment
+ * after another: the same answers as {@linkcode mapTracks} and `streamFormat`
+ * (`format.ts`), worked out again only when the fragment's tracks
+ * or `MimeType` differ from the previous fragment's (a GetMedia body repeats
+ * them in every fragment, as new objects).
+ *
+ * @example
+ * ```ts
+ * import { FragmentLayout } from "./detect.ts";
+ * import { Fragment } from "../mkv/fragment.ts";
+ * const layout = new FragmentLayout();
+ * const f = new Fragment(0, 0);
+ * f.tracks = [{ number: 1, name: "AUDIO_FROM_CUSTOMER" }];
+ * const roles = layout.roles(f.tracks);
+ * roles.hasFrom;       // true
+ * roles.from;          // 1
+ * layout.format(f, roles); // { rate: 8000, channels: 1, source: "default" }
+ * ```
+ * @module
+ */
+
+import type { Fragment, Track } from "../mkv/fragment.ts";
+import { audioElementFormat, mimeTypeFormat, type StreamFormat } from "./format.ts";
+import { mapTracks } from "./tracks.ts";
+
+/** The directions found among a fragment's tracks. */
+export interface TrackRoles {
+  /** A track is named `AUDIO_FROM_CUSTOMER`. */
+  readonly hasFrom: boolean;
+  /** Its TrackNumber (0 when there is none). */
+  readonly from: number;
+  /** A track is named `AUDIO_TO_CUSTOMER`. */
+  readonly hasTo: boolean;
+  /** Its TrackNumber (0 when there is none). */
+  readonly to: number;
+  /**
+   * The format those two tracks' Audio elements give (or the default): what
+   * `streamFormat` returns when the `MimeType` has no rate.
+   */
+  readonly audioFormat: StreamFormat;
+}
+
+/**
+ * Remembers the last tracks and `MimeType` seen. The objects it returns are
+ * shared between calls: treat them as read-only.
+ */
+export class FragmentLayout {
+  /** Names of the last tracks, in order. */
+  #names: (string | undefined)[] = [];
+  /** Index in them of the first `from` and `to` track, or -1. */
+  #fromIndex = -1;
+  #toIndex = -1;
+  /** Fields of those two tracks the roles depend on. */
+  #fromNumber = 0;
+  #fromRate: number | undefined;
+  #fromChannels: number | undefined;
+  #toNumber = 0;
+  #toRate: number | undefined;
+  #toChannels: number | undefined;
+  #roles: TrackRoles | undefined;
+  #mime: string | undefined;
+  #mimeFormat: StreamFormat | undefined;
+
+  /** The directions of `tracks` (as {@linkcode mapTracks} maps them). */
+  roles(tracks: readonly Track[]): TrackRoles {
+    if (this.#roles !== undefined && this.#same(tracks)) return this.#roles;
+    const map = mapTracks(tracks);
+    const names = new Array<string | undefined>(tracks.length);
+    for (let i = 0; i < tracks.length; i++) names[i] = tracks[i].name;
+    this.#names = names;
+    this.#fromIndex = map.from === undefined ? -1 : tracks.indexOf(map.from);
+    this.#toIndex = map.to === undefined ? -1 : tracks.indexOf(map.to);
+    this.#fromNumber = map.from !== undefined ? map.from.number : 0;
+    this.#fromRate = map.from?.audio?.samplingFrequency;
+    this.#fromChannels = map.from?.audio?.channels;
+    this.#toNumber = map.to !== undefined ? map.to.number : 0;
+    this.#toRate = map.to?.audio?.samplingFrequency;
+    this.#toChannels = map.to?.audio?.channels;
+    const found: Track[] = [];
+    if (map.from) found.push(map.from);
+    if (map.to) found.push(map.to);
+    this.#roles = {
+      hasFrom: map.from !== undefined,
+      from: this.#fromNumber,
+      hasTo: map.to !== undefined,
+      to: this.#toNumber,
+      audioFormat: audioElementFormat(found),
+    };
+    return this.#roles;
+  }
+
+  /**
+   * The format of `f` with these roles: `streamFormat` of `f` and the
+   * roles' tracks.
+   */
+  format(f: Fragment, roles: TrackRoles): StreamFormat {
+    const mime = f.mimeType;
+    if (mime !== this.#mime) {
+      this.#mime = mime;
+      this.#mimeFormat = mime === undefined ? undefined : mimeTypeFormat(mime);
+    }
+    return this.#mimeFormat ?? roles.audioFormat;
+  }
+
+  /** True when `tracks` map exactly as the last ones did. */
+  #same(tracks: readonly Track[]): boolean {
+    const names = this.#names;
+    if (tracks.length !== names.length) return false;
+    // The mapping depends on the names only; the numbers and formats on the
+    // two mapped tracks' fields.
+    for (let i = 0; i < names.length; i++) if (tracks[i].name !== names[i]) return false;
+    if (this.#fromIndex >= 0) {
+      const t = tracks[this.#fromIndex];
+      if (t.number !== this.#fromNumber || t.audio?.samplingFrequency !== this.#fromRate) return false;
+      if (t.audio?.channels !== this.#fromChannels) return false;
+    }
+    if (this.#toIndex >= 0) {
+      const t = tracks[this.#toIndex];
+      if (t.number !== this.#toNumber || t.audio?.samplingFrequency !== this.#toRate) return false;
+      if (t.audio?.channels !== this.#toChannels) return false;
+    }
+    return true;
+  }
+}

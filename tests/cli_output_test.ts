@@ -1,0 +1,150 @@
+/**
+ * Unit tests of the per-fragment text output of `inspect`: `isoTime`,
+ * `displayText` and the text line, each against the straightforward version
+ * it replaced (the output must stay byte-identical).
+ */
+import assert from "node:assert/strict";
+import { isoTime } from "../src/cli/output.ts";
+import { displayText } from "../src/cli/sanitize.ts";
+import { textLine } from "../src/cli/inspect.ts";
+import { Fragment } from "../src/mkv/fragment.ts";
+import { parseBlock } from "../src/mkv/block.ts";
+
+function isoTimeDate(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return "-";
+  return new Date(ms).toISOString();
+}
+
+function displayTextRegex(text: string, max = 256): string {
+  let s = text.length > max ? text.slice(0, max) : text;
+  // deno-lint-ignore no-control-regex
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+  });
+  return text.length > max ? `${s}…(+${text.length - max} chars)` : s;
+}
+
+function flagsOfArray(f: Fragment): string {
+  const flags: string[] = [];
+  if (!f.complete) flags.push("truncated");
+  if (f.isError) flags.push(`error=${displayTextRegex(f.kvs.errorCode!, 32)}`);
+  if (f.tags.some((t) => t.position === "after")) flags.push("tags-after");
+  if (f.clusters.length === 0) flags.push("no-cluster");
+  if (f.clusters.length > 1) flags.push(`clusters=${f.clusters.length}`);
+  if (f.unknownElements > 0) flags.push(`unknown-elements=${f.unknownElements}`);
+  return flags.join(",") || "-";
+}
+
+function textLineArray(f: Fragment): string {
+  const k = f.kvs;
+  const counts = [...f.blockCounts()].map(([t, n]) => `${t}:${n}`).join(",") || "-";
+  return [
+    String(f.index).padStart(5),
+    String(f.offset).padStart(10),
+    String(f.size).padStart(8),
+    displayTextRegex(k.fragmentNumber ?? "-", 64).padEnd(47),
+    isoTimeDate(k.producerTimestampMs).padEnd(24),
+    displayTextRegex(f.contactId ?? "-", 64).padEnd(36),
+    counts.padEnd(11),
+    (f.durationMs / 1000).toFixed(3).padStart(7),
+    flagsOfArray(f),
+  ].join("  ");
+}
+
+let seed = 2024;
+function rand(n: number): number {
+  seed = (seed * 48271) % 2147483647;
+  return Math.floor((seed / 2147483647) * n);
+}
+
+Deno.test("isoTime: same as Date#toISOString, day after day and at the edges", () => {
+  const cases = [
+    undefined,
+    NaN,
+    Infinity,
+    -Infinity,
+    0,
+    -0,
+    0.5,
+    -0.5,
+    -1,
+    -1.5,
+    999.9,
+    -999.9,
+    -1000,
+    -1001,
+    86399999,
+    86400000,
+    -86400000,
+    -86400001,
+    1782912654536,
+    1599166395421.5,
+    253402300799999, // 9999-12-31T23:59:59.999Z
+    253402300800000, // +010000-01-01
+    -62167219200000, // 0000-01-01
+    -62167219200001, // -000001-12-31
+    8.64e15,
+    -8.64e15,
+    8.64e15 + 1,
+    -8.64e15 - 1,
+    8.64e15 - 0.5,
+    Number.MIN_VALUE,
+    -Number.MIN_VALUE,
+  ];
+  for (const ms of cases) assert.equal(isoTime(ms), isoTimeDate(ms), String(ms));
+  // a call's timestamps (the cached day), then jumps anywhere
+  for (let ms = 1782912654536 - 5e6; ms < 1782912654536 + 2e8; ms += 1024 + rand(7)) {
+    assert.equal(isoTime(ms), isoTimeDate(ms), String(ms));
+  }
+  for (let i = 0; i < 100000; i++) {
+    const ms = rand(2) === 0 ? (rand(2e9) / 1e9 - 1) * 8.64e15 : (rand(2e9) - 1e9) * (rand(2) === 0 ? 1 : 1.5);
+    assert.equal(isoTime(ms), isoTimeDate(ms), String(ms));
+  }
+});
+
+Deno.test("displayText: same as the regex version, for every UTF-16 code unit", () => {
+  for (let c = 0; c < 0x10000; c++) {
+    const ch = String.fromCharCode(c);
+    for (const text of [ch, `ab${ch}cd`]) {
+      for (const max of [1, 3, 256]) assert.equal(displayText(text, max), displayTextRegex(text, max), `${c} ${max}`);
+    }
+  }
+  assert.equal(displayText("a".repeat(300), 10), "aaaaaaaaaa…(+290 chars)");
+  assert.equal(displayText("abc"), "abc");
+});
+
+Deno.test("inspect text line: same as the array-and-join version, with every flag", () => {
+  const base = parseBlock(new Uint8Array([0x81, 0, 0, 0x80]), 0, true);
+  const names = [
+    "AWS_KINESISVIDEO_FRAGMENT_NUMBER",
+    "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP",
+    "AWS_KINESISVIDEO_ERROR_CODE",
+    "ContactId",
+  ];
+  const values = ["91343852333181551234925834077012571618243808844", "1782912654.536", "\x1b[31m", "x".repeat(70), ""];
+  for (let i = 0; i < 3000; i++) {
+    const f = new Fragment(rand(200000), rand(2e10));
+    f.size = rand(1e8);
+    f.complete = rand(4) !== 0;
+    for (let n = rand(7); n > 0; n--) {
+      f.tags.push({
+        name: names[rand(names.length)],
+        value: rand(5) === 0
+          ? new Uint8Array(2)
+          : rand(3) === 0
+          ? String(rand(2e12) / 1000)
+          : values[rand(values.length)],
+        position: rand(3) === 0 ? "after" : "before",
+        offset: 0,
+      });
+    }
+    for (let n = rand(4); n > 0; n--) f.clusters.push({ offset: 0, timecode: 0, blocks: 0 });
+    f.unknownElements = rand(3) === 0 ? rand(5) : 0;
+    let ms = 1782912654536 + rand(1e6);
+    for (let n = rand(40); n > 0; n--) {
+      f.addBlock({ ...base, track: 1 + rand(rand(2) === 0 ? 2 : 12), timeMs: ms += rand(70) });
+    }
+    assert.equal(textLine(f), textLineArray(f), `case ${i}`);
+  }
+});
