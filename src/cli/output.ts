@@ -18,10 +18,16 @@ export type { SyncWriter };
 
 const encoder = new TextEncoder();
 
-/** Buffers lines and writes them in large blocks. */
+/** Bytes a LineWriter buffers before it writes. */
+const LINE_BUFFER = 1 << 16;
+
+/**
+ * Buffers lines and writes them in large blocks. Lines are encoded into the
+ * buffer as they come, so no string outlives its line.
+ */
 export class LineWriter {
   #w: SyncWriter;
-  #parts: string[] = [];
+  #buf = new Uint8Array(LINE_BUFFER);
   #len = 0;
 
   constructor(writer: SyncWriter) {
@@ -30,17 +36,24 @@ export class LineWriter {
 
   /** Queue one line (a newline is added). */
   line(text: string): void {
-    this.#parts.push(text, "\n");
-    this.#len += text.length + 1;
-    if (this.#len > 1 << 16) this.flush();
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (this.#len + 3 * text.length + 1 > LINE_BUFFER) {
+      this.flush();
+      if (3 * text.length + 1 > LINE_BUFFER) {
+        writeAll(this.#w, encoder.encode(text + "\n"));
+        return;
+      }
+    }
+    this.#len += encoder.encodeInto(text, this.#buf.subarray(this.#len)).written;
+    this.#buf[this.#len++] = 0x0a;
   }
 
   /** Write everything queued. */
   flush(): void {
-    if (this.#parts.length === 0) return;
-    writeAll(this.#w, encoder.encode(this.#parts.join("")));
-    this.#parts = [];
+    if (this.#len === 0) return;
+    const n = this.#len;
     this.#len = 0;
+    writeAll(this.#w, this.#buf.subarray(0, n));
   }
 }
 
