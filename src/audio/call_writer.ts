@@ -200,7 +200,8 @@ export class CallWriter {
     const interval = this.commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
-      const now = performance.now();
+      // Date.now() is a V8 builtin; performance.now() is a Deno op (~1.5 µs each).
+      const now = Date.now();
       if (now - this.#lastCommit >= interval) {
         this.#lastCommit = now;
         this.commit();
