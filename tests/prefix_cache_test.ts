@@ -9,7 +9,18 @@ import assert from "node:assert/strict";
 import { EbmlTokenizer } from "../src/ebml/tokenizer.ts";
 import { FragmentAssembler } from "../src/mkv/assembler.ts";
 import type { Fragment } from "../src/mkv/fragment.ts";
-import { concat } from "./support/mkv_writer.ts";
+import {
+  concat,
+  ebmlHeader,
+  el,
+  encodeId,
+  ID,
+  simpleBlock,
+  tagsEl,
+  uintEl,
+  unknownSize,
+  voidEl,
+} from "./support/mkv_writer.ts";
 import { connectStream } from "./support/connect_stream.ts";
 import { hex } from "./support/util.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
@@ -146,4 +157,33 @@ Deno.test("prefix cache: corrupted bytes anywhere give the same fragments or the
     const size = [data.length, 257, 4096][n % 3];
     same(data, () => size, `byte ${at} changed (case ${n})`);
   }
+});
+
+/** A document with `n` tiny Tags and Voids before its Cluster (more Segment children than the cache records). */
+function crowdedDoc(n: number, contact: string, tc: number): Uint8Array {
+  const children: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    children.push(i % 2 === 0 ? tagsEl([[`T${i}`, i === n - 2 ? contact : "x"]]) : voidEl(1));
+  }
+  const cluster = concat([
+    encodeId(ID.Cluster),
+    unknownSize(1),
+    uintEl(ID.Timecode, tc, 8),
+    simpleBlock(1, 0, true, new Uint8Array(64).fill(tc & 0xff)),
+  ]);
+  return concat([ebmlHeader(), encodeId(ID.Segment), unknownSize(8), ...children, cluster]);
+}
+
+Deno.test("prefix cache: documents with more Segment children than the cache records stay exact", () => {
+  const data = concat([
+    crowdedDoc(300, "a", 1000),
+    crowdedDoc(300, "a", 2000),
+    crowdedDoc(300, "b", 3000),
+    crowdedDoc(300, "b", 4000),
+    crowdedDoc(20, "c", 5000),
+    crowdedDoc(20, "c", 6000),
+  ]);
+  const on = same(data, () => data.length, "crowded");
+  assert.ok(on.hits >= 3, `the first ${64} children were reused (${on.hits} hits)`);
+  same(data, () => 1000, "crowded, chunks of 1000");
 });

@@ -318,7 +318,8 @@ export class FragmentAssembler implements TokenSink {
       // The prefix ends where the first Cluster begins.
       if (this.#chunk !== undefined) this.#cache!.store(rec, this.#chunk, this.#chunkOffset);
       this.#rec = undefined;
-    } else if (t.kind === "end") {
+    } else if (t.kind === "end" || (t.kind === "value" && !USED_LEAVES.has(t.id))) {
+      // After a master child, or a leaf child whose value nothing uses (Void).
       rec.point(t.offset + t.headerSize + t.size, this.#doc, this.#frag?.tags ?? []);
     } else if (t.kind === "value") {
       this.#rec = undefined;

@@ -27,6 +27,11 @@
 
 import type { Tag, Track } from "./fragment.ts";
 
+/** At most this many Segment children are recorded (hostile streams may hold thousands of tiny ones). */
+export const MAX_PREFIX_POINTS = 64;
+/** At most this many bytes of a document are recorded. */
+export const MAX_PREFIX_BYTES = 64 * 1024;
+
 /** The document state a prefix leaves behind. */
 export interface PrefixDoc {
   /** EBML DocType. */
@@ -69,6 +74,8 @@ export class PrefixRecording {
   tags: Tag[] = [];
   /** Byte ranges not compared (start, end pairs relative to the document start, in order). */
   ignored: number[] = [];
+  /** No more points are taken (a limit was reached): the prefix recorded so far stays usable. */
+  full = false;
 
   constructor(docStart: number) {
     this.docStart = docStart;
@@ -82,7 +89,7 @@ export class PrefixRecording {
 
   /** The data of a leaf at absolute `start`, `size` bytes long, need not match. */
   ignore(start: number, size: number): void {
-    if (size > 0) this.ignored.push(start - this.docStart, start - this.docStart + size);
+    if (size > 0 && !this.full) this.ignored.push(start - this.docStart, start - this.docStart + size);
   }
 
   /**
@@ -90,6 +97,11 @@ export class PrefixRecording {
    * `tags` the fragment's tags so far (new ones are copied in).
    */
   point(end: number, doc: PrefixDoc, tags: readonly Tag[]): void {
+    if (this.full) return;
+    if (this.points.length >= MAX_PREFIX_POINTS || end - this.docStart > MAX_PREFIX_BYTES) {
+      this.full = true;
+      return;
+    }
     const last = this.points[this.points.length - 1];
     for (let i = this.tags.length; i < tags.length; i++) {
       const t = tags[i];
