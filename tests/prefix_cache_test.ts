@@ -12,7 +12,6 @@ import type { Fragment } from "../src/mkv/fragment.ts";
 import {
   concat,
   ebmlHeader,
-  el,
   encodeId,
   ID,
   simpleBlock,
