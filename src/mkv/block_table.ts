@@ -30,6 +30,9 @@ const LACING: readonly Lacing[] = ["none", "xiph", "fixed", "ebml"];
 
 const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
 
+/** Rows a new table makes room for: the most any table has held (from 32, at most 256). */
+let rowsHint = 32;
+
 /**
  * A fragment's blocks in order, without an object per block.
  *
@@ -43,8 +46,12 @@ const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", p
  * ```
  */
 export class BlockTable {
-  /** Rows of STRIDE numbers (a plain array: cheap to make, unlike a typed array's backing store). */
-  #rows: number[] = [];
+  /**
+   * Rows of STRIDE numbers: a plain array (cheap to make, unlike a typed
+   * array's backing store), sized at first for as many rows as the largest
+   * table so far so it rarely grows.
+   */
+  #rows: number[] = new Array(rowsHint * STRIDE);
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
@@ -75,17 +82,18 @@ export class BlockTable {
   ): void {
     const h = readBlockHeader(buf, start, len, offset, simple, header);
     const row = this.#count++;
-    this.#rows.push(
-      offset,
-      ((clusterTimecode + h.timecode) * timecodeScale) / 1e6,
-      h.track,
-      h.timecode,
-      h.flags | (simple ? SIMPLE : 0),
-      this.#bufIndex(buf),
-      h.payloadStart,
-      start + len,
-      duration ?? NaN,
-    );
+    const r = this.#rows;
+    const at = row * STRIDE;
+    r[at + OFFSET] = offset;
+    r[at + TIME_MS] = ((clusterTimecode + h.timecode) * timecodeScale) / 1e6;
+    r[at + TRACK] = h.track;
+    r[at + TIMECODE] = h.timecode;
+    r[at + FLAGS] = h.flags | (simple ? SIMPLE : 0);
+    r[at + BUF] = this.#bufIndex(buf);
+    r[at + START] = h.payloadStart;
+    r[at + END] = start + len;
+    r[at + DURATION] = duration ?? NaN;
+    if (row >= rowsHint && row < 256) rowsHint = row + 1;
     if (h.lacing !== "none") {
       const data = buf.subarray(start, start + len);
       (this.#laced ??= new Map()).set(row, unlace(data, h.payloadStart - start, h.lacing, offset, simple));
@@ -97,17 +105,17 @@ export class BlockTable {
     const row = this.#count++;
     const flags = (b.keyframe ? 0x80 : 0) | (b.invisible ? 0x08 : 0) | (b.discardable ? 0x01 : 0) |
       (LACING.indexOf(b.lacing) << 1);
-    this.#rows.push(
-      b.offset,
-      b.timeMs,
-      b.track,
-      b.timecode,
-      flags | (b.simple ? SIMPLE : 0),
-      -1,
-      0,
-      0,
-      b.duration ?? NaN,
-    );
+    const r = this.#rows;
+    const at = row * STRIDE;
+    r[at + OFFSET] = b.offset;
+    r[at + TIME_MS] = b.timeMs;
+    r[at + TRACK] = b.track;
+    r[at + TIMECODE] = b.timecode;
+    r[at + FLAGS] = flags | (b.simple ? SIMPLE : 0);
+    r[at + BUF] = -1;
+    r[at + START] = 0;
+    r[at + END] = 0;
+    r[at + DURATION] = b.duration ?? NaN;
     (this.#laced ??= new Map()).set(row, b.frames);
   }
 
