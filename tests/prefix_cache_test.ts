@@ -12,9 +12,11 @@ import type { Fragment } from "../src/mkv/fragment.ts";
 import {
   concat,
   ebmlHeader,
+  el,
   encodeId,
   ID,
   simpleBlock,
+  strEl,
   tagsEl,
   uintEl,
   unknownSize,
@@ -185,4 +187,84 @@ Deno.test("prefix cache: documents with more Segment children than the cache rec
   const on = same(data, () => data.length, "crowded");
   assert.ok(on.hits >= 3, `the first ${64} children were reused (${on.hits} hits)`);
   same(data, () => 1000, "crowded, chunks of 1000");
+});
+
+/**
+ * Random documents that each take the one before and change a little: a tag
+ * value (same or other length), a tag added or dropped, the block count, a
+ * track renamed, the Cluster timecode, a SegmentUID. Partial matches,
+ * re-recordings and value reuse all happen many times.
+ */
+function driftingStream(random: () => number, docs: number): Uint8Array {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const word = () => pick(["a", "b", "ab", "ba", "abc", "x", "xyz", "12", "21", "123"]);
+  let tags: [string, string][] = [["ContactId", "c1"], ["InstanceId", "i1"], [
+    "MimeType",
+    "audio/L16;rate=8000;channels=1;",
+  ]];
+  let after: [string, string][] = [["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "10"]];
+  let names = ["AUDIO_TO_CUSTOMER", "AUDIO_FROM_CUSTOMER"];
+  let blocks = 4;
+  let uid = 1;
+  const out: Uint8Array[] = [];
+  for (let d = 0; d < docs; d++) {
+    const r = random();
+    if (r < 0.15) tags = tags.map(([n, v], i) => [n, i === Math.floor(random() * tags.length) ? word() : v]);
+    else if (r < 0.2) tags = [...tags, [`T${Math.floor(random() * 5)}`, word()]];
+    else if (r < 0.25 && tags.length > 1) tags = tags.slice(0, -1);
+    else if (r < 0.3) blocks = 1 + Math.floor(random() * 6);
+    else if (r < 0.33) names = [names[1], names[0]];
+    else if (r < 0.36) uid++;
+    else if (r < 0.45) after = [["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", String(Math.floor(random() * 2000))]];
+    const tracks = el(
+      ID.Tracks,
+      names.map((name, i) =>
+        el(ID.TrackEntry, [
+          uintEl(ID.TrackNumber, i + 1),
+          uintEl(ID.TrackUID, i + 1, 8),
+          uintEl(ID.TrackType, 2),
+          strEl(ID.Name, name),
+          strEl(ID.CodecID, "A_AAC"),
+        ])
+      ),
+    );
+    const fragmentTags = tagsEl([
+      ["AWS_KINESISVIDEO_FRAGMENT_NUMBER", String(91343852333181551234925834077012571618243808844n + BigInt(d))],
+      ["AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", `${1700000000 + d}.${String(d % 1000).padStart(3, "0")}`],
+    ]);
+    const cluster = concat([
+      encodeId(ID.Cluster),
+      unknownSize(1),
+      uintEl(ID.Timecode, 1_700_000_000_000 + d * 1024, 8),
+      ...Array.from(
+        { length: blocks },
+        (_, b) => simpleBlock(1 + (b % 2), 64 * (b >> 1), b === 0, new Uint8Array(16).fill((d * 7 + b) & 0xff)),
+      ),
+    ]);
+    out.push(concat([
+      ebmlHeader(),
+      encodeId(ID.Segment),
+      unknownSize(8),
+      el(ID.Info, [el(ID.SegmentUID, new Uint8Array(16).fill(uid & 0xff)), uintEl(ID.TimecodeScale, 1000000)]),
+      tracks,
+      tagsEl(tags, { onePerTags: true }),
+      fragmentTags,
+      cluster,
+      tagsEl(after),
+    ]));
+  }
+  return concat(out);
+}
+
+Deno.test("prefix cache: drifting random documents give the same fragments with and without it", () => {
+  let hits = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = seededRandom(seed);
+    const data = driftingStream(random, 30);
+    for (const size of [data.length, 997, 64]) {
+      hits += same(data, () => size, `seed ${seed}, chunks of ${size}`).hits;
+    }
+    same(data, () => 1 + Math.floor(random() * 2000), `seed ${seed}, random chunks`);
+  }
+  assert.ok(hits > 1000, `documents replayed: ${hits}`);
 });

@@ -24,7 +24,8 @@ import type { EbmlToken, EbmlValue, PrefixTaken, TokenBatch, TokenKind, TokenSin
 import { type ByteSource, EbmlTokenizer, type TokenizerOptions } from "../ebml/tokenizer.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
 import type { ElementNode } from "./tree.ts";
-import { PrefixCache, PrefixRecording } from "./prefix_cache.ts";
+import { OP_BLOCK, OP_CLUSTER, OP_TAG, OP_TIMECODE, PrefixCache, PrefixRecording } from "./prefix_cache.ts";
+import { decodeStringAt, decodeValueAt } from "../ebml/decode.ts";
 
 /** Options of the assembler. */
 export interface AssembleOptions extends TokenizerOptions {
@@ -45,9 +46,11 @@ export interface AssembleOptions extends TokenizerOptions {
    */
   maxFragmentBytes?: number;
   /**
-   * Reuse the meaning of a document's first bytes (EBML header, Info, Tracks,
-   * leading Tags) when they repeat the previous document's byte for byte
+   * Replay a document laid out like the last one recorded (same bytes except
+   * tag values, Cluster Timecodes, block data and unused leaves) from the
+   * recording instead of tokenizing it, reading the changed values anew
    * (default true; off with `tree`). Same fragments either way, less work.
+   * See `prefix_cache.ts`.
    */
   prefixCache?: boolean;
 }
@@ -63,6 +66,10 @@ interface SimpleTagBuilder {
   name: string;
   value: string | Uint8Array;
   offset: number;
+  /** Absolute offset of the value leaf's data (-1: none), for the template recording. */
+  valueStart: number;
+  valueSize: number;
+  binary: boolean;
 }
 
 /**
@@ -143,9 +150,10 @@ export class FragmentAssembler implements TokenSink {
   }
 
   /**
-   * {@linkcode TokenSink}: a document begins at `chunk[start]`. When its first
-   * bytes repeat the last document's recorded prefix, take them: the same
-   * tokens would have had the recorded effect.
+   * {@linkcode TokenSink}: a document begins at `chunk[start]`. When its bytes
+   * repeat the last recorded document's (values that may change aside), take
+   * them up to the last matching Segment child: replay the recorded effects,
+   * reading the values anew.
    */
   prefix(chunk: Uint8Array, start: number, offset: number): PrefixTaken | undefined {
     const cache = this.#cache;
@@ -163,10 +171,38 @@ export class FragmentAssembler implements TokenSink {
       segmentKnownSize: false,
     };
     const f = this.#ensureFragment(offset);
-    // …and the tags the prefix held.
-    for (let i = 0; i < p.tagCount; i++) {
-      const t = cache.tag(i);
-      f.tags.push({ name: t.name, value: t.value, position: t.position, offset: t.offset + offset });
+    // …and what the elements up to point k did, with the values that may
+    // change read from this document.
+    const ops = cache.ops;
+    for (let i = 0; i < p.opCount; i++) {
+      const op = ops[i];
+      const at = start + op.dataRel;
+      switch (op.kind) {
+        case OP_TAG: {
+          let value = op.value;
+          if (op.dataRel >= 0 && !cache.same(chunk, at, op.dataRel, op.size)) {
+            value = op.binary ? chunk.subarray(at, at + op.size) : decodeStringAt(chunk, at, op.size);
+          }
+          f.tags.push({ name: op.name, value, position: op.position, offset: offset + op.rel });
+          break;
+        }
+        case OP_CLUSTER:
+          f.clusters.push({ offset: offset + op.rel, timecode: 0, blocks: 0 });
+          this.#clusterTc = 0;
+          break;
+        case OP_TIMECODE: {
+          const v = decodeValueAt("uint", chunk, at, op.size);
+          if (typeof v === "number") {
+            f.clusters[f.clusters.length - 1].timecode = v;
+            this.#clusterTc = v;
+          }
+          break;
+        }
+        case OP_BLOCK:
+          f.blockTable.add(chunk, at, op.size, offset + op.rel, true, this.#clusterTc, f.timecodeScale);
+          f.clusters[f.clusters.length - 1].blocks++;
+          break;
+      }
     }
     // Learn from this document only when it parted from the recording before
     // its last point: a last point that does not repeat (the KVS fragment
@@ -234,7 +270,7 @@ export class FragmentAssembler implements TokenSink {
     start: number,
   ): void {
     if (id === ID.SimpleBlock && !this.#opts.tree) {
-      this.#addBlock(chunk, start, size, offset, true);
+      this.#addBlock(chunk, start, size, offset, offset + headerSize, true);
       return;
     }
     this.token(
@@ -294,8 +330,9 @@ export class FragmentAssembler implements TokenSink {
   }
 
   /**
-   * Follow the document prefix being recorded: a point after each Segment
-   * child; kept at the first Cluster; given up on anything unusual.
+   * Follow the document being recorded: a point after each Segment child,
+   * kept when the Segment ends; given up on anything unusual. (The effects
+   * are recorded where they happen: #start, #value, #end, #addBlock.)
    */
   #record(t: EbmlToken): void {
     const rec = this.#rec!;
@@ -304,9 +341,12 @@ export class FragmentAssembler implements TokenSink {
       return;
     }
     if (t.depth === 0) {
-      // The EBML header and the Segment's start are all a prefix holds at the top.
+      // The EBML header and the Segment are all a document holds at the top.
       if (t.kind === "start" && t.id === ID.Segment && t.size === -1 && rec.segmentRel < 0) {
         rec.segment(t.offset, t.headerSize);
+      } else if (t.kind === "end" && t.id === ID.Segment && rec.segmentRel >= 0) {
+        if (this.#chunk !== undefined) this.#cache!.store(rec, this.#chunk, this.#chunkOffset);
+        this.#rec = undefined;
       } else if (!(t.id === ID.EBML && rec.segmentRel < 0 && t.kind === "end")) {
         this.#rec = undefined;
       }
@@ -314,16 +354,18 @@ export class FragmentAssembler implements TokenSink {
     }
     if (t.kind === "value" && !USED_LEAVES.has(t.id)) rec.ignore(t.offset + t.headerSize, t.size);
     if (rec.segmentRel < 0 || t.depth !== 1) return;
-    if (t.id === ID.Cluster) {
-      // The prefix ends where the first Cluster begins.
-      if (this.#chunk !== undefined) this.#cache!.store(rec, this.#chunk, this.#chunkOffset);
-      this.#rec = undefined;
-    } else if (t.kind === "end" || (t.kind === "value" && !USED_LEAVES.has(t.id))) {
+    if (t.kind === "end" || (t.kind === "value" && !USED_LEAVES.has(t.id))) {
       // After a master child, or a leaf child whose value nothing uses (Void).
-      rec.point(t.offset + t.headerSize + t.size, this.#doc, this.#frag?.tags ?? []);
+      rec.point(t.offset + t.headerSize + t.size, this.#doc);
     } else if (t.kind === "value") {
       this.#rec = undefined;
     }
+  }
+
+  /** The document state changed: after the first effect, a replay could not order it (stop recording points). */
+  #docChanged(): void {
+    const rec = this.#rec;
+    if (rec !== undefined && rec.ops.length > 0) rec.full = true;
   }
 
   #ensureFragment(offset: number): Fragment {
@@ -362,9 +404,15 @@ export class FragmentAssembler implements TokenSink {
         ) {
           this.#close(t.offset, "next-cluster", out);
           f = this.#ensureFragment(t.offset);
+          this.#rec = undefined;
         }
         f.clusters.push({ offset: t.offset, timecode: 0, blocks: 0 });
         this.#clusterTc = 0;
+        if (this.#rec !== undefined) {
+          // Eager mode emits at the trailing Tags: a replay could not; record up to here only.
+          if (this.#opts.eager) this.#rec.full = true;
+          else this.#rec.op(OP_CLUSTER, t.offset, -1, 0);
+        }
         return;
       }
       case ID.TrackEntry:
@@ -374,7 +422,7 @@ export class FragmentAssembler implements TokenSink {
         if (this.#track) this.#track.audio = {};
         return;
       case ID.SimpleTag:
-        this.#simpleTags.push({ name: "", value: "", offset: t.offset });
+        this.#simpleTags.push({ name: "", value: "", offset: t.offset, valueStart: -1, valueSize: 0, binary: false });
         return;
       case ID.BlockGroup:
         this.#group = { offset: t.offset };
@@ -389,14 +437,20 @@ export class FragmentAssembler implements TokenSink {
     switch (t.id) {
       case ID.SimpleBlock: {
         const data = v as Uint8Array;
-        this.#addBlock(data, 0, data.length, t.offset, true);
+        this.#addBlock(data, 0, data.length, t.offset, t.offset + t.headerSize, true);
         return;
       }
       case ID.Timecode: {
         const f = this.#frag;
-        if (f && f.clusters.length > 0 && typeof v === "number") {
-          f.clusters[f.clusters.length - 1].timecode = v;
-          this.#clusterTc = v;
+        if (f && f.clusters.length > 0) {
+          if (typeof v === "number") {
+            f.clusters[f.clusters.length - 1].timecode = v;
+            this.#clusterTc = v;
+          }
+          if (this.#rec !== undefined) {
+            this.#rec.op(OP_TIMECODE, t.offset, t.offset + t.headerSize, t.size);
+            this.#rec.ignore(t.offset + t.headerSize, t.size);
+          }
         }
         return;
       }
@@ -406,7 +460,15 @@ export class FragmentAssembler implements TokenSink {
         const st = this.#simpleTags[this.#simpleTags.length - 1];
         if (!st) return;
         if (t.id === ID.TagName) st.name = v as string;
-        else st.value = v as string | Uint8Array;
+        else {
+          st.value = v as string | Uint8Array;
+          if (this.#rec !== undefined) {
+            st.valueStart = t.offset + t.headerSize;
+            st.valueSize = t.size;
+            st.binary = t.id === ID.TagBinary;
+            this.#rec.ignore(st.valueStart, t.size);
+          }
+        }
         return;
       }
       case ID.Block:
@@ -416,10 +478,12 @@ export class FragmentAssembler implements TokenSink {
         if (this.#group && typeof v === "number") this.#group.duration = v;
         return;
       case ID.DocType:
+        this.#docChanged();
         this.#doc.docType = v as string;
         if (this.#frag) this.#frag.docType = v as string;
         return;
       case ID.TimecodeScale:
+        this.#docChanged();
         if (typeof v === "number" && v > 0) {
           this.#doc.timecodeScale = v;
           if (this.#frag) this.#frag.timecodeScale = v;
@@ -460,12 +524,30 @@ export class FragmentAssembler implements TokenSink {
     }
   }
 
-  /** Add a block of the current Cluster (ignored outside a Cluster). */
-  #addBlock(buf: Uint8Array, start: number, len: number, offset: number, simple: boolean, duration?: number): void {
+  /**
+   * Add a block of the current Cluster (ignored outside a Cluster); its data
+   * is `buf[start … start + len)`, at absolute `dataOffset`.
+   */
+  #addBlock(
+    buf: Uint8Array,
+    start: number,
+    len: number,
+    offset: number,
+    dataOffset: number,
+    simple: boolean,
+    duration?: number,
+  ): void {
     const f = this.#frag;
     if (!f || f.clusters.length === 0) return;
     f.blockTable.add(buf, start, len, offset, simple, this.#clusterTc, f.timecodeScale, duration);
     f.clusters[f.clusters.length - 1].blocks++;
+    const rec = this.#rec;
+    if (rec !== undefined) {
+      if (simple) {
+        rec.op(OP_BLOCK, offset, dataOffset, len);
+        rec.ignore(dataOffset, len);
+      } else rec.full = true; // BlockGroups are not replayed
+    }
   }
 
   #end(t: EbmlToken, final: boolean, out: Fragment[]): void {
@@ -473,7 +555,10 @@ export class FragmentAssembler implements TokenSink {
       case ID.TrackEntry: {
         const tr = this.#track;
         this.#track = undefined;
-        if (tr && tr.number > 0 && !t.truncated) this.#doc.tracks.push(tr);
+        if (tr && tr.number > 0 && !t.truncated) {
+          this.#docChanged();
+          this.#doc.tracks.push(tr);
+        }
         return;
       }
       case ID.SimpleTag: {
@@ -487,6 +572,12 @@ export class FragmentAssembler implements TokenSink {
           offset: st.offset,
         };
         f.tags.push(tag);
+        this.#rec?.op(OP_TAG, st.offset, st.valueStart, st.valueSize, {
+          name: st.name,
+          value: st.value,
+          binary: st.binary,
+          position: tag.position,
+        });
         return;
       }
       case ID.BlockGroup: {
@@ -496,7 +587,7 @@ export class FragmentAssembler implements TokenSink {
         if (!g || !g.data || !f || f.clusters.length === 0 || t.truncated) {
           return;
         }
-        this.#addBlock(g.data, 0, g.data.length, g.offset, false, g.duration);
+        this.#addBlock(g.data, 0, g.data.length, g.offset, -1, false, g.duration);
         return;
       }
       case ID.Tags: {

@@ -1,15 +1,20 @@
 /**
- * The document prefix cache. Every fragment of a GetMedia body is a whole MKV
- * document, and its first part — EBML header, Segment header, Info, Tracks,
- * the Connect tags — is usually byte-for-byte the one of the fragment before.
- * The assembler records, for the last document, the bytes from its EBML header
- * up to the end of each Segment child before the first Cluster and what those
- * elements meant (DocType, TimecodeScale, tracks, tags). When the next
- * document starts with the same bytes, the recorded meaning is used instead
- * of tokenizing them again. Identical bytes at the top level parse the same
- * way, so the result is the same; only offsets shift. The data of leaves the
- * assembler does not use (SegmentUID, Title, …) may differ: a leaf's value
- * can only fail to decode for its size, which is in the compared header.
+ * The document template cache. Every fragment of a GetMedia body is a whole
+ * MKV document, and one document is laid out like the one before: the same
+ * EBML header, Info and Tracks, the same tags with new values, a Cluster with
+ * the same number of blocks. The assembler records, for a document it
+ * tokenized, the bytes from its EBML header to the end of each Segment child
+ * (a "point"), the document state after each (DocType, TimecodeScale,
+ * tracks), and the effects of its elements in order (tags, Clusters, Cluster
+ * Timecodes, SimpleBlocks). When the next document has the same bytes except
+ * where values may change — tag values, Cluster Timecodes, SimpleBlock data,
+ * and leaves the assembler does not use (SegmentUID, Title, …) — the effects
+ * are replayed with the new values read in place of tokenizing the document.
+ *
+ * Why this is exact: all element headers (ids and sizes) match byte for byte
+ * at the same offsets, so the element tree is the same; the leaves whose data
+ * may differ are re-read exactly as the assembler reads them, and a leaf can
+ * only fail to decode for its size, which is in the compared header.
  *
  * @example
  * ```ts
@@ -17,7 +22,7 @@
  * const doc = new Uint8Array([1, 2, 3, 4, 5, 6]);
  * const rec = new PrefixRecording(100);
  * rec.segment(102, 1);
- * rec.point(104, { docType: "matroska", timecodeScale: 1000000, tracks: [] }, []);
+ * rec.point(104, { docType: "matroska", timecodeScale: 1000000, tracks: [] });
  * const cache = new PrefixCache();
  * cache.store(rec, doc, 100);
  * cache.match(new Uint8Array([9, 1, 2, 3, 4, 0]), 1); // 0: the first point matches
@@ -25,12 +30,15 @@
  * @module
  */
 
-import type { Tag, Track } from "./fragment.ts";
+import type { TagPosition, Track } from "./fragment.ts";
+import { decodeStringAt } from "../ebml/decode.ts";
 
 /** At most this many Segment children are recorded (hostile streams may hold thousands of tiny ones). */
 export const MAX_PREFIX_POINTS = 64;
 /** At most this many bytes of a document are recorded. */
-export const MAX_PREFIX_BYTES = 64 * 1024;
+export const MAX_PREFIX_BYTES = 256 * 1024;
+/** At most this many effects are recorded. */
+export const MAX_PREFIX_OPS = 4096;
 
 /** The document state a prefix leaves behind. */
 export interface PrefixDoc {
@@ -46,12 +54,38 @@ export interface PrefixDoc {
 export interface PrefixPoint extends PrefixDoc {
   /** End of the element, relative to the document's first byte. */
   end: number;
-  /** How many of the recording's tags were read by then. */
-  tagCount: number;
+  /** How many of the recording's effects happened by then. */
+  opCount: number;
+}
+
+/** Kinds of recorded effects. */
+export const OP_TAG = 0, OP_CLUSTER = 1, OP_TIMECODE = 2, OP_BLOCK = 3;
+
+/**
+ * One effect of a document on its fragment, offsets relative to the
+ * document's first byte.
+ */
+export interface PrefixOp {
+  /** OP_TAG, OP_CLUSTER, OP_TIMECODE or OP_BLOCK. */
+  kind: number;
+  /** The element's offset (SimpleTag, Cluster, SimpleBlock). */
+  rel: number;
+  /** The data of the leaf whose value is re-read (TagString/TagBinary, Timecode, SimpleBlock); -1: none. */
+  dataRel: number;
+  /** Its size. */
+  size: number;
+  /** OP_TAG: the TagName (its bytes are compared). */
+  name: string;
+  /** OP_TAG: the value as recorded (`""` without a value leaf). */
+  value: string | Uint8Array;
+  /** OP_TAG: whether the value leaf is a TagBinary. */
+  binary: boolean;
+  /** OP_TAG: before or after the Cluster. */
+  position: TagPosition;
 }
 
 /**
- * What one document's prefix meant, recorded while it was tokenized.
+ * What one document meant, recorded while it was tokenized.
  *
  * @example
  * ```ts
@@ -70,11 +104,11 @@ export class PrefixRecording {
   segmentHeaderSize = 0;
   /** States after each Segment child, in order. */
   points: PrefixPoint[] = [];
-  /** Tags in order, offsets relative to the document start, values owned. */
-  tags: Tag[] = [];
+  /** Effects in document order. */
+  ops: PrefixOp[] = [];
   /** Byte ranges not compared (start, end pairs relative to the document start, in order). */
   ignored: number[] = [];
-  /** No more points are taken (a limit was reached): the prefix recorded so far stays usable. */
+  /** No more points are taken (a limit was reached, or something the template cannot replay): what was recorded stays usable. */
   full = false;
 
   constructor(docStart: number) {
@@ -92,26 +126,39 @@ export class PrefixRecording {
     if (size > 0 && !this.full) this.ignored.push(start - this.docStart, start - this.docStart + size);
   }
 
-  /**
-   * A Segment child ended at absolute `end`; `doc` is the document state and
-   * `tags` the fragment's tags so far (new ones are copied in).
-   */
-  point(end: number, doc: PrefixDoc, tags: readonly Tag[]): void {
+  /** An effect at absolute offsets (see {@linkcode PrefixOp}). */
+  op(
+    kind: number,
+    offset: number,
+    dataStart: number,
+    size: number,
+    tag?: { name: string; value: string | Uint8Array; binary: boolean; position: TagPosition },
+  ): void {
+    if (this.full) return;
+    if (this.ops.length >= MAX_PREFIX_OPS) {
+      this.full = true;
+      return;
+    }
+    this.ops.push({
+      kind,
+      rel: offset - this.docStart,
+      dataRel: dataStart < 0 ? -1 : dataStart - this.docStart,
+      size,
+      name: tag?.name ?? "",
+      value: tag === undefined ? "" : typeof tag.value === "string" ? tag.value : tag.value.slice(),
+      binary: tag?.binary ?? false,
+      position: tag?.position ?? "before",
+    });
+  }
+
+  /** A Segment child ended at absolute `end`; `doc` is the document state then. */
+  point(end: number, doc: PrefixDoc): void {
     if (this.full) return;
     if (this.points.length >= MAX_PREFIX_POINTS || end - this.docStart > MAX_PREFIX_BYTES) {
       this.full = true;
       return;
     }
     const last = this.points[this.points.length - 1];
-    for (let i = this.tags.length; i < tags.length; i++) {
-      const t = tags[i];
-      this.tags.push({
-        name: t.name,
-        value: typeof t.value === "string" ? t.value : t.value.slice(),
-        position: t.position,
-        offset: t.offset - this.docStart,
-      });
-    }
     // Share the tracks array with the previous point when nothing changed.
     const tracks = last !== undefined && sameTracks(last.tracks, doc.tracks) ? last.tracks : doc.tracks.slice();
     this.points.push({
@@ -119,7 +166,7 @@ export class PrefixRecording {
       docType: doc.docType,
       timecodeScale: doc.timecodeScale,
       tracks,
-      tagCount: this.tags.length,
+      opCount: this.ops.length,
     });
   }
 }
@@ -133,7 +180,7 @@ function sameTracks(a: readonly Track[], b: readonly Track[]): boolean {
 const NONE = new Uint8Array(0);
 
 /**
- * The last document's recorded prefix, with its bytes.
+ * The last recorded document, with its bytes.
  *
  * @example
  * ```ts
@@ -151,8 +198,8 @@ export class PrefixCache {
   }
 
   /**
-   * Index of the last recorded point whose bytes all match `chunk` from
-   * `start` (and lie in it), or -1.
+   * Index of the last recorded point whose bytes (ignored ranges aside) all
+   * match `chunk` from `start` and lie in it, or -1.
    */
   match(chunk: Uint8Array, start: number): number {
     const rec = this.#rec;
@@ -181,10 +228,14 @@ export class PrefixCache {
     return k;
   }
 
-  /** Forget the points from `n` on (they stopped matching). */
-  truncate(n: number): void {
-    const rec = this.#rec;
-    if (rec !== undefined && n < rec.points.length) rec.points.length = n;
+  /**
+   * Whether `size` bytes of `chunk` at `at` equal the recorded bytes at
+   * document offset `rel` (a value that may be reused as recorded).
+   */
+  same(chunk: Uint8Array, at: number, rel: number, size: number): boolean {
+    const bytes = this.#bytes;
+    for (let i = 0; i < size; i++) if (chunk[at + i] !== bytes[rel + i]) return false;
+    return true;
   }
 
   /** Point `k` of the recording. */
@@ -192,7 +243,12 @@ export class PrefixCache {
     return this.#rec!.points[k];
   }
 
-  /** Segment header offset relative to the document start, and its size. */
+  /** The recorded effects. */
+  get ops(): readonly PrefixOp[] {
+    return this.#rec!.ops;
+  }
+
+  /** Segment header offset relative to the document start. */
   get segmentRel(): number {
     return this.#rec!.segmentRel;
   }
@@ -202,9 +258,10 @@ export class PrefixCache {
     return this.#rec!.segmentHeaderSize;
   }
 
-  /** Tag `i` (offset relative to the document start). */
-  tag(i: number): Tag {
-    return this.#rec!.tags[i];
+  /** Forget the points from `n` on (they stopped matching). */
+  truncate(n: number): void {
+    const rec = this.#rec;
+    if (rec !== undefined && n < rec.points.length) rec.points.length = n;
   }
 
   /**
@@ -217,10 +274,10 @@ export class PrefixCache {
     rec.segmentRel = from.segmentRel;
     rec.segmentHeaderSize = from.segmentHeaderSize;
     rec.points = from.points.slice(0, k + 1);
-    rec.tags = from.tags.slice(0, rec.points[k].tagCount);
-    const end = rec.points[k].end;
+    const p = rec.points[k];
+    rec.ops = from.ops.slice(0, p.opCount);
     let n = 0;
-    while (n < from.ignored.length && from.ignored[n] < end) n += 2;
+    while (n < from.ignored.length && from.ignored[n] < p.end) n += 2;
     rec.ignored = from.ignored.slice(0, n);
     return rec;
   }
@@ -236,7 +293,17 @@ export class PrefixCache {
     const from = rec.docStart - chunkOffset;
     const end = rec.points[n - 1].end;
     if (from < 0 || from + end > chunk.length) return false;
-    this.#bytes = chunk.slice(from, from + end);
+    const bytes = chunk.slice(from, from + end);
+    // A tag value is reused when this document's bytes equal the stored ones:
+    // so every recorded value must be the one of the stored bytes (effects
+    // carried over from an earlier document by resume() may hold its values).
+    rec.ops = rec.ops.map((op) => {
+      if (op.kind !== OP_TAG || op.dataRel < 0 || op.dataRel + op.size > end) return op;
+      const at = op.dataRel;
+      const value = op.binary ? bytes.slice(at, at + op.size) : decodeStringAt(bytes, at, op.size);
+      return { ...op, value };
+    });
+    this.#bytes = bytes;
     this.#rec = rec;
     return true;
   }
