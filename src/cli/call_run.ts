@@ -111,6 +111,8 @@ export class CallRun {
         `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
       );
     }
+    // Per-fragment events print only with --json or -v: build them only then.
+    if (!this.#rep.detailed) return;
     const rate = item.format.rate;
     this.#rep.event(
       {

@@ -44,6 +44,11 @@ export class Reporter {
     return this.#json;
   }
 
+  /** Whether {@linkcode Reporter.event} prints events that are not `always` (callers skip building them otherwise). */
+  get detailed(): boolean {
+    return this.#json || this.#verbose;
+  }
+
   /** Print an event: NDJSON as is, or a text line when `text` is given (or always for warnings). */
   event(ev: Record<string, unknown> & { event: string }, text?: string, always = false): void {
     if (this.#json) this.#out.line(hideSecrets(jsonLine(ev)));
