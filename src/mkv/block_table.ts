@@ -32,6 +32,18 @@ const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", p
 
 /** Rows a new table makes room for: the most any table has held (from 32, at most 256). */
 let rowsHint = 32;
+/**
+ * A packed array of doubles, `rowsHint` rows long: new tables start as a copy
+ * (one allocation, already of double elements — `new Array(n)` would start as
+ * small integers and be copied again at the first double stored).
+ */
+let blank: number[] = doubles(rowsHint * STRIDE);
+
+function doubles(n: number): number[] {
+  const a = [0.5];
+  for (let i = 1; i < n; i++) a.push(0.5);
+  return a;
+}
 
 /**
  * A fragment's blocks in order, without an object per block.
@@ -49,9 +61,9 @@ export class BlockTable {
   /**
    * Rows of STRIDE numbers: a plain array (cheap to make, unlike a typed
    * array's backing store), sized at first for as many rows as the largest
-   * table so far so it rarely grows.
+   * table so far so it rarely grows (past its length it grows by assignment).
    */
-  #rows: number[] = new Array(rowsHint * STRIDE);
+  #rows: number[] = blank.slice();
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
@@ -93,7 +105,10 @@ export class BlockTable {
     r[at + START] = h.payloadStart;
     r[at + END] = start + len;
     r[at + DURATION] = duration ?? NaN;
-    if (row >= rowsHint && row < 256) rowsHint = row + 1;
+    if (row >= rowsHint && row < 256) {
+      rowsHint = row + 1;
+      blank = doubles(rowsHint * STRIDE);
+    }
     if (h.lacing !== "none") {
       const data = buf.subarray(start, start + len);
       (this.#laced ??= new Map()).set(row, unlace(data, h.payloadStart - start, h.lacing, offset, simple));
