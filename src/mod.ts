@@ -27,7 +27,8 @@ export { decodeValue } from "./ebml/decode.ts";
 export type { EbmlToken, EbmlValue, TokenBatch, TokenKind } from "./ebml/token.ts";
 export { type ByteSource, EbmlTokenizer, tokenize, tokenizeBatches, type TokenizerOptions } from "./ebml/tokenizer.ts";
 
-export { type Block, type Lacing, parseBlock } from "./mkv/block.ts";
+export { type Block, type BlockHeader, type Lacing, parseBlock, readBlockHeader } from "./mkv/block.ts";
+export { BlockTable } from "./mkv/block_table.ts";
 export {
   type AudioSettings,
   type ClosedBy,
