@@ -248,6 +248,10 @@ function driftingStream(random: () => number, docs: number): Uint8Array {
       el(ID.Info, [el(ID.SegmentUID, new Uint8Array(16).fill(uid & 0xff)), uintEl(ID.TimecodeScale, 1000000)]),
       tracks,
       tagsEl(tags, { onePerTags: true }),
+      // A binary tag whose bytes change now and then.
+      el(ID.Tags, [
+        el(ID.Tag, [el(ID.SimpleTag, [strEl(ID.TagName, "Bin"), el(ID.TagBinary, new Uint8Array(4).fill(uid))])]),
+      ]),
       fragmentTags,
       cluster,
       tagsEl(after),

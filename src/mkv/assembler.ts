@@ -179,9 +179,12 @@ export class FragmentAssembler implements TokenSink {
       const at = start + op.dataRel;
       switch (op.kind) {
         case OP_TAG: {
+          // A string that did not change is reused; bytes are always this
+          // document's own view (no array shared between fragments).
           let value = op.value;
-          if (op.dataRel >= 0 && !cache.same(chunk, at, op.dataRel, op.size)) {
-            value = op.binary ? chunk.subarray(at, at + op.size) : decodeStringAt(chunk, at, op.size);
+          if (op.binary) value = chunk.subarray(at, at + op.size);
+          else if (op.dataRel >= 0 && !cache.same(chunk, at, op.dataRel, op.size)) {
+            value = decodeStringAt(chunk, at, op.size);
           }
           f.tags.push({ name: op.name, value, position: op.position, offset: offset + op.rel });
           break;
