@@ -35,8 +35,12 @@ export interface Input {
   regularFile: boolean;
 }
 
-/** Size of each read buffer (256 KiB). */
-export const READ_SIZE = 1 << 18;
+/**
+ * Size of each read buffer (1 MiB: measured faster than 256 KiB, 512 KiB and
+ * 4 MiB; most GetMedia documents then lie whole in one buffer, where the
+ * assembler can replay them).
+ */
+export const READ_SIZE = 1 << 20;
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;
