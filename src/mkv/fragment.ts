@@ -173,6 +173,9 @@ function isSpace(c: number): boolean {
 /** Length of the `AWS_KINESISVIDEO_` prefix of the KVS tag names. */
 const KVS_LENGTH = 17;
 
+/** Marks a cached tag lookup that found nothing. */
+const NO_TAG: unique symbol = Symbol("no tag");
+
 /** The fragment object the assembler yields. */
 export class Fragment {
   /** 0-based position in the input. */
@@ -205,6 +208,7 @@ export class Fragment {
   tree?: ElementNode[];
   #kvs?: KvsTags;
   #blocks?: Block[];
+  #contactId?: string | typeof NO_TAG;
 
   constructor(index: number, offset: number) {
     this.index = index;
@@ -283,7 +287,9 @@ export class Fragment {
    * ```
    */
   tag(name: string): string | undefined {
-    for (const t of this.tags) {
+    const tags = this.tags;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i];
       if (t.name === name && typeof t.value === "string") return t.value;
     }
     return undefined;
@@ -291,7 +297,11 @@ export class Fragment {
 
   /** Connect's `ContactId` tag. */
   get contactId(): string | undefined {
-    return this.tag("ContactId");
+    // Asked several times per fragment: kept once the fragment is finished.
+    if (this.#contactId !== undefined) return this.#contactId === NO_TAG ? undefined : this.#contactId;
+    const v = this.tag("ContactId");
+    if (this.size > 0) this.#contactId = v ?? NO_TAG;
+    return v;
   }
 
   /** Connect's `InstanceId` tag. */
