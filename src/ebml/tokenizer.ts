@@ -95,6 +95,8 @@ export class EbmlTokenizer {
   #maxDepth: number;
   #source?: string;
   #ended = false;
+  /** Name of the leaf #startElement returned (its table name, or the hex id of an unknown one). */
+  #leafName = "";
 
   constructor(options: TokenizerOptions = {}) {
     this.#maxDepth = options.maxDepth ?? 64;
@@ -229,7 +231,7 @@ export class EbmlTokenizer {
         i += size;
         if (leafType === "binary") {
           if (id !== VOID_ID && out.binary !== undefined) {
-            out.binary(id, elementById(id)!.name, offset, hs, size, stack.length, chunk, i - size);
+            out.binary(id, this.#leafName, offset, hs, size, stack.length, chunk, i - size);
           } else {
             this.#emitValue(id, leafType, offset, hs, size, id === VOID_ID ? EMPTY : chunk.subarray(i - size, i), out);
           }
@@ -239,15 +241,14 @@ export class EbmlTokenizer {
           try {
             value = decodeValueAt(leafType, chunk, i - size, size);
           } catch (e) {
-            throw this.#error((e as Error).message, nameOf(id), offset);
+            throw this.#error((e as Error).message, this.#leafName, offset);
           }
-          out.token("value", id, elementById(id)!.name, leafType, offset, hs, size, stack.length, value, false);
+          out.token("value", id, this.#leafName, leafType, offset, hs, size, stack.length, value, false);
         }
       } else {
-        const def = elementById(id);
         this.#leaf = {
           id,
-          name: def?.name ?? formatId(id),
+          name: this.#leafName,
           type: leafType === SKIP ? "binary" : leafType,
           offset: this.#pos - hs,
           headerSize: hs,
@@ -411,13 +412,15 @@ export class EbmlTokenizer {
     if (size === UNKNOWN_SIZE) throw this.#error("unknown size is only allowed on master elements", nameOf(id), offset);
     if (def === undefined) {
       // Unknown element: report it and skip its data without keeping it.
-      out.token("skip", id, formatId(id), "binary", offset, headerSize, size, depth, undefined, false);
+      this.#leafName = formatId(id);
+      out.token("skip", id, this.#leafName, "binary", offset, headerSize, size, depth, undefined, false);
       return size === 0 ? undefined : SKIP;
     }
     if (size === 0) {
       this.#emitValue(id, def.type, offset, headerSize, 0, EMPTY, out);
       return undefined;
     }
+    this.#leafName = def.name;
     return def.type;
   }
 
