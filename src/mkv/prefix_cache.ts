@@ -191,6 +191,10 @@ const NONE = new Uint8Array(0);
 export class PrefixCache {
   #bytes: Uint8Array = NONE;
   #rec: PrefixRecording | undefined;
+  /** The byte ranges compared (start, end pairs: the complement of the ignored ranges, cut at each point's end). */
+  #segs: Int32Array = new Int32Array(0);
+  /** For each point, how many segments lie before its end. */
+  #segsBefore: Int32Array = new Int32Array(0);
 
   /** Number of recorded points. */
   get length(): number {
@@ -207,21 +211,15 @@ export class PrefixCache {
     const bytes = this.#bytes;
     const avail = chunk.length - start;
     const points = rec.points;
-    const ignored = rec.ignored;
+    const segs = this.#segs;
+    const before = this.#segsBefore;
     let k = -1;
-    let j = 0;
-    let r = 0;
+    let s = 0;
     for (let p = 0; p < points.length; p++) {
-      const end = points[p].end;
-      if (end > avail) break;
-      while (j < end) {
-        // Compare up to the next ignored range, then step over it.
-        const stop = r < ignored.length && ignored[r] < end ? ignored[r] : end;
-        for (; j < stop; j++) if (chunk[start + j] !== bytes[j]) return k;
-        if (stop < end) {
-          j = ignored[r + 1];
-          r += 2;
-        }
+      if (points[p].end > avail) break;
+      for (const n = before[p]; s < n; s++) {
+        const to = segs[2 * s + 1];
+        for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
       }
       k = p;
     }
@@ -256,6 +254,29 @@ export class PrefixCache {
   /** Segment header size. */
   get segmentHeaderSize(): number {
     return this.#rec!.segmentHeaderSize;
+  }
+
+  /** Precompute the compared ranges of `rec`, cut at its points' ends. */
+  #segments(rec: PrefixRecording): void {
+    const segs: number[] = [];
+    const before = new Int32Array(rec.points.length);
+    const ignored = rec.ignored;
+    let j = 0;
+    let r = 0;
+    for (let p = 0; p < rec.points.length; p++) {
+      const end = rec.points[p].end;
+      while (j < end) {
+        const stop = r < ignored.length && ignored[r] < end ? ignored[r] : end;
+        if (stop > j) segs.push(j, stop);
+        if (stop < end) {
+          j = ignored[r + 1];
+          r += 2;
+        } else j = end;
+      }
+      before[p] = segs.length / 2;
+    }
+    this.#segs = Int32Array.from(segs);
+    this.#segsBefore = before;
   }
 
   /** Forget the points from `n` on (they stopped matching). */
@@ -305,6 +326,7 @@ export class PrefixCache {
     });
     this.#bytes = bytes;
     this.#rec = rec;
+    this.#segments(rec);
     return true;
   }
 }
