@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DataError } from "../src/errors.ts";
 import { formatId, readBlockVint, readId, readSize, UNKNOWN_SIZE, vintWidth } from "../src/ebml/vint.ts";
-import { decodeFloat, decodeInt, decodeString, decodeUint, decodeValue } from "../src/ebml/decode.ts";
+import { decodeFloat, decodeInt, decodeString, decodeUint, decodeValue, decodeValueAt } from "../src/ebml/decode.ts";
 import { canDescend, elementById, elementByName, ID as EID } from "../src/ebml/elements.ts";
 import { EbmlTokenizer, tokenize, tokenizeBatches, type TokenizerOptions } from "../src/ebml/tokenizer.ts";
 import type { EbmlToken, TokenBatch } from "../src/ebml/token.ts";
@@ -221,6 +221,15 @@ Deno.test("decode: unsigned integers of 0-8 bytes, bigint above 2^53", () => {
   assert.equal(decodeUint(bytes(0x80, 0, 0, 0, 0, 0, 0, 1)), 2n ** 63n + 1n);
   assert.throws(() => decodeUint(new Uint8Array(9)), RangeError);
   assert.equal(decodeValue("uint", bytes(0x0f, 0x42, 0x40)), 1000000);
+  // 7 and 8 bytes around 2^48 and 2^53 (numbers built from a high part and the low 48 bits).
+  assert.equal(decodeUint(bytes(0, 1, 0, 0, 0, 0, 0, 0)), 2 ** 48);
+  assert.equal(decodeUint(bytes(1, 0, 0, 0, 0, 0, 0)), 2 ** 48);
+  assert.equal(decodeUint(bytes(0x20, 0, 0, 0, 0, 0, 0)), 2n ** 53n);
+  assert.equal(decodeUint(bytes(0, 0, 0x01, 0x9f, 0x1d, 0xe0, 0x1c, 0xc8)), 1782912654536);
+  // In place, as the tokenizer decodes them (no view).
+  const buf = bytes(9, 9, 0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 9);
+  assert.equal(decodeValueAt("uint", buf, 2, 8), Number.MAX_SAFE_INTEGER);
+  assert.equal(decodeValueAt("uint", bytes(0x20, 0, 0, 0, 0, 0, 0, 0, 0), 0, 8), 2n ** 61n);
 });
 
 Deno.test("decode: signed integers with sign extension", () => {

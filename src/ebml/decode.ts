@@ -69,14 +69,26 @@ export function decodeUint(data: Uint8Array): number | bigint {
       `an unsigned integer must be at most 8 bytes, not ${n}`,
     );
   }
+  return uintAt(data, 0, n);
+}
+
+/** `n` (≤ 8) bytes at `start` as an unsigned integer: a number, or a bigint above 2^53. */
+function uintAt(buf: Uint8Array, start: number, n: number): number | bigint {
   if (n <= 6) {
     let v = 0;
-    for (let i = 0; i < n; i++) v = v * 256 + data[i];
+    for (let i = start; i < start + n; i++) v = v * 256 + buf[i];
     return v;
   }
+  // 7–8 bytes (Cluster Timecodes, TrackUIDs): the top one or two bytes and
+  // the low 48 bits, exact as a number while the value is below 2^53.
+  let hi = 0;
+  for (let i = start; i < start + n - 6; i++) hi = hi * 256 + buf[i];
+  let lo = 0;
+  for (let i = start + n - 6; i < start + n; i++) lo = lo * 256 + buf[i];
+  if (hi < 32) return hi * 281474976710656 + lo; // hi × 2^48 + lo < 2^53
   let v = 0n;
-  for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(data[i]);
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  for (let i = start; i < start + n; i++) v = (v << 8n) | BigInt(buf[i]);
+  return v;
 }
 
 /**
@@ -197,11 +209,7 @@ function ascii(buf: Uint8Array, start: number, n: number): string {
  * ```
  */
 export function decodeValueAt(type: ElementType, buf: Uint8Array, start: number, len: number): EbmlValue {
-  if (type === "uint" && len <= 6) {
-    let v = 0;
-    for (let i = start; i < start + len; i++) v = v * 256 + buf[i];
-    return v;
-  }
+  if (type === "uint" && len <= 8) return uintAt(buf, start, len);
   if (type === "string" || type === "utf8") return decodeStringAt(buf, start, len);
   return decodeValue(type, buf.subarray(start, start + len));
 }
