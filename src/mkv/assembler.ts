@@ -5,7 +5,9 @@
  * Segment), one per KVS fragment: each becomes one Fragment. In an ordinary
  * MKV file (known-size Segment) each Cluster becomes one Fragment, sharing the
  * document's tracks. The last fragment is emitted at end of input; one cut
- * short by the end of input is emitted with `complete: false`.
+ * short by the end of input is emitted with `complete: false`. A document laid
+ * out like the last one is replayed from a recording instead of tokenized
+ * (see `prefix_cache.ts`); the fragments are the same.
  *
  * @example
  * ```ts
@@ -208,8 +210,9 @@ export class FragmentAssembler implements TokenSink {
       }
     }
     // Learn from this document only when it parted from the recording before
-    // its last point: a last point that does not repeat (the KVS fragment
-    // number tags) is dropped instead, and a full match needs nothing.
+    // its last point: a last point that does not repeat (trailing KVS tags
+    // whose values change length, such as MILLIS_BEHIND_NOW) is dropped
+    // instead, and a full match needs nothing.
     const n = cache.length;
     if (k + 2 < n) this.#rec = cache.resume(k, offset);
     else {
