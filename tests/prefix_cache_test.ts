@@ -272,3 +272,18 @@ Deno.test("prefix cache: drifting random documents give the same fragments with 
   }
   assert.ok(hits > 1000, `documents replayed: ${hits}`);
 });
+
+Deno.test("prefix cache: documents cut by chunk ends neither shorten nor replace the template", () => {
+  const data = connectStream({ fragments: 12, ...small }).bytes;
+  const whole = new FragmentAssembler();
+  whole.feed(new EbmlTokenizer(), data, []);
+  const points = whole.templatePoints;
+  assert.ok(points >= 10, `a Connect document has many Segment children (${points})`);
+  for (const size of [Math.floor(data.length / 7), Math.floor(data.length / 5) + 13, 3001]) {
+    const tk = new EbmlTokenizer();
+    const asm = new FragmentAssembler();
+    for (let o = 0; o < data.length; o += size) asm.feed(tk, data.subarray(o, o + size), []);
+    assert.equal(asm.templatePoints, points, `chunks of ${size}`);
+    assert.ok(asm.prefixHits > 0);
+  }
+});

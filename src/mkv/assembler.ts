@@ -111,6 +111,11 @@ export class FragmentAssembler implements TokenSink {
   /** Documents whose first bytes were taken from the prefix cache. */
   prefixHits = 0;
 
+  /** Segment children the recorded template covers (0: none recorded). */
+  get templatePoints(): number {
+    return this.#cache?.length ?? 0;
+  }
+
   constructor(options: AssembleOptions = {}) {
     this.#opts = options;
     this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;
@@ -213,8 +218,10 @@ export class FragmentAssembler implements TokenSink {
     // its last point: a last point that does not repeat (trailing KVS tags
     // whose values change length, such as MILLIS_BEHIND_NOW) is dropped
     // instead, and a full match needs nothing.
+    // A match cut short by the end of the chunk says nothing about the rest.
     const n = cache.length;
-    if (k + 2 < n) this.#rec = cache.resume(k, offset);
+    if (cache.cut) this.#rec = undefined;
+    else if (k + 2 < n) this.#rec = cache.resume(k, offset);
     else {
       if (k + 2 === n) cache.truncate(k + 1);
       this.#rec = undefined;

@@ -196,6 +196,12 @@ export class PrefixCache {
   /** For each point, how many segments lie before its end. */
   #segsBefore: Int32Array = new Int32Array(0);
 
+  /**
+   * Whether the last {@linkcode PrefixCache.match} stopped at the end of the
+   * chunk rather than at a difference (the document may still match whole).
+   */
+  cut = false;
+
   /** Number of recorded points. */
   get length(): number {
     return this.#rec?.points.length ?? 0;
@@ -215,8 +221,12 @@ export class PrefixCache {
     const before = this.#segsBefore;
     let k = -1;
     let s = 0;
+    this.cut = false;
     for (let p = 0; p < points.length; p++) {
-      if (points[p].end > avail) break;
+      if (points[p].end > avail) {
+        this.cut = true;
+        break;
+      }
       for (const n = before[p]; s < n; s++) {
         const to = segs[2 * s + 1];
         for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
