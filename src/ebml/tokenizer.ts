@@ -29,7 +29,7 @@
 
 import { DataError } from "../errors.ts";
 import { decodeValue, decodeValueAt } from "./decode.ts";
-import { canDescend, elementById, type ElementType } from "./elements.ts";
+import { canDescend, elementById, type ElementDef, type ElementType } from "./elements.ts";
 import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "./token.ts";
 import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
 
@@ -273,7 +273,7 @@ export class EbmlTokenizer {
     const stack = this.#stack;
     const offset = this.#pos;
     // Nothing can hold an EBML header: every unknown-size master ends here.
-    while (stack.length > 0 && stack[stack.length - 1].end === -1) emitEnd(stack.pop()!, offset, false, out);
+    this.#endUnknownSized(EBML_DEF, offset, out);
     if (stack.length > 0) return 0;
     const taken = out.prefix!(chunk, start, offset);
     if (taken === undefined) return 0;
@@ -378,15 +378,7 @@ export class EbmlTokenizer {
     const offset = this.#pos;
     const def = elementById(id);
     const stack = this.#stack;
-    // Unknown-size masters end at the first element that cannot be inside them.
-    if (def !== undefined) {
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1];
-        if (top.end !== -1 || canDescend(def, top.id)) break;
-        stack.pop();
-        emitEnd(top, offset, false, out);
-      }
-    }
+    if (def !== undefined) this.#endUnknownSized(def, offset, out);
     const depth = stack.length;
     const parentLimit = depth > 0 ? stack[depth - 1].limit : Infinity;
     const dataStart = offset + headerSize;
@@ -422,6 +414,17 @@ export class EbmlTokenizer {
     }
     this.#leafName = def.name;
     return def.type;
+  }
+
+  /** Unknown-size masters end at the first element that cannot be inside them (`def`, at `offset`). */
+  #endUnknownSized(def: ElementDef, offset: number, out: TokenSink): void {
+    const stack = this.#stack;
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.end !== -1 || canDescend(def, top.id)) break;
+      stack.pop();
+      emitEnd(top, offset, false, out);
+    }
   }
 
   #finishLeaf(leaf: PendingLeaf, out: TokenSink): void {
@@ -471,6 +474,7 @@ export class EbmlTokenizer {
 const VOID_ID = 0xec;
 /** The EBML header's id: where a document (and a possible known prefix) begins. */
 const EBML_ID = 0x1a45dfa3;
+const EBML_DEF = elementById(EBML_ID)!;
 /** SimpleBlock and Cluster ids, for the block fast lane. */
 const SIMPLE_BLOCK_ID = 0xa3;
 const CLUSTER_ID = 0x1f43b675;

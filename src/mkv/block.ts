@@ -135,23 +135,58 @@ export function parseBlock(
   simple: boolean,
 ): Block {
   const h = readBlockHeader(data, 0, data.length, offset, simple, scratch);
-  const flags = h.flags;
-  const lacing = h.lacing;
-  const frames = lacing === "none"
+  const frames = h.lacing === "none"
     ? [data.subarray(h.payloadStart)]
-    : unlace(data, h.payloadStart, lacing, offset, simple);
+    : unlace(data, h.payloadStart, h.lacing, offset, simple);
+  return blockFromFlags(h.track, h.timecode, 0, h.flags, simple, frames, offset);
+}
+
+/**
+ * A {@linkcode Block} from its header fields, the flags byte decoded (keyframe
+ * and discardable count only in a SimpleBlock).
+ *
+ * @example
+ * ```ts
+ * import { blockFromFlags } from "./block.ts";
+ * blockFromFlags(1, 64, 1064, 0x80, true, [], 0).keyframe; // true
+ * ```
+ */
+export function blockFromFlags(
+  track: number,
+  timecode: number,
+  timeMs: number,
+  flags: number,
+  simple: boolean,
+  frames: Uint8Array[],
+  offset: number,
+): Block {
   return {
-    track: h.track,
-    timecode: h.timecode,
-    timeMs: 0,
+    track,
+    timecode,
+    timeMs,
     keyframe: simple && (flags & 0x80) !== 0,
     invisible: (flags & 0x08) !== 0,
     discardable: simple && (flags & 0x01) !== 0,
-    lacing,
+    lacing: LACING[(flags >> 1) & 3],
     frames,
     offset,
     simple,
   };
+}
+
+/**
+ * The flags byte a {@linkcode Block} was read from (the inverse of
+ * {@linkcode blockFromFlags}).
+ *
+ * @example
+ * ```ts
+ * import { blockFlags, parseBlock } from "./block.ts";
+ * blockFlags(parseBlock(new Uint8Array([0x81, 0, 0, 0x88, 1]), 0, true)); // 0x88
+ * ```
+ */
+export function blockFlags(b: Block): number {
+  return (b.keyframe ? 0x80 : 0) | (b.invisible ? 0x08 : 0) | (b.discardable ? 0x01 : 0) |
+    (LACING.indexOf(b.lacing) << 1);
 }
 
 /**

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type Block, type BlockHeader, type Lacing, readBlockHeader, unlace } from "./block.ts";
+import { type Block, blockFlags, blockFromFlags, type BlockHeader, readBlockHeader, unlace } from "./block.ts";
 
 /** Numbers kept per block (the row stride). */
 const STRIDE = 9;
@@ -26,7 +26,6 @@ const STRIDE = 9;
 const OFFSET = 0, TIME_MS = 1, TRACK = 2, TIMECODE = 3, FLAGS = 4, BUF = 5, START = 6, END = 7, DURATION = 8;
 /** Bit set in the FLAGS column (above the flags byte) for a SimpleBlock. */
 const SIMPLE = 0x100;
-const LACING: readonly Lacing[] = ["none", "xiph", "fixed", "ebml"];
 
 const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
 
@@ -118,8 +117,7 @@ export class BlockTable {
   /** Add a decoded {@linkcode Block} (its frames are kept as they are). */
   push(b: Block): void {
     const row = this.#count++;
-    const flags = (b.keyframe ? 0x80 : 0) | (b.invisible ? 0x08 : 0) | (b.discardable ? 0x01 : 0) |
-      (LACING.indexOf(b.lacing) << 1);
+    const flags = blockFlags(b);
     const r = this.#rows;
     const at = row * STRIDE;
     r[at + OFFSET] = b.offset;
@@ -170,18 +168,15 @@ export class BlockTable {
     const flags = r[at + FLAGS];
     const simple = (flags & SIMPLE) !== 0;
     const frames = this.#laced?.get(i) ?? [this.frame(i, 0)];
-    const b: Block = {
-      track: r[at + TRACK],
-      timecode: r[at + TIMECODE],
-      timeMs: r[at + TIME_MS],
-      keyframe: simple && (flags & 0x80) !== 0,
-      invisible: (flags & 0x08) !== 0,
-      discardable: simple && (flags & 0x01) !== 0,
-      lacing: LACING[(flags >> 1) & 3],
-      frames,
-      offset: r[at + OFFSET],
+    const b = blockFromFlags(
+      r[at + TRACK],
+      r[at + TIMECODE],
+      r[at + TIME_MS],
+      flags & 0xff,
       simple,
-    };
+      frames,
+      r[at + OFFSET],
+    );
     const d = r[at + DURATION];
     if (!Number.isNaN(d)) b.duration = d;
     return b;

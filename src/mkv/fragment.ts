@@ -262,9 +262,7 @@ export class Fragment {
    * track wins. 0 without blocks.
    */
   get durationMs(): number {
-    const t = this.blockTable;
-    const k = tally(t, true);
-    if (k < 0) return durationFromMaps(t);
+    const k = tally(this.blockTable);
     let best = 0;
     for (let j = 0; j < k; j++) {
       const n = tallyCount[j];
@@ -376,9 +374,7 @@ export class Fragment {
 
   /** Number of blocks per track number. */
   blockCounts(): Map<number, number> {
-    const t = this.blockTable;
-    const k = tally(t, false);
-    if (k < 0) return countsFromMap(t);
+    const k = tally(this.blockTable);
     const m = new Map<number, number>();
     for (let j = 0; j < k; j++) m.set(tallyTrack[j], tallyCount[j]);
     return m;
@@ -386,72 +382,38 @@ export class Fragment {
 }
 
 /**
- * Per-track tallies of a block table, kept in small reused arrays (no Map per
- * call) for up to SMALL_TRACKS track numbers, in order of first appearance.
+ * Per-track tallies of a block table, in reused arrays (nothing allocated per
+ * call), slot j for the j-th track number to appear.
  */
-const SMALL_TRACKS = 8;
-const tallyTrack = new Float64Array(SMALL_TRACKS);
-const tallyCount = new Float64Array(SMALL_TRACKS);
-const tallyFirst = new Float64Array(SMALL_TRACKS);
-const tallyLast = new Float64Array(SMALL_TRACKS);
+const tallySlot = new Map<number, number>();
+const tallyTrack: number[] = [];
+const tallyCount: number[] = [];
+const tallyFirst: number[] = [];
+const tallyLast: number[] = [];
 
-/**
- * Fill the tallies (block count, and with `times` the first and last block
- * time, per track); returns the number of tracks, or -1 when there are more
- * than SMALL_TRACKS (then the Map versions below are used).
- */
-function tally(t: BlockTable, times: boolean): number {
+/** Fill the tallies (block count, first and last block time per track); returns the number of tracks. */
+function tally(t: BlockTable): number {
+  tallySlot.clear();
   let k = 0;
-  let j = 0;
+  let j = -1;
+  let last = NaN;
   for (let i = 0; i < t.length; i++) {
     const track = t.track(i);
-    // Blocks of a track often come in runs: try the last track first.
-    if (j >= k || tallyTrack[j] !== track) {
-      j = 0;
-      while (j < k && tallyTrack[j] !== track) j++;
-      if (j === k) {
-        if (k === SMALL_TRACKS) return -1;
-        tallyTrack[k] = track;
-        tallyCount[k] = 0;
-        if (times) tallyFirst[k] = t.timeMs(i);
-        k++;
+    if (track !== last) {
+      last = track;
+      j = tallySlot.get(track) ?? -1;
+      if (j < 0) {
+        j = k++;
+        tallySlot.set(track, j);
+        tallyTrack[j] = track;
+        tallyCount[j] = 0;
+        tallyFirst[j] = t.timeMs(i);
       }
     }
     tallyCount[j]++;
-    if (times) tallyLast[j] = t.timeMs(i);
+    tallyLast[j] = t.timeMs(i);
   }
   return k;
-}
-
-/** {@linkcode Fragment.durationMs} for many track numbers. */
-function durationFromMaps(t: BlockTable): number {
-  const first = new Map<number, number>();
-  const last = new Map<number, number>();
-  const count = new Map<number, number>();
-  for (let i = 0; i < t.length; i++) {
-    const track = t.track(i);
-    const ms = t.timeMs(i);
-    if (!first.has(track)) first.set(track, ms);
-    last.set(track, ms);
-    count.set(track, (count.get(track) ?? 0) + 1);
-  }
-  let best = 0;
-  for (const [track, n] of count) {
-    const span = last.get(track)! - first.get(track)!;
-    const d = n > 1 ? (span * n) / (n - 1) : 0;
-    if (d > best) best = d;
-  }
-  return best;
-}
-
-/** {@linkcode Fragment.blockCounts} for many track numbers. */
-function countsFromMap(t: BlockTable): Map<number, number> {
-  const m = new Map<number, number>();
-  for (let i = 0; i < t.length; i++) {
-    const track = t.track(i);
-    m.set(track, (m.get(track) ?? 0) + 1);
-  }
-  return m;
 }
 
 /**

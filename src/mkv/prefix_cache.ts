@@ -34,11 +34,11 @@ import type { TagPosition, Track } from "./fragment.ts";
 import { decodeStringAt } from "../ebml/decode.ts";
 
 /** At most this many Segment children are recorded (hostile streams may hold thousands of tiny ones). */
-export const MAX_PREFIX_POINTS = 64;
+const MAX_PREFIX_POINTS = 64;
 /** At most this many bytes of a document are recorded. */
-export const MAX_PREFIX_BYTES = 256 * 1024;
+const MAX_PREFIX_BYTES = 256 * 1024;
 /** At most this many effects are recorded. */
-export const MAX_PREFIX_OPS = 4096;
+const MAX_PREFIX_OPS = 4096;
 
 /** The document state a prefix leaves behind. */
 export interface PrefixDoc {
@@ -106,6 +106,8 @@ export class PrefixRecording {
   points: PrefixPoint[] = [];
   /** Effects in document order. */
   ops: PrefixOp[] = [];
+  /** How many of `ops` were carried over from an earlier document by {@linkcode PrefixCache.resume}. */
+  carried = 0;
   /** Byte ranges not compared (start, end pairs relative to the document start, in order). */
   ignored: number[] = [];
   /** No more points are taken (a limit was reached, or something the template cannot replay): what was recorded stays usable. */
@@ -307,6 +309,7 @@ export class PrefixCache {
     rec.points = from.points.slice(0, k + 1);
     const p = rec.points[k];
     rec.ops = from.ops.slice(0, p.opCount);
+    rec.carried = p.opCount;
     let n = 0;
     while (n < from.ignored.length && from.ignored[n] < p.end) n += 2;
     rec.ignored = from.ignored.slice(0, n);
@@ -325,11 +328,11 @@ export class PrefixCache {
     const end = rec.points[n - 1].end;
     if (from < 0 || from + end > chunk.length) return false;
     const bytes = chunk.slice(from, from + end);
-    // A tag value is reused when this document's bytes equal the stored ones:
-    // so every recorded value must be the one of the stored bytes (effects
-    // carried over from an earlier document by resume() may hold its values).
-    rec.ops = rec.ops.map((op) => {
-      if (op.kind !== OP_TAG || op.dataRel < 0 || op.dataRel + op.size > end) return op;
+    // A tag value is reused when a document's bytes equal the stored ones, so
+    // every recorded value must be the one of the stored bytes: effects
+    // carried over from an earlier document by resume() may hold its values.
+    rec.ops = rec.ops.map((op, i) => {
+      if (i >= rec.carried || op.kind !== OP_TAG || op.dataRel < 0 || op.dataRel + op.size > end) return op;
       const at = op.dataRel;
       const value = op.binary ? bytes.slice(at, at + op.size) : decodeStringAt(bytes, at, op.size);
       return { ...op, value };
