@@ -41,7 +41,7 @@ function envSecrets(): string[] {
  *
  * @example
  * ```ts
- * import { hideSecrets } from "./sanitize.ts";
+ * import { hideSecrets } from "./secrets.ts";
  * hideSecrets("Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/…"); // "Authorization: [redacted]"
  * ```
  */

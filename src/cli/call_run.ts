@@ -20,12 +20,7 @@ import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
 import type { KvsAudioError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
-import { clip, displayText } from "./sanitize.ts";
-
-/** A value from the stream for a JSON event: cut when huge (a hostile tag), or null. */
-function opt(s: string | undefined): string | null {
-  return s === undefined ? null : clip(s);
-}
+import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
 /** Why a run ended. */
 export type EndReason = string;
@@ -50,8 +45,8 @@ export class CallRun {
   #rep: Reporter;
   #source: string;
   #reason: EndReason = "end-of-input";
-  #lastFragment: string | null = null;
-  #token: string | null = null;
+  #lastFragment: string | undefined;
+  #token: string | undefined;
   #contactId: string | undefined;
   #stopFragment: string | undefined;
   #finished = false;
@@ -63,16 +58,6 @@ export class CallRun {
     this.#writer = writer;
     this.#rep = reporter;
     this.#source = source;
-  }
-
-  /** The writer. */
-  get writer(): CallWriter {
-    return this.#writer;
-  }
-
-  /** Last fragment number written. */
-  get lastFragmentNumber(): string | null {
-    return this.#lastFragment;
   }
 
   /** Record why the run ends (a stop bound of `pull`, an idle timeout, …). */
@@ -89,9 +74,9 @@ export class CallRun {
         this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
         this.#rep.event({
           event: "contact-changed",
-          contactId: opt(item.contactId),
-          nextContactId: opt(item.fragment.contactId),
-          fragmentNumber: opt(item.fragment.kvs.fragmentNumber),
+          contactId: clipOrNull(item.contactId),
+          nextContactId: clipOrNull(item.fragment.contactId),
+          fragmentNumber: clipOrNull(item.fragment.kvs.fragmentNumber),
           offset: item.fragment.offset,
         });
       }
@@ -103,7 +88,7 @@ export class CallRun {
     const k = f.kvs;
     if (item.from || item.to) {
       if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
-      this.#token = k.continuationToken ?? null;
+      this.#token = k.continuationToken;
     }
     for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
     if (!f.complete) {
@@ -119,10 +104,10 @@ export class CallRun {
         event: "fragment",
         index: n,
         offset: f.offset,
-        fragmentNumber: opt(k.fragmentNumber),
+        fragmentNumber: clipOrNull(k.fragmentNumber),
         producerTimestampMs: k.producerTimestampMs ?? null,
         millisBehindNow: k.millisBehindNow ?? null,
-        contactId: opt(f.contactId),
+        contactId: clipOrNull(f.contactId),
         complete: f.complete,
         samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
       },
@@ -160,8 +145,8 @@ export class CallRun {
     return {
       reason,
       fragments: w.fragments,
-      lastFragmentNumber: opt(this.#lastFragment ?? undefined),
-      continuationToken: opt(this.#token ?? undefined),
+      lastFragmentNumber: clipOrNull(this.#lastFragment),
+      continuationToken: clipOrNull(this.#token),
       samples: { from_customer: w.frames.from, to_customer: w.frames.to },
     };
   }
@@ -184,8 +169,8 @@ export class CallRun {
       event: "done",
       ...s,
       ...this.extra,
-      contactId: opt(this.#contactId),
-      stopFragmentNumber: opt(this.#stopFragment),
+      contactId: clipOrNull(this.#contactId),
+      stopFragmentNumber: clipOrNull(this.#stopFragment),
       rate,
       seconds: { from_customer: seconds(w.frames.from), to_customer: seconds(w.frames.to) },
       gaps: w.gaps,
@@ -199,6 +184,9 @@ export class CallRun {
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.join(", ")}`);
     }
+    // Where the audio written before a failure or an interruption went.
+    const kept = (inFiles: string, onStdout: string) =>
+      files.length > 0 ? inFiles : w.written.length > 0 ? onStdout : "no audio was written";
     this.#rep.text(
       `${s.fragments} fragment(s); from customer ${seconds(w.frames.from).toFixed(3)} s, to customer ${
         seconds(w.frames.to).toFixed(3)
@@ -212,19 +200,11 @@ export class CallRun {
       }); that fragment was not written`
       : reason === "interrupted"
       ? `interrupted by ${signal}; ${
-        files.length > 0
-          ? "the files hold everything received so far"
-          : w.written.length > 0
-          ? "stdout received everything up to then"
-          : "no audio was written"
+        kept("the files hold everything received so far", "stdout received everything up to then")
       }`
       : reason === "error"
       ? `error (exit ${error?.exitCode}); ${
-        files.length > 0
-          ? "the files hold everything written before it"
-          : w.written.length > 0
-          ? "stdout received the audio up to then"
-          : "no audio was written"
+        kept("the files hold everything written before it", "stdout received the audio up to then")
       }`
       : reason.replaceAll("-", " ");
     this.#rep.text(`stopped: ${why}`);

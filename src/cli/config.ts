@@ -39,14 +39,13 @@ export function applyConfig(
   spec: OptionSpec,
   explicit: string | undefined,
 ): string | undefined {
-  let path = explicit;
+  const path = explicit ?? DEFAULT_CONFIG;
   let text: string;
   try {
-    text = Deno.readTextFileSync(path ?? DEFAULT_CONFIG);
-    path ??= DEFAULT_CONFIG;
+    text = Deno.readTextFileSync(path);
   } catch (e) {
-    if (path === undefined && e instanceof Deno.errors.NotFound) return undefined;
-    throw new UsageError(`cannot read config ${path ?? DEFAULT_CONFIG}: ${(e as Error).message.replace(/: .*'$/, "")}`);
+    if (explicit === undefined && e instanceof Deno.errors.NotFound) return undefined;
+    throw new UsageError(`cannot read config ${path}: ${(e as Error).message.replace(/: .*'$/, "")}`);
   }
   const data = parse(text) as Record<string, unknown>;
   const section = data[command];

@@ -95,11 +95,12 @@ export async function readConnectEvent(path: string): Promise<ConnectEventValues
   } catch (e) {
     throw new UsageError(`cannot read event ${path}: ${(e as Error).message.replace(/: .*'$/, "")}`);
   }
+  const source = path === "-" ? "stdin" : path;
   let json: unknown;
   try {
     json = JSON.parse(raw);
   } catch (e) {
-    throw new UsageError(`${path === "-" ? "stdin" : path}: not valid JSON (${(e as Error).message})`);
+    throw new UsageError(`${source}: not valid JSON (${(e as Error).message})`);
   }
-  return parseConnectEvent(json, path === "-" ? "stdin" : path);
+  return parseConnectEvent(json, source);
 }

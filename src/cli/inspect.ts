@@ -17,7 +17,7 @@ import { DataError, UsageError } from "../errors.ts";
 import { flag, parseCommand } from "./args.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
-import { clip, displayText, hexPreview, jsonLine } from "./sanitize.ts";
+import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
 
 /** Help text of `inspect`. */
 export const INSPECT_HELP = `Usage: kvsaudio inspect FILE|- [--tree | --json]
@@ -33,15 +33,13 @@ Options:
 
 Exit codes: 0 ok, 2 usage, 3 bad stream data (after printing what was read).`;
 
-const TAG_VALUE_MAX = 1024;
-
 /** JSON form of a fragment (the fields `inspect --json` prints). */
 export function fragmentJson(f: Fragment): Record<string, unknown> {
   const k = f.kvs;
   const tags: Record<string, string | string[]> = {};
   for (const t of f.tags) {
-    const v = typeof t.value === "string" ? truncate(t.value) : `hex:${hexPreview(t.value, 64)}`;
-    const name = truncate(t.name);
+    const v = typeof t.value === "string" ? clip(t.value) : `hex:${hexPreview(t.value, 64)}`;
+    const name = clip(t.name);
     const prev = tags[name];
     if (prev === undefined) tags[name] = v;
     else if (Array.isArray(prev)) {
@@ -56,19 +54,19 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     size: f.size,
     complete: f.complete,
     closedBy: f.closedBy,
-    fragmentNumber: opt(k.fragmentNumber),
+    fragmentNumber: clipOrNull(k.fragmentNumber),
     producerTimestamp: k.producerTimestampMs !== undefined ? isoTime(k.producerTimestampMs) : null,
     producerTimestampMs: k.producerTimestampMs ?? null,
     serverTimestamp: k.serverTimestampMs !== undefined ? isoTime(k.serverTimestampMs) : null,
     serverTimestampMs: k.serverTimestampMs ?? null,
     millisBehindNow: k.millisBehindNow ?? null,
-    continuationToken: opt(k.continuationToken),
-    errorCode: opt(k.errorCode),
-    errorId: opt(k.errorId),
-    contactId: opt(f.contactId),
-    instanceId: opt(f.instanceId),
-    mimeType: opt(f.mimeType),
-    docType: opt(f.docType),
+    continuationToken: clipOrNull(k.continuationToken),
+    errorCode: clipOrNull(k.errorCode),
+    errorId: clipOrNull(k.errorId),
+    contactId: clipOrNull(f.contactId),
+    instanceId: clipOrNull(f.instanceId),
+    mimeType: clipOrNull(f.mimeType),
+    docType: clipOrNull(f.docType),
     timecodeScale: f.timecodeScale,
     clusterTimecode: f.clusterTimecode ?? null,
     clusters: f.clusters.length,
@@ -77,8 +75,8 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     tracks: f.tracks.map((t) => ({
       number: t.number,
       uid: t.uid === undefined ? null : typeof t.uid === "bigint" ? t.uid.toString() : t.uid,
-      name: opt(t.name),
-      codecId: opt(t.codecId),
+      name: clipOrNull(t.name),
+      codecId: clipOrNull(t.codecId),
       codecPrivate: t.codecPrivate ? hexPreview(t.codecPrivate, 64) : null,
       type: t.type ?? null,
       audio: t.audio ?? null,
@@ -86,15 +84,6 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     blocks,
     unknownElements: f.unknownElements,
   };
-}
-
-function truncate(s: string): string {
-  return clip(s, TAG_VALUE_MAX);
-}
-
-/** A stream string for JSON (cut to TAG_VALUE_MAX), or null. */
-function opt(s: string | undefined): string | null {
-  return s === undefined ? null : truncate(s);
 }
 
 function flagsOf(f: Fragment): string {
@@ -208,7 +197,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
   let incomplete = 0;
   let errors = 0;
   let bytes = 0;
-  const contacts: string[] = [];
+  const contacts = new Set<string>();
   let first: string | undefined;
   let last: string | undefined;
   if (!json && !tree) out.line(TEXT_HEADER);
@@ -220,7 +209,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
       if (!f.complete) incomplete++;
       if (f.isError) errors++;
       const cid = f.contactId;
-      if (cid && !contacts.includes(cid)) contacts.push(cid);
+      if (cid) contacts.add(cid);
       const fn = f.kvs.fragmentNumber;
       if (fn !== undefined) {
         first ??= fn;
@@ -245,16 +234,16 @@ export async function inspectCommand(args: string[]): Promise<number> {
     bytes,
     incomplete,
     errorFragments: errors,
-    contactIds: contacts.map(truncate),
-    firstFragmentNumber: opt(first),
-    lastFragmentNumber: opt(last),
+    contactIds: Array.from(contacts, (c) => clip(c)),
+    firstFragmentNumber: clipOrNull(first),
+    lastFragmentNumber: clipOrNull(last),
   };
   if (json) out.line(jsonLine({ summary }));
   else {
     out.line(
       `${fragments} fragment(s), ${blocks} block(s), ${bytes} bytes; ${incomplete} truncated, ${errors} error fragment(s)`,
     );
-    out.line(`contact ids: ${contacts.map((c) => displayText(c, 64)).join(", ") || "-"}`);
+    out.line(`contact ids: ${Array.from(contacts, (c) => displayText(c, 64)).join(", ") || "-"}`);
     if (first !== undefined) out.line(`fragment numbers: ${displayText(first, 64)} … ${displayText(last!, 64)}`);
   }
   out.flush();

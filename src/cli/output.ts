@@ -14,8 +14,6 @@
 
 import { type SyncWriter, writeAll } from "../audio/write_all.ts";
 
-export type { SyncWriter };
-
 const encoder = new TextEncoder();
 
 /** Bytes a LineWriter buffers before it writes. */

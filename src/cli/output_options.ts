@@ -82,7 +82,8 @@ export function outputOptions(command: string, values: Values): CallOutputOption
   }
   const contactId = str(values, "contact-id");
   if (contactId !== undefined && contactId.trim() === "") throw new UsageError(`${command}: --contact-id is empty`);
-  if (contactId !== undefined && flag(values, "follow-stream")) {
+  const followStream = flag(values, "follow-stream");
+  if (contactId !== undefined && followStream) {
     throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
   }
   return {
@@ -91,7 +92,7 @@ export function outputOptions(command: string, values: Values): CallOutputOption
     verbose: flag(values, "verbose"),
     quiet: flag(values, "quiet"),
     contactId,
-    followStream: flag(values, "follow-stream"),
+    followStream,
     maxGapMs: (num(command, values, "max-gap", 60) as number) * 1000,
   };
 }

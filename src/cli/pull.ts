@@ -103,7 +103,6 @@ export interface PullPlan {
   selector: StartSelector;
   timestampType: "producer" | "server";
   stopFragment?: bigint;
-  stopFragmentText?: string;
   stopTimestampMs?: number;
   maxDurationMs?: number;
   idleTimeoutMs: number;
@@ -130,8 +129,8 @@ function timestamp(name: string, value: string): number {
 
 /** Validate options (after config and event defaults) into a plan. */
 export function planPull(values: Values, event: ConnectEventValues | undefined, now = Date.now()): PullPlan {
-  const arn = str(values, "arn") ?? (str(values, "stream-name") === undefined ? event?.arn : undefined);
   const name = str(values, "stream-name");
+  const arn = str(values, "arn") ?? (name === undefined ? event?.arn : undefined);
   if (arn !== undefined && name !== undefined) throw new UsageError("pull: give --arn or --stream-name, not both");
   if (arn === undefined && name === undefined) {
     throw new UsageError("pull: --arn ARN or --stream-name NAME is required");
@@ -193,8 +192,9 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     stream: arn !== undefined ? { arn } : { name },
     selector: selector!,
     timestampType,
-    stopFragmentText: stopFragmentText !== undefined ? fragmentNumber("stop-fragment", stopFragmentText) : undefined,
-    stopFragment: stopFragmentText !== undefined ? parseFragmentNumber(stopFragmentText) : undefined,
+    stopFragment: stopFragmentText !== undefined
+      ? parseFragmentNumber(fragmentNumber("stop-fragment", stopFragmentText))
+      : undefined,
     stopTimestampMs,
     maxDurationMs: maxDuration !== undefined ? maxDuration * 1000 : undefined,
     idleTimeoutMs: idle * 1000,
@@ -210,8 +210,10 @@ type StopCheck = "stop-fragment" | "stop-timestamp" | "max-duration" | undefined
 
 function stopBefore(plan: PullPlan, f: Fragment, firstMs: number | undefined): StopCheck {
   const k = f.kvs;
-  const n = parseFragmentNumber(k.fragmentNumber);
-  if (plan.stopFragment !== undefined && n !== undefined && n > plan.stopFragment) return "stop-fragment";
+  if (plan.stopFragment !== undefined) {
+    const n = f.fragmentNumberBigInt;
+    if (n !== undefined && n > plan.stopFragment) return "stop-fragment";
+  }
   const ts = plan.timestampType === "server" ? k.serverTimestampMs : k.producerTimestampMs;
   if (plan.stopTimestampMs !== undefined && ts !== undefined && ts > plan.stopTimestampMs) return "stop-timestamp";
   if (plan.maxDurationMs !== undefined && firstMs !== undefined && k.producerTimestampMs !== undefined) {
@@ -257,22 +259,20 @@ export async function pullCommand(args: string[]): Promise<number> {
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
   const onEvent = (e: PullEvent) => {
-    const { type, ...rest } = e;
-    const text = type === "retry"
-      ? `retrying in ${(e as { delayMs: number }).delayMs} ms after: ${(e as { reason: string }).reason}`
-      : type === "reconnect"
-      ? `reconnecting (${(e as { reason: string }).reason}) after fragment ${e.lastFragmentNumber ?? "-"}`
-      : type === "first-fragment"
-      ? `first fragment ${e.received} ${e.matched ? "is" : "is not"} the one asked for (${e.requested})${
-        e.fetchedRequested ? "; fetched it separately" : ""
-      }`
-      : type === "warning"
-      ? e.message
-      : undefined;
-    if (type === "warning") {
+    if (e.type === "warning") {
       reporter.warning(e.message);
       return;
     }
+    const text = e.type === "retry"
+      ? `retrying in ${e.delayMs} ms after: ${e.reason}`
+      : e.type === "reconnect"
+      ? `reconnecting (${e.reason}) after fragment ${e.lastFragmentNumber ?? "-"}`
+      : e.type === "first-fragment"
+      ? `first fragment ${e.received} ${e.matched ? "is" : "is not"} the one asked for (${e.requested})${
+        e.fetchedRequested ? "; fetched it separately" : ""
+      }`
+      : undefined;
+    const { type, ...rest } = e;
     reporter.event({ event: type, ...rest }, text);
     reporter.flush();
   };

@@ -39,25 +39,20 @@ export class Reporter {
     this.#verbose = opts.verbose ?? false;
   }
 
-  /** True in `--json` mode. */
-  get json(): boolean {
-    return this.#json;
-  }
-
-  /** Whether {@linkcode Reporter.event} prints events that are not `always` (callers skip building them otherwise). */
+  /** Whether {@linkcode Reporter.event} prints events (callers skip building them otherwise). */
   get detailed(): boolean {
     return this.#json || this.#verbose;
   }
 
-  /** Print an event: NDJSON as is, or a text line when `text` is given (or always for warnings). */
-  event(ev: Record<string, unknown> & { event: string }, text?: string, always = false): void {
+  /** Print an event: NDJSON as is, or with `--verbose` a text line when `text` is given. */
+  event(ev: Record<string, unknown> & { event: string }, text?: string): void {
     if (this.#json) this.#out.line(hideSecrets(jsonLine(ev)));
-    else if (text !== undefined && (always || this.#verbose)) this.#out.line(displayText(hideSecrets(text), 400));
+    else if (text !== undefined && this.#verbose) this.#out.line(displayText(hideSecrets(text), 400));
   }
 
   /** A warning (always shown). */
-  warning(message: string, extra: Record<string, unknown> = {}): void {
-    if (this.#json) this.event({ event: "warning", message, ...extra });
+  warning(message: string): void {
+    if (this.#json) this.event({ event: "warning", message });
     else {
       // Text mode: warnings go to stderr, keeping stdout for results.
       this.#out.flush();

@@ -102,6 +102,21 @@ export function clip(text: string, max = 1024): string {
 }
 
 /**
+ * {@linkcode clip} for an optional stream value: `null` when it is absent (a
+ * JSON field that is always present).
+ *
+ * @example
+ * ```ts
+ * import { clipOrNull } from "./sanitize.ts";
+ * clipOrNull(undefined); // null
+ * clipOrNull("c-1"); // "c-1"
+ * ```
+ */
+export function clipOrNull(text: string | undefined): string | null {
+  return text === undefined ? null : clip(text);
+}
+
+/**
  * One NDJSON line that is safe on a terminal: `JSON.stringify`, plus `\uXXXX`
  * escapes for the C1 and bidi controls it leaves raw (the same value once
  * parsed).
