@@ -26,7 +26,7 @@
 
 import { UsageError } from "../errors.ts";
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
-import type { Direction } from "../connect/tracks.ts";
+import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
 import { openSink } from "./open_sink.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
@@ -67,8 +67,8 @@ export class CallWriter {
   #sinks: Partial<Record<Direction, AudioSink>> = {};
   #stereoSink: AudioSink | undefined;
   #mixer: StereoMixer | undefined;
+  /** Set when the outputs are opened. */
   #format: PcmFormat | undefined;
-  #opened = false;
   #closed = false;
   #lastCommit = -Infinity;
   /** Frames written per direction (silence included). */
@@ -96,12 +96,11 @@ export class CallWriter {
 
   /** Paths of the outputs that exist (opened), in the order from, to, stereo. */
   get written(): string[] {
-    return this.#opened ? this.paths : [];
+    return this.#format !== undefined ? this.paths : [];
   }
 
   /** Paths of the outputs, in the order from, to, stereo. */
   get paths(): string[] {
-    if (this.#opts.outDir === "-") return ["-"];
     return this.#planned().map(([, p]) => p);
   }
 
@@ -110,12 +109,13 @@ export class CallWriter {
     return this.#format;
   }
 
+  /** Each output and its path (`-`: the one output the constructor allowed). */
   #planned(): [Direction | "stereo", string][] {
     const o = this.#opts;
+    if (o.outDir === "-") return [[o.stereo ? "stereo" : o.tracks as Direction, "-"]];
     const ext = o.format === "wav" ? ".wav" : ".raw";
     const join = (name: string) => `${o.outDir.replace(/\/+$/, "") || "."}/${name}${ext}`;
     const list: [Direction | "stereo", string][] = [];
-    if (o.outDir === "-") return list;
     if (o.tracks !== "to") list.push(["from", join(FILE_NAMES.from)]);
     if (o.tracks !== "from") list.push(["to", join(FILE_NAMES.to)]);
     if (o.stereo) list.push(["stereo", join(FILE_NAMES.stereo)]);
@@ -149,21 +149,12 @@ export class CallWriter {
   }
 
   #open(format: PcmFormat): void {
-    this.#opened = true;
     this.#format = format;
     const o = this.#opts;
     const common = { rate: format.rate, format: o.format, force: o.force };
-    if (o.outDir === "-") {
-      if (o.stereo) {
-        this.#stereoSink = openSink("-", { ...common, channels: 2 * format.channels });
-      } else {
-        this.#sinks[o.tracks as Direction] = openSink("-", { ...common, channels: format.channels });
-      }
-    } else {
-      for (const [what, path] of this.#planned()) {
-        if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
-        else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
-      }
+    for (const [what, path] of this.#planned()) {
+      if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
+      else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
     }
     if (this.#stereoSink) {
       if (format.channels !== 1) {
@@ -177,9 +168,9 @@ export class CallWriter {
   write(item: AudioItem): void {
     if (this.#closed) throw new Error("CallWriter: write() after close()");
     if (!item.from && !item.to) return;
-    if (!this.#opened) this.#open(item.format);
+    if (this.#format === undefined) this.#open(item.format);
     this.fragments++;
-    for (const dir of ["from", "to"] as const) {
+    for (const dir of DIRECTIONS) {
       const audio = item[dir];
       if (!audio) continue;
       this.frames[dir] += audio.frames;
@@ -223,7 +214,7 @@ export class CallWriter {
    */
   close(createEmpty = true): void {
     if (this.#closed) return;
-    if (!this.#opened) {
+    if (this.#format === undefined) {
       if (!createEmpty) {
         this.#closed = true;
         return;

@@ -62,11 +62,6 @@ export class PcmBuffer {
     this.#direct = Math.max(1, capacity >> 1);
   }
 
-  /** Bytes currently held, not yet passed to `out`. */
-  get buffered(): number {
-    return this.#length;
-  }
-
   /**
    * Append a copy of `bytes`. If they do not fit in the free space the buffer
    * is flushed first; then writes of at least half the capacity go straight

@@ -95,6 +95,7 @@ export class StereoMixer {
   readonly #out = new Uint16Array(CHUNK_FRAMES * 2);
   readonly #outBytes = new Uint8Array(this.#out.buffer);
   readonly #align = new Uint16Array(CHUNK_FRAMES);
+  readonly #alignBytes = new Uint8Array(this.#align.buffer);
 
   /**
    * Mix into `sink`. Throws `RangeError` for a bad rate or lag bound.
@@ -205,7 +206,7 @@ export class StereoMixer {
       return;
     }
     const align = this.#align;
-    const alignBytes = new Uint8Array(align.buffer);
+    const alignBytes = this.#alignBytes;
     for (let off = 0; off < n; off += CHUNK_FRAMES) {
       const k = Math.min(CHUNK_FRAMES, n - off);
       alignBytes.set(pcm.subarray(off * 2, (off + k) * 2));

@@ -261,6 +261,7 @@ export class ConnectDemuxer {
         let len = frame.length - (frame.length % frameBytes);
         oddBytes += frame.length - len;
         const frameCount = len / frameBytes;
+        // Also takes a lace shorter than one frame (frameCount 0): below, len > 0.
         if (skip >= frameCount) {
           skip -= frameCount;
           out.overlapFrames += frameCount;
@@ -273,7 +274,6 @@ export class ConnectDemuxer {
           len -= start;
           skip = 0;
         }
-        if (len === 0) continue;
         out.pieces.push(start === 0 && len === frame.length ? frame : frame.subarray(start, start + len));
         out.frames += len / frameBytes;
         next += len / frameBytes;

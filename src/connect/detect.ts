@@ -51,11 +51,9 @@ export class FragmentLayout {
   /** Index in them of the first `from` and `to` track, or -1. */
   #fromIndex = -1;
   #toIndex = -1;
-  /** Fields of those two tracks the roles depend on. */
-  #fromNumber = 0;
+  /** Fields of those two tracks the roles depend on (their numbers are in `#roles`). */
   #fromRate: number | undefined;
   #fromChannels: number | undefined;
-  #toNumber = 0;
   #toRate: number | undefined;
   #toChannels: number | undefined;
   #roles: TrackRoles | undefined;
@@ -64,17 +62,16 @@ export class FragmentLayout {
 
   /** The directions of `tracks` (as {@linkcode mapTracks} maps them). */
   roles(tracks: readonly Track[]): TrackRoles {
-    if (this.#roles !== undefined && this.#same(tracks)) return this.#roles;
+    const last = this.#roles;
+    if (last !== undefined && this.#same(tracks, last)) return last;
     const map = mapTracks(tracks);
     const names = new Array<string | undefined>(tracks.length);
     for (let i = 0; i < tracks.length; i++) names[i] = tracks[i].name;
     this.#names = names;
     this.#fromIndex = map.from === undefined ? -1 : tracks.indexOf(map.from);
     this.#toIndex = map.to === undefined ? -1 : tracks.indexOf(map.to);
-    this.#fromNumber = map.from !== undefined ? map.from.number : 0;
     this.#fromRate = map.from?.audio?.samplingFrequency;
     this.#fromChannels = map.from?.audio?.channels;
-    this.#toNumber = map.to !== undefined ? map.to.number : 0;
     this.#toRate = map.to?.audio?.samplingFrequency;
     this.#toChannels = map.to?.audio?.channels;
     const found: Track[] = [];
@@ -82,9 +79,9 @@ export class FragmentLayout {
     if (map.to) found.push(map.to);
     this.#roles = {
       hasFrom: map.from !== undefined,
-      from: this.#fromNumber,
+      from: map.from !== undefined ? map.from.number : 0,
       hasTo: map.to !== undefined,
-      to: this.#toNumber,
+      to: map.to !== undefined ? map.to.number : 0,
       audioFormat: audioElementFormat(found),
     };
     return this.#roles;
@@ -103,8 +100,8 @@ export class FragmentLayout {
     return this.#mimeFormat ?? roles.audioFormat;
   }
 
-  /** True when `tracks` map exactly as the last ones did. */
-  #same(tracks: readonly Track[]): boolean {
+  /** True when `tracks` map exactly as the last ones did (to `roles`). */
+  #same(tracks: readonly Track[], roles: TrackRoles): boolean {
     const names = this.#names;
     if (tracks.length !== names.length) return false;
     // The mapping depends on the names only; the numbers and formats on the
@@ -112,12 +109,12 @@ export class FragmentLayout {
     for (let i = 0; i < names.length; i++) if (tracks[i].name !== names[i]) return false;
     if (this.#fromIndex >= 0) {
       const t = tracks[this.#fromIndex];
-      if (t.number !== this.#fromNumber || t.audio?.samplingFrequency !== this.#fromRate) return false;
+      if (t.number !== roles.from || t.audio?.samplingFrequency !== this.#fromRate) return false;
       if (t.audio?.channels !== this.#fromChannels) return false;
     }
     if (this.#toIndex >= 0) {
       const t = tracks[this.#toIndex];
-      if (t.number !== this.#toNumber || t.audio?.samplingFrequency !== this.#toRate) return false;
+      if (t.number !== roles.to || t.audio?.samplingFrequency !== this.#toRate) return false;
       if (t.audio?.channels !== this.#toChannels) return false;
     }
     return true;
