@@ -25,8 +25,6 @@
 import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 
-export { backoffDelays, type BackoffOptions, seededRandom } from "./backoff.ts";
-
 /** The KVS API a call was for; picks the IAM permissions named in messages. */
 export type KvsApi = "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
 
@@ -198,7 +196,8 @@ function permissions(api: KvsApi): string {
  */
 export function classifyAwsError(err: unknown, streamLabel: string, ctx: ClassifyContext = {}): Classification {
   if (err instanceof KvsAudioError) return err;
-  const { name, status } = errorCode(err);
+  const { name, code, status } = errorCode(err);
+  const message = str(shape(err).message);
   const api = ctx.api ?? "GetMedia";
   const options = { cause: err };
   if (name === "AbortError" || (err instanceof DOMException && err.name === "AbortError")) {
@@ -213,7 +212,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
       options,
     );
   }
-  if (name === "RequestExpired" || name === "InvalidSignatureException" && /expired/i.test(str(shape(err).message))) {
+  if (name === "RequestExpired" || name === "InvalidSignatureException" && /expired/i.test(message)) {
     return new AwsError("AWS rejected the request time: check the system clock", name, options);
   }
   if (ACCESS_DENIED.has(name)) {
@@ -233,11 +232,11 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
       options,
     );
   }
-  if (/^Region is missing/.test(str(shape(err).message))) {
+  if (/^Region is missing/.test(message)) {
     return new UsageError("no AWS region: pass --region or set AWS_REGION", options);
   }
-  if (/ENOTFOUND|getaddrinfo/.test(`${str(shape(err).code)} ${str(shape(err).message)}`)) {
-    const host = /ENOTFOUND\s+(\S+)/.exec(str(shape(err).message))?.[1];
+  if (/ENOTFOUND|getaddrinfo/.test(`${code} ${message}`)) {
+    const host = /ENOTFOUND\s+(\S+)/.exec(message)?.[1];
     return new AwsError(
       `cannot resolve ${host ?? "the KVS endpoint"}: check --endpoint-url, --region and DNS`,
       "ENOTFOUND",
@@ -249,7 +248,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
     return new AwsError(`stream ${streamLabel} keeps no data (retention 0): nothing to read`, name, options);
   }
   if (name === "InvalidArgumentException") {
-    const detail = redact(str(shape(err).message));
+    const detail = redact(message);
     return new AwsError(
       `KVS rejected the ${api} request for stream ${streamLabel}${detail ? `: ${detail}` : ""}`,
       name,
@@ -257,7 +256,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
     );
   }
   const what = name && name !== "Error" ? name : "error";
-  const detail = redact(str(shape(err).message) || String(err));
+  const detail = redact(message || String(err));
   const statusPart = status !== undefined ? ` (HTTP ${status})` : "";
   return new AwsError(
     `AWS ${api} call for stream ${streamLabel} failed: ${what}${statusPart}: ${detail}`,

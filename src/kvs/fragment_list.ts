@@ -55,7 +55,7 @@ export async function openFragmentList(
   const open = async (start: number): Promise<MediaBody> => {
     const batch = fragmentNumbers.slice(start, start + MAX_FRAGMENTS_PER_CALL);
     const out = await client.send(
-      new GetMediaForFragmentListCommand({ ...base, Fragments: [...batch] }),
+      new GetMediaForFragmentListCommand({ ...base, Fragments: batch }),
       { abortSignal: signal },
     );
     return mediaBody(out.Payload, { dataEndpoint, contentType: out.ContentType, signal });

@@ -21,9 +21,6 @@ import { getDataEndpoint } from "./data_endpoint.ts";
 import { type MediaBody, mediaBody } from "./media_body.ts";
 import { type StartSelector, toSdkStartSelector } from "./selector.ts";
 
-export { listFragments } from "./list_fragments.ts";
-export { openFragmentList } from "./fragment_list.ts";
-
 /**
  * Start a GetMedia session: GetDataEndpoint (APIName `GET_MEDIA`) once, then
  * GetMedia from `selector`. Resolves once KVS answers with the response

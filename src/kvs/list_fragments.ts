@@ -106,6 +106,7 @@ export async function listFragments(
 ): Promise<FragmentInfo[]> {
   const endpoint = await getDataEndpoint(clients, stream, "LIST_FRAGMENTS", opts.signal);
   const client = clients.archived(endpoint);
+  const base = streamInput(stream);
   const selector = opts.range
     ? {
       FragmentSelectorType: opts.range.type,
@@ -117,7 +118,7 @@ export async function listFragments(
   do {
     const page = await client.send(
       new ListFragmentsCommand({
-        ...streamInput(stream),
+        ...base,
         MaxResults: opts.pageSize ?? 1000,
         ...(nextToken ? { NextToken: nextToken } : {}),
         ...(selector ? { FragmentSelector: selector } : {}),

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { DataError, KvsAudioError } from "../errors.ts";
+import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { classifyAwsError } from "./errors.ts";
@@ -66,21 +66,19 @@ export class PullSource extends FragmentSource {
     this.#o = options;
   }
 
-  /** Whether `f` was already yielded; records it when not. */
-  #isDuplicate(f: Fragment): boolean {
-    const n = f.kvs.fragmentNumber;
+  /** Whether fragment number `n` (`big` as a BigInt, if decimal) was already yielded. */
+  #isDuplicate(n: string | undefined, big: bigint | undefined): boolean {
     if (n === undefined) return false;
-    const big = parseFragmentNumber(n);
     if (big !== undefined && this.#lastBig !== undefined && big <= this.#lastBig) return true;
     if (big === undefined && this.#recent.has(n)) return true;
     return false;
   }
 
-  #accept(f: Fragment): void {
+  /** Record `f` as yielded (`big`: its fragment number as a BigInt, if decimal). */
+  #accept(f: Fragment, big = parseFragmentNumber(f.kvs.fragmentNumber)): void {
     const n = f.kvs.fragmentNumber;
     if (n !== undefined) {
       this.lastNumber = n;
-      const big = parseFragmentNumber(n);
       if (big !== undefined) this.#lastBig = big;
       this.#recent.add(n);
       if (this.#recent.size > 256) this.#recent.delete(this.#recent.values().next().value!);
@@ -104,7 +102,6 @@ export class PullSource extends FragmentSource {
     let attempt = 0;
     let first = true;
     const requested = o.selector.type === "FRAGMENT_NUMBER" ? o.selector.fragmentNumber : undefined;
-    this.#lastFragmentAt = Date.now();
     for (;;) {
       let body: MediaBody;
       try {
@@ -151,20 +148,20 @@ export class PullSource extends FragmentSource {
             yield f;
             return;
           }
-          if (this.#isDuplicate(f)) {
+          const big = parseFragmentNumber(f.kvs.fragmentNumber);
+          if (this.#isDuplicate(f.kvs.fragmentNumber, big)) {
             this.stats.duplicates++;
             this.emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
             continue;
           }
-          if (first && requested !== undefined && !f.isError) {
+          if (first && requested !== undefined) {
             first = false;
             const received = f.kvs.fragmentNumber ?? "";
             const matched = received === requested;
             this.firstFragmentMatched = matched;
-            const rb = parseFragmentNumber(received);
             const qb = parseFragmentNumber(requested);
             let fetched = false;
-            if (!matched && rb !== undefined && qb !== undefined && rb > qb) {
+            if (!matched && big !== undefined && qb !== undefined && big > qb) {
               const missing = await this.#fetchOne(requested);
               if (missing) {
                 fetched = true;
@@ -177,16 +174,15 @@ export class PullSource extends FragmentSource {
           first = false;
           progressed = true;
           attempt = 0;
-          this.#accept(f);
+          this.#accept(f, big);
           yield f;
-          if (f.isError) return;
           if (Date.now() - started >= maxSessionMs) {
             ended = "age";
             break;
           }
         }
       } catch (e) {
-        if (e instanceof DataError || (e instanceof KvsAudioError && !(e.exitCode === 4))) throw e;
+        if (e instanceof KvsAudioError && e.exitCode !== ExitCode.aws) throw e;
         ended = "error";
         error = e;
       } finally {

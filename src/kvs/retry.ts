@@ -88,9 +88,10 @@ export class RetryPolicy {
   async failed(err: unknown, attempt: number, api: KvsApi): Promise<void> {
     if (err instanceof DataError) throw err;
     const o = this.#o;
-    const c = classifyAwsError(err, o.label, { region: o.region, api });
+    const ctx = { region: o.region, api, endpoint: o.endpoint };
+    const c = classifyAwsError(err, o.label, ctx);
     if (c !== "retry") throw c;
-    if (attempt > this.maxRetries) throw finalAwsError(err, o.label, { region: o.region, api, endpoint: o.endpoint });
+    if (attempt > this.maxRetries) throw finalAwsError(err, o.label, ctx);
     const delayMs = this.delay(attempt);
     if (o.stats) o.stats.retries++;
     o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err) });
