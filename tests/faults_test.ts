@@ -15,7 +15,7 @@ import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from 
 import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
 import { sameBytes } from "./support/pipeline.ts";
 import { jsonLines } from "./support/cli.ts";
-import { seeded } from "./support/util.ts";
+import { pool, seeded } from "./support/util.ts";
 import type { Standin } from "./support/kvs_standin.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
@@ -33,20 +33,6 @@ function injected(kind: string, n = 1) {
 }
 function outcome(label: string) {
   tally.outcomes.set(label, (tally.outcomes.get(label) ?? 0) + 1);
-}
-
-/** Run `fn` over `items`, at most `n` at a time, results in order. */
-async function pool<T, R>(items: T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  return out;
 }
 
 /** Read a WAV and check its header against the file: data length == header dataBytes. */

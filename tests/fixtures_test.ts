@@ -52,7 +52,8 @@ import {
   unknownSize,
 } from "./support/mkv_writer.ts";
 import { jsonLines, kvsaudio } from "./support/cli.ts";
-import { noise, withTempDir } from "./support/util.ts";
+import { indexOfBytes, noise, withTempDir } from "./support/util.ts";
+import { sameBytes } from "./support/pipeline.ts";
 
 // ---------------------------------------------------------------- setup
 
@@ -134,31 +135,10 @@ function kvsMs(text: string): number {
   return Number(m[1]) * 1000 + Number(m[2]);
 }
 
-function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
-  outer: for (let i = from; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
 function countBytes(hay: Uint8Array, needle: Uint8Array): number {
   let n = 0;
   for (let i = indexOfBytes(hay, needle); i >= 0; i = indexOfBytes(hay, needle, i + 1)) n++;
   return n;
-}
-
-/** Byte-for-byte equality that reports the first difference (a deepEqual diff of big arrays is slow). */
-function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message: string): void {
-  let i = 0;
-  const n = Math.min(actual.length, expected.length);
-  while (i < n && actual[i] === expected[i]) i++;
-  if (i === n && actual.length === expected.length) return;
-  throw new assert.AssertionError({
-    message: `${message}: ${actual.length} bytes vs ${expected.length} expected, first difference at byte ${i}`,
-    actual: actual.length,
-    expected: expected.length,
-  });
 }
 
 const EBML_MAGIC = Uint8Array.of(0x1A, 0x45, 0xDF, 0xA3);
@@ -902,14 +882,14 @@ for (const name of ["connect_real_shape", "track_order_swapped"]) {
         for (const w of [got.from, got.to]) {
           assert.deepEqual([w.rate, w.channels, w.bits], [rate, 1, 16]);
         }
-        assertSameBytes(got.from.data, want.from, "from_customer.wav = AUDIO_FROM_CUSTOMER payload (+ gap silence)");
-        assertSameBytes(got.to.data, want.to, "to_customer.wav = AUDIO_TO_CUSTOMER payload (+ gap silence)");
+        sameBytes(got.from.data, want.from, "from_customer.wav = AUDIO_FROM_CUSTOMER payload (+ gap silence)");
+        sameBytes(got.to.data, want.to, "to_customer.wav = AUDIO_TO_CUSTOMER payload (+ gap silence)");
         assert.equal(got.done.reason, "end-of-input");
         // The FROM track's first payload opens from_customer.wav, whatever its number.
         const d = ref.documents[0];
         const fromNumber = d.tracks.find((t) => t.name === "AUDIO_FROM_CUSTOMER")!.number;
         const firstFrom = d.blocks.find((b) => b.track === fromNumber)!.payload;
-        assertSameBytes(
+        sameBytes(
           got.from.data.subarray(0, firstFrom.length),
           firstFrom,
           "from_customer.wav opens with the FROM track",
@@ -945,8 +925,8 @@ Deno.test({
       assert.ok(changed);
       assert.equal(changed.nextContactId, "00000000-0000-4000-8000-000000000003");
       assert.equal(got.events.filter((e) => e.event === "fragment").length, 2);
-      assertSameBytes(got.from.data, want.from, "from_customer.wav");
-      assertSameBytes(got.to.data, want.to, "to_customer.wav");
+      sameBytes(got.from.data, want.from, "from_customer.wav");
+      sameBytes(got.to.data, want.to, "to_customer.wav");
       // (Contact …0003's payloads repeat …0002's bytes, so only the exact
       // length above shows they are absent; 5 days of gap would not fit it.)
       assert.deepEqual(got.done.samples, { from_customer: want.from.length / 2, to_customer: want.to.length / 2 });
@@ -1062,8 +1042,8 @@ Deno.test({
       const input = `${dir}/pcm.mkv`;
       await Deno.writeFile(input, s.bytes);
       const got = await extract(dir, input);
-      assertSameBytes(got.from.data, s.payload.from, "kvsaudio from = the FROM payloads");
-      assertSameBytes(got.to.data, s.payload.to, "kvsaudio to = the TO payloads");
+      sameBytes(got.from.data, s.payload.from, "kvsaudio from = the FROM payloads");
+      sameBytes(got.to.data, s.payload.to, "kvsaudio to = the TO payloads");
       // ffmpeg numbers audio tracks in file order: 0:a:0 is track 1 (TO), 0:a:1 track 2 (FROM).
       for (let n = 0; n < s.order.length; n++) {
         const out = await new Deno.Command("ffmpeg", {
@@ -1076,7 +1056,7 @@ Deno.test({
         const dirn = s.order[n];
         const mine = dirn === "from" ? got.from.data : got.to.data;
         assert.ok(out.stdout.length > 0, `ffmpeg decoded 0:a:${n}`);
-        assertSameBytes(mine, out.stdout, `${dirn}_customer.wav = ffmpeg 0:a:${n}`);
+        sameBytes(mine, out.stdout, `${dirn}_customer.wav = ffmpeg 0:a:${n}`);
       }
     });
   },

@@ -22,6 +22,7 @@ import assert from "node:assert/strict";
 import {
   CASE_TIME_LIMIT_MS,
   type CaseResult,
+  checkWavHead,
   DEFAULT_SEED,
   fuzzContext,
   HUGE_RSS_LIMIT,
@@ -37,8 +38,7 @@ import {
 import { kvsaudio, ROOT } from "./support/cli.ts";
 import { connectStream } from "./support/connect_stream.ts";
 import { concat, encodeId, ID } from "./support/mkv_writer.ts";
-import { hex, withTempDir } from "./support/util.ts";
-import { parseWavHeader } from "../src/audio/wav.ts";
+import { hex, pool, withTempDir } from "./support/util.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
 import { EbmlTokenizer } from "../src/ebml/tokenizer.ts";
 import type { EbmlToken } from "../src/ebml/token.ts";
@@ -339,18 +339,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-async function pool<T>(items: T[], width: number, f: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await f(items[i], i);
-      }
-    }),
-  );
-}
-
 function hasErrorFragmentTag(bytes: Uint8Array): boolean {
   const text = new TextDecoder("latin1").decode(bytes);
   return text.includes("AWS_KINESISVIDEO_ERROR_CODE") || text.includes("AWS_KINESISVIDEO_EXCEPTION_ERROR_CODE");
@@ -379,15 +367,7 @@ function checkCliResult(
 
 function checkWavFile(path: string): string | undefined {
   const [head, size] = readHead(path);
-  try {
-    const info = parseWavHeader(head);
-    if (size - info.dataOffset !== info.dataBytes) {
-      return `${path}: header says ${info.dataBytes} data bytes, file holds ${size - info.dataOffset}`;
-    }
-  } catch (e) {
-    return `${path}: not a valid WAV: ${(e as Error).message}`;
-  }
-  return undefined;
+  return checkWavHead(path, head, size).problem;
 }
 
 Deno.test(`fuzz: the CLI (inspect, extract) on ${CLI_CASES} mutants: exit 0 or 3, one stderr line, files only in --out`, async () => {

@@ -13,7 +13,7 @@ import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { ARN, AWS_ENV, leaksSecret, serve } from "./support/pull_harness.ts";
 import { kvsaudioCommand, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
-import { seeded } from "./support/util.ts";
+import { pool, seeded, withTempDir } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -165,25 +165,12 @@ function cases(seed: number, sigs: Sig[]): Case[] {
   }));
 }
 
-async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
-  return out;
-}
-
 const summary: string[] = [];
 
 Deno.test("extract from a slow pipe: SIGINT/SIGTERM/SIGKILL at seeded random moments", async () => {
   const list = cases(11, ["SIGINT", "SIGTERM", "SIGKILL", "SIGINT", "SIGTERM", "SIGKILL", "SIGINT", "SIGTERM"]);
-  const results = await pool(list, 3, async (c) => {
-    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
-    try {
+  const results = await pool(list, 3, (c) =>
+    withTempDir("kvsaudio-int-", async (dir) => {
       const args = ["extract", "-", "--out", dir, ...(c.json ? ["--json"] : ["--verbose"])];
       if (c.stereo) args.push("--stereo");
       const p = new Proc(args, { stdin: true });
@@ -205,10 +192,7 @@ Deno.test("extract from a slow pipe: SIGINT/SIGTERM/SIGKILL at seeded random mom
       await writer.close().catch(() => {});
       assert.ok(r.reported >= c.after);
       return `${c.sig}@${c.after}+${c.delayMs}ms→${r.committed}`;
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
+    }));
   summary.push(`extract: ${results.join(", ")}`);
 });
 

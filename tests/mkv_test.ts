@@ -45,6 +45,7 @@ import {
 } from "./support/connect_stream.ts";
 import { fixturesDir, haveFixtures } from "./support/shared_fixtures.ts";
 import { bytes, catchError, hex } from "./support/util.ts";
+import { chunked } from "./support/pipeline.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -64,19 +65,8 @@ function frame(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 31) & 0xff);
 }
 
-/** Split `data` into chunks sized by `next`. */
-function chunks(data: Uint8Array, next: () => number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let o = 0; o < data.length;) {
-    const n = Math.max(1, next());
-    out.push(data.subarray(o, o + n));
-    o += n;
-  }
-  return out;
-}
-
 async function assemble(data: Uint8Array, opts: AssembleOptions = {}, chunkSize?: number): Promise<Fragment[]> {
-  const src = chunkSize === undefined ? [data] : chunks(data, () => chunkSize);
+  const src = chunkSize === undefined ? [data] : chunked(data, chunkSize);
   const out: Fragment[] = [];
   for await (const f of assembleFragments(src, opts)) out.push(f);
   return out;
@@ -669,7 +659,7 @@ Deno.test("assembler: raw gives exactly each fragment's bytes for any chunk size
   for (const eager of [false, true]) {
     for (const next of sizes) {
       const out: Fragment[] = [];
-      for await (const f of assembleFragments(chunks(stream.bytes, next), { raw: true, eager })) out.push(f);
+      for await (const f of assembleFragments(chunked(stream.bytes, next), { raw: true, eager })) out.push(f);
       assert.equal(out.length, 4);
       out.forEach((f, i) => {
         assert.ok(f.raw !== undefined);
@@ -991,7 +981,7 @@ Deno.test("assembler: ContactId changes between fragments and tags only after th
 Deno.test("assembler: fragmentsFromTokens and maxFragmentBytes", async () => {
   const stream = connectStream({ fragments: 2, ...SMALL });
   const frags: Fragment[] = [];
-  for await (const f of fragmentsFromTokens(tokenizeBatches(chunks(stream.bytes, () => 100)))) frags.push(f);
+  for await (const f of fragmentsFromTokens(tokenizeBatches(chunked(stream.bytes, 100)))) frags.push(f);
   assert.deepEqual(frags.map((f) => [f.offset, f.size]), stream.fragments.map((g) => [g.offset, g.bytes.length]));
   // one endless unknown-size Segment with many Clusters is split at a Cluster past the limit
   const cl = (tc: number) =>
@@ -1012,8 +1002,8 @@ Deno.test({
   fn: async () => {
     const data = await Deno.readFile(new URL("kvs-getmedia/test_mixed_tags.mkv", fixturesDir));
     const whole = await assemble(data, { raw: true });
-    const chunked = await assemble(data, { raw: true }, 61);
-    for (const frags of [whole, chunked]) {
+    const inChunks = await assemble(data, { raw: true }, 61);
+    for (const frags of [whole, inChunks]) {
       assert.equal(frags.length, 10);
       assert.equal(frags.reduce((s, f) => s + f.size, 0), data.length);
       assert.equal(hex(concat(frags.map((f) => f.raw!))), hex(data));

@@ -20,7 +20,7 @@ import type { Fragment } from "../../src/mkv/fragment.ts";
 import type { ElementNode } from "../../src/mkv/tree.ts";
 import { demuxConnect } from "../../src/connect/demuxer.ts";
 import { CallWriter } from "../../src/audio/call_writer.ts";
-import { parseWavHeader } from "../../src/audio/wav.ts";
+import { parseWavHeader, type WavInfo } from "../../src/audio/wav.ts";
 import { fragmentJson } from "../../src/cli/inspect.ts";
 import { isoTime } from "../../src/cli/output.ts";
 import { displayText, hexPreview } from "../../src/cli/sanitize.ts";
@@ -28,7 +28,9 @@ import { seededRandom } from "../../src/kvs/backoff.ts";
 import { connectStream, type ConnectStreamOptions } from "./connect_stream.ts";
 import { decodeHexText, fixturesDir, haveFixtures } from "./shared_fixtures.ts";
 import { hex } from "./util.ts";
+import { chunked } from "./pipeline.ts";
 import {
+  beBytes,
   blockGroup,
   concat,
   ebmlHeader,
@@ -120,14 +122,6 @@ export function parseSeed(text: string | undefined): number {
 // ---------------------------------------------------------------------------
 // Bytes helpers
 
-/** Parse hex (whitespace ignored). */
-export function fromHex(text: string): Uint8Array {
-  const h = text.replace(/\s+/g, "");
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
 function replace(bytes: Uint8Array, start: number, end: number, insert: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length - (end - start) + insert.length);
   out.set(bytes.subarray(0, start), 0);
@@ -144,12 +138,7 @@ function repeat(part: Uint8Array, n: number): Uint8Array {
 
 /** An EBML size VINT of `width` bytes holding `value` (BigInt: values above 2^53 too). */
 export function sizeVint(value: bigint, width: number): Uint8Array {
-  const out = new Uint8Array(width);
-  let v = value;
-  for (let i = width - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
+  const out = beBytes(value, width);
   out[0] |= 0x80 >> (width - 1);
   return out;
 }
@@ -387,14 +376,9 @@ export type Chunking =
 /** Cut `bytes` into chunks (views; the bytes are never modified afterwards). */
 export function chunksOf(bytes: Uint8Array, c: Chunking): Uint8Array[] {
   if (c.kind === "whole") return [bytes];
-  const out: Uint8Array[] = [];
-  const r = c.kind === "random" ? new Rng(c.seed) : undefined;
-  for (let i = 0; i < bytes.length;) {
-    const n = r ? r.range(1, c.kind === "random" ? c.max : 1) : (c as { size: number }).size;
-    out.push(bytes.subarray(i, Math.min(bytes.length, i + n)));
-    i += n;
-  }
-  return out;
+  if (c.kind === "fixed") return chunked(bytes, c.size);
+  const r = new Rng(c.seed);
+  return chunked(bytes, () => r.range(1, c.max));
 }
 
 function describeChunking(c: Chunking): string {
@@ -814,10 +798,6 @@ function nestKnown(id: number, inner: Uint8Array, depth: number): Uint8Array {
   return out;
 }
 
-function blockBytes(parts: number[]): Uint8Array {
-  return Uint8Array.from(parts);
-}
-
 /** Hand-made inputs: deep nesting, huge declared sizes, zero sizes, odd placements, lacing and timing extremes. */
 export function pathologicalInputs(small: Seed): [string, Uint8Array, boolean][] {
   const H = ebmlHeader();
@@ -876,7 +856,7 @@ export function pathologicalInputs(small: Seed): [string, Uint8Array, boolean][]
   add("huge: SimpleBlock 2^56-2 then end of input", concat([clusterPrefix, hdr(ID.SimpleBlock, HUGE_8)]), true);
   add(
     "huge: SimpleBlock 2^56-2 then 5000 bytes",
-    concat([clusterPrefix, hdr(ID.SimpleBlock, HUGE_8), blockBytes([0x81, 0, 0, 0x80]), new Uint8Array(4996)]),
+    concat([clusterPrefix, hdr(ID.SimpleBlock, HUGE_8), Uint8Array.of(0x81, 0, 0, 0x80), new Uint8Array(4996)]),
     true,
   );
   add("huge: Void 2^56-2 at top level", concat([H, hdr(ID.Void, HUGE_8)]), true);
@@ -938,7 +918,7 @@ export function pathologicalInputs(small: Seed): [string, Uint8Array, boolean][]
   // Unknown sizes in impossible places
   add(
     "unknown: SimpleBlock FF",
-    concat([clusterPrefix, hdr(ID.SimpleBlock, FF), blockBytes([0x81, 0, 0, 0x80, 1, 2])]),
+    concat([clusterPrefix, hdr(ID.SimpleBlock, FF), Uint8Array.of(0x81, 0, 0, 0x80, 1, 2)]),
   );
   add("unknown: TagString FF", concat([tagsPrefix, tagName, hdr(ID.TagString, FF), Uint8Array.of(0x41)]));
   add("unknown: Void 8-byte unknown", concat([H, SEG, hdr(ID.Void, unknownSize(8)), new Uint8Array(8)]));
@@ -1255,6 +1235,25 @@ export function readHead(path: string): [Uint8Array, number] {
   }
 }
 
+/**
+ * Check a WAV from its head and size ({@link readHead}): its header, if it
+ * parses, and a problem (naming the file `label`) when it does not parse or
+ * the file does not hold exactly the data the header declares.
+ */
+export function checkWavHead(label: string, head: Uint8Array, size: number): { info?: WavInfo; problem?: string } {
+  let info: WavInfo;
+  try {
+    info = parseWavHeader(head);
+  } catch (e) {
+    return { problem: `${label} is not a valid WAV: ${(e as Error).message}` };
+  }
+  const held = size - info.dataOffset;
+  if (held !== info.dataBytes) {
+    return { info, problem: `${label}: header says ${info.dataBytes} data bytes, file holds ${held}` };
+  }
+  return { info };
+}
+
 /** Check every WAV in `dir`: it parses and holds exactly the data its header declares. */
 function checkWavs(dir: string, writer: CallWriter, stereo: boolean, final: boolean, countFrames: boolean): string[] {
   const problems: string[] = [];
@@ -1271,15 +1270,9 @@ function checkWavs(dir: string, writer: CallWriter, stereo: boolean, final: bool
       continue;
     }
     if (name === "stereo.wav" && !stereo) problems.push("stereo.wav written without stereo");
-    let info;
-    try {
-      info = parseWavHeader(bytes);
-    } catch (e) {
-      problems.push(`${name} is not a valid WAV: ${(e as Error).message}`);
-      continue;
-    }
-    const held = fileSize - info.dataOffset;
-    if (held !== info.dataBytes) problems.push(`${name}: header says ${info.dataBytes} data bytes, file holds ${held}`);
+    const { info, problem } = checkWavHead(name, bytes, fileSize);
+    if (problem) problems.push(problem);
+    if (!info) continue;
     const dir2 = name === "from_customer.wav" ? "from" : name === "to_customer.wav" ? "to" : undefined;
     if (countFrames && dir2 && writer.format) {
       const expect = writer.frames[dir2] * 2 * writer.format.channels;
@@ -1444,7 +1437,7 @@ async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Prom
     let c: FuzzCase;
     if (req.section === "explicit") {
       const x = req.explicit![i];
-      c = explicitCase(x.name, fromHex(x.hex), i);
+      c = explicitCase(x.name, decodeHexText(x.hex), i);
     } else {
       c = makeCase(ctx!, req.section, i);
     }

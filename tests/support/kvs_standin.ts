@@ -22,6 +22,7 @@
  */
 
 import { seededRandom } from "../../src/kvs/backoff.ts";
+import { concat } from "./mkv_writer.ts";
 
 /** One fragment of a stand-in stream. */
 export interface StandinFragment {
@@ -422,7 +423,7 @@ export function startStandin(opts: StandinOptions): Standin {
             have += take;
           }
           if (finished) return;
-          let chunk = concat(parts, have);
+          let chunk = concat(parts);
           if (sent + chunk.length >= limit) {
             chunk = chunk.subarray(0, limit - sent);
             if (chunk.length) controller.enqueue(chunk);
@@ -445,17 +446,6 @@ export function startStandin(opts: StandinOptions): Standin {
       },
     }, { highWaterMark: 0 });
     return mediaResponse(body, dropping);
-  }
-
-  function concat(parts: Uint8Array[], total: number): Uint8Array {
-    if (parts.length === 1) return parts[0].slice();
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
   }
 
   /**

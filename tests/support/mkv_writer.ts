@@ -220,6 +220,16 @@ export function el(
   return concat([encodeId(id), sizeField(data.length, opts), data]);
 }
 
+/** The low `width` bytes of `v`, big-endian (no range check). */
+export function beBytes(v: bigint, width: number): Uint8Array {
+  const out = new Uint8Array(width);
+  for (let i = width - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xFFn);
+    v >>= 8n;
+  }
+  return out;
+}
+
 /**
  * An unsigned integer element, big-endian, in the minimal width (at least 1
  * byte) unless `width` (1..8) is given. Throws if the value does not fit.
@@ -230,7 +240,7 @@ export function uintEl(
   width?: number,
   opts?: ElOptions,
 ): Uint8Array {
-  let v = BigInt(value);
+  const v = BigInt(value);
   if (v < 0n) throw new RangeError(`negative unsigned value ${value}`);
   let w = 1;
   while (w < 8 && v >= 1n << BigInt(8 * w)) w++;
@@ -245,12 +255,7 @@ export function uintEl(
   } else if (v >= 1n << 64n) {
     throw new RangeError(`${value} does not fit 8 bytes`);
   }
-  const data = new Uint8Array(w);
-  for (let i = w - 1; i >= 0; i--) {
-    data[i] = Number(v & 0xFFn);
-    v >>= 8n;
-  }
-  return el(id, data, opts);
+  return el(id, beBytes(v, w), opts);
 }
 
 /**
@@ -270,13 +275,7 @@ export function intEl(id: number, value: number, width?: number): Uint8Array {
   if (!Number.isInteger(w) || w < 1 || w > 8 || !fits(w)) {
     throw new RangeError(`${value} does not fit ${w} bytes`);
   }
-  let u = BigInt.asUintN(8 * w, v);
-  const data = new Uint8Array(w);
-  for (let i = w - 1; i >= 0; i--) {
-    data[i] = Number(u & 0xFFn);
-    u >>= 8n;
-  }
-  return el(id, data);
+  return el(id, beBytes(BigInt.asUintN(8 * w, v), w));
 }
 
 /** A float element, IEEE 754 big-endian, 4 or 8 (default) bytes. */

@@ -31,6 +31,7 @@ import {
   type GeneratedStream,
   writeCallFile,
 } from "./connect_stream.ts";
+import { indexOfBytes } from "./util.ts";
 
 const hex = (b: Uint8Array) =>
   Array.from(b, (x) => x.toString(16).padStart(2, "0").toUpperCase()).join(
@@ -168,16 +169,6 @@ function describe(b: Uint8Array, n: Node): string {
     v = " " + x;
   } else if (STRINGS.has(n.id)) v = " " + decoder.decode(data);
   return `${n.offset} ${n.size} ${n.id.toString(16).toUpperCase()}${v}`;
-}
-
-function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
-  outer: for (let i = from; i <= hay.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) {
-      if (hay[i + j] !== needle[j]) continue outer;
-    }
-    return i;
-  }
-  return -1;
 }
 
 /** Element layout of the real Connect fragment in the reference dump
@@ -597,7 +588,7 @@ Deno.test("magicInPcm puts element ids inside SimpleBlock payloads", () => {
   const nodes = walk(f.bytes).nodes;
   const blocks = nodes.filter((n) => n.id === ID.SimpleBlock);
   for (const magic of ["1A 45 DF A3", "1F 43 B6 75", "12 54 C3 67"]) {
-    const at = indexOf(f.bytes, bytes(magic), blocks[0].offset);
+    const at = indexOfBytes(f.bytes, bytes(magic), blocks[0].offset);
     assert.ok(at > 0, magic);
     const inside = blocks.find((n) => at >= n.dataOffset + 4 && at + 4 <= n.dataOffset + n.size);
     assert.ok(inside, `${magic} at ${at} is inside a SimpleBlock payload`);
@@ -634,8 +625,8 @@ Deno.test("error fragments, contact changes, tag positions, known sizes", () => 
   const t2 = decoder.decode(f2.bytes);
   assert.ok(t2.includes("AWS_KINESISVIDEO_ERROR_CODE") && t2.includes("4000"));
   assert.ok(t2.includes(f2.fragmentNumber));
-  assert.equal(indexOf(f2.bytes, bytes("1F 43 B6 75")), -1);
-  assert.equal(indexOf(f1.bytes, new TextEncoder().encode("ContactId")), -1);
+  assert.equal(indexOfBytes(f2.bytes, bytes("1F 43 B6 75")), -1);
+  assert.equal(indexOfBytes(f1.bytes, new TextEncoder().encode("ContactId")), -1);
   assert.ok(!decoder.decode(f0.bytes).includes("MimeType"));
   // known sizes: Segment (8-byte field) spans the document, Cluster is sized
   for (const f of [f0, f1, f3]) {

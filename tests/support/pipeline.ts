@@ -10,10 +10,14 @@ import { type ConnectItem, demuxConnect, type DemuxOptions } from "../../src/con
 import { CallWriter, type CallWriterOptions } from "../../src/audio/call_writer.ts";
 import { parseWavHeader, type WavInfo } from "../../src/audio/wav.ts";
 
-/** Split `bytes` into chunks of `size` (views). */
-export function chunked(bytes: Uint8Array, size: number): Uint8Array[] {
+/** Split `bytes` into chunks (views) of `size` bytes, or of the sizes `size()` returns in turn (at least 1). */
+export function chunked(bytes: Uint8Array, size: number | (() => number)): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, Math.min(bytes.length, i + size)));
+  for (let i = 0; i < bytes.length;) {
+    const n = typeof size === "number" ? size : Math.max(1, size());
+    out.push(bytes.subarray(i, Math.min(bytes.length, i + n)));
+    i += n;
+  }
   return out;
 }
 

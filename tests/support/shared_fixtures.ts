@@ -235,6 +235,12 @@ export function readReference(bytes: Uint8Array): RefStream {
     out.truncated = { id: h.id, offset: h.offset };
   };
   const fits = (h: Header) => h.size >= 0 && h.dataStart + h.size <= bytes.length;
+  /** The header at `p`; undefined (recorded as the truncation point) when the input ends inside it. */
+  const headerAt = (p: number): Header | undefined => {
+    const h = readHeader(bytes, p);
+    if (!h) out.truncated = { id: -1, offset: p };
+    return h;
+  };
 
   const block = (d: RefDocument, c: RefCluster, data: Uint8Array, offset: number) => {
     // The track number is a VINT with its marker bit cleared.
@@ -257,11 +263,8 @@ export function readReference(bytes: Uint8Array): RefStream {
     const end = ch.size < 0 ? segEnd : Math.min(ch.dataStart + ch.size, segEnd);
     let p = ch.dataStart;
     while (p < end) {
-      const h = readHeader(bytes, p);
-      if (!h) {
-        out.truncated = { id: -1, offset: p };
-        return bytes.length;
-      }
+      const h = headerAt(p);
+      if (!h) return bytes.length;
       if (ch.size < 0 && CLUSTER_ENDERS.has(h.id)) return p;
       if (!fits(h)) {
         truncatedAt(h);
@@ -303,11 +306,8 @@ export function readReference(bytes: Uint8Array): RefStream {
     const end = sh.size < 0 ? bytes.length : Math.min(sh.dataStart + sh.size, bytes.length);
     let p = sh.dataStart;
     while (p < end) {
-      const h = readHeader(bytes, p);
-      if (!h) {
-        out.truncated = { id: -1, offset: p };
-        return bytes.length;
-      }
+      const h = headerAt(p);
+      if (!h) return bytes.length;
       if (h.id === EBML_ID && sh.size < 0) return p;
       if (h.id === CLUSTER_ID) {
         p = cluster(d, h, end);
@@ -342,11 +342,8 @@ export function readReference(bytes: Uint8Array): RefStream {
 
   let p = 0;
   while (p < bytes.length) {
-    const h = readHeader(bytes, p);
-    if (!h) {
-      out.truncated = { id: -1, offset: p };
-      break;
-    }
+    const h = headerAt(p);
+    if (!h) break;
     if (h.id === EBML_ID) {
       if (!fits(h)) {
         truncatedAt(h);

@@ -1,8 +1,9 @@
 /**
- * Small helpers shared by the test files: byte literals and hex, seeded
- * random numbers and noise, catching an error, and temp dirs that are
- * removed afterwards. (mulberry32 is `seededRandom` in src/kvs/backoff.ts;
- * `concat` is in mkv_writer.ts; CLI runs are in cli.ts.)
+ * Small helpers shared by the test files: byte literals, hex and byte search,
+ * seeded random numbers and noise, catching an error, temp dirs that are
+ * removed afterwards, and a bounded pool of async tasks. (mulberry32 is
+ * `seededRandom` in src/kvs/backoff.ts; `concat` is in mkv_writer.ts; CLI runs
+ * are in cli.ts.)
  * @module
  */
 
@@ -13,6 +14,15 @@ export const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 
 /** Lower-case hex, no separators. */
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Index of the first occurrence of `needle` in `hay` at or after `from`; -1 when there is none. */
+export function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
 
 /**
  * A seeded linear congruential generator returning floats in [0, 1): quick
@@ -57,4 +67,20 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => T | Pr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Run `fn` on every item, at most `n` at a time; the results in item order.
+ * Rejects with the first error (the other workers go on through the remaining items).
+ */
+export async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  }));
+  return out;
 }
