@@ -41,26 +41,16 @@ export interface TokenizerOptions {
   source?: string;
 }
 
-interface OpenMaster {
-  id: number;
-  name: string;
-  offset: number;
-  headerSize: number;
-  depth: number;
+/** A master whose end has not been reached (its fields as on its tokens). */
+interface OpenMaster extends Pick<EbmlToken, "id" | "name" | "offset" | "headerSize" | "depth"> {
   /** Absolute end for a known size, -1 when unknown. */
   end: number;
   /** Nearest known end of this master or any ancestor (Infinity if none). */
   limit: number;
 }
 
-interface PendingLeaf {
-  id: number;
-  name: string;
-  type: ElementType;
-  offset: number;
-  headerSize: number;
-  size: number;
-  depth: number;
+/** A leaf whose data spans chunks (its fields as on its token). */
+interface PendingLeaf extends Pick<EbmlToken, "id" | "name" | "type" | "offset" | "headerSize" | "size" | "depth"> {
   parts: Uint8Array[];
   got: number;
   /** Skip the data instead of keeping it. */
