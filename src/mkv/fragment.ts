@@ -401,7 +401,16 @@ function tally(t: BlockTable): number {
     const track = t.track(i);
     if (track !== last) {
       last = track;
-      j = tallySlot.get(track) ?? -1;
+      // A few tracks (Connect has two): a scan beats a Map lookup.
+      j = -1;
+      if (k <= 8) {
+        for (let m = 0; m < k; m++) {
+          if (tallyTrack[m] === track) {
+            j = m;
+            break;
+          }
+        }
+      } else j = tallySlot.get(track) ?? -1;
       if (j < 0) {
         j = k++;
         tallySlot.set(track, j);
