@@ -9,7 +9,9 @@
  *   the WAV headers rewritten (p50, p99);
  * - memory: peak RSS of `extract` on a one-hour and a four-hour call;
  * - start-up: `kvsaudio --help` and `inspect` of a one-fragment file;
- * - live load: 50 concurrent `pull` runs against real-time stand-in streams.
+ * - live load: 50 concurrent `pull` runs against real-time stand-in streams;
+ * - machine floor (information, no target): what Deno's start-up and moving
+ *   the bytes cost on this machine, and what kvsaudio adds above that.
  *
  * Prints a table (metric, target, measured, pass/fail); `--json PATH` writes
  * it as JSON. `--quick` uses small inputs (a smoke run: its numbers are not
@@ -84,26 +86,31 @@ async function which(cmd: string): Promise<boolean> {
 }
 const HAVE_TIME = await Deno.stat("/usr/bin/time").then(() => true, () => false);
 
-/** Run a command: wall time (ms), peak RSS (KiB) and CPU seconds (user + system) via /usr/bin/time when present. */
+/**
+ * Run a command: wall time (ms), and via /usr/bin/time when present peak RSS
+ * (KiB), CPU seconds (user + system) and minor page faults (fresh pages touched).
+ */
 async function timed(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}) {
   const file = await Deno.makeTempFile({ prefix: "kvsaudio-bench-time-" });
-  const argv = HAVE_TIME ? ["/usr/bin/time", "-f", "%M %U %S", "-o", file, cmd, ...args] : [cmd, ...args];
+  const argv = HAVE_TIME ? ["/usr/bin/time", "-f", "%M %U %S %R", "-o", file, cmd, ...args] : [cmd, ...args];
   const t0 = performance.now();
   const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped", env: opts.env })
     .output();
   const ms = performance.now() - t0;
   let rssKiB: number | undefined;
   let cpuS: number | undefined;
+  let faults: number | undefined;
   if (HAVE_TIME) {
-    const [m, u, sy] = (await Deno.readTextFile(file)).trim().split("\n").at(-1)!.split(" ").map(Number);
+    const [m, u, sy, r] = (await Deno.readTextFile(file)).trim().split("\n").at(-1)!.split(" ").map(Number);
     if (Number.isFinite(m)) rssKiB = m;
     if (Number.isFinite(u) && Number.isFinite(sy)) cpuS = u + sy;
+    if (Number.isFinite(r)) faults = r;
   }
   await Deno.remove(file).catch(() => {});
   if (!out.success) {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).slice(-500)}`);
   }
-  return { ms, rssKiB, cpuS, stdout: new TextDecoder().decode(out.stdout) };
+  return { ms, rssKiB, cpuS, faults, stdout: new TextDecoder().decode(out.stdout) };
 }
 
 const kvs = (args: string[]) => timed(Deno.execPath(), ["run", ...PERMS, MAIN, ...args]);
@@ -124,10 +131,12 @@ try {
 
   // ---- Throughput ---------------------------------------------------------
   const extractTimes: number[] = [];
+  const extractFaults: number[] = [];
   for (let i = 0; i < RUNS + 1; i++) {
     await Deno.remove(`${dir}/out`, { recursive: true }).catch(() => {});
     const r = await kvs(["extract", call, "--out", `${dir}/out`]);
     if (i > 0) extractTimes.push(r.ms); // the first run warms the page cache
+    if (i > 0 && r.faults !== undefined) extractFaults.push(r.faults);
   }
   const extractMs = median(extractTimes);
   // The same command on a one-fragment file: what a run costs before the data
@@ -204,6 +213,86 @@ try {
     value: mb / inspectMs,
     unit: "GB/s",
     detail: { runs: inspectTimes, oneFragmentMs: inspectOneMs, inProcessParseMs: parseMs },
+  });
+
+  // ---- Machine floor --------------------------------------------------------
+  // What any program pays here before work of its own: Deno starting and
+  // exiting (an empty script), moving the bytes (reading the call; writing as
+  // many bytes as the WAVs hold to two new files, 1 MiB at a time, as the CLI
+  // does), and touching fresh memory (each new 4 KiB page is a page fault).
+  const empty = `${dir}/empty.ts`;
+  await Deno.writeTextFile(empty, "");
+  const bare: number[] = [];
+  const bareFaults: number[] = [];
+  for (let i = 0; i < Math.max(5, RUNS); i++) {
+    const r = await timed(Deno.execPath(), ["run", empty]);
+    bare.push(r.ms);
+    if (r.faults !== undefined) bareFaults.push(r.faults);
+  }
+  const emptyMs = median(bare);
+  let wavBytes = 0;
+  for (const e of Deno.readDirSync(`${dir}/out`)) wavBytes += Deno.statSync(`${dir}/out/${e.name}`).size;
+  const readMsRuns: number[] = [];
+  const writeMsRuns: number[] = [];
+  const io = new Uint8Array(1 << 20);
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    using f = Deno.openSync(call);
+    while (f.readSync(io) !== null) { /* only the copy from the page cache */ }
+    const t1 = performance.now();
+    for (const name of ["floor0.bin", "floor1.bin"]) {
+      using w = Deno.openSync(`${dir}/${name}`, { write: true, create: true, truncate: true });
+      for (let left = wavBytes / 2; left > 0; left -= io.length) w.writeSync(io.subarray(0, Math.min(left, io.length)));
+    }
+    writeMsRuns.push(performance.now() - t1);
+    readMsRuns.push(t1 - t0);
+    for (const name of ["floor0.bin", "floor1.bin"]) Deno.removeSync(`${dir}/${name}`);
+  }
+  const readMs = median(readMsRuns);
+  const writeMs = median(writeMsRuns);
+  const pageUsRuns: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const fresh = new Uint8Array(32 << 20);
+    fresh.fill(1);
+    const t1 = performance.now();
+    fresh.fill(2);
+    const t2 = performance.now();
+    pageUsRuns.push((((t1 - t0) - (t2 - t1)) * 1000) / ((32 << 20) / 4096));
+  }
+  const pageUs = median(pageUsRuns);
+  const extractFloor = emptyMs + readMs + writeMs;
+  const inspectFloor = emptyMs + readMs;
+  rows.push({
+    metric: "machine floor (not kvsaudio): Deno start-up and exit + moving the bytes",
+    target: "—",
+    measured: `extract ${extractFloor.toFixed(0)} ms (empty script ${emptyMs.toFixed(0)} + read ${
+      readMs.toFixed(0)
+    } + write ${writeMs.toFixed(0)}; kvsaudio ${(extractMs - extractFloor).toFixed(0)} ms above it); inspect ${
+      inspectFloor.toFixed(0)
+    } ms (kvsaudio ${(inspectMs - inspectFloor).toFixed(0)} ms above it); a fresh 4 KiB page costs ${
+      pageUs.toFixed(1)
+    } µs${
+      extractFaults.length > 0 && bareFaults.length > 0
+        ? `: extract touches ${median(extractFaults).toFixed(0)} fresh pages (≈ ${
+          ((median(extractFaults) * pageUs) / 1000).toFixed(0)
+        } ms of its time), the empty script ${median(bareFaults).toFixed(0)} (≈ ${
+          ((median(bareFaults) * pageUs) / 1000).toFixed(0)
+        } ms)`
+        : ""
+    }`,
+    pass: null,
+    value: extractFloor,
+    unit: "ms",
+    detail: {
+      emptyScriptMs: emptyMs,
+      readMs,
+      writeMs,
+      wavBytes,
+      freshPageUs: pageUs,
+      extractPageFaults: extractFaults.length > 0 ? median(extractFaults) : null,
+      emptyScriptPageFaults: bareFaults.length > 0 ? median(bareFaults) : null,
+    },
   });
 
   // ---- Latency ------------------------------------------------------------
@@ -303,12 +392,8 @@ try {
     }
     const h = median(help);
     const n = median(ins);
-    // Deno's own start-up (an empty script), for scale.
-    const empty = `${dir}/empty.ts`;
-    await Deno.writeTextFile(empty, "");
-    const bare: number[] = [];
-    for (let i = 0; i < Math.max(5, RUNS); i++) bare.push((await timed(Deno.execPath(), ["run", empty])).ms);
-    const d = median(bare);
+    // Deno's own start-up (an empty script, measured with the machine floor), for scale.
+    const d = emptyMs;
     rows.push({
       metric: "start-up: --help / inspect of a one-fragment file",
       target: "≤ 150 ms each",
