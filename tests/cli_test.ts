@@ -219,3 +219,30 @@ Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and ex
   assert.match(new TextDecoder().decode(out.stdout), /interrupted by SIGINT/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("extract from a named pipe whose writer comes later: waits for it, then writes the same audio as from a file", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-fifo-" });
+  try {
+    const fifo = `${dir}/call.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
+    if (!made?.success) {
+      console.log(`${t.name}: skipped, mkfifo is not available`);
+      return;
+    }
+    const s = connectStream({ fragments: 4 });
+    const run = kvsaudio(["extract", fifo, "--out", `${dir}/out`]);
+    // The reader blocks in open() until this writer appears; it must not fail or give up meanwhile.
+    await new Promise((r) => setTimeout(r, 300));
+    const w = await Deno.open(fifo, { write: true });
+    await w.write(s.bytes);
+    w.close();
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    for (const [side, name] of [["from", "from_customer"], ["to", "to_customer"]] as const) {
+      const wav = await readWav(`${dir}/out/${name}.wav`);
+      assert.equal(firstDifference(wav.data, expectedPcm(s)[side]!), undefined, name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

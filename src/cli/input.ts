@@ -63,16 +63,16 @@ export async function openInput(path: string): Promise<Input> {
   let file: Deno.FsFile;
   let regular = false;
   try {
-    file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (info.isDirectory) {
-      file.close();
-      throw new UsageError(`${path}: is a directory, not a file`);
-    }
+    // A regular file opens synchronously (it cannot block, and the first
+    // asynchronous file op costs start-up time); a FIFO's open waits for a
+    // writer, so anything else opens asynchronously.
+    const info = Deno.statSync(path);
+    if (info.isDirectory) throw new UsageError(`${path}: is a directory, not a file`);
     regular = info.isFile;
+    file = regular ? Deno.openSync(path, { read: true }) : await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot open ${path}: ${(e as Error).message.replace(/, (open|stat) '.*'$/, "")}`);
+    throw new UsageError(`cannot open ${path}: ${(e as Error).message.replace(/[,:] (open|stat) '.*'$/, "")}`);
   }
   return pooledInput(path, file, true, regular);
 }
