@@ -21,6 +21,7 @@
 
 import { parseArgs } from "node:util";
 import { connectStream, writeCallFile } from "../support/connect_stream.ts";
+import { MAIN, RUN_ARGS } from "../support/cli.ts";
 import { type StandinFragment, startStandin } from "../support/kvs_standin.ts";
 import { EbmlTokenizer } from "../../src/ebml/tokenizer.ts";
 import type { EbmlToken } from "../../src/ebml/token.ts";
@@ -29,11 +30,8 @@ import type { Fragment } from "../../src/mkv/fragment.ts";
 import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
 import { CallWriter } from "../../src/audio/call_writer.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const MAIN = `${ROOT}src/main.ts`;
-// Run kvsaudio exactly as `deno task kvsaudio` does (permissions and V8 flags from deno.json).
-const TASK = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.kvsaudio as string;
-const PERMS = TASK.split(/\s+/).filter((a) => a.startsWith("--"));
+// Run kvsaudio exactly as `deno task kvsaudio` does (permissions and flags from deno.json).
+const PERMS = RUN_ARGS.slice(1);
 
 const { values } = parseArgs({
   args: Deno.args,

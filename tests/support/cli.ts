@@ -17,14 +17,16 @@ export interface CliResult {
 /** The CLI entry point. */
 export const MAIN = `${ROOT}src/main.ts`;
 
-/** `deno run` with the permissions kvsaudio needs (those of `deno task kvsaudio`). */
+/**
+ * `deno run` exactly as `deno task kvsaudio` runs it: its permissions and
+ * flags (V8 flags, lazy dynamic imports) are read from `deno.json`, so the
+ * tests run the command users run.
+ */
 export const RUN_ARGS: readonly string[] = [
   "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
+  ...(JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.kvsaudio as string)
+    .split(/\s+/)
+    .filter((a) => a.startsWith("--")),
 ];
 
 /** A command that runs `kvsaudio ARGS`; cwd, stdio and env are the caller's `options`. */
