@@ -42,7 +42,13 @@ export {
   type Track,
 } from "./mkv/fragment.ts";
 export { type ElementNode, findAll, findFirst } from "./mkv/tree.ts";
-export { assembleFragments, type AssembleOptions, FragmentAssembler, fragmentsFromTokens } from "./mkv/assembler.ts";
+export {
+  assembleFragments,
+  type AssembleOptions,
+  FragmentAssembler,
+  fragmentsFromTokens,
+  type RereadableSource,
+} from "./mkv/assembler.ts";
 
 export { type MimeType, parseMimeType, type StreamFormat, streamFormat } from "./connect/format.ts";
 export { type Direction, DIRECTIONS, mapTracks, TRACK_NAMES, type TrackMap } from "./connect/tracks.ts";

@@ -246,3 +246,33 @@ Deno.test("extract from a named pipe whose writer comes later: waits for it, the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("extract and inspect of a call spanning many read buffers (documents cut by buffer ends are held back): exact audio, every fragment", async () => {
+  // ~4 MiB: documents fall across the 1 MiB read buffers at many places, some with a contact change and a gap.
+  const s = connectStream({
+    fragments: 120,
+    contactIds: "c-1",
+    omit: [57],
+    blocksPerTrack: 17,
+  });
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await kvsaudio(["extract", path, "--out", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const exp = expectedPcm(s);
+    assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
+    assert.equal(firstDifference((await readWav(`${dir}/to_customer.wav`)).data, exp.to!), undefined);
+    const ins = await kvsaudio(["inspect", "--json", path]);
+    assert.equal(ins.code, 0, ins.stderr);
+    const frags = jsonLines(ins.stdoutText).filter((o) => o.index !== undefined && o.offset !== undefined);
+    assert.deepEqual(
+      frags.map((o) => [o.index, o.offset, o.fragmentNumber]),
+      s.fragments.map((f, i) => [i, f.offset, f.fragmentNumber]),
+    );
+    assert.ok(s.bytes.length > 3 * (1 << 20), "the call spans several read buffers");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
+  }
+});

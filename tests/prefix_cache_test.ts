@@ -54,18 +54,29 @@ interface Outcome {
   fragments: unknown[];
   error?: string;
   hits: number;
+  /** Feeds that held a document back (with `hold`). */
+  heldBack: number;
 }
 
-function run(data: Uint8Array, sizes: () => number, prefixCache: boolean, eager = false): Outcome {
+/**
+ * Assemble `data` in chunks of `sizes()` bytes. With `hold`, feeding holds
+ * documents back (`FragmentAssembler.feed(…, true)`): each chunk starts where
+ * the last one's used bytes ended, as a `RereadableSource` gives them, and
+ * every feed must use at least one byte and never more than it was given.
+ */
+function run(data: Uint8Array, sizes: () => number, prefixCache: boolean, eager = false, hold = false): Outcome {
   const tk = new EbmlTokenizer();
   const asm = new FragmentAssembler({ prefixCache, eager });
   const out: Fragment[] = [];
   const fragments: unknown[] = [];
+  let heldBack = 0;
   try {
     for (let o = 0; o < data.length;) {
-      const n = Math.max(1, sizes());
-      asm.feed(tk, data.subarray(o, o + n), out);
-      o += n;
+      const chunk = data.subarray(o, o + Math.max(1, sizes()));
+      const used = asm.feed(tk, chunk, out, hold);
+      assert.ok(used >= 1 && used <= chunk.length, `used ${used} of ${chunk.length}`);
+      if (used < chunk.length) heldBack++;
+      o += used;
       fragments.push(...out.map(describe));
       out.length = 0;
     }
@@ -73,9 +84,9 @@ function run(data: Uint8Array, sizes: () => number, prefixCache: boolean, eager 
     fragments.push(...out.map(describe));
   } catch (e) {
     fragments.push(...out.map(describe));
-    return { fragments, error: (e as Error).message, hits: asm.prefixHits };
+    return { fragments, error: (e as Error).message, hits: asm.prefixHits, heldBack };
   }
-  return { fragments, hits: asm.prefixHits };
+  return { fragments, hits: asm.prefixHits, heldBack };
 }
 
 function same(data: Uint8Array, sizes: () => number, label: string, eager = false): Outcome {
@@ -286,4 +297,68 @@ Deno.test("prefix cache: documents cut by chunk ends neither shorten nor replace
     assert.equal(asm.templatePoints, points, `chunks of ${size}`);
     assert.ok(asm.prefixHits > 0);
   }
+});
+
+/** Held-back feeding gives exactly the fragments (or error) of plain tokenizing without the cache. */
+function sameHeld(data: Uint8Array, sizes: () => number, label: string, eager = false) {
+  const held = run(data, sizes, true, eager, true);
+  const plain = run(data, () => data.length, false, eager);
+  assert.deepEqual(held.fragments, plain.fragments, label);
+  assert.equal(held.error, plain.error, label);
+  return held;
+}
+
+Deno.test("hold-back: same fragments as plain tokenizing, for every stream and chunking", () => {
+  const random = seededRandom(17);
+  let heldBack = 0;
+  for (const [name, data] of streams()) {
+    for (const size of [1, 3, 17, 500, 4096, data.length]) {
+      heldBack += sameHeld(data, () => size, `${name}, ${size}`).heldBack;
+    }
+    sameHeld(data, () => 1 + Math.floor(random() * 3000), `${name}, random chunks`);
+    const eager = sameHeld(data, () => 700, `${name}, eager`, true);
+    assert.equal(eager.heldBack, 0, "eager mode uses every byte");
+  }
+  assert.ok(heldBack > 50, `documents were held back (${heldBack})`);
+});
+
+Deno.test("hold-back: in chunks that cut documents, every document after the first is replayed whole", () => {
+  const data = connectStream({ fragments: 40, ...small }).bytes;
+  const docSize = data.length / 40;
+  const bytesReplayed = (size: number, hold: boolean) => {
+    const tk = new EbmlTokenizer();
+    const asm = new FragmentAssembler();
+    for (let o = 0; o < data.length;) o += asm.feed(tk, data.subarray(o, o + size), [], hold);
+    return asm.prefixBytes;
+  };
+  for (const size of [Math.floor(docSize * 2.5), Math.floor(docSize * 7.3), 4096]) {
+    sameHeld(data, () => size, `chunks of ${size}`);
+    assert.equal(bytesReplayed(size, true), 39 * docSize, `chunks of ${size}: whole documents replayed`);
+    const plain = bytesReplayed(size, false);
+    assert.ok(
+      plain < 39 * docSize,
+      `chunks of ${size}: without hold-back, cut documents are replayed in part (${plain})`,
+    );
+  }
+});
+
+Deno.test("hold-back: corrupted bytes, drifting and crowded documents give the same fragments or the same error", () => {
+  const random = seededRandom(23);
+  const base = concat([
+    connectStream({ fragments: 4, ...small }).bytes,
+    connectStream({ fragments: 3, contactIds: "other", trackNumbers: [2, 1], ...small }).bytes,
+  ]);
+  for (let n = 0; n < 300; n++) {
+    const data = base.slice();
+    const at = Math.floor(random() * data.length);
+    data[at] = n % 2 === 0 ? data[at] ^ (1 << Math.floor(random() * 8)) : Math.floor(random() * 256);
+    sameHeld(data, () => [257, 1000, 4096][n % 3], `byte ${at} changed (case ${n})`);
+    sameHeld(data.subarray(0, Math.floor(random() * data.length)), () => 900, `cut short (case ${n})`);
+  }
+  for (let seed = 1; seed <= 20; seed++) {
+    const data = driftingStream(seededRandom(seed), 30);
+    for (const size of [997, 64, 5000]) sameHeld(data, () => size, `drifting seed ${seed}, chunks of ${size}`);
+  }
+  const crowded = concat([crowdedDoc(300, "a", 1000), crowdedDoc(300, "a", 2000), crowdedDoc(20, "b", 3000)]);
+  for (const size of [1000, 3000, 7000]) sameHeld(crowded, () => size, `crowded, chunks of ${size}`);
 });

@@ -9,6 +9,12 @@
  * Without `release`, every chunk is a fresh buffer (correct, just slower:
  * fresh memory costs page faults).
  *
+ * A regular file's chunks are a `RereadableSource`: the assembler gives back
+ * the end of a chunk that cuts a document short, and the next chunk starts
+ * with it, so every document lies whole in one chunk. In the CLI's flow
+ * everything before that end has been released by then, so the one buffer is
+ * reused: the end moves to its start and the rest is read after it.
+ *
  * @example
  * ```ts
  * import { openInput } from "./input.ts";
@@ -19,13 +25,17 @@
  */
 
 import { UsageError } from "../errors.ts";
+import type { RereadableSource } from "../mkv/assembler.ts";
 
 /** An opened input. */
 export interface Input {
   /** Name used in messages (`-` is shown as `stdin`). */
   name: string;
-  /** The bytes, as chunks. */
-  chunks: AsyncIterable<Uint8Array>;
+  /**
+   * The bytes, as chunks. From a regular file also a
+   * {@linkcode RereadableSource}: the end of a chunk can be given again.
+   */
+  chunks: AsyncIterable<Uint8Array> | RereadableSource;
   /** Everything before byte `offset` has been consumed: its buffers may be reused. */
   release(offset: number): void;
   /**
@@ -82,6 +92,9 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
   const inUse: { buf: ArrayBuffer; end: number }[] = [];
   let released = 0;
   let offset = 0;
+  /** Bytes at the end of the last chunk to give again (see RereadableSource). */
+  let back = 0;
+  let last: Uint8Array | undefined;
   const take = (): ArrayBuffer => {
     // Recycle buffers whose bytes all lie before the released offset.
     while (inUse.length > 0 && inUse[0].end <= released) free.push(inUse.shift()!.buf);
@@ -90,9 +103,24 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
+        // The held-back end of the last chunk no longer pins its buffer: once
+        // everything before it is released, that same buffer is taken again
+        // and the bytes move to its start.
+        const carry = back;
+        back = 0;
+        if (carry > 0) {
+          inUse[inUse.length - 1].end -= carry;
+          offset -= carry;
+        }
         const buf = take();
         const view = new Uint8Array(buf);
         let filled = 0;
+        if (carry > 0) {
+          const tail = last!.subarray(last!.length - carry);
+          if (tail.buffer === buf) view.copyWithin(0, tail.byteOffset, tail.byteOffset + carry);
+          else view.set(tail);
+          filled = carry;
+        }
         // Regular files: fill the buffer with synchronous reads (no pipe can block).
         while (filled < READ_SIZE) {
           const n = regularFile && reader.readSync
@@ -108,16 +136,31 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
         }
         offset += filled;
         inUse.push({ buf, end: offset });
-        yield view.subarray(0, filled);
+        last = view.subarray(0, filled);
+        yield last;
       }
     } finally {
       if (close) reader.close?.();
     }
   }
+  const iterator = chunks();
   return {
     name,
     regularFile,
-    chunks: chunks(),
+    // A regular file can give bytes again, so the assembler can hold back a
+    // document cut by the end of a buffer and replay it whole from the next.
+    chunks: regularFile
+      ? {
+        [Symbol.asyncIterator]: () => iterator,
+        unread(n: number) {
+          // At least one byte of each chunk must be used, or reading would not advance.
+          if (!(n >= 0 && n < (last?.length ?? 0) - back)) {
+            throw new RangeError(`cannot give back ${n} of the last chunk's ${last?.length ?? 0} bytes`);
+          }
+          back += n;
+        },
+      } satisfies RereadableSource
+      : iterator,
     release(o: number) {
       if (o > released) released = o;
     },

@@ -103,6 +103,36 @@ export class EbmlTokenizer {
     return this.#stack.length;
   }
 
+  /**
+   * Go back to absolute `offset`, the start of a top-level element seen
+   * earlier, forgetting everything after it: the next byte pushed is the
+   * one at `offset`, with nothing open (the state the tokenizer was in just
+   * before that element's header). The caller re-pushes the bytes from
+   * there; a consumer that got tokens past `offset` must forget them too.
+   *
+   * @example
+   * ```ts
+   * import { EbmlTokenizer } from "./tokenizer.ts";
+   * import type { EbmlToken } from "./token.ts";
+   * const tk = new EbmlTokenizer();
+   * const out: EbmlToken[] = [];
+   * tk.push(new Uint8Array([0xec, 0x80, 0xec]), out); // a Void, then a header byte
+   * tk.rewind(2);                                      // back to the second Void
+   * tk.push(new Uint8Array([0xec, 0x80]), out);
+   * out.length; // 2
+   * ```
+   */
+  rewind(offset: number): void {
+    if (this.#ended) throw new Error("EbmlTokenizer: rewind() after end()");
+    if (!(offset >= 0 && offset <= this.offset)) {
+      throw new RangeError(`EbmlTokenizer: cannot rewind to ${offset} (next byte is ${this.offset})`);
+    }
+    this.#pos = offset;
+    this.#stack.length = 0;
+    this.#leaf = undefined;
+    this.#carryLen = 0;
+  }
+
   /** Tokenize `chunk`, appending completed tokens to `out`. */
   push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): void {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");

@@ -108,8 +108,19 @@ export class FragmentAssembler implements TokenSink {
   #chunk: Uint8Array | undefined;
   #chunkOffset = 0;
   #taken: PrefixTaken = { bytes: 0, openId: ID.Segment, openOffset: 0, openHeaderSize: 0 };
+  /**
+   * Where the document in progress began, while none of its fragments has
+   * been closed (-1 otherwise), with the fragment index and replay count at
+   * that point: what {@linkcode feed} goes back to when holding back.
+   */
+  #markOffset = -1;
+  #markIndex = 0;
+  #markHits = 0;
+  #markBytes = 0;
   /** Documents whose first bytes were taken from the prefix cache. */
   prefixHits = 0;
+  /** Bytes taken from the prefix cache, over all documents (whole documents replayed add their whole size). */
+  prefixBytes = 0;
 
   /** Segment children the recorded template covers (0: none recorded). */
   get templatePoints(): number {
@@ -142,18 +153,74 @@ export class FragmentAssembler implements TokenSink {
   /**
    * Tokenize `chunk` (at absolute `offset`) with `tokenizer` straight into
    * the assembler — no token objects — appending finished fragments to `out`.
+   * Returns how many bytes of `chunk` were used: all of them, unless
+   * `holdBack` is set and a document began inside the chunk (after its first
+   * byte) and is still in progress at its end. Then everything from that
+   * document's first byte on is forgotten (tokenizer included) and must be
+   * fed again at the start of the next chunk, where the whole document can be
+   * replayed from the last one's recording. The fragments are the same
+   * either way. (Not with the `raw`, `tree` or `eager` options: those use all
+   * bytes.)
+   *
+   * @example
+   * ```ts
+   * import { FragmentAssembler } from "./assembler.ts";
+   * import { EbmlTokenizer } from "../ebml/tokenizer.ts";
+   * import type { Fragment } from "./fragment.ts";
+   * const bytes = await Deno.readFile("getmedia.mkv");
+   * const tk = new EbmlTokenizer();
+   * const asm = new FragmentAssembler();
+   * const out: Fragment[] = [];
+   * for (let at = 0; at < bytes.length;) {
+   *   at += asm.feed(tk, bytes.subarray(at, at + 65536), out, true);
+   * }
+   * asm.finish(tk, out);
+   * ```
    */
-  feed(tokenizer: EbmlTokenizer, chunk: Uint8Array, out: Fragment[]): void {
+  feed(tokenizer: EbmlTokenizer, chunk: Uint8Array, out: Fragment[], holdBack = false): number {
     if (this.#opts.raw && chunk.length > 0) this.#pieces.push({ chunk, offset: tokenizer.offset });
     this.#sinkOut = out;
     this.#sinkFinal = false;
     this.#chunk = chunk;
-    this.#chunkOffset = tokenizer.offset;
+    const chunkOffset = tokenizer.offset;
+    this.#chunkOffset = chunkOffset;
     try {
       tokenizer.push(chunk, this);
     } finally {
       this.#chunk = undefined;
     }
+    // Hold back the document still in progress when it began inside this
+    // chunk (not at its first byte): the caller presents its bytes again at
+    // the start of the next chunk, where the whole document can be replayed.
+    const mark = this.#markOffset;
+    if (!holdBack || mark <= chunkOffset || this.#frag === undefined || !this.#holdable) return chunk.length;
+    tokenizer.rewind(mark);
+    this.#frag = undefined;
+    this.#index = this.#markIndex;
+    this.prefixHits = this.#markHits;
+    this.prefixBytes = this.#markBytes;
+    this.#doc = newDoc();
+    this.#rec = undefined;
+    this.#track = undefined;
+    this.#simpleTags.length = 0;
+    this.#group = undefined;
+    this.#clusterTc = 0;
+    this.#markOffset = -1;
+    return mark - chunkOffset;
+  }
+
+  /** Whether documents may be held back: not while keeping raw bytes or trees, nor in eager mode. */
+  get #holdable(): boolean {
+    const o = this.#opts;
+    return !o.raw && !o.tree && !o.eager;
+  }
+
+  /** A document began at `offset`, after the fragment before it was closed; `hits` and `bytes` replayed before it. */
+  #markDocument(offset: number, hits: number, bytes: number): void {
+    this.#markOffset = offset;
+    this.#markIndex = this.#index;
+    this.#markHits = hits;
+    this.#markBytes = bytes;
   }
 
   /**
@@ -168,9 +235,12 @@ export class FragmentAssembler implements TokenSink {
     const k = cache.match(chunk, start);
     if (k < 0) return undefined;
     const p = cache.point(k);
-    this.prefixHits++;
+    const hits = this.prefixHits++;
+    const bytes = this.prefixBytes;
+    this.prefixBytes += p.end;
     // What the EBML start token does…
     if (this.#frag) this.#close(offset, "next-document", this.#sinkOut);
+    this.#markDocument(offset, hits, bytes);
     this.#doc = {
       docType: p.docType,
       timecodeScale: p.timecodeScale,
@@ -398,6 +468,7 @@ export class FragmentAssembler implements TokenSink {
       case ID.EBML:
         if (t.depth === 0) {
           if (this.#frag) this.#close(t.offset, "next-document", out);
+          this.#markDocument(t.offset, this.prefixHits, this.prefixBytes);
           this.#doc = newDoc();
           this.#ensureFragment(t.offset);
           if (this.#cache !== undefined) this.#rec = new PrefixRecording(t.offset);
@@ -644,6 +715,7 @@ export class FragmentAssembler implements TokenSink {
   #close(end: number, by: ClosedBy, out: Fragment[]): void {
     const f = this.#frag!;
     this.#frag = undefined;
+    this.#markOffset = -1;
     this.#simpleTags.length = 0;
     this.#group = undefined;
     if (this.#emitted) return;
@@ -775,6 +847,44 @@ async function* drive<T>(
 }
 
 /**
+ * A byte source that can take back the end of the chunk it gave last: after
+ * `unread(n)`, its next chunk begins with those `n` bytes again. Given one,
+ * {@linkcode assembleFragments} holds back a document that a chunk cuts
+ * short, so that documents lie whole in one chunk and can be replayed (see
+ * {@linkcode FragmentAssembler.feed}); the fragments are the same either way.
+ *
+ * @example
+ * ```ts
+ * import type { RereadableSource } from "./assembler.ts";
+ * function rereadable(bytes: Uint8Array, size: number): RereadableSource {
+ *   let at = 0;
+ *   let back = 0;
+ *   return {
+ *     unread(n) { back = n; },
+ *     async *[Symbol.asyncIterator]() {
+ *       for (;;) {
+ *         at -= back;
+ *         back = 0;
+ *         if (at >= bytes.length) return;
+ *         const chunk = bytes.subarray(at, at + size);
+ *         at += chunk.length;
+ *         yield chunk;
+ *       }
+ *     },
+ *   };
+ * }
+ * ```
+ */
+export interface RereadableSource extends AsyncIterable<Uint8Array> {
+  /**
+   * The last `bytes` bytes of the last chunk were not used: give them again,
+   * first in the next chunk. Fewer than the chunk's length (each chunk is
+   * used at least in part).
+   */
+  unread(bytes: number): void;
+}
+
+/**
  * Assemble fragments straight from a byte source (tokenizer included).
  * Data errors carry the `source` name, the byte offset and the element.
  *
@@ -786,14 +896,18 @@ async function* drive<T>(
  * ```
  */
 export async function* assembleFragments(
-  source: ByteSource,
+  source: ByteSource | RereadableSource,
   options: AssembleOptions = {},
 ): AsyncGenerator<Fragment> {
   // The tokenizer feeds the assembler directly (the same tokens as
   // tokenizeBatches → fragmentsFromTokens, without a token object each).
   const tokenizer = new EbmlTokenizer(options);
   const asm = new FragmentAssembler(options);
-  yield* drive(source, (chunk, out) => asm.feed(tokenizer, chunk, out));
+  const reread = "unread" in source && typeof source.unread === "function" ? source : undefined;
+  yield* drive(source, (chunk, out) => {
+    const used = asm.feed(tokenizer, chunk, out, reread !== undefined);
+    if (used < chunk.length) reread!.unread(chunk.length - used);
+  });
   const out: Fragment[] = [];
   asm.finish(tokenizer, out);
   yield* out;
