@@ -15,7 +15,7 @@
 import { DataError, KvsStreamError, UsageError } from "../../src/errors.ts";
 import { EbmlTokenizer } from "../../src/ebml/tokenizer.ts";
 import type { EbmlToken } from "../../src/ebml/token.ts";
-import { assembleFragments } from "../../src/mkv/assembler.ts";
+import { assembleFragments, type RereadableSource } from "../../src/mkv/assembler.ts";
 import type { Fragment } from "../../src/mkv/fragment.ts";
 import type { ElementNode } from "../../src/mkv/tree.ts";
 import { demuxConnect } from "../../src/connect/demuxer.ts";
@@ -379,6 +379,37 @@ export function chunksOf(bytes: Uint8Array, c: Chunking): Uint8Array[] {
   if (c.kind === "fixed") return chunked(bytes, c.size);
   const r = new Rng(c.seed);
   return chunked(bytes, () => r.range(1, c.max));
+}
+
+/**
+ * The chunks of {@linkcode chunksOf} as a `RereadableSource` (as the CLI
+ * reads a file): a chunk's end given back with `unread` starts the next
+ * chunk, so the assembler holds back documents cut by chunk ends.
+ */
+export function rereadableChunks(bytes: Uint8Array, c: Chunking): RereadableSource {
+  const sizes = chunksOf(bytes, c).map((chunk) => chunk.length);
+  let at = 0;
+  let back = 0;
+  let last = 0;
+  let k = 0;
+  return {
+    unread(n: number) {
+      if (!(n >= 0 && n < last - back)) throw new RangeError(`cannot give back ${n} of ${last} bytes`);
+      back += n;
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        at -= back;
+        back = 0;
+        if (at >= bytes.length) return;
+        // Given-back bytes make more chunks than planned: the last size repeats.
+        const chunk = bytes.subarray(at, at + sizes[Math.min(k++, sizes.length - 1)]);
+        at += chunk.length;
+        last = chunk.length;
+        yield chunk;
+      }
+    },
+  };
 }
 
 function describeChunking(c: Chunking): string {
@@ -1201,7 +1232,12 @@ function renderTree(nodes: readonly ElementNode[], depth: number, out: string[])
   }
 }
 
-async function inspectRun(bytes: Uint8Array, chunks: Uint8Array[], tree: boolean, eager: boolean): Promise<RunOutcome> {
+async function inspectRun(
+  bytes: Uint8Array,
+  chunks: Uint8Array[] | RereadableSource,
+  tree: boolean,
+  eager: boolean,
+): Promise<RunOutcome> {
   const json: string[] = [];
   try {
     for await (const f of assembleFragments(chunks, { source: SOURCE, tree, eager })) {
@@ -1295,7 +1331,7 @@ async function extractRun(c: FuzzCase, dir: string, problems: string[]): Promise
   let res: RunOutcome = { kind: "ok", json: [] };
   let checks = 0;
   try {
-    const items = demuxConnect(assembleFragments(chunksOf(c.bytes, c.chunkExtract), { source: SOURCE }), {
+    const items = demuxConnect(assembleFragments(rereadableChunks(c.bytes, c.chunkExtract), { source: SOURCE }), {
       followStream: c.followStream,
     });
     for await (const item of items) {
@@ -1324,6 +1360,31 @@ async function extractRun(c: FuzzCase, dir: string, problems: string[]): Promise
   return res;
 }
 
+/** Differences between two readings of the same bytes (one chunk vs `how`): outcome, fragment count, first differing field. */
+function sameReading(a: RunOutcome, b: RunOutcome, how: string): string[] {
+  if (a.kind === "failure" || b.kind === "failure") return [];
+  if (a.kind !== b.kind || a.message !== b.message) {
+    return [
+      `${how} changed the outcome: one chunk -> ${a.kind} ${a.message ?? ""}; ${how} -> ${b.kind} ${b.message ?? ""}`,
+    ];
+  }
+  if (a.json.length !== b.json.length) {
+    return [
+      `${how} changed how many fragments were read before the ${a.kind === "ok" ? "end" : "error"}: ` +
+      `one chunk -> ${a.json.length}, ${how} -> ${b.json.length}`,
+    ];
+  }
+  const i = a.json.findIndex((j, k) => j !== b.json[k]);
+  if (i < 0) return [];
+  const fa = JSON.parse(a.json[i]) as Record<string, unknown>;
+  const fb = JSON.parse(b.json[i]) as Record<string, unknown>;
+  const field = Object.keys(fa).find((k) => JSON.stringify(fa[k]) !== JSON.stringify(fb[k]));
+  return [
+    `${how} changed fragment ${i} field ${field}: one chunk -> ${JSON.stringify(fa[field!]).slice(0, 200)}, ` +
+    `${how} -> ${JSON.stringify(fb[field!]).slice(0, 200)}`,
+  ];
+}
+
 /** Run one case: inspect (one chunk, no tree), inspect (chunked, tree), extract (chunked), eager; check everything. */
 export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   const rss0 = c.huge ? Deno.memoryUsage().rss : 0;
@@ -1332,6 +1393,7 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   const len = c.bytes.length;
   const a = await inspectRun(c.bytes, [c.bytes], false, false);
   const b = await inspectRun(c.bytes, chunksOf(c.bytes, c.chunkInspect), true, false);
+  const h = await inspectRun(c.bytes, rereadableChunks(c.bytes, c.chunkExtract), false, false);
   const problems: string[] = [];
   const x = await extractRun(c, dir, problems);
   const e = c.eager ? await inspectRun(c.bytes, chunksOf(c.bytes, c.chunkExtract), false, true) : undefined;
@@ -1339,7 +1401,10 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   const rssGrowth = c.huge ? Deno.memoryUsage().rss - rss0 : 0;
 
   for (
-    const [what, r] of [["inspect", a], ["inspect --tree (chunked)", b], ["extract", x], [
+    const [what, r] of [["inspect", a], ["inspect --tree (chunked)", b], ["inspect (documents held back)", h], [
+      "extract",
+      x,
+    ], [
       "pull-style eager assembly",
       e,
     ]] as const
@@ -1347,32 +1412,9 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
     if (r?.kind === "failure") failures.push(`${what}: ${r.message}`);
   }
   failures.push(...problems.map((p) => `extract: ${p}`));
-  // Chunking and the tree option must not change what is read.
-  if (a.kind !== "failure" && b.kind !== "failure") {
-    if (a.kind !== b.kind || a.message !== b.message) {
-      failures.push(
-        `chunking/tree changed the outcome: one chunk -> ${a.kind} ${a.message ?? ""}; ${
-          describeChunking(c.chunkInspect)
-        } -> ${b.kind} ${b.message ?? ""}`,
-      );
-    } else if (a.json.length !== b.json.length) {
-      failures.push(
-        `chunking changed how many fragments were read before the ${a.kind === "ok" ? "end" : "error"}: ` +
-          `one chunk -> ${a.json.length}, ${describeChunking(c.chunkInspect)} -> ${b.json.length}`,
-      );
-    } else {
-      const i = a.json.findIndex((j, k) => j !== b.json[k]);
-      if (i >= 0) {
-        const fa = JSON.parse(a.json[i]) as Record<string, unknown>;
-        const fb = JSON.parse(b.json[i]) as Record<string, unknown>;
-        const field = Object.keys(fa).find((k) => JSON.stringify(fa[k]) !== JSON.stringify(fb[k]));
-        failures.push(
-          `chunking changed fragment ${i} field ${field}: one chunk -> ${JSON.stringify(fa[field!]).slice(0, 200)}, ` +
-            `${describeChunking(c.chunkInspect)} -> ${JSON.stringify(fb[field!]).slice(0, 200)}`,
-        );
-      }
-    }
-  }
+  // Chunking, the tree option and holding documents back must not change what is read.
+  failures.push(...sameReading(a, b, describeChunking(c.chunkInspect)));
+  failures.push(...sameReading(a, h, `${describeChunking(c.chunkExtract)}, documents held back`));
   // extract reads a prefix of what inspect reads (it may stop at a contact change or an error fragment).
   if (a.kind !== "failure" && x.kind === "data-error" && (a.kind !== "data-error" || a.message !== x.message)) {
     failures.push(`extract failed with "${x.message}" but inspect ended with ${a.kind} ${a.message ?? ""}`);
@@ -1389,7 +1431,7 @@ export async function runCase(c: FuzzCase, dir: string): Promise<CaseResult> {
   }
 
   let outcome: OutcomeKind = "ok";
-  for (const r of [a, b, x, e]) {
+  for (const r of [a, b, h, x, e]) {
     if (!r) continue;
     if (r.kind === "data-error") outcome = "data-error";
     else if (r.kind === "kvs-error" && outcome === "ok") outcome = "kvs-error";
