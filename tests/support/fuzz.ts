@@ -604,7 +604,11 @@ const MUTATORS: Record<string, [weight: number, Mutator]> = {
   }],
   "value": [3, (r, b, hs) => {
     // A leaf's value, same length: interesting integers, floats, digits, NULs, invalid UTF-8.
-    const leaves = hs().filter((h) => !h.master && h.size > 0 && h.size <= 64 && h.name !== "SimpleBlock");
+    // (Only leaves whose data lies whole in the bytes: an earlier mutation may have cut them.)
+    const leaves = hs().filter((h) =>
+      !h.master && h.size > 0 && h.size <= 64 && h.name !== "SimpleBlock" &&
+      h.offset + h.idWidth + h.sizeWidth + h.size <= b.length
+    );
     const h = randomHeader(r, leaves);
     if (!h) return { bytes: b, desc: "value (no leaf)" };
     const start = h.offset + h.idWidth + h.sizeWidth;
@@ -1481,7 +1485,27 @@ async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Prom
       const x = req.explicit![i];
       c = explicitCase(x.name, decodeHexText(x.hex), i);
     } else {
-      c = makeCase(ctx!, req.section, i);
+      try {
+        c = makeCase(ctx!, req.section, i);
+      } catch (e) {
+        // A bug in the fuzzer itself: report it as this case's failure and go on.
+        const id = `${req.section}#${i}`;
+        post({ t: "start", index: i, id, kind: "?", desc: "(making the case)", bytes: 0 });
+        post({
+          t: "done",
+          result: {
+            id,
+            kind: "?",
+            desc: "(making the case)",
+            outcome: "failure",
+            failures: [`makeCase threw: ${describeError(e)}`],
+            ms: 0,
+            rssGrowth: 0,
+            bytes: 0,
+          },
+        });
+        continue;
+      }
     }
     post({ t: "start", index: i, id: c.id, kind: c.kind, desc: c.desc, bytes: c.bytes.length });
     let result: CaseResult;
