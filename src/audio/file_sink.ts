@@ -36,12 +36,12 @@ export interface FileSinkOptions {
   format: AudioFormat;
   /** Truncate an existing file instead of refusing. Default false. */
   force?: boolean;
-  /** Internal buffer size in bytes. Default 256 KiB ({@linkcode DEFAULT_BUFFER_BYTES}). */
+  /** Internal buffer size in bytes. Default 1 MiB. */
   bufferBytes?: number;
 }
 
 /**
- * Writes s16le PCM to a file through a fixed 256 KiB buffer, using only
+ * Writes s16le PCM to a file through a fixed 1 MiB buffer, using only
  * synchronous I/O. WAV files get a header with `dataBytes` 0 at open (an
  * empty call is a valid empty WAV); each {@link commit} writes the buffered
  * data first and then rewrites the 44-byte header, so the header never

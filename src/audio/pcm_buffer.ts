@@ -15,10 +15,7 @@
  * @module
  */
 
-/**
- * Default buffer size of the sinks: 256 KiB. Measured against 128 KiB,
- * 512 KiB and 1 MiB on a one-hour extract: fewer fresh pages to fault in than
- * 1 MiB, and still few enough writes.
+/** Default buffer size of the sinks: 1 MiB.
  *
  * @example
  * ```ts
@@ -26,7 +23,7 @@
  * const buf = new PcmBuffer(DEFAULT_BUFFER_BYTES, () => {});
  * ```
  */
-export const DEFAULT_BUFFER_BYTES = 1 << 18;
+export const DEFAULT_BUFFER_BYTES = 1 << 20;
 
 /**
  * Byte buffer in front of an output function. `out` receives either a view

@@ -61,7 +61,7 @@ export interface StreamSinkOptions {
   format: AudioFormat;
   /** Destination. Default `Deno.stdout`. Never closed by the sink. */
   writer?: SyncWriter;
-  /** Internal buffer size in bytes. Default 256 KiB ({@linkcode DEFAULT_BUFFER_BYTES}). */
+  /** Internal buffer size in bytes. Default 1 MiB. */
   bufferBytes?: number;
 }
 
