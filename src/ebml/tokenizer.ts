@@ -69,7 +69,7 @@ const EMPTY = new Uint8Array(0);
  * import { EbmlTokenizer } from "./tokenizer.ts";
  * import type { EbmlToken } from "./token.ts";
  * const tk = new EbmlTokenizer();
- * const out: TokenSink = [];
+ * const out: EbmlToken[] = [];
  * tk.push(new Uint8Array([0xec, 0x82]), out); // a Void element's header…
  * tk.push(new Uint8Array([0, 0]), out);        // …and its data
  * tk.end(out);

@@ -6,8 +6,10 @@
  * ```ts
  * import { idleGuard } from "./idle.ts";
  * const state = { idle: false };
- * const body = [new Uint8Array([1])];
- * for await (const chunk of idleGuard(body, (last) => last + 5000, state)) console.log(chunk);
+ * async function* body() {
+ *   yield new Uint8Array([1]);
+ * }
+ * for await (const chunk of idleGuard(body(), (last) => last + 5000, state)) console.log(chunk);
  * state.idle; // false: the source ended by itself
  * ```
  * @module
