@@ -271,6 +271,20 @@ Deno.test("extract and inspect of a call spanning many read buffers (documents c
       s.fragments.map((f, i) => [i, f.offset, f.fragmentNumber]),
     );
     assert.ok(s.bytes.length > 3 * (1 << 20), "the call spans several read buffers");
+
+    // Fragments larger than a read buffer: a document cannot be held back whole and spans buffers as before.
+    const big = connectStream({ fragments: 3, rate: 48000, channels: 2, samplesPerBlock: 4800, blocksPerTrack: 40 });
+    assert.ok(big.fragments[0].bytes.length > 1 << 20, "a fragment larger than the 1 MiB read buffer");
+    const bigPath = await tempFile(big.bytes);
+    try {
+      const rb = await kvsaudio(["extract", bigPath, "--out", `${dir}/big`]);
+      assert.equal(rb.code, 0, rb.stderr);
+      const expBig = expectedPcm(big);
+      assert.equal(firstDifference((await readWav(`${dir}/big/from_customer.wav`)).data, expBig.from!), undefined);
+      assert.equal(firstDifference((await readWav(`${dir}/big/to_customer.wav`)).data, expBig.to!), undefined);
+    } finally {
+      await Deno.remove(bigPath);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
     await Deno.remove(path);
