@@ -113,3 +113,17 @@ export class KvsStreamError extends KvsAudioError {
     this.errorId = errorId;
   }
 }
+
+/**
+ * The message of a thrown value (an `Error`'s message, anything else as a string).
+ *
+ * @example
+ * ```ts
+ * import { errorMessage } from "./errors.ts";
+ * errorMessage(new Error("disk full")); // "disk full"
+ * errorMessage("odd");                  // "odd"
+ * ```
+ */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,19 +1,16 @@
 /**
  * {@link BufferedSink}: what every PCM sink shares — a large write buffer,
  * frame accounting, argument checks and a sticky failure state. Subclasses
- * say where bytes go ({@linkcode BufferedSink.output}), how an I/O error is
- * reported ({@linkcode BufferedSink.describeError}) and what a commit adds.
+ * say where bytes go ({@linkcode BufferedSink.output}) and what a commit
+ * adds, and may report an I/O error their own way
+ * ({@linkcode BufferedSink.describeError}).
  *
  * @example
  * ```ts
  * import { BufferedSink } from "./buffered_sink.ts";
- * import { ExitCode, KvsAudioError } from "../errors.ts";
  * class NullSink extends BufferedSink {
  *   readonly path = "/dev/null";
  *   protected output(_bytes: Uint8Array): void {}
- *   protected describeError(err: unknown) {
- *     return new KvsAudioError(String(err), ExitCode.failure);
- *   }
  * }
  * const sink = new NullSink(1, 1 << 16);
  * sink.writeSilence(8000);
@@ -22,7 +19,7 @@
  * @module
  */
 
-import type { KvsAudioError } from "../errors.ts";
+import { errorMessage, ExitCode, KvsAudioError } from "../errors.ts";
 import { PcmBuffer } from "./pcm_buffer.ts";
 import type { AudioSink } from "./sink.ts";
 
@@ -49,8 +46,15 @@ export abstract class BufferedSink implements AudioSink {
   /** Write `bytes` to the destination (all of them). */
   protected abstract output(bytes: Uint8Array): void;
 
-  /** The error to report for an I/O failure `err`. */
-  protected abstract describeError(err: unknown): KvsAudioError;
+  /** The error to report for an I/O failure `err`: `<destination>: write failed: <message>` (exit 1). */
+  protected describeError(err: unknown): KvsAudioError {
+    return new KvsAudioError(`${this.#label}: write failed: ${errorMessage(err)}`, ExitCode.failure, { cause: err });
+  }
+
+  /** The destination as messages name it. */
+  get #label(): string {
+    return this.path === "-" ? "standard output" : this.path;
+  }
 
   /** Sample frames accepted so far (silence included). */
   get frames(): number {
@@ -60,16 +64,6 @@ export abstract class BufferedSink implements AudioSink {
   /** PCM bytes accepted so far (excluding any header); may exceed 4 GiB. */
   get dataBytes(): number {
     return this.#dataBytes;
-  }
-
-  /** True once closed. */
-  protected get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** True once an I/O error happened (the sink is then failed for good). */
-  protected get failed(): boolean {
-    return this.#error !== undefined;
   }
 
   /**
@@ -130,7 +124,7 @@ export abstract class BufferedSink implements AudioSink {
   /** Throw if failed or closed. */
   protected check(): void {
     if (this.#error !== undefined) throw this.#error;
-    if (this.#closed) throw new Error(`${this.path === "-" ? "standard output" : this.path}: sink is closed`);
+    if (this.#closed) throw new Error(`${this.#label}: sink is closed`);
   }
 
   /** Run an I/O step; a failure makes the sink failed and is rethrown as its reported error. */

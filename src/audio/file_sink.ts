@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ExitCode, KvsAudioError, UsageError } from "../errors.ts";
+import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
 import type { AudioFormat } from "./sink.ts";
@@ -164,10 +164,6 @@ export class PcmFileSink extends BufferedSink {
     this.#headerFile?.close();
   }
 
-  protected override describeError(err: unknown): KvsAudioError {
-    return new KvsAudioError(`${this.path}: write failed: ${errorMessage(err)}`, ExitCode.failure, { cause: err });
-  }
-
   #header(): Uint8Array {
     const dataBytes = this.dataBytes;
     const header = wavHeader({ rate: this.rate, channels: this.channels, dataBytes });
@@ -186,8 +182,4 @@ function checkFormat(o: FileSinkOptions) {
   }
   // Validates rate and channels the same way the header writer does.
   wavHeader({ rate: o.rate, channels: o.channels, dataBytes: 0 });
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

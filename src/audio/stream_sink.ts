@@ -112,11 +112,7 @@ export class PcmStreamSink extends BufferedSink {
   }
 
   protected override describeError(err: unknown): KvsAudioError {
-    return isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : new KvsAudioError(
-      `standard output: write failed: ${err instanceof Error ? err.message : String(err)}`,
-      ExitCode.failure,
-      { cause: err },
-    );
+    return isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : super.describeError(err);
   }
 }
 

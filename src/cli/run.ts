@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ExitCode, KvsAudioError, UsageError } from "../errors.ts";
+import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { warn } from "./output.ts";
 import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
@@ -73,7 +73,7 @@ export function report(e: unknown): number {
     warn(`kvsaudio: ${displayText(hideSecrets(e.message), 2000)}`);
     return e.exitCode;
   }
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   warn(
     `kvsaudio: internal error: ${
       displayText(hideSecrets(msg.split("\n")[0]), 2000)

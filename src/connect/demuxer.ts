@@ -191,8 +191,8 @@ export class ConnectDemuxer {
     if (this.#opts.dropIncomplete && !f.complete) return item;
     if (!hasFrom && !hasTo) return item;
     if (this.#originMs === undefined) {
-      // A track number absent from the roles never matches (blocks of a missing direction are ignored).
-      const from = hasFrom ? roles.from : NaN, to = hasTo ? roles.to : NaN;
+      // A missing direction's number is NaN and matches no block.
+      const from = roles.from, to = roles.to;
       let min = Infinity;
       const t = f.blockTable;
       for (let i = 0; i < t.length; i++) {

@@ -28,11 +28,11 @@ import { mapTracks } from "./tracks.ts";
 export interface TrackRoles {
   /** A track is named `AUDIO_FROM_CUSTOMER`. */
   readonly hasFrom: boolean;
-  /** Its TrackNumber (0 when there is none). */
+  /** Its TrackNumber (NaN when there is none: it equals no block's track). */
   readonly from: number;
   /** A track is named `AUDIO_TO_CUSTOMER`. */
   readonly hasTo: boolean;
-  /** Its TrackNumber (0 when there is none). */
+  /** Its TrackNumber (NaN when there is none: it equals no block's track). */
   readonly to: number;
   /**
    * The format those two tracks' Audio elements give (or the default): what
@@ -79,9 +79,9 @@ export class FragmentLayout {
     if (map.to) found.push(map.to);
     this.#roles = {
       hasFrom: map.from !== undefined,
-      from: map.from !== undefined ? map.from.number : 0,
+      from: map.from !== undefined ? map.from.number : NaN,
       hasTo: map.to !== undefined,
-      to: map.to !== undefined ? map.to.number : 0,
+      to: map.to !== undefined ? map.to.number : NaN,
       audioFormat: audioElementFormat(found),
     };
     return this.#roles;

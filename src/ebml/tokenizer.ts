@@ -28,7 +28,7 @@
  */
 
 import { DataError } from "../errors.ts";
-import { decodeValue, decodeValueAt } from "./decode.ts";
+import { decodeValueAt } from "./decode.ts";
 import { canDescend, elementById, type ElementDef, type ElementType } from "./elements.ts";
 import type { EbmlToken, EbmlValue, TokenBatch, TokenKind, TokenSink } from "./token.ts";
 import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
@@ -249,21 +249,10 @@ export class EbmlTokenizer {
         const offset = this.#pos - hs;
         this.#pos += size;
         i += size;
-        if (leafType === "binary") {
-          if (id !== VOID_ID && out.binary !== undefined) {
-            out.binary(id, this.#leafName, offset, hs, size, stack.length, chunk, i - size);
-          } else {
-            this.#emitValue(id, leafType, offset, hs, size, id === VOID_ID ? EMPTY : chunk.subarray(i - size, i), out);
-          }
+        if (leafType === "binary" && id !== VOID_ID && out.binary !== undefined) {
+          out.binary(id, this.#leafName, offset, hs, size, stack.length, chunk, i - size);
         } else if (leafType !== SKIP) {
-          // Numbers and strings are decoded in place: no view per element.
-          let value: EbmlValue;
-          try {
-            value = decodeValueAt(leafType, chunk, i - size, size);
-          } catch (e) {
-            throw this.#error((e as Error).message, this.#leafName, offset);
-          }
-          out.token("value", id, this.#leafName, leafType, offset, hs, size, stack.length, value, false);
+          this.#emitValue(id, this.#leafName, leafType, offset, hs, size, chunk, i - size, out);
         }
       } else {
         this.#leaf = {
@@ -429,7 +418,7 @@ export class EbmlTokenizer {
       return size === 0 ? undefined : SKIP;
     }
     if (size === 0) {
-      this.#emitValue(id, def.type, offset, headerSize, 0, EMPTY, out);
+      this.#emitValue(id, def.name, def.type, offset, headerSize, 0, EMPTY, 0, out);
       return undefined;
     }
     this.#leafName = def.name;
@@ -449,7 +438,9 @@ export class EbmlTokenizer {
 
   #finishLeaf(leaf: PendingLeaf, out: TokenSink): void {
     if (leaf.skip) {
-      if (leaf.id === VOID_ID) this.#emitValue(leaf.id, "binary", leaf.offset, leaf.headerSize, leaf.size, EMPTY, out);
+      if (leaf.id === VOID_ID) {
+        this.#emitValue(leaf.id, leaf.name, "binary", leaf.offset, leaf.headerSize, leaf.size, EMPTY, 0, out);
+      }
       return;
     }
     const parts = leaf.parts;
@@ -464,29 +455,37 @@ export class EbmlTokenizer {
         o += p.length;
       }
     }
-    this.#emitValue(leaf.id, leaf.type, leaf.offset, leaf.headerSize, leaf.size, data, out);
+    this.#emitValue(leaf.id, leaf.name, leaf.type, leaf.offset, leaf.headerSize, leaf.size, data, 0, out);
   }
 
+  /**
+   * The value token of leaf `id` (named `name`) whose data is
+   * `buf[start … start + size)`: numbers and strings are decoded in place (no
+   * view), binary data is that view (`buf` itself when it is exactly the
+   * data), and a Void's is empty (padding is not kept).
+   */
   #emitValue(
     id: number,
+    name: string,
     type: ElementType,
     offset: number,
     headerSize: number,
     size: number,
-    data: Uint8Array,
+    buf: Uint8Array,
+    start: number,
     out: TokenSink,
   ): void {
     let value: EbmlValue;
     if (type === "binary") {
-      value = data;
+      value = id === VOID_ID ? EMPTY : start === 0 && buf.length === size ? buf : buf.subarray(start, start + size);
     } else {
       try {
-        value = decodeValue(type, data);
+        value = decodeValueAt(type, buf, start, size);
       } catch (e) {
-        throw this.#error((e as Error).message, nameOf(id), offset);
+        throw this.#error((e as Error).message, name, offset);
       }
     }
-    out.token("value", id, elementById(id)!.name, type, offset, headerSize, size, this.#stack.length, value, false);
+    out.token("value", id, name, type, offset, headerSize, size, this.#stack.length, value, false);
   }
 }
 

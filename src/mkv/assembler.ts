@@ -117,6 +117,8 @@ export class FragmentAssembler implements TokenSink {
   #markIndex = 0;
   #markHits = 0;
   #markBytes = 0;
+  /** Whether documents may be held back: not while keeping raw bytes or trees, nor in eager mode. */
+  readonly #holdable: boolean;
   /** Documents whose first bytes were taken from the prefix cache. */
   prefixHits = 0;
   /** Bytes taken from the prefix cache, over all documents (whole documents replayed add their whole size). */
@@ -131,6 +133,7 @@ export class FragmentAssembler implements TokenSink {
     this.#opts = options;
     this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;
     if (options.prefixCache !== false && !options.tree) this.#cache = new PrefixCache();
+    this.#holdable = !options.raw && !options.tree && !options.eager;
   }
 
   /** Output and end-of-input flag for tokens arriving through {@linkcode token}. */
@@ -192,35 +195,33 @@ export class FragmentAssembler implements TokenSink {
     // Hold back the document still in progress when it began inside this
     // chunk (not at its first byte): the caller presents its bytes again at
     // the start of the next chunk, where the whole document can be replayed.
+    // (A mark is set only while that document's fragment is open: #close clears it.
+    // The next bytes begin with its EBML header, whose start resets the document state.)
     const mark = this.#markOffset;
-    if (!holdBack || mark <= chunkOffset || this.#frag === undefined || !this.#holdable) return chunk.length;
+    if (!holdBack || mark <= chunkOffset || !this.#holdable) return chunk.length;
     tokenizer.rewind(mark);
-    this.#frag = undefined;
+    this.#dropFragment();
     this.#index = this.#markIndex;
     this.prefixHits = this.#markHits;
     this.prefixBytes = this.#markBytes;
-    this.#doc = newDoc();
     this.#rec = undefined;
-    this.#track = undefined;
-    this.#simpleTags.length = 0;
-    this.#group = undefined;
-    this.#clusterTc = 0;
-    this.#markOffset = -1;
     return mark - chunkOffset;
   }
 
-  /** Whether documents may be held back: not while keeping raw bytes or trees, nor in eager mode. */
-  get #holdable(): boolean {
-    const o = this.#opts;
-    return !o.raw && !o.tree && !o.eager;
-  }
-
-  /** A document began at `offset`, after the fragment before it was closed; `hits` and `bytes` replayed before it. */
-  #markDocument(offset: number, hits: number, bytes: number): void {
+  /** A document began at `offset`, after the fragment before it was closed. */
+  #markDocument(offset: number): void {
     this.#markOffset = offset;
     this.#markIndex = this.#index;
-    this.#markHits = hits;
-    this.#markBytes = bytes;
+    this.#markHits = this.prefixHits;
+    this.#markBytes = this.prefixBytes;
+  }
+
+  /** Forget the open fragment and what was being built in it. */
+  #dropFragment(): void {
+    this.#frag = undefined;
+    this.#markOffset = -1;
+    this.#simpleTags.length = 0;
+    this.#group = undefined;
   }
 
   /**
@@ -235,12 +236,11 @@ export class FragmentAssembler implements TokenSink {
     const k = cache.match(chunk, start);
     if (k < 0) return undefined;
     const p = cache.point(k);
-    const hits = this.prefixHits++;
-    const bytes = this.prefixBytes;
-    this.prefixBytes += p.end;
     // What the EBML start token does…
     if (this.#frag) this.#close(offset, "next-document", this.#sinkOut);
-    this.#markDocument(offset, hits, bytes);
+    this.#markDocument(offset);
+    this.prefixHits++;
+    this.prefixBytes += p.end;
     this.#doc = {
       docType: p.docType,
       timecodeScale: p.timecodeScale,
@@ -258,7 +258,7 @@ export class FragmentAssembler implements TokenSink {
         case OP_TAG: {
           // A string that did not change is reused; bytes are always this
           // document's own view (no array shared between fragments).
-          let value = op.value;
+          let value: string | Uint8Array = op.value;
           if (op.binary) value = chunk.subarray(at, at + op.size);
           else if (op.dataRel >= 0 && !cache.same(chunk, at, op.dataRel, op.size)) {
             value = decodeStringAt(chunk, at, op.size);
@@ -435,9 +435,10 @@ export class FragmentAssembler implements TokenSink {
       }
       return;
     }
-    if (t.kind === "value" && !USED_LEAVES.has(t.id)) rec.ignore(t.offset + t.headerSize, t.size);
+    const unused = t.kind === "value" && !USED_LEAVES.has(t.id);
+    if (unused) rec.ignore(t.offset + t.headerSize, t.size);
     if (rec.segmentRel < 0 || t.depth !== 1) return;
-    if (t.kind === "end" || (t.kind === "value" && !USED_LEAVES.has(t.id))) {
+    if (t.kind === "end" || unused) {
       // After a master child, or a leaf child whose value nothing uses (Void).
       rec.point(t.offset + t.headerSize + t.size, this.#doc);
     } else if (t.kind === "value") {
@@ -468,7 +469,7 @@ export class FragmentAssembler implements TokenSink {
       case ID.EBML:
         if (t.depth === 0) {
           if (this.#frag) this.#close(t.offset, "next-document", out);
-          this.#markDocument(t.offset, this.prefixHits, this.prefixBytes);
+          this.#markDocument(t.offset);
           this.#doc = newDoc();
           this.#ensureFragment(t.offset);
           if (this.#cache !== undefined) this.#rec = new PrefixRecording(t.offset);
@@ -667,10 +668,8 @@ export class FragmentAssembler implements TokenSink {
       case ID.BlockGroup: {
         const g = this.#group;
         this.#group = undefined;
-        const f = this.#frag;
-        if (!g || !g.data || !f || f.clusters.length === 0 || t.truncated) {
-          return;
-        }
+        if (!g || !g.data || t.truncated) return;
+        // (#addBlock ignores a block outside a Cluster.)
         this.#addBlock(g.data, 0, g.data.length, g.offset, -1, false, g.duration);
         return;
       }
@@ -714,10 +713,7 @@ export class FragmentAssembler implements TokenSink {
 
   #close(end: number, by: ClosedBy, out: Fragment[]): void {
     const f = this.#frag!;
-    this.#frag = undefined;
-    this.#markOffset = -1;
-    this.#simpleTags.length = 0;
-    this.#group = undefined;
+    this.#dropFragment();
     if (this.#emitted) return;
     this.#finish(f, end, by);
     out.push(f);

@@ -100,7 +100,7 @@ export function readBlockHeader(
     track = tv?.value ?? 0;
     w = tv?.width ?? len;
   }
-  if (len === 0 || w + 3 > len) {
+  if (w + 3 > len) {
     throw new DataError(`too short for a block header (${len} bytes)`, {
       offset,
       element: simple ? "SimpleBlock" : "Block",

@@ -38,6 +38,12 @@ let rowsHint = 32;
  */
 let blank: number[] = doubles(rowsHint * STRIDE);
 
+/** A new table's rows: a copy of `blank`, remade first if the largest table has grown since. */
+function blankRows(): number[] {
+  if (blank.length < rowsHint * STRIDE) blank = doubles(rowsHint * STRIDE);
+  return blank.slice();
+}
+
 function doubles(n: number): number[] {
   const a = [0.5];
   for (let i = 1; i < n; i++) a.push(0.5);
@@ -62,7 +68,7 @@ export class BlockTable {
    * array's backing store), sized at first for as many rows as the largest
    * table so far so it rarely grows (past its length it grows by assignment).
    */
-  #rows: number[] = blank.slice();
+  #rows: number[] = blankRows();
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
@@ -104,10 +110,7 @@ export class BlockTable {
     r[at + START] = h.payloadStart;
     r[at + END] = start + len;
     r[at + DURATION] = duration ?? NaN;
-    if (row >= rowsHint && row < 256) {
-      rowsHint = row + 1;
-      blank = doubles(rowsHint * STRIDE);
-    }
+    if (row >= rowsHint && row < 256) rowsHint = row + 1;
     if (h.lacing !== "none") {
       const data = buf.subarray(start, start + len);
       (this.#laced ??= new Map()).set(row, unlace(data, h.payloadStart - start, h.lacing, offset, simple));

@@ -391,8 +391,18 @@ const tallyCount: number[] = [];
 const tallyFirst: number[] = [];
 const tallyLast: number[] = [];
 
-/** Fill the tallies (block count, first and last block time per track); returns the number of tracks. */
+/** The table (and its length: tables only grow) the tallies hold, and their track count. */
+let tallied: BlockTable | undefined;
+let talliedLength = 0;
+let talliedTracks = 0;
+
+/**
+ * Fill the tallies (block count, first and last block time per track);
+ * returns the number of tracks. Asking again for the same table, unchanged,
+ * costs nothing (a fragment's counts and its duration both need them).
+ */
 function tally(t: BlockTable): number {
+  if (t === tallied && t.length === talliedLength) return talliedTracks;
   tallySlot.clear();
   let k = 0;
   let j = -1;
@@ -422,6 +432,9 @@ function tally(t: BlockTable): number {
     tallyCount[j]++;
     tallyLast[j] = t.timeMs(i);
   }
+  tallied = t;
+  talliedLength = t.length;
+  talliedTracks = k;
   return k;
 }
 

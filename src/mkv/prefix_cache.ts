@@ -76,8 +76,8 @@ export interface PrefixOp {
   size: number;
   /** OP_TAG: the TagName (its bytes are compared). */
   name: string;
-  /** OP_TAG: the value as recorded (`""` without a value leaf). */
-  value: string | Uint8Array;
+  /** OP_TAG: the string value as recorded (`""` without a value leaf, and for a TagBinary, read anew at each replay). */
+  value: string;
   /** OP_TAG: whether the value leaf is a TagBinary. */
   binary: boolean;
   /** OP_TAG: before or after the Cluster. */
@@ -147,7 +147,8 @@ export class PrefixRecording {
       dataRel: dataStart < 0 ? -1 : dataStart - this.docStart,
       size,
       name: tag?.name ?? "",
-      value: tag === undefined ? "" : typeof tag.value === "string" ? tag.value : tag.value.slice(),
+      // Binary values are always read anew from the document at replay: only strings are kept.
+      value: tag === undefined || typeof tag.value !== "string" ? "" : tag.value,
       binary: tag?.binary ?? false,
       position: tag?.position ?? "before",
     });
@@ -318,28 +319,28 @@ export class PrefixCache {
 
   /**
    * Keep `rec` as the cache when its bytes lie in `chunk` (which starts at
-   * absolute `chunkOffset`); otherwise leave the cache as it is. Returns
-   * whether it was kept.
+   * absolute `chunkOffset`); otherwise leave the cache as it is.
    */
-  store(rec: PrefixRecording, chunk: Uint8Array, chunkOffset: number): boolean {
+  store(rec: PrefixRecording, chunk: Uint8Array, chunkOffset: number): void {
     const n = rec.points.length;
-    if (n === 0 || rec.segmentRel < 0) return false;
+    if (n === 0 || rec.segmentRel < 0) return;
     const from = rec.docStart - chunkOffset;
     const end = rec.points[n - 1].end;
-    if (from < 0 || from + end > chunk.length) return false;
+    if (from < 0 || from + end > chunk.length) return;
     const bytes = chunk.slice(from, from + end);
     // A tag value is reused when a document's bytes equal the stored ones, so
     // every recorded value must be the one of the stored bytes: effects
     // carried over from an earlier document by resume() may hold its values.
-    rec.ops = rec.ops.map((op, i) => {
-      if (i >= rec.carried || op.kind !== OP_TAG || op.dataRel < 0 || op.dataRel + op.size > end) return op;
-      const at = op.dataRel;
-      const value = op.binary ? bytes.slice(at, at + op.size) : decodeStringAt(bytes, at, op.size);
-      return { ...op, value };
-    });
+    if (rec.carried > 0) {
+      rec.ops = rec.ops.map((op, i) => {
+        if (i >= rec.carried || op.kind !== OP_TAG || op.binary || op.dataRel < 0 || op.dataRel + op.size > end) {
+          return op;
+        }
+        return { ...op, value: decodeStringAt(bytes, op.dataRel, op.size) };
+      });
+    }
     this.#bytes = bytes;
     this.#rec = rec;
     this.#segments(rec);
-    return true;
   }
 }
