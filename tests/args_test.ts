@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { choice, num, parseCommand } from "../src/cli/args.ts";
 import { UsageError } from "../src/errors.ts";
+import { catchError } from "./support/util.ts";
 
 const SPEC = {
   out: { type: "string", short: "o" },
@@ -33,14 +34,10 @@ Deno.test("parseCommand: long, short, inline values, flags, positionals, -- and 
 
 Deno.test("parseCommand: one-line usage errors", () => {
   const err = (args: string[]) => {
-    try {
-      parseCommand("pull", args, { ...SPEC });
-    } catch (e) {
-      assert.ok(e instanceof UsageError);
-      assert.equal(e.exitCode, 2);
-      return e.message;
-    }
-    throw new Error(`no error for ${args.join(" ")}`);
+    const e = catchError(() => parseCommand("pull", args, { ...SPEC }));
+    assert.ok(e instanceof UsageError);
+    assert.equal(e.exitCode, 2);
+    return e.message;
   };
   assert.equal(err(["--bogus"]), "pull: unknown option '--bogus' (see 'kvsaudio pull --help')");
   assert.equal(err(["-z"]), "pull: unknown option '-z' (see 'kvsaudio pull --help')");

@@ -9,6 +9,7 @@ import { displayText } from "../src/cli/sanitize.ts";
 import { textLine } from "../src/cli/inspect.ts";
 import { Fragment } from "../src/mkv/fragment.ts";
 import { parseBlock } from "../src/mkv/block.ts";
+import { seededInts } from "./support/util.ts";
 
 function isoTimeDate(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return "-";
@@ -52,11 +53,7 @@ function textLineArray(f: Fragment): string {
   ].join("  ");
 }
 
-let seed = 2024;
-function rand(n: number): number {
-  seed = (seed * 48271) % 2147483647;
-  return Math.floor((seed / 2147483647) * n);
-}
+const rand = seededInts(2024);
 
 Deno.test("isoTime: same as Date#toISOString, day after day and at the edges", () => {
   const cases = [

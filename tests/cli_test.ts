@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { jsonLines, kvsaudio, kvsaudioCommand, tempFile } from "./support/cli.ts";
-import { firstDifference, readWav } from "./support/pipeline.ts";
+import { readWav, sameBytes } from "./support/pipeline.ts";
+import { withTempDir } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
 const STACK = /^\s+at |Stack backtrace|error: Uncaught/m;
@@ -12,6 +13,12 @@ function oneLineError(stderr: string) {
   assert.doesNotMatch(stderr, STACK);
   assert.match(lines[0], /^kvsaudio: /);
   return lines[0];
+}
+
+/** Both mono WAVs in `dir` hold exactly the expected PCM. */
+async function sameWavs(dir: string, exp: ReturnType<typeof expectedPcm>): Promise<void> {
+  sameBytes((await readWav(`${dir}/from_customer.wav`)).data, exp.from, "from_customer.wav");
+  sameBytes((await readWav(`${dir}/to_customer.wav`)).data, exp.to, "to_customer.wav");
 }
 
 Deno.test("--help on every command; no command shows help and exits 2", async () => {
@@ -128,8 +135,7 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   assert.deepEqual(done.samples, { from_customer: 3 * 16 * 512, to_customer: 3 * 16 * 512 });
   assert.equal(events.filter((e) => e.event === "fragment").length, 3);
   const exp = expectedPcm(s);
-  assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
-  assert.equal(firstDifference((await readWav(`${dir}/to_customer.wav`)).data, exp.to!), undefined);
+  await sameWavs(dir, exp);
 
   const again = await kvsaudio(["extract", "/nonexistent.mkv", "--out", dir]);
   assert.equal(again.code, 2);
@@ -152,7 +158,7 @@ Deno.test("extract: bad data mid-stream → exit 3 and the WAVs stay valid with 
   assert.equal(r.code, 3, r.stderr);
   assert.match(oneLineError(r.stderr), /byte \d+/);
   const exp = expectedPcm(s, { untilIndex: 2 });
-  assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
+  sameBytes((await readWav(`${dir}/from_customer.wav`)).data, exp.from!, "from_customer.wav");
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(path);
 });
@@ -173,12 +179,12 @@ Deno.test("extract from stdin to stdout: raw track, streaming WAV, stereo mix", 
   const exp = expectedPcm(s);
   const raw = await kvsaudio(["extract", "-", "--out", "-", "--tracks", "to", "--format", "raw"], { stdin: s.bytes });
   assert.equal(raw.code, 0, raw.stderr);
-  assert.equal(firstDifference(raw.stdout, exp.to!), undefined);
+  sameBytes(raw.stdout, exp.to!, "raw stdout");
   const wav = await kvsaudio(["extract", "-", "--out", "-", "--tracks", "from"], { stdin: s.bytes });
   assert.equal(wav.code, 0, wav.stderr);
   const info = parseWavHeader(wav.stdout);
   assert.equal(info.rate, 8000);
-  assert.equal(firstDifference(wav.stdout.subarray(info.dataOffset), exp.from!), undefined);
+  sameBytes(wav.stdout.subarray(info.dataOffset), exp.from!, "WAV stdout");
   const st = await kvsaudio(["extract", "-", "--out", "-", "--stereo", "--format", "raw"], { stdin: s.bytes });
   assert.equal(st.code, 0, st.stderr);
   assert.equal(st.stdout.length, exp.from!.length * 2);
@@ -215,14 +221,13 @@ Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and ex
   await w.close().catch(() => {});
   assert.equal(out.code, 130);
   const wav = await readWav(path);
-  assert.equal(firstDifference(wav.data, expectedPcm(s, { untilIndex: 2 }).from!), undefined);
+  sameBytes(wav.data, expectedPcm(s, { untilIndex: 2 }).from!, "audio");
   assert.match(new TextDecoder().decode(out.stdout), /interrupted by SIGINT/);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("extract from a named pipe whose writer comes later: waits for it, then writes the same audio as from a file", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-fifo-" });
-  try {
+  await withTempDir("kvsaudio-fifo-", async (dir) => {
     const fifo = `${dir}/call.fifo`;
     const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
     if (!made?.success) {
@@ -238,31 +243,20 @@ Deno.test("extract from a named pipe whose writer comes later: waits for it, the
     w.close();
     const r = await run;
     assert.equal(r.code, 0, r.stderr);
-    for (const [side, name] of [["from", "from_customer"], ["to", "to_customer"]] as const) {
-      const wav = await readWav(`${dir}/out/${name}.wav`);
-      assert.equal(firstDifference(wav.data, expectedPcm(s)[side]!), undefined, name);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    await sameWavs(`${dir}/out`, expectedPcm(s));
+  });
 });
 
 Deno.test("extract and inspect of a call spanning many read buffers (documents cut by buffer ends are held back): exact audio, every fragment", async () => {
-  // ~4 MiB: documents fall across the 1 MiB read buffers at many places, some with a contact change and a gap.
-  const s = connectStream({
-    fragments: 120,
-    contactIds: "c-1",
-    omit: [57],
-    blocksPerTrack: 17,
-  });
-  const path = await tempFile(s.bytes);
-  const dir = await Deno.makeTempDir();
-  try {
-    const r = await kvsaudio(["extract", path, "--out", dir]);
+  await withTempDir("kvsaudio-buffers-", async (dir) => {
+    // ~4 MiB: documents fall across the 1 MiB read buffers at many places, one with a gap before it.
+    const s = connectStream({ fragments: 120, contactIds: "c-1", omit: [57], blocksPerTrack: 17 });
+    assert.ok(s.bytes.length > 3 * (1 << 20), "the call spans several read buffers");
+    const path = `${dir}/call.mkv`;
+    await Deno.writeFile(path, s.bytes);
+    const r = await kvsaudio(["extract", path, "--out", `${dir}/out`]);
     assert.equal(r.code, 0, r.stderr);
-    const exp = expectedPcm(s);
-    assert.equal(firstDifference((await readWav(`${dir}/from_customer.wav`)).data, exp.from!), undefined);
-    assert.equal(firstDifference((await readWav(`${dir}/to_customer.wav`)).data, exp.to!), undefined);
+    await sameWavs(`${dir}/out`, expectedPcm(s));
     const ins = await kvsaudio(["inspect", "--json", path]);
     assert.equal(ins.code, 0, ins.stderr);
     const frags = jsonLines(ins.stdoutText).filter((o) => o.index !== undefined && o.offset !== undefined);
@@ -270,23 +264,14 @@ Deno.test("extract and inspect of a call spanning many read buffers (documents c
       frags.map((o) => [o.index, o.offset, o.fragmentNumber]),
       s.fragments.map((f, i) => [i, f.offset, f.fragmentNumber]),
     );
-    assert.ok(s.bytes.length > 3 * (1 << 20), "the call spans several read buffers");
 
     // Fragments larger than a read buffer: a document cannot be held back whole and spans buffers as before.
     const big = connectStream({ fragments: 3, rate: 48000, channels: 2, samplesPerBlock: 4800, blocksPerTrack: 40 });
     assert.ok(big.fragments[0].bytes.length > 1 << 20, "a fragment larger than the 1 MiB read buffer");
-    const bigPath = await tempFile(big.bytes);
-    try {
-      const rb = await kvsaudio(["extract", bigPath, "--out", `${dir}/big`]);
-      assert.equal(rb.code, 0, rb.stderr);
-      const expBig = expectedPcm(big);
-      assert.equal(firstDifference((await readWav(`${dir}/big/from_customer.wav`)).data, expBig.from!), undefined);
-      assert.equal(firstDifference((await readWav(`${dir}/big/to_customer.wav`)).data, expBig.to!), undefined);
-    } finally {
-      await Deno.remove(bigPath);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(path);
-  }
+    const bigPath = `${dir}/big.mkv`;
+    await Deno.writeFile(bigPath, big.bytes);
+    const rb = await kvsaudio(["extract", bigPath, "--out", `${dir}/big`]);
+    assert.equal(rb.code, 0, rb.stderr);
+    await sameWavs(`${dir}/big`, expectedPcm(big));
+  });
 });

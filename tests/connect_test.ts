@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { concat, ebmlHeader, el, ID, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
-import { chunked, firstDifference, interleave, readWav, runPipeline } from "./support/pipeline.ts";
+import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/pipeline.ts";
 import { KvsStreamError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
@@ -9,11 +9,7 @@ import { ConnectDemuxer } from "../src/connect/demuxer.ts";
 import { FragmentLayout } from "../src/connect/detect.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
 import { Fragment, type Track } from "../src/mkv/fragment.ts";
-
-function assertBytes(actual: Uint8Array, expected: Uint8Array, what: string) {
-  const diff = firstDifference(actual, expected);
-  assert.equal(diff, undefined, `${what}: ${diff}`);
-}
+import { seededInts } from "./support/util.ts";
 
 async function checkStream(
   stream: ReturnType<typeof connectStream>,
@@ -24,8 +20,8 @@ async function checkStream(
   const exp = expectedPcm(stream, expectOpts);
   const from = await readWav(`${r.dir}/from_customer.wav`);
   const to = await readWav(`${r.dir}/to_customer.wav`);
-  assertBytes(from.data, exp.from ?? new Uint8Array(0), "from_customer");
-  assertBytes(to.data, exp.to ?? new Uint8Array(0), "to_customer");
+  sameBytes(from.data, exp.from ?? new Uint8Array(0), "from_customer");
+  sameBytes(to.data, exp.to ?? new Uint8Array(0), "to_customer");
   await Deno.remove(r.dir, { recursive: true });
   return r;
 }
@@ -55,8 +51,8 @@ Deno.test("two tracks (real order: 1 = TO): PCM byte-exact, WAV header at the Mi
   assert.equal(from.info.rate, 8000);
   assert.equal(from.info.channels, 1);
   assert.equal(from.info.bitsPerSample, 16);
-  assertBytes(from.data, exp.from!, "from");
-  assertBytes((await readWav(`${r.dir}/to_customer.wav`)).data, exp.to!, "to");
+  sameBytes(from.data, exp.from!, "from");
+  sameBytes((await readWav(`${r.dir}/to_customer.wav`)).data, exp.to!, "to");
   assert.equal(r.writer.frames.from, 4 * 16 * 512);
   const stop = r.items.at(-1)!;
   assert.equal(stop.kind, "stop");
@@ -128,7 +124,7 @@ Deno.test("in-band error fragment: KvsStreamError naming the code; earlier audio
   assert.equal(r.error.exitCode, 5);
   assert.match(r.error.message, /4000/);
   const exp = expectedPcm(s, { untilIndex: 2 });
-  assertBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, "from");
+  sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, "from");
   await Deno.remove(r.dir, { recursive: true });
 });
 
@@ -150,8 +146,8 @@ Deno.test("truncated input: the last fragment is flagged incomplete and only its
   const to = (await readWav(`${r.dir}/to_customer.wav`)).data;
   assert.equal(from.length, (2 * 16 + fromBlocks) * 1024);
   assert.equal(to.length, (2 * 16 + toBlocks) * 1024);
-  assertBytes(from, exp.from!.subarray(0, from.length), "from prefix");
-  assertBytes(to, exp.to!.subarray(0, to.length), "to prefix");
+  sameBytes(from, exp.from!.subarray(0, from.length), "from prefix");
+  sameBytes(to, exp.to!.subarray(0, to.length), "to prefix");
   // With dropIncomplete (what pull uses), the cut fragment writes nothing.
   const r2 = await runPipeline(s.bytes.subarray(0, cut), { demux: { dropIncomplete: true } });
   assert.equal(r2.writer.frames.from, 2 * 16 * 512);
@@ -186,14 +182,14 @@ Deno.test("stereo.wav: left = from customer, right = to customer, interleaved", 
   const exp = expectedPcm(s);
   const st = await readWav(`${r.dir}/stereo.wav`);
   assert.equal(st.info.channels, 2);
-  assertBytes(st.data, interleave(exp.from!, exp.to!), "stereo");
+  sameBytes(st.data, interleave(exp.from!, exp.to!), "stereo");
   await Deno.remove(r.dir, { recursive: true });
 });
 
 Deno.test("--format raw writes headerless s16le", async () => {
   const s = connectStream({ fragments: 2 });
   const r = await runPipeline(s.bytes, { writer: { format: "raw" } });
-  assertBytes(await Deno.readFile(`${r.dir}/from_customer.raw`), expectedPcm(s).from!, "raw from");
+  sameBytes(await Deno.readFile(`${r.dir}/from_customer.raw`), expectedPcm(s).from!, "raw from");
   await Deno.remove(r.dir, { recursive: true });
 });
 
@@ -203,8 +199,8 @@ Deno.test("chunk-boundary independence: every chunk size gives the same PCM", as
   const sizes = [1, 2, 3, 4, 5, 7, 8, 11, 13, 16, 31, 64, 127, 500, 1024, 4099, s.bytes.length];
   for (const size of sizes) {
     const r = await runPipeline(s.bytes, { chunkSize: size });
-    assertBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, `from @${size}`);
-    assertBytes((await readWav(`${r.dir}/to_customer.wav`)).data, exp.to!, `to @${size}`);
+    sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, `from @${size}`);
+    sameBytes((await readWav(`${r.dir}/to_customer.wav`)).data, exp.to!, `to @${size}`);
     await Deno.remove(r.dir, { recursive: true });
   }
 });
@@ -238,7 +234,7 @@ Deno.test("overlapping blocks are trimmed and counted; jitter within tolerance i
   const from = (await readWav(`${r.dir}/from_customer.wav`)).data;
   assert.equal(r.writer.overlapFrames, 256);
   assert.equal(r.writer.gapFrames, 0);
-  assertBytes(from, concat([a, b.subarray(512), c]), "trimmed");
+  sameBytes(from, concat([a, b.subarray(512), c]), "trimmed");
   await Deno.remove(r.dir, { recursive: true });
 });
 
@@ -308,13 +304,7 @@ Deno.test("FragmentLayout: same roles and format as mapTracks + streamFormat as 
     { samplingFrequency: NaN },
     { channels: 1 },
   ];
-  let seed = 12345;
-  const rand = (n: number) => { // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const rand = seededInts(12345);
   const freshTrack = (): Track => ({
     number: 1 + rand(4),
     name: names[rand(names.length)],

@@ -25,13 +25,13 @@ import {
   unknownSize,
 } from "./support/mkv_writer.ts";
 import { connectStream, MAGIC_IDS } from "./support/connect_stream.ts";
-import { fixturesDir, haveFixtures } from "./support/shared_fixtures.ts";
+import { haveFixtures, loadFixture, skipReason } from "./support/shared_fixtures.ts";
 import { bytes, catchError, hex } from "./support/util.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 
 // ---------------------------------------------------------------- helpers
 
-if (!haveFixtures) console.log(`skip: ${fixturesDir.pathname} is absent; real-capture tests are ignored`);
+if (skipReason) console.log(`skip: ${skipReason}`);
 
 /** Tokenize `data` pushed in chunks whose sizes come from `next` (default: one chunk). */
 function tokensOf(
@@ -904,7 +904,7 @@ Deno.test({
   name: "tokenizer: chunk-boundary independence on a real capture (test_mixed_tags.mkv)",
   ignore: !haveFixtures,
   fn: () => {
-    const data = Deno.readFileSync(new URL("kvs-getmedia/test_mixed_tags.mkv", fixturesDir));
+    const data = loadFixture("kvs-getmedia/test_mixed_tags.mkv");
     const whole = assertChunkIndependent(data);
     assert.equal(whole.filter((t) => t.kind === "start" && t.name === "EBML").length, 10);
     assert.equal(whole.filter((t) => t.name === "SimpleBlock").length, 100);
@@ -930,7 +930,7 @@ Deno.test({
         "test_tags_empty_cluster.mkv",
       ]
     ) {
-      const data = Deno.readFileSync(new URL(`kvs-getmedia/${name}`, fixturesDir));
+      const data = loadFixture(`kvs-getmedia/${name}`);
       const expected = tokensOf(data).map(norm);
       const r = seededRandom(5);
       for (const next of [() => 4093, () => 65536, () => 1 + Math.floor(r() * 20000)]) {

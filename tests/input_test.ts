@@ -7,18 +7,12 @@ import assert from "node:assert/strict";
 import { openInput, READ_SIZE } from "../src/cli/input.ts";
 import type { RereadableSource } from "../src/mkv/assembler.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
-
-async function tempBytes(n: number, seed: number): Promise<{ path: string; bytes: Uint8Array }> {
-  const random = seededRandom(seed);
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = Math.floor(random() * 256);
-  const path = await Deno.makeTempFile({ prefix: "kvsaudio-input-" });
-  await Deno.writeFile(path, bytes);
-  return { path, bytes };
-}
+import { tempFile } from "./support/cli.ts";
+import { noise } from "./support/util.ts";
 
 Deno.test("input: a regular file's chunk ends can be given again; released, the same buffer is reused", async () => {
-  const { path, bytes } = await tempBytes(3 * READ_SIZE + 12345, 5);
+  const bytes = noise(3 * READ_SIZE + 12345, 5);
+  const path = await tempFile(bytes, "");
   try {
     for (const releasing of [true, false]) {
       const random = seededRandom(releasing ? 1 : 2);

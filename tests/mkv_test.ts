@@ -43,14 +43,14 @@ import {
   INSTANCE_ID,
   MILLIS_BEHIND_NOW,
 } from "./support/connect_stream.ts";
-import { fixturesDir, haveFixtures } from "./support/shared_fixtures.ts";
-import { bytes, catchError, hex } from "./support/util.ts";
+import { haveFixtures, loadFixture, skipReason } from "./support/shared_fixtures.ts";
+import { bytes, catchError, hex, seededInts } from "./support/util.ts";
 import { chunked } from "./support/pipeline.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 
 // ---------------------------------------------------------------- helpers
 
-if (!haveFixtures) console.log(`skip: ${fixturesDir.pathname} is absent; real-capture tests are ignored`);
+if (skipReason) console.log(`skip: ${skipReason}`);
 
 /** The data of a one-byte-id element (SimpleBlock A3, Block A1): header stripped. */
 function dataOf(element: Uint8Array): Uint8Array {
@@ -487,11 +487,7 @@ Deno.test("fragment: parseKvsTimestamp edge cases match the regex version", () =
   ];
   for (const c of cases) assert.equal(parseKvsTimestamp(c), parseKvsTimestampRegex(c), JSON.stringify(c));
   // random digit strings with a fraction of 0–25 digits
-  let seed = 99;
-  const rand = (n: number) => {
-    seed = (seed * 48271) % 2147483647;
-    return Math.floor((seed / 2147483647) * n);
-  };
+  const rand = seededInts(99);
   const digits = (n: number) => Array.from({ length: n }, () => rand(10)).join("");
   for (let i = 0; i < 20000; i++) {
     const int = digits(1 + rand(22));
@@ -537,11 +533,7 @@ Deno.test("fragment: kvs reads only exact AWS_KINESISVIDEO_ names, first string 
 
 Deno.test("fragment: durationMs and blockCounts, few or many track numbers, match a Map-based count", () => {
   const base = parseBlock(bytes(0x81, 0, 0, 0x80), 0, true);
-  let seed = 7;
-  const rand = (n: number) => {
-    seed = (seed * 48271) % 2147483647;
-    return Math.floor((seed / 2147483647) * n);
-  };
+  const rand = seededInts(7);
   for (let round = 0; round < 400; round++) {
     const f = new Fragment(round, 0);
     const trackCount = 1 + rand(12); // more than 8 takes the Map path
@@ -1000,7 +992,7 @@ Deno.test({
   name: "assembler: a real capture (test_mixed_tags.mkv)",
   ignore: !haveFixtures,
   fn: async () => {
-    const data = await Deno.readFile(new URL("kvs-getmedia/test_mixed_tags.mkv", fixturesDir));
+    const data = loadFixture("kvs-getmedia/test_mixed_tags.mkv");
     const whole = await assemble(data, { raw: true });
     const inChunks = await assemble(data, { raw: true }, 61);
     for (const frags of [whole, inChunks]) {

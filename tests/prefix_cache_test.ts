@@ -23,16 +23,14 @@ import {
   voidEl,
 } from "./support/mkv_writer.ts";
 import { connectStream } from "./support/connect_stream.ts";
-import { hex } from "./support/util.ts";
+import { hex, indexOfBytes } from "./support/util.ts";
+
+const EBML_MAGIC = Uint8Array.of(0x1a, 0x45, 0xdf, 0xa3);
 import { seededRandom } from "../src/kvs/backoff.ts";
 
 /** Everything a fragment says, as plain data. */
 function describe(f: Fragment): unknown {
-  const blocks = [];
-  for (let i = 0; i < f.blockTable.length; i++) {
-    const b = f.blocks[i];
-    blocks.push({ ...b, frames: b.frames.map(hex) });
-  }
+  const blocks = f.blocks.map((b) => ({ ...b, frames: b.frames.map(hex) }));
   return {
     index: f.index,
     offset: f.offset,
@@ -156,9 +154,7 @@ Deno.test("prefix cache: corrupted bytes anywhere give the same fragments or the
   // Positions in the first ~600 bytes of each document hit the prefix (headers,
   // Info, Tracks, tags); others hit anything.
   const starts: number[] = [];
-  for (let i = 0; i + 4 <= base.length; i++) {
-    if (base[i] === 0x1a && base[i + 1] === 0x45 && base[i + 2] === 0xdf && base[i + 3] === 0xa3) starts.push(i);
-  }
+  for (let i = indexOfBytes(base, EBML_MAGIC); i >= 0; i = indexOfBytes(base, EBML_MAGIC, i + 1)) starts.push(i);
   for (let n = 0; n < 300; n++) {
     const data = base.slice();
     const at = n % 3 === 2

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { connectStream } from "./support/connect_stream.ts";
-import { ARN, AWS_ENV, serve } from "./support/pull_harness.ts";
+import { ARN, AWS_ENV, withStandin } from "./support/pull_harness.ts";
 import { MAIN, RUN_ARGS } from "./support/cli.ts";
-import { withTempDir } from "./support/util.ts";
 
 const HAVE_SCRIPT = await Deno.stat("/usr/bin/script").then(() => true, () => false);
 if (!HAVE_SCRIPT) console.log("skip: progress_test needs util-linux `script` to give kvsaudio a terminal");
@@ -27,35 +26,30 @@ Deno.test({
   name: "pull on a terminal shows a live status line (seconds per track, fragments, millis behind, reconnects)",
   ignore: !HAVE_SCRIPT,
   fn: async () => {
-    const standin = serve(STREAM, { live: true, delayMs: 60, chunkSize: 3000 });
-    try {
-      await withTempDir("kvsaudio-progress-", async (dir) => {
-        const base = ["pull", "--endpoint-url", standin.url, "--region", "us-east-1", "--arn", ARN];
-        const r = await onTerminal([...base, "--start", "earliest", "--idle-timeout", "0.5", "--out", `${dir}/a`]);
-        assert.equal(r.code, 0, r.screen);
-        assert.match(
-          r.screen,
-          // deno-lint-ignore no-control-regex
-          /\r\x1b\[2Kfrom \d+\.\d s \| to \d+\.\d s \| \d+ fragments \| 131207 ms behind \| 0 reconnects/,
-        );
+    await withStandin(STREAM, { live: true, delayMs: 60, chunkSize: 3000 }, async (standin, dir) => {
+      const base = ["pull", "--endpoint-url", standin.url, "--region", "us-east-1", "--arn", ARN];
+      const r = await onTerminal([...base, "--start", "earliest", "--idle-timeout", "0.5", "--out", `${dir}/a`]);
+      assert.equal(r.code, 0, r.screen);
+      assert.match(
+        r.screen,
         // deno-lint-ignore no-control-regex
-        assert.doesNotMatch(r.screen, /\x1b\[[0-9;]*m/, "no colours");
-        const q = await onTerminal([
-          ...base,
-          "--start",
-          "earliest",
-          "--idle-timeout",
-          "0.5",
-          "--out",
-          `${dir}/b`,
-          "--quiet",
-        ]);
-        assert.equal(q.code, 0, q.screen);
-        // deno-lint-ignore no-control-regex
-        assert.doesNotMatch(q.screen, /\x1b\[2K/, "--quiet: no status line");
-      });
-    } finally {
-      await standin.close();
-    }
+        /\r\x1b\[2Kfrom \d+\.\d s \| to \d+\.\d s \| \d+ fragments \| 131207 ms behind \| 0 reconnects/,
+      );
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(r.screen, /\x1b\[[0-9;]*m/, "no colours");
+      const q = await onTerminal([
+        ...base,
+        "--start",
+        "earliest",
+        "--idle-timeout",
+        "0.5",
+        "--out",
+        `${dir}/b`,
+        "--quiet",
+      ]);
+      assert.equal(q.code, 0, q.screen);
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(q.screen, /\x1b\[2K/, "--quiet: no status line");
+    });
   },
 });

@@ -1,27 +1,12 @@
 import assert from "node:assert/strict";
-import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
-import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
+import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
+import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, withStandin } from "./support/pull_harness.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
-import type { Standin } from "./support/kvs_standin.ts";
 import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
-
-/** Run `fn` against a stand-in serving `s`, with a temp dir for outputs; both are gone afterwards. */
-async function withStandin<T>(
-  s: GeneratedStream,
-  opts: Parameters<typeof serve>[1],
-  fn: (standin: Standin, dir: string) => Promise<T>,
-): Promise<T> {
-  const standin = serve(s, opts);
-  try {
-    return await withTempDir("kvsaudio-pull-test-", (dir) => fn(standin, dir));
-  } finally {
-    await standin.close();
-  }
-}
 
 /** The last JSON event a `--json` run printed (the done event). */
 const lastEvent = (r: CliResult) => jsonLines(r.stdoutText).at(-1);
@@ -237,7 +222,7 @@ Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and
 });
 
 Deno.test("CLI pull: errors get their exit code and a one-line message naming the stream and the fix", async (t) => {
-  const run = async (faults: Parameters<typeof serve>[1], args: string[]) => {
+  const run = async (faults: Parameters<typeof withStandin>[1], args: string[]) => {
     return await withStandin(STREAM, { live: true, ...faults }, async (standin, dir) => {
       const r = await pullCli(standin.url, [...args, "--out", dir, "--max-retries", "2", "--idle-timeout", "0.5"]);
       assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined, "no secret in output");

@@ -36,19 +36,13 @@ export interface ArchivedSourceOptions extends SourceOptions {
 }
 
 /** Fragments of an archived time range. */
-export class ArchivedSource extends FragmentSource {
-  #o: ArchivedSourceOptions;
+export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
   /** Fragments listed in the range. */
   listed = 0;
 
-  constructor(options: ArchivedSourceOptions) {
-    super(options);
-    this.#o = options;
-  }
-
   /** The fragments, in producer-timestamp order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
-    const o = this.#o;
+    const o = this.options;
     let numbers: string[] = [];
     for (let attempt = 1;; attempt++) {
       try {

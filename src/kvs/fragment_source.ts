@@ -66,8 +66,8 @@ export interface SourceOptions {
   region?: string;
 }
 
-/** Base class of {@linkcode PullSource} and {@linkcode ArchivedSource}. */
-export abstract class FragmentSource {
+/** Base class of {@linkcode PullSource} and {@linkcode ArchivedSource} (`O`: their options). */
+export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
   /** Stream label for messages. */
   protected readonly label: string;
   /** Retry policy (updates `stats.retries`). */
@@ -83,7 +83,7 @@ export abstract class FragmentSource {
   /** For an explicit start fragment: whether the first fragment received was it. */
   firstFragmentMatched: boolean | undefined;
 
-  constructor(protected readonly options: SourceOptions) {
+  constructor(protected readonly options: O) {
     this.label = streamLabel(options.stream);
     this.retry = new RetryPolicy({
       ...options,

@@ -54,17 +54,11 @@ export interface PullSourceOptions extends SourceOptions {
 }
 
 /** A resumable GetMedia fragment source. */
-export class PullSource extends FragmentSource {
-  #o: PullSourceOptions;
+export class PullSource extends FragmentSource<PullSourceOptions> {
   #lastBig: bigint | undefined;
   #recent = new Set<string>();
   #lastFragmentAt = 0;
   #sawTokens = false;
-
-  constructor(options: PullSourceOptions) {
-    super(options);
-    this.#o = options;
-  }
 
   /** Whether fragment number `n` (`big` as a BigInt, if decimal) was already yielded. */
   #isDuplicate(n: string | undefined, big: bigint | undefined): boolean {
@@ -90,12 +84,12 @@ export class PullSource extends FragmentSource {
   #resumeSelector(): StartSelector {
     if (this.token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.token };
     if (this.lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.lastNumber };
-    return this.#o.selector;
+    return this.options.selector;
   }
 
   /** Fragments, in order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
-    const o = this.#o;
+    const o = this.options;
     const idleMs = o.idleTimeoutMs ?? 5000;
     const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
     let selector = o.selector;
@@ -216,7 +210,7 @@ export class PullSource extends FragmentSource {
 
   /** Fetch one fragment with GetMediaForFragmentList; undefined (with a warning) if that fails. */
   async #fetchOne(fragmentNumber: string): Promise<Fragment | undefined> {
-    const o = this.#o;
+    const o = this.options;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
       try {

@@ -30,9 +30,6 @@ import type { Fragment } from "../../src/mkv/fragment.ts";
 import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
 import { CallWriter } from "../../src/audio/call_writer.ts";
 
-// Run kvsaudio exactly as `deno task kvsaudio` does (permissions and flags from deno.json).
-const PERMS = RUN_ARGS.slice(1);
-
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -111,7 +108,8 @@ async function timed(cmd: string, args: string[], opts: { env?: Record<string, s
   return { ms, rssKiB, cpuS, faults, stdout: new TextDecoder().decode(out.stdout) };
 }
 
-const kvs = (args: string[]) => timed(Deno.execPath(), ["run", ...PERMS, MAIN, ...args]);
+// Run kvsaudio exactly as `deno task kvsaudio` does (permissions and flags from deno.json).
+const kvs = (args: string[]) => timed(Deno.execPath(), [...RUN_ARGS, MAIN, ...args]);
 
 const dir = await Deno.makeTempDir({ prefix: "kvsaudio-bench-" });
 try {
@@ -179,8 +177,9 @@ try {
   const inspectTimes: number[] = [];
   for (let i = 0; i < RUNS; i++) inspectTimes.push((await kvs(["inspect", call])).ms);
   const inspectMs = median(inspectTimes);
+  // (Also the start-up row's second figure.)
   const inspectOne: number[] = [];
-  for (let i = 0; i < RUNS; i++) inspectOne.push((await kvs(["inspect", one])).ms);
+  for (let i = 0; i < Math.max(5, RUNS); i++) inspectOne.push((await kvs(["inspect", one])).ms);
   const inspectOneMs = median(inspectOne);
   const inspectMarginal = inspectMs - inspectOneMs;
   // In-process parse (tokenizer + assembler, the CLI's fused path), no start-up, warm.
@@ -383,13 +382,9 @@ try {
   // ---- Start-up -----------------------------------------------------------
   {
     const help: number[] = [];
-    const ins: number[] = [];
-    for (let i = 0; i < Math.max(5, RUNS); i++) {
-      help.push((await kvs(["--help"])).ms);
-      ins.push((await kvs(["inspect", one])).ms);
-    }
+    for (let i = 0; i < Math.max(5, RUNS); i++) help.push((await kvs(["--help"])).ms);
     const h = median(help);
-    const n = median(ins);
+    const n = inspectOneMs;
     // Deno's own start-up (an empty script, measured with the machine floor), for scale.
     const d = emptyMs;
     rows.push({
@@ -430,7 +425,8 @@ try {
     const env = { AWS_ACCESS_KEY_ID: "AKIDBENCH", AWS_SECRET_ACCESS_KEY: "bench", AWS_EC2_METADATA_DISABLED: "true" };
     const runs = await Promise.all(Array.from({ length: LIVE_STREAMS }, (_, k) =>
       timed(Deno.execPath(), [
-        ...["run", ...PERMS, MAIN, "pull", "--stream-name", `live-${k}`, "--start", "earliest"],
+        ...RUN_ARGS,
+        ...[MAIN, "pull", "--stream-name", `live-${k}`, "--start", "earliest"],
         ...["--endpoint-url", standin.url, "--region", "us-east-1", "--idle-timeout", "3", "--out", `${dir}/live/${k}`],
         ...["--json", "--quiet"],
       ], { env }).catch((e) => ({ ms: 0, cpuS: 0, stdout: "", error: e as Error }))));

@@ -26,7 +26,7 @@ import { isoTime } from "../../src/cli/output.ts";
 import { displayText, hexPreview } from "../../src/cli/sanitize.ts";
 import { seededRandom } from "../../src/kvs/backoff.ts";
 import { connectStream, type ConnectStreamOptions } from "./connect_stream.ts";
-import { decodeHexText, fixturesDir, haveFixtures } from "./shared_fixtures.ts";
+import { decodeHexText, haveFixtures, loadFixture, syntheticNames } from "./shared_fixtures.ts";
 import { hex } from "./util.ts";
 import { chunked } from "./pipeline.ts";
 import {
@@ -348,15 +348,13 @@ export function buildSeeds(): Seed[] {
   if (haveFixtures) {
     for (const name of FIXTURE_SEEDS) {
       try {
-        add(name, Deno.readFileSync(new URL(name, fixturesDir)));
+        add(name, loadFixture(name));
       } catch {
         // a missing file is not the fuzzer's business
       }
     }
     try {
-      const dir = new URL("connect-synthetic/", fixturesDir);
-      const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ebml.hex")).sort();
-      for (const n of names) add(`connect-synthetic/${n}`, decodeHexText(Deno.readTextFileSync(new URL(n, dir))));
+      for (const n of syntheticNames()) add(`connect-synthetic/${n}.ebml.hex`, loadFixture(`connect-synthetic/${n}`));
     } catch {
       // no synthetic fixtures
     }
@@ -1477,6 +1475,23 @@ export type WorkerMessage =
   | { t: "end" }
   | { t: "crash"; message: string };
 
+const EMPTY = new Uint8Array(0);
+
+/** The result of a case that could not be run: one failure, with its bytes' hex when short. */
+function failedCase(id: string, kind: string, desc: string, bytes: Uint8Array, failure: string): CaseResult {
+  return {
+    id,
+    kind,
+    desc,
+    outcome: "failure",
+    failures: [failure],
+    ms: 0,
+    rssGrowth: 0,
+    bytes: bytes.length,
+    reproHex: bytes.length > 0 && bytes.length <= 400 ? hex(bytes) : undefined,
+  };
+}
+
 async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Promise<void> {
   const ctx = req.section === "explicit" ? undefined : fuzzContext(req.seed);
   for (let i = req.start; i < req.end; i++) {
@@ -1493,16 +1508,7 @@ async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Prom
         post({ t: "start", index: i, id, kind: "?", desc: "(making the case)", bytes: 0 });
         post({
           t: "done",
-          result: {
-            id,
-            kind: "?",
-            desc: "(making the case)",
-            outcome: "failure",
-            failures: [`makeCase threw: ${describeError(e)}`],
-            ms: 0,
-            rssGrowth: 0,
-            bytes: 0,
-          },
+          result: failedCase(id, "?", "(making the case)", EMPTY, `makeCase threw: ${describeError(e)}`),
         });
         continue;
       }
@@ -1512,17 +1518,7 @@ async function serve(req: WorkerRequest, post: (m: WorkerMessage) => void): Prom
     try {
       result = await runCase(c, req.dir);
     } catch (e) {
-      result = {
-        id: c.id,
-        kind: c.kind,
-        desc: c.desc,
-        outcome: "failure",
-        failures: [`the case runner itself threw: ${describeError(e)}`],
-        ms: 0,
-        rssGrowth: 0,
-        bytes: c.bytes.length,
-        reproHex: c.bytes.length <= 400 ? hex(c.bytes) : undefined,
-      };
+      result = failedCase(c.id, c.kind, c.desc, c.bytes, `the case runner itself threw: ${describeError(e)}`);
     }
     post({ t: "done", result });
   }

@@ -93,5 +93,6 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): string | undefine
 /** Assert two byte arrays (both present) are equal, saying where they first differ if not. */
 export function sameBytes(actual: Uint8Array | undefined, expected: Uint8Array | undefined, what: string): void {
   assert.ok(actual && expected, `${what}: missing`);
-  assert.equal(firstDifference(actual, expected), undefined, what);
+  const diff = firstDifference(actual, expected);
+  assert.equal(diff, undefined, `${what}: ${diff}`);
 }

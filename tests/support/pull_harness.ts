@@ -7,7 +7,8 @@
  */
 
 import type { GeneratedStream } from "./connect_stream.ts";
-import { type StandinFragment, type StandinOptions, startStandin } from "./kvs_standin.ts";
+import { type Standin, type StandinFragment, type StandinOptions, startStandin } from "./kvs_standin.ts";
+import { withTempDir } from "./util.ts";
 import { createKvsClients } from "../../src/kvs/client.ts";
 import { type PullEvent, PullSource, type PullSourceOptions } from "../../src/kvs/pull_source.ts";
 import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
@@ -49,6 +50,20 @@ export function standinFragments(s: GeneratedStream): StandinFragment[] {
 /** Start a stand-in serving `s` under {@linkcode ARN}. */
 export function serve(s: GeneratedStream, opts: Omit<StandinOptions, "streams"> = {}) {
   return startStandin({ streams: { [ARN]: standinFragments(s) }, chunkSize: [100, 5000], ...opts });
+}
+
+/** Run `fn` against a stand-in serving `s`, with a temp dir for outputs; both are gone afterwards. */
+export async function withStandin<T>(
+  s: GeneratedStream,
+  opts: Parameters<typeof serve>[1],
+  fn: (standin: Standin, dir: string) => Promise<T>,
+): Promise<T> {
+  const standin = serve(s, opts);
+  try {
+    return await withTempDir("kvsaudio-pull-test-", (dir) => fn(standin, dir));
+  } finally {
+    await standin.close();
+  }
 }
 
 /** Result of an in-process pull. */

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { seededRandom } from "../../src/kvs/backoff.ts";
 
 /** Bytes from numbers: `bytes(0x1a, 0x45)`. */
 export const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
@@ -34,6 +35,12 @@ export function seeded(seed: number): () => number {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
+}
+
+/** `rand(n)`: seeded integers in [0, n), from `seededRandom` (mulberry32). */
+export function seededInts(seed: number): (n: number) => number {
+  const random = seededRandom(seed);
+  return (n) => Math.floor(random() * n);
 }
 
 /** `n` deterministic pseudo-random bytes (xorshift32). */
