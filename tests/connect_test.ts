@@ -164,6 +164,19 @@ Deno.test("known and unknown sizes, tags before/after only, EBML magic inside PC
   assert.equal(r.items.filter((i) => i.kind === "audio").length, 3);
 });
 
+Deno.test("fragments holding 15 or 16 blocks per track: one gapless timeline, byte-exact", async () => {
+  const s = connectStream({ fragments: 9, blockCounts: [16, 15, 16] });
+  assert.deepEqual(s.fragments.map((f) => f.blocks.length / 2), [16, 15, 16, 16, 15, 16, 16, 15, 16]);
+  assert.equal(s.fragments[2].producerMs - s.fragments[1].producerMs, 15 * 64);
+  const r = await checkStream(s);
+  assert.equal(r.writer.gaps, 0);
+  assert.equal(r.writer.overlapFrames, 0);
+  assert.equal(r.writer.frames.from, 141 * 512);
+  // The same with a slot omitted: its 15 blocks become silence.
+  const omitted = await checkStream(connectStream({ fragments: 9, blockCounts: [16, 15, 16], omit: [4] }));
+  assert.equal(omitted.writer.gapFrames, 2 * 15 * 512);
+});
+
 Deno.test("rate and channels from MimeType, else the Audio element, else 8000 Hz mono", async () => {
   const r16 = await checkStream(connectStream({ fragments: 2, rate: 16000 }));
   assert.equal(r16.writer.format?.rate, 16000);

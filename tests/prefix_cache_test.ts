@@ -112,6 +112,11 @@ function streams(): [string, Uint8Array][] {
     ["known-size Cluster", connectStream({ fragments: 5, clusterSize: "known", ...small }).bytes],
     ["known-size Segment", connectStream({ fragments: 3, segmentSize: "known", ...small }).bytes],
     ["PCM magic", connectStream({ fragments: 4, magicInPcm: true, ...small }).bytes],
+    ["Clusters of 3 or 4 blocks", connectStream({ fragments: 9, blockCounts: [3, 4, 4], samplesPerBlock: 32 }).bytes],
+    [
+      "six Cluster sizes in turn (more than the templates kept)",
+      connectStream({ fragments: 14, blockCounts: [1, 2, 3, 4, 5, 6], samplesPerBlock: 32 }).bytes,
+    ],
     [
       "tracks change between documents",
       concat([
@@ -143,6 +148,23 @@ Deno.test("prefix cache: a steady GetMedia stream reuses every document's prefix
   const data = connectStream({ fragments: 10, ...small }).bytes;
   const on = same(data, () => data.length, "steady");
   assert.equal(on.hits, 9);
+});
+
+Deno.test("prefix cache: documents whose Clusters hold a few different block counts are replayed whole once each was seen", () => {
+  // Fragments of ~1 s made of 64 ms blocks may hold 15 or 16 blocks per track.
+  const stream = connectStream({ fragments: 16, blockCounts: [3, 4, 4, 5], samplesPerBlock: 32 });
+  const cluster = Uint8Array.of(0x1f, 0x43, 0xb6, 0x75);
+  const docs = stream.fragments.map((f) => ({ size: f.bytes.length, beforeCluster: indexOfBytes(f.bytes, cluster) }));
+  const on = same(stream.bytes, () => stream.bytes.length, "3, 4, 4, 5 blocks");
+  // Document 0 is tokenized; 1 (the first with 4 blocks) and 3 (the first
+  // with 5) are replayed up to their Cluster; every later one whole.
+  const total = docs.reduce((a, d) => a + d.size, 0);
+  const expected = total - docs[0].size - (docs[1].size - docs[1].beforeCluster) -
+    (docs[3].size - docs[3].beforeCluster);
+  const asm = new FragmentAssembler();
+  asm.feed(new EbmlTokenizer(), stream.bytes, []);
+  assert.equal(on.hits, 15);
+  assert.equal(asm.prefixBytes, expected);
 });
 
 Deno.test("prefix cache: corrupted bytes anywhere give the same fragments or the same error", () => {

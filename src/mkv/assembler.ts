@@ -438,9 +438,10 @@ export class FragmentAssembler implements TokenSink {
     const unused = t.kind === "value" && !USED_LEAVES.has(t.id);
     if (unused) rec.ignore(t.offset + t.headerSize, t.size);
     if (rec.segmentRel < 0 || t.depth !== 1) return;
-    if (t.kind === "end" || unused) {
+    if (t.kind === "start") rec.openChild = t.size === -1;
+    else if (t.kind === "end" || unused) {
       // After a master child, or a leaf child whose value nothing uses (Void).
-      rec.point(t.offset + t.headerSize + t.size, this.#doc);
+      rec.point(t.offset + t.headerSize + t.size, this.#doc, t.kind === "end" && rec.openChild);
     } else if (t.kind === "value") {
       this.#rec = undefined;
     }

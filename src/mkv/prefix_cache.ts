@@ -56,6 +56,11 @@ export interface PrefixPoint extends PrefixDoc {
   end: number;
   /** How many of the recording's effects happened by then. */
   opCount: number;
+  /**
+   * The child was an unknown-size master: it ended only because the element
+   * at `end` cannot stand in it, so that element's id is compared too.
+   */
+  open: boolean;
 }
 
 /** Kinds of recorded effects. */
@@ -112,6 +117,8 @@ export class PrefixRecording {
   ignored: number[] = [];
   /** No more points are taken (a limit was reached, or something the template cannot replay): what was recorded stays usable. */
   full = false;
+  /** Whether the Segment child in progress is an unknown-size master. */
+  openChild = false;
 
   constructor(docStart: number) {
     this.docStart = docStart;
@@ -154,8 +161,11 @@ export class PrefixRecording {
     });
   }
 
-  /** A Segment child ended at absolute `end`; `doc` is the document state then. */
-  point(end: number, doc: PrefixDoc): void {
+  /**
+   * A Segment child ended at absolute `end`; `doc` is the document state
+   * then. `open`: it was an unknown-size master (see {@linkcode PrefixPoint.open}).
+   */
+  point(end: number, doc: PrefixDoc, open = false): void {
     if (this.full) return;
     if (this.points.length >= MAX_PREFIX_POINTS || end - this.docStart > MAX_PREFIX_BYTES) {
       this.full = true;
@@ -170,6 +180,7 @@ export class PrefixRecording {
       timecodeScale: doc.timecodeScale,
       tracks,
       opCount: this.ops.length,
+      open,
     });
   }
 }
@@ -180,10 +191,27 @@ function sameTracks(a: readonly Track[], b: readonly Track[]): boolean {
   return true;
 }
 
-const NONE = new Uint8Array(0);
+/** Documents kept as templates: streams whose Clusters alternate between a few block counts replay every document. */
+const MAX_TEMPLATES = 4;
+
+/** One recorded document with its bytes. */
+interface Template {
+  bytes: Uint8Array;
+  rec: PrefixRecording;
+  /** The byte ranges compared (start, end pairs: the complement of the ignored ranges, cut at each point's end). */
+  segs: Int32Array;
+  /** For each point, how many segments lie before its end. */
+  segsBefore: Int32Array;
+  /** For each point, how many bytes from its end on must match too: the id that ended an open point, else 0. */
+  term: Int32Array;
+}
 
 /**
- * The last recorded document, with its bytes.
+ * The last few recorded documents, with their bytes. A document is matched
+ * against the templates, most recently used first, and the one it repeats
+ * furthest becomes the current template: the one {@linkcode PrefixCache.point},
+ * {@linkcode PrefixCache.ops}, {@linkcode PrefixCache.same},
+ * {@linkcode PrefixCache.resume} and {@linkcode PrefixCache.truncate} refer to.
  *
  * @example
  * ```ts
@@ -192,12 +220,10 @@ const NONE = new Uint8Array(0);
  * ```
  */
 export class PrefixCache {
-  #bytes: Uint8Array = NONE;
-  #rec: PrefixRecording | undefined;
-  /** The byte ranges compared (start, end pairs: the complement of the ignored ranges, cut at each point's end). */
-  #segs: Int32Array = new Int32Array(0);
-  /** For each point, how many segments lie before its end. */
-  #segsBefore: Int32Array = new Int32Array(0);
+  /** Most recently used first. */
+  #templates: Template[] = [];
+  /** The current template: `#templates[0]` once anything was recorded. */
+  #cur: Template | undefined;
 
   /**
    * Whether the last {@linkcode PrefixCache.match} stopped at the end of the
@@ -205,105 +231,88 @@ export class PrefixCache {
    */
   cut = false;
 
-  /** Number of recorded points. */
+  /** Number of points of the current template. */
   get length(): number {
-    return this.#rec?.points.length ?? 0;
+    return this.#cur?.rec.points.length ?? 0;
+  }
+
+  /** Number of templates kept (at most 4). */
+  get templates(): number {
+    return this.#templates.length;
   }
 
   /**
-   * Index of the last recorded point whose bytes (ignored ranges aside) all
-   * match `chunk` from `start` and lie in it, or -1.
+   * Index of the last point of a template whose bytes (ignored ranges
+   * aside) all match `chunk` from `start` and lie in it, or -1. The
+   * template matched furthest becomes the current one; trying stops at a
+   * template matched whole or cut short by the end of the chunk.
    */
   match(chunk: Uint8Array, start: number): number {
-    const rec = this.#rec;
-    if (rec === undefined) return -1;
-    const bytes = this.#bytes;
-    const avail = chunk.length - start;
-    const points = rec.points;
-    const segs = this.#segs;
-    const before = this.#segsBefore;
-    let k = -1;
-    let s = 0;
-    this.cut = false;
-    for (let p = 0; p < points.length; p++) {
-      if (points[p].end > avail) {
-        this.cut = true;
-        break;
+    const all = this.#templates;
+    let best = -1;
+    let at = 0;
+    let cut = false;
+    for (let i = 0; i < all.length; i++) {
+      const k = matchTemplate(all[i], chunk, start);
+      if (k > best) {
+        best = k;
+        at = i;
+        cut = matchCut;
       }
-      for (const n = before[p]; s < n; s++) {
-        const to = segs[2 * s + 1];
-        for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
-      }
-      k = p;
+      if (matchCut || k === all[i].rec.points.length - 1) break;
     }
-    return k;
+    this.cut = cut;
+    if (at > 0) {
+      const t = all[at];
+      all.copyWithin(1, 0, at);
+      all[0] = t;
+    }
+    this.#cur = all[0];
+    return best;
   }
 
   /**
-   * Whether `size` bytes of `chunk` at `at` equal the recorded bytes at
-   * document offset `rel` (a value that may be reused as recorded).
+   * Whether `size` bytes of `chunk` at `at` equal the current template's
+   * bytes at document offset `rel` (a value that may be reused as recorded).
    */
   same(chunk: Uint8Array, at: number, rel: number, size: number): boolean {
-    const bytes = this.#bytes;
+    const bytes = this.#cur!.bytes;
     for (let i = 0; i < size; i++) if (chunk[at + i] !== bytes[rel + i]) return false;
     return true;
   }
 
-  /** Point `k` of the recording. */
+  /** Point `k` of the current template. */
   point(k: number): PrefixPoint {
-    return this.#rec!.points[k];
+    return this.#cur!.rec.points[k];
   }
 
-  /** The recorded effects. */
+  /** The current template's effects. */
   get ops(): readonly PrefixOp[] {
-    return this.#rec!.ops;
+    return this.#cur!.rec.ops;
   }
 
   /** Segment header offset relative to the document start. */
   get segmentRel(): number {
-    return this.#rec!.segmentRel;
+    return this.#cur!.rec.segmentRel;
   }
 
   /** Segment header size. */
   get segmentHeaderSize(): number {
-    return this.#rec!.segmentHeaderSize;
+    return this.#cur!.rec.segmentHeaderSize;
   }
 
-  /** Precompute the compared ranges of `rec`, cut at its points' ends. */
-  #segments(rec: PrefixRecording): void {
-    const segs: number[] = [];
-    const before = new Int32Array(rec.points.length);
-    const ignored = rec.ignored;
-    let j = 0;
-    let r = 0;
-    for (let p = 0; p < rec.points.length; p++) {
-      const end = rec.points[p].end;
-      while (j < end) {
-        const stop = r < ignored.length && ignored[r] < end ? ignored[r] : end;
-        if (stop > j) segs.push(j, stop);
-        if (stop < end) {
-          j = ignored[r + 1];
-          r += 2;
-        } else j = end;
-      }
-      before[p] = segs.length / 2;
-    }
-    this.#segs = Int32Array.from(segs);
-    this.#segsBefore = before;
-  }
-
-  /** Forget the points from `n` on (they stopped matching). */
+  /** Forget the current template's points from `n` on (they stopped matching). */
   truncate(n: number): void {
-    const rec = this.#rec;
+    const rec = this.#cur?.rec;
     if (rec !== undefined && n < rec.points.length) rec.points.length = n;
   }
 
   /**
    * A recording for a document at `docStart` whose first `k + 1` points
-   * matched: it goes on from there.
+   * matched the current template: it goes on from there.
    */
   resume(k: number, docStart: number): PrefixRecording {
-    const from = this.#rec!;
+    const from = this.#cur!.rec;
     const rec = new PrefixRecording(docStart);
     rec.segmentRel = from.segmentRel;
     rec.segmentHeaderSize = from.segmentHeaderSize;
@@ -318,16 +327,29 @@ export class PrefixCache {
   }
 
   /**
-   * Keep `rec` as the cache when its bytes lie in `chunk` (which starts at
-   * absolute `chunkOffset`); otherwise leave the cache as it is.
+   * Keep `rec` as the current template when its bytes lie in `chunk` (which
+   * starts at absolute `chunkOffset`), dropping the least recently used one
+   * past four; otherwise leave the cache as it is.
    */
   store(rec: PrefixRecording, chunk: Uint8Array, chunkOffset: number): void {
     const n = rec.points.length;
     if (n === 0 || rec.segmentRel < 0) return;
     const from = rec.docStart - chunkOffset;
-    const end = rec.points[n - 1].end;
+    let end = rec.points[n - 1].end;
     if (from < 0 || from + end > chunk.length) return;
-    const bytes = chunk.slice(from, from + end);
+    // An open last point is ended by the next document's EBML header: keep
+    // that id with the bytes, or drop the point when the chunk does not hold it.
+    let extra = 0;
+    if (rec.points[n - 1].open) {
+      extra = from + end < chunk.length ? idWidth(chunk[from + end]) : 0;
+      if (extra === 0 || from + end + extra > chunk.length) {
+        rec.points.length = n - 1;
+        if (n === 1) return;
+        end = rec.points[n - 2].end;
+        extra = 0;
+      }
+    }
+    const bytes = chunk.slice(from, from + end + extra);
     // A tag value is reused when a document's bytes equal the stored ones, so
     // every recorded value must be the one of the stored bytes: effects
     // carried over from an earlier document by resume() may hold its values.
@@ -339,8 +361,79 @@ export class PrefixCache {
         return { ...op, value: decodeStringAt(bytes, op.dataRel, op.size) };
       });
     }
-    this.#bytes = bytes;
-    this.#rec = rec;
-    this.#segments(rec);
+    const [segs, segsBefore] = segments(rec);
+    const term = new Int32Array(rec.points.length);
+    for (let p = 0; p < term.length; p++) {
+      if (rec.points[p].open) term[p] = idWidth(bytes[rec.points[p].end]);
+    }
+    const t: Template = { bytes, rec, segs, segsBefore, term };
+    const all = this.#templates;
+    if (all.length === MAX_TEMPLATES) all.pop();
+    all.unshift(t);
+    this.#cur = t;
   }
+}
+
+/** Whether the last {@linkcode matchTemplate} stopped at the end of the chunk. */
+let matchCut = false;
+
+/** Index of the last point of `t` that matches `chunk` from `start` (see {@linkcode PrefixCache.match}). */
+function matchTemplate(t: Template, chunk: Uint8Array, start: number): number {
+  const bytes = t.bytes;
+  const avail = chunk.length - start;
+  const points = t.rec.points;
+  const segs = t.segs;
+  const before = t.segsBefore;
+  let k = -1;
+  let s = 0;
+  matchCut = false;
+  for (let p = 0; p < points.length; p++) {
+    if (points[p].end > avail) {
+      matchCut = true;
+      break;
+    }
+    for (const n = before[p]; s < n; s++) {
+      const to = segs[2 * s + 1];
+      for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
+    }
+    const term = t.term[p];
+    if (term > 0) {
+      // An open point matches only when the same element ends it.
+      const end = points[p].end;
+      if (end + term > avail) {
+        matchCut = true;
+        break;
+      }
+      for (let j = end; j < end + term; j++) if (chunk[start + j] !== bytes[j]) return k;
+    }
+    k = p;
+  }
+  return k;
+}
+
+/** Width of the EBML id whose first byte is `b` (1 to 4; 1 for a byte no id starts with). */
+function idWidth(b: number): number {
+  return b >= 0x80 ? 1 : b >= 0x40 ? 2 : b >= 0x20 ? 3 : b >= 0x10 ? 4 : 1;
+}
+
+/** The compared ranges of `rec`, cut at its points' ends, and how many lie before each point's end. */
+function segments(rec: PrefixRecording): [Int32Array, Int32Array] {
+  const segs: number[] = [];
+  const before = new Int32Array(rec.points.length);
+  const ignored = rec.ignored;
+  let j = 0;
+  let r = 0;
+  for (let p = 0; p < rec.points.length; p++) {
+    const end = rec.points[p].end;
+    while (j < end) {
+      const stop = r < ignored.length && ignored[r] < end ? ignored[r] : end;
+      if (stop > j) segs.push(j, stop);
+      if (stop < end) {
+        j = ignored[r + 1];
+        r += 2;
+      } else j = end;
+    }
+    before[p] = segs.length / 2;
+  }
+  return [Int32Array.from(segs), before];
 }

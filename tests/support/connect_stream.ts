@@ -45,6 +45,13 @@ export interface ConnectStreamOptions {
   /** SimpleBlocks per track per fragment, default 16. */
   blocksPerTrack?: number;
   /**
+   * SimpleBlocks per track of each fragment slot, in turn: slot `i` holds
+   * `blockCounts[i % blockCounts.length]` (overrides `blocksPerTrack`). Time
+   * and samples run on without a gap, so fragments of ~1 s made of 64 ms
+   * blocks can hold 15 or 16 of them.
+   */
+  blockCounts?: number[];
+  /**
    * Sample frames per block, default 512 (64 ms at 8 kHz); block timecodes
    * advance by `round(samplesPerBlock * 1000 / rate)` ms.
    */
@@ -146,6 +153,8 @@ export interface GeneratedFragment {
   continuationToken: string;
   /** Set on an in-band error fragment (which has no Cluster and no blocks). */
   error?: { code: string; id: number };
+  /** Index, per track, of this slot's first block on the whole timeline (omitted and error slots count). */
+  firstBlock: number;
   /** Byte offset of this fragment in {@link GeneratedStream.bytes}. */
   offset: number;
   /** This fragment's whole MKV document (a view into the stream's bytes). */
@@ -162,11 +171,11 @@ export interface StreamParams {
   channels: number;
   /** Sample frames per block. */
   samplesPerBlock: number;
-  /** Blocks per track per fragment. */
+  /** Blocks per track per fragment (of slot 0 when `blockCounts` was given). */
   blocksPerTrack: number;
   /** Relative timecode step between blocks, ms. */
   blockMs: number;
-  /** Producer time step between fragment slots, ms. */
+  /** Producer time step between fragment slots, ms (the mean when `blockCounts` was given). */
   fragmentMs: number;
   /** Number of fragment slots (written, omitted or error). */
   slots: number;
@@ -248,6 +257,9 @@ interface PlannedTrack {
 interface Plan {
   slots: number;
   blocksPerTrack: number;
+  /** Blocks per track of each slot, in turn, and their sum. */
+  counts: number[];
+  cycleBlocks: number;
   samplesPerBlock: number;
   rate: number;
   channels: number;
@@ -288,12 +300,12 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
     "samplesPerBlock",
     opts.samplesPerBlock ?? 512,
   );
-  const blocksPerTrack = positiveInt(
-    "blocksPerTrack",
-    opts.blocksPerTrack ?? 16,
-  );
+  const counts = (opts.blockCounts ?? [opts.blocksPerTrack ?? 16]).map((n) => positiveInt("blocksPerTrack", n));
+  if (counts.length === 0) throw new RangeError("blockCounts is empty");
+  const blocksPerTrack = counts[0];
+  const cycleBlocks = counts.reduce((a, b) => a + b, 0);
   const blockMs = Math.round(samplesPerBlock * 1000 / rate);
-  if ((blocksPerTrack - 1) * blockMs > 32767) {
+  if ((Math.max(...counts) - 1) * blockMs > 32767) {
     throw new RangeError("relative block timecodes would overflow int16");
   }
   const names = opts.tracks ?? ["AUDIO_TO_CUSTOMER", "AUDIO_FROM_CUSTOMER"];
@@ -337,11 +349,13 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
   return {
     slots: slots ?? Math.max(0, Math.floor(opts.fragments ?? 3)),
     blocksPerTrack,
+    counts,
+    cycleBlocks,
     samplesPerBlock,
     rate,
     channels,
     blockMs,
-    fragmentMs: blocksPerTrack * blockMs,
+    fragmentMs: cycleBlocks * blockMs / counts.length,
     payloadBytes,
     tracks,
     startMs: opts.startMs ?? DEFAULT_START_MS,
@@ -404,6 +418,7 @@ interface BuiltBlock {
 
 interface BuiltFragment {
   index: number;
+  firstBlock: number;
   fragmentNumber: string;
   producerMs: number;
   serverMs: number;
@@ -483,12 +498,17 @@ class FragmentBuilder {
     const p = this.#p;
     const fragmentNumber = (p.base + BigInt(index) * FRAGMENT_NUMBER_STEP)
       .toString();
-    const producerMs = p.startMs + index * p.fragmentMs;
+    const cycle = p.counts.length;
+    let firstBlock = Math.floor(index / cycle) * p.cycleBlocks;
+    for (let i = 0; i < index % cycle; i++) firstBlock += p.counts[i];
+    const count = p.counts[index % cycle];
+    const producerMs = p.startMs + firstBlock * p.blockMs;
     const serverMs = producerMs + SERVER_DELAY_MS;
     if (p.errorAt?.index === index) {
       const error = { code: p.errorAt.code, id: p.errorAt.id };
       return {
         index,
+        firstBlock,
         fragmentNumber,
         producerMs,
         serverMs,
@@ -518,7 +538,7 @@ class FragmentBuilder {
     for (const t of p.tracks) {
       perRound += 1 + 8 + t.head.length + p.payloadBytes;
     }
-    const blocksLen = perRound * p.blocksPerTrack;
+    const blocksLen = perRound * count;
     const clusterBody = timecode.length + this.#position.length + blocksLen;
     const clusterSize = p.clusterKnown ? encodeSize(clusterBody) : unknownSize(1);
     const before = [
@@ -550,9 +570,9 @@ class FragmentBuilder {
     const blocks: BuiltBlock[] = [];
     const n = p.samplesPerBlock * p.channels;
     const pcm = p.pcm;
-    for (let k = 0; k < p.blocksPerTrack; k++) {
+    for (let k = 0; k < count; k++) {
       const rel = k * p.blockMs;
-      const first = (index * p.blocksPerTrack + k) * n;
+      const first = (firstBlock + k) * n;
       for (let ti = 0; ti < p.tracks.length; ti++) {
         const t = p.tracks[ti];
         out[o++] = ID.SimpleBlock;
@@ -587,6 +607,7 @@ class FragmentBuilder {
     if (o !== total) throw new Error(`internal: wrote ${o} of ${total} bytes`);
     return {
       index,
+      firstBlock,
       fragmentNumber,
       producerMs,
       serverMs,
@@ -638,6 +659,7 @@ export function connectStream(opts?: ConnectStreamOptions): GeneratedStream {
       serverMs: b.serverMs,
       contactId: b.contactId,
       continuationToken: b.fragmentNumber,
+      firstBlock: b.firstBlock,
       offset,
       bytes: view,
       blocks: b.blocks.map((k) => ({
@@ -670,24 +692,24 @@ export function expectedPcm(
   const from = opts?.fromIndex ?? 0;
   const until = opts?.untilIndex ?? Infinity;
   const audio = stream.fragments.filter((f) => !f.error && f.index >= from && f.index < until);
-  const { samplesPerBlock, channels, blocksPerTrack } = stream.params;
+  const { samplesPerBlock, channels } = stream.params;
   const blockBytes = samplesPerBlock * channels * 2;
-  const fragBytes = blockBytes * blocksPerTrack;
   const result: Record<Direction, Uint8Array | undefined> = {
     from: undefined,
     to: undefined,
   };
+  const trackCount = (stream.trackNumbers.from === undefined ? 0 : 1) + (stream.trackNumbers.to === undefined ? 0 : 1);
   for (const dir of ["from", "to"] as const) {
     if (stream.trackNumbers[dir] === undefined) continue;
     if (audio.length === 0) {
       result[dir] = new Uint8Array(0);
       continue;
     }
-    const first = audio[0].index;
-    const last = audio[audio.length - 1].index;
-    const out = new Uint8Array((last - first + 1) * fragBytes);
+    const first = audio[0].firstBlock;
+    const last = audio[audio.length - 1];
+    const out = new Uint8Array((last.firstBlock + last.blocks.length / trackCount - first) * blockBytes);
     for (const f of audio) {
-      let o = (f.index - first) * fragBytes;
+      let o = (f.firstBlock - first) * blockBytes;
       for (const b of f.blocks) {
         if (b.dir !== dir) continue;
         out.set(b.pcm, o);
