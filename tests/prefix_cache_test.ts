@@ -112,6 +112,10 @@ function streams(): [string, Uint8Array][] {
     ["known-size Cluster", connectStream({ fragments: 5, clusterSize: "known", ...small }).bytes],
     ["known-size Segment", connectStream({ fragments: 3, segmentSize: "known", ...small }).bytes],
     ["PCM magic", connectStream({ fragments: 4, magicInPcm: true, ...small }).bytes],
+    [
+      "MILLIS_BEHIND_NOW changing length",
+      connectStream({ fragments: 8, millisBehindNow: (i) => "9".repeat(1 + (i * 5) % 4), ...small }).bytes,
+    ],
     ["Clusters of 3 or 4 blocks", connectStream({ fragments: 9, blockCounts: [3, 4, 4], samplesPerBlock: 32 }).bytes],
     [
       "six Cluster sizes in turn (more than the templates kept)",

@@ -117,6 +117,8 @@ export interface ConnectStreamOptions {
   codecId?: string;
   /** Write the CONTINUATION_TOKEN tag (default true; false leaves only MILLIS_BEHIND_NOW after the Cluster). */
   continuationTokens?: boolean;
+  /** AWS_KINESISVIDEO_MILLIS_BEHIND_NOW value of each slot (default {@link MILLIS_BEHIND_NOW} in every one). */
+  millisBehindNow?: (slot: number) => string;
   /**
    * DocType string of the EBML header, default `"matroska\0"` (9 bytes, as
    * FORMAT.md says the SDK writes). The reference dump shows an 8-byte
@@ -282,6 +284,7 @@ interface Plan {
   base: bigint;
   kvsTags: boolean;
   continuationTokens: boolean;
+  millisBehindNow: (slot: number) => string;
   codecId: string;
   docType: string;
 }
@@ -377,6 +380,7 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
     base: opts.fragmentNumberBase ?? DEFAULT_FRAGMENT_NUMBER_BASE,
     kvsTags: opts.kvsTags ?? true,
     continuationTokens: opts.continuationTokens ?? true,
+    millisBehindNow: opts.millisBehindNow ?? (() => MILLIS_BEHIND_NOW),
     codecId: opts.codecId ?? "A_AAC",
     docType: opts.docType ?? "matroska\0",
   };
@@ -529,7 +533,7 @@ class FragmentBuilder {
       : EMPTY;
     const kvsAfter = p.kvsTags
       ? tagsEl([
-        ["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", MILLIS_BEHIND_NOW],
+        ["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", p.millisBehindNow(index)],
         ...(p.continuationTokens ? [["AWS_KINESISVIDEO_CONTINUATION_TOKEN", fragmentNumber] as [string, string]] : []),
       ], { sizeWidth: 4 })
       : EMPTY;
