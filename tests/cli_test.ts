@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { jsonLines, kvsaudio, kvsaudioCommand, tempFile } from "./support/cli.ts";
+import { jsonLines, kvsaudio, kvsaudioCommand, MAIN, RUN_ARGS, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { withTempDir } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
@@ -273,5 +273,48 @@ Deno.test("extract and inspect of a call spanning many read buffers (documents c
     const rb = await kvsaudio(["extract", bigPath, "--out", `${dir}/big`]);
     assert.equal(rb.code, 0, rb.stderr);
     await sameWavs(`${dir}/big`, expectedPcm(big));
+  });
+});
+
+Deno.test("standard input, redirected from a file or through a pipe: the same audio and fragments as the file", async () => {
+  await withTempDir("kvsaudio-stdin-", async (dir) => {
+    // Several read buffers' worth, with uneven fragments and a gap.
+    const s = connectStream({ fragments: 110, blockCounts: [16, 15, 16], omit: [40] });
+    assert.ok(s.bytes.length > 3 * (1 << 20));
+    const path = `${dir}/call.mkv`;
+    await Deno.writeFile(path, s.bytes);
+    const fromFile = await kvsaudio(["inspect", "--json", path]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const fragments = (text: string) => jsonLines(text).filter((o) => o.index !== undefined && o.offset !== undefined);
+    assert.equal(fragments(fromFile.stdoutText).length, 109);
+
+    // `kvsaudio … - < call.mkv`: standard input is the file itself.
+    const redirected = async (args: string[]) => {
+      const out = await new Deno.Command("sh", {
+        args: ["-c", 'exec "$@" < "$IN"', "sh", Deno.execPath(), ...RUN_ARGS, MAIN, ...args],
+        env: { IN: path, NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return {
+        code: out.code,
+        stdout: new TextDecoder().decode(out.stdout),
+        stderr: new TextDecoder().decode(out.stderr),
+      };
+    };
+    const rx = await redirected(["extract", "-", "--out", `${dir}/redirected`]);
+    assert.equal(rx.code, 0, rx.stderr);
+    await sameWavs(`${dir}/redirected`, expectedPcm(s));
+    const ri = await redirected(["inspect", "--json", "-"]);
+    assert.equal(ri.code, 0, ri.stderr);
+    assert.deepEqual(fragments(ri.stdout), fragments(fromFile.stdoutText));
+
+    // `cat call.mkv | kvsaudio …`: a pipe.
+    const px = await kvsaudio(["extract", "-", "--out", `${dir}/piped`], { stdin: s.bytes });
+    assert.equal(px.code, 0, px.stderr);
+    await sameWavs(`${dir}/piped`, expectedPcm(s));
+    const pi = await kvsaudio(["inspect", "--json", "-"], { stdin: s.bytes });
+    assert.equal(pi.code, 0, pi.stderr);
+    assert.deepEqual(fragments(pi.stdoutText), fragments(fromFile.stdoutText));
   });
 });

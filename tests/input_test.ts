@@ -1,11 +1,11 @@
 /**
- * The CLI's input reader (src/cli/input.ts): chunks of a regular file can be
- * given again (`unread`), and the read buffer is reused once released.
+ * The CLI's input reader (src/cli/input.ts): chunks of a regular file or a
+ * pipe can be given again (`unread`), and the read buffer is reused once
+ * released.
  */
 
 import assert from "node:assert/strict";
 import { openInput, READ_SIZE } from "../src/cli/input.ts";
-import type { RereadableSource } from "../src/mkv/assembler.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 import { tempFile } from "./support/cli.ts";
 import { noise } from "./support/util.ts";
@@ -17,8 +17,7 @@ Deno.test("input: a regular file's chunk ends can be given again; released, the 
     for (const releasing of [true, false]) {
       const random = seededRandom(releasing ? 1 : 2);
       const input = await openInput(path);
-      const chunks = input.chunks as RereadableSource;
-      assert.equal(typeof chunks.unread, "function");
+      const chunks = input.chunks;
       let pos = 0;
       const buffers = new Set<ArrayBufferLike>();
       let n = 0;
@@ -41,8 +40,43 @@ Deno.test("input: a regular file's chunk ends can be given again; released, the 
   }
 });
 
-Deno.test("input: standard input cannot be given again (no unread: nothing is held back)", async () => {
-  const input = await openInput("-");
-  assert.equal("unread" in input.chunks, false);
-  assert.equal(input.regularFile, false);
+Deno.test("input: a named pipe's chunk ends can be given again too, and every byte comes once", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-input-" });
+  try {
+    const fifo = `${dir}/in.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
+    if (!made?.success) {
+      console.log(`${t.name}: skipped, mkfifo is not available`);
+      return;
+    }
+    const bytes = noise(5 * (1 << 16) + 777, 9);
+    const opening = openInput(fifo);
+    const writer = await Deno.open(fifo, { write: true });
+    const input = await opening;
+    assert.equal(input.regularFile, false);
+    const writing = (async () => {
+      // Several writes, each larger than the pipe holds.
+      for (let o = 0; o < bytes.length; o += 150_000) await writeAll(writer, bytes.subarray(o, o + 150_000));
+      writer.close();
+    })();
+    const chunks = input.chunks;
+    const random = seededRandom(3);
+    let pos = 0;
+    let n = 0;
+    for await (const chunk of chunks) {
+      assert.deepEqual(chunk, bytes.subarray(pos, pos + chunk.length), `chunk ${n} at ${pos}`);
+      const back = n++ % 2 === 1 ? 0 : Math.floor(random() * (chunk.length / 2));
+      chunks.unread(back);
+      pos += chunk.length - back;
+      input.release(pos);
+    }
+    await writing;
+    assert.equal(pos, bytes.length, "every byte was used once");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
+
+async function writeAll(w: Deno.FsFile, b: Uint8Array): Promise<void> {
+  for (let o = 0; o < b.length;) o += await w.write(b.subarray(o));
+}

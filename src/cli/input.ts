@@ -9,11 +9,17 @@
  * Without `release`, every chunk is a fresh buffer (correct, just slower:
  * fresh memory costs page faults).
  *
- * A regular file's chunks are a `RereadableSource`: the assembler gives back
- * the end of a chunk that cuts a document short, and the next chunk starts
- * with it, so every document lies whole in one chunk. In the CLI's flow
- * everything before that end has been released by then, so the one buffer is
- * reused: the end moves to its start and the rest is read after it.
+ * The chunks are a `RereadableSource`: the assembler gives back the end of a
+ * chunk that cuts a document short, and the next chunk starts with it, so
+ * every document lies whole in one chunk. In the CLI's flow everything before
+ * that end has been released by then, so the one buffer is reused: the end
+ * moves to its start and the rest is read after it.
+ *
+ * A regular file (also as standard input, `- < call.mkv`) is read with
+ * synchronous reads that fill each buffer. A pipe, FIFO or terminal is read
+ * asynchronously, so a stalled writer never blocks signal handling; a read
+ * that returns a whole pipe's worth (64 KiB) means the writer is ahead, so
+ * reading goes on into the same buffer until one returns less.
  *
  * @example
  * ```ts
@@ -31,16 +37,14 @@ import type { RereadableSource } from "../mkv/assembler.ts";
 export interface Input {
   /** Name used in messages (`-` is shown as `stdin`). */
   name: string;
-  /**
-   * The bytes, as chunks. From a regular file also a
-   * {@linkcode RereadableSource}: the end of a chunk can be given again.
-   */
-  chunks: AsyncIterable<Uint8Array> | RereadableSource;
+  /** The bytes, as chunks: the end of a chunk can be given again. */
+  chunks: RereadableSource;
   /** Everything before byte `offset` has been consumed: its buffers may be reused. */
   release(offset: number): void;
   /**
-   * True for a regular file (read as fast as the disk allows); false for
-   * stdin, pipes and devices, where data may arrive live.
+   * True for a regular file, also as redirected standard input (read as
+   * fast as the disk allows); false for pipes, FIFOs and terminals, where
+   * data may arrive live.
    */
   regularFile: boolean;
 }
@@ -51,6 +55,9 @@ export interface Input {
  * assembler can replay them).
  */
 export const READ_SIZE = 1 << 20;
+
+/** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more is waiting. */
+const PIPE_FULL = 1 << 16;
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;
@@ -69,7 +76,7 @@ interface Reader {
  * ```
  */
 export async function openInput(path: string): Promise<Input> {
-  if (path === "-") return pooledInput("stdin", Deno.stdin, false, false);
+  if (path === "-") return pooledInput("stdin", Deno.stdin, false, stdinIsFile());
   let file: Deno.FsFile;
   let regular = false;
   try {
@@ -85,6 +92,15 @@ export async function openInput(path: string): Promise<Input> {
     throw new UsageError(`cannot open ${path}: ${(e as Error).message.replace(/[,:] (open|stat) '.*'$/, "")}`);
   }
   return pooledInput(path, file, true, regular);
+}
+
+/** Whether standard input is a regular file (a shell redirect), which can be read like one. */
+function stdinIsFile(): boolean {
+  try {
+    return Deno.statSync("/dev/stdin").isFile;
+  } catch {
+    return false; // no /dev/stdin (Windows), or not allowed to look
+  }
 }
 
 function pooledInput(name: string, reader: Reader, close: boolean, regularFile: boolean): Input {
@@ -121,14 +137,15 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           else view.set(tail);
           filled = carry;
         }
-        // Regular files: fill the buffer with synchronous reads (no pipe can block).
+        // Regular files: fill the buffer with synchronous reads (they cannot
+        // block). Pipes: go on while reads find the pipe full.
         while (filled < READ_SIZE) {
           const n = regularFile && reader.readSync
             ? reader.readSync(view.subarray(filled))
             : await reader.read(view.subarray(filled));
           if (n === null || n === 0) break;
           filled += n;
-          if (!regularFile) break;
+          if (!regularFile && n < PIPE_FULL) break;
         }
         if (filled === 0) {
           free.push(buf);
@@ -147,20 +164,20 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
   return {
     name,
     regularFile,
-    // A regular file can give bytes again, so the assembler can hold back a
-    // document cut by the end of a buffer and replay it whole from the next.
-    chunks: regularFile
-      ? {
-        [Symbol.asyncIterator]: () => iterator,
-        unread(n: number) {
-          // At least one byte of each chunk must be used, or reading would not advance.
-          if (!(n >= 0 && n < (last?.length ?? 0) - back)) {
-            throw new RangeError(`cannot give back ${n} of the last chunk's ${last?.length ?? 0} bytes`);
-          }
-          back += n;
-        },
-      } satisfies RereadableSource
-      : iterator,
+    // The end of a chunk can be given again (it is copied to the start of the
+    // next one), so the assembler can hold back a document cut by the end of a
+    // buffer and replay it whole from the next. (A document can only be
+    // emitted once the next one begins, so holding its start back delays nothing.)
+    chunks: {
+      [Symbol.asyncIterator]: () => iterator,
+      unread(n: number) {
+        // At least one byte of each chunk must be used, or reading would not advance.
+        if (!(n >= 0 && n < (last?.length ?? 0) - back)) {
+          throw new RangeError(`cannot give back ${n} of the last chunk's ${last?.length ?? 0} bytes`);
+        }
+        back += n;
+      },
+    } satisfies RereadableSource,
     release(o: number) {
       if (o > released) released = o;
     },

@@ -46,6 +46,9 @@ export async function kvsaudio(
     stderr: "piped",
     env: { NO_COLOR: "1", ...opts.env },
   }).spawn();
+  // Read the output while writing the input: a command that writes as it
+  // reads would otherwise fill its stdout pipe and wait for us forever.
+  const output = child.output();
   if (opts.stdin) {
     const w = child.stdin.getWriter();
     try {
@@ -55,7 +58,7 @@ export async function kvsaudio(
       // the command exited before reading all of its input
     }
   }
-  const out = await child.output();
+  const out = await output;
   return {
     code: out.code,
     stdout: out.stdout,
