@@ -318,3 +318,59 @@ Deno.test("standard input, redirected from a file or through a pipe: the same au
     assert.deepEqual(fragments(pi.stdoutText), fragments(fromFile.stdoutText));
   });
 });
+
+Deno.test("live pipe: while the writer is idle, inspect has printed every finished fragment and extract's WAVs hold their audio", async () => {
+  const s = connectStream({ fragments: 4 });
+  // Two whole fragments and the start of the third: the first two are finished once the third begins.
+  const part = s.bytes.subarray(0, s.fragments[2].offset + 100);
+  const fragmentLines = (text: string) => text.split("\n").filter((l) => /^\s*\d+\s+\d+\s+\d+\s/.test(l)).length;
+
+  const inspect = kvsaudioCommand(["inspect", "-"], { stdin: "piped", stdout: "piped", stderr: "null" }).spawn();
+  const w = inspect.stdin.getWriter();
+  await w.write(part);
+  const reader = inspect.stdout.getReader();
+  let text = "";
+  const deadline = Date.now() + 20000;
+  while (fragmentLines(text) < 2) {
+    const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), deadline - Date.now()));
+    const chunk = await Promise.race([reader.read(), timeout]);
+    if (chunk === undefined || chunk.done) throw new Error(`inspect printed no fragment lines while idle: ${text}`);
+    text += new TextDecoder().decode(chunk.value);
+  }
+  assert.equal(fragmentLines(text), 2, text);
+  await w.write(s.bytes.subarray(part.length));
+  await w.close();
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    text += new TextDecoder().decode(chunk.value);
+  }
+  assert.equal((await inspect.status).code, 0);
+  assert.equal(fragmentLines(text), 4, text);
+
+  await withTempDir("kvsaudio-live-", async (dir) => {
+    const extract = kvsaudioCommand(["extract", "-", "--out", dir], { stdin: "piped", stdout: "null", stderr: "null" })
+      .spawn();
+    const we = extract.stdin.getWriter();
+    await we.write(part);
+    const exp = expectedPcm(s);
+    const want = exp.from!.subarray(0, 2 * 16 * 1024);
+    for (const until = Date.now() + 20000;;) {
+      try {
+        const wav = await readWav(`${dir}/from_customer.wav`);
+        if (wav.data.length >= want.length) {
+          sameBytes(wav.data, want, "the first two fragments, counted by the header while the writer is idle");
+          break;
+        }
+      } catch {
+        // not yet written
+      }
+      if (Date.now() > until) throw new Error("extract wrote no audio while the writer was idle");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await we.write(s.bytes.subarray(part.length));
+    await we.close();
+    assert.equal((await extract.status).code, 0);
+    await sameWavs(dir, exp);
+  });
+});

@@ -21,7 +21,7 @@ import { Reporter } from "./report.ts";
 import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 
-/** Header-rewrite interval when extracting a regular file (ms). */
+/** Longest time between WAV header rewrites while input keeps coming (ms). */
 export const COMMIT_INTERVAL_FILE_MS = 100;
 
 /** Help text of `extract`. */
@@ -54,10 +54,17 @@ export async function extractCommand(args: string[]): Promise<number> {
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
   writer.prepare();
   const input = await openInput(positionals[0]);
-  // A saved file is read far faster than real time: rewrite the WAV headers at
-  // most every 100 ms instead of after each fragment (still valid at every
-  // moment). Live input (stdin, pipes) commits every fragment.
-  if (input.regularFile) writer.commitIntervalMs = COMMIT_INTERVAL_FILE_MS;
+  // Input read faster than real time: rewrite the WAV headers at most every
+  // 100 ms instead of after each fragment (the files are valid at every moment
+  // either way). Live input (a pipe) also commits, and shows progress,
+  // whenever reading may have to wait for the writer.
+  writer.commitIntervalMs = COMMIT_INTERVAL_FILE_MS;
+  if (!input.regularFile) {
+    input.whenIdle = () => {
+      writer.commit();
+      reporter.flush();
+    };
+  }
   const run = new CallRun(writer, reporter, input.name);
   const removeSignals = onInterrupt((sig) => run.interrupted(sig));
   try {

@@ -47,6 +47,13 @@ export interface Input {
    * data may arrive live.
    */
   regularFile: boolean;
+  /**
+   * For a pipe, FIFO or terminal: called before reading on once the chunks
+   * given so far are consumed. The read may have to wait for the writer, so
+   * this is the moment to show what is done (flush output, rewrite WAV
+   * headers). Never called for a regular file.
+   */
+  whenIdle?: () => void;
 }
 
 /**
@@ -128,6 +135,7 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           inUse[inUse.length - 1].end -= carry;
           offset -= carry;
         }
+        if (!regularFile) input.whenIdle?.();
         const buf = take();
         const view = new Uint8Array(buf);
         let filled = 0;
@@ -161,7 +169,7 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
     }
   }
   const iterator = chunks();
-  return {
+  const input: Input = {
     name,
     regularFile,
     // The end of a chunk can be given again (it is copied to the start of the
@@ -182,4 +190,5 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
       if (o > released) released = o;
     },
   };
+  return input;
 }

@@ -201,6 +201,8 @@ export async function inspectCommand(args: string[]): Promise<number> {
   let first: string | undefined;
   let last: string | undefined;
   if (!json && !tree) out.line(TEXT_HEADER);
+  // Live input: show the fragments done whenever reading may wait for more.
+  input.whenIdle = () => out.flush();
   try {
     for await (const f of assembleFragments(input.chunks, { source: input.name, tree })) {
       fragments++;
@@ -220,7 +222,6 @@ export async function inspectCommand(args: string[]): Promise<number> {
         out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${f.complete ? "" : ", truncated"})`);
         treeLines(f.tree ?? [], 1, out);
       } else out.line(textLine(f));
-      if (!input.regularFile) out.flush(); // live input: show each fragment as it completes
       input.release(f.offset + f.size);
     }
   } catch (e) {
