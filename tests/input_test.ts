@@ -80,3 +80,45 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
 async function writeAll(w: Deno.FsFile, b: Uint8Array): Promise<void> {
   for (let o = 0; o < b.length;) o += await w.write(b.subarray(o));
 }
+
+Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth still gives out every byte it has", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-input-" });
+  try {
+    const fifo = `${dir}/in.fifo`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
+    if (!made?.success) {
+      console.log(`${t.name}: skipped, mkfifo is not available`);
+      return;
+    }
+    // 128 KiB: two full reads of Linux's 64 KiB pipe, then the writer goes quiet.
+    const bytes = noise(2 * (1 << 16) + 10, 11);
+    const opening = openInput(fifo);
+    const writer = await Deno.open(fifo, { write: true });
+    const input = await opening;
+    // (The write finishes as the reader drains the pipe.)
+    const writing = writeAll(writer, bytes.subarray(0, 2 * (1 << 16)));
+    const it = input.chunks[Symbol.asyncIterator]();
+    let got = 0;
+    while (got < 2 * (1 << 16)) {
+      const next = await Promise.race([
+        it.next(),
+        new Promise<"stuck">((r) => setTimeout(() => r("stuck"), 5000)),
+      ]);
+      if (next === "stuck") throw new Error(`only ${got} bytes given out while the writer was quiet`);
+      assert.equal(next.done, false);
+      assert.deepEqual(next.value, bytes.subarray(got, got + next.value!.length));
+      got += next.value!.length;
+      input.release(got);
+    }
+    await writing;
+    await writeAll(writer, bytes.subarray(got));
+    writer.close();
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      assert.deepEqual(r.value, bytes.subarray(got, got + r.value.length));
+      got += r.value.length;
+    }
+    assert.equal(got, bytes.length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -118,6 +118,17 @@ function streams(): [string, Uint8Array][] {
     ],
     ["Clusters of 3 or 4 blocks", connectStream({ fragments: 9, blockCounts: [3, 4, 4], samplesPerBlock: 32 }).bytes],
     [
+      "the Cluster last in its document, of 3 or 4 blocks",
+      connectStream({
+        fragments: 9,
+        kvsTags: false,
+        tagsPosition: "before",
+        blockCounts: [3, 4, 4],
+        samplesPerBlock: 32,
+      })
+        .bytes,
+    ],
+    [
       "six Cluster sizes in turn (more than the templates kept)",
       connectStream({ fragments: 14, blockCounts: [1, 2, 3, 4, 5, 6], samplesPerBlock: 32 }).bytes,
     ],
@@ -168,6 +179,30 @@ Deno.test("prefix cache: documents whose Clusters hold a few different block cou
   const asm = new FragmentAssembler();
   asm.feed(new EbmlTokenizer(), stream.bytes, []);
   assert.equal(on.hits, 15);
+  assert.equal(asm.prefixBytes, expected);
+});
+
+Deno.test("prefix cache: a document ending with its Cluster learns each Cluster size too", () => {
+  // No tags after the Cluster: it is the document's last Segment child, ended by the next EBML header.
+  const stream = connectStream({
+    fragments: 12,
+    kvsTags: false,
+    tagsPosition: "before",
+    blockCounts: [3, 4, 3, 3],
+    samplesPerBlock: 32,
+  });
+  const cluster = Uint8Array.of(0x1f, 0x43, 0xb6, 0x75);
+  const docs = stream.fragments.map((f) => ({ size: f.bytes.length, beforeCluster: indexOfBytes(f.bytes, cluster) }));
+  const on = same(stream.bytes, () => stream.bytes.length, "3, 4, 3, 3 blocks, Cluster last");
+  // Document 0 is tokenized; 1 (the first with 4 blocks) is replayed up to its
+  // Cluster; the last one too (no EBML header follows its Cluster); every
+  // other one whole.
+  const total = docs.reduce((a, d) => a + d.size, 0);
+  const last = docs[docs.length - 1];
+  const expected = total - docs[0].size - (docs[1].size - docs[1].beforeCluster) - (last.size - last.beforeCluster);
+  const asm = new FragmentAssembler();
+  asm.feed(new EbmlTokenizer(), stream.bytes, []);
+  assert.equal(on.hits, 11);
   assert.equal(asm.prefixBytes, expected);
 });
 

@@ -17,9 +17,11 @@
  *
  * A regular file (also as standard input, `- < call.mkv`) is read with
  * synchronous reads that fill each buffer. A pipe, FIFO or terminal is read
- * asynchronously, so a stalled writer never blocks signal handling; a read
- * that returns a whole pipe's worth (64 KiB) means the writer is ahead, so
- * reading goes on into the same buffer until one returns less.
+ * asynchronously, so a stalled writer never blocks signal handling; after a
+ * read that returns a whole pipe's worth (64 KiB) the writer may be ahead, so
+ * reading goes on into the same buffer while reads return at once (within a
+ * few ms). A read that has to wait is left in flight and what was read is
+ * given out first: data in hand is never held back by a quiet writer.
  *
  * @example
  * ```ts
@@ -63,8 +65,15 @@ export interface Input {
  */
 export const READ_SIZE = 1 << 20;
 
-/** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more is waiting. */
+/** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more may be waiting. */
 const PIPE_FULL = 1 << 16;
+
+/**
+ * How long reads that follow full ones may go on filling one buffer from a
+ * pipe (ms): a read still waiting after that is left in flight and what was
+ * read is given out.
+ */
+const PIPE_WAIT_MS = 6;
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;
@@ -104,9 +113,11 @@ export async function openInput(path: string): Promise<Input> {
 /** Whether standard input is a regular file (a shell redirect), which can be read like one. */
 function stdinIsFile(): boolean {
   try {
+    // Never prompt for the permission: without it, stdin is read like a pipe.
+    if (Deno.permissions.querySync({ name: "read", path: "/dev/stdin" }).state !== "granted") return false;
     return Deno.statSync("/dev/stdin").isFile;
   } catch {
-    return false; // no /dev/stdin (Windows), or not allowed to look
+    return false; // no /dev/stdin (Windows)
   }
 }
 
@@ -123,6 +134,13 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
     while (inUse.length > 0 && inUse[0].end <= released) free.push(inUse.shift()!.buf);
     return free.pop() ?? new ArrayBuffer(READ_SIZE);
   };
+  /**
+   * A pipe read still in flight when the last chunk was given out: it reads
+   * into `cur` right after that chunk, so the next chunk goes on in the same
+   * buffer (a held-back end is already in place before it).
+   */
+  let pending: Promise<number | null> | undefined;
+  let cur: { buf: ArrayBuffer; view: Uint8Array; filled: number } | undefined;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
@@ -135,33 +153,68 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           inUse[inUse.length - 1].end -= carry;
           offset -= carry;
         }
-        if (!regularFile) input.whenIdle?.();
-        const buf = take();
-        const view = new Uint8Array(buf);
-        let filled = 0;
-        if (carry > 0) {
-          const tail = last!.subarray(last!.length - carry);
-          if (tail.buffer === buf) view.copyWithin(0, tail.byteOffset, tail.byteOffset + carry);
-          else view.set(tail);
-          filled = carry;
+        let buf: ArrayBuffer;
+        let view: Uint8Array;
+        let begin: number;
+        let filled: number;
+        let n: number | null | undefined = undefined;
+        if (pending !== undefined) {
+          ({ buf, view, filled } = cur!);
+          begin = filled - carry;
+          inUse.pop(); // this buffer's entry, pushed again below with the new end
+          input.whenIdle?.();
+          n = await pending;
+          pending = cur = undefined;
+          if (n !== null && n > 0) filled += n;
+        } else {
+          if (!regularFile) input.whenIdle?.();
+          buf = take();
+          view = new Uint8Array(buf);
+          begin = 0;
+          filled = 0;
+          if (carry > 0) {
+            const tail = last!.subarray(last!.length - carry);
+            if (tail.buffer === buf) view.copyWithin(0, tail.byteOffset, tail.byteOffset + carry);
+            else view.set(tail);
+            filled = carry;
+          }
         }
         // Regular files: fill the buffer with synchronous reads (they cannot
-        // block). Pipes: go on while reads find the pipe full.
-        while (filled < READ_SIZE) {
-          const n = regularFile && reader.readSync
-            ? reader.readSync(view.subarray(filled))
-            : await reader.read(view.subarray(filled));
+        // block). Pipes: go on while reads find the pipe full and the next
+        // read has data at once; a read that has to wait is left in flight
+        // and what is here is given out first.
+        let got = n === undefined ? 0 : n ?? 0;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let late: Promise<undefined> | undefined;
+        while (filled < READ_SIZE && (n === undefined || (n !== null && n >= PIPE_FULL))) {
+          if (regularFile && reader.readSync) n = reader.readSync(view.subarray(filled));
+          else {
+            const read = reader.read(view.subarray(filled));
+            if (got === 0) n = await read;
+            else {
+              // One timer per buffer, not per read.
+              late ??= new Promise((r) => timer = setTimeout(() => r(undefined), PIPE_WAIT_MS));
+              n = await Promise.race([read, late]);
+              if (n === undefined) {
+                pending = read;
+                cur = { buf, view, filled };
+                break;
+              }
+            }
+          }
           if (n === null || n === 0) break;
           filled += n;
-          if (!regularFile && n < PIPE_FULL) break;
+          got += n;
+          if (regularFile) n = undefined;
         }
-        if (filled === 0) {
-          free.push(buf);
+        clearTimeout(timer);
+        if (filled === begin) {
+          if (begin === 0) free.push(buf);
           return;
         }
-        offset += filled;
+        offset += filled - begin;
         inUse.push({ buf, end: offset });
-        last = view.subarray(0, filled);
+        last = view.subarray(begin, filled);
         yield last;
       }
     } finally {

@@ -6,8 +6,9 @@
  * MKV file (known-size Segment) each Cluster becomes one Fragment, sharing the
  * document's tracks. The last fragment is emitted at end of input; one cut
  * short by the end of input is emitted with `complete: false`. A document laid
- * out like the last one is replayed from a recording instead of tokenized
- * (see `prefix_cache.ts`); the fragments are the same.
+ * out like one recorded before (the last four are kept) is replayed from that
+ * recording instead of tokenized (see `prefix_cache.ts`); the fragments are
+ * the same.
  *
  * @example
  * ```ts
@@ -48,7 +49,7 @@ export interface AssembleOptions extends TokenizerOptions {
    */
   maxFragmentBytes?: number;
   /**
-   * Replay a document laid out like the last one recorded (same bytes except
+   * Replay a document laid out like one recorded before (same bytes except
    * tag values, Cluster Timecodes, block data and unused leaves) from the
    * recording instead of tokenizing it, reading the changed values anew
    * (default true; off with `tree`). Same fragments either way, less work.
@@ -100,7 +101,7 @@ export class FragmentAssembler implements TokenSink {
   #clusterTc = 0;
   #pieces: { chunk: Uint8Array; offset: number }[] = [];
   #nodes: { node: ElementNode; frag: Fragment }[] = [];
-  /** The last document's prefix; undefined when not used. */
+  /** The recorded documents (templates); undefined when not used. */
   #cache: PrefixCache | undefined;
   /** The prefix of the document being read, while it is being recorded. */
   #rec: PrefixRecording | undefined;
@@ -161,7 +162,7 @@ export class FragmentAssembler implements TokenSink {
    * byte) and is still in progress at its end. Then everything from that
    * document's first byte on is forgotten (tokenizer included) and must be
    * fed again at the start of the next chunk, where the whole document can be
-   * replayed from the last one's recording. The fragments are the same
+   * replayed from a recording. The fragments are the same
    * either way. (Not with the `raw`, `tree` or `eager` options: those use all
    * bytes.)
    *
@@ -226,9 +227,9 @@ export class FragmentAssembler implements TokenSink {
 
   /**
    * {@linkcode TokenSink}: a document begins at `chunk[start]`. When its bytes
-   * repeat the last recorded document's (values that may change aside), take
-   * them up to the last matching Segment child: replay the recorded effects,
-   * reading the values anew.
+   * repeat a recorded document's (values that may change aside), take them up
+   * to the last matching Segment child: replay the recorded effects, reading
+   * the values anew.
    */
   prefix(chunk: Uint8Array, start: number, offset: number): PrefixTaken | undefined {
     const cache = this.#cache;
@@ -284,14 +285,16 @@ export class FragmentAssembler implements TokenSink {
           break;
       }
     }
-    // Learn from this document only when it parted from the recording before
-    // its last point: a last point that does not repeat (trailing KVS tags
-    // whose values change length, such as MILLIS_BEHIND_NOW) is dropped
-    // instead, and a full match needs nothing.
+    // Learn from this document (a new template) when it parted from the
+    // recording before its last point, or at a last point that is an
+    // unknown-size Cluster (one with another number of blocks). Any other last
+    // point that does not repeat (trailing KVS tags whose values change
+    // length, such as MILLIS_BEHIND_NOW) is dropped instead, and a full match
+    // needs nothing.
     // A match cut short by the end of the chunk says nothing about the rest.
     const n = cache.length;
     if (cache.cut) this.#rec = undefined;
-    else if (k + 2 < n) this.#rec = cache.resume(k, offset);
+    else if (k + 2 < n || (k + 2 === n && cache.point(k + 1).open)) this.#rec = cache.resume(k, offset);
     else {
       if (k + 2 === n) cache.truncate(k + 1);
       this.#rec = undefined;

@@ -1,20 +1,26 @@
 /**
  * The document template cache. Every fragment of a GetMedia body is a whole
- * MKV document, and one document is laid out like the one before: the same
- * EBML header, Info and Tracks, the same tags with new values, a Cluster with
- * the same number of blocks. The assembler records, for a document it
- * tokenized, the bytes from its EBML header to the end of each Segment child
- * (a "point"), the document state after each (DocType, TimecodeScale,
- * tracks), and the effects of its elements in order (tags, Clusters, Cluster
- * Timecodes, SimpleBlocks). When the next document has the same bytes except
- * where values may change — tag values, Cluster Timecodes, SimpleBlock data,
- * and leaves the assembler does not use (SegmentUID, Title, …) — the effects
- * are replayed with the new values read in place of tokenizing the document.
+ * MKV document, and documents are laid out alike: the same EBML header, Info
+ * and Tracks, the same tags with new values, a Cluster with the same number
+ * of blocks or one of a few (15 or 16 per track in ~1 s fragments). The
+ * assembler records, for a document it tokenized, the bytes from its EBML
+ * header to the end of each Segment child (a "point"), the document state
+ * after each (DocType, TimecodeScale, tracks), and the effects of its elements
+ * in order (tags, Clusters, Cluster Timecodes, SimpleBlocks); the last four
+ * recordings are kept as templates. When a document has the same bytes as a
+ * template except where values may change — tag values, Cluster Timecodes,
+ * SimpleBlock data, and leaves the assembler does not use (SegmentUID, Title,
+ * …) — the effects are replayed with the new values read in place of
+ * tokenizing the document.
  *
  * Why this is exact: all element headers (ids and sizes) match byte for byte
  * at the same offsets, so the element tree is the same; the leaves whose data
  * may differ are re-read exactly as the assembler reads them, and a leaf can
- * only fail to decode for its size, which is in the compared header.
+ * only fail to decode for its size, which is in the compared header. An
+ * unknown-size Segment child (the Cluster) has no end in its header: it ends
+ * at the first known element that cannot stand in it, so the id of the
+ * element that ended it is compared too, and the tokenizer would end it at
+ * the same byte.
  *
  * @example
  * ```ts
@@ -244,8 +250,9 @@ export class PrefixCache {
   /**
    * Index of the last point of a template whose bytes (ignored ranges
    * aside) all match `chunk` from `start` and lie in it, or -1. The
-   * template matched furthest becomes the current one; trying stops at a
-   * template matched whole or cut short by the end of the chunk.
+   * template with the most points matched becomes the current one (the most
+   * recently used of equals); trying stops at a template matched whole or
+   * cut short by the end of the chunk.
    */
   match(chunk: Uint8Array, start: number): number {
     const all = this.#templates;
@@ -335,19 +342,16 @@ export class PrefixCache {
     const n = rec.points.length;
     if (n === 0 || rec.segmentRel < 0) return;
     const from = rec.docStart - chunkOffset;
-    let end = rec.points[n - 1].end;
+    const end = rec.points[n - 1].end;
     if (from < 0 || from + end > chunk.length) return;
     // An open last point is ended by the next document's EBML header: keep
-    // that id with the bytes, or drop the point when the chunk does not hold it.
+    // that id with the bytes. (The Segment's end is seen only once that id has
+    // been read from this chunk; should it not lie here, nothing is stored
+    // rather than a template without its Cluster, which would match whole.)
     let extra = 0;
     if (rec.points[n - 1].open) {
       extra = from + end < chunk.length ? idWidth(chunk[from + end]) : 0;
-      if (extra === 0 || from + end + extra > chunk.length) {
-        rec.points.length = n - 1;
-        if (n === 1) return;
-        end = rec.points[n - 2].end;
-        extra = 0;
-      }
+      if (extra === 0 || from + end + extra > chunk.length) return;
     }
     const bytes = chunk.slice(from, from + end + extra);
     // A tag value is reused when a document's bytes equal the stored ones, so
