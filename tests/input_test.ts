@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { openInput, READ_SIZE } from "../src/cli/input.ts";
+import { type Input, openInput, READ_SIZE } from "../src/cli/input.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 import { tempFile } from "./support/cli.ts";
 import { noise } from "./support/util.ts";
@@ -40,7 +40,14 @@ Deno.test("input: a regular file's chunk ends can be given again; released, the 
   }
 });
 
-Deno.test("input: a named pipe's chunk ends can be given again too, and every byte comes once", async (t) => {
+/**
+ * Run `fn` with a named pipe opened by `openInput` and its writer; skips
+ * (saying so) where mkfifo is not available.
+ */
+async function withFifo(
+  t: Deno.TestContext,
+  fn: (input: Input, writer: Deno.FsFile) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "kvsaudio-input-" });
   try {
     const fifo = `${dir}/in.fifo`;
@@ -49,10 +56,17 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
       console.log(`${t.name}: skipped, mkfifo is not available`);
       return;
     }
-    const bytes = noise(5 * (1 << 16) + 777, 9);
     const opening = openInput(fifo);
     const writer = await Deno.open(fifo, { write: true });
-    const input = await opening;
+    await fn(await opening, writer);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("input: a named pipe's chunk ends can be given again too, and every byte comes once", async (t) => {
+  await withFifo(t, async (input, writer) => {
+    const bytes = noise(5 * (1 << 16) + 777, 9);
     assert.equal(input.regularFile, false);
     const writing = (async () => {
       // Several writes, each larger than the pipe holds.
@@ -72,9 +86,7 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
     }
     await writing;
     assert.equal(pos, bytes.length, "every byte was used once");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 async function writeAll(w: Deno.FsFile, b: Uint8Array): Promise<void> {
@@ -82,19 +94,9 @@ async function writeAll(w: Deno.FsFile, b: Uint8Array): Promise<void> {
 }
 
 Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth still gives out every byte it has", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-input-" });
-  try {
-    const fifo = `${dir}/in.fifo`;
-    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
-    if (!made?.success) {
-      console.log(`${t.name}: skipped, mkfifo is not available`);
-      return;
-    }
+  await withFifo(t, async (input, writer) => {
     // 128 KiB: two full reads of Linux's 64 KiB pipe, then the writer goes quiet.
     const bytes = noise(2 * (1 << 16) + 10, 11);
-    const opening = openInput(fifo);
-    const writer = await Deno.open(fifo, { write: true });
-    const input = await opening;
     // (The write finishes as the reader drains the pipe.)
     const writing = writeAll(writer, bytes.subarray(0, 2 * (1 << 16)));
     const it = input.chunks[Symbol.asyncIterator]();
@@ -118,7 +120,5 @@ Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth st
       got += r.value.length;
     }
     assert.equal(got, bytes.length);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
