@@ -285,6 +285,15 @@ const CONNECT_SEEDS: [string, ConnectStreamOptions][] = [
     segmentSize: "known",
   }],
   ["connect-known-cluster", { fragments: 2, blocksPerTrack: 2, samplesPerBlock: 24, clusterSize: "known" }],
+  // Clusters of a few sizes: documents replayed from several templates.
+  ["connect-uneven", { fragments: 6, blockCounts: [2, 3, 3, 1], samplesPerBlock: 16 }],
+  ["connect-uneven-cluster-last", {
+    fragments: 5,
+    blockCounts: [2, 3],
+    samplesPerBlock: 16,
+    kvsTags: false,
+    tagsPosition: "before",
+  }],
   ["connect-magic-in-pcm", { fragments: 2, blocksPerTrack: 2, samplesPerBlock: 32, magicInPcm: true }],
   ["connect-tags-before", { fragments: 3, blocksPerTrack: 4, samplesPerBlock: 64, tagsPosition: "before" }],
   ["connect-tags-after", {
