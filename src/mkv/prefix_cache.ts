@@ -215,7 +215,7 @@ interface Template {
 /**
  * The last few recorded documents, with their bytes. A document is matched
  * against the templates, most recently used first, and the one it repeats
- * furthest becomes the current template: the one {@linkcode PrefixCache.point},
+ * furthest (in points) becomes the current template: the one {@linkcode PrefixCache.point},
  * {@linkcode PrefixCache.ops}, {@linkcode PrefixCache.same},
  * {@linkcode PrefixCache.resume} and {@linkcode PrefixCache.truncate} refer to.
  *
@@ -240,11 +240,6 @@ export class PrefixCache {
   /** Number of points of the current template. */
   get length(): number {
     return this.#cur?.rec.points.length ?? 0;
-  }
-
-  /** Number of templates kept (at most 4). */
-  get templates(): number {
-    return this.#templates.length;
   }
 
   /**
