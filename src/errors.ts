@@ -127,3 +127,19 @@ export class KvsStreamError extends KvsAudioError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * {@linkcode errorMessage} of a failed file operation without the operation
+ * and path Deno appends (`…: open '/x'`), for messages that name the file
+ * themselves.
+ *
+ * @example
+ * ```ts
+ * import { fsErrorMessage } from "./errors.ts";
+ * fsErrorMessage(new Error("No such file or directory (os error 2): readfile '/x'"));
+ * // "No such file or directory (os error 2)"
+ * ```
+ */
+export function fsErrorMessage(err: unknown): string {
+  return errorMessage(err).replace(/[,:] \w+ '.*'$/, "");
+}

@@ -83,12 +83,12 @@ export class CallWriter {
   droppedBlocks = 0;
   /** Fragments whose audio was written. */
   fragments = 0;
-  /** See {@linkcode CallWriterOptions.commitIntervalMs}; may be changed before writing. */
-  commitIntervalMs: number;
+  /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
+  readonly #commitIntervalMs: number;
 
   constructor(options: CallWriterOptions) {
     this.#opts = options;
-    this.commitIntervalMs = options.commitIntervalMs ?? 0;
+    this.#commitIntervalMs = options.commitIntervalMs ?? 0;
     if (options.outDir === "-" && !options.stereo && options.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
     }
@@ -188,7 +188,7 @@ export class CallWriter {
         }
       }
     }
-    const interval = this.commitIntervalMs;
+    const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
       // Date.now() is a V8 builtin; performance.now() is a Deno op (~1.5 µs each).

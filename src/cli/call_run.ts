@@ -115,7 +115,6 @@ export class CallRun {
         ((item.to?.frames ?? 0) / rate).toFixed(3)
       } s`,
     );
-    this.#rep.flush();
   }
 
   /** Finish normally: close the outputs, print the summary, return 0. */

@@ -23,7 +23,7 @@
  */
 
 import { parse } from "ini";
-import { UsageError } from "../errors.ts";
+import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
 
 /** Default config file, read when present and no --config is given. */
@@ -45,7 +45,7 @@ export function applyConfig(
     text = Deno.readTextFileSync(path);
   } catch (e) {
     if (explicit === undefined && e instanceof Deno.errors.NotFound) return undefined;
-    throw new UsageError(`cannot read config ${path}: ${(e as Error).message.replace(/: .*'$/, "")}`);
+    throw new UsageError(`cannot read config ${path}: ${fsErrorMessage(e)}`);
   }
   const data = parse(text) as Record<string, unknown>;
   const section = data[command];

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { fsErrorMessage, UsageError } from "../errors.ts";
 import { parseTimestamp } from "./time.ts";
 
 /** Values taken from an event. */
@@ -93,7 +93,7 @@ export async function readConnectEvent(path: string): Promise<ConnectEventValues
   try {
     raw = path === "-" ? await new Response(Deno.stdin.readable).text() : await Deno.readTextFile(path);
   } catch (e) {
-    throw new UsageError(`cannot read event ${path}: ${(e as Error).message.replace(/: .*'$/, "")}`);
+    throw new UsageError(`cannot read event ${path}: ${fsErrorMessage(e)}`);
   }
   const source = path === "-" ? "stdin" : path;
   let json: unknown;

@@ -22,7 +22,7 @@ import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
-export const COMMIT_INTERVAL_FILE_MS = 100;
+const COMMIT_INTERVAL_MS = 100;
 
 /** Help text of `extract`. */
 export const EXTRACT_HELP = `Usage: kvsaudio extract FILE|- --out DIR [options]
@@ -50,21 +50,18 @@ export async function extractCommand(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
   const out = outputOptions("extract", values);
-  const writer = new CallWriter(out.writer);
-  const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
-  writer.prepare();
-  const input = await openInput(positionals[0]);
   // Input read faster than real time: rewrite the WAV headers at most every
   // 100 ms instead of after each fragment (the files are valid at every moment
   // either way). Live input (a pipe) also commits, and shows progress,
   // whenever reading may have to wait for the writer.
-  writer.commitIntervalMs = COMMIT_INTERVAL_FILE_MS;
-  if (!input.regularFile) {
-    input.whenIdle = () => {
-      writer.commit();
-      reporter.flush();
-    };
-  }
+  const writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
+  const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
+  writer.prepare();
+  const input = await openInput(positionals[0]);
+  input.whenIdle = () => {
+    writer.commit();
+    reporter.flush();
+  };
   const run = new CallRun(writer, reporter, input.name);
   const removeSignals = onInterrupt((sig) => run.interrupted(sig));
   try {

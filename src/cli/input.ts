@@ -32,7 +32,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { RereadableSource } from "../mkv/assembler.ts";
 
 /** An opened input. */
@@ -77,8 +77,8 @@ const PIPE_WAIT_MS = 6;
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;
-  readSync?(p: Uint8Array): number | null;
-  close?(): void;
+  readSync(p: Uint8Array): number | null;
+  close(): void;
 }
 
 /**
@@ -105,7 +105,7 @@ export async function openInput(path: string): Promise<Input> {
     file = regular ? Deno.openSync(path, { read: true }) : await Deno.open(path, { read: true });
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`cannot open ${path}: ${(e as Error).message.replace(/[,:] (open|stat) '.*'$/, "")}`);
+    throw new UsageError(`cannot open ${path}: ${fsErrorMessage(e)}`);
   }
   return pooledInput(path, file, true, regular);
 }
@@ -149,10 +149,8 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
         // and the bytes move to its start.
         const carry = back;
         back = 0;
-        if (carry > 0) {
-          inUse[inUse.length - 1].end -= carry;
-          offset -= carry;
-        }
+        offset -= carry;
+        if (!regularFile) input.whenIdle?.();
         let buf: ArrayBuffer;
         let view: Uint8Array;
         let begin: number;
@@ -162,12 +160,11 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           ({ buf, view, filled } = cur!);
           begin = filled - carry;
           inUse.pop(); // this buffer's entry, pushed again below with the new end
-          input.whenIdle?.();
           n = await pending;
           pending = cur = undefined;
-          if (n !== null && n > 0) filled += n;
+          if (n !== null) filled += n;
         } else {
-          if (!regularFile) input.whenIdle?.();
+          if (carry > 0) inUse[inUse.length - 1].end -= carry;
           buf = take();
           view = new Uint8Array(buf);
           begin = 0;
@@ -183,14 +180,13 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
         // block). Pipes: go on while reads find the pipe full and the next
         // read has data at once; a read that has to wait is left in flight
         // and what is here is given out first.
-        let got = n === undefined ? 0 : n ?? 0;
         let timer: ReturnType<typeof setTimeout> | undefined;
         let late: Promise<undefined> | undefined;
-        while (filled < READ_SIZE && (n === undefined || (n !== null && n >= PIPE_FULL))) {
-          if (regularFile && reader.readSync) n = reader.readSync(view.subarray(filled));
+        while (filled < READ_SIZE && (regularFile || n === undefined || (n !== null && n >= PIPE_FULL))) {
+          if (regularFile) n = reader.readSync(view.subarray(filled));
           else {
             const read = reader.read(view.subarray(filled));
-            if (got === 0) n = await read;
+            if (filled === begin + carry) n = await read; // nothing new yet: waiting is all there is to do
             else {
               // One timer per buffer, not per read.
               late ??= new Promise((r) => timer = setTimeout(() => r(undefined), PIPE_WAIT_MS));
@@ -204,8 +200,6 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           }
           if (n === null || n === 0) break;
           filled += n;
-          got += n;
-          if (regularFile) n = undefined;
         }
         clearTimeout(timer);
         if (filled === begin) {
@@ -218,7 +212,7 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
         yield last;
       }
     } finally {
-      if (close) reader.close?.();
+      if (close) reader.close();
     }
   }
   const iterator = chunks();

@@ -325,6 +325,7 @@ export async function pullCommand(args: string[]): Promise<number> {
       millisBehindNow = f.kvs.millisBehindNow ?? millisBehindNow;
       const item = demuxer.fragment(f);
       run.item(item);
+      reporter.flush(); // live: show each fragment's events as it arrives
       if (item.kind === "stop") {
         stopped = item.reason;
         break;

@@ -60,19 +60,22 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #lastFragmentAt = 0;
   #sawTokens = false;
 
-  /** Whether fragment number `n` (`big` as a BigInt, if decimal) was already yielded. */
-  #isDuplicate(n: string | undefined, big: bigint | undefined): boolean {
+  /** Whether `f`'s fragment number was already yielded. */
+  #isDuplicate(f: Fragment): boolean {
+    const n = f.kvs.fragmentNumber;
     if (n === undefined) return false;
+    const big = f.fragmentNumberBigInt;
     if (big !== undefined && this.#lastBig !== undefined && big <= this.#lastBig) return true;
     if (big === undefined && this.#recent.has(n)) return true;
     return false;
   }
 
-  /** Record `f` as yielded (`big`: its fragment number as a BigInt, if decimal). */
-  #accept(f: Fragment, big = parseFragmentNumber(f.kvs.fragmentNumber)): void {
+  /** Record `f` as yielded. */
+  #accept(f: Fragment): void {
     const n = f.kvs.fragmentNumber;
     if (n !== undefined) {
       this.lastNumber = n;
+      const big = f.fragmentNumberBigInt;
       if (big !== undefined) this.#lastBig = big;
       this.#recent.add(n);
       if (this.#recent.size > 256) this.#recent.delete(this.#recent.values().next().value!);
@@ -142,19 +145,18 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             yield f;
             return;
           }
-          const big = parseFragmentNumber(f.kvs.fragmentNumber);
-          if (this.#isDuplicate(f.kvs.fragmentNumber, big)) {
+          if (this.#isDuplicate(f)) {
             this.stats.duplicates++;
             this.emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
             continue;
           }
           if (first && requested !== undefined) {
-            first = false;
             const received = f.kvs.fragmentNumber ?? "";
             const matched = received === requested;
             this.firstFragmentMatched = matched;
             const qb = parseFragmentNumber(requested);
             let fetched = false;
+            const big = f.fragmentNumberBigInt;
             if (!matched && big !== undefined && qb !== undefined && big > qb) {
               const missing = await this.#fetchOne(requested);
               if (missing) {
@@ -168,7 +170,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           first = false;
           progressed = true;
           attempt = 0;
-          this.#accept(f, big);
+          this.#accept(f);
           yield f;
           if (Date.now() - started >= maxSessionMs) {
             ended = "age";

@@ -207,6 +207,8 @@ export class Fragment {
   /** The element tree (only with the `tree` option). */
   tree?: ElementNode[];
   #kvs?: KvsTags;
+  /** The fragment number as a BigInt (null: not decimal), cached like `#kvs`. */
+  #numberBig?: bigint | null;
   #blocks?: Block[];
   #contactId?: string | typeof NO_TAG;
 
@@ -369,7 +371,11 @@ export class Fragment {
 
   /** Fragment number as a BigInt, when it is a decimal number. */
   get fragmentNumberBigInt(): bigint | undefined {
-    return parseFragmentNumber(this.kvs.fragmentNumber);
+    if (this.#numberBig !== undefined) return this.#numberBig ?? undefined;
+    const n = parseFragmentNumber(this.kvs.fragmentNumber);
+    // Cache once the fragment is finished (its tags may still arrive before that).
+    if (this.size > 0) this.#numberBig = n ?? null;
+    return n;
   }
 
   /** Number of blocks per track number. */
