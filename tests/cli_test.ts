@@ -1,11 +1,30 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { jsonLines, kvsaudio, kvsaudioCommand, MAIN, RUN_ARGS, tempFile } from "./support/cli.ts";
+import { jsonLines, kvsaudio, kvsaudioCommand, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
-import { withTempDir } from "./support/util.ts";
+import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
+import { READ_SIZE } from "../src/cli/input.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
 const STACK = /^\s+at |Stack backtrace|error: Uncaught/m;
+
+/** The per-fragment objects of `inspect --json` output. */
+function fragmentObjects(text: string) {
+  return jsonLines(text).filter((o) => o.index !== undefined && o.offset !== undefined);
+}
+
+/**
+ * Wait (up to 20 s) until the WAV at `path` counts at least `bytes` bytes of
+ * audio, and return its data; `what` names the wait in the failure.
+ */
+async function waitForAudio(path: string, bytes: number, what: string): Promise<Uint8Array> {
+  for (const until = Date.now() + 20000;;) {
+    const wav = await readWav(path).catch(() => undefined); // not written yet
+    if (wav !== undefined && wav.data.length >= bytes) return wav.data;
+    if (Date.now() > until) throw new Error(`${what}: ${wav?.data.length ?? 0} of ${bytes} bytes after 20 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function oneLineError(stderr: string) {
   const lines = stderr.trim().split("\n");
@@ -205,17 +224,7 @@ Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and ex
   // Two whole fragments and the start of the third (the first two are emitted once the third begins).
   await w.write(s.bytes.subarray(0, s.fragments[2].offset + 100));
   const path = `${dir}/from_customer.wav`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const info = parseWavHeader(await Deno.readFile(path));
-      if (info.dataBytes >= 2 * 16 * 1024) break;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error("extract produced no audio");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForAudio(path, 2 * 16 * 1024, "extract produced no audio");
   child.kill("SIGINT");
   const out = await child.output();
   await w.close().catch(() => {});
@@ -229,16 +238,13 @@ Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and ex
 Deno.test("extract from a named pipe whose writer comes later: waits for it, then writes the same audio as from a file", async (t) => {
   await withTempDir("kvsaudio-fifo-", async (dir) => {
     const fifo = `${dir}/call.fifo`;
-    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
-    if (!made?.success) {
-      console.log(`${t.name}: skipped, mkfifo is not available`);
-      return;
-    }
+    if (!await makeFifo(fifo, t.name)) return;
     const s = connectStream({ fragments: 4 });
     const run = kvsaudio(["extract", fifo, "--out", `${dir}/out`]);
     // The reader blocks in open() until this writer appears; it must not fail or give up meanwhile.
-    await new Promise((r) => setTimeout(r, 300));
-    const w = await Deno.open(fifo, { write: true });
+    const early = await Promise.race([run, new Promise<undefined>((r) => setTimeout(() => r(undefined), 300))]);
+    assert.equal(early, undefined, `extract ended before the writer came: ${early?.stderr}`);
+    const w = await openFifoWriter(fifo, run);
     await w.write(s.bytes);
     w.close();
     const r = await run;
@@ -247,11 +253,11 @@ Deno.test("extract from a named pipe whose writer comes later: waits for it, the
   });
 });
 
-Deno.test("extract and inspect of a call spanning many read buffers (documents cut by buffer ends are held back): exact audio, every fragment", async () => {
+Deno.test("extract and inspect of a call spanning many read buffers: exact audio, every fragment", async () => {
   await withTempDir("kvsaudio-buffers-", async (dir) => {
     // ~4 MiB: documents fall across the 1 MiB read buffers at many places, one with a gap before it.
     const s = connectStream({ fragments: 120, contactIds: "c-1", omit: [57], blocksPerTrack: 17 });
-    assert.ok(s.bytes.length > 3 * (1 << 20), "the call spans several read buffers");
+    assert.ok(s.bytes.length > 3 * READ_SIZE, "the call spans several read buffers");
     const path = `${dir}/call.mkv`;
     await Deno.writeFile(path, s.bytes);
     const r = await kvsaudio(["extract", path, "--out", `${dir}/out`]);
@@ -259,7 +265,7 @@ Deno.test("extract and inspect of a call spanning many read buffers (documents c
     await sameWavs(`${dir}/out`, expectedPcm(s));
     const ins = await kvsaudio(["inspect", "--json", path]);
     assert.equal(ins.code, 0, ins.stderr);
-    const frags = jsonLines(ins.stdoutText).filter((o) => o.index !== undefined && o.offset !== undefined);
+    const frags = fragmentObjects(ins.stdoutText);
     assert.deepEqual(
       frags.map((o) => [o.index, o.offset, o.fragmentNumber]),
       s.fragments.map((f, i) => [i, f.offset, f.fragmentNumber]),
@@ -267,7 +273,7 @@ Deno.test("extract and inspect of a call spanning many read buffers (documents c
 
     // Fragments larger than a read buffer: a document cannot be held back whole and spans buffers as before.
     const big = connectStream({ fragments: 3, rate: 48000, channels: 2, samplesPerBlock: 4800, blocksPerTrack: 40 });
-    assert.ok(big.fragments[0].bytes.length > 1 << 20, "a fragment larger than the 1 MiB read buffer");
+    assert.ok(big.fragments[0].bytes.length > READ_SIZE, "a fragment larger than the read buffer");
     const bigPath = `${dir}/big.mkv`;
     await Deno.writeFile(bigPath, big.bytes);
     const rb = await kvsaudio(["extract", bigPath, "--out", `${dir}/big`]);
@@ -280,34 +286,20 @@ Deno.test("standard input, redirected from a file or through a pipe: the same au
   await withTempDir("kvsaudio-stdin-", async (dir) => {
     // Several read buffers' worth, with uneven fragments and a gap.
     const s = connectStream({ fragments: 110, blockCounts: [16, 15, 16], omit: [40] });
-    assert.ok(s.bytes.length > 3 * (1 << 20));
+    assert.ok(s.bytes.length > 3 * READ_SIZE);
     const path = `${dir}/call.mkv`;
     await Deno.writeFile(path, s.bytes);
     const fromFile = await kvsaudio(["inspect", "--json", path]);
     assert.equal(fromFile.code, 0, fromFile.stderr);
-    const fragments = (text: string) => jsonLines(text).filter((o) => o.index !== undefined && o.offset !== undefined);
-    assert.equal(fragments(fromFile.stdoutText).length, 109);
+    assert.equal(fragmentObjects(fromFile.stdoutText).length, 109);
 
     // `kvsaudio … - < call.mkv`: standard input is the file itself.
-    const redirected = async (args: string[]) => {
-      const out = await new Deno.Command("sh", {
-        args: ["-c", 'exec "$@" < "$IN"', "sh", Deno.execPath(), ...RUN_ARGS, MAIN, ...args],
-        env: { IN: path, NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      return {
-        code: out.code,
-        stdout: new TextDecoder().decode(out.stdout),
-        stderr: new TextDecoder().decode(out.stderr),
-      };
-    };
-    const rx = await redirected(["extract", "-", "--out", `${dir}/redirected`]);
+    const rx = await kvsaudio(["extract", "-", "--out", `${dir}/redirected`], { stdinFile: path });
     assert.equal(rx.code, 0, rx.stderr);
     await sameWavs(`${dir}/redirected`, expectedPcm(s));
-    const ri = await redirected(["inspect", "--json", "-"]);
+    const ri = await kvsaudio(["inspect", "--json", "-"], { stdinFile: path });
     assert.equal(ri.code, 0, ri.stderr);
-    assert.deepEqual(fragments(ri.stdout), fragments(fromFile.stdoutText));
+    assert.deepEqual(fragmentObjects(ri.stdoutText), fragmentObjects(fromFile.stdoutText));
 
     // `cat call.mkv | kvsaudio …`: a pipe.
     const px = await kvsaudio(["extract", "-", "--out", `${dir}/piped`], { stdin: s.bytes });
@@ -315,7 +307,7 @@ Deno.test("standard input, redirected from a file or through a pipe: the same au
     await sameWavs(`${dir}/piped`, expectedPcm(s));
     const pi = await kvsaudio(["inspect", "--json", "-"], { stdin: s.bytes });
     assert.equal(pi.code, 0, pi.stderr);
-    assert.deepEqual(fragments(pi.stdoutText), fragments(fromFile.stdoutText));
+    assert.deepEqual(fragmentObjects(pi.stdoutText), fragmentObjects(fromFile.stdoutText));
   });
 });
 
@@ -355,19 +347,8 @@ Deno.test("live pipe: while the writer is idle, inspect has printed every finish
     await we.write(part);
     const exp = expectedPcm(s);
     const want = exp.from!.subarray(0, 2 * 16 * 1024);
-    for (const until = Date.now() + 20000;;) {
-      try {
-        const wav = await readWav(`${dir}/from_customer.wav`);
-        if (wav.data.length >= want.length) {
-          sameBytes(wav.data, want, "the first two fragments, counted by the header while the writer is idle");
-          break;
-        }
-      } catch {
-        // not yet written
-      }
-      if (Date.now() > until) throw new Error("extract wrote no audio while the writer was idle");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const idle = await waitForAudio(`${dir}/from_customer.wav`, want.length, "extract wrote no audio while idle");
+    sameBytes(idle, want, "the first two fragments, counted by the header while the writer is idle");
     await we.write(s.bytes.subarray(part.length));
     await we.close();
     assert.equal((await extract.status).code, 0);

@@ -165,13 +165,18 @@ Deno.test("known and unknown sizes, tags before/after only, EBML magic inside PC
 });
 
 Deno.test("fragments holding 15 or 16 blocks per track: one gapless timeline, byte-exact", async () => {
-  const s = connectStream({ fragments: 9, blockCounts: [16, 15, 16] });
+  const s = connectStream({ fragments: 9, blockCounts: [16, 15, 16], millisBehindNow: (i) => "9".repeat(1 + i) });
   assert.deepEqual(s.fragments.map((f) => f.blocks.length / 2), [16, 15, 16, 16, 15, 16, 16, 15, 16]);
   assert.equal(s.fragments[2].producerMs - s.fragments[1].producerMs, 15 * 64);
   const r = await checkStream(s);
   assert.equal(r.writer.gaps, 0);
   assert.equal(r.writer.overlapFrames, 0);
   assert.equal(r.writer.frames.from, 141 * 512);
+  // Each fragment's MILLIS_BEHIND_NOW as generated, one digit longer each time.
+  assert.deepEqual(
+    r.items.flatMap((i) => i.kind === "audio" ? [i.fragment.kvs.millisBehindNow] : []),
+    s.fragments.map((_, i) => Number("9".repeat(1 + i))),
+  );
   // The same with a slot omitted: its 15 blocks become silence.
   const omitted = await checkStream(connectStream({ fragments: 9, blockCounts: [16, 15, 16], omit: [4] }));
   assert.equal(omitted.writer.gapFrames, 2 * 15 * 512);

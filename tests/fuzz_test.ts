@@ -355,9 +355,8 @@ function checkCliResult(
   // Success may come with warnings (a truncated last fragment, odd bytes), one
   // line each; a failure is exactly one line.
   const warnings = lines.filter((l) => l.startsWith("kvsaudio: warning: "));
-  if (res.code !== 0 && lines.length > 1) p.push(`${lines.length} lines on stderr`);
   if (res.code === 0 && warnings.length < lines.length) p.push("stderr not empty on success (other than warnings)");
-  if (res.code !== 0 && lines.length !== 1) p.push("no one-line error on stderr");
+  if (res.code !== 0 && lines.length !== 1) p.push(`no one-line error on stderr (${lines.length} lines)`);
   if (lines.some((l) => !l.startsWith("kvsaudio:"))) p.push("stderr line not starting with kvsaudio:");
   if (res.code === 3 && !/\bbyte \d+\b/.test(lines[0] ?? "")) p.push('data error without "byte <n>"');
   if (/^\s+at /m.test(res.stderr) || /^\s+at /m.test(res.stdoutText)) p.push("stack trace printed");

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { type Input, openInput, READ_SIZE } from "../src/cli/input.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 import { tempFile } from "./support/cli.ts";
-import { noise } from "./support/util.ts";
+import { makeFifo, noise, openFifoWriter } from "./support/util.ts";
+import { sameBytes } from "./support/pipeline.ts";
 
 Deno.test("input: a regular file's chunk ends can be given again; released, the same buffer is reused", async () => {
   const bytes = noise(3 * READ_SIZE + 12345, 5);
@@ -22,7 +23,7 @@ Deno.test("input: a regular file's chunk ends can be given again; released, the 
       const buffers = new Set<ArrayBufferLike>();
       let n = 0;
       for await (const chunk of chunks) {
-        assert.deepEqual(chunk, bytes.subarray(pos, pos + chunk.length), `chunk ${n} at ${pos}`);
+        sameBytes(chunk, bytes.subarray(pos, pos + chunk.length), `chunk ${n} at ${pos}`);
         buffers.add(chunk.buffer);
         // Give back up to half the chunk (never all of it: the reader must make progress).
         const back = n++ % 3 === 2 ? 0 : Math.floor(random() * (chunk.length / 2));
@@ -51,13 +52,9 @@ async function withFifo(
   const dir = await Deno.makeTempDir({ prefix: "kvsaudio-input-" });
   try {
     const fifo = `${dir}/in.fifo`;
-    const made = await new Deno.Command("mkfifo", { args: [fifo], stderr: "null" }).output().catch(() => undefined);
-    if (!made?.success) {
-      console.log(`${t.name}: skipped, mkfifo is not available`);
-      return;
-    }
+    if (!await makeFifo(fifo, t.name)) return;
     const opening = openInput(fifo);
-    const writer = await Deno.open(fifo, { write: true });
+    const writer = await openFifoWriter(fifo, opening.then(() => new Promise(() => {})));
     await fn(await opening, writer);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -78,7 +75,7 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
     let pos = 0;
     let n = 0;
     for await (const chunk of chunks) {
-      assert.deepEqual(chunk, bytes.subarray(pos, pos + chunk.length), `chunk ${n} at ${pos}`);
+      sameBytes(chunk, bytes.subarray(pos, pos + chunk.length), `chunk ${n} at ${pos}`);
       const back = n++ % 2 === 1 ? 0 : Math.floor(random() * (chunk.length / 2));
       chunks.unread(back);
       pos += chunk.length - back;
@@ -108,7 +105,7 @@ Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth st
       ]);
       if (next === "stuck") throw new Error(`only ${got} bytes given out while the writer was quiet`);
       assert.equal(next.done, false);
-      assert.deepEqual(next.value, bytes.subarray(got, got + next.value!.length));
+      sameBytes(next.value!, bytes.subarray(got, got + next.value!.length), `chunk at ${got}`);
       got += next.value!.length;
       input.release(got);
     }
@@ -116,7 +113,7 @@ Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth st
     await writeAll(writer, bytes.subarray(got));
     writer.close();
     for (let r = await it.next(); !r.done; r = await it.next()) {
-      assert.deepEqual(r.value, bytes.subarray(got, got + r.value.length));
+      sameBytes(r.value, bytes.subarray(got, got + r.value.length), `chunk at ${got}`);
       got += r.value.length;
     }
     assert.equal(got, bytes.length);

@@ -34,18 +34,28 @@ export function kvsaudioCommand(args: string[], options: Omit<Deno.CommandOption
   return new Deno.Command(Deno.execPath(), { ...options, args: [...RUN_ARGS, MAIN, ...args] });
 }
 
-/** Run `kvsaudio ARGS` (in the repository root unless `cwd` says otherwise) with optional stdin bytes. */
+/**
+ * Run `kvsaudio ARGS` (in the repository root unless `cwd` says otherwise)
+ * with optional stdin bytes (through a pipe) or `stdinFile` (standard input
+ * redirected from that file, as `kvsaudio ARGS < FILE` does).
+ */
 export async function kvsaudio(
   args: string[],
-  opts: { stdin?: Uint8Array; env?: Record<string, string>; cwd?: string } = {},
+  opts: { stdin?: Uint8Array; stdinFile?: string; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
-  const child = kvsaudioCommand(args, {
+  const options: Deno.CommandOptions = {
     cwd: opts.cwd ?? ROOT,
     stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...opts.env },
-  }).spawn();
+    env: { NO_COLOR: "1", ...opts.env, ...(opts.stdinFile ? { KVSAUDIO_STDIN: opts.stdinFile } : {}) },
+  };
+  const child = opts.stdinFile
+    ? new Deno.Command("sh", {
+      ...options,
+      args: ["-c", 'exec "$@" < "$KVSAUDIO_STDIN"', "sh", Deno.execPath(), ...RUN_ARGS, MAIN, ...args],
+    }).spawn()
+    : kvsaudioCommand(args, options).spawn();
   // Read the output while writing the input: a command that writes as it
   // reads would otherwise fill its stdout pipe and wait for us forever.
   const output = child.output();

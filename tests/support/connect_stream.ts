@@ -173,8 +173,6 @@ export interface StreamParams {
   channels: number;
   /** Sample frames per block. */
   samplesPerBlock: number;
-  /** Blocks per track per fragment (of slot 0 when `blockCounts` was given). */
-  blocksPerTrack: number;
   /** Relative timecode step between blocks, ms. */
   blockMs: number;
   /** Producer time step between fragment slots, ms (the mean when `blockCounts` was given). */
@@ -258,7 +256,6 @@ interface PlannedTrack {
 
 interface Plan {
   slots: number;
-  blocksPerTrack: number;
   /** Blocks per track of each slot, in turn, and their sum. */
   counts: number[];
   cycleBlocks: number;
@@ -305,7 +302,6 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
   );
   const counts = (opts.blockCounts ?? [opts.blocksPerTrack ?? 16]).map((n) => positiveInt("blocksPerTrack", n));
   if (counts.length === 0) throw new RangeError("blockCounts is empty");
-  const blocksPerTrack = counts[0];
   const cycleBlocks = counts.reduce((a, b) => a + b, 0);
   const blockMs = Math.round(samplesPerBlock * 1000 / rate);
   if ((Math.max(...counts) - 1) * blockMs > 32767) {
@@ -351,7 +347,6 @@ function plan(opts: ConnectStreamOptions = {}, slots?: number): Plan {
   const pos = opts.tagsPosition ?? "both";
   return {
     slots: slots ?? Math.max(0, Math.floor(opts.fragments ?? 3)),
-    blocksPerTrack,
     counts,
     cycleBlocks,
     samplesPerBlock,
@@ -634,7 +629,6 @@ function paramsOf(p: Plan): StreamParams {
     rate: p.rate,
     channels: p.channels,
     samplesPerBlock: p.samplesPerBlock,
-    blocksPerTrack: p.blocksPerTrack,
     blockMs: p.blockMs,
     fragmentMs: p.fragmentMs,
     slots: p.slots,

@@ -91,3 +91,33 @@ export async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number)
   }));
   return out;
 }
+
+/**
+ * Make a named pipe `path` with mkfifo; false (after saying the test `name`
+ * is skipped) where mkfifo is not available.
+ */
+export async function makeFifo(path: string, name: string): Promise<boolean> {
+  const made = await new Deno.Command("mkfifo", { args: [path], stderr: "null" }).output().catch(() => undefined);
+  if (!made?.success) console.log(`${name}: skipped, mkfifo is not available`);
+  return made?.success === true;
+}
+
+/**
+ * Open the named pipe `path` for writing, which waits for a reader; fails
+ * instead of hanging when `reader` (the one expected to open it) settles first.
+ */
+export async function openFifoWriter(path: string, reader: Promise<unknown>): Promise<Deno.FsFile> {
+  const settled = reader.then(
+    (v) => ({ early: v }),
+    (e) => ({ early: e }),
+  );
+  const opening = Deno.open(path, { write: true });
+  const first = await Promise.race([opening, settled]);
+  if (!(first instanceof Deno.FsFile)) {
+    // Unblock the pending open (a reader of our own), then report.
+    (await Deno.open(path, { read: true })).close();
+    (await opening).close();
+    throw new Error(`the reader finished before the writer opened the pipe: ${Deno.inspect(first.early)}`);
+  }
+  return first;
+}
