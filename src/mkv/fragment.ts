@@ -173,9 +173,6 @@ function isSpace(c: number): boolean {
 /** Length of the `AWS_KINESISVIDEO_` prefix of the KVS tag names. */
 const KVS_LENGTH = 17;
 
-/** Marks a cached tag lookup that found nothing. */
-const NO_TAG: unique symbol = Symbol("no tag");
-
 /** The fragment object the assembler yields. */
 export class Fragment {
   /** 0-based position in the input. */
@@ -210,7 +207,8 @@ export class Fragment {
   /** The fragment number as a BigInt (null: not decimal), cached like `#kvs`. */
   #numberBig?: bigint | null;
   #blocks?: Block[];
-  #contactId?: string | typeof NO_TAG;
+  /** The ContactId (null: none), cached like `#kvs`. */
+  #contactId?: string | null;
 
   constructor(index: number, offset: number) {
     this.index = index;
@@ -298,9 +296,9 @@ export class Fragment {
   /** Connect's `ContactId` tag. */
   get contactId(): string | undefined {
     // Asked several times per fragment: kept once the fragment is finished.
-    if (this.#contactId !== undefined) return this.#contactId === NO_TAG ? undefined : this.#contactId;
+    if (this.#contactId !== undefined) return this.#contactId ?? undefined;
     const v = this.tag("ContactId");
-    if (this.size > 0) this.#contactId = v ?? NO_TAG;
+    if (this.size > 0) this.#contactId = v ?? null;
     return v;
   }
 

@@ -38,6 +38,7 @@
 
 import type { TagPosition, Track } from "./fragment.ts";
 import { decodeStringAt } from "../ebml/decode.ts";
+import { vintWidth } from "../ebml/vint.ts";
 
 /** At most this many Segment children are recorded (hostile streams may hold thousands of tiny ones). */
 const MAX_PREFIX_POINTS = 64;
@@ -226,10 +227,14 @@ interface Template {
  * ```
  */
 export class PrefixCache {
-  /** Most recently used first. */
+  /** Most recently used first: the current template is the first. */
   #templates: Template[] = [];
-  /** The current template: `#templates[0]` once anything was recorded. */
-  #cur: Template | undefined;
+  /** Whether the last #matchTemplate stopped at the end of the chunk. */
+  #stoppedAtEnd = false;
+
+  get #cur(): Template | undefined {
+    return this.#templates[0];
+  }
 
   /**
    * Whether the last {@linkcode PrefixCache.match} stopped at the end of the
@@ -255,13 +260,13 @@ export class PrefixCache {
     let at = 0;
     let cut = false;
     for (let i = 0; i < all.length; i++) {
-      const k = matchTemplate(all[i], chunk, start);
+      const k = this.#matchTemplate(all[i], chunk, start);
       if (k > best) {
         best = k;
         at = i;
-        cut = matchCut;
+        cut = this.#stoppedAtEnd;
       }
-      if (matchCut || k === all[i].rec.points.length - 1) break;
+      if (this.#stoppedAtEnd || k === all[i].rec.points.length - 1) break;
     }
     this.cut = cut;
     if (at > 0) {
@@ -269,7 +274,6 @@ export class PrefixCache {
       all.copyWithin(1, 0, at);
       all[0] = t;
     }
-    this.#cur = all[0];
     return best;
   }
 
@@ -345,7 +349,7 @@ export class PrefixCache {
     // rather than a template without its Cluster, which would match whole.)
     let extra = 0;
     if (rec.points[n - 1].open) {
-      extra = from + end < chunk.length ? idWidth(chunk[from + end]) : 0;
+      extra = from + end < chunk.length ? vintWidth(chunk[from + end]) : 0;
       if (extra === 0 || from + end + extra > chunk.length) return;
     }
     const bytes = chunk.slice(from, from + end + extra);
@@ -363,56 +367,47 @@ export class PrefixCache {
     const [segs, segsBefore] = segments(rec);
     const term = new Int32Array(rec.points.length);
     for (let p = 0; p < term.length; p++) {
-      if (rec.points[p].open) term[p] = idWidth(bytes[rec.points[p].end]);
+      if (rec.points[p].open) term[p] = vintWidth(bytes[rec.points[p].end]);
     }
     const t: Template = { bytes, rec, segs, segsBefore, term };
     const all = this.#templates;
     if (all.length === MAX_TEMPLATES) all.pop();
     all.unshift(t);
-    this.#cur = t;
   }
-}
 
-/** Whether the last {@linkcode matchTemplate} stopped at the end of the chunk. */
-let matchCut = false;
-
-/** Index of the last point of `t` that matches `chunk` from `start` (see {@linkcode PrefixCache.match}). */
-function matchTemplate(t: Template, chunk: Uint8Array, start: number): number {
-  const bytes = t.bytes;
-  const avail = chunk.length - start;
-  const points = t.rec.points;
-  const segs = t.segs;
-  const before = t.segsBefore;
-  let k = -1;
-  let s = 0;
-  matchCut = false;
-  for (let p = 0; p < points.length; p++) {
-    if (points[p].end > avail) {
-      matchCut = true;
-      break;
-    }
-    for (const n = before[p]; s < n; s++) {
-      const to = segs[2 * s + 1];
-      for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
-    }
-    const term = t.term[p];
-    if (term > 0) {
-      // An open point matches only when the same element ends it.
-      const end = points[p].end;
-      if (end + term > avail) {
-        matchCut = true;
+  /** Index of the last point of `t` that matches `chunk` from `start` (see {@linkcode PrefixCache.match}). */
+  #matchTemplate(t: Template, chunk: Uint8Array, start: number): number {
+    const bytes = t.bytes;
+    const avail = chunk.length - start;
+    const points = t.rec.points;
+    const segs = t.segs;
+    const before = t.segsBefore;
+    let k = -1;
+    let s = 0;
+    this.#stoppedAtEnd = false;
+    for (let p = 0; p < points.length; p++) {
+      if (points[p].end > avail) {
+        this.#stoppedAtEnd = true;
         break;
       }
-      for (let j = end; j < end + term; j++) if (chunk[start + j] !== bytes[j]) return k;
+      for (const n = before[p]; s < n; s++) {
+        const to = segs[2 * s + 1];
+        for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
+      }
+      const term = t.term[p];
+      if (term > 0) {
+        // An open point matches only when the same element ends it.
+        const end = points[p].end;
+        if (end + term > avail) {
+          this.#stoppedAtEnd = true;
+          break;
+        }
+        for (let j = end; j < end + term; j++) if (chunk[start + j] !== bytes[j]) return k;
+      }
+      k = p;
     }
-    k = p;
+    return k;
   }
-  return k;
-}
-
-/** Width of the EBML id whose first byte is `b` (1 to 4; 1 for a byte no id starts with). */
-function idWidth(b: number): number {
-  return b >= 0x80 ? 1 : b >= 0x40 ? 2 : b >= 0x20 ? 3 : b >= 0x10 ? 4 : 1;
 }
 
 /** The compared ranges of `rec`, cut at its points' ends, and how many lie before each point's end. */
