@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { ARN, AWS_ENV, leaksSecret, serve } from "./support/pull_harness.ts";
+import { ARN, AWS_ENV, leaksSecret, withStandin } from "./support/pull_harness.ts";
 import { kvsaudioCommand, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
 import { pool, seeded, withTempDir } from "./support/util.ts";
@@ -200,9 +200,8 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
   const list = cases(23, ["SIGTERM", "SIGINT", "SIGKILL", "SIGTERM", "SIGINT", "SIGKILL"]);
   const results = await pool(list, 3, async (c) => {
     // ~25 chunks of 500..2500 bytes per fragment, 3 ms apart; the body stays open after the last one.
-    const standin = serve(STREAM, { live: true, delayMs: 3, chunkSize: [500, 2500], seed: c.after });
-    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
-    try {
+    const opts = { live: true, delayMs: 3, chunkSize: [500, 2500] as [number, number], seed: c.after };
+    return await withStandin(STREAM, opts, async (standin, dir) => {
       const args = [
         "pull",
         "--endpoint-url",
@@ -227,25 +226,20 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
       const r = await checkAfter(p, c.sig, dir, c);
       assert.ok(r.reported >= c.after);
       return `${c.sig}@${c.after}+${c.delayMs}ms→${r.committed}`;
-    } finally {
-      await standin.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   });
   // A signal while the pull waits to reconnect (a drop after 3 fragments, then throttling).
   for (const sig of ["SIGINT", "SIGKILL"] as const) {
     const f3 = STREAM.fragments[3].offset;
-    const standin = serve(STREAM, { live: true, faults: { dropAtByte: [f3 + 100] } });
-    let calls = 0;
-    const push = standin.requests.push.bind(standin.requests);
-    standin.requests.push = (...items) => {
-      for (const it of items) {
-        if (it.path === "/getDataEndpoint" && ++calls === 2) standin.setFaults({ throttle: 1000 });
-      }
-      return push(...items);
-    };
-    const dir = await Deno.makeTempDir({ prefix: "kvsaudio-int-" });
-    try {
+    await withStandin(STREAM, { live: true, faults: { dropAtByte: [f3 + 100] } }, async (standin, dir) => {
+      let calls = 0;
+      const push = standin.requests.push.bind(standin.requests);
+      standin.requests.push = (...items) => {
+        for (const it of items) {
+          if (it.path === "/getDataEndpoint" && ++calls === 2) standin.setFaults({ throttle: 1000 });
+        }
+        return push(...items);
+      };
       const p = new Proc([
         "pull",
         "--endpoint-url",
@@ -268,10 +262,7 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
       assert.equal(r.reported, 3, "the three fragments before the drop");
       assert.equal(r.committed, 3);
       results.push(`${sig}@backoff→${r.committed}`);
-    } finally {
-      await standin.close();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   }
   summary.push(`pull: ${results.join(", ")}`);
 });

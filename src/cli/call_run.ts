@@ -139,7 +139,7 @@ export class CallRun {
   }
 
   /** The summary fields. */
-  summary(reason: EndReason): RunSummary {
+  #summary(reason: EndReason): RunSummary {
     const w = this.#writer;
     return {
       reason,
@@ -161,7 +161,7 @@ export class CallRun {
     } catch (e) {
       closeError = e; // reported after the summary
     }
-    const s = this.summary(reason);
+    const s = this.#summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
     this.#rep.event({
