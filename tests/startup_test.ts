@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { MAIN, RUN_ARGS } from "./support/cli.ts";
+import { connectStream } from "./support/connect_stream.ts";
 
 const SRC = new URL("../src/", import.meta.url);
 
@@ -42,4 +44,58 @@ Deno.test("commands are dispatched through dynamic imports", () => {
   }
   const pull = Deno.readTextFileSync(new URL("cli/pull.ts", SRC));
   assert.match(pull, /await import\("\.\.\/kvs\/mod\.ts"\)/);
+});
+
+/**
+ * The URLs of Deno's Node compatibility scripts (`ext:deno_node/…`) V8
+ * compiled while running `deno run` with kvsaudio's flags on `args`, read
+ * from V8's function-event log.
+ */
+async function nodeCompatScripts(dir: string, args: string[]): Promise<Set<string>> {
+  const log = `${dir}/v8-${crypto.randomUUID()}.log`;
+  const v8 = RUN_ARGS.find((a) => a.startsWith("--v8-flags="));
+  const flags = [
+    ...RUN_ARGS.filter((a) => a !== v8),
+    `${v8 ?? "--v8-flags="}${v8 ? "," : ""}--log-function-events,--logfile=${log},--no-logfile-per-isolate`,
+  ];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...flags, ...args],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const scripts = new Set<string>();
+  for (const line of (await Deno.readTextFile(log)).split("\n")) {
+    const m = /^script-details,\d+,(ext:deno_node\/[^,]+),/.exec(line);
+    if (m) scripts.add(m[1]);
+  }
+  return scripts;
+}
+
+Deno.test("file commands load none of Deno's Node compatibility modules (the timer globals load node:timers, ~10 ms of start-up)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kvsaudio-startup-" });
+  try {
+    const call = `${dir}/call.mkv`;
+    await Deno.writeFile(call, connectStream({ fragments: 3 }).bytes);
+    await Deno.writeTextFile(`${dir}/empty.ts`, "");
+    await Deno.writeTextFile(`${dir}/timer.ts`, "clearTimeout(undefined);\n");
+    const baseline = await nodeCompatScripts(dir, ["empty.ts"]);
+    const extra = (s: Set<string>) => [...s].filter((u) => !baseline.has(u));
+    // The check can see the cost it guards against.
+    assert.ok(extra(await nodeCompatScripts(dir, ["timer.ts"])).includes("ext:deno_node/internal/timers.mjs"));
+    for (
+      const args of [
+        ["--help"],
+        ["inspect", call],
+        ["inspect", "--json", call],
+        ["extract", call, "--out", `${dir}/out`],
+      ]
+    ) {
+      assert.deepEqual(extra(await nodeCompatScripts(dir, [MAIN, ...args])), [], `kvsaudio ${args.join(" ")}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

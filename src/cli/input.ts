@@ -201,7 +201,9 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
           if (n === null || n === 0) break;
           filled += n;
         }
-        clearTimeout(timer);
+        // Only when a timer was set: the first use of the timer globals loads
+        // Node's timers module (~10 ms of start-up, measured).
+        if (timer !== undefined) clearTimeout(timer);
         if (filled === begin) {
           if (begin === 0) free.push(buf);
           return;
