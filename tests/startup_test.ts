@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MAIN, RUN_ARGS } from "./support/cli.ts";
+import { MAIN, ROOT, RUN_ARGS } from "./support/cli.ts";
 import { connectStream } from "./support/connect_stream.ts";
 
 const SRC = new URL("../src/", import.meta.url);
@@ -48,8 +48,9 @@ Deno.test("commands are dispatched through dynamic imports", () => {
 
 /**
  * The URLs of Deno's Node compatibility scripts (`ext:deno_node/…`) V8
- * compiled while running `deno run` with kvsaudio's flags on `args`, read
- * from V8's function-event log.
+ * compiled while running `deno run` with kvsaudio's flags on `args` in the
+ * repository root (as `deno task kvsaudio` runs), read from V8's
+ * function-event log, which is written to `dir`.
  */
 async function nodeCompatScripts(dir: string, args: string[]): Promise<Set<string>> {
   const log = `${dir}/v8-${crypto.randomUUID()}.log`;
@@ -60,7 +61,7 @@ async function nodeCompatScripts(dir: string, args: string[]): Promise<Set<strin
   ];
   const out = await new Deno.Command(Deno.execPath(), {
     args: [...flags, ...args],
-    cwd: dir,
+    cwd: ROOT,
     stdout: "null",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -81,10 +82,10 @@ Deno.test("file commands load none of Deno's Node compatibility modules (the tim
     await Deno.writeFile(call, connectStream({ fragments: 3 }).bytes);
     await Deno.writeTextFile(`${dir}/empty.ts`, "");
     await Deno.writeTextFile(`${dir}/timer.ts`, "clearTimeout(undefined);\n");
-    const baseline = await nodeCompatScripts(dir, ["empty.ts"]);
+    const baseline = await nodeCompatScripts(dir, [`${dir}/empty.ts`]);
     const extra = (s: Set<string>) => [...s].filter((u) => !baseline.has(u));
     // The check can see the cost it guards against.
-    assert.ok(extra(await nodeCompatScripts(dir, ["timer.ts"])).includes("ext:deno_node/internal/timers.mjs"));
+    assert.ok(extra(await nodeCompatScripts(dir, [`${dir}/timer.ts`])).includes("ext:deno_node/internal/timers.mjs"));
     for (
       const args of [
         ["--help"],
