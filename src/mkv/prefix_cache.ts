@@ -205,12 +205,16 @@ const MAX_TEMPLATES = 4;
 interface Template {
   bytes: Uint8Array;
   rec: PrefixRecording;
-  /** The byte ranges compared (start, end pairs: the complement of the ignored ranges, cut at each point's end). */
+  /**
+   * The byte ranges compared (start, end pairs: the complement of the ignored
+   * ranges, cut at each point's end; an open point's range list ends with the
+   * id of the element that ended it).
+   */
   segs: Int32Array;
-  /** For each point, how many segments lie before its end. */
+  /** For each point, how many segments belong to it and those before it. */
   segsBefore: Int32Array;
-  /** For each point, how many bytes from its end on must match too: the id that ended an open point, else 0. */
-  term: Int32Array;
+  /** For each point, how far its compared bytes reach (its end, or past the id that ended an open point). */
+  reach: Int32Array;
 }
 
 /**
@@ -364,12 +368,7 @@ export class PrefixCache {
         return { ...op, value: decodeStringAt(bytes, op.dataRel, op.size) };
       });
     }
-    const [segs, segsBefore] = segments(rec);
-    const term = new Int32Array(rec.points.length);
-    for (let p = 0; p < term.length; p++) {
-      if (rec.points[p].open) term[p] = vintWidth(bytes[rec.points[p].end]);
-    }
-    const t: Template = { bytes, rec, segs, segsBefore, term };
+    const t: Template = { bytes, rec, ...segments(rec, bytes) };
     const all = this.#templates;
     if (all.length === MAX_TEMPLATES) all.pop();
     all.unshift(t);
@@ -377,16 +376,15 @@ export class PrefixCache {
 
   /** Index of the last point of `t` that matches `chunk` from `start` (see {@linkcode PrefixCache.match}). */
   #matchTemplate(t: Template, chunk: Uint8Array, start: number): number {
-    const bytes = t.bytes;
+    const { bytes, segs, segsBefore: before, reach } = t;
     const avail = chunk.length - start;
-    const points = t.rec.points;
-    const segs = t.segs;
-    const before = t.segsBefore;
+    // (Points dropped by truncate() are no longer in rec.points.)
+    const points = t.rec.points.length;
     let k = -1;
     let s = 0;
     this.#stoppedAtEnd = false;
-    for (let p = 0; p < points.length; p++) {
-      if (points[p].end > avail) {
+    for (let p = 0; p < points; p++) {
+      if (reach[p] > avail) {
         this.#stoppedAtEnd = true;
         break;
       }
@@ -394,26 +392,22 @@ export class PrefixCache {
         const to = segs[2 * s + 1];
         for (let j = segs[2 * s]; j < to; j++) if (chunk[start + j] !== bytes[j]) return k;
       }
-      const term = t.term[p];
-      if (term > 0) {
-        // An open point matches only when the same element ends it.
-        const end = points[p].end;
-        if (end + term > avail) {
-          this.#stoppedAtEnd = true;
-          break;
-        }
-        for (let j = end; j < end + term; j++) if (chunk[start + j] !== bytes[j]) return k;
-      }
       k = p;
     }
     return k;
   }
 }
 
-/** The compared ranges of `rec`, cut at its points' ends, and how many lie before each point's end. */
-function segments(rec: PrefixRecording): [Int32Array, Int32Array] {
+/**
+ * The compared ranges of `rec` (whose bytes are `bytes`), cut at its points'
+ * ends, how many belong to each point and those before it, and how far each
+ * point's reach. An open point matches only when the same element ends it, so
+ * that element's id is one more range of the point.
+ */
+function segments(rec: PrefixRecording, bytes: Uint8Array): Pick<Template, "segs" | "segsBefore" | "reach"> {
   const segs: number[] = [];
   const before = new Int32Array(rec.points.length);
+  const reach = new Int32Array(rec.points.length);
   const ignored = rec.ignored;
   let j = 0;
   let r = 0;
@@ -427,7 +421,12 @@ function segments(rec: PrefixRecording): [Int32Array, Int32Array] {
         r += 2;
       } else j = end;
     }
+    reach[p] = end;
+    if (rec.points[p].open) {
+      reach[p] = end + vintWidth(bytes[end]);
+      segs.push(end, reach[p]);
+    }
     before[p] = segs.length / 2;
   }
-  return [Int32Array.from(segs), before];
+  return { segs: Int32Array.from(segs), segsBefore: before, reach };
 }
