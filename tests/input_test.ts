@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Input, openInput, READ_SIZE } from "../src/cli/input.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 import { tempFile } from "./support/cli.ts";
-import { makeFifo, noise, openFifoWriter } from "./support/util.ts";
+import { makeFifo, noise, openFifoWriter, writeFully } from "./support/util.ts";
 import { sameBytes } from "./support/pipeline.ts";
 
 Deno.test("input: a regular file's chunk ends can be given again; released, the same buffer is reused", async () => {
@@ -67,7 +67,7 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
     assert.equal(input.regularFile, false);
     const writing = (async () => {
       // Several writes, each larger than the pipe holds.
-      for (let o = 0; o < bytes.length; o += 150_000) await writeAll(writer, bytes.subarray(o, o + 150_000));
+      for (let o = 0; o < bytes.length; o += 150_000) await writeFully(writer, bytes.subarray(o, o + 150_000));
       writer.close();
     })();
     const chunks = input.chunks;
@@ -86,16 +86,12 @@ Deno.test("input: a named pipe's chunk ends can be given again too, and every by
   });
 });
 
-async function writeAll(w: Deno.FsFile, b: Uint8Array): Promise<void> {
-  for (let o = 0; o < b.length;) o += await w.write(b.subarray(o));
-}
-
 Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth still gives out every byte it has", async (t) => {
   await withFifo(t, async (input, writer) => {
     // 128 KiB: two full reads of Linux's 64 KiB pipe, then the writer goes quiet.
     const bytes = noise(2 * (1 << 16) + 10, 11);
     // (The write finishes as the reader drains the pipe.)
-    const writing = writeAll(writer, bytes.subarray(0, 2 * (1 << 16)));
+    const writing = writeFully(writer, bytes.subarray(0, 2 * (1 << 16)));
     const it = input.chunks[Symbol.asyncIterator]();
     let got = 0;
     while (got < 2 * (1 << 16)) {
@@ -110,7 +106,7 @@ Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth st
       input.release(got);
     }
     await writing;
-    await writeAll(writer, bytes.subarray(got));
+    await writeFully(writer, bytes.subarray(got));
     writer.close();
     for (let r = await it.next(); !r.done; r = await it.next()) {
       sameBytes(r.value, bytes.subarray(got, got + r.value.length), `chunk at ${got}`);

@@ -31,6 +31,7 @@ import {
   uintEl,
   unknownSize,
 } from "./mkv_writer.ts";
+import { writeFully } from "./util.ts";
 
 /** Audio direction, seen from the customer: "from" them or "to" them. */
 export type Direction = "from" | "to";
@@ -719,11 +720,6 @@ export function expectedPcm(
   return result;
 }
 
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let o = 0;
-  while (o < data.length) o += await file.write(data.subarray(o));
-}
-
 /**
  * Write a long call to `path` without holding it in memory: ceil(seconds /
  * fragment duration) fragment slots (~1.024 s each by default), built exactly
@@ -758,12 +754,12 @@ export async function writeCallFile(
       bytes += f.length;
       fragments++;
       if (pendingBytes >= 1 << 20) {
-        await writeAll(file, concat(pending));
+        await writeFully(file, concat(pending));
         pending.length = 0;
         pendingBytes = 0;
       }
     }
-    if (pending.length) await writeAll(file, concat(pending));
+    if (pending.length) await writeFully(file, concat(pending));
   } finally {
     file.close();
   }

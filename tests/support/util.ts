@@ -92,6 +92,11 @@ export async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number)
   return out;
 }
 
+/** Write all of `data` to `file` with asynchronous writes (a pipe may take less per write). */
+export async function writeFully(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  for (let o = 0; o < data.length;) o += await file.write(data.subarray(o));
+}
+
 /**
  * Make a named pipe `path` with mkfifo; false (after saying the test `name`
  * is skipped) where mkfifo is not available.
