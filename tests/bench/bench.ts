@@ -61,6 +61,43 @@ interface Row {
   detail?: Record<string, unknown>;
 }
 const rows: Row[] = [];
+
+/**
+ * The machine floor's copy-only program (`deno run copy_only.ts CALL OUTDIR
+ * WAV_BYTES`): what moving `extract`'s bytes costs a Deno program that parses
+ * nothing. It reads the call 1 MiB at a time and copies WAV_BYTES in 1 KiB
+ * pieces spread evenly over the input, alternately into two 1 MiB buffers
+ * written to two new files when full: the same reads, as many copies and
+ * writes as `extract` makes for a call of 1 KiB blocks.
+ */
+const COPY_ONLY = `const [input, outDir, wavBytes] = Deno.args;
+const size = Deno.statSync(input).size;
+const stride = Math.floor((1024 * size) / Number(wavBytes));
+const buf = new Uint8Array(1 << 20);
+const outs = [0, 1].map((i) => ({
+  file: Deno.openSync(outDir + "/copy" + i + ".bin", { write: true, createNew: true }),
+  buf: new Uint8Array(1 << 20),
+  fill: 0,
+}));
+const flush = (o) => {
+  let done = 0;
+  while (done < o.fill) done += o.file.writeSync(o.buf.subarray(done, o.fill));
+  o.fill = 0;
+};
+const input_ = Deno.openSync(input);
+let t = 0;
+for (let n; (n = input_.readSync(buf)) !== null;) {
+  for (let p = 0; p + 1024 <= n; p += stride) {
+    const o = outs[t];
+    t ^= 1;
+    if (o.fill + 1024 > o.buf.length) flush(o);
+    o.buf.set(buf.subarray(p, p + 1024), o.fill);
+    o.fill += 1024;
+  }
+}
+for (const o of outs) flush(o), o.file.close();
+input_.close();
+`;
 const dur = (s: number) => s >= 3600 ? `${s / 3600} h` : `${s / 60} min`;
 const log = (s: string) => console.error(`bench: ${s}`);
 
@@ -138,7 +175,13 @@ try {
   const extractTimes: number[] = [];
   const extractFaults: number[] = [];
   const unevenTimes: number[] = [];
-  // The steady and the uneven call in turn, so both see the same minutes of this machine.
+  const copyTimes: number[] = [];
+  // A Deno program that moves extract's bytes in extract's pieces and parses
+  // nothing (for the machine floor row): 1 MiB reads of the call, one 1 KiB
+  // copy per block into two 1 MiB buffers, 1 MiB writes to two new files.
+  const copyOnly = `${dir}/copy_only.ts`;
+  await Deno.writeTextFile(copyOnly, COPY_ONLY);
+  // The steady call, the uneven call and the copy-only program in turn, so all see the same minutes of this machine.
   for (let i = 0; i < RUNS + 1; i++) {
     await Deno.remove(`${dir}/out`, { recursive: true }).catch(() => {});
     const r = await kvs(["extract", call, "--out", `${dir}/out`]);
@@ -147,7 +190,16 @@ try {
     await Deno.remove(`${dir}/out-uneven`, { recursive: true }).catch(() => {});
     const u = await kvs(["extract", unevenCall, "--out", `${dir}/out-uneven`]);
     if (i > 0) unevenTimes.push(u.ms);
+    await Deno.remove(`${dir}/out-copy`, { recursive: true }).catch(() => {});
+    await Deno.mkdir(`${dir}/out-copy`);
+    // As many bytes as the WAVs hold (their headers included: a few bytes more).
+    let wavTotal = 0;
+    for (const e of Deno.readDirSync(`${dir}/out`)) wavTotal += Deno.statSync(`${dir}/out/${e.name}`).size;
+    const c = await timed(Deno.execPath(), [...RUN_ARGS, copyOnly, call, `${dir}/out-copy`, String(wavTotal)]);
+    if (i > 0) copyTimes.push(c.ms);
   }
+  await Deno.remove(`${dir}/out-copy`, { recursive: true }).catch(() => {});
+  const copyMs = median(copyTimes);
   const extractMs = median(extractTimes);
   const unevenMs = median(unevenTimes);
   // The same command on a one-fragment file: what a run costs before the data
@@ -293,25 +345,30 @@ try {
   rows.push({
     metric: "machine floor (not kvsaudio): Deno start-up and exit + moving the bytes",
     target: "—",
-    measured: `extract ${extractFloor.toFixed(0)} ms (empty script ${emptyMs.toFixed(0)} + read ${
-      readMs.toFixed(0)
-    } + write ${writeMs.toFixed(0)}; kvsaudio ${(extractMs - extractFloor).toFixed(0)} ms above it); inspect ${
-      inspectFloor.toFixed(0)
-    } ms (kvsaudio ${(inspectMs - inspectFloor).toFixed(0)} ms above it); a fresh 4 KiB page costs ${
-      pageUs.toFixed(1)
-    } µs${
-      extractFaults.length > 0 && bareFaults.length > 0
-        ? `; minor page faults: extract ${median(extractFaults).toFixed(0)}, the empty script ${
-          median(bareFaults).toFixed(0)
-        } (also file-backed ones; kvsaudio's ${(median(extractFaults) - median(bareFaults)).toFixed(0)} more ≈ ${
-          (((median(extractFaults) - median(bareFaults)) * pageUs) / 1000).toFixed(0)
-        } ms if fresh pages)`
-        : ""
-    }`,
+    measured:
+      `a Deno program moving extract's bytes in its pieces without parsing (1 MiB reads, a 1 KiB copy per block, 1 MiB writes), run in turn with extract: ${
+        copyMs.toFixed(0)
+      } ms (kvsaudio's extract ${(extractMs - copyMs).toFixed(0)} ms above it); in parts: extract ${
+        extractFloor.toFixed(0)
+      } ms (empty script ${emptyMs.toFixed(0)} + read ${readMs.toFixed(0)} + write ${writeMs.toFixed(0)}; kvsaudio ${
+        (extractMs - extractFloor).toFixed(0)
+      } ms above it); inspect ${inspectFloor.toFixed(0)} ms (kvsaudio ${
+        (inspectMs - inspectFloor).toFixed(0)
+      } ms above it); a fresh 4 KiB page costs ${pageUs.toFixed(1)} µs${
+        extractFaults.length > 0 && bareFaults.length > 0
+          ? `; minor page faults: extract ${median(extractFaults).toFixed(0)}, the empty script ${
+            median(bareFaults).toFixed(0)
+          } (also file-backed ones; kvsaudio's ${(median(extractFaults) - median(bareFaults)).toFixed(0)} more ≈ ${
+            (((median(extractFaults) - median(bareFaults)) * pageUs) / 1000).toFixed(0)
+          } ms if fresh pages)`
+          : ""
+      }`,
     pass: null,
     value: extractFloor,
     unit: "ms",
     detail: {
+      copyOnlyRuns: copyTimes,
+      copyOnlyMs: copyMs,
       emptyScriptMs: emptyMs,
       readMs,
       writeMs,
