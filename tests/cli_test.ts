@@ -167,6 +167,53 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   await Deno.remove(path);
 });
 
+Deno.test("extract: gaps per file, the followed ContactId, a cut fragment of unknown contact, a contact never seen", async () => {
+  const dir = await Deno.makeTempDir();
+  // Two missing fragments: each WAV gets their silence once.
+  const gap = connectStream({ fragments: 5, omit: [2, 3], contactIds: "c-1" });
+  const gapPath = await tempFile(gap.bytes);
+  const g = await kvsaudio(["extract", gapPath, "--out", `${dir}/g`, "--json"]);
+  assert.equal(g.code, 0, g.stderr);
+  const gd = jsonLines(g.stdoutText).at(-1);
+  assert.deepEqual(gd.gaps, { from_customer: 1, to_customer: 1 });
+  assert.deepEqual(gd.gapSeconds, { from_customer: 2.048, to_customer: 2.048 });
+  assert.deepEqual(gd.overlapFrames, { from_customer: 0, to_customer: 0 });
+  assert.equal(gd.contactId, "c-1");
+  const gt = await kvsaudio(["extract", gapPath, "--out", `${dir}/gt`]);
+  assert.match(gt.stdoutText, /; gaps filled: from customer 1 \(2\.048 s\), to customer 1 \(2\.048 s\)\n/);
+
+  // The input ends inside another contact's fragment whose ContactId (after the Cluster) never came.
+  const s = connectStream({ fragments: 4, tagsPosition: "after", contactIds: ["aaa", "aaa", "bbb", "bbb"] });
+  const third = s.fragments[2];
+  const cutPath = await tempFile(s.bytes.subarray(0, third.offset + Math.floor(third.bytes.length / 2)));
+  const c = await kvsaudio(["extract", cutPath, "--out", `${dir}/c`, "--json"]);
+  assert.equal(c.code, 0, c.stderr);
+  const cd = jsonLines(c.stdoutText).at(-1);
+  assert.equal(cd.reason, "contact-unknown");
+  assert.equal(cd.contactId, "aaa");
+  assert.deepEqual(cd.samples, { from_customer: 2 * 16 * 512, to_customer: 2 * 16 * 512 });
+  const ct = await kvsaudio(["extract", cutPath, "--out", `${dir}/ct`]);
+  assert.match(
+    ct.stderr,
+    new RegExp(`fragment 2 at byte ${third.offset} .* cut off before its ContactId tag; not written`),
+  );
+  assert.match(
+    ct.stdoutText,
+    /stopped: the input ended inside a fragment, before its ContactId; that fragment was not/,
+  );
+
+  // --contact-id of a contact that comes later: the first fragment is another's, nothing is written.
+  const later = await kvsaudio(["extract", cutPath, "--out", `${dir}/l`, "--contact-id", "bbb"]);
+  assert.equal(later.code, 0, later.stderr);
+  assert.match(
+    later.stdoutText,
+    /stopped: the first fragment belongs to ContactId aaa, not bbb \(at fragment \d+\); nothing/,
+  );
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(gapPath);
+  await Deno.remove(cutPath);
+});
+
 Deno.test("extract: bad data mid-stream → exit 3 and the WAVs stay valid with the audio before it", async () => {
   const s = connectStream({ fragments: 3 });
   const bad = s.bytes.slice(0, s.fragments[2].offset + 60);

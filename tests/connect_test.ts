@@ -75,14 +75,15 @@ Deno.test("one track only: the other file is a valid empty WAV", async () => {
 Deno.test("gaps in time become silence; both tracks stay aligned", async () => {
   const s = connectStream({ fragments: 6, omit: [2, 3] });
   const r = await checkStream(s);
-  assert.equal(r.writer.gaps, 2);
-  assert.equal(r.writer.gapFrames, 2 * 2 * 16 * 512);
+  // Counted per file: each WAV holds the two missing fragments' silence once.
+  assert.deepEqual(r.writer.gaps, { from: 1, to: 1 });
+  assert.deepEqual(r.writer.gapFrames, { from: 2 * 16 * 512, to: 2 * 16 * 512 });
 });
 
 Deno.test("a gap longer than --max-gap is skipped, not filled, on both tracks", async () => {
   const s = connectStream({ fragments: 4, omit: [1, 2] });
   const r = await runPipeline(s.bytes, { demux: { maxGapMs: 1000 } });
-  assert.equal(r.writer.gapFrames, 0);
+  assert.deepEqual(r.writer.gapFrames, { from: 0, to: 0 });
   assert.equal(r.writer.frames.from, 2 * 16 * 512);
   assert.equal(r.writer.frames.to, 2 * 16 * 512);
   await Deno.remove(r.dir, { recursive: true });
@@ -97,6 +98,39 @@ Deno.test("ContactId switch ends the stream before the other contact's audio", a
   assert.equal(stop.contactId, "aaa");
   assert.equal(stop.fragment?.contactId, "bbb");
   assert.equal(r.items.filter((i) => i.kind === "audio").length, 2);
+});
+
+Deno.test("a fragment cut off before its ContactId tag is not written while a contact is followed", async () => {
+  // ContactId only after the Cluster; the input ends inside fragment 2's Cluster (another contact's).
+  const s = connectStream({ fragments: 4, tagsPosition: "after", contactIds: ["aaa", "aaa", "bbb", "bbb"] });
+  const third = s.fragments[2];
+  const cut = s.bytes.subarray(0, third.offset + Math.floor(third.bytes.length / 2));
+  for (const demux of [{}, { contactId: "aaa" }]) {
+    const r = await runPipeline(cut, { demux });
+    assert.equal(r.error, undefined);
+    assert.equal(r.writer.frames.from, 2 * 16 * 512);
+    assert.equal(r.writer.frames.to, 2 * 16 * 512);
+    const stop = r.items.at(-1)!;
+    assert.ok(stop.kind === "stop" && stop.reason === "contact-unknown");
+    assert.equal(stop.fragment?.offset, third.offset);
+    assert.equal(stop.fragment?.complete, false);
+    assert.equal(stop.contactId, "aaa");
+    await Deno.remove(r.dir, { recursive: true });
+  }
+  // Not following a contact: the truncated fragment's whole blocks are written, as before.
+  const all = await runPipeline(cut, { demux: { followStream: true } });
+  assert.ok(all.writer.frames.from > 2 * 16 * 512);
+  const end = all.items.at(-1)!;
+  assert.ok(end.kind === "stop" && end.reason === "end-of-input");
+  await Deno.remove(all.dir, { recursive: true });
+  // ContactId before the Cluster: the cut fragment's contact is known, and it is another's.
+  const before = connectStream({ fragments: 4, tagsPosition: "before", contactIds: ["aaa", "aaa", "bbb", "bbb"] });
+  const b = before.fragments[2];
+  const r = await runPipeline(before.bytes.subarray(0, b.offset + Math.floor(b.bytes.length / 2)));
+  const changed = r.items.at(-1)!;
+  assert.ok(changed.kind === "stop" && changed.reason === "contact-changed");
+  assert.equal(r.writer.frames.from, 2 * 16 * 512);
+  await Deno.remove(r.dir, { recursive: true });
 });
 
 Deno.test("explicit target ContactId: a first fragment of another contact ends it with no audio", async () => {
@@ -169,8 +203,8 @@ Deno.test("fragments holding 15 or 16 blocks per track: one gapless timeline, by
   assert.deepEqual(s.fragments.map((f) => f.blocks.length / 2), [16, 15, 16, 16, 15, 16, 16, 15, 16]);
   assert.equal(s.fragments[2].producerMs - s.fragments[1].producerMs, 15 * 64);
   const r = await checkStream(s);
-  assert.equal(r.writer.gaps, 0);
-  assert.equal(r.writer.overlapFrames, 0);
+  assert.deepEqual(r.writer.gaps, { from: 0, to: 0 });
+  assert.deepEqual(r.writer.overlapFrames, { from: 0, to: 0 });
   assert.equal(r.writer.frames.from, 141 * 512);
   // Each fragment's MILLIS_BEHIND_NOW as generated, one digit longer each time.
   assert.deepEqual(
@@ -179,7 +213,7 @@ Deno.test("fragments holding 15 or 16 blocks per track: one gapless timeline, by
   );
   // The same with a slot omitted: its 15 blocks become silence.
   const omitted = await checkStream(connectStream({ fragments: 9, blockCounts: [16, 15, 16], omit: [4] }));
-  assert.equal(omitted.writer.gapFrames, 2 * 15 * 512);
+  assert.deepEqual(omitted.writer.gapFrames, { from: 15 * 512, to: 15 * 512 });
 });
 
 Deno.test("rate and channels from MimeType, else the Audio element, else 8000 Hz mono", async () => {
@@ -250,8 +284,8 @@ Deno.test("overlapping blocks are trimmed and counted; jitter within tolerance i
   ]);
   const r = await runPipeline(doc);
   const from = (await readWav(`${r.dir}/from_customer.wav`)).data;
-  assert.equal(r.writer.overlapFrames, 256);
-  assert.equal(r.writer.gapFrames, 0);
+  assert.deepEqual(r.writer.overlapFrames, { from: 256, to: 0 });
+  assert.deepEqual(r.writer.gapFrames, { from: 0, to: 0 });
   sameBytes(from, concat([a, b.subarray(512), c]), "trimmed");
   await Deno.remove(r.dir, { recursive: true });
 });

@@ -196,6 +196,8 @@ Deno.test("CLI pull: stop bounds (--stop-fragment inclusive, --max-duration) and
     const done = lastEvent(r);
     assert.equal(done.reason, "stop-fragment");
     assert.equal(done.fragments, 3);
+    // The contact whose audio was written, though no other contact ended the run.
+    assert.equal(done.contactId, STREAM.fragments[1].contactId);
     sameBytes(
       (await readWav(`${dir}/from_customer.wav`)).data,
       expectedPcm(STREAM, { fromIndex: 1, untilIndex: 4 }).from!,

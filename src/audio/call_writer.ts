@@ -73,14 +73,14 @@ export class CallWriter {
   #lastCommit = -Infinity;
   /** Frames written per direction (silence included). */
   readonly frames: Record<Direction, number> = { from: 0, to: 0 };
-  /** Gaps filled with silence, and their total frames. */
-  gaps = 0;
-  /** Silent frames inserted for gaps. */
-  gapFrames = 0;
-  /** Frames dropped as overlaps. */
-  overlapFrames = 0;
-  /** Blocks dropped as overlaps. */
-  droppedBlocks = 0;
+  /** Gaps filled with silence, per direction. */
+  readonly gaps: Record<Direction, number> = { from: 0, to: 0 };
+  /** Silent frames inserted for gaps, per direction. */
+  readonly gapFrames: Record<Direction, number> = { from: 0, to: 0 };
+  /** Frames dropped as overlaps, per direction. */
+  readonly overlapFrames: Record<Direction, number> = { from: 0, to: 0 };
+  /** Blocks dropped as overlaps, per direction. */
+  readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
   /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
@@ -174,10 +174,10 @@ export class CallWriter {
       const audio = item[dir];
       if (!audio) continue;
       this.frames[dir] += audio.frames;
-      this.gaps += audio.gaps;
-      this.gapFrames += audio.gapFrames;
-      this.overlapFrames += audio.overlapFrames;
-      this.droppedBlocks += audio.droppedBlocks;
+      this.gaps[dir] += audio.gaps;
+      this.gapFrames[dir] += audio.gapFrames;
+      this.overlapFrames[dir] += audio.overlapFrames;
+      this.droppedBlocks[dir] += audio.droppedBlocks;
       const sink = this.#sinks[dir];
       if (sink) writePieces(sink, audio.pieces);
       const mixer = this.#mixer;

@@ -48,6 +48,8 @@ export class CallRun {
   #lastFragment: string | undefined;
   #token: string | undefined;
   #contactId: string | undefined;
+  /** The ContactId of the fragment that ended the run, if another contact's. */
+  #nextContactId: string | undefined;
   #stopFragment: string | undefined;
   #finished = false;
   #count = 0;
@@ -69,8 +71,13 @@ export class CallRun {
   item(item: ConnectItem): void {
     if (item.kind === "stop") {
       this.#reason = item.reason;
-      this.#contactId = item.contactId;
-      if (item.fragment) {
+      this.#contactId = item.contactId ?? this.#contactId;
+      if (item.reason === "contact-unknown" && item.fragment) {
+        this.#rep.warning(
+          `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`,
+        );
+      } else if (item.fragment) {
+        this.#nextContactId = item.fragment.contactId;
         this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
         this.#rep.event({
           event: "contact-changed",
@@ -89,6 +96,9 @@ export class CallRun {
     if (item.from || item.to) {
       if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
       this.#token = k.continuationToken;
+      // The contact whose audio was written (the last one with --follow-stream).
+      const cid = f.contactId;
+      if (cid !== undefined && cid !== "") this.#contactId = cid;
     }
     for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
     if (!f.complete) {
@@ -172,9 +182,9 @@ export class CallRun {
       stopFragmentNumber: clipOrNull(this.#stopFragment),
       rate,
       seconds: { from_customer: seconds(w.frames.from), to_customer: seconds(w.frames.to) },
-      gaps: w.gaps,
-      gapSeconds: seconds(w.gapFrames),
-      overlapFrames: w.overlapFrames,
+      gaps: { from_customer: w.gaps.from, to_customer: w.gaps.to },
+      gapSeconds: { from_customer: seconds(w.gapFrames.from), to_customer: seconds(w.gapFrames.to) },
+      overlapFrames: { from_customer: w.overlapFrames.from, to_customer: w.overlapFrames.to },
       files: w.written,
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
@@ -186,17 +196,31 @@ export class CallRun {
     // Where the audio written before a failure or an interruption went.
     const kept = (inFiles: string, onStdout: string) =>
       files.length > 0 ? inFiles : w.written.length > 0 ? onStdout : "no audio was written";
+    // Gaps and overlaps are per file: each direction has its own.
+    const gaps = w.gaps.from + w.gaps.to > 0
+      ? `; gaps filled: from customer ${w.gaps.from} (${
+        seconds(w.gapFrames.from).toFixed(3)
+      } s), to customer ${w.gaps.to} (${seconds(w.gapFrames.to).toFixed(3)} s)`
+      : "";
+    const overlaps = w.overlapFrames.from + w.overlapFrames.to > 0
+      ? `; overlapping frames dropped: from customer ${w.overlapFrames.from}, to customer ${w.overlapFrames.to}`
+      : "";
     this.#rep.text(
       `${s.fragments} fragment(s); from customer ${seconds(w.frames.from).toFixed(3)} s, to customer ${
         seconds(w.frames.to).toFixed(3)
-      } s; ${w.gaps} gap(s) filled (${
-        seconds(w.gapFrames).toFixed(3)
-      } s), ${w.overlapFrames} overlapping frame(s) dropped`,
+      } s${gaps}${overlaps}`,
     );
+    const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
     const why = reason === "contact-changed"
-      ? `the ContactId changed after ${displayText(this.#contactId ?? "-", 64)} (at fragment ${
-        displayText(this.#stopFragment ?? "-", 64)
-      }); that fragment was not written`
+      ? this.#count === 0
+        ? `the first fragment belongs to ContactId ${displayText(this.#nextContactId ?? "-", 64)}, not ${
+          displayText(this.#contactId ?? "-", 64)
+        } (${at}); nothing was written`
+        : `the ContactId changed after ${
+          displayText(this.#contactId ?? "-", 64)
+        } (${at}); that fragment was not written`
+      : reason === "contact-unknown"
+      ? "the input ended inside a fragment, before its ContactId; that fragment was not written"
       : reason === "interrupted"
       ? `interrupted by ${signal}; ${
         kept("the files hold everything received so far", "stdout received everything up to then")

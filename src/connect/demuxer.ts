@@ -75,7 +75,7 @@ export interface AudioItem {
 }
 
 /** Why the stream ended. */
-export type StopReason = "end-of-input" | "contact-changed";
+export type StopReason = "end-of-input" | "contact-changed" | "contact-unknown";
 
 /** Last item: why the stream ended. */
 export interface StopItem {
@@ -83,7 +83,12 @@ export interface StopItem {
   kind: "stop";
   /** Why. */
   reason: StopReason;
-  /** The fragment that caused the stop (another contact's), if any. */
+  /**
+   * The fragment that caused the stop, if any: another contact's
+   * (`contact-changed`), or one cut off before its ContactId tag while a
+   * contact is followed (`contact-unknown`: it may be another contact's).
+   * Its audio is not given.
+   */
   fragment?: Fragment;
   /** The ContactId that was followed, if any. */
   contactId?: string;
@@ -169,10 +174,16 @@ export class ConnectDemuxer {
       );
     }
     const cid = f.contactId;
-    if (cid !== undefined && cid !== "" && !this.#opts.followStream) {
-      if (this.#target === undefined) this.#target = cid;
-      else if (cid !== this.#target) {
-        return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
+    if (!this.#opts.followStream) {
+      if (cid !== undefined && cid !== "") {
+        if (this.#target === undefined) this.#target = cid;
+        else if (cid !== this.#target) {
+          return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
+        }
+      } else if (!f.complete && this.#target !== undefined) {
+        // Cut off before its ContactId tag (Connect's may come only after the
+        // Cluster): whose audio this is cannot be told, so none of it is given.
+        return { kind: "stop", reason: "contact-unknown", fragment: f, contactId: this.#target };
       }
     }
     const warnings: string[] = [];
@@ -290,7 +301,7 @@ export class ConnectDemuxer {
 
 /**
  * Demultiplex a fragment stream. Yields one AudioItem per fragment and ends
- * with one StopItem (`end-of-input` or `contact-changed`).
+ * with one StopItem (`end-of-input`, `contact-changed` or `contact-unknown`).
  *
  * @example
  * ```ts
