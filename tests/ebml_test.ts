@@ -940,3 +940,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test("tokenizer: a value growing past maxValueBytes (default 16 MiB) is refused once its bytes arrive; skipped elements are not", () => {
+  // TagString (0x4487) declaring 16 MiB + 1 byte, inside Tags/Tag/SimpleTag.
+  const big = 16 * 1024 * 1024 + 1;
+  const size8 = [0x01, 0, 0, 0, (big >>> 24) & 0xff, (big >>> 16) & 0xff, (big >>> 8) & 0xff, big & 0xff];
+  const head = bytes(0x12, 0x54, 0xc3, 0x67, 0xff, 0x73, 0x73, 0xff, 0x67, 0xc8, 0xff, 0x44, 0x87, ...size8);
+  // The declared size alone is no error: the input may end first (a truncation).
+  const cut: EbmlToken[] = [];
+  const tk0 = new EbmlTokenizer();
+  tk0.push(head, cut);
+  tk0.push(new Uint8Array(1000), cut);
+  tk0.end(cut);
+  assert.ok(cut.some((t) => t.name === "TagString" && t.truncated));
+  // Its bytes arriving past 16 MiB are refused, naming the element where it began.
+  const tk = new EbmlTokenizer({ source: "big.mkv" });
+  tk.push(head, []);
+  const mib = new Uint8Array(1 << 20);
+  for (let i = 0; i < 16; i++) tk.push(mib, []);
+  const e = catchError(() => tk.push(bytes(0x41), []));
+  assert.ok(e instanceof DataError);
+  assert.equal(e.offset, 11);
+  assert.equal(e.element, "TagString");
+  assert.equal(e.message, "big.mkv: byte 11: TagString: 16777217 bytes, more than the 16777216 kept of one element");
+  // The same in one chunk holding it whole.
+  const whole = catchError(() => new EbmlTokenizer().push(concat([head, new Uint8Array(big)]), []));
+  assert.ok(whole instanceof DataError && whole.offset === 11 && whole.element === "TagString");
+  // Unknown elements and Void of that size are skipped, whatever arrives.
+  for (const id of [[0x4f, 0xfe], [0xec]]) {
+    const t = new EbmlTokenizer();
+    const out: EbmlToken[] = [];
+    t.push(bytes(...id, ...size8), out);
+    for (let i = 0; i < 16; i++) t.push(mib, out);
+    t.push(bytes(0x41), out);
+    t.end(out);
+    assert.deepEqual(out.map((k) => [k.size, k.truncated]), [[big, false]]);
+  }
+  // A lower limit from the options.
+  const e2 = catchError(() => new EbmlTokenizer({ maxValueBytes: 4 }).push(bytes(0x44, 0x87, 0x85, 1, 2, 3, 4, 5), []));
+  assert.ok(e2 instanceof DataError && /TagString: 5 bytes, more than the 4 kept/.test(e2.message));
+  const ok: EbmlToken[] = [];
+  new EbmlTokenizer({ maxValueBytes: 4 }).push(bytes(0x44, 0x87, 0x84, 0x61, 0x62, 0x63, 0x64), ok);
+  assert.equal(ok[0].value, "abcd");
+});

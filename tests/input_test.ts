@@ -115,3 +115,25 @@ Deno.test("input: a pipe whose writer stops after exactly a full pipe's worth st
     assert.equal(got, bytes.length);
   });
 });
+
+Deno.test("input: a document spanning hundreds of read buffers pins at most 16 of them; the rest are left to the garbage collector", async () => {
+  // 400 MiB that nobody releases (one endless element, as a hostile input can declare and send).
+  const path = await Deno.makeTempFile({ suffix: ".mkv" });
+  {
+    using f = await Deno.open(path, { write: true });
+    const mib = new Uint8Array(READ_SIZE).fill(0x41);
+    for (let i = 0; i < 400; i++) await writeFully(f, mib);
+  }
+  const input = await openInput(path);
+  const start = Deno.memoryUsage().rss;
+  let peak = start;
+  let bytes = 0;
+  for await (const chunk of input.chunks) {
+    bytes += chunk.length;
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+  }
+  await Deno.remove(path);
+  assert.equal(bytes, 400 * READ_SIZE);
+  // Before the cap every buffer stayed tracked (+400 MiB); V8 lets ~64 MiB of garbage buffers pile up.
+  assert.ok(peak - start < 250 * READ_SIZE, `rss grew by ${((peak - start) / READ_SIZE).toFixed(0)} MiB`);
+});

@@ -65,6 +65,9 @@ export interface Input {
  */
 export const READ_SIZE = 1 << 20;
 
+/** Most read buffers kept for reuse while their bytes are not yet released (16 MiB). */
+const MAX_TRACKED = 16;
+
 /** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more may be waiting. */
 const PIPE_FULL = 1 << 16;
 
@@ -132,6 +135,10 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
   const take = (): ArrayBuffer => {
     // Recycle buffers whose bytes all lie before the released offset.
     while (inUse.length > 0 && inUse[0].end <= released) free.push(inUse.shift()!.buf);
+    // A fragment spanning many buffers (a huge element, skipped or not) pins
+    // none of them here: past MAX_TRACKED, the oldest is left to the garbage
+    // collector (kept alive only by views still in use) instead of recycled.
+    if (inUse.length >= MAX_TRACKED) inUse.shift();
     return free.pop() ?? new ArrayBuffer(READ_SIZE);
   };
   /**

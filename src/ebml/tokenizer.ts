@@ -37,6 +37,14 @@ import { formatId, readId, readSize, UNKNOWN_SIZE } from "./vint.ts";
 export interface TokenizerOptions {
   /** Deepest nesting accepted before the input is rejected (default 64). */
   maxDepth?: number;
+  /**
+   * Largest element whose value is kept, in bytes (default 16 MiB): once
+   * more of one has arrived, the input is rejected, so memory stays bounded
+   * whatever the input holds. (A larger declared size alone is no error: the
+   * input may end first, a truncation.) Unknown elements and Void are skipped
+   * at any size.
+   */
+  maxValueBytes?: number;
   /** Input name used in error messages (a file path, `-`, a stream name). */
   source?: string;
 }
@@ -83,13 +91,20 @@ export class EbmlTokenizer {
   #carry = new Uint8Array(16);
   #carryLen = 0;
   #maxDepth: number;
+  #maxValue: number;
   #source?: string;
   #ended = false;
   /** Name of the leaf #startElement returned (its table name, or the hex id of an unknown one). */
   #leafName = "";
 
+  /**
+   * Create a tokenizer positioned at absolute offset 0, with nothing open.
+   *
+   * @param options depth and value-size limits, input name for error messages
+   */
   constructor(options: TokenizerOptions = {}) {
     this.#maxDepth = options.maxDepth ?? 64;
+    this.#maxValue = options.maxValueBytes ?? MAX_VALUE_BYTES;
     this.#source = options.source;
   }
 
@@ -133,7 +148,10 @@ export class EbmlTokenizer {
     this.#carryLen = 0;
   }
 
-  /** Tokenize `chunk`, appending completed tokens to `out`. */
+  /**
+   * Tokenize `chunk`, passing completed tokens to `sink`: appended to an
+   * array, or given field by field to a {@linkcode TokenSink}.
+   */
   push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): void {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
     const out = toSink(sink);
@@ -148,8 +166,11 @@ export class EbmlTokenizer {
         const need = leaf.size - leaf.got;
         const take = need < avail ? need : avail;
         // A leaf spanning chunks: keep a copy of what arrived so far (bounded
-        // by the bytes received, never by the declared size).
-        if (!leaf.skip) leaf.parts.push(chunk.slice(i, i + take));
+        // by the bytes received, never by the declared size, and by maxValueBytes).
+        if (!leaf.skip) {
+          if (leaf.got + take > this.#maxValue) throw this.#tooBig(leaf.name, leaf.size, leaf.offset);
+          leaf.parts.push(chunk.slice(i, i + take));
+        }
         leaf.got += take;
         i += take;
         this.#pos += take;
@@ -247,6 +268,9 @@ export class EbmlTokenizer {
       // A leaf: decode it straight from the chunk when it lies whole in it.
       if (i + size <= len) {
         const offset = this.#pos - hs;
+        if (size > this.#maxValue && leafType !== SKIP && id !== VOID_ID) {
+          throw this.#tooBig(this.#leafName, size, offset);
+        }
         this.#pos += size;
         i += size;
         if (leafType === "binary" && id !== VOID_ID && out.binary !== undefined) {
@@ -359,6 +383,11 @@ export class EbmlTokenizer {
       emitEnd(m, this.#pos, cut, out);
       truncated = cut;
     }
+  }
+
+  /** A value too large to keep (see {@linkcode TokenizerOptions.maxValueBytes}). */
+  #tooBig(element: string, size: number, offset: number): DataError {
+    return this.#error(`${size} bytes, more than the ${this.#maxValue} kept of one element`, element, offset);
   }
 
   #error(reason: string, element: string, offset = this.#pos): DataError {
@@ -488,6 +517,9 @@ export class EbmlTokenizer {
     out.token("value", id, name, type, offset, headerSize, size, this.#stack.length, value, false);
   }
 }
+
+/** Default {@linkcode TokenizerOptions.maxValueBytes}: 16 MiB (a Connect audio block is 1 KiB, a video frame rarely over 1 MiB). */
+const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 /** Void's id: its data is padding. */
 const VOID_ID = 0xec;
