@@ -11,7 +11,16 @@
  * @module
  */
 
-/** Process exit codes, documented in the README. */
+/**
+ * Process exit codes, documented in the README.
+ *
+ * @example
+ * ```ts
+ * import { ExitCode, UsageError } from "./errors.ts";
+ * ExitCode.data; // 3
+ * new UsageError("unknown option --x").exitCode === ExitCode.usage; // true
+ * ```
+ */
 export const ExitCode = {
   ok: 0,
   failure: 1,
@@ -22,10 +31,29 @@ export const ExitCode = {
   interrupted: 130,
 } as const;
 
-/** Base class: every error kvsaudio raises on purpose. */
+/**
+ * Base class: every error kvsaudio raises on purpose.
+ *
+ * @example
+ * ```ts
+ * import { DataError, ExitCode, KvsAudioError } from "./errors.ts";
+ * function exitCodeOf(err: unknown): number {
+ *   return err instanceof KvsAudioError ? err.exitCode : ExitCode.failure;
+ * }
+ * exitCodeOf(new DataError("bad size", { offset: 0 })); // 3
+ * exitCodeOf(new Error("bug"));                          // 1
+ * ```
+ */
 export class KvsAudioError extends Error {
   /** Exit code the CLI ends with for this error. */
   readonly exitCode: number;
+  /**
+   * Create an error that ends the CLI with `exitCode`.
+   *
+   * @param message the one-line message shown to the user
+   * @param exitCode the process exit code for this error (see {@linkcode ExitCode})
+   * @param options standard `Error` options (`cause`)
+   */
   constructor(message: string, exitCode: number, options?: ErrorOptions) {
     super(message, options);
     this.name = "KvsAudioError";
@@ -33,8 +61,24 @@ export class KvsAudioError extends Error {
   }
 }
 
-/** Bad command-line usage or an output that would be overwritten (exit 2). */
+/**
+ * Bad command-line usage or an output that would be overwritten (exit 2).
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./errors.ts";
+ * const err = new UsageError("refusing to overwrite out/from_customer.wav (use --force)");
+ * err.name;     // "UsageError"
+ * err.exitCode; // 2
+ * ```
+ */
 export class UsageError extends KvsAudioError {
+  /**
+   * Create a usage error (exit code {@linkcode ExitCode.usage}).
+   *
+   * @param message what is wrong with the command line or the output
+   * @param options standard `Error` options (`cause`)
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.usage, options);
     this.name = "UsageError";
@@ -51,7 +95,18 @@ export interface DataErrorLocation {
   source?: string;
 }
 
-/** Corrupt or unparseable stream data (exit 3). */
+/**
+ * Corrupt or unparseable stream data (exit 3).
+ *
+ * @example
+ * ```ts
+ * import { DataError } from "./errors.ts";
+ * const err = new DataError("bad size", { offset: 42, element: "Cluster" }).withSource("call.mkv");
+ * err.message;  // "call.mkv: byte 42: Cluster: bad size"
+ * err.reason;   // "bad size"
+ * err.exitCode; // 3
+ * ```
+ */
 export class DataError extends KvsAudioError {
   /** Byte offset of the problem in the input. */
   readonly offset: number;
@@ -61,6 +116,14 @@ export class DataError extends KvsAudioError {
   source?: string;
   /** The message without the location prefix. */
   readonly reason: string;
+  /**
+   * The message is `reason` prefixed with the location: `[source: ]byte
+   * <offset>: [element: ]<reason>`.
+   *
+   * @param reason what is wrong, without the location
+   * @param where where in the input it is
+   * @param options standard `Error` options (`cause`)
+   */
   constructor(
     reason: string,
     where: DataErrorLocation,
@@ -79,6 +142,7 @@ export class DataError extends KvsAudioError {
     this.message = DataError.format(this.reason, this);
     return this;
   }
+  /** The message: the parts of `where` that are known, then `reason`, joined by `": "`. */
   private static format(reason: string, where: DataErrorLocation): string {
     const parts: string[] = [];
     if (where.source !== undefined) parts.push(where.source);
@@ -100,12 +164,35 @@ export class AwsError extends KvsAudioError {
   }
 }
 
-/** KVS sent an in-band error fragment (exit 5). */
+/**
+ * KVS sent an in-band error fragment (exit 5).
+ *
+ * @example
+ * ```ts
+ * import { KvsStreamError } from "./errors.ts";
+ * import { ConnectDemuxer } from "./connect/demuxer.ts";
+ * import { Fragment } from "./mkv/fragment.ts";
+ * const f = new Fragment(0, 0);
+ * f.tags.push({ name: "AWS_KINESISVIDEO_ERROR_CODE", value: "4000", position: "after", offset: 0 });
+ * try {
+ *   new ConnectDemuxer().fragment(f);
+ * } catch (err) {
+ *   if (err instanceof KvsStreamError) console.log(err.code, err.exitCode); // "4000" 5
+ * }
+ * ```
+ */
 export class KvsStreamError extends KvsAudioError {
   /** `AWS_KINESISVIDEO_ERROR_CODE` value. */
   readonly code: string;
   /** `AWS_KINESISVIDEO_ERROR_ID` value, if present. */
   readonly errorId?: string;
+  /**
+   * Create the error for an in-band error fragment (exit code {@linkcode ExitCode.kvsError}).
+   *
+   * @param message the whole message (what the fragment said, and where)
+   * @param code the `AWS_KINESISVIDEO_ERROR_CODE` value
+   * @param errorId the `AWS_KINESISVIDEO_ERROR_ID` value, if present
+   */
   constructor(message: string, code: string, errorId?: string) {
     super(message, ExitCode.kvsError);
     this.name = "KvsStreamError";

@@ -19,12 +19,12 @@
  * @module
  */
 
-export { DataError, ExitCode, KvsAudioError, KvsStreamError, UsageError } from "./errors.ts";
+export { DataError, type DataErrorLocation, ExitCode, KvsAudioError, KvsStreamError, UsageError } from "./errors.ts";
 
 export { formatId, readBlockVint, readId, readSize, UNKNOWN_SIZE, type Vint } from "./ebml/vint.ts";
 export { canDescend, elementById, elementByName, type ElementDef, type ElementType, ID } from "./ebml/elements.ts";
 export { decodeValue } from "./ebml/decode.ts";
-export type { EbmlToken, EbmlValue, TokenBatch, TokenKind } from "./ebml/token.ts";
+export type { EbmlToken, EbmlValue, PrefixTaken, TokenBatch, TokenKind, TokenSink } from "./ebml/token.ts";
 export { type ByteSource, EbmlTokenizer, tokenize, tokenizeBatches, type TokenizerOptions } from "./ebml/tokenizer.ts";
 
 export { type Block, type BlockHeader, type Lacing, parseBlock, readBlockHeader } from "./mkv/block.ts";

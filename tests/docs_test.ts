@@ -19,3 +19,66 @@ Deno.test("docs: every JSDoc example in src/ type-checks (deno check --doc)", as
   const errors = text.split("\n").filter((l) => /ERROR|Found \d+ error/.test(l));
   assert.ok(out.success, `deno check --doc src/ failed:\n${errors.slice(0, 20).join("\n")}\n${text.slice(-2000)}`);
 });
+
+/** Runs `deno <args>` at the repository root without colour codes. */
+async function deno(args: string[]): Promise<{ success: boolean; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { success: out.success, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+Deno.test("docs: the public API passes deno doc --lint src/mod.ts", async () => {
+  const out = await deno(["doc", "--lint", "src/mod.ts"]);
+  const text = out.stdout + out.stderr;
+  const problems = text.split("\n").filter((l) => /^error|-->/.test(l.trim()));
+  assert.ok(out.success, `deno doc --lint src/mod.ts failed:\n${problems.slice(0, 60).join("\n")}`);
+});
+
+/** The parts of `deno doc --json` output this test reads. */
+interface DocDeclaration {
+  kind: string;
+  jsDoc?: { tags?: { kind: string }[] };
+  def?: { elements?: DocSymbol[] };
+}
+interface DocSymbol {
+  name: string;
+  declarations: DocDeclaration[];
+}
+
+Deno.test("docs: every exported class, function, variable and enum of src/mod.ts has an @example", async () => {
+  const out = await deno(["doc", "--json", "src/mod.ts"]);
+  assert.ok(out.success, `deno doc --json src/mod.ts failed:\n${out.stderr.slice(-2000)}`);
+  const doc = JSON.parse(out.stdout) as { version: number; nodes: Record<string, { symbols?: DocSymbol[] }> };
+  assert.equal(doc.version, 2, "unexpected deno doc --json format version");
+  const entry = Object.keys(doc.nodes).find((url) => url.endsWith("/src/mod.ts"));
+  assert.ok(entry, `src/mod.ts missing from deno doc --json output: ${Object.keys(doc.nodes).join(", ")}`);
+
+  const checked: string[] = [];
+  const missing: string[] = [];
+  // `deno doc --json` resolves re-exports (`export { x } from`, `export *`) into
+  // the entry's symbol list; namespaces are walked for their members.
+  const walk = (symbols: DocSymbol[], prefix: string) => {
+    for (const symbol of symbols) {
+      const name = prefix + symbol.name;
+      for (const decl of symbol.declarations) {
+        if (decl.kind === "namespace") walk(decl.def?.elements ?? [], `${name}.`);
+      }
+      const runtime = symbol.declarations.filter((d) => ["class", "function", "variable", "enum"].includes(d.kind));
+      if (runtime.length === 0) continue;
+      checked.push(name);
+      // Overloads repeat a function's declaration; an example on any of them documents it.
+      const hasExample = runtime.some((d) => d.jsDoc?.tags?.some((t) => t.kind === "example"));
+      if (!hasExample) missing.push(`${name} (${runtime[0].kind})`);
+    }
+  };
+  walk(doc.nodes[entry].symbols ?? [], "");
+
+  assert.ok(checked.length > 20, `suspiciously few exports found (${checked.length}): ${checked.join(", ")}`);
+  assert.deepEqual(missing, [], `exports of src/mod.ts without an @example:\n  ${missing.join("\n  ")}`);
+});

@@ -23,7 +23,27 @@ import { errorMessage, ExitCode, KvsAudioError } from "../errors.ts";
 import { PcmBuffer } from "./pcm_buffer.ts";
 import type { AudioSink } from "./sink.ts";
 
-/** Base class of the PCM sinks. */
+/**
+ * Base class of the PCM sinks.
+ *
+ * @example
+ * ```ts
+ * import { BufferedSink } from "./buffered_sink.ts";
+ * class MemorySink extends BufferedSink {
+ *   readonly path = "memory";
+ *   readonly chunks: Uint8Array[] = [];
+ *   protected output(bytes: Uint8Array): void {
+ *     this.chunks.push(bytes.slice()); // copy: the buffer is reused
+ *   }
+ * }
+ * const sink = new MemorySink(2, 1024);
+ * sink.write(new Uint8Array(8)); // 2 stereo frames
+ * sink.writeSilence(3);
+ * sink.close();
+ * sink.frames;                      // 5
+ * sink.chunks.map((c) => c.length); // [20]: one flush, at close
+ * ```
+ */
 export abstract class BufferedSink implements AudioSink {
   /** File path, or `"-"`. */
   abstract readonly path: string;
@@ -37,6 +57,12 @@ export abstract class BufferedSink implements AudioSink {
   #closed = false;
   #error: KvsAudioError | undefined;
 
+  /**
+   * Set up the frame accounting and the write buffer; no I/O.
+   *
+   * @param channels interleaved channels per frame (2 bytes per sample)
+   * @param bufferBytes size of the write buffer (see {@linkcode PcmBuffer})
+   */
   constructor(channels: number, bufferBytes: number) {
     this.channels = channels;
     this.blockAlign = 2 * channels;

@@ -58,10 +58,47 @@ export interface CallWriterOptions {
   commitIntervalMs?: number;
 }
 
-/** Base file names per output. */
+/**
+ * Base file names per output.
+ *
+ * @example
+ * ```ts
+ * import { CallWriter, FILE_NAMES } from "./call_writer.ts";
+ * const writer = new CallWriter({ outDir: "out", format: "raw", stereo: false, tracks: "to", force: true });
+ * writer.paths[0] === `out/${FILE_NAMES.to}.raw`; // true
+ * ```
+ */
 export const FILE_NAMES = { from: "from_customer", to: "to_customer", stereo: "stereo" } as const;
 
-/** Writes a call's audio items to files or stdout. */
+/**
+ * Writes a call's audio items to files or stdout.
+ *
+ * @example
+ * ```ts
+ * import { CallWriter } from "./call_writer.ts";
+ * import type { AudioItem } from "../connect/demuxer.ts";
+ * import { Fragment } from "../mkv/fragment.ts";
+ * const outDir = Deno.makeTempDirSync();
+ * const writer = new CallWriter({ outDir, format: "wav", stereo: false, tracks: "from", force: false });
+ * writer.prepare(); // creates outDir; UsageError if an output already exists
+ * // One fragment's audio, as demuxConnect yields it: 160 frames of PCM, then 80 silent frames.
+ * const item: AudioItem = {
+ *   kind: "audio",
+ *   fragment: new Fragment(0, 0),
+ *   format: { rate: 8000, channels: 1, source: "mime-type" },
+ *   from: {
+ *     track: 1, startFrame: 0, pieces: [new Uint8Array(320), 80], frames: 240,
+ *     gapFrames: 0, gaps: 0, overlapFrames: 0, droppedBlocks: 0, blocks: 1,
+ *   },
+ *   warnings: [],
+ * };
+ * writer.write(item);
+ * writer.close();
+ * writer.written;                         // [`${outDir}/from_customer.wav`]
+ * writer.frames.from;                     // 240
+ * Deno.statSync(writer.written[0]).size; // 524: 44-byte header + 240 frames × 2 bytes
+ * ```
+ */
 export class CallWriter {
   #opts: CallWriterOptions;
   #sinks: Partial<Record<Direction, AudioSink>> = {};
@@ -86,6 +123,13 @@ export class CallWriter {
   /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
   readonly #commitIntervalMs: number;
 
+  /**
+   * Plan the outputs; nothing is created or opened yet (see
+   * {@linkcode CallWriter.prepare}). Throws `UsageError` for `outDir` `-`
+   * with `tracks` `both` and no `stereo` (stdout takes one output).
+   *
+   * @param options where and what to write
+   */
   constructor(options: CallWriterOptions) {
     this.#opts = options;
     this.#commitIntervalMs = options.commitIntervalMs ?? 0;

@@ -155,10 +155,12 @@ export class PcmFileSink extends BufferedSink {
     }
   }
 
+  /** Append `bytes` to the file (data writes never seek). */
   protected override output(bytes: Uint8Array): void {
     writeAll(this.#file, bytes);
   }
 
+  /** Close the file and the header handle. */
   protected override release(): void {
     this.#file.close();
     this.#headerFile?.close();

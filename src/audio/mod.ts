@@ -25,7 +25,7 @@ export {
 } from "./wav.ts";
 export type { AudioFormat, AudioSink } from "./sink.ts";
 export { type SyncWriter, writeAll } from "./write_all.ts";
-export { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
+export { DEFAULT_BUFFER_BYTES, PcmBuffer } from "./pcm_buffer.ts";
 export { BufferedSink } from "./buffered_sink.ts";
 export { type FileSinkOptions, PcmFileSink } from "./file_sink.ts";
 export { BrokenPipeError, PcmStreamSink, type StreamSinkOptions } from "./stream_sink.ts";

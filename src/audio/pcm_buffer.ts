@@ -48,6 +48,8 @@ export class PcmBuffer {
   #length = 0;
 
   /**
+   * Create an empty buffer; `RangeError` unless `capacity` is a positive integer.
+   *
    * @param capacity buffer size in bytes (at least 1)
    * @param out receives each flushed run of bytes, in order
    */

@@ -107,10 +107,12 @@ export class PcmStreamSink extends BufferedSink {
     if (format === "wav") this.io(() => this.buffer.write(header)); // only does I/O if bufferBytes < 88
   }
 
+  /** Write `bytes` to the writer, retrying partial writes. */
   protected override output(bytes: Uint8Array): void {
     writeAll(this.#writer, bytes);
   }
 
+  /** A broken pipe becomes {@link BrokenPipeError}; anything else the default error (exit 1). */
   protected override describeError(err: unknown): KvsAudioError {
     return isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : super.describeError(err);
   }

@@ -137,6 +137,11 @@ export class ConnectDemuxer {
   /** Gaps longer than `maxGapMs` that were not filled. */
   cappedGaps = 0;
 
+  /**
+   * Create a demuxer at the start of a stream (both timelines at frame 0).
+   *
+   * @param options the contact to follow, gap and jitter limits, incomplete fragments
+   */
   constructor(options: DemuxOptions = {}) {
     this.#opts = options;
     this.#target = options.contactId;

@@ -16,10 +16,27 @@ import type { Track } from "../mkv/fragment.ts";
 /** `from` = the customer's voice; `to` = what the customer hears. */
 export type Direction = "from" | "to";
 
-/** Both directions, in output order. */
+/**
+ * Both directions, in output order.
+ *
+ * @example
+ * ```ts
+ * import { DIRECTIONS, TRACK_NAMES } from "./tracks.ts";
+ * DIRECTIONS.map((dir) => TRACK_NAMES[dir]); // ["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"]
+ * ```
+ */
 export const DIRECTIONS: readonly Direction[] = ["from", "to"];
 
-/** TrackEntry Name of each direction. */
+/**
+ * TrackEntry Name of each direction.
+ *
+ * @example
+ * ```ts
+ * import { type Direction, TRACK_NAMES } from "./tracks.ts";
+ * const dir: Direction = "to";
+ * TRACK_NAMES[dir]; // "AUDIO_TO_CUSTOMER"
+ * ```
+ */
 export const TRACK_NAMES: Readonly<Record<Direction, string>> = {
   from: "AUDIO_FROM_CUSTOMER",
   to: "AUDIO_TO_CUSTOMER",

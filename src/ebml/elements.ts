@@ -41,7 +41,16 @@ export interface ElementDef {
   readonly global: boolean;
 }
 
-/** Ids of the elements kvsaudio's stages read by name. */
+/**
+ * Ids of the elements kvsaudio's stages read by name.
+ *
+ * @example
+ * ```ts
+ * import { elementByName, ID } from "./elements.ts";
+ * ID.Cluster.toString(16);                         // "1f43b675"
+ * elementByName("SimpleBlock")?.id === ID.SimpleBlock; // true
+ * ```
+ */
 export const ID = {
   EBML: 0x1a45dfa3,
   EBMLVersion: 0x4286,

@@ -15,8 +15,17 @@
  * @module
  */
 
-/** Size value used for "unknown size" (all value bits set). */
-export const UNKNOWN_SIZE = -1;
+/**
+ * Size value used for "unknown size" (all value bits set).
+ *
+ * @example
+ * ```ts
+ * import { readSize, UNKNOWN_SIZE } from "./vint.ts";
+ * readSize(new Uint8Array([0xff]), 0, 1)?.value;                   // -1: UNKNOWN_SIZE
+ * readSize(new Uint8Array([0x40, 0x7f]), 0, 2)?.value === UNKNOWN_SIZE; // false: 127
+ * ```
+ */
+export const UNKNOWN_SIZE: -1 = -1;
 
 /** Result of reading a VINT: its decoded value and its width in bytes. */
 export interface Vint {

@@ -130,6 +130,11 @@ export class FragmentAssembler implements TokenSink {
     return this.#cache?.length ?? 0;
   }
 
+  /**
+   * Create an assembler expecting the start of an input (fragment index 0).
+   *
+   * @param options size limit, raw bytes, element trees, eager mode, prefix cache
+   */
   constructor(options: AssembleOptions = {}) {
     this.#opts = options;
     this.#maxBytes = options.maxFragmentBytes ?? 64 * 1024 * 1024;

@@ -173,7 +173,21 @@ function isSpace(c: number): boolean {
 /** Length of the `AWS_KINESISVIDEO_` prefix of the KVS tag names. */
 const KVS_LENGTH = 17;
 
-/** The fragment object the assembler yields. */
+/**
+ * The fragment object the assembler yields.
+ *
+ * @example
+ * ```ts
+ * import { Fragment } from "./fragment.ts";
+ * const f = new Fragment(0, 0);
+ * f.tags.push({ name: "AWS_KINESISVIDEO_FRAGMENT_NUMBER", value: "9134385", position: "before", offset: 0 });
+ * f.tags.push({ name: "ContactId", value: "abc", position: "before", offset: 0 });
+ * f.kvs.fragmentNumber;    // "9134385"
+ * f.fragmentNumberBigInt;  // 9134385n
+ * f.contactId;             // "abc"
+ * f.isError;               // false
+ * ```
+ */
 export class Fragment {
   /** 0-based position in the input. */
   index: number;
@@ -210,6 +224,13 @@ export class Fragment {
   /** The ContactId (null: none), cached like `#kvs`. */
   #contactId?: string | null;
 
+  /**
+   * Create an empty fragment (no tracks, tags or blocks); the assembler
+   * fills it in as it reads.
+   *
+   * @param index 0-based position of the fragment in the input
+   * @param offset absolute offset of its first byte
+   */
   constructor(index: number, offset: number) {
     this.index = index;
     this.offset = offset;
