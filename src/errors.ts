@@ -228,5 +228,11 @@ export function errorMessage(err: unknown): string {
  * ```
  */
 export function fsErrorMessage(err: unknown): string {
-  return errorMessage(err).replace(/[,:] \w+ '.*'$/, "");
+  return errorMessage(err)
+    // Deno's sandbox refuses some paths (/proc, /dev, …) even with --allow-write; its advice is for `deno run`.
+    .replace(
+      /^Requires (\w+) access to "?(.*?)"?, run again with the --allow-\S+ flag$/,
+      "$1 access to $2 is not permitted",
+    )
+    .replace(/[,:] \w+ '.*'$/, "");
 }

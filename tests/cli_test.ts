@@ -48,6 +48,18 @@ Deno.test("--help on every command; no command shows help and exits 2", async ()
   }
   const r = await kvsaudio([]);
   assert.equal(r.code, 2);
+  assert.equal(r.stdoutText, "");
+  assert.match(r.stderr, /Usage: kvsaudio COMMAND/);
+  // `help COMMAND` is that command's help.
+  const h = await kvsaudio(["help", "pull"]);
+  assert.equal(h.code, 0);
+  assert.match(h.stdoutText, /^Usage: kvsaudio pull/);
+  // Each option is listed once.
+  for (const cmd of ["pull", "extract", "inspect"]) {
+    const text = (await kvsaudio([cmd, "--help"])).stdoutText;
+    const listed = [...text.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]);
+    assert.deepEqual(listed, [...new Set(listed)], `${cmd} --help lists an option twice`);
+  }
 });
 
 Deno.test("usage errors: unknown flag, bad value, missing input, unknown command → one line, exit 2", async () => {
@@ -57,6 +69,10 @@ Deno.test("usage errors: unknown flag, bad value, missing input, unknown command
   r = await kvsaudio(["extract", "x.mkv", "--out", "o", "--format", "mp3"]);
   assert.equal(r.code, 2);
   assert.match(oneLineError(r.stderr), /--format must be one of wav, raw/);
+  // A negative number is a bad value, not a missing one.
+  r = await kvsaudio(["extract", "x.mkv", "--out", "o", "--max-gap", "-1"]);
+  assert.equal(r.code, 2);
+  assert.match(oneLineError(r.stderr), /--max-gap needs a non-negative number, not '-1'/);
   r = await kvsaudio(["inspect", "/nonexistent/file.mkv"]);
   assert.equal(r.code, 2);
   assert.match(oneLineError(r.stderr), /cannot open \/nonexistent\/file\.mkv/);
@@ -136,6 +152,17 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
   );
   assert.equal(r.stdoutText.trim().split("\n").length, 2, "the two good fragments were printed first");
   await Deno.remove(path);
+  // Input that ends inside its first element (two bytes of text, the first three bytes of a body): exit 3, not 0.
+  for (const tiny of [new TextEncoder().encode("ab"), s.bytes.subarray(0, 3)]) {
+    const p = await tempFile(tiny);
+    const t = await kvsaudio(["inspect", p]);
+    assert.equal(t.code, 3);
+    assert.equal(
+      oneLineError(t.stderr),
+      `kvsaudio: ${p}: byte 0: (element header): the input ends inside its first element: not a complete Matroska/GetMedia stream`,
+    );
+    await Deno.remove(p);
+  }
 });
 
 Deno.test("extract: files, summary, --json done event; refuses to overwrite without --force", async () => {
@@ -159,6 +186,17 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   const again = await kvsaudio(["extract", "/nonexistent.mkv", "--out", dir]);
   assert.equal(again.code, 2);
   assert.match(oneLineError(again.stderr), /refusing to overwrite .*from_customer\.wav \(use --force\)/);
+  // An input that cannot be opened leaves no output directory behind.
+  const none = await kvsaudio(["extract", "/nonexistent.mkv", "--out", `${dir}/new/sub`]);
+  assert.equal(none.code, 2);
+  assert.match(oneLineError(none.stderr), /cannot open \/nonexistent\.mkv/);
+  assert.equal(await Deno.stat(`${dir}/new`).then(() => true, () => false), false);
+  // An output that cannot be created: exit 1, and only the file that was written is named.
+  await Deno.mkdir(`${dir}/blocked/to_customer.wav`, { recursive: true });
+  const blocked = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, "--force"]);
+  assert.equal(blocked.code, 1);
+  assert.match(blocked.stdoutText, /wrote [^,\n]*blocked\/from_customer\.wav\n/);
+  assert.match(blocked.stderr, /cannot create .*blocked\/to_customer\.wav: Is a directory \(os error 21\)\n/);
   const forced = await kvsaudio(["extract", path, "--out", dir, "--force", "--stereo"]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdoutText, /wrote .*from_customer\.wav, .*to_customer\.wav, .*stereo\.wav/);
@@ -401,4 +439,53 @@ Deno.test("live pipe: while the writer is idle, inspect has printed every finish
     assert.equal((await extract.status).code, 0);
     await sameWavs(dir, exp);
   });
+});
+
+Deno.test("config: ./kvsaudio.ini and --config give extract and inspect their defaults; flags win; unknown keys are errors", async () => {
+  await withTempDir("kvsaudio-config-", async (dir) => {
+    const s = connectStream({ fragments: 3, omit: [1] });
+    await Deno.writeFile(`${dir}/call.mkv`, s.bytes);
+    // Top level: an option of extract (max-gap), one only pull has (region: skipped here); a section per command.
+    await Deno.writeTextFile(
+      `${dir}/kvsaudio.ini`,
+      "region = eu-west-1\nmax-gap = 0.5\n[extract]\nout = fromini\nstereo = true\n[inspect]\njson = true\n[pull]\nidle-timeout = 3\n",
+    );
+    const r = await kvsaudio(["extract", "call.mkv"], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdoutText, /wrote fromini\/from_customer\.wav, fromini\/to_customer\.wav, fromini\/stereo\.wav/);
+    // max-gap 0.5 s: the missing fragment (1 s) is skipped, not filled.
+    assert.equal((await readWav(`${dir}/fromini/from_customer.wav`)).data.length, 2 * 16 * 1024);
+    // A flag wins over the file.
+    const flags = await kvsaudio(["extract", "call.mkv", "--out", "flags", "--max-gap", "5"], { cwd: dir });
+    assert.equal(flags.code, 0, flags.stderr);
+    assert.equal((await readWav(`${dir}/flags/from_customer.wav`)).data.length, 3 * 16 * 1024);
+    const i = await kvsaudio(["inspect", "call.mkv"], { cwd: dir });
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal(fragmentObjects(i.stdoutText).length, 2);
+    // --config names another file, which must exist; a key no command has is an error.
+    await Deno.writeTextFile(`${dir}/other.ini`, "[inspect]\ntree = true\n");
+    const t = await kvsaudio(["inspect", "call.mkv", "--config", "other.ini"], { cwd: dir });
+    assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdoutText, /EBML: \(master\)/);
+    const missing = await kvsaudio(["inspect", "call.mkv", "--config", "nope.ini"], { cwd: dir });
+    assert.equal(missing.code, 2);
+    assert.match(oneLineError(missing.stderr), /cannot read config nope\.ini/);
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "regoin = eu-west-1\n");
+    const typo = await kvsaudio(["extract", "call.mkv", "--out", "x"], { cwd: dir });
+    assert.equal(typo.code, 2);
+    assert.match(oneLineError(typo.stderr), /kvsaudio\.ini: unknown option 'regoin' for extract/);
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "[extract]\nregion = eu-west-1\n");
+    const wrongSection = await kvsaudio(["extract", "call.mkv", "--out", "x"], { cwd: dir });
+    assert.equal(wrongSection.code, 2);
+    assert.match(oneLineError(wrongSection.stderr), /unknown option 'region' for extract/);
+  });
+});
+
+Deno.test("config: ALL_OPTIONS lists exactly the long options of pull, extract and inspect", async () => {
+  const { ALL_OPTIONS } = await import("../src/cli/config.ts");
+  const { PULL_OPTIONS } = await import("../src/cli/pull.ts");
+  const { EXTRACT_OPTIONS } = await import("../src/cli/extract.ts");
+  const { INSPECT_OPTIONS } = await import("../src/cli/inspect.ts");
+  const all = new Set([...Object.keys(PULL_OPTIONS), ...Object.keys(EXTRACT_OPTIONS), ...Object.keys(INSPECT_OPTIONS)]);
+  assert.deepEqual([...ALL_OPTIONS].sort(), [...all].sort());
 });

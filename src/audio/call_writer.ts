@@ -24,7 +24,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
@@ -108,6 +108,8 @@ export class CallWriter {
   #format: PcmFormat | undefined;
   #closed = false;
   #lastCommit = -Infinity;
+  /** Paths of the outputs opened so far. */
+  #opened: string[] = [];
   /** Frames written per direction (silence included). */
   readonly frames: Record<Direction, number> = { from: 0, to: 0 };
   /** Gaps filled with silence, per direction. */
@@ -140,7 +142,7 @@ export class CallWriter {
 
   /** Paths of the outputs that exist (opened), in the order from, to, stereo. */
   get written(): string[] {
-    return this.#format !== undefined ? this.paths : [];
+    return this.#opened;
   }
 
   /** Paths of the outputs, in the order from, to, stereo. */
@@ -167,19 +169,36 @@ export class CallWriter {
   }
 
   /**
-   * Check the outputs before any input is read or KVS is contacted: create
-   * the directory, and refuse (UsageError, exit 2) when a file exists and
-   * `force` is not set.
+   * Check the outputs before any input is read or KVS is contacted: refuse
+   * (UsageError, exit 2) when a file exists and `force` is not set, then
+   * create the directory.
    */
   prepare(): void {
+    this.refuseExisting();
     const o = this.#opts;
     if (o.outDir === "-") return;
     try {
       Deno.mkdirSync(o.outDir, { recursive: true });
     } catch (e) {
-      throw new UsageError(`cannot create output directory ${o.outDir}: ${(e as Error).message}`);
+      throw new UsageError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`);
     }
-    if (o.force) return;
+  }
+
+  /**
+   * The check of {@linkcode CallWriter.prepare} alone, creating nothing:
+   * refuse (UsageError, exit 2) when an output file exists and `force` is
+   * not set.
+   *
+   * @example
+   * ```ts
+   * import { CallWriter } from "./call_writer.ts";
+   * const w = new CallWriter({ outDir: "calls/c-1", format: "wav", stereo: false, tracks: "both", force: false });
+   * w.refuseExisting(); // throws if calls/c-1/from_customer.wav or to_customer.wav exists
+   * ```
+   */
+  refuseExisting(): void {
+    const o = this.#opts;
+    if (o.outDir === "-" || o.force) return;
     for (const [, path] of this.#planned()) {
       let exists = false;
       try {
@@ -199,6 +218,7 @@ export class CallWriter {
     for (const [what, path] of this.#planned()) {
       if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
       else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
+      this.#opened.push(path);
     }
     if (this.#stereoSink) {
       if (format.channels !== 1) {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
+import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
 import type { AudioFormat } from "./sink.ts";
@@ -121,7 +121,7 @@ export class PcmFileSink extends BufferedSink {
         });
       }
       throw new KvsAudioError(
-        `cannot create ${path}: ${errorMessage(err)}`,
+        `cannot create ${path}: ${fsErrorMessage(err)}`,
         ExitCode.failure,
         { cause: err },
       );

@@ -36,6 +36,8 @@ export type OptionSpec = Record<string, OptionDef>;
 /** Parsed values: strings, booleans and their arrays. */
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+const NEGATIVE_NUMBER = /^-\d+(\.\d+)?$/;
+
 /**
  * Parse `args` for `command`. Unknown options, missing values and the like
  * become a UsageError naming the command.
@@ -90,7 +92,10 @@ export function parseCommand(
       set(name!, inline);
     } else {
       const next = args[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-")) fail(`option '${shown}' needs a value`);
+      // A negative number is a value (validated by the option), not an option.
+      if (next === undefined || (next.startsWith("-") && next !== "-" && !NEGATIVE_NUMBER.test(next))) {
+        fail(`option '${shown}' needs a value`);
+      }
       set(name!, next);
       i++;
     }

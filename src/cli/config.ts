@@ -1,7 +1,8 @@
 /**
  * The tool's own INI config: default values for any long option of a
  * command, from `--config FILE` or `./kvsaudio.ini` when present. Keys are
- * option names without `--`; top-level keys apply to every command, a
+ * option names without `--`; top-level keys apply to every command that has
+ * that option (the others skip them; a key no command has is an error), a
  * `[pull]` / `[extract]` / `[inspect]` section to that command only. Flags on
  * the command line win.
  *
@@ -17,28 +18,74 @@
  * ```ts
  * import { applyConfig } from "./config.ts";
  * const values: Record<string, string | boolean | undefined> = { out: "x" };
- * applyConfig("pull", values, { out: { type: "string" }, region: { type: "string" } }, undefined);
+ * await applyConfig("pull", values, { out: { type: "string" }, region: { type: "string" } }, undefined);
  * ```
  * @module
  */
 
-import { parse } from "ini";
 import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
 
 /** Default config file, read when present and no --config is given. */
 export const DEFAULT_CONFIG = "kvsaudio.ini";
 
+/** Help line of `--config` for `extract` and `inspect`. */
+export const CONFIG_HELP =
+  `  --config FILE         INI file with defaults for any long option (default ./kvsaudio.ini)`;
+
+/** The commands that read the config, each with a section of its own. */
+const COMMANDS = ["pull", "extract", "inspect"];
+
+/**
+ * Every long option of any command, for top-level keys: one that another
+ * command has is skipped by this one; one that no command has is an error.
+ * (`tests/cli_test.ts` checks it against the commands' option specs.)
+ */
+export const ALL_OPTIONS: readonly string[] = [
+  "archived",
+  "arn",
+  "config",
+  "contact-id",
+  "continuation-token",
+  "endpoint-url",
+  "event",
+  "follow-stream",
+  "force",
+  "format",
+  "help",
+  "idle-timeout",
+  "json",
+  "max-duration",
+  "max-gap",
+  "max-retries",
+  "out",
+  "profile",
+  "quiet",
+  "region",
+  "start",
+  "start-fragment",
+  "start-timestamp",
+  "stereo",
+  "stop-fragment",
+  "stop-timestamp",
+  "stream-name",
+  "timestamp-type",
+  "tracks",
+  "tree",
+  "verbose",
+];
+
 /**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
- * or ./kvsaudio.ini if it exists. Returns the file used, if any.
+ * or ./kvsaudio.ini if it exists. Returns the file used, if any. The INI
+ * parser is loaded only when there is a file to read.
  */
-export function applyConfig(
+export async function applyConfig(
   command: string,
   values: Values,
   spec: OptionSpec,
   explicit: string | undefined,
-): string | undefined {
+): Promise<string | undefined> {
   const path = explicit ?? DEFAULT_CONFIG;
   let text: string;
   try {
@@ -47,15 +94,21 @@ export function applyConfig(
     if (explicit === undefined && e instanceof Deno.errors.NotFound) return undefined;
     throw new UsageError(`cannot read config ${path}: ${fsErrorMessage(e)}`);
   }
+  const { parse } = await import("ini");
   const data = parse(text) as Record<string, unknown>;
   const section = data[command];
-  const entries: [string, unknown][] = Object.entries(data).filter(([, v]) => typeof v !== "object");
-  if (section && typeof section === "object") entries.push(...Object.entries(section as Record<string, unknown>));
-  for (const [key, raw] of entries) {
+  const entries: [string, unknown, boolean][] = Object.entries(data).filter(([, v]) => typeof v !== "object").map((
+    [k, v],
+  ) => [k, v, true]);
+  if (section && typeof section === "object") {
+    for (const [k, v] of Object.entries(section as Record<string, unknown>)) entries.push([k, v, false]);
+  }
+  for (const [key, raw, topLevel] of entries) {
     const opt = spec[key];
     if (!opt || key === "config" || key === "help") {
-      // Sections for other commands are ignored; unknown keys are errors.
-      if (["pull", "extract", "inspect"].includes(key)) continue;
+      // Sections for other commands, and top-level keys of other commands' options, are skipped.
+      if (COMMANDS.includes(key)) continue;
+      if (topLevel && ALL_OPTIONS.includes(key) && key !== "config" && key !== "help") continue;
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;

@@ -14,7 +14,8 @@ import { assembleFragments } from "../mkv/assembler.ts";
 import { demuxConnect } from "../connect/demuxer.ts";
 import { DataError, KvsAudioError, UsageError } from "../errors.ts";
 import { CallWriter } from "../audio/call_writer.ts";
-import { flag, parseCommand } from "./args.ts";
+import { flag, type OptionSpec, parseCommand, str } from "./args.ts";
+import { applyConfig, CONFIG_HELP } from "./config.ts";
 import { openInput } from "./input.ts";
 import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
@@ -33,21 +34,28 @@ customer hears), 16-bit PCM at the stream's rate, both on one timeline.
 
 Options:
 ${CALL_HELP}
+${CONFIG_HELP}
   -h, --help            show this help
 
-Exit codes: 0 done, 2 usage, 3 bad stream data, 5 in-band KVS error fragment, 130 interrupted.
+Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 5 in-band KVS error fragment, 130 interrupted.
 Audio written before an error or an interruption stays a valid WAV.`;
+
+/** The options of `extract`. */
+export const EXTRACT_OPTIONS: OptionSpec = {
+  ...CALL_OPTIONS,
+  config: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
 
 /** Run `extract`; returns the exit code. */
 export async function extractCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand("extract", args, {
-    ...CALL_OPTIONS,
-    help: { type: "boolean", short: "h" },
-  });
+  const spec = EXTRACT_OPTIONS;
+  const { values, positionals } = parseCommand("extract", args, spec);
   if (flag(values, "help")) {
     console.log(EXTRACT_HELP);
     return 0;
   }
+  await applyConfig("extract", values, spec, str(values, "config"));
   if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
   const out = outputOptions("extract", values);
   // Input read faster than real time: rewrite the WAV headers at most every
@@ -56,8 +64,10 @@ export async function extractCommand(args: string[]): Promise<number> {
   // whenever reading may have to wait for the writer.
   const writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
-  writer.prepare();
+  // Refuse to overwrite before anything else; create the directory only once the input is open.
+  writer.refuseExisting();
   const input = await openInput(positionals[0]);
+  writer.prepare();
   input.whenIdle = () => {
     writer.commit();
     reporter.flush();

@@ -14,7 +14,8 @@ import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { ElementNode } from "../mkv/tree.ts";
 import { DataError, UsageError } from "../errors.ts";
-import { flag, parseCommand } from "./args.ts";
+import { flag, type OptionSpec, parseCommand, str } from "./args.ts";
+import { applyConfig } from "./config.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
@@ -29,6 +30,7 @@ ContactId, blocks per track, duration and flags; then a summary.
 Options:
   --tree     print each fragment's element tree instead (offset, size, name, value)
   --json     print NDJSON: one object per fragment, then a {"summary": ...} object
+  --config FILE  INI file with defaults for any long option (default ./kvsaudio.ini)
   -h, --help show this help
 
 Exit codes: 0 ok, 2 usage, 3 bad stream data (after printing what was read).`;
@@ -175,17 +177,23 @@ function treeLines(nodes: readonly ElementNode[], depth: number, out: LineWriter
   }
 }
 
+/** The options of `inspect`. */
+export const INSPECT_OPTIONS: OptionSpec = {
+  tree: { type: "boolean" },
+  json: { type: "boolean" },
+  config: { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
 /** Run `inspect` with its arguments; returns the exit code. */
 export async function inspectCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand("inspect", args, {
-    tree: { type: "boolean" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-  });
+  const spec = INSPECT_OPTIONS;
+  const { values, positionals } = parseCommand("inspect", args, spec);
   if (flag(values, "help")) {
     console.log(INSPECT_HELP);
     return 0;
   }
+  await applyConfig("inspect", values, spec, str(values, "config"));
   if (positionals.length !== 1) throw new UsageError("inspect: give exactly one input (a file, or - for stdin)");
   const json = flag(values, "json");
   const tree = flag(values, "tree");

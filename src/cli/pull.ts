@@ -49,8 +49,7 @@ Start (one of):
   --start now|earliest      the live edge, or the oldest data kept
   --continuation-token TOK  resume where a previous run stopped (its done event's continuationToken)
 Stop (any):
-  --contact-id ID           stop at the first fragment of another contact (default: the first
-                            fragment's ContactId; --follow-stream to keep going)
+  (--contact-id ID and --follow-stream, under Output below, also end a pull)
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time
@@ -72,9 +71,10 @@ AWS:
 Credentials come from the AWS SDK's default chain (environment, profile, SSO,
 container and instance roles). They never appear in any output.
 
-Exit codes: 0 done, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
+Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
 
-const PULL_OPTIONS: OptionSpec = {
+/** The options of `pull`. */
+export const PULL_OPTIONS: OptionSpec = {
   ...CALL_OPTIONS,
   arn: { type: "string" },
   "stream-name": { type: "string" },
@@ -230,7 +230,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
-  applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
+  await applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");
   // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
   if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).prepare();

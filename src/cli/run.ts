@@ -26,7 +26,7 @@ Usage: kvsaudio COMMAND [OPTIONS]
 
 Run 'kvsaudio COMMAND --help' for a command's options.
 
-Exit codes: 0 done, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
+Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
 
 /** Run the CLI with `args`; returns the process exit code. */
 export async function run(args: string[]): Promise<number> {
@@ -34,11 +34,18 @@ export async function run(args: string[]): Promise<number> {
   try {
     switch (command) {
       case undefined:
+        // No command: the help goes to stderr, like any usage error, and stdout stays empty.
+        warn(MAIN_HELP);
+        return ExitCode.usage;
       case "help":
+        // `kvsaudio help pull` = `kvsaudio pull --help`.
+        if (rest.length > 0 && ["pull", "extract", "inspect"].includes(rest[0])) return await run([rest[0], "--help"]);
+        console.log(MAIN_HELP);
+        return 0;
       case "-h":
       case "--help":
         console.log(MAIN_HELP);
-        return command === undefined ? ExitCode.usage : 0;
+        return 0;
       case "--version":
       case "version":
         console.log(VERSION);

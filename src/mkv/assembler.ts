@@ -414,6 +414,14 @@ export class FragmentAssembler implements TokenSink {
             source: this.#opts.source,
           });
         }
+        if (t.depth === 0 && this.#index === 0) {
+          // Input that ends inside its very first element: nothing to read, which is not a clean end.
+          throw new DataError(`the input ends inside its first element: not a complete Matroska/GetMedia stream`, {
+            offset: t.offset,
+            element: t.name,
+            source: this.#opts.source,
+          });
+        }
         if (this.#frag && !t.truncated) this.#frag.unknownElements++;
         break;
     }
