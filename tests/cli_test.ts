@@ -489,3 +489,27 @@ Deno.test("config: ALL_OPTIONS lists exactly the long options of pull, extract a
   const all = new Set([...Object.keys(PULL_OPTIONS), ...Object.keys(EXTRACT_OPTIONS), ...Object.keys(INSPECT_OPTIONS)]);
   assert.deepEqual([...ALL_OPTIONS].sort(), [...all].sort());
 });
+
+Deno.test("extract: a stream without AUDIO_FROM_CUSTOMER / AUDIO_TO_CUSTOMER tracks says that no audio was written", async () => {
+  const bytes = connectStream({ fragments: 2 }).bytes.slice();
+  // Rename both tracks (same length): ...CUSTOMER -> ...CUSTOMEX, wherever the name appears.
+  const name = new TextEncoder().encode("_CUSTOMER");
+  let renamed = 0;
+  for (let i = 0; i + name.length <= bytes.length; i++) {
+    if (name.every((b, k) => bytes[i + k] === b)) {
+      bytes[i + name.length - 1] = 0x58;
+      renamed++;
+    }
+  }
+  assert.ok(renamed >= 2);
+  const path = await tempFile(bytes);
+  const dir = await Deno.makeTempDir();
+  const r = await kvsaudio(["extract", path, "--out", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /warning: no audio: none of the 2 fragment\(s\) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER/,
+  );
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(path);
+});
