@@ -1036,3 +1036,21 @@ Deno.test("fragment: the Fragment class on its own", () => {
   assert.equal(f.durationMs, 0);
   assert.deepEqual([...f.blockCounts()], [[1, 1]]);
 });
+
+Deno.test("assembler: a document cut off after its EBML header, before its Segment, is flagged truncated", async () => {
+  const s = connectStream({ fragments: 2 });
+  const second = s.fragments[1];
+  // The whole EBML header of the second document (its size VINT is one byte), and nothing after it.
+  const headerEnd = second.offset + 5 + (s.bytes[second.offset + 4] & 0x7f);
+  for (const prefixCache of [true, false]) {
+    for (const chunk of [undefined, 7]) {
+      const frags = await assemble(s.bytes.subarray(0, headerEnd), { prefixCache }, chunk);
+      assert.equal(frags.length, 2);
+      assert.equal(frags[0].complete, true);
+      assert.equal(frags[1].complete, false, `prefixCache ${prefixCache}, chunk ${chunk}`);
+      assert.equal(frags[1].clusters.length, 0);
+    }
+  }
+  // The whole stream: both complete.
+  assert.deepEqual((await assemble(s.bytes)).map((f) => f.complete), [true, true]);
+});

@@ -63,6 +63,8 @@ interface DocState {
   timecodeScale: number;
   tracks: Track[];
   segmentKnownSize: boolean;
+  /** The document's Segment has begun (a document cut off before it is truncated). */
+  segment: boolean;
 }
 
 interface SimpleTagBuilder {
@@ -252,6 +254,7 @@ export class FragmentAssembler implements TokenSink {
       timecodeScale: p.timecodeScale,
       tracks: p.tracks.slice(),
       segmentKnownSize: false,
+      segment: true,
     };
     const f = this.#ensureFragment(offset);
     // …and what the elements up to point k did, with the values that may
@@ -316,7 +319,7 @@ export class FragmentAssembler implements TokenSink {
     this.#sinkOut = out;
     this.#sinkFinal = true;
     tokenizer.end(this);
-    if (this.#frag) this.#close(tokenizer.offset, "end-of-input", out);
+    if (this.#frag) this.#closeAtEnd(tokenizer.offset, out);
   }
 
   /** {@linkcode TokenSink}: one token, field by field. */
@@ -387,9 +390,14 @@ export class FragmentAssembler implements TokenSink {
     for (let i = 0; i < tokens.length; i++) {
       this.#token(tokens[i], batch.final, out);
     }
-    if (batch.final && this.#frag) {
-      this.#close(batch.offset, "end-of-input", out);
-    }
+    if (batch.final && this.#frag) this.#closeAtEnd(batch.offset, out);
+  }
+
+  /** Close the open fragment at the end of input (at `end`). */
+  #closeAtEnd(end: number, out: Fragment[]): void {
+    // A document that ends before its Segment begins holds nothing yet: it was cut off.
+    if (!this.#doc.segment) this.#frag!.complete = false;
+    this.#close(end, "end-of-input", out);
   }
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
@@ -496,6 +504,7 @@ export class FragmentAssembler implements TokenSink {
         if (t.depth === 0) {
           this.#ensureFragment(t.offset);
           this.#doc.segmentKnownSize = t.size !== -1;
+          this.#doc.segment = true;
         }
         return;
       case ID.Cluster: {
@@ -813,7 +822,7 @@ const USED_LEAVES: ReadonlySet<number> = new Set([
 ]);
 
 function newDoc(): DocState {
-  return { timecodeScale: 1000000, tracks: [], segmentKnownSize: false };
+  return { timecodeScale: 1000000, tracks: [], segmentKnownSize: false, segment: false };
 }
 
 /**
