@@ -827,13 +827,18 @@ function newDoc(): DocState {
 
 /**
  * Assemble fragments from token batches (the output of `tokenizeBatches`).
+ * Give both stages the same `source`: the tokenizer names the input in its
+ * errors, the assembler in its own (an unknown top-level element, …).
  *
  * @example
  * ```ts
  * import { fragmentsFromTokens } from "./assembler.ts";
  * import { tokenizeBatches } from "../ebml/tokenizer.ts";
  * const bytes = await Deno.readFile("getmedia.mkv");
- * for await (const f of fragmentsFromTokens(tokenizeBatches([bytes]))) console.log(f.kvs.fragmentNumber);
+ * const source = "getmedia.mkv";
+ * for await (const f of fragmentsFromTokens(tokenizeBatches([bytes], { source }), { source })) {
+ *   console.log(f.kvs.fragmentNumber);
+ * }
  * ```
  */
 export async function* fragmentsFromTokens(
