@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
-import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
+import { ARN, cutsInside, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
 import { sameBytes } from "./support/pipeline.ts";
 import { jsonLines } from "./support/cli.ts";
 import { pool, seeded } from "./support/util.ts";
@@ -278,6 +278,160 @@ Deno.test("CLI: a stall shorter than --idle-timeout has no effect", async () => 
   }
 });
 
+Deno.test("CLI: a body that goes silent inside a fragment is a broken connection: resumed from the last whole fragment, no audio lost", async () => {
+  // Silent 20000 bytes into fragment 1; 3 bytes into fragment 2 (no element of it complete yet); at a block
+  // boundary of fragment 0 (every element so far complete, no tag after its Cluster yet).
+  const inFirst = (await cutsInside(STREAM, 0))[3];
+  for (const [at, whole] of [[F[1].offset + 20000, 1], [F[2].offset + 3, 2], [inFirst, 0]] as const) {
+    const standin = serve(STREAM, { live: true, faults: { stallAtByte: [{ at, ms: 60_000 }] } });
+    injected("stall inside a fragment");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      // Was: exit 0 "idle-timeout" after fragment 0 (or 1), the partial fragment dropped, no reconnect.
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.reason, "idle-timeout");
+      assert.equal(r.done.fragments, F.length, `stall at ${at}`);
+      assert.equal(r.done.reconnects, 1);
+      assert.equal(r.done.lastFragmentNumber, LAST);
+      assert.equal(r.events.filter((e) => e.event === "reconnect" && e.reason === "stalled").length, 1);
+      const resumed = standin.requests.filter((q) => q.path === "/getMedia")[1];
+      const sel = (resumed.body as { StartSelector: { StartSelectorType: string; ContinuationToken?: string } })
+        .StartSelector;
+      if (whole === 0) {
+        assert.deepEqual(sel, { StartSelectorType: "EARLIEST" }, "no whole fragment yet: from the start");
+      } else {
+        assert.equal(sel.StartSelectorType, "CONTINUATION_TOKEN");
+        assert.equal(sel.ContinuationToken, F[whole - 1].continuationToken, "from the last whole fragment");
+      }
+      sameBytes(r.from, FULL.from, `from, stall at ${at}`);
+      sameBytes(r.to, FULL.to, `to, stall at ${at}`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+// ---------------------------------------------------------------- no response at all
+
+Deno.test("in-process: a server that never answers GetMedia or GetDataEndpoint: a bounded wait, retried, then exit 4 naming the call", async () => {
+  for (const [path, api] of [["/getMedia", "GetMedia"], ["/getDataEndpoint", "GetDataEndpoint"]] as const) {
+    const standin = serve(STREAM, { live: true, faults: { noResponse: { path, calls: 1000 } } });
+    injected("no response", 2);
+    try {
+      tally.inProcessRuns++;
+      // Was: a hang (only the TCP connect had a timeout).
+      await assert.rejects(
+        () =>
+          pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 1, idleTimeoutMs: 100 }, {
+            responseTimeoutMs: 150,
+          }),
+        (e: Error & { exitCode?: number }) => {
+          assert.equal(e.exitCode, 4, e.message);
+          assert.match(
+            e.message,
+            new RegExp(
+              `^${api} for stream connect-test: the endpoint http://127\\.0\\.0\\.1:\\d+ sent no response within [\\d.]+ s, also when retried: check --endpoint-url and the network$`,
+            ),
+          );
+          return true;
+        },
+      );
+      outcome("in-process AwsError 4");
+      assert.equal(standin.requests.filter((q) => q.path === path).length, 2, `${path}: tried, retried once`);
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("in-process: one GetMedia call left unanswered is retried like a drop; the deadline never cuts a long body", async () => {
+  {
+    const standin = serve(STREAM, { faults: { noResponse: { path: "/getMedia", calls: 1 } } });
+    injected("no response");
+    try {
+      const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 1, idleTimeoutMs: 100 }, {
+        responseTimeoutMs: 150,
+      });
+      sameBytes(r.from, FULL.from, "from");
+      sameBytes(r.to, FULL.to, "to");
+      assert.equal(r.source.stats.retries, 1);
+      const retry = r.events.find((e) => e.type === "retry");
+      assert.ok(retry?.type === "retry" && /no response to GetMedia within/.test(retry.reason), JSON.stringify(retry));
+    } finally {
+      await standin.close();
+    }
+  }
+  {
+    // The body streams in ~40 slow chunks, far longer than the response deadline (max(idle, 100 ms)).
+    const standin = serve(STREAM, { live: true, delayMs: 30, chunkSize: 5000 });
+    try {
+      const r = await inProcess(standin.url, { type: "EARLIEST" }, { idleTimeoutMs: 300 }, { responseTimeoutMs: 100 });
+      sameBytes(r.from, FULL.from, "from: the whole slow body");
+      sameBytes(r.to, FULL.to, "to");
+      assert.equal(r.source.stats.retries, 0);
+      assert.equal(r.source.stats.reconnects, 0);
+      assert.equal(r.source.endReason, "idle");
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
+Deno.test("CLI: an endpoint that answers something other than KVS: the message names the call that failed and says so", async () => {
+  const html = { status: 200, contentType: "text/html", body: "<html><body>Welcome to the hotel Wi-Fi</body></html>" };
+  const badGateway = { status: 502, contentType: "text/plain", body: "Bad Gateway" };
+  {
+    const standin = serve(STREAM, { live: true, faults: { foreignResponses: [html] } });
+    injected("foreign response");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      // Was: "AWS GetMedia call for stream connect-test failed: SyntaxError (HTTP 200): Unexpected token '<' …"
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(
+        r.stderr.trimEnd(),
+        /^kvsaudio: GetDataEndpoint for stream connect-test: the endpoint http:\/\/127\.0\.0\.1:\d+ answered HTTP 200 \(text\/html\) with something that is not a KVS response: check --endpoint-url$/,
+      );
+    } finally {
+      await standin.close();
+    }
+  }
+  {
+    const standin = serve(STREAM, { live: true, faults: { foreignResponses: [badGateway, badGateway] } });
+    injected("foreign response", 2);
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5", "--max-retries", "1"]);
+      // Was: "KVS kept failing for stream connect-test: SyntaxError (HTTP 502)"
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(
+        r.stderr.trimEnd(),
+        /^kvsaudio: GetDataEndpoint for stream connect-test kept failing: the endpoint http:\/\/127\.0\.0\.1:\d+ answered HTTP 502 \(text\/plain\), which is not a KVS response: check --endpoint-url and the network$/,
+      );
+      const retry = r.events.find((e) => e.event === "retry");
+      assert.equal(retry?.reason, "GetDataEndpoint: HTTP 502 (text/plain), not a KVS response");
+    } finally {
+      await standin.close();
+    }
+  }
+  {
+    // GetDataEndpoint answers; GetMedia meets the proxy.
+    const standin = serve(STREAM, { live: true });
+    onRequest(standin, (path) => {
+      if (path === "/getMedia") standin.setFaults({ foreignResponses: [{ ...html, status: 403 }] });
+    });
+    injected("foreign response");
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(
+        r.stderr,
+        /^kvsaudio: GetMedia for stream connect-test: the endpoint \S+ answered HTTP 403 \(text\/html\)/,
+      );
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
 // ---------------------------------------------------------------- throttling and 5xx
 
 Deno.test("in-process: throttling storms and 5xx bursts within the retry budget, at the start and after a drop → the uninterrupted PCM", async () => {
@@ -454,16 +608,22 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
     fragments: STREAM.fragments.map((f, i) => i === F.length - 1 ? { ...f, bytes: f.bytes.subarray(0, cut) } : f),
   };
   await t.step(
-    "live: the cut fragment is discarded, the run ends at the idle timeout with the whole ones",
+    "live: the cut fragment is discarded; a body silent inside it is a broken connection: reconnected, then exit 4",
     async () => {
       const standin = serve(truncated, { live: true });
       injected("truncated last fragment");
       try {
-        const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.4"]);
-        assert.equal(r.code, 0, r.stderr);
-        assert.equal(r.done.reason, "idle-timeout");
+        const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.4", "--max-retries", "1"]);
+        assert.equal(r.code, 4, r.stderr);
+        assert.match(
+          r.stderr.trimEnd(),
+          /^kvsaudio: GetMedia for stream connect-test: the body stopped in the middle of a fragment \(no data for 0\.4 s\), also after reconnecting: check the network$/,
+        );
         assert.equal(r.done.fragments, F.length - 1);
-        assert.equal(r.done.partialDiscarded, 1);
+        assert.equal(r.events.filter((e) => e.event === "discarded").length, 2, "cut off in both sessions");
+        assert.equal(r.events.filter((e) => e.event === "reconnect" && e.reason === "stalled").length, 1);
+        assert.equal(r.done.lastFragmentNumber, F.at(-2)!.fragmentNumber);
+        assert.equal(r.done.continuationToken, F.at(-2)!.continuationToken, "a later run can resume from here");
         sameBytes(r.from, upTo(F.length - 1).from, "from: a valid prefix");
         sameBytes(r.to, upTo(F.length - 1).to, "to");
       } finally {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
-import { ARN, FAKE, leaksSecret, pullCli, pullInProcess, withStandin } from "./support/pull_harness.ts";
+import { ARN, cutsInside, FAKE, leaksSecret, pullCli, pullInProcess, withStandin } from "./support/pull_harness.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
 import { seeded, withTempDir } from "./support/util.ts";
@@ -119,6 +119,102 @@ Deno.test("without continuation tokens the resume uses FRAGMENT_NUMBER; repeated
       assert.equal(sel.AfterFragmentNumber, s.fragments[1].fragmentNumber);
       if (mode === "inclusive") assert.ok(r.source.stats.duplicates >= 1, "the repeated fragment was dropped");
     });
+  }
+});
+
+Deno.test("without continuation tokens, a body that ends cleanly keeps its last fragment; a clean end inside one never yields it partial", async () => {
+  const s = connectStream({ fragments: 5, continuationTokens: false });
+  const full = expectedPcm(s);
+  // Not live: every body ends cleanly right after the last fragment.
+  await withStandin(s, {}, async (standin) => {
+    const r = await pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
+    // Was: 4 of 5 fragments, the last "cut off by the end of the body" in every session.
+    sameBytes(r.from, full.from!, "from");
+    sameBytes(r.to, full.to!, "to");
+    assert.equal(r.source.endReason, "end-of-stream");
+    assert.equal(r.source.lastFragmentNumber, s.fragments[4].fragmentNumber);
+    assert.equal(r.source.stats.discarded, 0);
+  });
+  // Bodies that end cleanly inside fragment 2 or 4 (at a block boundary: every element so far complete).
+  for (const i of [2, 4]) {
+    for (const cut of await cutsInside(s, i)) {
+      for (const mode of ["inclusive", "after"] as const) {
+        await withStandin(s, { fragmentNumberMode: mode, faults: { endEarlyAtByte: [cut] } }, async (standin) => {
+          const r = await pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
+          sameBytes(r.from, full.from!, `from, clean end at ${cut} (${mode})`);
+          sameBytes(r.to, full.to!, `to, clean end at ${cut} (${mode})`);
+        });
+      }
+    }
+  }
+});
+
+Deno.test("FRAGMENT_NUMBER read as 'after' and N the newest fragment: N is fetched when nothing follows it", async () => {
+  const s = connectStream({ fragments: 3 });
+  const n = s.fragments[2].fragmentNumber;
+  for (const live of [true, false]) {
+    await withStandin(s, { live, fragmentNumberMode: "after" }, async (standin) => {
+      const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: n }, { maxRetries: 1 });
+      // Was: nothing written, no warning.
+      sameBytes(r.from, expectedPcm(s, { fromIndex: 2 }).from!, `from (live ${live})`);
+      sameBytes(r.to, expectedPcm(s, { fromIndex: 2 }).to!, `to (live ${live})`);
+      assert.equal(r.source.endReason, live ? "idle" : "end-of-stream");
+      assert.equal(r.source.firstFragmentMatched, false);
+      assert.equal(r.source.lastFragmentNumber, n);
+      const ev = r.events.find((e) => e.type === "first-fragment");
+      assert.deepEqual(ev, {
+        type: "first-fragment",
+        requested: n,
+        received: "",
+        matched: false,
+        fetchedRequested: true,
+      });
+      assert.ok(!r.events.some((e) => e.type === "warning"));
+    });
+  }
+});
+
+Deno.test("a start fragment that does not exist: the warning says the fragment is missing, not the stream", async () => {
+  const between = BigInt(F[2].fragmentNumber) - 1n;
+  assert.ok(between > BigInt(F[1].fragmentNumber));
+  const beyond = (BigInt(F.at(-1)!.fragmentNumber) + 1n).toString();
+  for (
+    const [missing, fromIndex, context] of [[between.toString(), 2, "started after"], [
+      beyond,
+      F.length,
+      "sent no",
+    ]] as const
+  ) {
+    await withStandin(STREAM, { live: true }, async (standin) => {
+      const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: missing });
+      const warnings = r.events.filter((e) => e.type === "warning").map((e) => e.type === "warning" ? e.message : "");
+      assert.equal(warnings.length, 1, JSON.stringify(r.events));
+      // Was: "KVS started after fragment … and fetching it failed (stream connect-test not found in …: check --arn/--stream-name and --region) …"
+      assert.match(
+        warnings[0],
+        new RegExp(`^KVS ${context} .*${missing}.*, and stream connect-test has no fragment ${missing} \\(expired`),
+      );
+      assert.doesNotMatch(warnings[0], /stream connect-test not found|--arn/);
+      sameBytes(r.from, expectedPcm(STREAM, { fromIndex }).from!, "from");
+    });
+  }
+});
+
+Deno.test("CLI pull: an --endpoint-url that is not an http(s) URL → exit 2 before any call", async () => {
+  for (const bad of ["notaurl", "127.0.0.1:4566", "ftp://example.com/"]) {
+    const r = await withTempDir("kvsaudio-pull-test-", async (dir) => {
+      const res = await pullCli(bad, ["--arn", ARN, "--start", "now", "--out", `${dir}/out`]);
+      // Refused while planning: no output directory was created.
+      assert.equal(await Deno.stat(`${dir}/out`).then(() => true, () => false), false);
+      return res;
+    });
+    // Was: exit 4 "AWS GetMedia call for stream connect-test failed: TypeError: Invalid URL".
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`^kvsaudio: --endpoint-url "${bad.replaceAll(".", "\\.")}" is not an http\\(s\\) URL`),
+    );
   }
 });
 

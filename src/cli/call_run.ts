@@ -174,6 +174,11 @@ export class CallRun {
     const s = this.#summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
+    if (this.#count > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
+      this.#rep.warning(
+        `no audio: none of the ${this.#count} fragment(s) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER`,
+      );
+    }
     this.#rep.event({
       event: "done",
       ...s,
@@ -189,11 +194,6 @@ export class CallRun {
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });
-    if (this.#count > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
-      this.#rep.warning(
-        `no audio: none of the ${this.#count} fragment(s) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER`,
-      );
-    }
     const files = w.written.filter((p) => p !== "-");
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.join(", ")}`);

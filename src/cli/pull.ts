@@ -18,6 +18,7 @@ import { CallWriter } from "../audio/call_writer.ts";
 import { parseFragmentNumber } from "../mkv/fragment.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { PullEvent } from "../kvs/pull_source.ts";
+import { checkEndpointUrl } from "../kvs/endpoint_url.ts";
 import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, type OptionSpec, parseCommand, str, type Values } from "./args.ts";
 import { CallRun } from "./call_run.ts";
@@ -129,6 +130,9 @@ function timestamp(name: string, value: string): number {
 
 /** Validate options (after config and event defaults) into a plan. */
 export function planPull(values: Values, event: ConnectEventValues | undefined, now = Date.now()): PullPlan {
+  // Checked before any output is created or the SDK is loaded.
+  const endpointUrl = str(values, "endpoint-url");
+  if (endpointUrl !== undefined) checkEndpointUrl(endpointUrl);
   const name = str(values, "stream-name");
   const arn = str(values, "arn") ?? (name === undefined ? event?.arn : undefined);
   if (arn !== undefined && name !== undefined) throw new UsageError("pull: give --arn or --stream-name, not both");
@@ -201,7 +205,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     maxRetries: Math.floor(num("pull", values, "max-retries", 8) as number),
     archived,
     startTimestampMs,
-    aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl: str(values, "endpoint-url") },
+    aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl },
   };
 }
 
@@ -233,7 +237,7 @@ export async function pullCommand(args: string[]): Promise<number> {
   await applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");
   // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
-  if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).prepare();
+  if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).refuseExisting();
   const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
   if (values["contact-id"] === undefined && event?.contactId !== undefined && !flag(values, "follow-stream")) {
     values["contact-id"] = event.contactId;
@@ -268,9 +272,11 @@ export async function pullCommand(args: string[]): Promise<number> {
       : e.type === "reconnect"
       ? `reconnecting (${e.reason}) after fragment ${e.lastFragmentNumber ?? "-"}`
       : e.type === "first-fragment"
-      ? `first fragment ${e.received} ${e.matched ? "is" : "is not"} the one asked for (${e.requested})${
-        e.fetchedRequested ? "; fetched it separately" : ""
-      }`
+      ? e.received === ""
+        ? `KVS sent no fragment from ${e.requested} on${e.fetchedRequested ? "; fetched it separately" : ""}`
+        : `first fragment ${e.received} ${e.matched ? "is" : "is not"} the one asked for (${e.requested})${
+          e.fetchedRequested ? "; fetched it separately" : ""
+        }`
       : undefined;
     const { type, ...rest } = e;
     reporter.event({ event: type, ...rest }, text);

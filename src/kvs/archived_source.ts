@@ -22,6 +22,7 @@
 import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, stallGuard } from "./deadline.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
@@ -59,6 +60,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       this.firstFragmentMatched = i >= 0;
       if (i > 0) numbers = numbers.slice(i);
     }
+    // A body that stops sending is a dropped connection (retried), never a clean end.
+    const stallMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
     let next = 0; // index in `numbers` of the first fragment not yet yielded
     let attempt = 0;
     while (next < numbers.length) {
@@ -69,7 +72,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         body = await openFragmentList(o.clients, o.stream, numbers.slice(next), o.signal);
         this.stats.sessions++;
         if (this.stats.sessions > 1) this.stats.reconnects++;
-        for await (const f of assembleFragments(body, { source: `stream ${this.label}` })) {
+        const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
+        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}` })) {
           if (!f.complete) {
             this.stats.discarded++;
             continue;

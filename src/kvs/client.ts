@@ -25,6 +25,8 @@ import { KinesisVideoClient, type KinesisVideoClientConfig } from "@aws-sdk/clie
 import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
 import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
 import { UsageError } from "../errors.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
+import { checkEndpointUrl } from "./endpoint_url.ts";
 
 /** AWS settings taken from the command line. */
 export interface AwsOptions {
@@ -52,6 +54,13 @@ export interface KvsClientOptions extends AwsOptions {
   maxAttempts?: number;
   /** Give up connecting after this many ms (default 10 000). */
   connectionTimeoutMs?: number;
+  /**
+   * Give up waiting for a call's response after this many ms (default
+   * 20 000; 0 = never): the headers of a media call (its body may then stream
+   * for as long as it lasts), the whole answer of any other call. A missed
+   * deadline is retried like a dropped connection.
+   */
+  responseTimeoutMs?: number;
 }
 
 /** The clients for one run. Call `destroy()` when done. */
@@ -60,6 +69,8 @@ export interface KvsClients {
   readonly region: string;
   /** `endpointUrl`, if one was given. */
   readonly endpointUrl?: string;
+  /** How long a call waits for its response, ms (see {@link KvsClientOptions.responseTimeoutMs}). */
+  readonly responseTimeoutMs?: number;
   /** Control plane: GetDataEndpoint. */
   readonly control: KinesisVideoClient;
   /** GetMedia client for a data endpoint (cached; `endpointUrl` overrides the endpoint). */
@@ -83,6 +94,7 @@ export interface KvsClients {
  * ```
  */
 export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
+  if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
   const base = {
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -117,6 +129,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   return {
     region,
     endpointUrl: opts.endpointUrl,
+    responseTimeoutMs: opts.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
     control,
     media(dataEndpoint: string): KinesisVideoMediaClient {
       const endpoint = opts.endpointUrl ?? dataEndpoint;

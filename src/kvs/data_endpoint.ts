@@ -5,6 +5,7 @@
  * ```ts
  * import { getDataEndpoint } from "./data_endpoint.ts";
  * import type { KvsClients } from "./client.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
  * declare const clients: KvsClients;
  * const endpoint = await getDataEndpoint(clients, { name: "calls" }, "GET_MEDIA");
  * // "https://s-1234abcd.kinesisvideo.us-east-1.amazonaws.com"
@@ -16,6 +17,7 @@ import { GetDataEndpointCommand } from "@aws-sdk/client-kinesis-video";
 import { AwsError } from "../errors.ts";
 import { checkStreamRegion, streamInput, streamLabel, type StreamRef } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
 
 /** The data-plane APIs kvsaudio calls. */
 export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGMENT_LIST";
@@ -23,7 +25,9 @@ export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGME
 /**
  * Ask the control plane for the stream's data endpoint for `apiName`. Checks
  * first that a stream ARN's region matches the clients' (UsageError if not).
- * SDK errors are thrown as they are: classify them with `classifyAwsError`.
+ * SDK errors are thrown as they are, tagged as GetDataEndpoint's (classify
+ * them with `classifyAwsError`); no answer within the clients'
+ * `responseTimeoutMs` throws a retryable `KvsTimeoutError`.
  *
  * @example
  * ```ts
@@ -39,12 +43,14 @@ export async function getDataEndpoint(
   signal?: AbortSignal,
 ): Promise<string> {
   checkStreamRegion(stream, clients.region);
-  const out = await clients.control.send(
-    new GetDataEndpointCommand({ ...streamInput(stream), APIName: apiName }),
-    { abortSignal: signal },
+  const command = new GetDataEndpointCommand({ ...streamInput(stream), APIName: apiName });
+  const out = await withResponseDeadline(
+    (abortSignal) => clients.control.send(command, { abortSignal }),
+    { api: "GetDataEndpoint", timeoutMs: clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS, signal },
   );
   if (!out.DataEndpoint) {
-    throw new AwsError(`GetDataEndpoint returned no endpoint for stream ${streamLabel(stream)}`);
+    const where = clients.endpointUrl ? ` (is ${clients.endpointUrl} a KVS endpoint? check --endpoint-url)` : "";
+    throw new AwsError(`GetDataEndpoint returned no endpoint for stream ${streamLabel(stream)}${where}`);
   }
   return out.DataEndpoint;
 }

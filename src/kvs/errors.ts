@@ -26,13 +26,62 @@ import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 
 /** The KVS API a call was for; picks the IAM permissions named in messages. */
-export type KvsApi = "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
+export type KvsApi = "GetDataEndpoint" | "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
+
+/**
+ * The endpoint went silent: no response to a call within its deadline
+ * (`kind: "response"`), or a media body stopped in the middle of a fragment
+ * (`kind: "stall"`). Retried like a dropped connection (its name is
+ * `TimeoutError`); {@link finalAwsError} words it once retries run out.
+ *
+ * @example
+ * ```ts
+ * throw new KvsTimeoutError("no response to GetMedia within 30 s", "response", "GetMedia", 30_000);
+ * ```
+ */
+export class KvsTimeoutError extends Error {
+  /** What went silent, and for how long (ms). */
+  constructor(
+    message: string,
+    readonly kind: "response" | "stall",
+    readonly api: KvsApi,
+    readonly waitedMs: number,
+  ) {
+    super(message);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The operation each failed call was for, when it differs from the caller's (GetDataEndpoint before a data call). */
+const OPERATION = new WeakMap<object, KvsApi>();
+
+/**
+ * Remember that `err` came from `api` (the first tag wins), so messages name
+ * the call that failed, e.g. GetDataEndpoint rather than the GetMedia it
+ * preceded. Returns `err`.
+ *
+ * @example
+ * ```ts
+ * declare const err: unknown;
+ * throw tagOperation(err, "GetDataEndpoint");
+ * ```
+ */
+export function tagOperation(err: unknown, api: KvsApi): unknown {
+  if (typeof err === "object" && err !== null && !OPERATION.has(err)) OPERATION.set(err, api);
+  return err;
+}
+
+/** The operation `err` was tagged with (see {@link tagOperation}). */
+export function operationOf(err: unknown): KvsApi | undefined {
+  if (err instanceof KvsTimeoutError) return err.api;
+  return typeof err === "object" && err !== null ? OPERATION.get(err) : undefined;
+}
 
 /** Context for messages. */
 export interface ClassifyContext {
   /** The region the clients use. */
   region?: string;
-  /** The data-plane API involved (default `GetMedia`). */
+  /** The data-plane API involved (default `GetMedia`); an error tagged with its own operation names that one. */
   api?: KvsApi;
   /** The endpoint called, for network messages. */
   endpoint?: string;
@@ -93,6 +142,7 @@ interface ErrorShape {
   code?: unknown;
   message?: unknown;
   $metadata?: { httpStatusCode?: unknown };
+  $response?: { headers?: Record<string, unknown> };
   cause?: unknown;
 }
 
@@ -171,8 +221,36 @@ export function describeNetworkError(err: unknown, endpoint?: string): string | 
   }
 }
 
-function permissions(api: KvsApi): string {
-  return `kinesisvideo:GetDataEndpoint, kinesisvideo:${api}`;
+function permissions(api: KvsApi, dataApi: KvsApi): string {
+  const data = api === "GetDataEndpoint" ? dataApi : api;
+  return data === "GetDataEndpoint"
+    ? "kinesisvideo:GetDataEndpoint"
+    : `kinesisvideo:GetDataEndpoint, kinesisvideo:${data}`;
+}
+
+/**
+ * When `err` is an HTTP answer the SDK could not read as a KVS response (an
+ * HTML page, a proxy's "Bad Gateway", ...): its status and content type, as
+ * words (`HTTP 502 (text/plain)`); else `undefined`.
+ *
+ * @example
+ * ```ts
+ * declare const err: unknown;
+ * notKvsResponse(err); // "HTTP 200 (text/html)"
+ * ```
+ */
+export function notKvsResponse(err: unknown): string | undefined {
+  const { name, status } = errorCode(err);
+  if (status === undefined) return undefined;
+  if (name !== "SyntaxError" && !/Deserialization error/.test(str(shape(err).message))) return undefined;
+  const type = shape(err).$response?.headers?.["content-type"];
+  const ct = typeof type === "string" && type ? ` (${redact(type).slice(0, 60)})` : "";
+  return `HTTP ${status}${ct}`;
+}
+
+/** "the endpoint URL" or "the endpoint". */
+function theEndpoint(ctx: ClassifyContext): string {
+  return ctx.endpoint ? `the endpoint ${ctx.endpoint}` : "the endpoint";
 }
 
 /**
@@ -182,10 +260,14 @@ function permissions(api: KvsApi): string {
  * `KvsAudioError`s pass through unchanged.
  *
  * Retry: ClientLimitExceededException, ConnectionLimitExceededException (and
- * other throttling), any 5xx, InvalidEndpointException, timeouts, and network
- * errors (ECONNRESET, ECONNREFUSED, ETIMEDOUT, EPIPE, `aborted`,
- * `socket hang up`). After the last retry, turn the error into a message with
- * {@link finalAwsError}.
+ * other throttling), any 5xx, InvalidEndpointException, timeouts (also
+ * {@link KvsTimeoutError}), and network errors (ECONNRESET, ECONNREFUSED,
+ * ETIMEDOUT, EPIPE, `aborted`, `socket hang up`). After the last retry, turn
+ * the error into a message with {@link finalAwsError}.
+ *
+ * Messages name the call that failed: the operation `err` was tagged with
+ * ({@link tagOperation}, e.g. GetDataEndpoint), else `ctx.api`. An answer
+ * that is not a KVS response at all (HTML, a proxy's text) is called that.
  *
  * @example
  * ```ts
@@ -198,12 +280,34 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
   if (err instanceof KvsAudioError) return err;
   const { name, code, status } = errorCode(err);
   const message = str(shape(err).message);
-  const api = ctx.api ?? "GetMedia";
+  const dataApi = ctx.api ?? "GetMedia";
+  const api = operationOf(err) ?? dataApi;
   const options = { cause: err };
   if (name === "AbortError" || (err instanceof DOMException && err.name === "AbortError")) {
     return new KvsAudioError("interrupted", ExitCode.interrupted, options);
   }
   if (THROTTLED.has(name) || TRANSIENT.has(name) || (status !== undefined && status >= 500)) return "retry";
+  const foreign = notKvsResponse(err);
+  if (foreign) {
+    return new AwsError(
+      `${api} for stream ${streamLabel}: ${
+        theEndpoint(ctx)
+      } answered ${foreign} with something that is not a KVS response: check --endpoint-url`,
+      name,
+      options,
+    );
+  }
+  if (name === "ResourceNotFoundException" && api === "GetMediaForFragmentList") {
+    // GetDataEndpoint found the stream just before: what is missing is a fragment.
+    const detail = redact(message);
+    return new AwsError(
+      `stream ${streamLabel} has no such fragment${
+        detail ? ` (${detail})` : ""
+      }: it may have expired or never existed; check the fragment number`,
+      name,
+      options,
+    );
+  }
   if (name === "ResourceNotFoundException") {
     const where = ctx.region ? ` in ${ctx.region}` : "";
     return new AwsError(
@@ -218,7 +322,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
   if (ACCESS_DENIED.has(name)) {
     return new AwsError(
       `access denied to stream ${streamLabel} (${name}): check the credentials and their IAM permissions (${
-        permissions(api)
+        permissions(api, dataApi)
       })`,
       name,
       options,
@@ -248,9 +352,10 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
     return new AwsError(`stream ${streamLabel} keeps no data (retention 0): nothing to read`, name, options);
   }
   if (name === "InvalidArgumentException") {
+    // Named after the request the caller made (GetDataEndpoint only serves it).
     const detail = redact(message);
     return new AwsError(
-      `KVS rejected the ${api} request for stream ${streamLabel}${detail ? `: ${detail}` : ""}`,
+      `KVS rejected the ${dataApi} request for stream ${streamLabel}${detail ? `: ${detail}` : ""}`,
       name,
       options,
     );
@@ -281,6 +386,28 @@ export function finalAwsError(err: unknown, streamLabel: string, ctx: ClassifyCo
   if (verdict !== "retry") return verdict;
   const { name, status } = errorCode(err);
   const options = { cause: err };
+  const api = operationOf(err) ?? ctx.api ?? "GetMedia";
+  if (err instanceof KvsTimeoutError) {
+    const s = `${Math.round(err.waitedMs / 100) / 10} s`;
+    return new AwsError(
+      err.kind === "response"
+        ? `${api} for stream ${streamLabel}: ${theEndpoint(ctx)} sent no response within ${s}, ` +
+          "also when retried: check --endpoint-url and the network"
+        : `${api} for stream ${streamLabel}: ${err.message}, also after reconnecting: check the network`,
+      "TimeoutError",
+      options,
+    );
+  }
+  const foreign = notKvsResponse(err);
+  if (foreign) {
+    return new AwsError(
+      `${api} for stream ${streamLabel} kept failing: ${
+        theEndpoint(ctx)
+      } answered ${foreign}, which is not a KVS response: check --endpoint-url and the network`,
+      name,
+      options,
+    );
+  }
   const network = describeNetworkError(err, ctx.endpoint);
   if (network && status === undefined) return new AwsError(network, networkCode(err), options);
   if (THROTTLED.has(name)) {

@@ -23,10 +23,22 @@ import { RetryPolicy } from "./retry.ts";
 export type PullEvent =
   | { type: "connect"; session: number; selector: string }
   | { type: "retry"; attempt: number; delayMs: number; reason: string }
-  | { type: "reconnect"; reason: "dropped" | "ended" | "session-age" | "truncated"; lastFragmentNumber?: string }
+  | {
+    type: "reconnect";
+    /** `stalled`: the body went idle in the middle of a fragment. */
+    reason: "dropped" | "ended" | "session-age" | "truncated" | "stalled";
+    lastFragmentNumber?: string;
+  }
   | { type: "duplicate"; fragmentNumber: string }
   | { type: "discarded"; reason: string; offset: number }
-  | { type: "first-fragment"; requested: string; received: string; matched: boolean; fetchedRequested?: boolean }
+  | {
+    type: "first-fragment";
+    requested: string;
+    /** The first fragment GetMedia sent; `""` when it sent none before the pull ended. */
+    received: string;
+    matched: boolean;
+    fetchedRequested?: boolean;
+  }
   | { type: "warning"; message: string };
 
 /** Why a source ended. */

@@ -18,6 +18,7 @@ import type { StreamRef } from "./arn.ts";
 import { streamInput } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
 import { type MediaBody, mediaBody } from "./media_body.ts";
 import { type StartSelector, toSdkStartSelector } from "./selector.ts";
 
@@ -27,7 +28,9 @@ import { type StartSelector, toSdkStartSelector } from "./selector.ts";
  * headers; the body's chunks are yielded as they arrive. SDK and network
  * errors are thrown as they are (from this call or from the iteration):
  * classify them with `classifyAwsError`. `signal` aborts the call and drops
- * the connection.
+ * the connection. No response headers within `opts.responseTimeoutMs`
+ * (default: the clients') throws a retryable `KvsTimeoutError`; the body
+ * itself is not timed here (see `idleGuard`).
  *
  * @example
  * ```ts
@@ -45,9 +48,18 @@ export async function openMedia(
   stream: StreamRef,
   selector: StartSelector,
   signal?: AbortSignal,
+  opts: { responseTimeoutMs?: number } = {},
 ): Promise<MediaBody> {
   const input = { ...streamInput(stream), StartSelector: toSdkStartSelector(selector) };
   const dataEndpoint = await getDataEndpoint(clients, stream, "GET_MEDIA", signal);
-  const out = await clients.media(dataEndpoint).send(new GetMediaCommand(input), { abortSignal: signal });
+  const client = clients.media(dataEndpoint);
+  const out = await withResponseDeadline(
+    (abortSignal) => client.send(new GetMediaCommand(input), { abortSignal }),
+    {
+      api: "GetMedia",
+      timeoutMs: opts.responseTimeoutMs ?? clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+      signal,
+    },
+  );
   return mediaBody(out.Payload, { dataEndpoint, contentType: out.ContentType, signal });
 }

@@ -22,11 +22,12 @@ const IDLE = Symbol("idle");
  * (epoch ms, re-read while waiting; `Infinity` for none; `lastChunkAt` is
  * when the last chunk arrived, or when iteration began) passes while
  * waiting; then set `state.idle` and end. The caller closes the source.
+ * When `state.bytes` is set, the length of every chunk yielded is added to it.
  */
 export async function* idleGuard(
   source: AsyncIterable<Uint8Array>,
   deadline: (lastChunkAt: number) => number,
-  state: { idle: boolean },
+  state: { idle: boolean; bytes?: number },
 ): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   let lastChunkAt = Date.now();
@@ -52,6 +53,7 @@ export async function* idleGuard(
     }
     if (r.done) return;
     lastChunkAt = Date.now();
+    if (state.bytes !== undefined) state.bytes += r.value.length;
     yield r.value;
   }
 }

@@ -20,6 +20,7 @@ import type { StreamRef } from "./arn.ts";
 import { streamInput } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
 
 /** One archived fragment. */
 export interface FragmentInfo {
@@ -116,14 +117,19 @@ export async function listFragments(
   const out: FragmentInfo[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await client.send(
-      new ListFragmentsCommand({
-        ...base,
-        MaxResults: opts.pageSize ?? 1000,
-        ...(nextToken ? { NextToken: nextToken } : {}),
-        ...(selector ? { FragmentSelector: selector } : {}),
-      }),
-      { abortSignal: opts.signal },
+    const command = new ListFragmentsCommand({
+      ...base,
+      MaxResults: opts.pageSize ?? 1000,
+      ...(nextToken ? { NextToken: nextToken } : {}),
+      ...(selector ? { FragmentSelector: selector } : {}),
+    });
+    const page = await withResponseDeadline(
+      (abortSignal) => client.send(command, { abortSignal }),
+      {
+        api: "ListFragments",
+        timeoutMs: clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+        signal: opts.signal,
+      },
     );
     for (const f of page.Fragments ?? []) {
       const info = toInfo(f);

@@ -27,6 +27,7 @@ export {
   type KvsCredentials,
 } from "./client.ts";
 export { type DataApiName, getDataEndpoint } from "./data_endpoint.ts";
+export { checkEndpointUrl } from "./endpoint_url.ts";
 export {
   type Classification,
   classifyAwsError,
@@ -34,8 +35,13 @@ export {
   describeNetworkError,
   finalAwsError,
   type KvsApi,
+  KvsTimeoutError,
+  notKvsResponse,
+  operationOf,
   redact,
+  tagOperation,
 } from "./errors.ts";
+export { DEFAULT_RESPONSE_TIMEOUT_MS, stallGuard, withResponseDeadline } from "./deadline.ts";
 export { MAX_FRAGMENTS_PER_CALL, openFragmentList } from "./fragment_list.ts";
 export { openMedia } from "./get_media.ts";
 export {

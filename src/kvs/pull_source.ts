@@ -32,8 +32,9 @@
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
-import { classifyAwsError } from "./errors.ts";
+import { classifyAwsError, KvsTimeoutError, operationOf } from "./errors.ts";
 import { describe } from "./retry.ts";
+import { DEFAULT_RESPONSE_TIMEOUT_MS, stallGuard } from "./deadline.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
 
 export type { PullEndReason, PullEvent, PullStats } from "./fragment_source.ts";
@@ -59,6 +60,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #recent = new Set<string>();
   #lastFragmentAt = 0;
   #sawTokens = false;
+  /** A fragment had tags after its Cluster. */
+  #sawTrailingTags = false;
+  /** A fragment closed by the next document had none. */
+  #sawUntrailed = false;
 
   /** Whether `f`'s fragment number was already yielded. */
   #isDuplicate(f: Fragment): boolean {
@@ -90,11 +95,32 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     return this.options.selector;
   }
 
+  /**
+   * Whether `f`, read up to the end of a body that ended cleanly or went
+   * idle (never a reset: a reset throws before the assembler flushes), is
+   * whole. A fragment with a continuation token is (its trailing tags were
+   * read); in a stream that has tokens, one without is cut off. In a stream
+   * without tokens, tags after the Cluster mark the Cluster as closed. Only
+   * in a stream whose fragments are known to carry no trailing tags (KVS
+   * always sends them) does an idle end accept a last fragment without them.
+   */
+  #wholeAtEnd(f: Fragment, idle: boolean): boolean {
+    if (!f.complete) return false;
+    if (f.kvs.continuationToken !== undefined) return true;
+    if (this.#sawTokens) return false;
+    if (hasTrailingTags(f)) return true;
+    return idle && this.#sawUntrailed && !this.#sawTrailingTags;
+  }
+
   /** Fragments, in order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
     const o = this.options;
     const idleMs = o.idleTimeoutMs ?? 5000;
     const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
+    // GetMedia may hold its headers back until it has something to send: wait for them at least as long
+    // as for an idle body (the body itself is timed by the idle guard, never cut by this).
+    const responseMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
     let first = true;
@@ -103,7 +129,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       let body: MediaBody;
       try {
         this.emit({ type: "connect", session: this.stats.sessions + 1, selector: describeSelector(selector) });
-        body = await openMedia(o.clients, o.stream, selector, o.signal);
+        body = await openMedia(o.clients, o.stream, selector, o.signal, { responseTimeoutMs: headersMs });
       } catch (e) {
         await this.retry.failed(e, ++attempt, "GetMedia");
         continue;
@@ -113,11 +139,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       const started = Date.now();
       // The idle clock restarts with each session: time spent backing off is not idleness.
       this.#lastFragmentAt = started;
-      const state = { idle: false };
-      let ended: "eof" | "error" | "age" = "eof";
+      const state = { idle: false, bytes: 0 };
+      let ended: "eof" | "error" | "age" | "stalled" = "eof";
       let error: unknown;
       let progressed = false;
       let truncated = false;
+      /** Body offset where the last whole fragment of this session ended. */
+      let wholeEnd = 0;
       try {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
         const chunks = idleGuard(
@@ -127,11 +155,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         );
         for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.label}` })) {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
-          // At an idle end (no drop), a stream that carries no continuation tokens at all has no other
-          // mark of a fragment's end: accept its last complete fragment.
-          const whole = f.complete &&
-            (f.closedBy !== "end-of-input" || f.kvs.continuationToken !== undefined ||
-              (state.idle && !this.#sawTokens));
+          const whole = f.closedBy === "end-of-input" ? this.#wholeAtEnd(f, state.idle) : f.complete;
           if (f.kvs.continuationToken !== undefined) this.#sawTokens = true;
           if (!whole && !f.isError) {
             this.stats.discarded++;
@@ -139,6 +163,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
             continue;
           }
+          wholeEnd = f.offset + f.size;
+          if (hasTrailingTags(f)) this.#sawTrailingTags = true;
+          else if (f.closedBy !== "end-of-input" && !f.isError) this.#sawUntrailed = true;
           if (f.isError) {
             // An in-band error ends the pull whatever its fragment number (it may repeat the last one).
             this.#accept(f);
@@ -158,7 +185,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             let fetched = false;
             const big = f.fragmentNumberBigInt;
             if (!matched && big !== undefined && qb !== undefined && big > qb) {
-              const missing = await this.#fetchOne(requested);
+              const missing = await this.#fetchOne(requested, `KVS started after fragment ${requested}`);
               if (missing) {
                 fetched = true;
                 this.#accept(missing);
@@ -185,15 +212,28 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         body.close();
       }
       if (state.idle) {
-        this.endReason = "idle";
-        return;
+        if (state.bytes <= wholeEnd) {
+          // Idle at a fragment boundary: the call is over.
+          yield* this.#unseenStart(first, requested);
+          this.endReason = "idle";
+          return;
+        }
+        // Idle with part of a fragment in hand: the connection broke; resume like after a drop.
+        ended = "stalled";
+        error = new KvsTimeoutError(
+          `the body stopped in the middle of a fragment (no data for ${Math.round(idleMs / 100) / 10} s)`,
+          "stall",
+          "GetMedia",
+          idleMs,
+        );
       }
-      if (ended === "error") {
+      if (ended === "error" || ended === "stalled") {
         if (progressed) attempt = 0;
         await this.retry.failed(error, ++attempt, "GetMedia");
       } else if (ended === "eof" && !progressed) {
         // The body ended with nothing new: back off; past the retry budget, the stream has ended.
         if (++attempt > this.retry.maxRetries) {
+          yield* this.#unseenStart(first, requested);
           this.endReason = "end-of-stream";
           return;
         }
@@ -204,39 +244,85 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       selector = this.#resumeSelector();
       this.emit({
         type: "reconnect",
-        reason: ended === "age" ? "session-age" : ended === "error" ? "dropped" : truncated ? "truncated" : "ended",
+        reason: ended === "age"
+          ? "session-age"
+          : ended === "error"
+          ? "dropped"
+          : ended === "stalled"
+          ? "stalled"
+          : truncated
+          ? "truncated"
+          : "ended",
         lastFragmentNumber: this.lastNumber,
       });
     }
   }
 
-  /** Fetch one fragment with GetMediaForFragmentList; undefined (with a warning) if that fails. */
-  async #fetchOne(fragmentNumber: string): Promise<Fragment | undefined> {
+  /**
+   * The pull ends and GetMedia sent nothing at all from an explicit start
+   * fragment N: when KVS reads `FRAGMENT_NUMBER` as "after N" and N is the
+   * newest fragment, only GetMediaForFragmentList gives N.
+   */
+  async *#unseenStart(first: boolean, requested: string | undefined): AsyncGenerator<Fragment> {
+    if (!first || requested === undefined) return;
+    this.firstFragmentMatched = false;
+    const missing = await this.#fetchOne(requested, `KVS sent no fragment from ${requested} on`);
+    this.emit({ type: "first-fragment", requested, received: "", matched: false, fetchedRequested: !!missing });
+    if (missing) {
+      this.#accept(missing);
+      yield missing;
+    }
+  }
+
+  /**
+   * Fetch one fragment with GetMediaForFragmentList; undefined (with a
+   * warning that starts with `context`) if that fails.
+   */
+  async #fetchOne(fragmentNumber: string, context: string): Promise<Fragment | undefined> {
     const o = this.options;
+    const stallMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
+      let problem: string;
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
-        for await (const f of assembleFragments(body, { source: `stream ${this.label}` })) {
+        const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
+        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}` })) {
           if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
         }
-        throw new Error("the fragment was not in the response");
+        problem = "GetMediaForFragmentList returned other data";
       } catch (e) {
-        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, { api: "GetMediaForFragmentList" });
+        const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
+        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, ctx);
+        if (c instanceof KvsAudioError && c.exitCode === ExitCode.interrupted) throw c;
         if (c === "retry" && attempt <= this.retry.maxRetries) {
           await this.retry.sleep(this.retry.delay(attempt));
           continue;
         }
-        this.emit({
-          type: "warning",
-          message: `KVS started after fragment ${fragmentNumber} and fetching it failed (${
-            c === "retry" ? describe(e) : c.message
-          }): its audio is missing`,
-        });
-        return undefined;
+        const name = (e as { name?: unknown } | undefined)?.name;
+        if (name === "ResourceNotFoundException" && operationOf(e) !== "GetDataEndpoint") {
+          this.emit({
+            type: "warning",
+            message: `${context}, and stream ${this.label} has no fragment ${fragmentNumber} ` +
+              "(expired, or not a fragment of this stream: check the start fragment)",
+          });
+          return undefined;
+        }
+        problem = c === "retry" ? describe(e) : c.message;
       } finally {
         body?.close();
       }
+      this.emit({
+        type: "warning",
+        message: `${context}, and fetching that fragment failed (${problem}): its audio is missing`,
+      });
+      return undefined;
     }
   }
+}
+
+/** Whether `f` has a tag after its last Cluster (a Tags element there closed that Cluster). */
+function hasTrailingTags(f: Fragment): boolean {
+  const tag = f.tags.at(-1), cluster = f.clusters.at(-1);
+  return tag !== undefined && cluster !== undefined && tag.offset > cluster.offset;
 }

@@ -21,7 +21,7 @@
 
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
-import { classifyAwsError, finalAwsError, type KvsApi, redact } from "./errors.ts";
+import { classifyAwsError, finalAwsError, type KvsApi, notKvsResponse, operationOf, redact } from "./errors.ts";
 import type { PullEvent } from "./fragment_source.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
@@ -101,6 +101,8 @@ export class RetryPolicy {
 
 /** A short, credential-free description of a failure. */
 export function describe(err: unknown): string {
+  const foreign = notKvsResponse(err);
+  if (foreign) return `${operationOf(err) ?? "KVS call"}: ${foreign}, not a KVS response`;
   const e = err as { name?: string; code?: string; message?: string };
   return redact([e.name, e.code, e.message].filter((x) => x && x !== "Error").join(": ") || String(err));
 }

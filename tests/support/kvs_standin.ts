@@ -67,6 +67,24 @@ export interface FaultPlan {
   /** Once: pause a getMedia body for `ms` after N fragments. */
   stallAfterFragments?: { fragments: number; ms: number };
   /**
+   * For successive getMedia calls: after sending `at` bytes of that response
+   * (which may be inside a fragment), send nothing for `ms`, then go on.
+   * `[{ at: 40000, ms: 60000 }]` makes the first body go silent at byte 40000.
+   */
+  stallAtByte?: { at: number; ms: number }[];
+  /**
+   * The next N API calls to these paths (e.g. `/getMedia`,
+   * `/getDataEndpoint`) never answer: no status line, no headers, until the
+   * stand-in closes.
+   */
+  noResponse?: { path: string; calls: number };
+  /**
+   * The next calls answer these responses, one each, in order, as something
+   * other than KVS would (a proxy's "Bad Gateway", a captive portal's HTML):
+   * no `x-amzn-*` headers, any body.
+   */
+  foreignResponses?: { status: number; contentType: string; body: string }[];
+  /**
    * The next API calls answer these errors, one each, in order (after
    * `throttle` and `serverErrors`), e.g.
    * `[{ status: 401, name: "NotAuthorizedException" }]`.
@@ -197,6 +215,8 @@ export function startStandin(opts: StandinOptions): Standin {
   const requests: RecordedRequest[] = [];
   /** Kill switches of the open bodies. */
   const bodies = new Set<() => void>();
+  /** Releases requests held by `noResponse`. */
+  const silences = new Set<() => void>();
   /** Wakes live bodies waiting for new fragments, per stream key. */
   const waiters = new Map<string, Set<() => void>>();
 
@@ -205,7 +225,10 @@ export function startStandin(opts: StandinOptions): Standin {
       ...f,
       dropAtByte: f.dropAtByte ? [...f.dropAtByte] : undefined,
       endEarlyAtByte: f.endEarlyAtByte ? [...f.endEarlyAtByte] : undefined,
+      stallAtByte: f.stallAtByte ? f.stallAtByte.map((x) => ({ ...x })) : undefined,
+      noResponse: f.noResponse ? { ...f.noResponse } : undefined,
       apiErrors: f.apiErrors ? [...f.apiErrors] : undefined,
+      foreignResponses: f.foreignResponses ? [...f.foreignResponses] : undefined,
     };
   }
 
@@ -326,6 +349,7 @@ export function startStandin(opts: StandinOptions): Standin {
     const endAt = plan.media ? faults.endEarlyAtByte?.shift() : undefined;
     const limit = Math.min(dropAt ?? Infinity, endAt ?? Infinity);
     const dropping = dropAt !== undefined && dropAt <= (endAt ?? Infinity);
+    let stall = plan.media ? faults.stallAtByte?.shift() : undefined;
 
     /** Yields fragment bytes, and WAIT right before it may block for a while. */
     async function* pieces(): AsyncGenerator<Uint8Array | typeof WAIT> {
@@ -424,6 +448,17 @@ export function startStandin(opts: StandinOptions): Standin {
           }
           if (finished) return;
           let chunk = concat(parts);
+          if (stall && stall.at < limit && sent + chunk.length > stall.at) {
+            // Send up to the stall point, keep the rest, and go silent.
+            const head = chunk.subarray(0, stall.at - sent);
+            pending = concat([chunk.subarray(head.length), pending]);
+            sent += head.length;
+            if (head.length) controller.enqueue(head);
+            const ms = stall.ms;
+            stall = undefined;
+            await sleep(ms, signal);
+            return;
+          }
           if (sent + chunk.length >= limit) {
             chunk = chunk.subarray(0, limit - sent);
             if (chunk.length) controller.enqueue(chunk);
@@ -571,6 +606,23 @@ export function startStandin(opts: StandinOptions): Standin {
       faults.serverErrors--;
       return errorResponse(500, "InternalFailure", "Internal service failure");
     }
+    const silent = faults.noResponse;
+    if (silent && silent.calls > 0 && silent.path === path) {
+      silent.calls--;
+      // Hold the request until the stand-in closes (a client that gave up has gone by then).
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          silences.delete(done);
+          resolve();
+        };
+        silences.add(done);
+      });
+      return errorResponse(503, "ServiceUnavailableException", "gave up waiting");
+    }
+    const foreign = faults.foreignResponses?.shift();
+    if (foreign) {
+      return new Response(foreign.body, { status: foreign.status, headers: { "content-type": foreign.contentType } });
+    }
     const planned = faults.apiErrors?.shift();
     if (planned) return errorResponse(planned.status, planned.name, planned.message ?? planned.name);
     if (body === undefined) return errorResponse(400, "SerializationException", "Request body is not a JSON object");
@@ -603,6 +655,7 @@ export function startStandin(opts: StandinOptions): Standin {
     },
     async close() {
       for (const kill of [...bodies]) kill();
+      for (const release of [...silences]) release();
       await server.shutdown();
     },
   };

@@ -9,11 +9,15 @@
 import type { GeneratedStream } from "./connect_stream.ts";
 import { type Standin, type StandinFragment, type StandinOptions, startStandin } from "./kvs_standin.ts";
 import { withTempDir } from "./util.ts";
-import { createKvsClients } from "../../src/kvs/client.ts";
+import { createKvsClients, type KvsClientOptions } from "../../src/kvs/client.ts";
 import { type PullEvent, PullSource, type PullSourceOptions } from "../../src/kvs/pull_source.ts";
 import { ConnectDemuxer } from "../../src/connect/demuxer.ts";
 import { CallWriter } from "../../src/audio/call_writer.ts";
 import { kvsaudio } from "./cli.ts";
+import { assembleFragments } from "../../src/mkv/assembler.ts";
+import type { Fragment } from "../../src/mkv/fragment.ts";
+import type { ElementNode } from "../../src/mkv/tree.ts";
+import assert from "node:assert/strict";
 
 /** A stream ARN in us-east-1. */
 export const ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-test/1700000000000";
@@ -75,13 +79,14 @@ export interface InProcessPull {
   stop?: string;
 }
 
-/** Pull in-process through the real SDK; outputs raw PCM read back from files. */
+/** Pull in-process through the real SDK (`clientOpts` tune the clients); outputs raw PCM read back from files. */
 export async function pullInProcess(
   url: string,
   selector: PullSourceOptions["selector"],
   opts: Partial<PullSourceOptions> = {},
+  clientOpts: Partial<KvsClientOptions> = {},
 ): Promise<InProcessPull> {
-  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: url, credentials: FAKE });
+  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: url, credentials: FAKE, ...clientOpts });
   const dir = await Deno.makeTempDir({ prefix: "kvsaudio-pull-" });
   const events: PullEvent[] = [];
   const source = new PullSource({
@@ -106,10 +111,14 @@ export async function pullInProcess(
       }
       writer.write(item);
     }
-  } finally {
+  } catch (e) {
     writer.close();
     clients.destroy();
+    await Deno.remove(dir, { recursive: true });
+    throw e;
   }
+  writer.close();
+  clients.destroy();
   const from = await Deno.readFile(`${dir}/from_customer.raw`);
   const to = await Deno.readFile(`${dir}/to_customer.raw`);
   await Deno.remove(dir, { recursive: true });
@@ -126,4 +135,21 @@ export function leaksSecret(text: string): string | undefined {
   for (const v of Object.values(FAKE)) if (text.includes(v)) return v;
   if (/AWS4-HMAC-SHA256|Signature=|x-amz-security-token/i.test(text)) return "a signed header";
   return undefined;
+}
+
+/** Absolute stream offsets inside fragment `i` of `s` where a clean early end must not yield it: every block start, the end of its Cluster (start of the trailing Tags), a few bytes into those Tags. */
+export async function cutsInside(s: GeneratedStream, i: number): Promise<number[]> {
+  let frag: Fragment | undefined;
+  for await (const f of assembleFragments([s.bytes], { tree: true })) if (f.index === i) frag = f;
+  const cuts: number[] = [];
+  const walk = (n: ElementNode) => {
+    if (n.name === "SimpleBlock") cuts.push(n.offset);
+    n.children?.forEach(walk);
+  };
+  frag!.tree!.forEach(walk);
+  const segment = frag!.tree!.find((n) => n.name === "Segment")!;
+  const trailing = segment.children!.filter((n) => n.name === "Tags" && n.offset > cuts.at(-1)!);
+  assert.ok(trailing.length > 0, "the fragment has tags after its Cluster");
+  for (const t of trailing) cuts.push(t.offset, t.offset + 5);
+  return cuts;
 }
