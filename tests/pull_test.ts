@@ -386,6 +386,14 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     );
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /refused/);
+    // Text mode says that it is retrying (once, without -v), then the error as the last line.
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(
+      lines[0],
+      /^kvsaudio: retrying in \d+ ms after: .*refused.* \(-v shows every retry; --max-retries 1\)$/i,
+    );
+    assert.match(lines[1], /^kvsaudio: connection refused by /);
   });
   await t.step("usage: no start, two starts, bad fragment number → 2", async () => {
     for (

@@ -278,6 +278,10 @@ export async function pullCommand(args: string[]): Promise<number> {
           e.fetchedRequested ? "; fetched it separately" : ""
         }`
       : undefined;
+    // The first retry of a streak is said even without -v: the backoff can last tens of seconds.
+    if (e.type === "retry" && e.attempt === 1 && !out.verbose && !out.quiet) {
+      reporter.notice(`${text} (-v shows every retry; --max-retries ${plan.maxRetries})`);
+    }
     const { type, ...rest } = e;
     reporter.event({ event: type, ...rest }, text);
     reporter.flush();

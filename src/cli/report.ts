@@ -61,6 +61,14 @@ export class Reporter {
     }
   }
 
+  /** A line on stderr in text mode only (`kvsaudio: …`): what is going on, not a result. */
+  notice(message: string): void {
+    if (this.#json) return;
+    this.#out.flush();
+    this.#err.line(displayText(hideSecrets(`kvsaudio: ${message}`), 400));
+    this.#err.flush();
+  }
+
   /** Print a text line (text mode only). */
   text(line: string): void {
     if (!this.#json) this.#out.line(hideSecrets(line));
