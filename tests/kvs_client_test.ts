@@ -701,17 +701,31 @@ Deno.test("default chain: environment credentials sign control- and data-plane c
   });
 });
 
-Deno.test("default chain: a profile with no credentials is a clear AwsError", async () => {
-  await withEnv({ ...NO_AWS_FILES, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined }, async () => {
-    await withKvs({}, async (f) => {
-      const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
-      assert.equal((err as Error).name, "CredentialsProviderError");
-      const verdict = classifyAwsError(err, "calls");
-      assert.ok(verdict instanceof AwsError);
-      assert.match(verdict.message, /^no AWS credentials found: /);
-      assert.equal(f.standin.requests.length, 0);
-    }, { credentials: undefined, profile: "kvsaudio-test-missing" });
-  });
+Deno.test("default chain: a profile with no credentials is a clear AwsError; a profile no file defines is a UsageError", async () => {
+  const dir = await Deno.makeTempDir();
+  // The profile exists (a region) but holds no credentials.
+  await Deno.writeTextFile(`${dir}/config`, "[profile kvsaudio-test-nocreds]\nregion = us-east-1\n");
+  const env = { ...NO_AWS_FILES, AWS_CONFIG_FILE: `${dir}/config`, AWS_ACCESS_KEY_ID: undefined };
+  try {
+    await withEnv({ ...env, AWS_SECRET_ACCESS_KEY: undefined }, async () => {
+      await withKvs({}, async (f) => {
+        const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+        assert.equal((err as Error).name, "CredentialsProviderError");
+        const verdict = classifyAwsError(err, "calls");
+        assert.ok(verdict instanceof AwsError);
+        assert.match(verdict.message, /^no AWS credentials found: /);
+        assert.equal(f.standin.requests.length, 0);
+      }, { credentials: undefined, profile: "kvsaudio-test-nocreds" });
+      const missing = await catchError(createKvsClients({ region: REGION, profile: "kvsaudio-test-missing" }));
+      assert.ok(missing instanceof UsageError);
+      assert.equal(
+        missing.message,
+        `AWS profile 'kvsaudio-test-missing' not found in ${dir}/config or ${NO_AWS_FILES.AWS_SHARED_CREDENTIALS_FILE}: check --profile or AWS_PROFILE`,
+      );
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("backoffDelays: exponential, full jitter, capped, seedable", () => {

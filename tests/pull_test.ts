@@ -544,6 +544,30 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
     assert.ok(auth.length > 0 && auth.every((a) => a.includes("Credential=AKIDPROFILETEST00001/")), auth[0]);
     assert.ok(!(r.stdoutText + r.stderr).includes("profileSecretDoNotPrint01"));
+    // A profile neither file defines: exit 2 naming it and the files, before any call.
+    const calls = standin.requests.length;
+    const missing = await kvsaudio(
+      [
+        "pull",
+        "--endpoint-url",
+        standin.url,
+        "--profile",
+        "nosuch",
+        "--arn",
+        ARN,
+        "--start",
+        "now",
+        "--out",
+        `${dir}/o2`,
+      ],
+      { env: { AWS_CONFIG_FILE: `${dir}/config`, AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials` } },
+    );
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.equal(
+      missing.stderr.trim(),
+      `kvsaudio: AWS profile 'nosuch' not found in ${dir}/config or ${dir}/credentials: check --profile or AWS_PROFILE`,
+    );
+    assert.equal(standin.requests.length, calls);
   });
 });
 

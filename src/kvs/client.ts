@@ -95,6 +95,8 @@ export interface KvsClients {
  */
 export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
+  // With credentials given, a profile only names where the region may come from.
+  if (opts.profile && !opts.credentials) await checkProfile(opts.profile);
   const base = {
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -151,4 +153,40 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
       archivedClients.clear();
     },
   };
+}
+
+/**
+ * Refuse (UsageError, exit 2) a `--profile` that neither shared AWS file
+ * defines, before any call: the SDK would only say that no provider gave
+ * credentials. Files: AWS_CONFIG_FILE (default ~/.aws/config, sections
+ * `[profile NAME]`, `[default]`) and AWS_SHARED_CREDENTIALS_FILE (default
+ * ~/.aws/credentials, sections `[NAME]`).
+ *
+ * @example
+ * ```ts
+ * import { checkProfile } from "./client.ts";
+ * await checkProfile("prod"); // throws UsageError unless [profile prod] or [prod] is defined
+ * ```
+ */
+export async function checkProfile(profile: string): Promise<void> {
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? "";
+  const files = [
+    { path: Deno.env.get("AWS_CONFIG_FILE") ?? `${home}/.aws/config`, config: true },
+    { path: Deno.env.get("AWS_SHARED_CREDENTIALS_FILE") ?? `${home}/.aws/credentials`, config: false },
+  ];
+  const { parse } = await import("ini");
+  for (const f of files) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(f.path);
+    } catch {
+      continue; // a missing or unreadable file defines nothing
+    }
+    const sections = Object.keys(parse(text)).map((k) => k.trim());
+    const wanted = f.config && profile !== "default" ? `profile ${profile}` : profile;
+    if (sections.some((k) => k === wanted || k.replace(/\s+/g, " ") === wanted)) return;
+  }
+  throw new UsageError(
+    `AWS profile '${profile}' not found in ${files.map((f) => f.path).join(" or ")}: check --profile or AWS_PROFILE`,
+  );
 }
