@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../src/errors.ts";
 import {
   backoffDelays,
+  checkProfile,
   classifyAwsError,
   createKvsClients,
   describeNetworkError,
@@ -738,4 +739,28 @@ Deno.test("backoffDelays: exponential, full jitter, capped, seedable", () => {
   const xs = [0, 1, 2, 3, 4, 5].map((n) => backoffDelays(n, { random: a }));
   assert.deepEqual(xs, [0, 1, 2, 3, 4, 5].map((n) => backoffDelays(n, { random: b })));
   for (const [n, d] of xs.entries()) assert.ok(d >= 0 && d <= Math.min(10_000, 200 * 2 ** n));
+});
+
+Deno.test("checkProfile: profiles as the SDK reads the AWS files ([default], [profile default], dotted names)", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/config`,
+    "[profile default]\nregion = us-east-1\n[profile my.prod]\nregion = eu-west-1\n[plainname]\nregion = x\n",
+  );
+  await Deno.writeTextFile(`${dir}/credentials`, "[cred.one]\naws_access_key_id = a\n");
+  try {
+    await withEnv({
+      ...NO_AWS_FILES,
+      AWS_CONFIG_FILE: `${dir}/config`,
+      AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+    }, async () => {
+      for (const ok of ["default", "my.prod", "cred.one"]) await checkProfile(ok);
+      // A config-file section without `profile ` names no profile (except [default]); "profile x" is not a name.
+      for (const bad of ["plainname", "nosuch", "profile my.prod"]) {
+        assert.ok(await catchError(checkProfile(bad)) instanceof UsageError, bad);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -91,6 +91,10 @@ Deno.test("bodies that end early (cleanly) mid-fragment: the partial fragment is
     F[2].offset + 500,
     F[4].offset + 33000,
     F[5].offset,
+    // Inside the first document's first element header, its EBML header, and right after it (before the Segment).
+    3,
+    10,
+    F[0].offset + 5 + (STREAM.bytes[F[0].offset + 4] & 0x7f),
     ...Array.from({ length: 6 }, () => 1 + Math.floor(rnd() * 30000)),
   ];
   for (const k of cuts) {
@@ -374,6 +378,13 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     ]);
     assert.equal(r.code, 5);
     assert.match(r.stderr, /AWS_KINESISVIDEO_ERROR_CODE 4000/);
+  });
+  await t.step("a stream that has ended: the end-of-stream backoff is no failure and is not announced", async () => {
+    await withStandin(STREAM, {}, async (standin, dir) => {
+      const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--max-retries", "1"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "");
+    });
   });
   await t.step("connection refused → 4 naming the endpoint", async () => {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -22,7 +22,7 @@
 import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, stallGuard } from "./deadline.ts";
+import { stallGuard } from "./deadline.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
@@ -61,7 +61,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       if (i > 0) numbers = numbers.slice(i);
     }
     // A body that stops sending is a dropped connection (retried), never a clean end.
-    const stallMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    const stallMs = o.clients.responseTimeoutMs;
     let next = 0; // index in `numbers` of the first fragment not yet yielded
     let attempt = 0;
     while (next < numbers.length) {
@@ -73,7 +73,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         this.stats.sessions++;
         if (this.stats.sessions > 1) this.stats.reconnects++;
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
-        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}` })) {
+        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (!f.complete) {
             this.stats.discarded++;
             continue;

@@ -70,7 +70,7 @@ export interface KvsClients {
   /** `endpointUrl`, if one was given. */
   readonly endpointUrl?: string;
   /** How long a call waits for its response, ms (see {@link KvsClientOptions.responseTimeoutMs}). */
-  readonly responseTimeoutMs?: number;
+  readonly responseTimeoutMs: number;
   /** Control plane: GetDataEndpoint. */
   readonly control: KinesisVideoClient;
   /** GetMedia client for a data endpoint (cached; `endpointUrl` overrides the endpoint). */
@@ -169,12 +169,12 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
  * ```
  */
 export async function checkProfile(profile: string): Promise<void> {
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? "";
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ??
+    `${Deno.env.get("HOMEDRIVE") ?? ""}${Deno.env.get("HOMEPATH") ?? ""}`;
   const files = [
     { path: Deno.env.get("AWS_CONFIG_FILE") ?? `${home}/.aws/config`, config: true },
     { path: Deno.env.get("AWS_SHARED_CREDENTIALS_FILE") ?? `${home}/.aws/credentials`, config: false },
   ];
-  const { parse } = await import("ini");
   for (const f of files) {
     let text: string;
     try {
@@ -182,9 +182,12 @@ export async function checkProfile(profile: string): Promise<void> {
     } catch {
       continue; // a missing or unreadable file defines nothing
     }
-    const sections = Object.keys(parse(text)).map((k) => k.trim());
-    const wanted = f.config && profile !== "default" ? `profile ${profile}` : profile;
-    if (sections.some((k) => k === wanted || k.replace(/\s+/g, " ") === wanted)) return;
+    // Section headers as the SDK reads them: names kept whole (dots included), `[profile NAME]` in the
+    // config file (`[default]` and `[profile default]` both name the default profile).
+    for (const m of text.matchAll(/^\s*\[\s*([^\]]*?)\s*\]/gm)) {
+      const name = f.config ? m[1].replace(/^profile\s+/, "") : m[1];
+      if (name === profile && (!f.config || m[1] !== name || name === "default")) return;
+    }
   }
   throw new UsageError(
     `AWS profile '${profile}' not found in ${files.map((f) => f.path).join(" or ")}: check --profile or AWS_PROFILE`,

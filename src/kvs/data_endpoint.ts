@@ -5,7 +5,6 @@
  * ```ts
  * import { getDataEndpoint } from "./data_endpoint.ts";
  * import type { KvsClients } from "./client.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
  * declare const clients: KvsClients;
  * const endpoint = await getDataEndpoint(clients, { name: "calls" }, "GET_MEDIA");
  * // "https://s-1234abcd.kinesisvideo.us-east-1.amazonaws.com"
@@ -17,7 +16,7 @@ import { GetDataEndpointCommand } from "@aws-sdk/client-kinesis-video";
 import { AwsError } from "../errors.ts";
 import { checkStreamRegion, streamInput, streamLabel, type StreamRef } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
+import { withResponseDeadline } from "./deadline.ts";
 
 /** The data-plane APIs kvsaudio calls. */
 export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGMENT_LIST";
@@ -46,7 +45,7 @@ export async function getDataEndpoint(
   const command = new GetDataEndpointCommand({ ...streamInput(stream), APIName: apiName });
   const out = await withResponseDeadline(
     (abortSignal) => clients.control.send(command, { abortSignal }),
-    { api: "GetDataEndpoint", timeoutMs: clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS, signal },
+    { api: "GetDataEndpoint", timeoutMs: clients.responseTimeoutMs, signal },
   );
   if (!out.DataEndpoint) {
     const where = clients.endpointUrl ? ` (is ${clients.endpointUrl} a KVS endpoint? check --endpoint-url)` : "";

@@ -18,15 +18,11 @@
  * @module
  */
 
-import { type KvsApi, KvsTimeoutError, tagOperation } from "./errors.ts";
+import { type KvsApi, KvsTimeoutError, seconds, tagOperation } from "./errors.ts";
 import { idleGuard } from "./idle.ts";
 
 /** How long a call may wait for its response unless told otherwise, ms. */
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 20_000;
-
-function seconds(ms: number): string {
-  return `${Math.round(ms / 100) / 10} s`;
-}
 
 /**
  * Run `call` with a signal that aborts when `signal` does or when

@@ -77,6 +77,19 @@ export function operationOf(err: unknown): KvsApi | undefined {
   return typeof err === "object" && err !== null ? OPERATION.get(err) : undefined;
 }
 
+/**
+ * A duration in ms as seconds with one decimal, for messages.
+ *
+ * @example
+ * ```ts
+ * import { seconds } from "./errors.ts";
+ * seconds(1500); // "1.5 s"
+ * ```
+ */
+export function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
 /** Context for messages. */
 export interface ClassifyContext {
   /** The region the clients use. */
@@ -388,7 +401,7 @@ export function finalAwsError(err: unknown, streamLabel: string, ctx: ClassifyCo
   const options = { cause: err };
   const api = operationOf(err) ?? ctx.api ?? "GetMedia";
   if (err instanceof KvsTimeoutError) {
-    const s = `${Math.round(err.waitedMs / 100) / 10} s`;
+    const s = seconds(err.waitedMs);
     return new AwsError(
       err.kind === "response"
         ? `${api} for stream ${streamLabel}: ${theEndpoint(ctx)} sent no response within ${s}, ` +

@@ -23,7 +23,7 @@ import type { StreamRef } from "./arn.ts";
 import { streamInput } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
+import { withResponseDeadline } from "./deadline.ts";
 import { type MediaBody, mediaBody } from "./media_body.ts";
 
 /** KVS accepts at most this many fragments per GetMediaForFragmentList call. */
@@ -53,7 +53,7 @@ export async function openFragmentList(
   const base = streamInput(stream);
   const dataEndpoint = await getDataEndpoint(clients, stream, "GET_MEDIA_FOR_FRAGMENT_LIST", signal);
   const client = clients.archived(dataEndpoint);
-  const timeoutMs = clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  const timeoutMs = clients.responseTimeoutMs;
   const open = async (start: number): Promise<MediaBody> => {
     const batch = fragmentNumbers.slice(start, start + MAX_FRAGMENTS_PER_CALL);
     const command = new GetMediaForFragmentListCommand({ ...base, Fragments: batch });

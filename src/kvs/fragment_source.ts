@@ -22,7 +22,14 @@ import { RetryPolicy } from "./retry.ts";
 /** Progress events of a pull. */
 export type PullEvent =
   | { type: "connect"; session: number; selector: string }
-  | { type: "retry"; attempt: number; delayMs: number; reason: string }
+  | {
+    type: "retry";
+    attempt: number;
+    delayMs: number;
+    reason: string;
+    /** False when no call failed: a body ended with nothing new, which is how the end of a stream shows. */
+    failed: boolean;
+  }
   | {
     type: "reconnect";
     /** `stalled`: the body went idle in the middle of a fragment. */

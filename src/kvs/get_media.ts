@@ -18,7 +18,7 @@ import type { StreamRef } from "./arn.ts";
 import { streamInput } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
+import { withResponseDeadline } from "./deadline.ts";
 import { type MediaBody, mediaBody } from "./media_body.ts";
 import { type StartSelector, toSdkStartSelector } from "./selector.ts";
 
@@ -57,7 +57,7 @@ export async function openMedia(
     (abortSignal) => client.send(new GetMediaCommand(input), { abortSignal }),
     {
       api: "GetMedia",
-      timeoutMs: opts.responseTimeoutMs ?? clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+      timeoutMs: opts.responseTimeoutMs ?? clients.responseTimeoutMs,
       signal,
     },
   );

@@ -20,7 +20,7 @@ import type { StreamRef } from "./arn.ts";
 import { streamInput } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, withResponseDeadline } from "./deadline.ts";
+import { withResponseDeadline } from "./deadline.ts";
 
 /** One archived fragment. */
 export interface FragmentInfo {
@@ -127,7 +127,7 @@ export async function listFragments(
       (abortSignal) => client.send(command, { abortSignal }),
       {
         api: "ListFragments",
-        timeoutMs: clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+        timeoutMs: clients.responseTimeoutMs,
         signal: opts.signal,
       },
     );

@@ -21,6 +21,7 @@ export { checkStreamRegion, parseStreamArn, type StreamArn, streamInput, streamL
 export { backoffDelays, type BackoffOptions, seededRandom } from "./backoff.ts";
 export {
   type AwsOptions,
+  checkProfile,
   createKvsClients,
   type KvsClientOptions,
   type KvsClients,

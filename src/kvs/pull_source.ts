@@ -32,9 +32,9 @@
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
-import { classifyAwsError, KvsTimeoutError, operationOf } from "./errors.ts";
+import { classifyAwsError, KvsTimeoutError, operationOf, seconds } from "./errors.ts";
 import { describe } from "./retry.ts";
-import { DEFAULT_RESPONSE_TIMEOUT_MS, stallGuard } from "./deadline.ts";
+import { stallGuard } from "./deadline.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
 
 export type { PullEndReason, PullEvent, PullStats } from "./fragment_source.ts";
@@ -119,8 +119,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
     // GetMedia may hold its headers back until it has something to send: wait for them at least as long
     // as for an idle body (the body itself is timed by the idle guard, never cut by this).
-    const responseMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-    const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
+    // --idle-timeout 0 (never finish): wait for them as long as it takes, too.
+    const responseMs = o.clients.responseTimeoutMs;
+    const headersMs = idleMs > 0 && responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
     let first = true;
@@ -153,7 +154,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           (lastChunkAt) => idleMs > 0 ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs : Infinity,
           state,
         );
-        for await (const f of assembleFragments(chunks, { eager: true, source: `stream ${this.label}` })) {
+        for await (
+          const f of assembleFragments(chunks, { eager: true, source: `stream ${this.label}`, strictStart: false })
+        ) {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
           const whole = f.closedBy === "end-of-input" ? this.#wholeAtEnd(f, state.idle) : f.complete;
           if (f.kvs.continuationToken !== undefined) this.#sawTokens = true;
@@ -221,7 +224,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // Idle with part of a fragment in hand: the connection broke; resume like after a drop.
         ended = "stalled";
         error = new KvsTimeoutError(
-          `the body stopped in the middle of a fragment (no data for ${Math.round(idleMs / 100) / 10} s)`,
+          `the body stopped in the middle of a fragment (no data for ${seconds(idleMs)})`,
           "stall",
           "GetMedia",
           idleMs,
@@ -238,7 +241,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           return;
         }
         const delayMs = this.retry.delay(attempt);
-        this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment" });
+        this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment", failed: false });
         await this.retry.sleep(delayMs);
       }
       selector = this.#resumeSelector();
@@ -280,14 +283,14 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
    */
   async #fetchOne(fragmentNumber: string, context: string): Promise<Fragment | undefined> {
     const o = this.options;
-    const stallMs = o.clients.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    const stallMs = o.clients.responseTimeoutMs;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
       let problem: string;
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
-        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}` })) {
+        for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
         }
         problem = "GetMediaForFragmentList returned other data";

@@ -94,7 +94,7 @@ export class RetryPolicy {
     if (attempt > this.maxRetries) throw finalAwsError(err, o.label, ctx);
     const delayMs = this.delay(attempt);
     if (o.stats) o.stats.retries++;
-    o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err) });
+    o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err), failed: true });
     await this.sleep(delayMs);
   }
 }
