@@ -175,6 +175,23 @@ export class CallWriter {
    */
   prepare(): void {
     this.refuseExisting();
+    this.createDirectory();
+  }
+
+  /**
+   * The second half of {@linkcode CallWriter.prepare}: create the output
+   * directory (UsageError when that fails); nothing for stdout.
+   *
+   * @example
+   * ```ts
+   * import { CallWriter } from "./call_writer.ts";
+   * const w = new CallWriter({ outDir: "calls/c-1", format: "wav", stereo: false, tracks: "both", force: false });
+   * w.refuseExisting();
+   * // … open the input …
+   * w.createDirectory();
+   * ```
+   */
+  createDirectory(): void {
     const o = this.#opts;
     if (o.outDir === "-") return;
     try {

@@ -25,6 +25,7 @@
 
 import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
+import { ALL_OPTIONS } from "./command_options.ts";
 
 /** Default config file, read when present and no --config is given. */
 export const DEFAULT_CONFIG = "kvsaudio.ini";
@@ -35,45 +36,6 @@ export const CONFIG_HELP =
 
 /** The commands that read the config, each with a section of its own. */
 const COMMANDS = ["pull", "extract", "inspect"];
-
-/**
- * Every long option of any command, for top-level keys: one that another
- * command has is skipped by this one; one that no command has is an error.
- * (`tests/cli_test.ts` checks it against the commands' option specs.)
- */
-export const ALL_OPTIONS: readonly string[] = [
-  "archived",
-  "arn",
-  "config",
-  "contact-id",
-  "continuation-token",
-  "endpoint-url",
-  "event",
-  "follow-stream",
-  "force",
-  "format",
-  "help",
-  "idle-timeout",
-  "json",
-  "max-duration",
-  "max-gap",
-  "max-retries",
-  "out",
-  "profile",
-  "quiet",
-  "region",
-  "start",
-  "start-fragment",
-  "start-timestamp",
-  "stereo",
-  "stop-fragment",
-  "stop-timestamp",
-  "stream-name",
-  "timestamp-type",
-  "tracks",
-  "tree",
-  "verbose",
-];
 
 /**
  * Fill `values` from the config file: `explicit` (from --config; must exist)

@@ -14,12 +14,13 @@ import { assembleFragments } from "../mkv/assembler.ts";
 import { demuxConnect } from "../connect/demuxer.ts";
 import { DataError, KvsAudioError, UsageError } from "../errors.ts";
 import { CallWriter } from "../audio/call_writer.ts";
-import { flag, type OptionSpec, parseCommand, str } from "./args.ts";
+import { flag, parseCommand, str } from "./args.ts";
+import { EXTRACT_OPTIONS } from "./command_options.ts";
 import { applyConfig, CONFIG_HELP } from "./config.ts";
 import { openInput } from "./input.ts";
 import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
-import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
+import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
@@ -40,22 +41,14 @@ ${CONFIG_HELP}
 Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 5 in-band KVS error fragment, 130 interrupted.
 Audio written before an error or an interruption stays a valid WAV.`;
 
-/** The options of `extract`. */
-export const EXTRACT_OPTIONS: OptionSpec = {
-  ...CALL_OPTIONS,
-  config: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
-
 /** Run `extract`; returns the exit code. */
 export async function extractCommand(args: string[]): Promise<number> {
-  const spec = EXTRACT_OPTIONS;
-  const { values, positionals } = parseCommand("extract", args, spec);
+  const { values, positionals } = parseCommand("extract", args, EXTRACT_OPTIONS);
   if (flag(values, "help")) {
     console.log(EXTRACT_HELP);
     return 0;
   }
-  await applyConfig("extract", values, spec, str(values, "config"));
+  await applyConfig("extract", values, EXTRACT_OPTIONS, str(values, "config"));
   if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
   const out = outputOptions("extract", values);
   // Input read faster than real time: rewrite the WAV headers at most every
@@ -67,7 +60,7 @@ export async function extractCommand(args: string[]): Promise<number> {
   // Refuse to overwrite before anything else; create the directory only once the input is open.
   writer.refuseExisting();
   const input = await openInput(positionals[0]);
-  writer.prepare();
+  writer.createDirectory();
   input.whenIdle = () => {
     writer.commit();
     reporter.flush();

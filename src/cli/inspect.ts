@@ -14,7 +14,8 @@ import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { ElementNode } from "../mkv/tree.ts";
 import { DataError, UsageError } from "../errors.ts";
-import { flag, type OptionSpec, parseCommand, str } from "./args.ts";
+import { flag, parseCommand, str } from "./args.ts";
+import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
@@ -177,23 +178,14 @@ function treeLines(nodes: readonly ElementNode[], depth: number, out: LineWriter
   }
 }
 
-/** The options of `inspect`. */
-export const INSPECT_OPTIONS: OptionSpec = {
-  tree: { type: "boolean" },
-  json: { type: "boolean" },
-  config: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
-
 /** Run `inspect` with its arguments; returns the exit code. */
 export async function inspectCommand(args: string[]): Promise<number> {
-  const spec = INSPECT_OPTIONS;
-  const { values, positionals } = parseCommand("inspect", args, spec);
+  const { values, positionals } = parseCommand("inspect", args, INSPECT_OPTIONS);
   if (flag(values, "help")) {
     console.log(INSPECT_HELP);
     return 0;
   }
-  await applyConfig("inspect", values, spec, str(values, "config"));
+  await applyConfig("inspect", values, INSPECT_OPTIONS, str(values, "config"));
   if (positionals.length !== 1) throw new UsageError("inspect: give exactly one input (a file, or - for stdin)");
   const json = flag(values, "json");
   const tree = flag(values, "tree");

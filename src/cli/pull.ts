@@ -20,11 +20,12 @@ import type { Fragment } from "../mkv/fragment.ts";
 import type { PullEvent } from "../kvs/pull_source.ts";
 import { checkEndpointUrl } from "../kvs/endpoint_url.ts";
 import type { StartSelector } from "../kvs/selector.ts";
-import { choice, flag, num, type OptionSpec, parseCommand, str, type Values } from "./args.ts";
+import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
+import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
 import { applyConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
-import { CALL_HELP, CALL_OPTIONS, outputOptions } from "./output_options.ts";
+import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
 import { onInterrupt } from "./signals.ts";
@@ -73,30 +74,6 @@ Credentials come from the AWS SDK's default chain (environment, profile, SSO,
 container and instance roles). They never appear in any output.
 
 Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
-
-/** The options of `pull`. */
-export const PULL_OPTIONS: OptionSpec = {
-  ...CALL_OPTIONS,
-  arn: { type: "string" },
-  "stream-name": { type: "string" },
-  event: { type: "string" },
-  "start-fragment": { type: "string" },
-  "start-timestamp": { type: "string" },
-  "timestamp-type": { type: "string" },
-  start: { type: "string" },
-  "continuation-token": { type: "string" },
-  "stop-fragment": { type: "string" },
-  "stop-timestamp": { type: "string" },
-  "max-duration": { type: "string" },
-  "idle-timeout": { type: "string" },
-  "max-retries": { type: "string" },
-  archived: { type: "boolean" },
-  region: { type: "string" },
-  profile: { type: "string" },
-  "endpoint-url": { type: "string" },
-  config: { type: "string" },
-  help: { type: "boolean", short: "h" },
-};
 
 /** Everything `pull` needs, validated. */
 export interface PullPlan {
@@ -278,8 +255,8 @@ export async function pullCommand(args: string[]): Promise<number> {
           e.fetchedRequested ? "; fetched it separately" : ""
         }`
       : undefined;
-    // The first retry of a streak is said even without -v: the backoff can last tens of seconds.
-    if (e.type === "retry" && e.attempt === 1 && !out.verbose && !out.quiet) {
+    // The first retry after a failure is said even without -v: the backoff can last tens of seconds.
+    if (e.type === "retry" && e.failed && e.attempt === 1 && !out.verbose && !out.quiet) {
       reporter.notice(`${text} (-v shows every retry; --max-retries ${plan.maxRetries})`);
     }
     const { type, ...rest } = e;

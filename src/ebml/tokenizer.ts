@@ -38,11 +38,12 @@ export interface TokenizerOptions {
   /** Deepest nesting accepted before the input is rejected (default 64). */
   maxDepth?: number;
   /**
-   * Largest element whose value is kept, in bytes (default 16 MiB): once
-   * more of one has arrived, the input is rejected, so memory stays bounded
-   * whatever the input holds. (A larger declared size alone is no error: the
-   * input may end first, a truncation.) Unknown elements and Void are skipped
-   * at any size.
+   * Largest value copied together from several chunks, in bytes (default
+   * 16 MiB): once more of one has arrived, the input is rejected, so memory
+   * stays bounded whatever the input holds. (A larger declared size alone is
+   * no error: the input may end first, a truncation. A value lying whole in
+   * one chunk is read in place, whatever its size. Unknown elements and Void
+   * are skipped at any size.)
    */
   maxValueBytes?: number;
   /** Input name used in error messages (a file path, `-`, a stream name). */
@@ -268,9 +269,6 @@ export class EbmlTokenizer {
       // A leaf: decode it straight from the chunk when it lies whole in it.
       if (i + size <= len) {
         const offset = this.#pos - hs;
-        if (size > this.#maxValue && leafType !== SKIP && id !== VOID_ID) {
-          throw this.#tooBig(this.#leafName, size, offset);
-        }
         this.#pos += size;
         i += size;
         if (leafType === "binary" && id !== VOID_ID && out.binary !== undefined) {

@@ -43,6 +43,14 @@ export interface AssembleOptions extends TokenizerOptions {
    */
   eager?: boolean;
   /**
+   * Input that ends before its first document's Segment begins (inside the
+   * first element, or right after the EBML header) is a DataError, "not a
+   * complete Matroska/GetMedia stream" (default true). Off, such a start is
+   * a truncated fragment like any other: `pull` reads a GetMedia body cut
+   * that early as a dropped connection, and resumes.
+   */
+  strictStart?: boolean;
+  /**
    * Split an unknown-size Segment at the next Cluster once its fragment holds
    * this many bytes (default 64 MiB), so memory stays bounded on inputs that
    * are one endless document.
@@ -395,8 +403,19 @@ export class FragmentAssembler implements TokenSink {
 
   /** Close the open fragment at the end of input (at `end`). */
   #closeAtEnd(end: number, out: Fragment[]): void {
+    const f = this.#frag!;
     // A document that ends before its Segment begins holds nothing yet: it was cut off.
-    if (!this.#doc.segment) this.#frag!.complete = false;
+    if (!this.#doc.segment) {
+      if (f.index === 0 && this.#opts.strictStart !== false) {
+        // …and when it is the first, the input holds nothing at all.
+        throw new DataError("the input ends before its first Segment: not a complete Matroska/GetMedia stream", {
+          offset: f.offset,
+          element: "EBML",
+          source: this.#opts.source,
+        });
+      }
+      f.complete = false;
+    }
     this.#close(end, "end-of-input", out);
   }
 
@@ -422,8 +441,8 @@ export class FragmentAssembler implements TokenSink {
             source: this.#opts.source,
           });
         }
-        if (t.depth === 0 && this.#index === 0) {
-          // Input that ends inside its very first element: nothing to read, which is not a clean end.
+        if (t.depth === 0 && this.#index === 0 && this.#opts.strictStart !== false) {
+          // Input that ends inside its very first element (no document began): not a clean end either.
           throw new DataError(`the input ends inside its first element: not a complete Matroska/GetMedia stream`, {
             offset: t.offset,
             element: t.name,
