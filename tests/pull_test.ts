@@ -7,6 +7,7 @@ import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
+import { ExitCode, KvsAudioError } from "../src/errors.ts";
 
 /** The last JSON event a `--json` run printed (the done event). */
 const lastEvent = (r: CliResult) => jsonLines(r.stdoutText).at(-1);
@@ -176,6 +177,27 @@ Deno.test("FRAGMENT_NUMBER read as 'after' and N the newest fragment: N is fetch
       assert.ok(!r.events.some((e) => e.type === "warning"));
     });
   }
+});
+
+Deno.test("FRAGMENT_NUMBER read as 'after': fetching N failing past the retries ends the pull (exit 4), retries counted", async () => {
+  const n = F[1].fragmentNumber;
+  await withStandin(STREAM, {
+    live: true,
+    fragmentNumberMode: "after",
+    faults: { noResponse: { path: "/getMediaForFragmentList", calls: 5 } },
+  }, async (standin) => {
+    const err = await pullInProcess(
+      standin.url,
+      { type: "FRAGMENT_NUMBER", fragmentNumber: n },
+      { maxRetries: 1 },
+      { responseTimeoutMs: 150 },
+    ).then(() => undefined, (e) => e);
+    // Was: a warning, exit 0, and fragment N's audio missing; the retry neither counted nor reported.
+    assert.ok(err instanceof KvsAudioError, String(err));
+    assert.equal(err.exitCode, ExitCode.aws);
+    assert.match(err.message, /GetMediaForFragmentList/);
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
+  });
 });
 
 Deno.test("a start fragment that does not exist: the warning says the fragment is missing, not the stream", async () => {
@@ -386,6 +408,24 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
       assert.equal(r.stderr, "");
     });
   });
+  await t.step("two drops far apart: one retry notice for the run, and the audio whole", async () => {
+    const faults = { dropAtByte: [F[1].offset + 700, F[2].bytes.length + 900] };
+    await withStandin(STREAM, { live: true, faults }, async (standin, dir) => {
+      const r = await pullCli(standin.url, [
+        "--arn",
+        ARN,
+        "--start",
+        "earliest",
+        "--out",
+        dir,
+        "--idle-timeout",
+        "0.5",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr.match(/retrying in/g)?.length, 1, r.stderr);
+      sameBytes((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
+    });
+  });
   await t.step("connection refused → 4 naming the endpoint", async () => {
     const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (l.addr as Deno.NetAddr).port;
@@ -579,6 +619,7 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
       `kvsaudio: AWS profile 'nosuch' not found in ${dir}/config or ${dir}/credentials: check --profile or AWS_PROFILE`,
     );
     assert.equal(standin.requests.length, calls);
+    assert.equal(await Deno.stat(`${dir}/o2`).then(() => true, () => false), false, "no output directory left");
   });
 });
 

@@ -224,12 +224,14 @@ export async function pullCommand(args: string[]): Promise<number> {
   const writer = new CallWriter(out.writer);
   const toStderr = out.writer.outDir === "-";
   const reporter = new Reporter({ json: out.json, toStderr, verbose: out.verbose });
-  writer.prepare(); // refuse to overwrite before contacting KVS
+  writer.refuseExisting(); // refuse to overwrite before contacting KVS
 
   const kvs = await import("../kvs/mod.ts");
   const label = kvs.streamLabel(plan.stream);
   const abort = new AbortController();
   const clients = await kvs.createKvsClients({ ...plan.aws });
+  // The directory only once the options hold (an undefined --profile is refused above).
+  writer.createDirectory();
   const run = new CallRun(writer, reporter, `stream ${label}`);
   const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
   const removeSignals = onInterrupt((sig) => {
@@ -239,6 +241,7 @@ export async function pullCommand(args: string[]): Promise<number> {
   });
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
+  let retryAnnounced = false;
   const onEvent = (e: PullEvent) => {
     if (e.type === "warning") {
       reporter.warning(e.message);
@@ -255,8 +258,10 @@ export async function pullCommand(args: string[]): Promise<number> {
           e.fetchedRequested ? "; fetched it separately" : ""
         }`
       : undefined;
-    // The first retry after a failure is said even without -v: the backoff can last tens of seconds.
-    if (e.type === "retry" && e.failed && e.attempt === 1 && !out.verbose && !out.quiet) {
+    // The run's first retry after a failure is said even without -v (the backoff can last tens of seconds);
+    // later ones only with -v, so a flaky link does not fill the terminal.
+    if (e.type === "retry" && e.failed && !retryAnnounced && !out.verbose && !out.quiet) {
+      retryAnnounced = true;
       reporter.notice(`${text} (-v shows every retry; --max-retries ${plan.maxRetries})`);
     }
     const { type, ...rest } = e;

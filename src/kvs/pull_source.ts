@@ -29,11 +29,10 @@
  * @module
  */
 
-import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
+import { ExitCode, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
-import { classifyAwsError, KvsTimeoutError, operationOf, seconds } from "./errors.ts";
-import { describe } from "./retry.ts";
+import { KvsTimeoutError, operationOf, seconds } from "./errors.ts";
 import { stallGuard } from "./deadline.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
 
@@ -278,30 +277,27 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   }
 
   /**
-   * Fetch one fragment with GetMediaForFragmentList; undefined (with a
-   * warning that starts with `context`) if that fails.
+   * Fetch one fragment with GetMediaForFragmentList. A fragment KVS does not
+   * have gives undefined, with a warning that starts with `context`; other
+   * failures are retried like any call (counted, reported), and past the
+   * retry budget end the pull (exit 4): its audio would be missing.
    */
   async #fetchOne(fragmentNumber: string, context: string): Promise<Fragment | undefined> {
     const o = this.options;
-    const stallMs = o.clients.responseTimeoutMs;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
-      let problem: string;
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
-        const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
+        const chunks = stallGuard(body, o.clients.responseTimeoutMs, "GetMediaForFragmentList");
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
         }
-        problem = "GetMediaForFragmentList returned other data";
+        this.emit({
+          type: "warning",
+          message: `${context}, and GetMediaForFragmentList returned other data for it: its audio is missing`,
+        });
+        return undefined;
       } catch (e) {
-        const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
-        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, ctx);
-        if (c instanceof KvsAudioError && c.exitCode === ExitCode.interrupted) throw c;
-        if (c === "retry" && attempt <= this.retry.maxRetries) {
-          await this.retry.sleep(this.retry.delay(attempt));
-          continue;
-        }
         const name = (e as { name?: unknown } | undefined)?.name;
         if (name === "ResourceNotFoundException" && operationOf(e) !== "GetDataEndpoint") {
           this.emit({
@@ -311,15 +307,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           });
           return undefined;
         }
-        problem = c === "retry" ? describe(e) : c.message;
+        await this.retry.failed(e, attempt, "GetMediaForFragmentList");
       } finally {
         body?.close();
       }
-      this.emit({
-        type: "warning",
-        message: `${context}, and fetching that fragment failed (${problem}): its audio is missing`,
-      });
-      return undefined;
     }
   }
 }
