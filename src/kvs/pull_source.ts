@@ -29,10 +29,10 @@
  * @module
  */
 
-import { ExitCode, KvsAudioError } from "../errors.ts";
+import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
-import { KvsTimeoutError, operationOf, seconds } from "./errors.ts";
+import { classifyAwsError, KvsTimeoutError, operationOf, seconds } from "./errors.ts";
 import { stallGuard } from "./deadline.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
 
@@ -277,10 +277,11 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   }
 
   /**
-   * Fetch one fragment with GetMediaForFragmentList. A fragment KVS does not
-   * have gives undefined, with a warning that starts with `context`; other
-   * failures are retried like any call (counted, reported), and past the
-   * retry budget end the pull (exit 4): its audio would be missing.
+   * Fetch one fragment with GetMediaForFragmentList. Failures worth retrying
+   * are retried like any call (counted, reported), and past the retry budget
+   * end the pull (exit 4). Others (a fragment KVS does not have, no
+   * permission, bad data) give undefined, with a warning that starts with
+   * `context`: the pull goes on without that fragment's audio.
    */
   async #fetchOne(fragmentNumber: string, context: string): Promise<Fragment | undefined> {
     const o = this.options;
@@ -307,7 +308,20 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           });
           return undefined;
         }
-        await this.retry.failed(e, attempt, "GetMediaForFragmentList");
+        const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
+        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, ctx);
+        if (c === "retry") {
+          // Counted and reported like any retry; past the budget the pull ends (exit 4).
+          await this.retry.failed(e, attempt, "GetMediaForFragmentList");
+          continue;
+        }
+        if (c.exitCode === ExitCode.interrupted) throw c;
+        // Not worth retrying (e.g. no permission for GetMediaForFragmentList): the pull goes on without N.
+        this.emit({
+          type: "warning",
+          message: `${context}, and fetching that fragment failed (${c.message}): its audio is missing`,
+        });
+        return undefined;
       } finally {
         body?.close();
       }
