@@ -200,6 +200,25 @@ Deno.test("FRAGMENT_NUMBER read as 'after': fetching N failing past the retries 
   });
 });
 
+Deno.test("FRAGMENT_NUMBER read as 'after', no permission to fetch N: a warning, and the pull goes on without it", async () => {
+  await withStandin(STREAM, {
+    live: true,
+    fragmentNumberMode: "after",
+    faults: { apiErrors: [{ status: 403, name: "AccessDeniedException", path: "/getMediaForFragmentList" }] },
+  }, async (standin) => {
+    const r = await pullInProcess(standin.url, { type: "FRAGMENT_NUMBER", fragmentNumber: F[1].fragmentNumber });
+    const warnings = r.events.flatMap((e) => e.type === "warning" ? [e.message] : []);
+    assert.equal(warnings.length, 1, JSON.stringify(r.events));
+    assert.match(
+      warnings[0],
+      /^KVS started after fragment .*, and fetching that fragment failed \(access denied.*\): its audio is missing$/,
+    );
+    assert.equal(r.source.stats.retries, 0);
+    sameBytes(r.from, expectedPcm(STREAM, { fromIndex: 2 }).from!, "from");
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 1);
+  });
+});
+
 Deno.test("a start fragment that does not exist: the warning says the fragment is missing, not the stream", async () => {
   const between = BigInt(F[2].fragmentNumber) - 1n;
   assert.ok(between > BigInt(F[1].fragmentNumber));

@@ -87,9 +87,10 @@ export interface FaultPlan {
   /**
    * The next API calls answer these errors, one each, in order (after
    * `throttle` and `serverErrors`), e.g.
-   * `[{ status: 401, name: "NotAuthorizedException" }]`.
+   * `[{ status: 401, name: "NotAuthorizedException" }]`. An error with a
+   * `path` (e.g. `/getMediaForFragmentList`) waits for a call to that path.
    */
-  apiErrors?: { status: number; name: string; message?: string }[];
+  apiErrors?: { status: number; name: string; message?: string; path?: string }[];
 }
 
 /** How the stand-in behaves. */
@@ -623,7 +624,9 @@ export function startStandin(opts: StandinOptions): Standin {
     if (foreign) {
       return new Response(foreign.body, { status: foreign.status, headers: { "content-type": foreign.contentType } });
     }
-    const planned = faults.apiErrors?.shift();
+    // The next planned error, unless it is aimed at another path (`path`: it waits for a call to that one).
+    const next = faults.apiErrors?.[0];
+    const planned = next && (next.path === undefined || next.path === path) ? faults.apiErrors!.shift() : undefined;
     if (planned) return errorResponse(planned.status, planned.name, planned.message ?? planned.name);
     if (body === undefined) return errorResponse(400, "SerializationException", "Request body is not a JSON object");
     try {
