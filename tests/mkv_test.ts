@@ -1054,3 +1054,22 @@ Deno.test("assembler: a document cut off after its EBML header, before its Segme
   // The whole stream: both complete.
   assert.deepEqual((await assemble(s.bytes)).map((f) => f.complete), [true, true]);
 });
+
+Deno.test("assembler: input cut 1–4 bytes into the next document's EBML id leaves the fragment before it complete", async () => {
+  const s = connectStream({ fragments: 2 });
+  const next = s.fragments[1].offset;
+  for (const k of [1, 2, 3, 4]) {
+    for (const prefixCache of [true, false]) {
+      for (const chunk of [undefined, 5]) {
+        const frags = await assemble(s.bytes.subarray(0, next + k), { prefixCache }, chunk);
+        assert.equal(frags.length, 1, `k ${k}`);
+        assert.equal(frags[0].complete, true, `k ${k}, prefixCache ${prefixCache}, chunk ${chunk}`);
+        assert.equal(frags[0].size, next);
+      }
+    }
+  }
+  // Other bytes there are still a cut inside the Segment: the fragment is flagged.
+  const other = s.bytes.slice(0, next + 2);
+  other[next] = 0x1f; // a Cluster id's first byte
+  assert.equal((await assemble(other))[0].complete, false);
+});

@@ -359,6 +359,9 @@ export class EbmlTokenizer {
         true,
       );
     } else if (this.#carryLen > 0) {
+      // Cut inside the header of an EBML header (the next document's start): as its whole id would
+      // have, it ends the unknown-size masters before it, whose content is then complete.
+      if (startsLikeEbmlHeader(this.#carry, this.#carryLen)) this.#endUnknownSized(EBML_DEF, this.#pos, out);
       truncated = true;
       out.token(
         "skip",
@@ -527,6 +530,13 @@ const EBML_DEF = elementById(EBML_ID)!;
 /** SimpleBlock and Cluster ids, for the block fast lane. */
 const SIMPLE_BLOCK_ID = 0xa3;
 const CLUSTER_ID = 0x1f43b675;
+
+/** Whether the first `len` bytes of `carry` begin like an EBML header's id (1A 45 DF A3), as far as they go. */
+function startsLikeEbmlHeader(carry: Uint8Array, len: number): boolean {
+  const id = [0x1a, 0x45, 0xdf, 0xa3];
+  for (let i = 0; i < len && i < 4; i++) if (carry[i] !== id[i]) return false;
+  return len > 0;
+}
 
 /** Marks a leaf whose data is skipped (unknown id). */
 const SKIP = "skip" as const;
