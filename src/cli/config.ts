@@ -59,18 +59,18 @@ export async function applyConfig(
   const { parse } = await import("ini");
   const data = parse(text) as Record<string, unknown>;
   const section = data[command];
-  const entries: [string, unknown, boolean][] = Object.entries(data).filter(([, v]) => typeof v !== "object").map((
-    [k, v],
-  ) => [k, v, true]);
+  // [key, value, at the top level]: top-level keys first, then this command's section.
+  const entries: [string, unknown, boolean][] = [];
+  for (const [k, v] of Object.entries(data)) if (typeof v !== "object") entries.push([k, v, true]);
   if (section && typeof section === "object") {
     for (const [k, v] of Object.entries(section as Record<string, unknown>)) entries.push([k, v, false]);
   }
   for (const [key, raw, topLevel] of entries) {
-    const opt = spec[key];
-    if (!opt || key === "config" || key === "help") {
+    const settable = key !== "config" && key !== "help";
+    const opt = settable ? spec[key] : undefined;
+    if (!opt) {
       // Sections for other commands, and top-level keys of other commands' options, are skipped.
-      if (COMMANDS.includes(key)) continue;
-      if (topLevel && ALL_OPTIONS.includes(key) && key !== "config" && key !== "help") continue;
+      if (COMMANDS.includes(key) || (topLevel && settable && ALL_OPTIONS.includes(key))) continue;
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;

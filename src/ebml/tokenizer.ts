@@ -531,10 +531,9 @@ const EBML_DEF = elementById(EBML_ID)!;
 const SIMPLE_BLOCK_ID = 0xa3;
 const CLUSTER_ID = 0x1f43b675;
 
-/** Whether the first `len` bytes of `carry` begin like an EBML header's id (1A 45 DF A3), as far as they go. */
+/** Whether the first `len` bytes of `carry` begin like an EBML header's id (EBML_ID), as far as they go. */
 function startsLikeEbmlHeader(carry: Uint8Array, len: number): boolean {
-  const id = [0x1a, 0x45, 0xdf, 0xa3];
-  for (let i = 0; i < len && i < 4; i++) if (carry[i] !== id[i]) return false;
+  for (let i = 0; i < len && i < 4; i++) if (carry[i] !== ((EBML_ID >>> (24 - 8 * i)) & 0xff)) return false;
   return len > 0;
 }
 

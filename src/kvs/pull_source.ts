@@ -285,6 +285,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
    */
   async #fetchOne(fragmentNumber: string, context: string): Promise<Fragment | undefined> {
     const o = this.options;
+    const missing = (why: string): undefined => {
+      this.emit({ type: "warning", message: `${context}, and ${why}: its audio is missing` });
+      return undefined;
+    };
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
       try {
@@ -293,20 +297,14 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
         }
-        this.emit({
-          type: "warning",
-          message: `${context}, and GetMediaForFragmentList returned other data for it: its audio is missing`,
-        });
-        return undefined;
+        return missing("GetMediaForFragmentList returned other data for it");
       } catch (e) {
         const name = (e as { name?: unknown } | undefined)?.name;
         if (name === "ResourceNotFoundException" && operationOf(e) !== "GetDataEndpoint") {
-          this.emit({
-            type: "warning",
-            message: `${context}, and stream ${this.label} has no fragment ${fragmentNumber} ` +
+          return missing(
+            `stream ${this.label} has no fragment ${fragmentNumber} ` +
               "(expired, or not a fragment of this stream: check the start fragment)",
-          });
-          return undefined;
+          );
         }
         const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
         const c = e instanceof DataError ? e : classifyAwsError(e, this.label, ctx);
@@ -317,11 +315,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         }
         if (c.exitCode === ExitCode.interrupted) throw c;
         // Not worth retrying (e.g. no permission for GetMediaForFragmentList): the pull goes on without N.
-        this.emit({
-          type: "warning",
-          message: `${context}, and fetching that fragment failed (${c.message}): its audio is missing`,
-        });
-        return undefined;
+        return missing(`fetching that fragment failed (${c.message})`);
       } finally {
         body?.close();
       }
