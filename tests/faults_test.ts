@@ -18,6 +18,9 @@ import { jsonLines } from "./support/cli.ts";
 import { pool, seeded } from "./support/util.ts";
 import type { Standin } from "./support/kvs_standin.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
+import { createKvsClients } from "../src/kvs/client.ts";
+import { ArchivedSource } from "../src/kvs/archived_source.ts";
+import type { PullEvent } from "../src/kvs/pull_source.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -308,6 +311,36 @@ Deno.test("CLI: a body that goes silent inside a fragment is a broken connection
     } finally {
       await standin.close();
     }
+  }
+});
+
+Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a fragment reconnects with reason 'stalled' and loses nothing", async () => {
+  const standin = serve(STREAM, { faults: { listStallAtByte: [{ at: F[2].offset + 300, ms: 60_000 }] } });
+  injected("fragment-list stall inside a fragment");
+  const clients = await createKvsClients({
+    region: "us-east-1",
+    endpointUrl: standin.url,
+    credentials: FAKE,
+    responseTimeoutMs: 150,
+  });
+  try {
+    const events: PullEvent[] = [];
+    const source = new ArchivedSource({
+      clients,
+      stream: { arn: ARN },
+      range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
+      backoff: { baseMs: 1, capMs: 5 },
+      onEvent: (e) => events.push(e),
+    });
+    const got: string[] = [];
+    for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
+    assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
+    const reconnects = events.filter((e) => e.type === "reconnect");
+    assert.deepEqual(reconnects.map((e) => e.type === "reconnect" && e.reason), ["stalled"]);
+    assert.equal(source.stats.retries, 1);
+  } finally {
+    clients.destroy();
+    await standin.close();
   }
 });
 

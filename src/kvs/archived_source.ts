@@ -23,6 +23,7 @@ import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import { stallGuard } from "./deadline.ts";
+import { KvsTimeoutError } from "./errors.ts";
 import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
@@ -113,7 +114,13 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         }
         await this.retry.sleep(this.retry.delay(attempt));
       }
-      this.emit({ type: "reconnect", reason: failure ? "dropped" : "ended", lastFragmentNumber: this.lastNumber });
+      // A body that went silent is "stalled", as in live pulls; other failures "dropped".
+      const reason = failure instanceof KvsTimeoutError && failure.kind === "stall"
+        ? "stalled"
+        : failure
+        ? "dropped"
+        : "ended";
+      this.emit({ type: "reconnect", reason, lastFragmentNumber: this.lastNumber });
     }
     this.endReason = "end-of-stream";
   }

@@ -32,7 +32,7 @@ export type PullEvent =
   }
   | {
     type: "reconnect";
-    /** `stalled`: the body went idle in the middle of a fragment. */
+    /** `stalled`: the body went silent (live: idle in the middle of a fragment; archived: no data within the response deadline). */
     reason: "dropped" | "ended" | "session-age" | "truncated" | "stalled";
     lastFragmentNumber?: string;
   }

@@ -72,6 +72,8 @@ export interface FaultPlan {
    * `[{ at: 40000, ms: 60000 }]` makes the first body go silent at byte 40000.
    */
   stallAtByte?: { at: number; ms: number }[];
+  /** The same as `stallAtByte`, for successive getMediaForFragmentList calls. */
+  listStallAtByte?: { at: number; ms: number }[];
   /**
    * The next N API calls to these paths (e.g. `/getMedia`,
    * `/getDataEndpoint`) never answer: no status line, no headers, until the
@@ -227,6 +229,7 @@ export function startStandin(opts: StandinOptions): Standin {
       dropAtByte: f.dropAtByte ? [...f.dropAtByte] : undefined,
       endEarlyAtByte: f.endEarlyAtByte ? [...f.endEarlyAtByte] : undefined,
       stallAtByte: f.stallAtByte ? f.stallAtByte.map((x) => ({ ...x })) : undefined,
+      listStallAtByte: f.listStallAtByte ? f.listStallAtByte.map((x) => ({ ...x })) : undefined,
       noResponse: f.noResponse ? { ...f.noResponse } : undefined,
       apiErrors: f.apiErrors ? [...f.apiErrors] : undefined,
       foreignResponses: f.foreignResponses ? [...f.foreignResponses] : undefined,
@@ -350,7 +353,7 @@ export function startStandin(opts: StandinOptions): Standin {
     const endAt = plan.media ? faults.endEarlyAtByte?.shift() : undefined;
     const limit = Math.min(dropAt ?? Infinity, endAt ?? Infinity);
     const dropping = dropAt !== undefined && dropAt <= (endAt ?? Infinity);
-    let stall = plan.media ? faults.stallAtByte?.shift() : undefined;
+    let stall = plan.media ? faults.stallAtByte?.shift() : faults.listStallAtByte?.shift();
 
     /** Yields fragment bytes, and WAIT right before it may block for a while. */
     async function* pieces(): AsyncGenerator<Uint8Array | typeof WAIT> {
