@@ -14,7 +14,9 @@
  * - start-up: `kvsaudio --help` and `inspect` of a one-fragment file;
  * - live load: 50 concurrent `pull` runs against real-time stand-in streams;
  * - machine floor (information, no target): what Deno's start-up and moving
- *   the bytes cost on this machine, and what kvsaudio adds above that.
+ *   the bytes cost on this machine, and what kvsaudio adds above that; and
+ *   a single-loop program writing the same WAVs (`single_loop.ts`), checked
+ *   byte for byte against `extract`'s.
  *
  * Prints a table (metric, target, measured, pass/fail); `--json PATH` writes
  * it as JSON. `--quick` uses small inputs (a smoke run: its numbers are not
@@ -110,6 +112,15 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
+/** Whether each named file has the same bytes in both directories. */
+async function sameFiles(a: string, b: string, names: string[]): Promise<boolean> {
+  for (const name of names) {
+    const [x, y] = await Promise.all([Deno.readFile(`${a}/${name}`), Deno.readFile(`${b}/${name}`)]);
+    if (x.length !== y.length || x.some((v, i) => v !== y[i])) return false;
+  }
+  return true;
+}
+
 async function which(cmd: string): Promise<boolean> {
   try {
     const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null", stderr: "null" })
@@ -176,6 +187,10 @@ try {
   const extractFaults: number[] = [];
   const unevenTimes: number[] = [];
   const copyTimes: number[] = [];
+  const singleTimes: number[] = [];
+  let singleSame: boolean | undefined;
+  // A single-loop program writing the same WAVs (bench-only; see its module doc).
+  const singleLoop = new URL("./single_loop.ts", import.meta.url).pathname;
   // A Deno program that moves extract's bytes in extract's pieces and parses
   // nothing (for the machine floor row): 1 MiB reads of the call, one 1 KiB
   // copy per block into two 1 MiB buffers, 1 MiB writes to two new files.
@@ -197,8 +212,16 @@ try {
     for (const e of Deno.readDirSync(`${dir}/out`)) wavTotal += Deno.statSync(`${dir}/out/${e.name}`).size;
     const c = await timed(Deno.execPath(), [...RUN_ARGS, copyOnly, call, `${dir}/out-copy`, String(wavTotal)]);
     if (i > 0) copyTimes.push(c.ms);
+    await Deno.remove(`${dir}/out-single`, { recursive: true }).catch(() => {});
+    const s = await timed(Deno.execPath(), [...RUN_ARGS, singleLoop, call, `${dir}/out-single`]);
+    if (i > 0) singleTimes.push(s.ms);
+    if (i === 0) {
+      singleSame = await sameFiles(`${dir}/out`, `${dir}/out-single`, ["from_customer.wav", "to_customer.wav"]);
+    }
   }
   await Deno.remove(`${dir}/out-copy`, { recursive: true }).catch(() => {});
+  await Deno.remove(`${dir}/out-single`, { recursive: true }).catch(() => {});
+  const singleMs = median(singleTimes);
   const copyMs = median(copyTimes);
   const extractMs = median(extractTimes);
   const unevenMs = median(unevenTimes);
@@ -348,13 +371,17 @@ try {
     measured:
       `a Deno program moving extract's bytes in its pieces without parsing (1 MiB reads, a 1 KiB copy per block, 1 MiB writes), run in turn with extract: ${
         copyMs.toFixed(0)
-      } ms (kvsaudio's extract ${(extractMs - copyMs).toFixed(0)} ms above it); in parts: extract ${
-        extractFloor.toFixed(0)
-      } ms (empty script ${emptyMs.toFixed(0)} + read ${readMs.toFixed(0)} + write ${writeMs.toFixed(0)}; kvsaudio ${
-        (extractMs - extractFloor).toFixed(0)
-      } ms above it); inspect ${inspectFloor.toFixed(0)} ms (kvsaudio ${
-        (inspectMs - inspectFloor).toFixed(0)
-      } ms above it); a fresh 4 KiB page costs ${pageUs.toFixed(1)} µs${
+      } ms (kvsaudio's extract ${(extractMs - copyMs).toFixed(0)} ms above it); a single-loop program writing ${
+        singleSame ? "the same WAVs byte for byte" : "WAVs that DIFFER from extract's"
+      } (tests/bench/single_loop.ts, bench-only), run in turn with extract: ${
+        singleMs.toFixed(0)
+      } ms; in parts: extract ${extractFloor.toFixed(0)} ms (empty script ${emptyMs.toFixed(0)} + read ${
+        readMs.toFixed(0)
+      } + write ${writeMs.toFixed(0)}; kvsaudio ${(extractMs - extractFloor).toFixed(0)} ms above it); inspect ${
+        inspectFloor.toFixed(0)
+      } ms (kvsaudio ${(inspectMs - inspectFloor).toFixed(0)} ms above it); a fresh 4 KiB page costs ${
+        pageUs.toFixed(1)
+      } µs${
         extractFaults.length > 0 && bareFaults.length > 0
           ? `; minor page faults: extract ${median(extractFaults).toFixed(0)}, the empty script ${
             median(bareFaults).toFixed(0)
@@ -369,6 +396,9 @@ try {
     detail: {
       copyOnlyRuns: copyTimes,
       copyOnlyMs: copyMs,
+      singleLoopRuns: singleTimes,
+      singleLoopMs: singleMs,
+      singleLoopSameWavs: singleSame ?? null,
       emptyScriptMs: emptyMs,
       readMs,
       writeMs,
