@@ -720,10 +720,18 @@ class ReferenceMixer {
   pend: [number[], number[]] = [[], []];
   out: number[] = [];
   padded = [0, 0];
+  /** Places padded on each side that its own samples have not reached yet (one timeline). */
+  owed = [0, 0];
+  late = [0, 0];
   constructor(readonly maxLag: number) {}
   push(side: 0 | 1, samples: number[]) {
     const other = (1 - side) as 0 | 1;
     for (const s of samples) {
+      if (this.owed[side] > 0) {
+        this.owed[side]--;
+        if (s !== 0) this.late[side]++;
+        continue;
+      }
       if (this.pend[other].length > 0) {
         const o = this.pend[other].shift()!;
         this.pair(side, s, o);
@@ -732,6 +740,7 @@ class ReferenceMixer {
         if (this.pend[side].length > this.maxLag) {
           this.pair(side, this.pend[side].shift()!, 0);
           this.padded[other]++;
+          this.owed[other]++;
         }
       }
     }
@@ -744,6 +753,7 @@ class ReferenceMixer {
     for (const s of this.pend[0]) this.out.push(s, 0);
     for (const s of this.pend[1]) this.out.push(0, s);
     this.pend = [[], []];
+    this.owed = [0, 0];
   }
 }
 
@@ -833,19 +843,48 @@ Deno.test("StereoMixer: lag bound pads the lagging side", () => {
   m.pushLeftSilence(10); // all 4 pending + 6 silence go out
   assert.deepEqual(m.pending, { left: 4, right: 0 });
   assert.deepEqual(m.padded, { left: 0, right: 13 });
-  m.pushRight(s16(50, 51)); // pairs with the oldest pending (silence)
+  // One timeline: the right side's own 13 frames for the padded places (its
+  // gap, as silence) take those places instead of landing after them…
+  m.pushRightSilence(13);
+  assert.equal(sink.frames, 13);
+  assert.equal(m.rightFrames, 13);
+  m.pushRight(s16(50, 51)); // …so its audio pairs with the left audio of the same place
   assert.deepEqual(sink.samples().slice(-4), [0, 50, 0, 51]);
   assert.deepEqual(m.flush(), { left: 0, right: 2 });
   assert.equal(m.leftFrames, 17);
   assert.equal(m.rightFrames, 17);
   assert.equal(sink.frames, 17);
   assert.deepEqual(m.padded, { left: 0, right: 13 });
+  assert.deepEqual(m.late, { left: 0, right: 0 });
   // maxLagFrames 0: everything goes out immediately.
   const sink0 = new MemorySink();
   const m0 = new StereoMixer(sink0, { rate: 8000, maxLagFrames: 0 });
   m0.pushRight(s16(5, 6));
   assert.deepEqual(sink0.samples(), [0, 5, 0, 6]);
   assert.deepEqual(m0.padded, { left: 2, right: 0 });
+  // Audio that arrives for places already padded is dropped and counted.
+  m0.pushLeft(s16(7, 0, 9));
+  assert.deepEqual(sink0.samples(), [0, 5, 0, 6, 9, 0]);
+  assert.deepEqual(m0.late, { left: 1, right: 0 }, "7 was late; the 0 sample is silence");
+});
+
+Deno.test("StereoMixer: a gap longer than the lag bound on both sides keeps them aligned", () => {
+  // Was: the first side's gap went out against padding on the other, whose own
+  // gap then landed after that padding, shifting it by the gap's length.
+  const sink = new MemorySink();
+  const m = new StereoMixer(sink, { rate: 8000, maxLagFrames: 4 });
+  m.pushLeft(s16(1, 2));
+  m.pushRight(s16(-1, -2));
+  m.pushLeftSilence(10);
+  m.pushLeft(s16(3, 4));
+  m.pushRightSilence(10);
+  m.pushRight(s16(-3, -4));
+  m.flush();
+  const out = sink.samples();
+  assert.equal(sink.frames, 14);
+  assert.deepEqual(out.slice(0, 4), [1, -1, 2, -2]);
+  assert.deepEqual(out.slice(-4), [3, -3, 4, -4]);
+  assert.deepEqual(m.late, { left: 0, right: 0 });
 });
 
 Deno.test("StereoMixer: default lag bound is 5 s and memory stays bounded", () => {
@@ -902,6 +941,7 @@ Deno.test("StereoMixer: matches a per-sample reference on random pushes", () => 
       assert.ok(m.pending.left === 0 || m.pending.right === 0);
     }
     assert.deepEqual(m.padded, { left: ref.padded[0], right: ref.padded[1] });
+    assert.deepEqual(m.late, { left: ref.late[0], right: ref.late[1] });
     m.flush();
     ref.flush();
     assert.deepEqual(sink.samples(), ref.out, `maxLag ${maxLag}`);

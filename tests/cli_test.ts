@@ -305,6 +305,43 @@ Deno.test("extract from stdin to stdout: raw track, streaming WAV, stereo mix", 
   assert.equal(both.code, 2);
 });
 
+Deno.test("extract --out - into a pipe closed early: the summary says the run failed, exit 1", async () => {
+  // Was: "stopped: end of input" (as if the audio had been delivered), then the error line.
+  // 20 fragments: more audio than a pipe holds, all written when the input ends.
+  const s = connectStream({ fragments: 20 });
+  const path = await tempFile(s.bytes);
+  const child = kvsaudioCommand(["extract", path, "--out", "-", "--tracks", "from"], {
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  // Like `| head -c 100`: the reader takes the first bytes and goes away.
+  const reader = child.stdout.getReader();
+  await reader.read();
+  await reader.cancel();
+  const status = await child.status;
+  const text = await stderr;
+  assert.equal(status.code, 1, text);
+  assert.match(text, /^stopped: error \(exit 1\); stdout received the audio up to then$/m);
+  assert.doesNotMatch(text, /end of input/);
+  assert.match(text, /^kvsaudio: .*output pipe closed/m);
+  await Deno.remove(path);
+});
+
+Deno.test("extract --tracks from: the summary marks the direction it did not write", async () => {
+  const s = connectStream({ fragments: 2 });
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  const r = await kvsaudio(["extract", path, "--out", dir, "--tracks", "from"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdoutText, /^2 fragment\(s\); from customer 2\.048 s, to customer 2\.048 s \(not written\)$/m);
+  const both = await kvsaudio(["extract", path, "--out", `${dir}/both`]);
+  assert.match(both.stdoutText, /^2 fragment\(s\); from customer 2\.048 s, to customer 2\.048 s$/m);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(path);
+});
+
 Deno.test("extract: SIGINT while reading a live pipe finalizes valid WAVs and exits 130", async () => {
   const s = connectStream({ fragments: 4 });
   const dir = await Deno.makeTempDir();

@@ -89,6 +89,91 @@ Deno.test("a gap longer than --max-gap is skipped, not filled, on both tracks", 
   await Deno.remove(r.dir, { recursive: true });
 });
 
+/** `both` with fragment slots `missing` taken from a stream that has only the agent's track (same timing and samples). */
+function customerMissing(slots: number, missing: number[]) {
+  const both = connectStream({ fragments: slots });
+  const toOnly = connectStream({ fragments: slots, tracks: ["AUDIO_TO_CUSTOMER"] });
+  const bytes = concat(both.fragments.map((f, i) => missing.includes(i) ? toOnly.fragments[i].bytes : f.bytes));
+  const exp = expectedPcm(both);
+  // The customer's file: silence where its track is missing.
+  const block = 512 * 2;
+  const from = exp.from!.slice();
+  for (const i of missing) from.fill(0, i * 16 * block, (i + 1) * 16 * block);
+  return { bytes, from, to: exp.to! };
+}
+
+Deno.test("one direction missing for longer than --max-gap: filled (the other has audio then), both on one timeline", async () => {
+  // Was: the customer's 5.12 s gap shifted the shared timeline, so the agent's
+  // next 5.12 s of audio counted as overlap and were dropped.
+  const c = customerMissing(12, [2, 3, 4, 5, 6]);
+  const r = await runPipeline(c.bytes, { demux: { maxGapMs: 3000 }, writer: { stereo: true } });
+  assert.equal(r.error, undefined);
+  sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, c.from, "from_customer");
+  sameBytes((await readWav(`${r.dir}/to_customer.wav`)).data, c.to, "to_customer");
+  assert.deepEqual(r.writer.overlapFrames, { from: 0, to: 0 });
+  assert.deepEqual(r.writer.gapFrames, { from: 5 * 16 * 512, to: 0 });
+  sameBytes(
+    (await readWav(`${r.dir}/stereo.wav`)).data,
+    interleave(c.from, c.to),
+    "stereo: the two files side by side",
+  );
+  await Deno.remove(r.dir, { recursive: true });
+});
+
+Deno.test("a gap in both directions longer than the stereo lag bound (5 s): stereo.wav stays aligned", async () => {
+  // Was: the customer's gap went out against padding on the agent's side, whose
+  // own gap then landed after it: the agent's audio came 5 s late.
+  for (const omit of [[2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]]) {
+    const s = connectStream({ fragments: omit.length + 5, omit });
+    const r = await runPipeline(s.bytes, { writer: { stereo: true } });
+    const exp = expectedPcm(s);
+    const from = await readWav(`${r.dir}/from_customer.wav`);
+    sameBytes(from.data, exp.from!, "from_customer");
+    sameBytes(
+      (await readWav(`${r.dir}/stereo.wav`)).data,
+      interleave(exp.from!, exp.to!),
+      `stereo, ${omit.length} missing`,
+    );
+    await Deno.remove(r.dir, { recursive: true });
+  }
+});
+
+Deno.test("input ending at a block boundary before the trailing Tags that carry the ContactId: that fragment is not written", async () => {
+  // Was: cut inside a block it was contact-unknown, but cut between blocks
+  // (or right after the Cluster) the fragment counted as whole and its audio,
+  // which may be another contact's, was written as the followed contact's.
+  for (const position of ["after", "both"] as const) {
+    const s = connectStream({ fragments: 3, tagsPosition: position, contactIds: "aaa" });
+    const last = s.fragments[2];
+    const endOf = (k: number) => {
+      const pcm = last.blocks[k].pcm;
+      return last.offset + pcm.byteOffset - last.bytes.byteOffset + pcm.length;
+    };
+    for (const k of [10, last.blocks.length - 1]) {
+      const cut = s.bytes.subarray(0, endOf(k));
+      const r = await runPipeline(cut);
+      assert.equal(r.error, undefined);
+      const stop = r.items.at(-1)!;
+      assert.ok(stop.kind === "stop");
+      if (position === "after") {
+        assert.equal(stop.reason, "contact-unknown", `cut after block ${k}`);
+        assert.equal(r.items.filter((i) => i.kind === "audio").length, 2);
+        const exp = expectedPcm(s, { untilIndex: 2 });
+        sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, "from: fragments 0-1 only");
+      } else {
+        // The ContactId came before the Cluster: the fragment's owner is known; it is flushed.
+        assert.equal(stop.reason, "end-of-input", `cut after block ${k}`);
+        assert.equal(r.items.filter((i) => i.kind === "audio").length, 3);
+      }
+      await Deno.remove(r.dir, { recursive: true });
+      // Not following a contact: written either way.
+      const all = await runPipeline(cut, { demux: { followStream: true } });
+      assert.equal(all.items.filter((i) => i.kind === "audio").length, 3);
+      await Deno.remove(all.dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("ContactId switch ends the stream before the other contact's audio", async () => {
   const s = connectStream({ fragments: 5, contactIds: ["aaa", "aaa", "bbb", "bbb", "aaa"] });
   const r = await checkStream(s, {}, { untilIndex: 2 });

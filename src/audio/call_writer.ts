@@ -150,6 +150,20 @@ export class CallWriter {
     return this.#planned().map(([, p]) => p);
   }
 
+  /**
+   * Whether `dir`'s audio goes into an output: its own file, or the stereo mix.
+   *
+   * @example
+   * ```ts
+   * import { CallWriter } from "./call_writer.ts";
+   * const w = new CallWriter({ outDir: "out", format: "wav", stereo: false, tracks: "from", force: false });
+   * w.keeps("to"); // false
+   * ```
+   */
+  keeps(dir: Direction): boolean {
+    return this.#planned().some(([what]) => what === dir || what === "stereo");
+  }
+
   /** The stream format, once known. */
   get format(): PcmFormat | undefined {
     return this.#format;

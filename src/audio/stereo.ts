@@ -63,10 +63,14 @@ export interface SideFrames {
  * soon as both sides have them, so at most one side has audio pending.
  *
  * Memory is bounded: when one side gets more than `maxLagFrames` ahead, the
- * oldest excess frames are written against silence on the lagging side (that
- * side's later audio then lands after the padding). Such padding is counted
- * in {@link padded}. {@link flush} ends the stream by padding the shorter
- * side and writing everything.
+ * oldest excess frames are written against silence on the lagging side.
+ * Such padding is counted in {@link padded}. Both sides stay on one
+ * timeline: the lagging side's next frames take the padded places, so they
+ * are skipped (they are silence when the lag came from a gap in that side's
+ * timeline, as with kvsaudio's demuxer; audio arriving that late is dropped
+ * and counted in {@link late}). {@link flush} ends the stream by padding the
+ * shorter side and writing everything; pushes after it start at the common
+ * length.
  *
  * Inputs may be any `Uint8Array` view (odd byte offsets are copied into an
  * aligned scratch buffer first); they are never retained. Samples are moved
@@ -148,6 +152,11 @@ export class StereoMixer {
     return { left: this.#left.padded, right: this.#right.padded };
   }
 
+  /** Frames with sound (a non-zero sample) that arrived for places already padded, dropped. */
+  get late(): SideFrames {
+    return { left: this.#left.late, right: this.#right.late };
+  }
+
   /** Append mono s16le audio to the left channel (even length). */
   pushLeft(pcm: Uint8Array): void {
     this.#pushBytes(this.#left, this.#right, true, pcm);
@@ -181,6 +190,8 @@ export class StereoMixer {
     if (r.pending > 0) this.#emit(null, 0, r.buf, r.head, r.pending);
     l.frames += tail.left;
     r.frames += tail.right;
+    // The end of the stream: a later push starts a new stretch at the common length.
+    l.owed = r.owed = 0;
     l.clear();
     r.clear();
     return tail;
@@ -223,6 +234,15 @@ export class StereoMixer {
     off: number,
     n: number,
   ): void {
+    // Places already written as padding on this side: skip as many frames.
+    if (a.owed > 0) {
+      const k = Math.min(a.owed, n);
+      a.owed -= k;
+      if (src !== null) a.late += countAudible(src, off, k);
+      off += k;
+      n -= k;
+      if (n === 0) return;
+    }
     a.frames += n;
     // b has audio waiting (so a has none): pair it with the new samples.
     const waiting = b.pending;
@@ -252,6 +272,7 @@ export class StereoMixer {
       }
       b.padded += excess;
       b.frames += excess;
+      b.owed += excess;
     }
     if (n > 0) a.append(src, off, n);
   }
@@ -301,6 +322,10 @@ class Side {
   tail = 0;
   frames = 0;
   padded = 0;
+  /** Frames written as padding that this side's own frames have not reached yet. */
+  owed = 0;
+  /** Audible frames skipped because their places were padded. */
+  late = 0;
   readonly #limit: number;
 
   constructor(maxLag: number) {
@@ -369,6 +394,13 @@ function interleaveOne(
     out[j + channel] = src[off + i];
     out[j + silent] = 0;
   }
+}
+
+/** How many of the n samples from `off` are not zero. */
+function countAudible(src: Uint16Array, off: number, n: number): number {
+  let k = 0;
+  for (let i = off; i < off + n; i++) if (src[i] !== 0) k++;
+  return k;
 }
 
 function checkFrames(frames: number): number {

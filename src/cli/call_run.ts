@@ -18,7 +18,7 @@
 
 import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
-import type { KvsAudioError } from "../errors.ts";
+import { KvsAudioError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
@@ -170,6 +170,11 @@ export class CallRun {
       w.close(reason !== "error" && reason !== "interrupted");
     } catch (e) {
       closeError = e; // reported after the summary
+      // The last audio could not be written (e.g. stdout closed): the run failed.
+      if (e instanceof KvsAudioError && error === undefined) {
+        reason = "error";
+        error = e;
+      }
     }
     const s = this.#summary(reason);
     const rate = w.format?.rate ?? 8000;
@@ -210,11 +215,10 @@ export class CallRun {
     const overlaps = w.overlapFrames.from + w.overlapFrames.to > 0
       ? `; overlapping frames dropped: from customer ${w.overlapFrames.from}, to customer ${w.overlapFrames.to}`
       : "";
-    this.#rep.text(
-      `${s.fragments} fragment(s); from customer ${seconds(w.frames.from).toFixed(3)} s, to customer ${
-        seconds(w.frames.to).toFixed(3)
-      } s${gaps}${overlaps}`,
-    );
+    // A direction with no output of its own (--tracks) is still measured; say so.
+    const track = (dir: "from" | "to") =>
+      `${dir} customer ${seconds(w.frames[dir]).toFixed(3)} s${w.keeps(dir) ? "" : " (not written)"}`;
+    this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
     const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
     const why = reason === "contact-changed"
       ? this.#count === 0

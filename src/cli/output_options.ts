@@ -44,8 +44,9 @@ export const CALL_HELP = `  -o, --out DIR         output directory (created if m
   --contact-id ID       only this contact's audio: the first fragment of another contact ends
                         the run (default: the first fragment's ContactId)
   --follow-stream       do not stop when the ContactId changes
-  --max-gap SECONDS     longest gap in time filled with silence (default 60); longer gaps are
-                        skipped and reported`;
+  --max-gap SECONDS     longest gap in the whole call filled with silence (default 60); longer
+                        ones are skipped on both tracks and reported (one track's gap while
+                        the other has audio is always filled, so both stay aligned)`;
 
 /** Parsed shared options. */
 export interface CallOutputOptions {

@@ -103,7 +103,12 @@ export interface DemuxOptions {
   contactId?: string;
   /** Do not stop when the ContactId changes (and take no target from the first fragment). */
   followStream?: boolean;
-  /** Gaps longer than this (ms) are reported but not filled with silence (default 60,000). */
+  /**
+   * Holes in the whole call (no audio in either direction) longer than this
+   * (ms) are skipped on both timelines and reported instead of filled with
+   * silence (default 60,000). One direction's gap while the other has audio
+   * is always filled, so both stay aligned.
+   */
   maxGapMs?: number;
   /** Timing jitter absorbed without a gap or an overlap, in ms (default 2). */
   toleranceMs?: number;
@@ -132,6 +137,8 @@ export class ConnectDemuxer {
   #layout = new FragmentLayout();
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
+  /** The last fragment with a ContactId had it only in the Tags after its Cluster. */
+  #contactAfter = false;
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
   #shiftFrames = 0;
   /** Gaps longer than `maxGapMs` that were not filled. */
@@ -185,9 +192,15 @@ export class ConnectDemuxer {
         else if (cid !== this.#target) {
           return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
         }
-      } else if (!f.complete && this.#target !== undefined) {
+        this.#contactAfter = contactTagAfterOnly(f);
+      } else if (
+        this.#target !== undefined &&
+        (!f.complete || (this.#contactAfter && f.closedBy === "end-of-input" && !hasTrailingTags(f)))
+      ) {
         // Cut off before its ContactId tag (Connect's may come only after the
-        // Cluster): whose audio this is cannot be told, so none of it is given.
+        // Cluster; an input ending before its trailing Tags, where this
+        // stream carries it, cuts it off too): whose audio this is cannot be
+        // told, so none of it is given.
         return { kind: "stop", reason: "contact-unknown", fragment: f, contactId: this.#target };
       }
     }
@@ -254,14 +267,20 @@ export class ConnectDemuxer {
       if (blocks.track(i) !== track) continue;
       let pos = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
       if (pos > next + tol) {
-        const gap = pos - next;
-        if (gap > maxGap) {
+        // The part of the gap the other direction's timeline already spans is
+        // time that passed in the call: always filled, so both stay aligned.
+        // Only the rest — a hole in the whole call — can be too long to fill.
+        const covered = Math.max(0, Math.min(pos, this.#next[dir === "from" ? "to" : "from"]) - next);
+        const open = pos - next - covered;
+        if (open > maxGap) {
           // Too long to fill: shift the shared timeline so both directions skip it.
-          this.#shiftFrames += gap;
+          this.#shiftFrames += open;
           this.cappedGaps++;
-          warnings.push(`gap of ${(gap / rate).toFixed(3)} s not filled (over the maximum gap)`);
-          pos = next;
-        } else {
+          warnings.push(`gap of ${(open / rate).toFixed(3)} s not filled (over the maximum gap)`);
+          pos -= open;
+        }
+        const gap = pos - next;
+        if (gap > 0) {
           out.pieces.push(gap);
           out.frames += gap;
           out.gapFrames += gap;
@@ -302,6 +321,23 @@ export class ConnectDemuxer {
     this.#next[dir] = next;
     return out;
   }
+}
+
+/** Whether `f`'s ContactId tags all come after its Cluster. */
+function contactTagAfterOnly(f: Fragment): boolean {
+  let after = false;
+  for (const t of f.tags) {
+    if (t.name !== "ContactId") continue;
+    if (t.position !== "after") return false;
+    after = true;
+  }
+  return after;
+}
+
+/** Whether any of `f`'s tags come after its Cluster. */
+function hasTrailingTags(f: Fragment): boolean {
+  for (const t of f.tags) if (t.position === "after") return true;
+  return false;
 }
 
 /**
