@@ -329,6 +329,71 @@ Deno.test("extract --out - into a pipe closed early: the summary says the run fa
   await Deno.remove(path);
 });
 
+Deno.test("stdout closed early (--json | head, inspect | head): exit 1 naming it, the WAVs finalized", async () => {
+  // Was: exit 0 with no message, and WAV headers counting only the audio of the last commit.
+  const s = connectStream({ fragments: 400 }); // more JSON and text than a pipe holds
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const args of [["extract", path, "--out", `${dir}/json`, "--json"], ["inspect", path]]) {
+      const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+      const stderr = new Response(child.stderr).text();
+      const reader = child.stdout.getReader();
+      await reader.read();
+      await reader.cancel();
+      const status = await child.status;
+      const text = await stderr;
+      assert.equal(status.code, 1, `${args[0]}: ${text}`);
+      assert.match(
+        text.trimEnd().split("\n").at(-1)!,
+        /^kvsaudio: standard output was closed before the run ended \(the reader went away, e\.g\. \| head\)$/,
+      );
+    }
+    for (const name of ["from_customer.wav", "to_customer.wav"]) {
+      const bytes = await Deno.readFile(`${dir}/json/${name}`);
+      const info = parseWavHeader(bytes);
+      assert.equal(info.dataOffset + info.dataBytes, bytes.length, `${name}: the header counts every byte written`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
+  }
+});
+
+/** Wait until one of process `pid`'s threads blocks opening a FIFO (Linux: its wchan); elsewhere a fixed while. */
+async function waitInFifoOpen(pid: number): Promise<void> {
+  // (Deno reads /proc/PID only with --allow-all: ask cat.)
+  const wchans = () =>
+    new Deno.Command("sh", { args: ["-c", `cat /proc/${pid}/task/*/wchan`], stderr: "null" }).output()
+      .then((r) => new TextDecoder().decode(r.stdout), () => "");
+  for (let i = 0; i < 200; i++) {
+    const all = await wchans();
+    if (all === "") break; // no /proc
+    if (all.includes("wait_for_partner") || all.includes("fifo")) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+}
+
+Deno.test("SIGTERM while inspect or extract waits for a FIFO's writer: exit 130", async () => {
+  // Was: no handler yet at that point, so the signal killed the process (exit 143).
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = `${dir}/in.fifo`;
+    if (!await makeFifo(fifo, "FIFO signal test")) return;
+    for (const args of [["inspect", fifo], ["extract", fifo, "--out", `${dir}/out`]]) {
+      const child = kvsaudioCommand(args, { stdout: "null", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+      const stderr = new Response(child.stderr).text();
+      await waitInFifoOpen(child.pid);
+      child.kill("SIGTERM");
+      const status = await child.status;
+      assert.equal(status.code, 130, `${args[0]}: ${await stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("extract --tracks from: the summary marks the direction it did not write", async () => {
   const s = connectStream({ fragments: 2 });
   const path = await tempFile(s.bytes);

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Input, openInput, READ_SIZE } from "../src/cli/input.ts";
+import { type Input, openInput, READ_SIZE, TURN_MS } from "../src/cli/input.ts";
 import { seededRandom } from "../src/kvs/backoff.ts";
 import { tempFile } from "./support/cli.ts";
 import { makeFifo, noise, openFifoWriter, writeFully } from "./support/util.ts";
@@ -136,4 +136,30 @@ Deno.test("input: a document spanning hundreds of read buffers pins at most 16 o
   assert.equal(bytes, 400 * READ_SIZE);
   // Before the cap every buffer stayed tracked (+400 MiB); V8 lets ~64 MiB of garbage buffers pile up.
   assert.ok(peak - start < 250 * READ_SIZE, `rss grew by ${((peak - start) / READ_SIZE).toFixed(0)} MiB`);
+});
+
+Deno.test("input: reading a regular file turns the event loop at least every TURN_MS, so signal handlers run", async () => {
+  // Was: a file was read synchronously to its end, so SIGINT/SIGTERM waited for the whole extract.
+  const bytes = noise(12 * READ_SIZE, 9);
+  const path = await tempFile(bytes, "");
+  let heardAt = -1;
+  let chunk = 0;
+  const listener = () => heardAt = chunk;
+  Deno.addSignalListener("SIGUSR1", listener);
+  try {
+    const input = await openInput(path);
+    for await (const c of input.chunks) {
+      input.release(Infinity);
+      if (chunk === 1) Deno.kill(Deno.pid, "SIGUSR1");
+      // Work without a turn of the event loop (as the pipeline does on each chunk).
+      const until = Date.now() + TURN_MS / 4;
+      while (Date.now() < until) c[0]++;
+      chunk++;
+    }
+    assert.equal(chunk, 12);
+    assert.ok(heardAt >= 1 && heardAt < 11, `the handler ran while reading (at chunk ${heardAt})`);
+  } finally {
+    Deno.removeSignalListener("SIGUSR1", listener);
+    await Deno.remove(path);
+  }
 });

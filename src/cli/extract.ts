@@ -59,14 +59,22 @@ export async function extractCommand(args: string[]): Promise<number> {
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
   // Refuse to overwrite before anything else; create the directory only once the input is open.
   writer.refuseExisting();
-  const input = await openInput(positionals[0]);
+  // SIGINT/SIGTERM: finalize what is written and exit 130 (also while a FIFO waits for its writer).
+  let run: CallRun | undefined;
+  const removeSignals = onInterrupt((sig) => run?.interrupted(sig));
+  let input;
+  try {
+    input = await openInput(positionals[0]);
+  } catch (e) {
+    removeSignals();
+    throw e;
+  }
   writer.createDirectory();
   input.whenIdle = () => {
     writer.commit();
     reporter.flush();
   };
-  const run = new CallRun(writer, reporter, input.name);
-  const removeSignals = onInterrupt((sig) => run.interrupted(sig));
+  run = new CallRun(writer, reporter, input.name);
   try {
     const items = demuxConnect(assembleFragments(input.chunks, { source: input.name }), {
       contactId: out.contactId,

@@ -16,7 +16,10 @@
  * moves to its start and the rest is read after it.
  *
  * A regular file (also as standard input, `- < call.mkv`) is read with
- * synchronous reads that fill each buffer. A pipe, FIFO or terminal is read
+ * synchronous reads that fill each buffer, and one asynchronous read at least
+ * every {@linkcode TURN_MS} ms: only a turn of the event loop lets signal
+ * handlers run, and a file read synchronously to its end would never give
+ * one (SIGINT would wait for the whole file). A pipe, FIFO or terminal is read
  * asynchronously, so a stalled writer never blocks signal handling; after a
  * read that returns a whole pipe's worth (64 KiB) the writer may be ahead, so
  * reading goes on into the same buffer while reads return at once (within a
@@ -67,6 +70,12 @@ export const READ_SIZE = 1 << 20;
 
 /** Most read buffers kept for reuse while their bytes are not yet released (16 MiB). */
 const MAX_TRACKED = 16;
+
+/**
+ * Longest time between turns of the event loop while a regular file is read
+ * (ms): SIGINT and SIGTERM are handled within about this long.
+ */
+export const TURN_MS = 50;
 
 /** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more may be waiting. */
 const PIPE_FULL = 1 << 16;
@@ -148,6 +157,8 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
    */
   let pending: Promise<number | null> | undefined;
   let cur: { buf: ArrayBuffer; view: Uint8Array; filled: number } | undefined;
+  /** When the event loop last turned (regular files: see TURN_MS). */
+  let lastTurn = Date.now();
   async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
@@ -190,8 +201,15 @@ function pooledInput(name: string, reader: Reader, close: boolean, regularFile: 
         let timer: ReturnType<typeof setTimeout> | undefined;
         let late: Promise<undefined> | undefined;
         while (filled < READ_SIZE && (regularFile || n === undefined || (n !== null && n >= PIPE_FULL))) {
-          if (regularFile) n = reader.readSync(view.subarray(filled));
-          else {
+          if (regularFile) {
+            // Date.now() is a V8 builtin; performance.now() is a Deno op.
+            const now = Date.now();
+            if (now - lastTurn < TURN_MS) n = reader.readSync(view.subarray(filled));
+            else {
+              lastTurn = now;
+              n = await reader.read(view.subarray(filled));
+            }
+          } else {
             const read = reader.read(view.subarray(filled));
             if (filled === begin + carry) n = await read; // nothing new yet: waiting is all there is to do
             else {

@@ -13,6 +13,7 @@
  */
 
 import { type SyncWriter, writeAll } from "../audio/write_all.ts";
+import { errorMessage, ExitCode, KvsAudioError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -22,23 +23,41 @@ const LINE_BUFFER = 1 << 16;
 /**
  * Buffers lines and writes them in large blocks. Lines are encoded into the
  * buffer as they come, so no string outlives its line.
+ *
+ * A failed write (the reader went away, as with `| head`; a full disk)
+ * throws a `KvsAudioError` with exit code 1 naming the output, once (or
+ * none, with `dropOnError`): after it, lines are dropped, so that a run can
+ * still finalize its files and end with that one error.
  */
 export class LineWriter {
   #w: SyncWriter;
+  #name: string;
   #buf = new Uint8Array(LINE_BUFFER);
   #len = 0;
+  #failed = false;
 
-  constructor(writer: SyncWriter) {
+  #dropOnError: boolean;
+
+  /**
+   * @param writer where the lines go
+   * @param name the output as messages name it
+   * @param dropOnError after a failed write, drop lines without an error
+   *   (for messages on stderr: a closed stderr must not fail the run)
+   */
+  constructor(writer: SyncWriter, name = "standard output", dropOnError = false) {
     this.#w = writer;
+    this.#name = name;
+    this.#dropOnError = dropOnError;
   }
 
   /** Queue one line (a newline is added). */
   line(text: string): void {
+    if (this.#failed) return;
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     if (this.#len + 3 * text.length + 1 > LINE_BUFFER) {
       this.flush();
       if (3 * text.length + 1 > LINE_BUFFER) {
-        writeAll(this.#w, encoder.encode(text + "\n"));
+        this.#write(encoder.encode(text + "\n"));
         return;
       }
     }
@@ -48,11 +67,44 @@ export class LineWriter {
 
   /** Write everything queued. */
   flush(): void {
-    if (this.#len === 0) return;
+    if (this.#len === 0 || this.#failed) return;
     const n = this.#len;
     this.#len = 0;
-    writeAll(this.#w, this.#buf.subarray(0, n));
+    this.#write(this.#buf.subarray(0, n));
   }
+
+  #write(bytes: Uint8Array): void {
+    try {
+      writeAll(this.#w, bytes);
+    } catch (e) {
+      this.#failed = true;
+      this.#len = 0;
+      if (!this.#dropOnError) throw outputError(this.#name, e);
+    }
+  }
+}
+
+/**
+ * The error for a failed write to `name`: a reader that went away (broken
+ * pipe) or any other write error, exit code 1.
+ *
+ * @example
+ * ```ts
+ * import { outputError } from "./output.ts";
+ * outputError("standard output", new Deno.errors.BrokenPipe()).message;
+ * // "standard output was closed before the run ended (the reader went away, e.g. | head)"
+ * ```
+ */
+export function outputError(name: string, cause: unknown): KvsAudioError {
+  const closed = cause instanceof Deno.errors.BrokenPipe ||
+    (cause instanceof Error && (cause as { code?: unknown }).code === "EPIPE");
+  return new KvsAudioError(
+    closed
+      ? `${name} was closed before the run ended (the reader went away, e.g. | head)`
+      : `${name}: write failed: ${errorMessage(cause)}`,
+    ExitCode.failure,
+    { cause },
+  );
 }
 
 /**
@@ -65,7 +117,11 @@ export class LineWriter {
  * ```
  */
 export function warn(message: string): void {
-  writeAll(Deno.stderr, encoder.encode(message + "\n"));
+  try {
+    writeAll(Deno.stderr, encoder.encode(message + "\n"));
+  } catch {
+    // stderr is closed or full: there is nowhere left to say anything
+  }
 }
 
 /**

@@ -33,8 +33,11 @@ export class Reporter {
   #verbose: boolean;
 
   constructor(opts: ReporterOptions) {
-    this.#out = new LineWriter(opts.toStderr ? Deno.stderr : Deno.stdout);
-    this.#err = opts.toStderr ? this.#out : new LineWriter(Deno.stderr);
+    // Results (stdout) must arrive: a failed write ends the run (exit 1). Messages on stderr are dropped instead.
+    this.#out = opts.toStderr
+      ? new LineWriter(Deno.stderr, "standard error", true)
+      : new LineWriter(Deno.stdout, "standard output");
+    this.#err = opts.toStderr ? this.#out : new LineWriter(Deno.stderr, "standard error", true);
     this.#json = opts.json;
     this.#verbose = opts.verbose ?? false;
   }
