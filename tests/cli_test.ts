@@ -305,24 +305,23 @@ Deno.test("extract from stdin to stdout: raw track, streaming WAV, stereo mix", 
   assert.equal(both.code, 2);
 });
 
+/** Run kvsaudio with a stdout reader that, like `| head -c 100`, takes the first bytes and goes away. */
+async function readerGoesAway(args: string[]): Promise<{ code: number; text: string }> {
+  const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  await reader.cancel();
+  return { code: (await child.status).code, text: await stderr };
+}
+
 Deno.test("extract --out - into a pipe closed early: the summary says the run failed, exit 1", async () => {
   // Was: "stopped: end of input" (as if the audio had been delivered), then the error line.
   // 20 fragments: more audio than a pipe holds, all written when the input ends.
   const s = connectStream({ fragments: 20 });
   const path = await tempFile(s.bytes);
-  const child = kvsaudioCommand(["extract", path, "--out", "-", "--tracks", "from"], {
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  // Like `| head -c 100`: the reader takes the first bytes and goes away.
-  const reader = child.stdout.getReader();
-  await reader.read();
-  await reader.cancel();
-  const status = await child.status;
-  const text = await stderr;
-  assert.equal(status.code, 1, text);
+  const { code, text } = await readerGoesAway(["extract", path, "--out", "-", "--tracks", "from"]);
+  assert.equal(code, 1, text);
   assert.match(text, /^stopped: error \(exit 1\); stdout received the audio up to then$/m);
   assert.doesNotMatch(text, /end of input/);
   assert.match(text, /^kvsaudio: .*output pipe closed/m);
@@ -336,14 +335,8 @@ Deno.test("stdout closed early (--json | head, inspect | head): exit 1 naming it
   const dir = await Deno.makeTempDir();
   try {
     for (const args of [["extract", path, "--out", `${dir}/json`, "--json"], ["inspect", path]]) {
-      const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
-      const stderr = new Response(child.stderr).text();
-      const reader = child.stdout.getReader();
-      await reader.read();
-      await reader.cancel();
-      const status = await child.status;
-      const text = await stderr;
-      assert.equal(status.code, 1, `${args[0]}: ${text}`);
+      const { code, text } = await readerGoesAway(args);
+      assert.equal(code, 1, `${args[0]}: ${text}`);
       assert.match(
         text.trimEnd().split("\n").at(-1)!,
         /^kvsaudio: standard output was closed before the run ended \(the reader went away, e\.g\. \| head\)$/,
