@@ -64,5 +64,11 @@ export {
   type TrackAudio,
 } from "./connect/demuxer.ts";
 
-export { CallWriter, type CallWriterOptions, FILE_NAMES, type TrackChoice } from "./audio/call_writer.ts";
+export {
+  CallWriter,
+  type CallWriterOptions,
+  type DurableCounts,
+  FILE_NAMES,
+  type TrackChoice,
+} from "./audio/call_writer.ts";
 export * from "./audio/mod.ts";

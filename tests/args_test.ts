@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { choice, num, parseCommand } from "../src/cli/args.ts";
 import { UsageError } from "../src/errors.ts";
+import { parseTimestamp } from "../src/cli/time.ts";
 import { catchError } from "./support/util.ts";
 
 const SPEC = {
@@ -58,4 +59,25 @@ Deno.test("choice and num validate values", () => {
   assert.equal(num("x", { n: "2.5" }, "n"), 2.5);
   assert.throws(() => num("x", { n: "-1" }, "n"), /non-negative number/);
   assert.throws(() => num("x", { n: " " }, "n"), /non-negative number/);
+  // Decimal numbers only, within limits (was: hex, exponents and padded values passed, and
+  // --idle-timeout 1e12 overflowed the timers; --max-retries 1.5 became 1).
+  assert.equal(num("x", { n: ".5" }, "n"), 0.5);
+  for (const bad of ["0x10", "1e3", " 5", "5 ", "Infinity", "1.", "+1"]) {
+    assert.throws(() => num("x", { n: bad }, "n"), /needs a non-negative number/, bad);
+  }
+  assert.throws(
+    () => num("x", { n: "1.5" }, "n", 8, { integer: true }),
+    /needs a non-negative whole number, not '1\.5'/,
+  );
+  assert.equal(num("x", { n: "3" }, "n", 8, { integer: true }), 3);
+  assert.throws(() => num("x", { n: "2000001" }, "n", 5, { max: 2_000_000 }), /--n must be at most 2000000/);
+  assert.equal(num("x", { n: "2000000" }, "n", 5, { max: 2_000_000 }), 2_000_000);
+});
+
+Deno.test("parseTimestamp: only times a request can carry (1970 to year 9999)", () => {
+  assert.equal(parseTimestamp("1599166395.421"), 1599166395421);
+  assert.equal(parseTimestamp("9999-12-31T23:59:59.999Z"), Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+  // Was: accepted, then the SDK failed with "RangeError: Invalid time value" (exit 4).
+  assert.equal(parseTimestamp("99999999999999999999"), undefined);
+  assert.equal(parseTimestamp("1969-12-31T23:59:59Z"), undefined);
 });

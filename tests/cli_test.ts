@@ -387,6 +387,49 @@ Deno.test("SIGTERM while inspect or extract waits for a FIFO's writer: exit 130"
   }
 });
 
+Deno.test("after a failed write, the done event counts only what the outputs hold (its token is safe to resume from)", async () => {
+  // Was: every fragment handed to the writer, and the last one's continuation
+  // token, although the failed write left them out of the output.
+  const s = connectStream({ fragments: 20 });
+  const path = await tempFile(s.bytes);
+  try {
+    const { code, text } = await readerGoesAway(["extract", path, "--out", "-", "--tracks", "from", "--json"]);
+    assert.equal(code, 1, text);
+    const done = jsonLines(text.split("\n").filter((l) => l.startsWith("{")).join("\n")).find((e) =>
+      e.event === "done"
+    )!;
+    assert.equal(done.reason, "error");
+    const n = done.fragments as number;
+    assert.ok(n < 20, `${n} fragments claimed, but the output failed`);
+    assert.deepEqual(done.samples, { from_customer: n * 16 * 512, to_customer: n * 16 * 512 });
+    assert.equal(done.continuationToken, n === 0 ? null : s.fragments[n - 1].continuationToken);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("--force replaces a symbolic link among the outputs, never the file it points to", async () => {
+  // Was: the link was followed and the file outside --out overwritten.
+  const s = connectStream({ fragments: 1 });
+  const path = await tempFile(s.bytes);
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/precious.txt`, "keep me");
+    await Deno.mkdir(`${dir}/out`);
+    await Deno.symlink(`${dir}/precious.txt`, `${dir}/out/from_customer.wav`);
+    const refused = await kvsaudio(["extract", path, "--out", `${dir}/out`]);
+    assert.equal(refused.code, 2, refused.stderr);
+    const r = await kvsaudio(["extract", path, "--out", `${dir}/out`, "--force"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(`${dir}/precious.txt`), "keep me");
+    assert.ok((await Deno.lstat(`${dir}/out/from_customer.wav`)).isFile);
+    sameBytes((await readWav(`${dir}/out/from_customer.wav`)).data, expectedPcm(s).from!, "from_customer");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("extract --tracks from: the summary marks the direction it did not write", async () => {
   const s = connectStream({ fragments: 2 });
   const path = await tempFile(s.bytes);
@@ -582,6 +625,20 @@ Deno.test("config: ./kvsaudio.ini and --config give extract and inspect their de
     const wrongSection = await kvsaudio(["extract", "call.mkv", "--out", "x"], { cwd: dir });
     assert.equal(wrongSection.code, 2);
     assert.match(oneLineError(wrongSection.stderr), /unknown option 'region' for extract/);
+    // The whole file is checked, whichever command runs (was: other sections were never read).
+    for (
+      const [ini, error] of [
+        ["[Extract]\nout = x\n", /unknown section \[Extract\] \(sections: pull, extract, inspect\)/],
+        ["[bogus]\nout = x\n", /unknown section \[bogus\]/],
+        ["[pull]\nbogus = 1\n", /unknown option 'bogus' for pull/],
+        ["[extract]\ntree = true\n", /unknown option 'tree' for extract/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(`${dir}/kvsaudio.ini`, ini);
+      const r = await kvsaudio(["inspect", "call.mkv"], { cwd: dir });
+      assert.equal(r.code, 2, ini);
+      assert.match(oneLineError(r.stderr), error);
+    }
   });
 });
 

@@ -107,6 +107,8 @@ export class CallWriter {
   /** Set when the outputs are opened. */
   #format: PcmFormat | undefined;
   #closed = false;
+  /** A write or commit failed: {@linkcode CallWriter.durable} stays as it was then. */
+  #failed = false;
   #lastCommit = -Infinity;
   /** Paths of the outputs opened so far. */
   #opened: string[] = [];
@@ -122,6 +124,19 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
+  /**
+   * The counts above as of the last commit that reached every output: what
+   * the files' headers count. Behind them only after a failed write (a full
+   * disk, a closed pipe), when a summary must not claim audio that is not in
+   * the files.
+   */
+  readonly durable: DurableCounts = {
+    fragments: 0,
+    frames: { from: 0, to: 0 },
+    gaps: { from: 0, to: 0 },
+    gapFrames: { from: 0, to: 0 },
+    overlapFrames: { from: 0, to: 0 },
+  };
   /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
   readonly #commitIntervalMs: number;
 
@@ -263,6 +278,15 @@ export class CallWriter {
   write(item: AudioItem): void {
     if (this.#closed) throw new Error("CallWriter: write() after close()");
     if (!item.from && !item.to) return;
+    try {
+      this.#write(item);
+    } catch (e) {
+      this.#failed = true; // what the outputs hold stays as of the last commit
+      throw e;
+    }
+  }
+
+  #write(item: AudioItem): void {
     if (this.#format === undefined) this.#open(item.format);
     this.fragments++;
     for (const dir of DIRECTIONS) {
@@ -297,8 +321,26 @@ export class CallWriter {
 
   /** Make every output a valid file holding all audio written so far. */
   commit(): void {
-    for (const s of Object.values(this.#sinks)) s.commit();
-    this.#stereoSink?.commit();
+    try {
+      for (const s of Object.values(this.#sinks)) s.commit();
+      this.#stereoSink?.commit();
+    } catch (e) {
+      this.#failed = true;
+      throw e;
+    }
+    this.#durable();
+  }
+
+  /** Everything written so far is in every output: record the counts as durable. */
+  #durable(): void {
+    const d = this.durable;
+    d.fragments = this.fragments;
+    for (const dir of DIRECTIONS) {
+      d.frames[dir] = this.frames[dir];
+      d.gaps[dir] = this.gaps[dir];
+      d.gapFrames[dir] = this.gapFrames[dir];
+      d.overlapFrames[dir] = this.overlapFrames[dir];
+    }
   }
 
   /**
@@ -329,7 +371,37 @@ export class CallWriter {
     for (const s of Object.values(this.#sinks)) attempt(() => s.close());
     if (this.#stereoSink) attempt(() => this.#stereoSink!.close());
     if (first !== undefined) throw first;
+    // (A sink that failed before closes without an error: its file holds what it held then.)
+    if (!this.#failed) this.#durable();
   }
+}
+
+/**
+ * Counts of a {@linkcode CallWriter} that its outputs hold for certain.
+ *
+ * @example
+ * ```ts
+ * import type { DurableCounts } from "./call_writer.ts";
+ * const none: DurableCounts = {
+ *   fragments: 0,
+ *   frames: { from: 0, to: 0 },
+ *   gaps: { from: 0, to: 0 },
+ *   gapFrames: { from: 0, to: 0 },
+ *   overlapFrames: { from: 0, to: 0 },
+ * };
+ * ```
+ */
+export interface DurableCounts {
+  /** Fragments whose audio every output holds. */
+  fragments: number;
+  /** Frames per direction (silence included). */
+  frames: Record<Direction, number>;
+  /** Gaps filled with silence, per direction. */
+  gaps: Record<Direction, number>;
+  /** Silent frames inserted for gaps, per direction. */
+  gapFrames: Record<Direction, number>;
+  /** Frames dropped as overlaps, per direction. */
+  overlapFrames: Record<Direction, number>;
 }
 
 function writePieces(sink: AudioSink, pieces: readonly PcmPiece[]): void {

@@ -96,7 +96,8 @@ export class PcmFileSink extends BufferedSink {
    * Without `force` the file is created with `createNew` (atomic, no race)
    * and an existing file raises
    * `UsageError("refusing to overwrite PATH (use --force)")`; with `force`
-   * an existing file is truncated. Other failures raise a
+   * an existing file is truncated, and a symbolic link is replaced by a new
+   * file (what it points to is left alone). Other failures raise a
    * {@link KvsAudioError} with exit code 1.
    *
    * @example
@@ -110,6 +111,8 @@ export class PcmFileSink extends BufferedSink {
     checkFormat(options);
     let file: Deno.FsFile;
     try {
+      // --force replaces a symbolic link itself, never the file it points to (outputs stay in their directory).
+      if (options.force && isSymlink(path)) Deno.removeSync(path);
       file = Deno.openSync(
         path,
         options.force ? { write: true, create: true, truncate: true } : { write: true, createNew: true },
@@ -184,4 +187,12 @@ function checkFormat(o: FileSinkOptions) {
   }
   // Validates rate and channels the same way the header writer does.
   wavHeader({ rate: o.rate, channels: o.channels, dataBytes: 0 });
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return Deno.lstatSync(path).isSymlink;
+  } catch {
+    return false; // absent (or unreadable: opening it reports that)
+  }
 }

@@ -156,20 +156,31 @@ export function choice<T extends string>(
 }
 
 /**
- * A non-negative number option.
+ * A non-negative decimal number option (`5`, `0.5`), at most `limits.max`,
+ * and a whole number with `limits.integer`.
  *
  * @example
  * ```ts
  * import { num } from "./args.ts";
  * num("pull", { "idle-timeout": "5" }, "idle-timeout"); // 5
+ * num("pull", { "max-retries": "3" }, "max-retries", 8, { integer: true }); // 3
  * ```
  */
-export function num(command: string, values: Values, name: string, fallback?: number): number | undefined {
+export function num(
+  command: string,
+  values: Values,
+  name: string,
+  fallback?: number,
+  limits: { max?: number; integer?: boolean } = {},
+): number | undefined {
   const v = str(values, name);
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < 0) {
-    throw new UsageError(`${command}: --${name} needs a non-negative number, not '${v}'`);
+  const integer = limits.integer === true;
+  if (!(integer ? /^\d+$/ : /^\d+(\.\d+)?$|^\.\d+$/).test(v)) {
+    throw new UsageError(`${command}: --${name} needs a non-negative ${integer ? "whole " : ""}number, not '${v}'`);
   }
+  const n = Number(v);
+  const max = limits.max ?? Number.MAX_SAFE_INTEGER;
+  if (n > max) throw new UsageError(`${command}: --${name} must be at most ${max}, not '${v}'`);
   return n;
 }

@@ -45,8 +45,18 @@ export class CallRun {
   #rep: Reporter;
   #source: string;
   #reason: EndReason = "end-of-input";
+  /**
+   * Fragment number and continuation token of the last fragment every output
+   * holds (see CallWriter.durable): a later run resumes there, so a failed
+   * write must not move them past what is in the files.
+   */
   #lastFragment: string | undefined;
   #token: string | undefined;
+  /** Writer fragments those two are for. */
+  #durableCount = 0;
+  /** Fragment numbers and tokens of the fragments written since. */
+  #pendingNumbers: (string | undefined)[] = [];
+  #pendingTokens: (string | undefined)[] = [];
   #contactId: string | undefined;
   /** The ContactId of the fragment that ended the run, if another contact's. */
   #nextContactId: string | undefined;
@@ -94,8 +104,9 @@ export class CallRun {
     this.#writer.write(item);
     const k = f.kvs;
     if (item.from || item.to) {
-      if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
-      this.#token = k.continuationToken;
+      this.#pendingNumbers.push(k.fragmentNumber);
+      this.#pendingTokens.push(k.continuationToken);
+      this.#settle();
       // The contact whose audio was written (the last one with --follow-stream).
       const cid = f.contactId;
       if (cid !== undefined && cid !== "") this.#contactId = cid;
@@ -127,6 +138,21 @@ export class CallRun {
     );
   }
 
+  /** Move the last fragment number and token up to what the writer's outputs now hold. */
+  #settle(): void {
+    const durable = this.#writer.durable.fragments;
+    const k = durable - this.#durableCount;
+    if (k <= 0) return;
+    for (let i = 0; i < k; i++) {
+      const n = this.#pendingNumbers[i];
+      if (n !== undefined) this.#lastFragment = n;
+    }
+    this.#token = this.#pendingTokens[k - 1];
+    this.#pendingNumbers.splice(0, k);
+    this.#pendingTokens.splice(0, k);
+    this.#durableCount = durable;
+  }
+
   /** Finish normally: close the outputs, print the summary, return 0. */
   done(): number {
     this.#finish(this.#reason);
@@ -153,10 +179,10 @@ export class CallRun {
     const w = this.#writer;
     return {
       reason,
-      fragments: w.fragments,
+      fragments: w.durable.fragments,
       lastFragmentNumber: clipOrNull(this.#lastFragment),
       continuationToken: clipOrNull(this.#token),
-      samples: { from_customer: w.frames.from, to_customer: w.frames.to },
+      samples: { from_customer: w.durable.frames.from, to_customer: w.durable.frames.to },
     };
   }
 
@@ -176,6 +202,9 @@ export class CallRun {
         error = e;
       }
     }
+    this.#settle();
+    // What the files hold (behind what was written only after a failed write).
+    const d = w.durable;
     const s = this.#summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
@@ -191,10 +220,10 @@ export class CallRun {
       contactId: clipOrNull(this.#contactId),
       stopFragmentNumber: clipOrNull(this.#stopFragment),
       rate,
-      seconds: { from_customer: seconds(w.frames.from), to_customer: seconds(w.frames.to) },
-      gaps: { from_customer: w.gaps.from, to_customer: w.gaps.to },
-      gapSeconds: { from_customer: seconds(w.gapFrames.from), to_customer: seconds(w.gapFrames.to) },
-      overlapFrames: { from_customer: w.overlapFrames.from, to_customer: w.overlapFrames.to },
+      seconds: { from_customer: seconds(d.frames.from), to_customer: seconds(d.frames.to) },
+      gaps: { from_customer: d.gaps.from, to_customer: d.gaps.to },
+      gapSeconds: { from_customer: seconds(d.gapFrames.from), to_customer: seconds(d.gapFrames.to) },
+      overlapFrames: { from_customer: d.overlapFrames.from, to_customer: d.overlapFrames.to },
       files: w.written,
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
@@ -207,17 +236,17 @@ export class CallRun {
     const kept = (inFiles: string, onStdout: string) =>
       files.length > 0 ? inFiles : w.written.length > 0 ? onStdout : "no audio was written";
     // Gaps and overlaps are per file: each direction has its own.
-    const gaps = w.gaps.from + w.gaps.to > 0
-      ? `; gaps filled: from customer ${w.gaps.from} (${
-        seconds(w.gapFrames.from).toFixed(3)
-      } s), to customer ${w.gaps.to} (${seconds(w.gapFrames.to).toFixed(3)} s)`
+    const gaps = d.gaps.from + d.gaps.to > 0
+      ? `; gaps filled: from customer ${d.gaps.from} (${
+        seconds(d.gapFrames.from).toFixed(3)
+      } s), to customer ${d.gaps.to} (${seconds(d.gapFrames.to).toFixed(3)} s)`
       : "";
-    const overlaps = w.overlapFrames.from + w.overlapFrames.to > 0
-      ? `; overlapping frames dropped: from customer ${w.overlapFrames.from}, to customer ${w.overlapFrames.to}`
+    const overlaps = d.overlapFrames.from + d.overlapFrames.to > 0
+      ? `; overlapping frames dropped: from customer ${d.overlapFrames.from}, to customer ${d.overlapFrames.to}`
       : "";
     // A direction with no output of its own (--tracks) is still measured; say so.
     const track = (dir: "from" | "to") =>
-      `${dir} customer ${seconds(w.frames[dir]).toFixed(3)} s${w.keeps(dir) ? "" : " (not written)"}`;
+      `${dir} customer ${seconds(d.frames[dir]).toFixed(3)} s${w.keeps(dir) ? "" : " (not written)"}`;
     this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
     const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
     const why = reason === "contact-changed"

@@ -25,7 +25,7 @@
 
 import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
-import { ALL_OPTIONS } from "./command_options.ts";
+import { ALL_OPTIONS, EXTRACT_OPTIONS, INSPECT_OPTIONS, PULL_OPTIONS } from "./command_options.ts";
 
 /** Default config file, read when present and no --config is given. */
 export const DEFAULT_CONFIG = "kvsaudio.ini";
@@ -34,8 +34,8 @@ export const DEFAULT_CONFIG = "kvsaudio.ini";
 export const CONFIG_HELP =
   `  --config FILE         INI file with defaults for any long option (default ./kvsaudio.ini)`;
 
-/** The commands that read the config, each with a section of its own. */
-const COMMANDS = ["pull", "extract", "inspect"];
+/** The commands that read the config, each with a section of its own, and their options. */
+const SECTIONS: Record<string, OptionSpec> = { pull: PULL_OPTIONS, extract: EXTRACT_OPTIONS, inspect: INSPECT_OPTIONS };
 
 /**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
@@ -58,6 +58,21 @@ export async function applyConfig(
   }
   const { parse } = await import("ini");
   const data = parse(text) as Record<string, unknown>;
+  // The whole file is checked, whichever command reads it: a typo in another
+  // command's section is found now, not when that command runs.
+  for (const [name, v] of Object.entries(data)) {
+    if (typeof v !== "object" || v === null) continue;
+    const other = Object.hasOwn(SECTIONS, name) ? SECTIONS[name] : undefined;
+    if (other === undefined) {
+      throw new UsageError(`${path}: unknown section [${name}] (sections: ${Object.keys(SECTIONS).join(", ")})`);
+    }
+    if (name === command) continue; // checked below, with its values
+    for (const key of Object.keys(v)) {
+      if (key === "config" || key === "help" || !Object.hasOwn(other, key)) {
+        throw new UsageError(`${path}: unknown option '${key}' for ${name}`);
+      }
+    }
+  }
   const section = data[command];
   // [key, value, at the top level]: top-level keys first, then this command's section.
   const entries: [string, unknown, boolean][] = [];
@@ -70,7 +85,7 @@ export async function applyConfig(
     const opt = settable ? spec[key] : undefined;
     if (!opt) {
       // Sections for other commands, and top-level keys of other commands' options, are skipped.
-      if (COMMANDS.includes(key) || (topLevel && settable && ALL_OPTIONS.includes(key))) continue;
+      if (Object.hasOwn(SECTIONS, key) || (topLevel && settable && ALL_OPTIONS.includes(key))) continue;
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;

@@ -55,7 +55,8 @@ Stop (any):
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time
-  --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5)
+  --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5;
+                            0: never, wait until a stop bound or a signal)
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
@@ -96,6 +97,9 @@ function fragmentNumber(name: string, value: string): string {
   }
   return value;
 }
+
+/** Longest --idle-timeout (s): a timer waits at most 2^31 - 1 ms. */
+const MAX_WAIT_S = 2_000_000;
 
 function timestamp(name: string, value: string): number {
   const ms = parseTimestamp(value);
@@ -161,7 +165,8 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const stopTsText = str(values, "stop-timestamp");
   const stopTimestampMs = stopTsText !== undefined ? timestamp("stop-timestamp", stopTsText) : event?.stopTimestampMs;
   const maxDuration = num("pull", values, "max-duration");
-  const idle = num("pull", values, "idle-timeout", 5) as number;
+  // (Timers take at most 2^31 - 1 ms: ~24.8 days.)
+  const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
   let archived = flag(values, "archived");
   if (archived && (startTimestampMs === undefined || stopTimestampMs === undefined)) {
     throw new UsageError("pull: --archived needs --start-timestamp and --stop-timestamp");
@@ -179,7 +184,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     stopTimestampMs,
     maxDurationMs: maxDuration !== undefined ? maxDuration * 1000 : undefined,
     idleTimeoutMs: idle * 1000,
-    maxRetries: Math.floor(num("pull", values, "max-retries", 8) as number),
+    maxRetries: num("pull", values, "max-retries", 8, { integer: true }) as number,
     archived,
     startTimestampMs,
     aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl },
