@@ -330,11 +330,11 @@ Deno.test("extract --out - into a pipe closed early: the summary says the run fa
 
 Deno.test("stdout closed early (--json | head, inspect | head): exit 1 naming it, the WAVs finalized", async () => {
   // Was: exit 0 with no message, and WAV headers counting only the audio of the last commit.
-  const s = connectStream({ fragments: 400 }); // more JSON and text than a pipe holds
+  const s = connectStream({ fragments: 800 }); // JSON events (~240 KB) and tree lines far beyond what pipes hold
   const path = await tempFile(s.bytes);
   const dir = await Deno.makeTempDir();
   try {
-    for (const args of [["extract", path, "--out", `${dir}/json`, "--json"], ["inspect", path]]) {
+    for (const args of [["extract", path, "--out", `${dir}/json`, "--json"], ["inspect", path, "--tree"]]) {
       const { code, text } = await readerGoesAway(args);
       assert.equal(code, 1, `${args[0]}: ${text}`);
       assert.match(

@@ -124,6 +124,8 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
+  /** Called after each commit that reached every output (then {@linkcode CallWriter.durable} counts everything written). */
+  onDurable: (() => void) | undefined;
   /**
    * The counts above as of the last commit that reached every output: what
    * the files' headers count. Behind them only after a failed write (a full
@@ -333,6 +335,7 @@ export class CallWriter {
 
   /** Everything written so far is in every output: record the counts as durable. */
   #durable(): void {
+    this.onDurable?.();
     const d = this.durable;
     d.fragments = this.fragments;
     for (const dir of DIRECTIONS) {

@@ -52,11 +52,9 @@ export class CallRun {
    */
   #lastFragment: string | undefined;
   #token: string | undefined;
-  /** Writer fragments those two are for. */
-  #durableCount = 0;
-  /** Fragment numbers and tokens of the fragments written since. */
-  #pendingNumbers: (string | undefined)[] = [];
-  #pendingTokens: (string | undefined)[] = [];
+  /** The same for the last fragment handed to the writer (they become the above at each commit). */
+  #latestFragment: string | undefined;
+  #latestToken: string | undefined;
   #contactId: string | undefined;
   /** The ContactId of the fragment that ended the run, if another contact's. */
   #nextContactId: string | undefined;
@@ -70,6 +68,11 @@ export class CallRun {
     this.#writer = writer;
     this.#rep = reporter;
     this.#source = source;
+    // A commit that reached every output holds every fragment handed over so far.
+    writer.onDurable = () => {
+      this.#lastFragment = this.#latestFragment;
+      this.#token = this.#latestToken;
+    };
   }
 
   /** Record why the run ends (a stop bound of `pull`, an idle timeout, …). */
@@ -101,12 +104,14 @@ export class CallRun {
     }
     const f = item.fragment;
     const n = this.#count++;
-    this.#writer.write(item);
     const k = f.kvs;
     if (item.from || item.to) {
-      this.#pendingNumbers.push(k.fragmentNumber);
-      this.#pendingTokens.push(k.continuationToken);
-      this.#settle();
+      // Before the write: it may commit, and then this fragment is held.
+      if (k.fragmentNumber !== undefined) this.#latestFragment = k.fragmentNumber;
+      this.#latestToken = k.continuationToken;
+    }
+    this.#writer.write(item);
+    if (item.from || item.to) {
       // The contact whose audio was written (the last one with --follow-stream).
       const cid = f.contactId;
       if (cid !== undefined && cid !== "") this.#contactId = cid;
@@ -136,21 +141,6 @@ export class CallRun {
         ((item.to?.frames ?? 0) / rate).toFixed(3)
       } s`,
     );
-  }
-
-  /** Move the last fragment number and token up to what the writer's outputs now hold. */
-  #settle(): void {
-    const durable = this.#writer.durable.fragments;
-    const k = durable - this.#durableCount;
-    if (k <= 0) return;
-    for (let i = 0; i < k; i++) {
-      const n = this.#pendingNumbers[i];
-      if (n !== undefined) this.#lastFragment = n;
-    }
-    this.#token = this.#pendingTokens[k - 1];
-    this.#pendingNumbers.splice(0, k);
-    this.#pendingTokens.splice(0, k);
-    this.#durableCount = durable;
   }
 
   /** Finish normally: close the outputs, print the summary, return 0. */
@@ -202,7 +192,6 @@ export class CallRun {
         error = e;
       }
     }
-    this.#settle();
     // What the files hold (behind what was written only after a failed write).
     const d = w.durable;
     const s = this.#summary(reason);

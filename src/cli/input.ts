@@ -75,7 +75,7 @@ const MAX_TRACKED = 16;
  * Longest time between turns of the event loop while a regular file is read
  * (ms): SIGINT and SIGTERM are handled within about this long.
  */
-export const TURN_MS = 50;
+export const TURN_MS = 100;
 
 /** A read from a pipe that returns this much found the pipe full (Linux's default capacity): more may be waiting. */
 const PIPE_FULL = 1 << 16;

@@ -137,8 +137,8 @@ export class ConnectDemuxer {
   #layout = new FragmentLayout();
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
-  /** The last fragment with a ContactId had it only in the Tags after its Cluster. */
-  #contactAfter = false;
+  /** The last fragment with a ContactId (where this stream puts the tag). */
+  #lastWithContact: Fragment | undefined;
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
   #shiftFrames = 0;
   /** Gaps longer than `maxGapMs` that were not filled. */
@@ -192,10 +192,10 @@ export class ConnectDemuxer {
         else if (cid !== this.#target) {
           return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
         }
-        this.#contactAfter = contactTagAfterOnly(f);
+        this.#lastWithContact = f;
       } else if (
         this.#target !== undefined &&
-        (!f.complete || (this.#contactAfter && f.closedBy === "end-of-input" && !hasTrailingTags(f)))
+        (!f.complete || (f.closedBy === "end-of-input" && !hasTrailingTags(f) && this.#contactAfter()))
       ) {
         // Cut off before its ContactId tag (Connect's may come only after the
         // Cluster; an input ending before its trailing Tags, where this
@@ -237,6 +237,11 @@ export class ConnectDemuxer {
     if (hasFrom) item.from = this.#place("from", roles.from, f.blockTable, format, warnings);
     if (hasTo) item.to = this.#place("to", roles.to, f.blockTable, format, warnings);
     return item;
+  }
+
+  /** Whether the last fragment with a ContactId had it only in the Tags after its Cluster. */
+  #contactAfter(): boolean {
+    return this.#lastWithContact !== undefined && contactTagAfterOnly(this.#lastWithContact);
   }
 
   #place(
