@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { choice, num, parseCommand } from "../src/cli/args.ts";
 import { UsageError } from "../src/errors.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
+import { applyConfig } from "../src/cli/config.ts";
+import { PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { catchError } from "./support/util.ts";
 
 const SPEC = {
@@ -80,4 +82,29 @@ Deno.test("parseTimestamp: only times a request can carry (1970 to year 9999)", 
   // Was: accepted, then the SDK failed with "RangeError: Invalid time value" (exit 4).
   assert.equal(parseTimestamp("99999999999999999999"), undefined);
   assert.equal(parseTimestamp("1969-12-31T23:59:59Z"), undefined);
+});
+
+Deno.test("applyConfig: a key named like a section is an unknown option, at the top level and in the command's own section", async () => {
+  // Was: skipped silently (`pull = 1` by every command, `[pull] extract = 1` by pull).
+  const path = await Deno.makeTempFile({ suffix: ".ini" });
+  try {
+    const cases: [string, RegExp][] = [
+      ["pull = 1\n", /unknown option 'pull' for pull/],
+      ["[pull]\nextract = 1\n", /unknown option 'extract' for pull/],
+    ];
+    for (const [ini, error] of cases) {
+      await Deno.writeTextFile(path, ini);
+      await assert.rejects(() => applyConfig("pull", {}, PULL_OPTIONS, path), (e: Error) => {
+        assert.ok(e instanceof UsageError);
+        assert.match(e.message, error);
+        return true;
+      });
+    }
+    await Deno.writeTextFile(path, "region = eu-west-1\n[pull]\nidle-timeout = 3\n");
+    const values: Record<string, string | boolean | undefined> = {};
+    await applyConfig("pull", values, PULL_OPTIONS, path);
+    assert.deepEqual(values, { region: "eu-west-1", "idle-timeout": "3" });
+  } finally {
+    await Deno.remove(path);
+  }
 });

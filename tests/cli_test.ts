@@ -368,13 +368,13 @@ async function waitInFifoOpen(pid: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 1500));
 }
 
-Deno.test("SIGTERM while inspect or extract waits for a FIFO's writer: exit 130", async () => {
+Deno.test("SIGTERM while extract waits for a FIFO's writer: exit 130", async () => {
   // Was: no handler yet at that point, so the signal killed the process (exit 143).
   const dir = await Deno.makeTempDir();
   try {
     const fifo = `${dir}/in.fifo`;
     if (!await makeFifo(fifo, "FIFO signal test")) return;
-    for (const args of [["inspect", fifo], ["extract", fifo, "--out", `${dir}/out`]]) {
+    for (const args of [["extract", fifo, "--out", `${dir}/out`]]) {
       const child = kvsaudioCommand(args, { stdout: "null", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
       const stderr = new Response(child.stderr).text();
       await waitInFifoOpen(child.pid);
@@ -408,7 +408,7 @@ Deno.test("after a failed write, the done event counts only what the outputs hol
   }
 });
 
-Deno.test("--force replaces a symbolic link among the outputs, never the file it points to", async () => {
+Deno.test("--force replaces a symbolic or hard link among the outputs, never the file behind it", async () => {
   // Was: the link was followed and the file outside --out overwritten.
   const s = connectStream({ fragments: 1 });
   const path = await tempFile(s.bytes);
@@ -417,11 +417,14 @@ Deno.test("--force replaces a symbolic link among the outputs, never the file it
     await Deno.writeTextFile(`${dir}/precious.txt`, "keep me");
     await Deno.mkdir(`${dir}/out`);
     await Deno.symlink(`${dir}/precious.txt`, `${dir}/out/from_customer.wav`);
+    await Deno.writeTextFile(`${dir}/linked.txt`, "keep me too");
+    await Deno.link(`${dir}/linked.txt`, `${dir}/out/to_customer.wav`); // a hard link: another name of that file
     const refused = await kvsaudio(["extract", path, "--out", `${dir}/out`]);
     assert.equal(refused.code, 2, refused.stderr);
     const r = await kvsaudio(["extract", path, "--out", `${dir}/out`, "--force"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await Deno.readTextFile(`${dir}/precious.txt`), "keep me");
+    assert.equal(await Deno.readTextFile(`${dir}/linked.txt`), "keep me too");
     assert.ok((await Deno.lstat(`${dir}/out/from_customer.wav`)).isFile);
     sameBytes((await readWav(`${dir}/out/from_customer.wav`)).data, expectedPcm(s).from!, "from_customer");
   } finally {

@@ -120,6 +120,85 @@ Deno.test("one direction missing for longer than --max-gap: filled (the other ha
   await Deno.remove(r.dir, { recursive: true });
 });
 
+/** A fragment of 20 ms blocks (160 frames each) from `startMs` to `endMs`; `has(track, t)` says which are present. */
+function blocksFragment(index: number, startMs: number, endMs: number, has: (track: 1 | 2, t: number) => boolean) {
+  const f = new Fragment(index, index * 100000);
+  f.tracks = [{ number: 1, name: "AUDIO_TO_CUSTOMER" }, { number: 2, name: "AUDIO_FROM_CUSTOMER" }];
+  f.tags.push({ name: "ContactId", value: "c", position: "before", offset: 0 });
+  for (let t = startMs; t < endMs; t += 20) {
+    for (const track of [1, 2] as const) {
+      if (!has(track, t)) continue;
+      f.blockTable.push({
+        track,
+        timecode: 0,
+        timeMs: t,
+        keyframe: true,
+        invisible: false,
+        discardable: false,
+        lacing: "none",
+        frames: [new Uint8Array(320).fill(1)],
+        offset: 0,
+        simple: true,
+      });
+    }
+  }
+  return f;
+}
+
+Deno.test("max-gap: a gap is judged against both directions' audio, also the other's in the same fragment", () => {
+  const total = (d: ConnectDemuxer, frags: Fragment[]) => {
+    const t = { from: 0, to: 0, overlap: 0, capped: 0 };
+    for (const f of frags) {
+      const it = d.fragment(f);
+      assert.ok(it.kind === "audio");
+      t.from += it.from!.frames;
+      t.to += it.to!.frames;
+      t.overlap += it.from!.overlapFrames + it.to!.overlapFrames;
+    }
+    t.capped = d.cappedGaps;
+    return t;
+  };
+  // A 98 s hole in the whole call: skipped from where both stopped (2 s) to where the
+  // first resumes (the agent, 100.0 s), whichever is placed first. Was: skipped to the
+  // customer's 100.5 s, and the agent's first 500 ms dropped as overlap.
+  for (const [fromAt, toAt] of [[100500, 100000], [100000, 100500]]) {
+    const t = total(new ConnectDemuxer(), [
+      blocksFragment(0, 0, 2000, () => true),
+      blocksFragment(1, 100000, 102000, (track, ms) => ms >= (track === 2 ? fromAt : toAt)),
+    ]);
+    assert.deepEqual(t, { from: 32000, to: 32000, overlap: 0, capped: 1 }, `from ${fromAt}, to ${toAt}`);
+  }
+  // The customer misses 0.8 s inside a fragment while the agent talks: always filled,
+  // whatever --max-gap (was: skipped, and 0.8 s of the agent's audio dropped).
+  for (const maxGapMs of [0, 100, 60000]) {
+    const frags = [0, 1, 2, 3].map((i) =>
+      blocksFragment(i, i * 2000, (i + 1) * 2000, (track, ms) => track === 1 || ms < 2200 || ms >= 3000)
+    );
+    assert.deepEqual(total(new ConnectDemuxer({ maxGapMs }), frags), {
+      from: 64000,
+      to: 64000,
+      overlap: 0,
+      capped: 0,
+    });
+  }
+});
+
+Deno.test("fragments longer than the stereo lag bound (5 s): stereo.wav holds both directions whole", async () => {
+  // Was: a fragment's customer audio went in first, past the bound, and the agent's
+  // audio for the padded places was then dropped as late.
+  for (const blocksPerTrack of [70, 100, 200]) {
+    const s = connectStream({ fragments: 3, blocksPerTrack });
+    const r = await runPipeline(s.bytes, { writer: { stereo: true } });
+    const exp = expectedPcm(s);
+    sameBytes(
+      (await readWav(`${r.dir}/stereo.wav`)).data,
+      interleave(exp.from!, exp.to!),
+      `stereo, fragments of ${blocksPerTrack * 64} ms`,
+    );
+    await Deno.remove(r.dir, { recursive: true });
+  }
+});
+
 Deno.test("a gap in both directions longer than the stereo lag bound (5 s): stereo.wav stays aligned", async () => {
   // Was: the customer's gap went out against padding on the agent's side, whose
   // own gap then landed after it: the agent's audio came 5 s late.

@@ -267,6 +267,26 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
   summary.push(`pull: ${results.join(", ")}`);
 });
 
+Deno.test("a signal whose finalizing fails: that error's one line and exit code, not a silent 130", async () => {
+  // Was: the summary said "error (exit 1)", then the process exited 130 without the error line.
+  await withTempDir("kvsaudio-finalize-", async (dir) => {
+    const script = `${dir}/finalize_fails.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { onInterrupt } from "${ROOT}/src/cli/signals.ts";
+import { KvsAudioError } from "${ROOT}/src/errors.ts";
+onInterrupt(() => { throw new KvsAudioError("standard output was closed before the run ended", 1); });
+Deno.kill(Deno.pid, "SIGINT");
+await new Promise((r) => setTimeout(r, 10_000));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script], stderr: "piped" }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, stderr);
+    assert.equal(stderr.trim(), "kvsaudio: standard output was closed before the run ended");
+  });
+});
+
 Deno.test("summary", () => {
   console.log(`interrupt_test (signal@fragments+delay→fragments in the WAVs): ${summary.join("; ")}`);
 });

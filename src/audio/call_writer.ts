@@ -301,14 +301,8 @@ export class CallWriter {
       this.droppedBlocks[dir] += audio.droppedBlocks;
       const sink = this.#sinks[dir];
       if (sink) writePieces(sink, audio.pieces);
-      const mixer = this.#mixer;
-      if (mixer) {
-        for (const p of audio.pieces) {
-          if (dir === "from") typeof p === "number" ? mixer.pushLeftSilence(p) : mixer.pushLeft(p);
-          else typeof p === "number" ? mixer.pushRightSilence(p) : mixer.pushRight(p);
-        }
-      }
     }
+    if (this.#mixer) mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
     const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
@@ -405,6 +399,56 @@ export interface DurableCounts {
   gapFrames: Record<Direction, number>;
   /** Frames dropped as overlaps, per direction. */
   overlapFrames: Record<Direction, number>;
+}
+
+/**
+ * Push a fragment's two directions into the stereo mixer in turns of at most
+ * one second each, so that neither runs ahead of the other by more than the
+ * mixer's lag bound (5 s) within one fragment: a side is padded only where it
+ * has no audio of its own (one whole direction first would pad the other
+ * side's places in any fragment longer than the bound, and the other side's
+ * audio for them would then come too late).
+ */
+function mix(mixer: StereoMixer, left: readonly PcmPiece[], right: readonly PcmPiece[], rate: number): void {
+  const l = new PieceCursor(left);
+  const r = new PieceCursor(right);
+  while (!l.done || !r.done) {
+    l.push(rate, (p) => typeof p === "number" ? mixer.pushLeftSilence(p) : mixer.pushLeft(p));
+    r.push(rate, (p) => typeof p === "number" ? mixer.pushRightSilence(p) : mixer.pushRight(p));
+  }
+}
+
+/** Walks mono s16 pieces (PCM views and silence frame counts) a number of frames at a time. */
+class PieceCursor {
+  #pieces: readonly PcmPiece[];
+  #i = 0;
+  /** Frames of the current piece already pushed. */
+  #at = 0;
+
+  constructor(pieces: readonly PcmPiece[]) {
+    this.#pieces = pieces;
+  }
+
+  get done(): boolean {
+    return this.#i >= this.#pieces.length;
+  }
+
+  /** Hand on up to `frames` frames (parts of pieces as needed). */
+  push(frames: number, to: (piece: PcmPiece) => void): void {
+    while (frames > 0 && !this.done) {
+      const p = this.#pieces[this.#i];
+      const length = typeof p === "number" ? p : p.length >> 1;
+      const k = Math.min(frames, length - this.#at);
+      if (typeof p === "number") to(k);
+      else to(this.#at === 0 && k === length ? p : p.subarray(2 * this.#at, 2 * (this.#at + k)));
+      frames -= k;
+      this.#at += k;
+      if (this.#at === length) {
+        this.#i++;
+        this.#at = 0;
+      }
+    }
+  }
 }
 
 function writePieces(sink: AudioSink, pieces: readonly PcmPiece[]): void {

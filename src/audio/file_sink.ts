@@ -96,8 +96,8 @@ export class PcmFileSink extends BufferedSink {
    * Without `force` the file is created with `createNew` (atomic, no race)
    * and an existing file raises
    * `UsageError("refusing to overwrite PATH (use --force)")`; with `force`
-   * an existing file is truncated, and a symbolic link is replaced by a new
-   * file (what it points to is left alone). Other failures raise a
+   * whatever is there (a file, a symbolic link, another name of a hard-linked
+   * file) is replaced by a new file: nothing outside it is changed. Other failures raise a
    * {@link KvsAudioError} with exit code 1.
    *
    * @example
@@ -111,11 +111,13 @@ export class PcmFileSink extends BufferedSink {
     checkFormat(options);
     let file: Deno.FsFile;
     try {
-      // --force replaces a symbolic link itself, never the file it points to (outputs stay in their directory).
-      if (options.force && isSymlink(path)) Deno.removeSync(path);
+      // --force replaces what is there by a new file: never writes through a symbolic link (out of the
+      // output directory) or into a hard-linked file's other names.
+      // (A directory is left for the open to refuse: "Is a directory".)
+      const existing = options.force ? removeExisting(path) : undefined;
       file = Deno.openSync(
         path,
-        options.force ? { write: true, create: true, truncate: true } : { write: true, createNew: true },
+        existing === "directory" ? { write: true, truncate: true } : { write: true, createNew: true },
       );
     } catch (err) {
       if (err instanceof Deno.errors.AlreadyExists) {
@@ -189,10 +191,15 @@ function checkFormat(o: FileSinkOptions) {
   wavHeader({ rate: o.rate, channels: o.channels, dataBytes: 0 });
 }
 
-function isSymlink(path: string): boolean {
+/** Remove `path` unless it is absent or a directory; says which. */
+function removeExisting(path: string): "absent" | "removed" | "directory" {
+  let info: Deno.FileInfo;
   try {
-    return Deno.lstatSync(path).isSymlink;
+    info = Deno.lstatSync(path);
   } catch {
-    return false; // absent (or unreadable: opening it reports that)
+    return "absent"; // (or unreadable: opening it reports that)
   }
+  if (info.isDirectory) return "directory";
+  Deno.removeSync(path);
+  return "removed";
 }

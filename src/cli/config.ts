@@ -85,7 +85,8 @@ export async function applyConfig(
     const opt = settable ? spec[key] : undefined;
     if (!opt) {
       // Sections for other commands, and top-level keys of other commands' options, are skipped.
-      if (Object.hasOwn(SECTIONS, key) || (topLevel && settable && ALL_OPTIONS.includes(key))) continue;
+      // (Sections are not entries: a key named like one is an unknown option too.)
+      if (topLevel && settable && ALL_OPTIONS.includes(key)) continue;
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;

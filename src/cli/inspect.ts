@@ -18,7 +18,6 @@ import { flag, parseCommand, str } from "./args.ts";
 import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
 import { openInput } from "./input.ts";
-import { onInterrupt } from "./signals.ts";
 import { isoTime, LineWriter } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
 
@@ -35,7 +34,7 @@ Options:
   --config FILE  INI file with defaults for any long option (default ./kvsaudio.ini)
   -h, --help show this help
 
-Exit codes: 0 ok, 2 usage, 3 bad stream data (after printing what was read), 130 interrupted.`;
+Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read).`;
 
 /** JSON form of a fragment (the fields `inspect --json` prints). */
 export function fragmentJson(f: Fragment): Record<string, unknown> {
@@ -191,13 +190,10 @@ export async function inspectCommand(args: string[]): Promise<number> {
   const json = flag(values, "json");
   const tree = flag(values, "tree");
   if (json && tree) throw new UsageError("inspect: --tree and --json cannot be combined");
+  // No signal handler: inspect writes nothing that needs finishing, and a handler could not run while a
+  // write to a full pipe (`| less`) blocks, so SIGINT/SIGTERM end it at once, as they end any filter.
+  const input = await openInput(positionals[0]);
   const out = new LineWriter(Deno.stdout);
-  // SIGINT/SIGTERM: print the lines of the fragments done, exit 130 (also while a FIFO waits for its writer).
-  const removeSignals = onInterrupt(() => out.flush());
-  const input = await openInput(positionals[0]).catch((e) => {
-    removeSignals();
-    throw e;
-  });
   let fragments = 0;
   let blocks = 0;
   let incomplete = 0;
@@ -231,12 +227,10 @@ export async function inspectCommand(args: string[]): Promise<number> {
       input.release(f.offset + f.size);
     }
   } catch (e) {
-    removeSignals();
     out.flush();
     if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
     throw e;
   }
-  removeSignals();
   const summary = {
     fragments,
     blocks,

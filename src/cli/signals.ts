@@ -14,16 +14,21 @@
  */
 
 import { ExitCode } from "../errors.ts";
+import { report } from "./run.ts";
 
 /** Install the handler; returns a function that removes it. */
 export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void {
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   const handlers = signals.map((sig) => {
     const h = () => {
+      let code: number = ExitCode.interrupted;
       try {
         finalize(sig);
+      } catch (e) {
+        // Finalizing failed (e.g. stdout closed): say so, with that error's exit code.
+        code = report(e);
       } finally {
-        Deno.exit(ExitCode.interrupted);
+        Deno.exit(code);
       }
     };
     Deno.addSignalListener(sig, h);

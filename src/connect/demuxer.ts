@@ -28,7 +28,7 @@
 
 import { KvsStreamError } from "../errors.ts";
 import type { BlockTable } from "../mkv/block_table.ts";
-import type { Fragment } from "../mkv/fragment.ts";
+import type { Fragment, Tag } from "../mkv/fragment.ts";
 import { FragmentLayout } from "./detect.ts";
 import type { StreamFormat } from "./format.ts";
 import type { Direction } from "./tracks.ts";
@@ -137,8 +137,8 @@ export class ConnectDemuxer {
   #layout = new FragmentLayout();
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
-  /** The last fragment with a ContactId (where this stream puts the tag). */
-  #lastWithContact: Fragment | undefined;
+  /** The tags of the last fragment with a ContactId (where this stream puts it). */
+  #contactTags: readonly Tag[] | undefined;
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
   #shiftFrames = 0;
   /** Gaps longer than `maxGapMs` that were not filled. */
@@ -192,7 +192,7 @@ export class ConnectDemuxer {
         else if (cid !== this.#target) {
           return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
         }
-        this.#lastWithContact = f;
+        this.#contactTags = f.tags;
       } else if (
         this.#target !== undefined &&
         (!f.complete || (f.closedBy === "end-of-input" && !hasTrailingTags(f) && this.#contactAfter()))
@@ -234,19 +234,47 @@ export class ConnectDemuxer {
       if (min === Infinity) return item;
       this.#originMs = min;
     }
-    if (hasFrom) item.from = this.#place("from", roles.from, f.blockTable, format, warnings);
-    if (hasTo) item.to = this.#place("to", roles.to, f.blockTable, format, warnings);
+    if (hasFrom) item.from = this.#place("from", roles.from, roles.to, f.blockTable, format, warnings);
+    if (hasTo) item.to = this.#place("to", roles.to, roles.from, f.blockTable, format, warnings);
     return item;
+  }
+
+  /**
+   * How much of the timeline positions [from, to) lies in stretches longer
+   * than `maxGap` that none of `track`'s blocks in `blocks` covers.
+   */
+  #holes(
+    blocks: BlockTable,
+    track: number,
+    rate: number,
+    frameBytes: number,
+    from: number,
+    to: number,
+    maxGap: number,
+  ): number {
+    let covered = from;
+    let holes = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      if (blocks.track(i) !== track) continue;
+      const at = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
+      if (at >= to) continue;
+      if (at - covered > maxGap) holes += at - covered;
+      let frames = 0;
+      for (let k = 0; k < blocks.frameCount(i); k++) frames += Math.floor(blocks.frame(i, k).length / frameBytes);
+      covered = Math.max(covered, at + frames);
+    }
+    return to - covered > maxGap ? holes + to - covered : holes;
   }
 
   /** Whether the last fragment with a ContactId had it only in the Tags after its Cluster. */
   #contactAfter(): boolean {
-    return this.#lastWithContact !== undefined && contactTagAfterOnly(this.#lastWithContact);
+    return this.#contactTags !== undefined && contactTagAfterOnly(this.#contactTags);
   }
 
   #place(
     dir: Direction,
     track: number,
+    otherTrack: number,
     blocks: BlockTable,
     format: StreamFormat,
     warnings: string[],
@@ -272,11 +300,17 @@ export class ConnectDemuxer {
       if (blocks.track(i) !== track) continue;
       let pos = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
       if (pos > next + tol) {
-        // The part of the gap the other direction's timeline already spans is
-        // time that passed in the call: always filled, so both stay aligned.
-        // Only the rest — a hole in the whole call — can be too long to fill.
-        const covered = Math.max(0, Math.min(pos, this.#next[dir === "from" ? "to" : "from"]) - next);
-        const open = pos - next - covered;
+        // The part of the gap the other direction has audio for is time that
+        // passed in the call: always filled, so both stay aligned. Only the
+        // rest — a hole in the whole call — can be too long to fill: from where
+        // both directions' audio so far ends to where either's resumes (the
+        // other's may resume in this very fragment, placed after this one).
+        const silentFrom = Math.max(next, this.#next[dir === "from" ? "to" : "from"]);
+        let open = pos - silentFrom;
+        // (Rare: then the other's blocks in this fragment, placed after this
+        // direction, are looked at too: the holes are the stretches of
+        // [silentFrom, pos) longer than the maximum that none of them covers.)
+        if (open > maxGap) open = this.#holes(blocks, otherTrack, rate, frameBytes, silentFrom, pos, maxGap);
         if (open > maxGap) {
           // Too long to fill: shift the shared timeline so both directions skip it.
           this.#shiftFrames += open;
@@ -328,10 +362,10 @@ export class ConnectDemuxer {
   }
 }
 
-/** Whether `f`'s ContactId tags all come after its Cluster. */
-function contactTagAfterOnly(f: Fragment): boolean {
+/** Whether the ContactId tags among `tags` all come after their Cluster. */
+function contactTagAfterOnly(tags: readonly Tag[]): boolean {
   let after = false;
-  for (const t of f.tags) {
+  for (const t of tags) {
     if (t.name !== "ContactId") continue;
     if (t.position !== "after") return false;
     after = true;
