@@ -6,6 +6,7 @@ import { KvsStreamError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
 import { ConnectDemuxer } from "../src/connect/demuxer.ts";
+import { CallWriter } from "../src/audio/call_writer.ts";
 import { FragmentLayout } from "../src/connect/detect.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
 import { Fragment, type Track } from "../src/mkv/fragment.ts";
@@ -196,6 +197,33 @@ Deno.test("fragments longer than the stereo lag bound (5 s): stereo.wav holds bo
       `stereo, fragments of ${blocksPerTrack * 64} ms`,
     );
     await Deno.remove(r.dir, { recursive: true });
+  }
+});
+
+Deno.test("stereo: a side that starts a fragment more than 4 s behind the other loses nothing", async () => {
+  // Was (pushing the sides in strict turns): the side ahead ran past the 5 s lag bound at
+  // every turn, and the other side's audio for the padded places was dropped as late.
+  for (const [leadMs, lengthMs] of [[4500, 12000], [6000, 8000]]) {
+    const frags = [
+      blocksFragment(0, 0, 2000, () => true),
+      // The agent (track 1) stops `leadMs` before the customer in fragment 1.
+      blocksFragment(1, 2000, 4000 + leadMs, (track, ms) => track === 2 || ms < 4000),
+      blocksFragment(2, 4000 + leadMs, 4000 + leadMs + lengthMs, () => true),
+    ];
+    const dir = await Deno.makeTempDir();
+    const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
+    w.prepare();
+    const d = new ConnectDemuxer();
+    for (const f of frags) {
+      const it = d.fragment(f);
+      assert.ok(it.kind === "audio");
+      w.write(it);
+    }
+    w.close();
+    const from = (await readWav(`${dir}/from_customer.wav`)).data;
+    const to = (await readWav(`${dir}/to_customer.wav`)).data;
+    sameBytes((await readWav(`${dir}/stereo.wav`)).data, interleave(from, to), `lead ${leadMs} ms`);
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

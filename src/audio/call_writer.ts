@@ -402,19 +402,22 @@ export interface DurableCounts {
 }
 
 /**
- * Push a fragment's two directions into the stereo mixer in turns of at most
- * one second each, so that neither runs ahead of the other by more than the
- * mixer's lag bound (5 s) within one fragment: a side is padded only where it
- * has no audio of its own (one whole direction first would pad the other
- * side's places in any fragment longer than the bound, and the other side's
- * audio for them would then come too late).
+ * Push a fragment's two directions into the stereo mixer a second at a time,
+ * always the side that is behind on the timeline, so that neither runs ahead
+ * of the other by more than the mixer's lag bound (5 s): a side is padded
+ * only where it has no audio of its own in this fragment. (One whole
+ * direction first, or strict turns when one side starts the fragment behind,
+ * would pad places the other side has audio for, which would then come too
+ * late and be dropped.)
  */
 function mix(mixer: StereoMixer, left: readonly PcmPiece[], right: readonly PcmPiece[], rate: number): void {
   const l = new PieceCursor(left);
   const r = new PieceCursor(right);
   while (!l.done || !r.done) {
-    l.push(rate, (p) => typeof p === "number" ? mixer.pushLeftSilence(p) : mixer.pushLeft(p));
-    r.push(rate, (p) => typeof p === "number" ? mixer.pushRightSilence(p) : mixer.pushRight(p));
+    const next = mixer.next;
+    if (!l.done && (r.done || next.left <= next.right)) {
+      l.push(rate, (p) => typeof p === "number" ? mixer.pushLeftSilence(p) : mixer.pushLeft(p));
+    } else r.push(rate, (p) => typeof p === "number" ? mixer.pushRightSilence(p) : mixer.pushRight(p));
   }
 }
 

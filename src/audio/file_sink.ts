@@ -96,8 +96,8 @@ export class PcmFileSink extends BufferedSink {
    * Without `force` the file is created with `createNew` (atomic, no race)
    * and an existing file raises
    * `UsageError("refusing to overwrite PATH (use --force)")`; with `force`
-   * whatever is there (a file, a symbolic link, another name of a hard-linked
-   * file) is replaced by a new file: nothing outside it is changed. Other failures raise a
+   * an existing file is truncated, and a symbolic link or a name of a
+   * hard-linked file is replaced by a new file: nothing outside it changes. Other failures raise a
    * {@link KvsAudioError} with exit code 1.
    *
    * @example
@@ -111,15 +111,23 @@ export class PcmFileSink extends BufferedSink {
     checkFormat(options);
     let file: Deno.FsFile;
     try {
-      // --force replaces what is there by a new file: never writes through a symbolic link (out of the
-      // output directory) or into a hard-linked file's other names.
-      // (A directory is left for the open to refuse: "Is a directory".)
-      const existing = options.force ? removeExisting(path) : undefined;
+      // --force never writes through a symbolic link (out of the output directory) or into a
+      // hard-linked file's other names: those are unlinked and the file created anew. A plain
+      // file is truncated in place (that needs no write permission on the directory), and a
+      // directory is left for the open to refuse ("Is a directory").
+      const replace = options.force ? unlinkShared(path) : "create";
       file = Deno.openSync(
         path,
-        existing === "directory" ? { write: true, truncate: true } : { write: true, createNew: true },
+        replace === "truncate" ? { write: true, truncate: true } : { write: true, createNew: true },
       );
     } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists && options.force) {
+        throw new KvsAudioError(
+          `cannot create ${path}: something created it again while it was being replaced`,
+          ExitCode.failure,
+          { cause: err },
+        );
+      }
       if (err instanceof Deno.errors.AlreadyExists) {
         throw new UsageError(`refusing to overwrite ${path} (use --force)`, {
           cause: err,
@@ -191,15 +199,17 @@ function checkFormat(o: FileSinkOptions) {
   wavHeader({ rate: o.rate, channels: o.channels, dataBytes: 0 });
 }
 
-/** Remove `path` unless it is absent or a directory; says which. */
-function removeExisting(path: string): "absent" | "removed" | "directory" {
+/** Unlink `path` if it is a symbolic link or a file with other names; says how to open it then. */
+function unlinkShared(path: string): "create" | "truncate" {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);
   } catch {
-    return "absent"; // (or unreadable: opening it reports that)
+    return "create"; // absent (or unreadable: opening it reports that)
   }
-  if (info.isDirectory) return "directory";
-  Deno.removeSync(path);
-  return "removed";
+  if (info.isSymlink || (info.isFile && (info.nlink ?? 1) > 1)) {
+    Deno.removeSync(path);
+    return "create";
+  }
+  return "truncate";
 }

@@ -143,6 +143,14 @@ export class StereoMixer {
     return this.#right.frames;
   }
 
+  /**
+   * Where each side's next pushed frame goes on the timeline: its frames so
+   * far, less the padded places its own frames have not reached yet.
+   */
+  get next(): SideFrames {
+    return { left: this.#left.frames - this.#left.owed, right: this.#right.frames - this.#right.owed };
+  }
+
   /** Frames waiting for the other side (at most one side is non-zero). */
   get pending(): SideFrames {
     return { left: this.#left.pending, right: this.#right.pending };
