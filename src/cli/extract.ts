@@ -60,8 +60,8 @@ export async function extractCommand(args: string[]): Promise<number> {
   // Refuse to overwrite before anything else; create the directory only once the input is open.
   writer.refuseExisting();
   // SIGINT/SIGTERM: finalize what is written and exit 130 (also while a FIFO waits for its writer).
-  let run: CallRun | undefined;
-  const removeSignals = onInterrupt((sig) => run?.interrupted(sig));
+  const started: { run?: CallRun } = {};
+  const removeSignals = onInterrupt((sig) => started.run?.interrupted(sig));
   let input;
   try {
     input = await openInput(positionals[0]);
@@ -74,7 +74,7 @@ export async function extractCommand(args: string[]): Promise<number> {
     writer.commit();
     reporter.flush();
   };
-  run = new CallRun(writer, reporter, input.name);
+  const run = started.run = new CallRun(writer, reporter, input.name);
   try {
     const items = demuxConnect(assembleFragments(input.chunks, { source: input.name }), {
       contactId: out.contactId,
