@@ -91,6 +91,9 @@ Deno.test("applyConfig: a key named like a section is an unknown option, at the 
     const cases: [string, RegExp][] = [
       ["pull = 1\n", /unknown option 'pull' for pull/],
       ["[pull]\nextract = 1\n", /unknown option 'extract' for pull/],
+      // (Was accepted: found on the object prototype.)
+      ["toString = 1\n", /unknown option 'toString' for pull/],
+      ["[pull]\nconstructor = 1\n", /unknown option 'constructor' for pull/],
     ];
     for (const [ini, error] of cases) {
       await Deno.writeTextFile(path, ini);

@@ -82,7 +82,7 @@ export async function applyConfig(
   }
   for (const [key, raw, topLevel] of entries) {
     const settable = key !== "config" && key !== "help";
-    const opt = settable ? spec[key] : undefined;
+    const opt = settable && Object.hasOwn(spec, key) ? spec[key] : undefined;
     if (!opt) {
       // Sections for other commands, and top-level keys of other commands' options, are skipped.
       // (Sections are not entries: a key named like one is an unknown option too.)
