@@ -227,6 +227,28 @@ Deno.test("stereo: a side that starts a fragment more than 4 s behind the other 
   }
 });
 
+Deno.test("stereo: audio that comes more than 5 s after the other side's is counted as left out of the mix", async () => {
+  // Fragment 0 holds only the agent's 0–8 s; fragment 1 the customer's 0–8 s (late) and both 8–10 s.
+  const frags = [
+    blocksFragment(0, 0, 8000, (track) => track === 1),
+    blocksFragment(1, 0, 10000, (track, ms) => ms >= 8000 || track === 2),
+  ];
+  const dir = await Deno.makeTempDir();
+  const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
+  w.prepare();
+  const d = new ConnectDemuxer();
+  for (const f of frags) {
+    const it = d.fragment(f);
+    assert.ok(it.kind === "audio");
+    w.write(it);
+  }
+  w.close();
+  // The mix padded the customer's first 3 s (8 s ahead, 5 s allowed); its audio for them came later.
+  assert.equal(w.stereoLate, 3 * 8000);
+  assert.equal((await readWav(`${dir}/from_customer.wav`)).data.length, 10 * 8000 * 2, "the mono file holds it all");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("a gap in both directions longer than the stereo lag bound (5 s): stereo.wav stays aligned", async () => {
   // Was: the customer's gap went out against padding on the agent's side, whose
   // own gap then landed after it: the agent's audio came 5 s late.

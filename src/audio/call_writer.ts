@@ -168,6 +168,22 @@ export class CallWriter {
   }
 
   /**
+   * Frames of audio the stereo mix left out because they came after their
+   * place had been padded (see `StereoMixer.late`): the mono files hold them.
+   *
+   * @example
+   * ```ts
+   * import { CallWriter } from "./call_writer.ts";
+   * const w = new CallWriter({ outDir: "out", format: "wav", stereo: true, tracks: "both", force: false });
+   * w.stereoLate; // 0
+   * ```
+   */
+  get stereoLate(): number {
+    const late = this.#mixer?.late;
+    return late ? late.left + late.right : 0;
+  }
+
+  /**
    * Whether `dir`'s audio goes into an output: its own file, or the stereo mix.
    *
    * @example

@@ -197,6 +197,13 @@ export class CallRun {
     const s = this.#summary(reason);
     const rate = w.format?.rate ?? 8000;
     const seconds = (n: number) => Math.round((n / rate) * 1000) / 1000;
+    if (w.stereoLate > 0) {
+      this.#rep.warning(
+        `stereo.wav: ${
+          seconds(w.stereoLate).toFixed(3)
+        } s of audio came after the other side had run more than 5 s ahead and is missing from the mix (the mono files hold it)`,
+      );
+    }
     if (this.#count > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
       this.#rep.warning(
         `no audio: none of the ${this.#count} fragment(s) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER`,
