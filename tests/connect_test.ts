@@ -200,6 +200,21 @@ Deno.test("fragments longer than the stereo lag bound (5 s): stereo.wav holds bo
   }
 });
 
+/** Demultiplex `frags` and write them, with stereo.wav, into a new temporary directory. */
+async function writeWithStereo(frags: Fragment[]): Promise<{ dir: string; writer: CallWriter }> {
+  const dir = await Deno.makeTempDir();
+  const writer = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
+  writer.prepare();
+  const d = new ConnectDemuxer();
+  for (const f of frags) {
+    const it = d.fragment(f);
+    assert.ok(it.kind === "audio");
+    writer.write(it);
+  }
+  writer.close();
+  return { dir, writer };
+}
+
 Deno.test("stereo: a side that starts a fragment more than 4 s behind the other loses nothing", async () => {
   // Was (pushing the sides in strict turns): the side ahead ran past the 5 s lag bound at
   // every turn, and the other side's audio for the padded places was dropped as late.
@@ -210,16 +225,7 @@ Deno.test("stereo: a side that starts a fragment more than 4 s behind the other 
       blocksFragment(1, 2000, 4000 + leadMs, (track, ms) => track === 2 || ms < 4000),
       blocksFragment(2, 4000 + leadMs, 4000 + leadMs + lengthMs, () => true),
     ];
-    const dir = await Deno.makeTempDir();
-    const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
-    w.prepare();
-    const d = new ConnectDemuxer();
-    for (const f of frags) {
-      const it = d.fragment(f);
-      assert.ok(it.kind === "audio");
-      w.write(it);
-    }
-    w.close();
+    const { dir } = await writeWithStereo(frags);
     const from = (await readWav(`${dir}/from_customer.wav`)).data;
     const to = (await readWav(`${dir}/to_customer.wav`)).data;
     sameBytes((await readWav(`${dir}/stereo.wav`)).data, interleave(from, to), `lead ${leadMs} ms`);
@@ -233,16 +239,7 @@ Deno.test("stereo: audio that comes more than 5 s after the other side's is coun
     blocksFragment(0, 0, 8000, (track) => track === 1),
     blocksFragment(1, 0, 10000, (track, ms) => ms >= 8000 || track === 2),
   ];
-  const dir = await Deno.makeTempDir();
-  const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
-  w.prepare();
-  const d = new ConnectDemuxer();
-  for (const f of frags) {
-    const it = d.fragment(f);
-    assert.ok(it.kind === "audio");
-    w.write(it);
-  }
-  w.close();
+  const { dir, writer: w } = await writeWithStereo(frags);
   // The mix padded the customer's first 3 s (8 s ahead, 5 s allowed); its audio for them came later.
   assert.equal(w.stereoLate, 3 * 8000);
   assert.equal((await readWav(`${dir}/from_customer.wav`)).data.length, 10 * 8000 * 2, "the mono file holds it all");
