@@ -236,3 +236,18 @@ export function fsErrorMessage(err: unknown): string {
     )
     .replace(/[,:] \w+ '.*'$/, "");
 }
+
+/**
+ * Whether `err` says the reader of a pipe went away (EPIPE), e.g. after
+ * `kvsaudio … | head`.
+ *
+ * @example
+ * ```ts
+ * import { isBrokenPipe } from "./errors.ts";
+ * isBrokenPipe(new Deno.errors.BrokenPipe()); // true
+ * ```
+ */
+export function isBrokenPipe(err: unknown): boolean {
+  return err instanceof Deno.errors.BrokenPipe ||
+    (err instanceof Error && (err as { code?: unknown }).code === "EPIPE");
+}

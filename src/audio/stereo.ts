@@ -67,9 +67,9 @@ export interface SideFrames {
  * Such padding is counted in {@link padded}. Both sides stay on one
  * timeline: the lagging side's next frames take the padded places, so they
  * are skipped (they are silence when the lag came from a gap in that side's
- * timeline, as with kvsaudio's demuxer, whose writer pushes the two sides in
- * turns of a second; audio arriving that late is dropped and counted in
- * {@link late}). {@link flush} ends the stream by padding the
+ * timeline, as with kvsaudio's demuxer, whose writer always pushes the side
+ * that is behind, a second at a time; audio arriving that late is dropped and
+ * counted in {@link late}). {@link flush} ends the stream by padding the
  * shorter side and writing everything; pushes after it start at the common
  * length.
  *

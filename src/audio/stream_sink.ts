@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ExitCode, KvsAudioError } from "../errors.ts";
+import { ExitCode, isBrokenPipe, KvsAudioError } from "../errors.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
 import type { AudioFormat } from "./sink.ts";
@@ -116,9 +116,4 @@ export class PcmStreamSink extends BufferedSink {
   protected override describeError(err: unknown): KvsAudioError {
     return isBrokenPipe(err) ? new BrokenPipeError({ cause: err }) : super.describeError(err);
   }
-}
-
-function isBrokenPipe(err: unknown): boolean {
-  return err instanceof Deno.errors.BrokenPipe ||
-    (err instanceof Error && (err as { code?: unknown }).code === "EPIPE");
 }

@@ -13,7 +13,7 @@
  */
 
 import { type SyncWriter, writeAll } from "../audio/write_all.ts";
-import { errorMessage, ExitCode, KvsAudioError } from "../errors.ts";
+import { errorMessage, ExitCode, isBrokenPipe, KvsAudioError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -96,10 +96,8 @@ export class LineWriter {
  * ```
  */
 export function outputError(name: string, cause: unknown): KvsAudioError {
-  const closed = cause instanceof Deno.errors.BrokenPipe ||
-    (cause instanceof Error && (cause as { code?: unknown }).code === "EPIPE");
   return new KvsAudioError(
-    closed
+    isBrokenPipe(cause)
       ? `${name} was closed before the run ended (the reader went away, e.g. | head)`
       : `${name}: write failed: ${errorMessage(cause)}`,
     ExitCode.failure,
