@@ -200,6 +200,137 @@ Deno.test("fragments longer than the stereo lag bound (5 s): stereo.wav holds bo
   }
 });
 
+Deno.test("max-gap: a hole inside one fragment is skipped on both directions alike, none of either's audio lost", () => {
+  // Was: the direction placed first skipped the hole and shifted the shared timeline at
+  // once, so the other direction's audio before the hole was placed the hole's length
+  // too early and dropped as overlap (with --max-gap 0, any hole of a block or more).
+  const cases: [number, [number, number][]][] = [
+    [100, [[1000, 1500]]],
+    [0, [[1000, 1500]]],
+    [0, [[400, 420], [1000, 1500], [1700, 1900]]],
+    [250, [[400, 420], [1000, 1500], [1700, 1900]]],
+  ];
+  for (const [maxGapMs, holes] of cases) {
+    const inHole = (ms: number) => holes.some(([a, b]) => ms >= a && ms < b);
+    const d = new ConnectDemuxer({ maxGapMs });
+    const frags = [0, 1].map((i) => blocksFragment(i, i * 2000, (i + 1) * 2000, (_, ms) => !inHole(ms % 2000)));
+    const got = { from: 0, to: 0, overlap: 0, gapFrames: 0, capped: 0 };
+    const starts: number[] = [];
+    for (const f of frags) {
+      const it = d.fragment(f);
+      assert.ok(it.kind === "audio");
+      for (const a of [it.from!, it.to!]) {
+        got.overlap += a.overlapFrames;
+        got.gapFrames += a.gapFrames;
+      }
+      got.from += it.from!.frames;
+      got.to += it.to!.frames;
+      starts.push(it.from!.startFrame, it.to!.startFrame);
+    }
+    got.capped = d.cappedGaps;
+    const skipped = holes.filter(([a, b]) => b - a > maxGapMs);
+    const filled = holes.filter(([a, b]) => b - a <= maxGapMs);
+    const ms = (hs: [number, number][]) => hs.reduce((s, [a, b]) => s + b - a, 0);
+    // Per direction: 4 s of blocks less the holes, plus the filled holes' silence.
+    const frames = 8 * (4000 - 2 * ms(skipped));
+    assert.deepEqual(got, {
+      from: frames,
+      to: frames,
+      overlap: 0,
+      gapFrames: 2 * 2 * 8 * ms(filled),
+      capped: 2 * skipped.length,
+    }, `max-gap ${maxGapMs} ms, holes ${JSON.stringify(holes)}`);
+    // Each fragment starts both directions at the same place.
+    assert.equal(starts[0], starts[1]);
+    assert.equal(starts[2], starts[3]);
+    assert.equal(d.position("from"), d.position("to"));
+  }
+});
+
+Deno.test("max-gap, 300 random streams of dropouts: each direction is the model's timeline, byte for byte", () => {
+  // The model: every block at its time less the holes before it, where a hole is a
+  // stretch longer than the limit (--max-gap, at least the 2 ms tolerance) that no
+  // block of either direction covers; silence between a direction's blocks.
+  const SLOT = 20, FRAMES = 160, TOL = 16;
+  const rnd = seededInts(4242);
+  for (let run = 0; run < 300; run++) {
+    const maxGapMs = [0, 20, 100, 300, 1000][rnd(5)];
+    const limit = Math.max((maxGapMs * 8000) / 1000, TOL);
+    const fragments = 1 + rnd(4), slots = 100;
+    // Runs of present and missing slots per track.
+    const present = [1, 2].map(() => {
+      const p: boolean[] = [];
+      while (p.length < fragments * slots) {
+        const on = rnd(3) > 0, len = 1 + rnd(on ? 40 : 30);
+        for (let k = 0; k < len; k++) p.push(on);
+      }
+      return p.slice(0, fragments * slots);
+    });
+    const value = (track: number, slot: number) => (track * 7 + slot) % 251 + 1;
+    const frags: Fragment[] = [];
+    for (let i = 0; i < fragments; i++) {
+      const f = new Fragment(i, i * 100000);
+      f.tracks = [{ number: 1, name: "AUDIO_TO_CUSTOMER" }, { number: 2, name: "AUDIO_FROM_CUSTOMER" }];
+      for (let s = i * slots; s < (i + 1) * slots; s++) {
+        for (const track of [1, 2]) {
+          if (!present[track - 1][s]) continue;
+          f.blockTable.push({
+            track,
+            timecode: 0,
+            timeMs: s * SLOT,
+            keyframe: true,
+            invisible: false,
+            discardable: false,
+            lacing: "none",
+            frames: [new Uint8Array(2 * FRAMES).fill(value(track, s))],
+            offset: 0,
+            simple: true,
+          });
+        }
+      }
+      frags.push(f);
+    }
+    // Model.
+    const used = present[0].map((p, s) => p || present[1][s]);
+    const first = used.indexOf(true);
+    const shift: number[] = [];
+    let covered = first, skipped = 0;
+    for (let s = first; s >= 0 && s < used.length; s++) {
+      if (!used[s]) continue;
+      if ((s - covered) * FRAMES > limit) skipped += s - covered;
+      shift[s] = skipped;
+      covered = s + 1;
+    }
+    const expected = (track: number) => {
+      const out: number[] = [];
+      if (first < 0) return out;
+      for (let s = first; s < used.length; s++) {
+        if (!present[track - 1][s]) continue;
+        const at = (s - first - shift[s]) * FRAMES;
+        while (out.length < at) out.push(0);
+        for (let k = 0; k < FRAMES; k++) out.push(value(track, s));
+      }
+      return out;
+    };
+    // Demultiplexed.
+    const d = new ConnectDemuxer({ maxGapMs });
+    const got: Record<"from" | "to", number[]> = { from: [], to: [] };
+    for (const f of frags) {
+      const it = d.fragment(f);
+      assert.ok(it.kind === "audio");
+      for (const dir of ["from", "to"] as const) {
+        for (const p of it[dir]?.pieces ?? []) {
+          if (typeof p === "number") { for (let k = 0; k < p; k++) got[dir].push(0); }
+          else for (let k = 0; k < p.length; k += 2) got[dir].push(p[k]);
+        }
+      }
+    }
+    const label = `run ${run}: max-gap ${maxGapMs} ms, ${fragments} fragment(s)`;
+    assert.deepEqual(got.from, expected(2), `${label}: from`);
+    assert.deepEqual(got.to, expected(1), `${label}: to`);
+  }
+});
+
 /** Demultiplex `frags` and write them, with stereo.wav, into a new temporary directory. */
 async function writeWithStereo(frags: Fragment[]): Promise<{ dir: string; writer: CallWriter }> {
   const dir = await Deno.makeTempDir();

@@ -141,6 +141,15 @@ export class ConnectDemuxer {
   #contactTags: readonly Tag[] | undefined;
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
   #shiftFrames = 0;
+  /**
+   * The current fragment's holes in the whole call (see `#fragmentHoles`),
+   * worked out once when a direction first finds a gap that long: pairs of
+   * (where the audio after the hole starts, the holes' length up to there),
+   * in timeline positions before this fragment's skips.
+   */
+  #holes: number[] | undefined;
+  /** Where both directions' audio ended when the current fragment began. */
+  #coveredAtStart = 0;
   /** Gaps longer than `maxGapMs` that were not filled. */
   cappedGaps = 0;
 
@@ -234,36 +243,59 @@ export class ConnectDemuxer {
       if (min === Infinity) return item;
       this.#originMs = min;
     }
+    // A hole in the whole call is worked out once for the fragment, from both
+    // directions' blocks, and skipped by both alike: each block moves back by
+    // the holes before it. (Shifting the timeline as the first direction
+    // placed met a hole moved the other's audio before it too, onto audio
+    // already placed, where it was dropped as overlap.)
+    this.#holes = undefined;
+    this.#coveredAtStart = Math.max(this.#next.from, this.#next.to);
     if (hasFrom) item.from = this.#place("from", roles.from, roles.to, f.blockTable, format, warnings);
     if (hasTo) item.to = this.#place("to", roles.to, roles.from, f.blockTable, format, warnings);
+    const holes = this.#holes as number[] | undefined;
+    if (holes !== undefined) {
+      for (let h = 0; h < holes.length; h += 2) {
+        const len = holes[h + 1] - (h > 0 ? holes[h - 1] : 0);
+        warnings.push(`gap of ${(len / format.rate).toFixed(3)} s not filled (over the maximum gap)`);
+      }
+      this.cappedGaps += holes.length / 2;
+      if (holes.length > 0) this.#shiftFrames += holes[holes.length - 1];
+    }
     return item;
   }
 
   /**
-   * How much of the timeline positions [from, to) lies in stretches longer
-   * than `maxGap` that none of `track`'s blocks in `blocks` covers.
+   * The holes in the whole call from where both directions' audio ended
+   * before this fragment to the end of its audio: stretches longer than
+   * `limit` frames that no block of `a` or `b` covers. As `#holes` pairs.
    */
-  #holes(
-    blocks: BlockTable,
-    track: number,
-    rate: number,
-    frameBytes: number,
-    from: number,
-    to: number,
-    maxGap: number,
-  ): number {
-    let covered = from;
-    let holes = 0;
+  #fragmentHoles(blocks: BlockTable, a: number, b: number, rate: number, frameBytes: number, limit: number): number[] {
+    const spans: number[] = [];
     for (let i = 0; i < blocks.length; i++) {
-      if (blocks.track(i) !== track) continue;
-      const at = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
-      if (at >= to) continue;
-      if (at - covered > maxGap) holes += at - covered;
+      const track = blocks.track(i);
+      if (track !== a && track !== b) continue;
       let frames = 0;
       for (let k = 0; k < blocks.frameCount(i); k++) frames += Math.floor(blocks.frame(i, k).length / frameBytes);
-      covered = Math.max(covered, at + frames);
+      spans.push(this.#rawPosition(blocks, i, rate), frames);
     }
-    return to - covered > maxGap ? holes + to - covered : holes;
+    const order = Array.from({ length: spans.length / 2 }, (_, j) => 2 * j).sort((x, y) => spans[x] - spans[y]);
+    const holes: number[] = [];
+    let covered = this.#coveredAtStart;
+    let total = 0;
+    for (const j of order) {
+      const at = spans[j];
+      if (at - covered > limit) {
+        total += at - covered;
+        holes.push(at, total);
+      }
+      covered = Math.max(covered, at + spans[j + 1]);
+    }
+    return holes;
+  }
+
+  /** Timeline position of block `i` before the current fragment's skips. */
+  #rawPosition(blocks: BlockTable, i: number, rate: number): number {
+    return Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
   }
 
   /** Whether the last fragment with a ContactId had it only in the Tags after its Cluster. */
@@ -296,36 +328,33 @@ export class ConnectDemuxer {
     };
     let next = this.#next[dir];
     let oddBytes = 0;
+    /** Holes before the current block: the index into `#holes` of the next one, and their length. */
+    let hole = 0;
+    let skipped = 0;
     for (let i = 0; i < blocks.length; i++) {
       if (blocks.track(i) !== track) continue;
-      let pos = Math.round(((blocks.timeMs(i) - this.#originMs!) * rate) / 1000) - this.#shiftFrames;
+      const raw = this.#rawPosition(blocks, i, rate);
+      // A gap longer than the maximum in this direction may be a hole in the
+      // whole call (or only this direction's: the other's audio then fills it).
+      if (this.#holes === undefined && raw - next > maxGap && raw - next > tol) {
+        this.#holes = this.#fragmentHoles(blocks, track, otherTrack, rate, frameBytes, Math.max(maxGap, tol));
+      }
+      const holes = this.#holes;
+      if (holes !== undefined) {
+        while (hole < holes.length && holes[hole] <= raw) {
+          skipped = holes[hole + 1];
+          hole += 2;
+        }
+      }
+      const pos = raw - skipped;
       if (pos > next + tol) {
-        // The part of the gap the other direction has audio for is time that
-        // passed in the call: always filled, so both stay aligned. Only the
-        // rest — a hole in the whole call — can be too long to fill: from where
-        // both directions' audio so far ends to where either's resumes (the
-        // other's may resume in this very fragment, placed after this one).
-        const silentFrom = Math.max(next, this.#next[dir === "from" ? "to" : "from"]);
-        let open = pos - silentFrom;
-        // (Rare: then the other's blocks in this fragment, placed after this
-        // direction, are looked at too: the holes are the stretches of
-        // [silentFrom, pos) longer than the maximum that none of them covers.)
-        if (open > maxGap) open = this.#holes(blocks, otherTrack, rate, frameBytes, silentFrom, pos, maxGap);
-        if (open > maxGap) {
-          // Too long to fill: shift the shared timeline so both directions skip it.
-          this.#shiftFrames += open;
-          this.cappedGaps++;
-          warnings.push(`gap of ${(open / rate).toFixed(3)} s not filled (over the maximum gap)`);
-          pos -= open;
-        }
+        // Time that passed in the call: filled with silence, so both stay aligned.
         const gap = pos - next;
-        if (gap > 0) {
-          out.pieces.push(gap);
-          out.frames += gap;
-          out.gapFrames += gap;
-          out.gaps++;
-          next = pos;
-        }
+        out.pieces.push(gap);
+        out.frames += gap;
+        out.gapFrames += gap;
+        out.gaps++;
+        next = pos;
       }
       let skip = pos < next - tol ? next - pos : 0;
       let used = false;
