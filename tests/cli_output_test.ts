@@ -19,7 +19,7 @@ function isoTimeDate(ms: number | undefined): string {
 function displayTextRegex(text: string, max = 256): string {
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });

@@ -36,9 +36,9 @@ async function run(
   return r;
 }
 
-/** Terminal-unsafe characters: C0 except newline, DEL, C1, bidi controls. */
+/** Terminal-unsafe characters: C0 except newline, DEL, C1, bidi controls, Unicode line and paragraph separators. */
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
 
 function terminalSafe(text: string, what: string) {
   const m = UNSAFE.exec(text);
@@ -72,8 +72,8 @@ async function tree(dir: string, prefix = ""): Promise<string[]> {
   return out.sort();
 }
 
-// The hostile values: path tricks, OSC/CSI escapes, BEL, newlines, NUL, C1 CSI, bidi override.
-const EVIL = "../../etc/passwd\x1b]0;pwned\x07\x1b[2J/a\nb\r\x00\u009b31m\u202eexe.wav";
+// The hostile values: path tricks, OSC/CSI escapes, BEL, newlines, NUL, C1 CSI, bidi override and mark, line separator.
+const EVIL = "../../etc/passwd\x1b]0;pwned\x07\x1b[2J/a\nb\r\x00\u009b31m\u2028\u061c\u202eexe.wav";
 const EVIL2 = "..\\..\\x\x1b[31m/../" + EVIL.slice(0, 12);
 const EVIL_TAG = "\x1b]0;tag\x07/../../n\na\u009b";
 

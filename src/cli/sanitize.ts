@@ -19,7 +19,8 @@ export { hideSecrets } from "../secrets.ts";
 export const MAX_DISPLAY = 256;
 
 /**
- * Escape control characters (C0, DEL, C1, bidi overrides) as `\xNN`/`\u{…}` and
+ * Escape control characters (C0, DEL, C1, bidi controls, the Unicode line and
+ * paragraph separators) as `\xNN`/`\u{…}` and
  * cut text longer than `max` characters, saying how much was cut.
  *
  * @example
@@ -32,7 +33,7 @@ export function displayText(text: string, max = MAX_DISPLAY): string {
   if (text.length <= max && !hasControls(text)) return text;
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });
@@ -46,7 +47,8 @@ function hasControls(text: string): boolean {
     if (c < 0x20) return true;
     if (
       c >= 0x7f &&
-      (c <= 0x9f || c === 0x200e || c === 0x200f || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+      (c <= 0x9f || c === 0x061c || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+        (c >= 0x2066 && c <= 0x2069))
     ) {
       return true;
     }
@@ -118,7 +120,8 @@ export function clipOrNull(text: string | undefined): string | null {
 
 /**
  * One NDJSON line that is safe on a terminal: `JSON.stringify`, plus `\uXXXX`
- * escapes for the C1 and bidi controls it leaves raw (the same value once
+ * escapes for the C1 and bidi controls and the Unicode line and paragraph
+ * separators it leaves raw (the same value once
  * parsed).
  *
  * @example
@@ -129,7 +132,7 @@ export function clipOrNull(text: string | undefined): string | null {
  */
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(
-    /[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g,
+    /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
