@@ -121,6 +121,14 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
     assert.deepEqual(o.blocks, { "1": 16, "2": 16 });
   }
   assert.deepEqual(objs[3].summary.contactIds, ["c-1", "c-2"]);
+  // A fragment whose ContactId after its Cluster differs: both are in the summary.
+  const m = s.bytes.slice(0, s.fragments[2].offset);
+  m[new TextDecoder("latin1").decode(m).lastIndexOf("c-1") + 2] = 0x33; // fragment 1's trailing ContactId → "c-3"
+  const mixed = await tempFile(m);
+  const mj = jsonLines((await kvsaudio(["inspect", "--json", mixed])).stdoutText);
+  assert.deepEqual(mj.at(-1).summary.contactIds, ["c-1", "c-3"]);
+  assert.match((await kvsaudio(["inspect", mixed])).stdoutText, /contact ids: c-1, c-3/);
+  await Deno.remove(mixed);
   const tree = await kvsaudio(["inspect", "--tree", path]);
   assert.equal(tree.code, 0);
   assert.equal((tree.stdoutText.match(/SimpleBlock:/g) ?? []).length, 96);

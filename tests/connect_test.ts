@@ -442,6 +442,39 @@ Deno.test("ContactId switch ends the stream before the other contact's audio", a
   assert.equal(r.items.filter((i) => i.kind === "audio").length, 2);
 });
 
+Deno.test("a fragment whose ContactId before its Cluster differs from the one after ends the contact, unwritten", async () => {
+  // Was: the first ContactId tag decided, so audio tagged as another contact's after its
+  // Cluster was written into the followed contact's files.
+  const s = connectStream({ fragments: 4, contactIds: "aaa" });
+  const enc = new TextEncoder();
+  /** Fragment `i` with its first or last "aaa" (the ContactId before or after the Cluster) made "bbb". */
+  const mixed = (i: number, which: "first" | "last") => {
+    const b = s.fragments[i].bytes.slice();
+    const text = new TextDecoder("latin1").decode(b);
+    const at = which === "first" ? text.indexOf("aaa") : text.lastIndexOf("aaa");
+    b.set(enc.encode("bbb"), at);
+    return b;
+  };
+  for (const which of ["first", "last"] as const) {
+    for (const [index, demux] of [[2, {}], [2, { contactId: "aaa" }], [0, {}]] as const) {
+      const bytes = concat(s.fragments.map((f, i) => i === index ? mixed(i, which) : f.bytes));
+      const r = await runPipeline(bytes, { demux });
+      const label = `fragment ${index}'s ${which} ContactId, ${JSON.stringify(demux)}`;
+      assert.equal(r.error, undefined, label);
+      const stop = r.items.at(-1)!;
+      assert.ok(stop.kind === "stop" && stop.reason === "contact-changed", label);
+      assert.equal(stop.fragment?.offset, s.fragments[index].offset, label);
+      // The followed contact: given, else the first fragment's first ContactId.
+      const followed = index === 0 && which === "first" ? "bbb" : "aaa";
+      assert.equal(stop.contactId, followed, label);
+      assert.equal(stop.nextContactId, followed === "aaa" ? "bbb" : "aaa", label);
+      assert.equal(r.writer.frames.from, index * 16 * 512, label);
+      assert.equal(r.writer.frames.to, index * 16 * 512, label);
+      await Deno.remove(r.dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("a fragment cut off before its ContactId tag is not written while a contact is followed", async () => {
   // ContactId only after the Cluster; the input ends inside fragment 2's Cluster (another contact's).
   const s = connectStream({ fragments: 4, tagsPosition: "after", contactIds: ["aaa", "aaa", "bbb", "bbb"] });

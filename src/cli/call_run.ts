@@ -90,12 +90,12 @@ export class CallRun {
           `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`,
         );
       } else if (item.fragment) {
-        this.#nextContactId = item.fragment.contactId;
+        this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
         this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
         this.#rep.event({
           event: "contact-changed",
           contactId: clipOrNull(item.contactId),
-          nextContactId: clipOrNull(item.fragment.contactId),
+          nextContactId: clipOrNull(this.#nextContactId),
           fragmentNumber: clipOrNull(item.fragment.kvs.fragmentNumber),
           offset: item.fragment.offset,
         });

@@ -212,8 +212,10 @@ export async function inspectCommand(args: string[]): Promise<number> {
       bytes = f.offset + f.size;
       if (!f.complete) incomplete++;
       if (f.isError) errors++;
-      const cid = f.contactId;
-      if (cid) contacts.add(cid);
+      // Every ContactId value: the one before the Cluster may differ from the one after.
+      for (const t of f.tags) {
+        if (t.name === "ContactId" && typeof t.value === "string" && t.value) contacts.add(t.value);
+      }
       const fn = f.kvs.fragmentNumber;
       if (fn !== undefined) {
         first ??= fn;

@@ -92,6 +92,11 @@ export interface StopItem {
   fragment?: Fragment;
   /** The ContactId that was followed, if any. */
   contactId?: string;
+  /**
+   * `contact-changed`: the other contact's ContactId (the fragment's; when
+   * its ContactId tags disagree, the one that is not the followed contact's).
+   */
+  nextContactId?: string;
 }
 
 /** What the demuxer yields. */
@@ -197,9 +202,18 @@ export class ConnectDemuxer {
     const cid = f.contactId;
     if (!this.#opts.followStream) {
       if (cid !== undefined && cid !== "") {
-        if (this.#target === undefined) this.#target = cid;
-        else if (cid !== this.#target) {
-          return { kind: "stop", reason: "contact-changed", fragment: f, contactId: this.#target };
+        this.#target ??= cid;
+        // A fragment whose ContactId tags disagree (before and after its
+        // Cluster) may hold the other contact's audio: it ends the contact too.
+        const other = cid !== this.#target ? cid : otherContactId(f.tags, cid);
+        if (other !== undefined) {
+          return {
+            kind: "stop",
+            reason: "contact-changed",
+            fragment: f,
+            contactId: this.#target,
+            nextContactId: other,
+          };
         }
         this.#contactTags = f.tags;
       } else if (
@@ -400,6 +414,14 @@ function contactTagAfterOnly(tags: readonly Tag[]): boolean {
     after = true;
   }
   return after;
+}
+
+/** The first non-empty ContactId among `tags` that is not `cid`, if any. */
+function otherContactId(tags: readonly Tag[], cid: string): string | undefined {
+  for (const t of tags) {
+    if (t.name === "ContactId" && typeof t.value === "string" && t.value !== "" && t.value !== cid) return t.value;
+  }
+  return undefined;
 }
 
 /** Whether any of `f`'s tags come after its Cluster. */
