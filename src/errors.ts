@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Fragment } from "./mkv/fragment.ts";
+
 /**
  * Process exit codes, documented in the README.
  *
@@ -116,6 +118,13 @@ export class DataError extends KvsAudioError {
   source?: string;
   /** The message without the location prefix. */
   readonly reason: string;
+  /**
+   * From the fragment assemblers: the fragment the bad data is in, as far as
+   * it was read (`complete: false`, `closedBy: "bad-data"`), when its
+   * document had begun. Its fragment number, tags and whole blocks before the
+   * bad data are as in the input; it was not handed on.
+   */
+  fragment?: Fragment;
   /**
    * The message is `reason` prefixed with the location: `[source: ]byte
    * <offset>: [element: ]<reason>`.

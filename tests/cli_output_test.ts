@@ -28,7 +28,7 @@ function displayTextRegex(text: string, max = 256): string {
 
 function flagsOfArray(f: Fragment): string {
   const flags: string[] = [];
-  if (!f.complete) flags.push("truncated");
+  if (!f.complete) flags.push(f.closedBy === "bad-data" ? "bad-data" : "truncated");
   if (f.isError) flags.push(`error=${displayTextRegex(f.kvs.errorCode!, 32)}`);
   if (f.tags.some((t) => t.position === "after")) flags.push("tags-after");
   if (f.clusters.length === 0) flags.push("no-cluster");
@@ -124,6 +124,7 @@ Deno.test("inspect text line: same as the array-and-join version, with every fla
     const f = new Fragment(rand(200000), rand(2e10));
     f.size = rand(1e8);
     f.complete = rand(4) !== 0;
+    if (!f.complete && rand(2) === 0) f.closedBy = "bad-data";
     for (let n = rand(7); n > 0; n--) {
       f.tags.push({
         name: names[rand(names.length)],

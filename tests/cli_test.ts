@@ -158,8 +158,44 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
     line,
     `kvsaudio: ${path}: byte ${at}: Tracks: invalid element size: first byte 0x00 (VINT wider than 8 bytes)`,
   );
-  assert.equal(r.stdoutText.trim().split("\n").length, 2, "the two good fragments were printed first");
+  // The two good fragments, then the one the bad data is in, as far as it was read.
+  const objs = jsonLines(r.stdoutText);
+  assert.equal(objs.length, 3);
+  assert.deepEqual(objs.map((o) => [o.offset, o.complete, o.closedBy]), [
+    [s.fragments[0].offset, true, "next-document"],
+    [s.fragments[1].offset, true, "next-document"],
+    [s.fragments[2].offset, false, "bad-data"],
+  ]);
+  assert.equal(objs[2].size, at - s.fragments[2].offset);
   await Deno.remove(path);
+  // Bad data inside the Cluster: the fragment's number, tags and whole blocks before it are shown, flagged.
+  const inCluster = s.bytes.slice();
+  const third = s.fragments[2];
+  // The 5th SimpleBlock's element id (0xA3), just before its size and 4-byte block header.
+  let fifth = third.offset + (third.blocks[4].pcm.byteOffset - third.bytes.byteOffset) - 6;
+  while (inCluster[fifth] !== 0xa3) fifth--;
+  inCluster[fifth] = 0x00; // an invalid element id
+  const p2 = await tempFile(inCluster);
+  const t2 = await kvsaudio(["inspect", p2]);
+  assert.equal(t2.code, 3);
+  assert.equal(
+    oneLineError(t2.stderr),
+    `kvsaudio: ${p2}: byte ${fifth}: element header: invalid element id: first byte 0x00 (not a 1-4 byte EBML id)`,
+  );
+  const rows = t2.stdoutText.trim().split("\n");
+  assert.equal(rows.length, 4, "header, two good fragments, the bad one");
+  assert.match(
+    rows[3],
+    new RegExp(
+      `^\\s+2\\s+${third.offset}\\s+${fifth - third.offset}\\s+${third.fragmentNumber}\\s.*\\s1:2,2:2\\s.*bad-data`,
+    ),
+  );
+  const tree = await kvsaudio(["inspect", "--tree", p2]);
+  assert.match(
+    tree.stdoutText,
+    new RegExp(`fragment 2 at byte ${third.offset} \\(${fifth - third.offset} bytes, bad data at its end\\)`),
+  );
+  await Deno.remove(p2);
   // Input that ends inside its first element (two bytes of text, the first three bytes of a body), or before its
   // first Segment began (inside the EBML header, right after it): exit 3, not a silent success.
   const headerEnd = 5 + (s.bytes[4] & 0x7f);

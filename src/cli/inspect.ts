@@ -91,7 +91,7 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
 
 function flagsOf(f: Fragment): string {
   let flags = "";
-  if (!f.complete) flags = "truncated";
+  if (!f.complete) flags = f.closedBy === "bad-data" ? "bad-data" : "truncated";
   if (f.isError) flags = addFlag(flags, `error=${displayText(f.kvs.errorCode!, 32)}`);
   if (hasTagsAfter(f)) flags = addFlag(flags, "tags-after");
   const clusters = f.clusters.length;
@@ -207,31 +207,37 @@ export async function inspectCommand(args: string[]): Promise<number> {
   input.whenIdle = () => out.flush();
   try {
     for await (const f of assembleFragments(input.chunks, { source: input.name, tree })) {
-      fragments++;
-      blocks += f.blockTable.length;
-      bytes = f.offset + f.size;
-      if (!f.complete) incomplete++;
-      if (f.isError) errors++;
-      // Every ContactId value: the one before the Cluster may differ from the one after.
-      for (const t of f.tags) {
-        if (t.name === "ContactId" && typeof t.value === "string" && t.value) contacts.add(t.value);
-      }
-      const fn = f.kvs.fragmentNumber;
-      if (fn !== undefined) {
-        first ??= fn;
-        last = fn;
-      }
-      if (json) out.line(jsonLine(fragmentJson(f)));
-      else if (tree) {
-        out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${f.complete ? "" : ", truncated"})`);
-        treeLines(f.tree ?? [], 1, out);
-      } else out.line(textLine(f));
+      show(f);
       input.release(f.offset + f.size);
     }
   } catch (e) {
+    // The fragment the bad data is in, as far as it was read, before the error.
+    if (e instanceof DataError && e.fragment !== undefined) show(e.fragment);
     out.flush();
     if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
     throw e;
+  }
+  function show(f: Fragment): void {
+    fragments++;
+    blocks += f.blockTable.length;
+    bytes = f.offset + f.size;
+    if (!f.complete) incomplete++;
+    if (f.isError) errors++;
+    // Every ContactId value: the one before the Cluster may differ from the one after.
+    for (const t of f.tags) {
+      if (t.name === "ContactId" && typeof t.value === "string" && t.value) contacts.add(t.value);
+    }
+    const fn = f.kvs.fragmentNumber;
+    if (fn !== undefined) {
+      first ??= fn;
+      last = fn;
+    }
+    if (json) out.line(jsonLine(fragmentJson(f)));
+    else if (tree) {
+      const state = f.closedBy === "bad-data" ? ", bad data at its end" : f.complete ? "" : ", truncated";
+      out.line(`fragment ${f.index} at byte ${f.offset} (${f.size} bytes${state})`);
+      treeLines(f.tree ?? [], 1, out);
+    } else out.line(textLine(f));
   }
   const summary = {
     fragments,

@@ -232,6 +232,28 @@ export class FragmentAssembler implements TokenSink {
     this.#markBytes = this.prefixBytes;
   }
 
+  /**
+   * After a {@linkcode DataError} at byte `end`: the open fragment as far as
+   * it was read, closed as incomplete (`closedBy: "bad-data"`), or undefined
+   * when no document had begun (or, in eager mode, it was handed on). The
+   * assembler takes no more input after an error.
+   *
+   * @example
+   * ```ts
+   * import { FragmentAssembler } from "./assembler.ts";
+   * const asm = new FragmentAssembler();
+   * asm.abandon(0); // undefined: nothing was read
+   * ```
+   */
+  abandon(end: number): Fragment | undefined {
+    const f = this.#frag;
+    if (f === undefined || this.#emitted) return undefined;
+    this.#dropFragment();
+    f.complete = false;
+    this.#finish(f, Math.max(end, f.offset), "bad-data");
+    return f;
+  }
+
   /** Forget the open fragment and what was being built in it. */
   #dropFragment(): void {
     this.#frag = undefined;
@@ -865,7 +887,7 @@ export async function* fragmentsFromTokens(
   options: AssembleOptions = {},
 ): AsyncGenerator<Fragment> {
   const asm = new FragmentAssembler(options);
-  yield* drive(batches, (batch, out) => asm.push(batch, out));
+  yield* drive(batches, asm, (batch, out) => asm.push(batch, out));
 }
 
 /**
@@ -875,6 +897,7 @@ export async function* fragmentsFromTokens(
  */
 async function* drive<T>(
   inputs: AsyncIterable<T> | Iterable<T>,
+  asm: FragmentAssembler,
   step: (input: T, out: Fragment[]) => void,
 ): AsyncGenerator<Fragment> {
   const out: Fragment[] = [];
@@ -883,6 +906,7 @@ async function* drive<T>(
       step(input, out);
     } catch (e) {
       yield* out;
+      if (e instanceof DataError) e.fragment ??= asm.abandon(e.offset);
       throw e;
     }
     if (out.length > 0) {
@@ -950,11 +974,9 @@ export async function* assembleFragments(
   const tokenizer = new EbmlTokenizer(options);
   const asm = new FragmentAssembler(options);
   const reread = "unread" in source && typeof source.unread === "function" ? source : undefined;
-  yield* drive(source, (chunk, out) => {
+  yield* drive(source, asm, (chunk, out) => {
     const used = asm.feed(tokenizer, chunk, out, reread !== undefined);
     if (used < chunk.length) reread!.unread(chunk.length - used);
   });
-  const out: Fragment[] = [];
-  asm.finish(tokenizer, out);
-  yield* out;
+  yield* drive([undefined], asm, (_, out) => asm.finish(tokenizer, out));
 }

@@ -82,7 +82,13 @@ export type ClosedBy =
   /** Its trailing KVS tags (continuation token) were read (eager mode). */
   | "continuation-token"
   /** The input ended. */
-  | "end-of-input";
+  | "end-of-input"
+  /**
+   * Bad data inside it: the rest of its document could not be read. Such a
+   * fragment is never yielded; it comes with the error, as
+   * {@linkcode DataError.fragment}.
+   */
+  | "bad-data";
 
 /** Tags KVS adds to each fragment of a GetMedia body. */
 export interface KvsTags {
