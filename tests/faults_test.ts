@@ -314,6 +314,41 @@ Deno.test("CLI: a body that goes silent inside a fragment is a broken connection
   }
 });
 
+Deno.test("CLI: the first fragment cut off after some of its trailing Tags, before KVS's (stall or clean end): resumed, no audio lost", async () => {
+  // Was: before the first continuation token, any Tags after the Cluster counted as the end of the
+  // fragment, so a stall there ended the pull (exit 0 "idle-timeout", the rest of the call lost), and a
+  // clean end there wrote the fragment without its trailing MimeType (8000 Hz WAVs for a 16 kHz call).
+  const s16 = connectStream({ fragments: 3, rate: 16000, tagsPosition: "after" });
+  const full16 = expectedPcm(s16);
+  for (const [stream, full] of [[STREAM, FULL], [s16, full16]] as const) {
+    // cutsInside: each SimpleBlock's start, then each trailing Tags element's start and 5 bytes into it.
+    const cuts = await cutsInside(stream, 0);
+    // The trailing Tags elements' starts, except the first (nothing after the Cluster yet: covered above):
+    // the second (in the 16 kHz call, before its MimeType) and the last (right before KVS's own).
+    const tagStarts = cuts.slice(stream.fragments[0].blocks.length).filter((_, i) => i % 2 === 0).slice(1);
+    assert.ok(tagStarts.length >= 2);
+    for (const at of [tagStarts[0], tagStarts.at(-1)!]) {
+      for (const fault of ["stall", "end"] as const) {
+        const faults = fault === "stall" ? { stallAtByte: [{ at, ms: 60_000 }] } : { endEarlyAtByte: [at] };
+        const standin = serve(stream, { live: true, faults });
+        injected(`${fault} in the first fragment's trailing tags`);
+        try {
+          const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+          const label = `${fault} at byte ${at} of ${stream === s16 ? "the 16 kHz call" : "the 8 kHz call"}`;
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.done.fragments, stream.fragments.length, label);
+          assert.equal(r.done.reconnects, 1, label);
+          assert.deepEqual(r.events.filter((e) => e.event === "warning"), [], label);
+          sameBytes(r.from, full.from!, `from, ${label}`);
+          sameBytes(r.to, full.to!, `to, ${label}`);
+        } finally {
+          await standin.close();
+        }
+      }
+    }
+  }
+});
+
 Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a fragment reconnects with reason 'stalled' and loses nothing", async () => {
   const standin = serve(STREAM, { faults: { listStallAtByte: [{ at: F[2].offset + 300, ms: 60_000 }] } });
   injected("fragment-list stall inside a fragment");
@@ -673,6 +708,12 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
       assert.equal(r.done.reason, "end-of-stream");
       assert.equal(r.done.fragments, F.length - 1);
       assert.ok((r.done.partialDiscarded as number) >= 2);
+      // Never silently (was: nothing said but the discarded events of --json).
+      assert.deepEqual(r.events.filter((e) => e.event === "warning").map((e) => e.message), [
+        `the stream ends inside the fragment after fragment ${
+          F.at(-2)!.fragmentNumber
+        }: it came cut off 3 time(s) in a row, and its audio is not written`,
+      ]);
       sameBytes(r.from, upTo(F.length - 1).from, "from: a valid prefix");
     } finally {
       await standin.close();

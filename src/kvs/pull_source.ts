@@ -61,6 +61,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawTokens = false;
   /** A fragment had tags after its Cluster. */
   #sawTrailingTags = false;
+  /** A fragment had KVS's own tags after its Cluster (`MILLIS_BEHIND_NOW`). */
+  #sawKvsTrailing = false;
   /** A fragment closed by the next document had none. */
   #sawUntrailed = false;
 
@@ -98,15 +100,22 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
    * Whether `f`, read up to the end of a body that ended cleanly or went
    * idle (never a reset: a reset throws before the assembler flushes), is
    * whole. A fragment with a continuation token is (its trailing tags were
-   * read); in a stream that has tokens, one without is cut off. In a stream
-   * without tokens, tags after the Cluster mark the Cluster as closed. Only
-   * in a stream whose fragments are known to carry no trailing tags (KVS
-   * always sends them) does an idle end accept a last fragment without them.
+   * read); in a stream that has tokens, one without is cut off. KVS ends
+   * each fragment with its own Tags (`MILLIS_BEHIND_NOW`, then the token
+   * when the stream has them), after any other tags after the Cluster: a
+   * fragment with KVS's tags but without those is cut off, even before the
+   * first token was seen (Connect's own trailing Tags, ContactId and
+   * MimeType among them, come before KVS's). Only in a stream without KVS
+   * tags do other tags after the Cluster mark it as closed, and only in a
+   * stream whose fragments are known to carry no trailing tags does an idle
+   * end accept a last fragment without them.
    */
   #wholeAtEnd(f: Fragment, idle: boolean): boolean {
     if (!f.complete) return false;
     if (f.kvs.continuationToken !== undefined) return true;
     if (this.#sawTokens) return false;
+    if (hasKvsTrailingTags(f)) return true;
+    if (this.#sawKvsTrailing || f.kvs.fragmentNumber !== undefined) return false;
     if (hasTrailingTags(f)) return true;
     return idle && this.#sawUntrailed && !this.#sawTrailingTags;
   }
@@ -123,6 +132,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const headersMs = idleMs > 0 && responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
+    /** Bodies in a row that ended inside the same fragment. */
+    let cutOff = 0;
     let first = true;
     const requested = o.selector.type === "FRAGMENT_NUMBER" ? o.selector.fragmentNumber : undefined;
     for (;;) {
@@ -167,6 +178,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           }
           wholeEnd = f.offset + f.size;
           if (hasTrailingTags(f)) this.#sawTrailingTags = true;
+          if (hasKvsTrailingTags(f)) this.#sawKvsTrailing = true;
           else if (f.closedBy !== "end-of-input" && !f.isError) this.#sawUntrailed = true;
           if (f.isError) {
             // An in-band error ends the pull whatever its fragment number (it may repeat the last one).
@@ -213,6 +225,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       } finally {
         body.close();
       }
+      cutOff = truncated ? (progressed ? 1 : cutOff + 1) : 0;
       if (state.idle) {
         if (state.bytes <= wholeEnd) {
           // Idle at a fragment boundary: the call is over.
@@ -236,6 +249,15 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // The body ended with nothing new: back off; past the retry budget, the stream has ended.
         if (++attempt > this.retry.maxRetries) {
           yield* this.#unseenStart(first, requested);
+          if (cutOff > 0) {
+            // Never silently: the audio after the last whole fragment is missing.
+            const after = this.lastNumber !== undefined ? `fragment ${this.lastNumber}` : "the start";
+            this.emit({
+              type: "warning",
+              message: `the stream ends inside the fragment after ${after}: it came cut off ${cutOff} time(s) ` +
+                "in a row, and its audio is not written",
+            });
+          }
           this.endReason = "end-of-stream";
           return;
         }
@@ -321,6 +343,12 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       }
     }
   }
+}
+
+/** Whether `f` has KVS's own tags (`AWS_KINESISVIDEO_…`) after its Cluster. */
+function hasKvsTrailingTags(f: Fragment): boolean {
+  for (const t of f.tags) if (t.position === "after" && t.name.startsWith("AWS_KINESISVIDEO_")) return true;
+  return false;
 }
 
 /** Whether `f` has a tag after its last Cluster (a Tags element there closed that Cluster). */
