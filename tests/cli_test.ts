@@ -214,6 +214,8 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
       oneLineError(t.stderr),
       `kvsaudio: ${p}: byte 0: ${element}: ${why}: not a complete Matroska/GetMedia stream`,
     );
+    // Nothing but the header line: no fragment of 0 bytes "with bad data" (a truncation, not bad data).
+    assert.equal(t.stdoutText.trim().split("\n").length, 1, t.stdoutText);
     await Deno.remove(p);
   }
 });
@@ -300,6 +302,24 @@ Deno.test("extract: gaps per file, the followed ContactId, a cut fragment of unk
     later.stdoutText,
     /stopped: the first fragment belongs to ContactId aaa, not bbb \(at fragment \d+\); nothing/,
   );
+
+  // A fragment tagged with two ContactIds (before and after its Cluster): named as such, not written.
+  const both = connectStream({ fragments: 3, contactIds: "aaa" });
+  const mixed = both.bytes.slice();
+  const second = both.fragments[1];
+  const text = new TextDecoder("latin1").decode(mixed.subarray(0, second.offset + second.bytes.length));
+  mixed.set(new TextEncoder().encode("bbb"), text.lastIndexOf("aaa")); // fragment 1's trailing ContactId
+  const mixedPath = await tempFile(mixed);
+  const m = await kvsaudio(["extract", mixedPath, "--out", `${dir}/m`]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(
+    m.stdoutText,
+    new RegExp(
+      `stopped: fragment ${second.fragmentNumber} is tagged with ContactId aaa and bbb \\(before and after its Cluster\\); that fragment was not written`,
+    ),
+  );
+  assert.match(m.stdoutText, /^1 fragment\(s\)/m);
+  await Deno.remove(mixedPath);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(gapPath);
   await Deno.remove(cutPath);

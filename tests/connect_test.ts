@@ -475,6 +475,24 @@ Deno.test("a fragment whose ContactId before its Cluster differs from the one af
   }
 });
 
+Deno.test("an empty ContactId tag says nothing: the fragment's next one decides", () => {
+  // Was: an empty ContactId before the Cluster hid another contact's after it, and the fragment was written.
+  for (const contactId of [undefined, "c"]) {
+    const d = new ConnectDemuxer({ contactId });
+    const frags = [0, 1, 2].map((i) => blocksFragment(i, i * 1000, (i + 1) * 1000, () => true));
+    frags[1].tags[0] = { ...frags[1].tags[0], value: "" }; // "" before, nothing after: keeps the contact
+    frags[2].tags[0] = { ...frags[2].tags[0], value: "" };
+    frags[2].tags.push({ name: "ContactId", value: "d", position: "after", offset: 0 });
+    const items = frags.map((f) => d.fragment(f));
+    assert.deepEqual(items.map((i) => i.kind), ["audio", "audio", "stop"]);
+    const stop = items[2];
+    assert.ok(stop.kind === "stop");
+    assert.equal(stop.reason, "contact-changed");
+    assert.equal(stop.contactId, "c");
+    assert.equal(stop.nextContactId, "d");
+  }
+});
+
 Deno.test("a fragment cut off before its ContactId tag is not written while a contact is followed", async () => {
   // ContactId only after the Cluster; the input ends inside fragment 2's Cluster (another contact's).
   const s = connectStream({ fragments: 4, tagsPosition: "after", contactIds: ["aaa", "aaa", "bbb", "bbb"] });

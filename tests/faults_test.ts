@@ -712,7 +712,7 @@ Deno.test("CLI: bodies that end without a final (whole) fragment", async (t) => 
       assert.deepEqual(r.events.filter((e) => e.event === "warning").map((e) => e.message), [
         `the stream ends inside the fragment after fragment ${
           F.at(-2)!.fragmentNumber
-        }: it came cut off 3 time(s) in a row, and its audio is not written`,
+        }: it came cut off 3 time(s), and its audio is not written`,
       ]);
       sameBytes(r.from, upTo(F.length - 1).from, "from: a valid prefix");
     } finally {

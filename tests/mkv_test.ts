@@ -1073,3 +1073,35 @@ Deno.test("assembler: input cut 1–4 bytes into the next document's EBML id lea
   other[next] = 0x1f; // a Cluster id's first byte
   assert.equal((await assemble(other))[0].complete, false);
 });
+
+Deno.test("fragmentsFromTokens: a tokenizer error carries the open fragment too, as assembleFragments' does", async () => {
+  // Was: only assembleFragments attached it; the two-stage pipeline gave DataError.fragment undefined.
+  const s = connectStream({ fragments: 3 });
+  const bad = s.bytes.slice();
+  let fifth = s.fragments[2].offset + (s.fragments[2].blocks[4].pcm.byteOffset - s.fragments[2].bytes.byteOffset) - 6;
+  while (bad[fifth] !== 0xa3) fifth--;
+  bad[fifth] = 0x00; // an invalid element id inside the 3rd fragment's Cluster
+  const errorOf = async (fragments: AsyncIterable<Fragment>) => {
+    try {
+      for await (const _ of fragments) { /* the good fragments */ }
+    } catch (e) {
+      assert.ok(e instanceof DataError);
+      return e;
+    }
+    throw new Error("no error");
+  };
+  for (const size of [100, 4096, bad.length]) {
+    const chunks = () =>
+      Array.from({ length: Math.ceil(bad.length / size) }, (_, i) => bad.subarray(i * size, (i + 1) * size));
+    const a = await errorOf(assembleFragments(chunks()));
+    const b = await errorOf(fragmentsFromTokens(tokenizeBatches(chunks())));
+    for (const e of [a, b]) {
+      assert.equal(e.offset, fifth);
+      assert.equal(e.fragment?.offset, s.fragments[2].offset, `chunks of ${size}`);
+      assert.equal(e.fragment?.closedBy, "bad-data");
+      assert.equal(e.fragment?.complete, false);
+      assert.equal(e.fragment?.blockTable.length, 4);
+      assert.equal(e.fragment?.kvs.fragmentNumber, s.fragments[2].fragmentNumber);
+    }
+  }
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
+import { concat } from "./support/mkv_writer.ts";
 import { ARN, cutsInside, FAKE, leaksSecret, pullCli, pullInProcess, withStandin } from "./support/pull_harness.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
@@ -151,6 +152,32 @@ Deno.test("without continuation tokens, a body that ends cleanly keeps its last 
         });
       }
     }
+  }
+});
+
+Deno.test("not KVS: fragment numbers but no tags after the Clusters, or other tags only: every fragment, also the last", async () => {
+  // KVS always ends a fragment with its own tags; a server that does not is taken as it is once its whole
+  // fragments show it (was, for a moment: the last fragment taken as cut off, exit 4).
+  const trimmed = async (tagsPosition: "before" | "both") => {
+    const s = connectStream({ fragments: 4, tagsPosition });
+    for (const f of s.fragments) {
+      const cuts = await cutsInside(s, f.index);
+      const kvsTags = cuts.at(-2)!; // the last Tags element after the Cluster: KVS's own
+      f.bytes = f.bytes.subarray(0, kvsTags - f.offset);
+    }
+    let at = 0;
+    for (const f of s.fragments) f.offset = (at += f.bytes.length) - f.bytes.length;
+    s.bytes = concat(s.fragments.map((f) => f.bytes));
+    return s;
+  };
+  for (const tagsPosition of ["before", "both"] as const) {
+    const s = await trimmed(tagsPosition);
+    await withStandin(s, { live: true }, async (standin) => {
+      const r = await pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2, idleTimeoutMs: 500 });
+      sameBytes(r.from, expectedPcm(s).from!, `from, Connect tags ${tagsPosition}`);
+      sameBytes(r.to, expectedPcm(s).to!, `to, Connect tags ${tagsPosition}`);
+      assert.equal(r.source.endReason, "idle");
+    });
   }
 });
 

@@ -58,6 +58,8 @@ export class CallRun {
   #contactId: string | undefined;
   /** The ContactId of the fragment that ended the run, if another contact's. */
   #nextContactId: string | undefined;
+  /** The fragment that ended the contact has the followed ContactId too (its tags disagree). */
+  #mixedContact = false;
   #stopFragment: string | undefined;
   #finished = false;
   #count = 0;
@@ -91,6 +93,8 @@ export class CallRun {
         );
       } else if (item.fragment) {
         this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
+        // Its ContactId tags disagree: one of them is the followed contact's.
+        this.#mixedContact = item.fragment.tags.some((t) => t.name === "ContactId" && t.value === item.contactId);
         this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
         this.#rep.event({
           event: "contact-changed",
@@ -246,7 +250,13 @@ export class CallRun {
     this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
     const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
     const why = reason === "contact-changed"
-      ? this.#count === 0
+      ? this.#mixedContact
+        ? `fragment ${displayText(this.#stopFragment ?? "-", 64)} is tagged with ContactId ${
+          displayText(this.#contactId ?? "-", 64)
+        } and ${
+          displayText(this.#nextContactId ?? "-", 64)
+        } (before and after its Cluster); that fragment was not written`
+        : this.#count === 0
         ? `the first fragment belongs to ContactId ${displayText(this.#nextContactId ?? "-", 64)}, not ${
           displayText(this.#contactId ?? "-", 64)
         } (${at}); nothing was written`

@@ -10,7 +10,8 @@
  *   dropped and counted;
  * - with a target ContactId (given, or taken from the first fragment unless
  *   `followStream`), the first fragment of another contact ends the stream
- *   and none of its audio is produced;
+ *   and none of its audio is produced (also a fragment whose ContactId tags
+ *   disagree, before and after its Cluster: it may hold the other's audio);
  * - an in-band KVS error fragment ends the stream with a `KvsStreamError`.
  *
  * @example
@@ -104,7 +105,11 @@ export type ConnectItem = AudioItem | StopItem;
 
 /** Options of {@linkcode demuxConnect}. */
 export interface DemuxOptions {
-  /** Only this contact's audio; another contact's first fragment ends the stream. */
+  /**
+   * Only this contact's audio; another contact's first fragment ends the
+   * stream (as does a fragment with a ContactId tag of another contact
+   * besides this one's).
+   */
   contactId?: string;
   /** Do not stop when the ContactId changes (and take no target from the first fragment). */
   followStream?: boolean;
@@ -199,7 +204,8 @@ export class ConnectDemuxer {
         kvs.errorId,
       );
     }
-    const cid = f.contactId;
+    // An empty ContactId tag says nothing: then the fragment's first non-empty one counts.
+    const cid = f.contactId || otherContactId(f.tags, "");
     if (!this.#opts.followStream) {
       if (cid !== undefined && cid !== "") {
         this.#target ??= cid;

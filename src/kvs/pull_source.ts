@@ -63,6 +63,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawTrailingTags = false;
   /** A fragment had KVS's own tags after its Cluster (`MILLIS_BEHIND_NOW`). */
   #sawKvsTrailing = false;
+  /** A whole fragment with KVS's tags before its Cluster had other tags after it, but none of KVS's (not KVS). */
+  #sawTrailedWithoutKvs = false;
   /** A fragment closed by the next document had none. */
   #sawUntrailed = false;
 
@@ -103,20 +105,20 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
    * read); in a stream that has tokens, one without is cut off. KVS ends
    * each fragment with its own Tags (`MILLIS_BEHIND_NOW`, then the token
    * when the stream has them), after any other tags after the Cluster: a
-   * fragment with KVS's tags but without those is cut off, even before the
-   * first token was seen (Connect's own trailing Tags, ContactId and
-   * MimeType among them, come before KVS's). Only in a stream without KVS
-   * tags do other tags after the Cluster mark it as closed, and only in a
-   * stream whose fragments are known to carry no trailing tags does an idle
-   * end accept a last fragment without them.
+   * fragment with other tags after its Cluster but not KVS's is cut off, even
+   * before the first token was seen (Connect's trailing Tags, ContactId and
+   * MimeType among them, come before KVS's) — unless it carries no KVS tags
+   * at all, or whole fragments of this stream were seen to end that way (not
+   * KVS). Only in a stream whose fragments are known to carry no trailing
+   * tags does an idle end accept a last fragment without them.
    */
   #wholeAtEnd(f: Fragment, idle: boolean): boolean {
     if (!f.complete) return false;
     if (f.kvs.continuationToken !== undefined) return true;
     if (this.#sawTokens) return false;
     if (hasKvsTrailingTags(f)) return true;
-    if (this.#sawKvsTrailing || f.kvs.fragmentNumber !== undefined) return false;
-    if (hasTrailingTags(f)) return true;
+    if (this.#sawKvsTrailing) return false;
+    if (hasTrailingTags(f)) return f.kvs.fragmentNumber === undefined || this.#sawTrailedWithoutKvs;
     return idle && this.#sawUntrailed && !this.#sawTrailingTags;
   }
 
@@ -132,7 +134,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const headersMs = idleMs > 0 && responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
-    /** Bodies in a row that ended inside the same fragment. */
+    /** Bodies since the last whole fragment that ended inside the next one. */
     let cutOff = 0;
     let first = true;
     const requested = o.selector.type === "FRAGMENT_NUMBER" ? o.selector.fragmentNumber : undefined;
@@ -177,9 +179,11 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             continue;
           }
           wholeEnd = f.offset + f.size;
-          if (hasTrailingTags(f)) this.#sawTrailingTags = true;
           if (hasKvsTrailingTags(f)) this.#sawKvsTrailing = true;
-          else if (f.closedBy !== "end-of-input" && !f.isError) this.#sawUntrailed = true;
+          if (hasTrailingTags(f)) {
+            this.#sawTrailingTags = true;
+            if (!this.#sawKvsTrailing && f.kvs.fragmentNumber !== undefined) this.#sawTrailedWithoutKvs = true;
+          } else if (f.closedBy !== "end-of-input" && !f.isError) this.#sawUntrailed = true;
           if (f.isError) {
             // An in-band error ends the pull whatever its fragment number (it may repeat the last one).
             this.#accept(f);
@@ -225,7 +229,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       } finally {
         body.close();
       }
-      cutOff = truncated ? (progressed ? 1 : cutOff + 1) : 0;
+      // Counted since the last whole fragment: a body with nothing at all in between does not reset it.
+      cutOff = truncated ? (progressed ? 1 : cutOff + 1) : progressed ? 0 : cutOff;
       if (state.idle) {
         if (state.bytes <= wholeEnd) {
           // Idle at a fragment boundary: the call is over.
@@ -254,8 +259,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             const after = this.lastNumber !== undefined ? `fragment ${this.lastNumber}` : "the start";
             this.emit({
               type: "warning",
-              message: `the stream ends inside the fragment after ${after}: it came cut off ${cutOff} time(s) ` +
-                "in a row, and its audio is not written",
+              message: `the stream ends inside the fragment after ${after}: it came cut off ${cutOff} time(s), ` +
+                "and its audio is not written",
             });
           }
           this.endReason = "end-of-stream";

@@ -429,7 +429,8 @@ export class FragmentAssembler implements TokenSink {
     // A document that ends before its Segment begins holds nothing yet: it was cut off.
     if (!this.#doc.segment) {
       if (f.index === 0 && this.#opts.strictStart !== false) {
-        // …and when it is the first, the input holds nothing at all.
+        // …and when it is the first, the input holds nothing at all (and no fragment comes with the error).
+        this.#dropFragment();
         throw new DataError("the input ends before its first Segment: not a complete Matroska/GetMedia stream", {
           offset: f.offset,
           element: "EBML",
@@ -893,7 +894,8 @@ export async function* fragmentsFromTokens(
 /**
  * Run `step` on each input, yielding the fragments it completes. When a step
  * throws, the fragments it completed before the error are whole: they are
- * handed on first, then the error is rethrown.
+ * handed on first, then the error is rethrown; a DataError (also one of the
+ * inputs) carries the open fragment as far as it was read.
  */
 async function* drive<T>(
   inputs: AsyncIterable<T> | Iterable<T>,
@@ -901,18 +903,23 @@ async function* drive<T>(
   step: (input: T, out: Fragment[]) => void,
 ): AsyncGenerator<Fragment> {
   const out: Fragment[] = [];
-  for await (const input of inputs) {
-    try {
-      step(input, out);
-    } catch (e) {
-      yield* out;
-      if (e instanceof DataError) e.fragment ??= asm.abandon(e.offset);
-      throw e;
+  try {
+    for await (const input of inputs) {
+      try {
+        step(input, out);
+      } catch (e) {
+        yield* out;
+        throw e;
+      }
+      if (out.length > 0) {
+        yield* out;
+        out.length = 0;
+      }
     }
-    if (out.length > 0) {
-      yield* out;
-      out.length = 0;
-    }
+  } catch (e) {
+    // Also for an error of the inputs (a tokenizer stage before this one).
+    if (e instanceof DataError) e.fragment ??= asm.abandon(e.offset);
+    throw e;
   }
 }
 
