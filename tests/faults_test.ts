@@ -349,6 +349,54 @@ Deno.test("CLI: the first fragment cut off after some of its trailing Tags, befo
   }
 });
 
+Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragment's trailing Tags: asked for again, no audio lost", async () => {
+  // These bodies carry no KVS trailing tags. Was: the fragment was taken whole without its MimeType, and
+  // a 16 kHz call became 8000 Hz WAVs with half its audio dropped as overlap.
+  const s = connectStream({ fragments: 4, rate: 16000, tagsPosition: "after" });
+  const full = expectedPcm(s);
+  const beforeMime = async (i: number) => {
+    const cuts = await cutsInside(s, i);
+    return cuts.slice(s.fragments[i].blocks.length).filter((_, k) => k % 2 === 0)[1]; // the 2nd trailing Tags
+  };
+  // --archived, the first body cut in fragment 2 (fragments 0 and 1 came whole before it).
+  const cut2 = await beforeMime(2);
+  let standin = serve(s, { faults: { listEndEarlyAtByte: [cut2] } });
+  injected("fragment-list clean end between trailing tags");
+  try {
+    const r = await cli(standin.url, [
+      "--archived",
+      "--start-timestamp",
+      String(s.fragments[0].producerMs),
+      "--stop-timestamp",
+      String(s.fragments[3].producerMs),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 4);
+    assert.equal(r.done.rate, 16000);
+    assert.deepEqual(r.events.filter((e) => e.event === "warning"), []);
+    sameBytes(r.from, full.from!, "from, archived");
+    sameBytes(r.to, full.to!, "to, archived");
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
+  } finally {
+    await standin.close();
+  }
+  // --start-fragment N read as "after N": N alone is fetched, and that body is cut before N's MimeType.
+  const cut0 = await beforeMime(0);
+  standin = serve(s, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [cut0] } });
+  injected("fragment-list clean end in the start fragment");
+  try {
+    const r = await cli(standin.url, ["--start-fragment", s.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 4);
+    assert.equal(r.done.rate, 16000);
+    sameBytes(r.from, full.from!, "from, start fragment fetched");
+    sameBytes(r.to, full.to!, "to, start fragment fetched");
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
+  } finally {
+    await standin.close();
+  }
+});
+
 Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a fragment reconnects with reason 'stalled' and loses nothing", async () => {
   const standin = serve(STREAM, { faults: { listStallAtByte: [{ at: F[2].offset + 300, ms: 60_000 }] } });
   injected("fragment-list stall inside a fragment");

@@ -28,6 +28,7 @@ import { openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
+import { TrailingTags } from "./trailing_tags.ts";
 
 /** Options of {@linkcode ArchivedSource}. */
 export interface ArchivedSourceOptions extends SourceOptions {
@@ -65,6 +66,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     const stallMs = o.clients.responseTimeoutMs;
     let next = 0; // index in `numbers` of the first fragment not yet yielded
     let attempt = 0;
+    // The end of a body may cut a fragment at an element boundary (these bodies carry no continuation tokens).
+    const trailing = new TrailingTags();
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
@@ -75,10 +78,11 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         if (this.stats.sessions > 1) this.stats.reconnects++;
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
-          if (!f.complete) {
+          if (!f.complete || (f.closedBy === "end-of-input" && !f.isError && !trailing.whole(f))) {
             this.stats.discarded++;
             continue;
           }
+          if (f.closedBy !== "end-of-input") trailing.learn(f);
           const n = f.kvs.fragmentNumber;
           const at = n === undefined ? -1 : numbers.indexOf(n, next);
           if (at < 0) {

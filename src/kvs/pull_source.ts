@@ -42,6 +42,7 @@ import { openMedia } from "./get_media.ts";
 import { idleGuard } from "./idle.ts";
 import type { MediaBody } from "./media_body.ts";
 import { describeSelector, type StartSelector } from "./selector.ts";
+import { TrailingTags } from "./trailing_tags.ts";
 
 /** Options of {@linkcode PullSource}. */
 export interface PullSourceOptions extends SourceOptions {
@@ -63,6 +64,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawTrailingTags = false;
   /** A fragment had KVS's own tags after its Cluster (`MILLIS_BEHIND_NOW`). */
   #sawKvsTrailing = false;
+  /** The tags after the Cluster of the whole fragments (for GetMediaForFragmentList bodies, which have no KVS trailing tags). */
+  #trailing = new TrailingTags();
   /** A whole fragment with KVS's tags before its Cluster had other tags after it, but none of KVS's (not KVS). */
   #sawTrailedWithoutKvs = false;
   /** A fragment closed by the next document had none. */
@@ -179,6 +182,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             continue;
           }
           wholeEnd = f.offset + f.size;
+          if (!f.isError) this.#trailing.learn(f);
           if (hasKvsTrailingTags(f)) this.#sawKvsTrailing = true;
           if (hasTrailingTags(f)) {
             this.#sawTrailingTags = true;
@@ -321,10 +325,19 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
         const chunks = stallGuard(body, o.clients.responseTimeoutMs, "GetMediaForFragmentList");
+        let cut = false;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
-          if (f.complete && f.kvs.fragmentNumber === fragmentNumber) return f;
+          if (f.kvs.fragmentNumber !== fragmentNumber) continue;
+          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f))) return f;
+          cut = true;
         }
-        return missing("GetMediaForFragmentList returned other data for it");
+        if (!cut) return missing("GetMediaForFragmentList returned other data for it");
+        // The body ended inside it: asked for again, as after a drop, within the retry budget.
+        this.stats.discarded++;
+        this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: 0 });
+        if (attempt > this.retry.maxRetries) return missing("it came cut off every time");
+        await this.retry.sleep(this.retry.delay(attempt));
+        continue;
       } catch (e) {
         const name = (e as { name?: unknown } | undefined)?.name;
         if (name === "ResourceNotFoundException" && operationOf(e) !== "GetDataEndpoint") {

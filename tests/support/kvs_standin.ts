@@ -74,6 +74,8 @@ export interface FaultPlan {
   stallAtByte?: { at: number; ms: number }[];
   /** The same as `stallAtByte`, for successive getMediaForFragmentList calls. */
   listStallAtByte?: { at: number; ms: number }[];
+  /** The same as `endEarlyAtByte`, for successive getMediaForFragmentList calls. */
+  listEndEarlyAtByte?: number[];
   /**
    * The next N API calls to these paths (e.g. `/getMedia`,
    * `/getDataEndpoint`) never answer: no status line, no headers, until the
@@ -228,6 +230,7 @@ export function startStandin(opts: StandinOptions): Standin {
       ...f,
       dropAtByte: f.dropAtByte ? [...f.dropAtByte] : undefined,
       endEarlyAtByte: f.endEarlyAtByte ? [...f.endEarlyAtByte] : undefined,
+      listEndEarlyAtByte: f.listEndEarlyAtByte ? [...f.listEndEarlyAtByte] : undefined,
       stallAtByte: f.stallAtByte ? f.stallAtByte.map((x) => ({ ...x })) : undefined,
       listStallAtByte: f.listStallAtByte ? f.listStallAtByte.map((x) => ({ ...x })) : undefined,
       noResponse: f.noResponse ? { ...f.noResponse } : undefined,
@@ -350,7 +353,7 @@ export function startStandin(opts: StandinOptions): Standin {
     const ac = new AbortController();
     const signal = ac.signal;
     const dropAt = plan.media ? faults.dropAtByte?.shift() : undefined;
-    const endAt = plan.media ? faults.endEarlyAtByte?.shift() : undefined;
+    const endAt = plan.media ? faults.endEarlyAtByte?.shift() : faults.listEndEarlyAtByte?.shift();
     const limit = Math.min(dropAt ?? Infinity, endAt ?? Infinity);
     const dropping = dropAt !== undefined && dropAt <= (endAt ?? Infinity);
     let stall = plan.media ? faults.stallAtByte?.shift() : faults.listStallAtByte?.shift();
