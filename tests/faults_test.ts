@@ -12,11 +12,20 @@
 
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
-import { ARN, cutsInside, FAKE, leaksSecret, pullCli, pullInProcess, serve } from "./support/pull_harness.ts";
+import {
+  ARN,
+  cutsInside,
+  FAKE,
+  leaksSecret,
+  pullCli,
+  pullInProcess,
+  serve,
+  standinFragments,
+} from "./support/pull_harness.ts";
+import { type Standin, startStandin } from "./support/kvs_standin.ts";
 import { sameBytes } from "./support/pipeline.ts";
 import { jsonLines } from "./support/cli.ts";
 import { pool, seeded } from "./support/util.ts";
-import type { Standin } from "./support/kvs_standin.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 import { createKvsClients } from "../src/kvs/client.ts";
 import { ArchivedSource } from "../src/kvs/archived_source.ts";
@@ -393,6 +402,36 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
     sameBytes(r.to, full.to!, "to, start fragment fetched");
     assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
   } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("in-process archived: a fragment ListFragments lists twice is asked for and given once, counted as a duplicate", async () => {
+  // Was: fetched twice, counted as two fragments, the second copy dropped only as overlapping audio.
+  const list = standinFragments(STREAM);
+  list.splice(3, 0, { ...list[2] });
+  const standin = startStandin({ streams: { [ARN]: list } });
+  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: standin.url, credentials: FAKE });
+  try {
+    const events: PullEvent[] = [];
+    const source = new ArchivedSource({
+      clients,
+      stream: { arn: ARN },
+      range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
+      onEvent: (e) => events.push(e),
+    });
+    const got: string[] = [];
+    for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
+    assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
+    assert.equal(source.stats.duplicates, 1);
+    assert.deepEqual(events.filter((e) => e.type === "duplicate"), [{
+      type: "duplicate",
+      fragmentNumber: F[2].fragmentNumber,
+    }]);
+    const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
+    assert.deepEqual((asked[0].body as { Fragments: string[] }).Fragments, F.map((f) => f.fragmentNumber));
+  } finally {
+    clients.destroy();
     await standin.close();
   }
 });

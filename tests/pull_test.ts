@@ -7,6 +7,8 @@ import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
 import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
+import { applyConfig } from "../src/cli/config.ts";
+import { PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
 import { ExitCode, KvsAudioError } from "../src/errors.ts";
 
@@ -606,6 +608,14 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   assert.equal(parseTimestamp("1599166395.421"), 1599166395421);
   assert.equal(parseTimestamp("1599166395421"), 1599166395421);
   assert.equal(parseTimestamp("yesterday"), undefined);
+  // ISO 8601 checked whole (was: Date.parse took these as other dates).
+  for (const bad of ["2026-07-01 junk", "2026-07-011", "2026-02-30T00:00:00Z", "2026-13-01", "2026-11-24T24:00:00Z"]) {
+    assert.equal(parseTimestamp(bad), undefined, bad);
+  }
+  assert.equal(parseTimestamp("2026-11-24"), Date.UTC(2026, 10, 24));
+  assert.equal(parseTimestamp("2026-11-24 10:00:00.5+02:00"), Date.UTC(2026, 10, 24, 8, 0, 0, 500));
+  assert.equal(parseTimestamp("2026-11-24t10:00:00.123456z"), Date.UTC(2026, 10, 24, 10, 0, 0, 123));
+  assert.equal(parseTimestamp("2026-11-24T10:00:00-0130"), Date.UTC(2026, 10, 24, 11, 30));
   const p = planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "2000000" }, undefined, 5e12);
   assert.equal(p.archived, true, "a stop bound in the past selects archived mode");
   assert.equal(p.selector.type, "PRODUCER_TIMESTAMP");
@@ -615,6 +625,42 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   }, "record.json");
   assert.deepEqual([rec.arn, rec.startFragment, rec.stopFragment, rec.contactId], [ARN, "123", "456", "c-9"]);
   assert.throws(() => parseConnectEvent({ foo: 1 }, "x.json"), /neither a Connect Lambda event/);
+});
+
+Deno.test("planPull: flags, then the event, then the config file's defaults, also for options that exclude each other", async () => {
+  // Was: a default counted as a flag: `start = earliest` in the INI made --start-fragment a usage error,
+  // `arn =` made --stream-name one, and an INI arn beat the event's StreamARN (the wrong stream was read).
+  const OTHER = ARN.replace("connect-test", "some-default-stream");
+  const N = "91343852333181551234925834077012571618243808844";
+  const event = parseConnectEvent({
+    Details: {
+      ContactData: {
+        ContactId: "c-ev",
+        MediaStreams: { Customer: { Audio: { StreamARN: ARN, StartFragmentNumber: N } } },
+      },
+    },
+  }, "event.json");
+  await withTempDir("kvsaudio-plan-", async (dir) => {
+    const ini = `${dir}/kvsaudio.ini`;
+    const plan = async (text: string, values: Record<string, string>, ev = false) => {
+      await Deno.writeTextFile(ini, text);
+      const v: Record<string, string | boolean | undefined> = { ...values };
+      await applyConfig("pull", v, PULL_OPTIONS, ini);
+      return planPull(v, ev ? event : undefined);
+    };
+    const a = await plan("[pull]\nstart = earliest\narn = " + OTHER, { "start-fragment": N, "stream-name": "s" });
+    assert.deepEqual([a.selector, a.stream], [{ type: "FRAGMENT_NUMBER", fragmentNumber: N }, { name: "s" }]);
+    const b = await plan("[pull]\nstart = earliest\narn = " + OTHER + "\nstop-fragment = " + N, {}, true);
+    assert.deepEqual([b.selector, b.stream], [{ type: "FRAGMENT_NUMBER", fragmentNumber: N }, { arn: ARN }]);
+    assert.equal(b.stopFragment, BigInt(N), "what the event does not give still comes from the file");
+    const c = await plan("[pull]\nstream-name = x\n", { start: "now" }, true);
+    assert.deepEqual(c.stream, { arn: ARN }, "the event's stream beats the file's stream-name");
+    const d = await plan("[pull]\nstart = now\n", { arn: OTHER });
+    assert.deepEqual([d.selector, d.stream], [{ type: "NOW" }, { arn: OTHER }], "defaults still apply");
+    // Two flags that exclude each other are still an error, and so are two defaults.
+    await assert.rejects(() => plan("", { arn: ARN, "stream-name": "s", start: "now" }), /not both/);
+    await assert.rejects(() => plan("[pull]\nstart = now\nstart-fragment = " + N, { arn: ARN }), /give one start/);
+  });
 });
 
 Deno.test("CLI pull --profile: credentials and region come from the named profile of the AWS files", async () => {

@@ -4,7 +4,8 @@
  * option names without `--`; top-level keys apply to every command that has
  * that option (the others skip them; a key no command has is an error), a
  * `[pull]` / `[extract]` / `[inspect]` section to that command only. Flags on
- * the command line win.
+ * the command line win, and so does what `pull --event` gives: a default
+ * gives way also to an option it excludes (`start` to `--start-fragment`).
  *
  * ```ini
  * region = eu-west-1
@@ -37,10 +38,29 @@ export const CONFIG_HELP =
 /** The commands that read the config, each with a section of its own, and their options. */
 const SECTIONS: Record<string, OptionSpec> = { pull: PULL_OPTIONS, extract: EXTRACT_OPTIONS, inspect: INSPECT_OPTIONS };
 
+/** The options each `values` got from a config file (see {@linkcode fromConfig}). */
+const CONFIGURED = new WeakMap<Values, Set<string>>();
+
+/**
+ * The options {@linkcode applyConfig} filled into `values` from the config
+ * file (defaults, which give way to a flag or an `--event` that says
+ * otherwise, also for options that exclude each other).
+ *
+ * @example
+ * ```ts
+ * import { fromConfig } from "./config.ts";
+ * fromConfig({ out: "x" }).size; // 0: nothing from a config file
+ * ```
+ */
+export function fromConfig(values: Values): ReadonlySet<string> {
+  return CONFIGURED.get(values) ?? new Set();
+}
+
 /**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
  * or ./kvsaudio.ini if it exists. Returns the file used, if any. The INI
- * parser is loaded only when there is a file to read.
+ * parser is loaded only when there is a file to read. The options filled in
+ * are given by {@linkcode fromConfig}.
  */
 export async function applyConfig(
   command: string,
@@ -90,6 +110,9 @@ export async function applyConfig(
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;
+    let set = CONFIGURED.get(values);
+    if (set === undefined) CONFIGURED.set(values, set = new Set());
+    set.add(key);
     if (opt.type === "boolean") {
       const v = String(raw).toLowerCase();
       if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {

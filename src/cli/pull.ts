@@ -23,7 +23,7 @@ import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
-import { applyConfig } from "./config.ts";
+import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
 import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { StatusLine } from "./progress.ts";
@@ -114,8 +114,17 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   // Checked before any output is created or the SDK is loaded.
   const endpointUrl = str(values, "endpoint-url");
   if (endpointUrl !== undefined) checkEndpointUrl(endpointUrl);
-  const name = str(values, "stream-name");
-  const arn = str(values, "arn") ?? (name === undefined ? event?.arn : undefined);
+  // Flags first, then the event, then the config file's defaults: a default never excludes what a flag or
+  // the event gives (its stream, start or stop).
+  const configured = fromConfig(values);
+  const flagged = (k: string) => configured.has(k) ? undefined : str(values, k);
+  const defaulted = (k: string) => configured.has(k) ? str(values, k) : undefined;
+  let name = flagged("stream-name");
+  let arn = flagged("arn") ?? (name === undefined ? event?.arn : undefined);
+  if (arn === undefined && name === undefined) {
+    name = defaulted("stream-name");
+    arn = defaulted("arn");
+  }
   if (arn !== undefined && name !== undefined) throw new UsageError("pull: give --arn or --stream-name, not both");
   if (arn === undefined && name === undefined) {
     throw new UsageError("pull: --arn ARN or --stream-name NAME is required");
@@ -124,18 +133,22 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     throw new UsageError(`pull: --arn is not a Kinesis Video stream ARN: '${arn}'`);
   }
   const timestampType = choice("pull", values, "timestamp-type", ["producer", "server"], "producer");
-  const explicitStarts = ["start-fragment", "start-timestamp", "start", "continuation-token"].filter((k) =>
-    str(values, k) !== undefined
-  );
+  const starts = ["start-fragment", "start-timestamp", "start", "continuation-token"];
+  // The flags' start, else the event's, else the config file's.
+  const startFrom = starts.some((k) => flagged(k) !== undefined) ||
+      event?.startFragment !== undefined || event?.startTimestampMs !== undefined
+    ? flagged
+    : defaulted;
+  const explicitStarts = starts.filter((k) => startFrom(k) !== undefined);
   if (explicitStarts.length > 1) {
     throw new UsageError(`pull: give one start, not ${explicitStarts.map((k) => `--${k}`).join(" and ")}`);
   }
   let selector: StartSelector | undefined;
   let startTimestampMs: number | undefined;
-  const sf = str(values, "start-fragment");
-  const st = str(values, "start-timestamp");
-  const s = str(values, "start");
-  const tok = str(values, "continuation-token");
+  const sf = startFrom("start-fragment");
+  const st = startFrom("start-timestamp");
+  const s = startFrom("start");
+  const tok = startFrom("continuation-token");
   if (sf !== undefined) selector = { type: "FRAGMENT_NUMBER", fragmentNumber: fragmentNumber("start-fragment", sf) };
   else if (st !== undefined) startTimestampMs = timestamp("start-timestamp", st);
   else if (s !== undefined) {
@@ -161,9 +174,12 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
       timestampMs: startTimestampMs,
     };
   }
-  const stopFragmentText = str(values, "stop-fragment") ?? event?.stopFragment;
-  const stopTsText = str(values, "stop-timestamp");
-  const stopTimestampMs = stopTsText !== undefined ? timestamp("stop-timestamp", stopTsText) : event?.stopTimestampMs;
+  const stopFragmentText = flagged("stop-fragment") ?? event?.stopFragment ?? defaulted("stop-fragment");
+  const stopTsFlag = flagged("stop-timestamp");
+  const stopTsDefault = defaulted("stop-timestamp");
+  const stopTimestampMs = stopTsFlag !== undefined
+    ? timestamp("stop-timestamp", stopTsFlag)
+    : event?.stopTimestampMs ?? (stopTsDefault !== undefined ? timestamp("stop-timestamp", stopTsDefault) : undefined);
   const maxDuration = num("pull", values, "max-duration");
   // (Timers take at most 2^31 - 1 ms: ~24.8 days.)
   const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
@@ -221,7 +237,10 @@ export async function pullCommand(args: string[]): Promise<number> {
   // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
   if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).refuseExisting();
   const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
-  if (values["contact-id"] === undefined && event?.contactId !== undefined && !flag(values, "follow-stream")) {
+  if (
+    (values["contact-id"] === undefined || fromConfig(values).has("contact-id")) && event?.contactId !== undefined &&
+    !flag(values, "follow-stream")
+  ) {
     values["contact-id"] = event.contactId;
   }
   const plan = planPull(values, event);

@@ -21,7 +21,7 @@
 
 import { AwsError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
-import type { Fragment } from "../mkv/fragment.ts";
+import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { stallGuard } from "./deadline.ts";
 import { KvsTimeoutError } from "./errors.ts";
 import { openFragmentList } from "./fragment_list.ts";
@@ -50,7 +50,20 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     for (let attempt = 1;; attempt++) {
       try {
         const list = await listFragments(o.clients, o.stream, { range: o.range, signal: o.signal });
-        numbers = list.map((f) => f.fragmentNumber);
+        // A fragment listed twice (pages of an unordered listing can repeat one) is asked for once.
+        const seen = new Set<string>();
+        numbers = [];
+        for (const f of list) {
+          const n = f.fragmentNumber;
+          const key = parseFragmentNumber(n)?.toString() ?? n;
+          if (!seen.has(key)) {
+            seen.add(key);
+            numbers.push(n);
+            continue;
+          }
+          this.stats.duplicates++;
+          this.emit({ type: "duplicate", fragmentNumber: n });
+        }
         break;
       } catch (e) {
         await this.retry.failed(e, attempt, "ListFragments");
