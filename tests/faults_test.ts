@@ -27,7 +27,7 @@ import { sameBytes } from "./support/pipeline.ts";
 import { jsonLines } from "./support/cli.ts";
 import { pool, seeded } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
-import { createKvsClients } from "../src/kvs/client.ts";
+import { createKvsClients, type KvsClients } from "../src/kvs/client.ts";
 import { ArchivedSource } from "../src/kvs/archived_source.ts";
 import type { PullEvent } from "../src/kvs/pull_source.ts";
 
@@ -406,6 +406,22 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
   }
 });
 
+/** Read STREAM's whole time range with an ArchivedSource; checks that each fragment came once, in order. */
+async function readArchived(clients: KvsClients): Promise<{ source: ArchivedSource; events: PullEvent[] }> {
+  const events: PullEvent[] = [];
+  const source = new ArchivedSource({
+    clients,
+    stream: { arn: ARN },
+    range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
+    backoff: { baseMs: 1, capMs: 5 },
+    onEvent: (e) => events.push(e),
+  });
+  const got: string[] = [];
+  for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
+  assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
+  return { source, events };
+}
+
 Deno.test("in-process archived: a fragment ListFragments lists twice is asked for and given once, counted as a duplicate", async () => {
   // Was: fetched twice, counted as two fragments, the second copy dropped only as overlapping audio.
   const list = standinFragments(STREAM);
@@ -413,16 +429,7 @@ Deno.test("in-process archived: a fragment ListFragments lists twice is asked fo
   const standin = startStandin({ streams: { [ARN]: list } });
   const clients = await createKvsClients({ region: "us-east-1", endpointUrl: standin.url, credentials: FAKE });
   try {
-    const events: PullEvent[] = [];
-    const source = new ArchivedSource({
-      clients,
-      stream: { arn: ARN },
-      range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
-      onEvent: (e) => events.push(e),
-    });
-    const got: string[] = [];
-    for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
-    assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
+    const { source, events } = await readArchived(clients);
     assert.equal(source.stats.duplicates, 1);
     assert.deepEqual(events.filter((e) => e.type === "duplicate"), [{
       type: "duplicate",
@@ -446,17 +453,7 @@ Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a f
     responseTimeoutMs: 150,
   });
   try {
-    const events: PullEvent[] = [];
-    const source = new ArchivedSource({
-      clients,
-      stream: { arn: ARN },
-      range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
-      backoff: { baseMs: 1, capMs: 5 },
-      onEvent: (e) => events.push(e),
-    });
-    const got: string[] = [];
-    for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
-    assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
+    const { source, events } = await readArchived(clients);
     const reconnects = events.filter((e) => e.type === "reconnect");
     assert.deepEqual(reconnects.map((e) => e.type === "reconnect" && e.reason), ["stalled"]);
     assert.equal(source.stats.retries, 1);
