@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
 import { concat } from "./support/mkv_writer.ts";
-import { ARN, cutsInside, FAKE, leaksSecret, pullCli, pullInProcess, withStandin } from "./support/pull_harness.ts";
+import {
+  ARN,
+  AWS_ENV,
+  cutsInside,
+  FAKE,
+  leaksSecret,
+  pullCli,
+  pullInProcess,
+  withStandin,
+} from "./support/pull_harness.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
 import { seeded, withTempDir } from "./support/util.ts";
@@ -660,6 +669,23 @@ Deno.test("planPull: flags, then the event, then the config file's defaults, als
     // Two flags that exclude each other are still an error, and so are two defaults.
     await assert.rejects(() => plan("", { arn: ARN, "stream-name": "s", start: "now" }), /not both/);
     await assert.rejects(() => plan("[pull]\nstart = now\nstart-fragment = " + N, { arn: ARN }), /give one start/);
+  });
+});
+
+Deno.test("CLI pull: with no region given or configured, the ARN's region is used", async () => {
+  // Was: "no AWS region: pass --region or set AWS_REGION" (exit 2), though the ARN names it.
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    const args = ["pull", "--endpoint-url", standin.url, "--start", "earliest", "--idle-timeout", "0.5", "--json"];
+    const env = { ...AWS_ENV, AWS_REGION: "", AWS_DEFAULT_REGION: "" };
+    const r = await kvsaudio([...args, "--arn", ARN, "--out", `${dir}/a`], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastEvent(r).fragments, F.length);
+    const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
+    assert.ok(auth.every((a) => a.includes("/us-east-1/kinesisvideo/")), auth[0]);
+    // A stream name names no region: still a usage error.
+    const n = await kvsaudio([...args, "--stream-name", "connect-test", "--out", `${dir}/n`], { env });
+    assert.equal(n.code, 2);
+    assert.match(n.stderr, /no AWS region: pass --region or set AWS_REGION/);
   });
 });
 

@@ -65,7 +65,7 @@ Stop (any):
 Output:
 ${CALL_HELP}
 AWS:
-  --region REGION           AWS region (default: AWS_REGION or the profile's region)
+  --region REGION           AWS region (default: AWS_REGION or the profile's region, else the ARN's)
   --profile NAME            named profile from the AWS config/credentials files
   --endpoint-url URL        send all KVS calls (control and data plane) to this URL
   --config FILE             INI file with defaults for any long option (default ./kvsaudio.ini)
@@ -253,7 +253,9 @@ export async function pullCommand(args: string[]): Promise<number> {
   const kvs = await import("../kvs/mod.ts");
   const label = kvs.streamLabel(plan.stream);
   const abort = new AbortController();
-  const clients = await kvs.createKvsClients({ ...plan.aws });
+  // No region given or configured: the ARN names it.
+  const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
+  const clients = await kvs.createKvsClients({ ...plan.aws, fallbackRegion: arnRegion });
   // The directory only once the options hold (an undefined --profile is refused above).
   writer.createDirectory();
   const run = new CallRun(writer, reporter, `stream ${label}`);
