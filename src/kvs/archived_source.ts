@@ -91,7 +91,11 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         if (this.stats.sessions > 1) this.stats.reconnects++;
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
-          if (!f.complete || (f.closedBy === "end-of-input" && !f.isError && !trailing.whole(f))) {
+          // At the end of the body: whole only if it is the last fragment asked for (KVS sends them all in one
+          // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
+          const atEnd = f.closedBy === "end-of-input" && !f.isError;
+          const lastAsked = f.kvs.fragmentNumber === numbers[numbers.length - 1];
+          if (!f.complete || (atEnd && (!lastAsked || !trailing.whole(f)))) {
             this.stats.discarded++;
             continue;
           }
