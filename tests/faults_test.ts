@@ -446,6 +446,49 @@ Deno.test("in-process archived: a fragment ListFragments lists twice is asked fo
   }
 });
 
+Deno.test("CLI: review mends of the list-body rule: batches of 1000, an in-band error for a fetched start fragment", async () => {
+  // More than 1000 fragments, the first body cut inside fragment 0's trailing Tags. Was: the batches were one
+  // joined stream, so the next batch's first document closed the cut fragment as whole (8000 Hz WAVs, exit 0).
+  const big = connectStream({ fragments: 1002, blocksPerTrack: 2, rate: 16000, tagsPosition: "after" });
+  const cuts = await cutsInside(big, 0);
+  const at = cuts.slice(big.fragments[0].blocks.length).filter((_, k) => k % 2 === 0)[1];
+  let standin = serve(big, { faults: { listEndEarlyAtByte: [at] } });
+  injected("fragment-list clean end in a batch of 1000");
+  try {
+    const r = await cli(standin.url, [
+      "--archived",
+      "--start-timestamp",
+      String(big.fragments[0].producerMs),
+      "--stop-timestamp",
+      String(big.fragments.at(-1)!.producerMs),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 1002);
+    assert.equal(r.done.rate, 16000);
+    assert.equal(r.done.reconnects, 1, "the cut body; the next batch is no reconnection");
+    const full = expectedPcm(big);
+    sameBytes(r.from, full.from!, "from, 1002 fragments");
+    sameBytes(r.to, full.to!, "to, 1002 fragments");
+    const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
+    assert.deepEqual(asked.map((q) => (q.body as { Fragments: string[] }).Fragments.length), [1000, 1000, 2]);
+  } finally {
+    await standin.close();
+  }
+  // The start fragment, fetched alone under the "after" reading, is an in-band error fragment. Was: taken for
+  // a cut fragment (no Cluster, so no trailing tags), asked for again and again, then exit 0 without the error.
+  const err = connectStream({ fragments: 4, tagsPosition: "after", errorAt: { index: 0, code: "4000", id: 4000 } });
+  standin = serve(err, { live: true, fragmentNumberMode: "after" });
+  injected("in-band error for the fetched start fragment");
+  try {
+    const r = await cli(standin.url, ["--start-fragment", err.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /AWS_KINESISVIDEO_ERROR_CODE 4000/);
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 1);
+  } finally {
+    await standin.close();
+  }
+});
+
 Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a fragment reconnects with reason 'stalled' and loses nothing", async () => {
   const standin = serve(STREAM, { faults: { listStallAtByte: [{ at: F[2].offset + 300, ms: 60_000 }] } });
   injected("fragment-list stall inside a fragment");

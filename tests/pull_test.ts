@@ -18,6 +18,9 @@ import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
 import { applyConfig } from "../src/cli/config.ts";
 import { PULL_OPTIONS } from "../src/cli/command_options.ts";
+import { outputOptions } from "../src/cli/output_options.ts";
+import { TrailingTags } from "../src/kvs/trailing_tags.ts";
+import { Fragment } from "../src/mkv/fragment.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
 import { ExitCode, KvsAudioError } from "../src/errors.ts";
 
@@ -618,7 +621,16 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   assert.equal(parseTimestamp("1599166395421"), 1599166395421);
   assert.equal(parseTimestamp("yesterday"), undefined);
   // ISO 8601 checked whole (was: Date.parse took these as other dates).
-  for (const bad of ["2026-07-01 junk", "2026-07-011", "2026-02-30T00:00:00Z", "2026-13-01", "2026-11-24T24:00:00Z"]) {
+  for (
+    const bad of [
+      "2026-07-01 junk",
+      "2026-07-011",
+      "2026-02-30T00:00:00Z",
+      "2026-13-01",
+      "2026-11-24T24:00:00Z",
+      "0075-06-01",
+    ]
+  ) {
     assert.equal(parseTimestamp(bad), undefined, bad);
   }
   assert.equal(parseTimestamp("2026-11-24"), Date.UTC(2026, 10, 24));
@@ -666,6 +678,19 @@ Deno.test("planPull: flags, then the event, then the config file's defaults, als
     assert.deepEqual(c.stream, { arn: ARN }, "the event's stream beats the file's stream-name");
     const d = await plan("[pull]\nstart = now\n", { arn: OTHER });
     assert.deepEqual([d.selector, d.stream], [{ type: "NOW" }, { arn: OTHER }], "defaults still apply");
+    // contact-id and follow-stream: a default gives way to the flag it excludes, and to the event's ContactId.
+    for (
+      const [text, flags, want] of [
+        ["[pull]\ncontact-id = c-ini\n", { "follow-stream": true }, { contactId: undefined, followStream: true }],
+        ["[pull]\nfollow-stream = true\n", { "contact-id": "c-x" }, { contactId: "c-x", followStream: false }],
+      ] as const
+    ) {
+      await Deno.writeTextFile(ini, text);
+      const v: Record<string, string | boolean | undefined> = { arn: ARN, start: "now", out: dir, ...flags };
+      await applyConfig("pull", v, PULL_OPTIONS, ini);
+      const o = outputOptions("pull", v);
+      assert.deepEqual({ contactId: o.contactId, followStream: o.followStream }, want, text);
+    }
     // Two flags that exclude each other are still an error, and so are two defaults.
     await assert.rejects(() => plan("", { arn: ARN, "stream-name": "s", start: "now" }), /not both/);
     await assert.rejects(() => plan("[pull]\nstart = now\nstart-fragment = " + N, { arn: ARN }), /give one start/);
@@ -754,4 +779,25 @@ Deno.test("a session reaching its age limit reconnects at a fragment boundary wi
     );
     assert.deepEqual(selectors.slice(1, 3), ["CONTINUATION_TOKEN", "CONTINUATION_TOKEN"]);
   });
+});
+
+Deno.test("TrailingTags: a list-body fragment is cut only without the ContactId or MimeType whole ones had after the Cluster", () => {
+  // Was (counting all trailing tags): one whole fragment with an occasional Events tag made every fragment
+  // without it "cut", and a start fragment fetched alone was never taken.
+  const frag = (names: string[]) => {
+    const f = new Fragment(0, 0);
+    f.clusters.push({ offset: 100, timecode: 0, blocks: 0 });
+    f.tags.push({ name: "AWS_KINESISVIDEO_FRAGMENT_NUMBER", value: "1", position: "before", offset: 50 });
+    names.forEach((name, i) => f.tags.push({ name, value: "x", position: "after", offset: 200 + i }));
+    return f;
+  };
+  const all = ["ContactId", "InstanceId", "MimeType", "AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"];
+  const t = new TrailingTags();
+  assert.ok(t.whole(frag([])), "nothing learned yet");
+  t.learn(frag([...all, "Events"]));
+  assert.ok(t.whole(frag(all)), "without the occasional Events tag");
+  assert.ok(!t.whole(frag(["ContactId", "InstanceId"])), "cut before its MimeType");
+  assert.ok(!t.whole(frag([])), "cut before its trailing Tags");
+  t.learn(frag(["ContactId"])); // a stream whose fragments do not all carry MimeType after the Cluster
+  assert.ok(t.whole(frag(["ContactId", "InstanceId"])));
 });

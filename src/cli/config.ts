@@ -27,6 +27,9 @@
 import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
 import { ALL_OPTIONS, EXTRACT_OPTIONS, INSPECT_OPTIONS, PULL_OPTIONS } from "./command_options.ts";
+import { markConfigured } from "./configured.ts";
+
+export { fromConfig } from "./configured.ts";
 
 /** Default config file, read when present and no --config is given. */
 export const DEFAULT_CONFIG = "kvsaudio.ini";
@@ -37,24 +40,6 @@ export const CONFIG_HELP =
 
 /** The commands that read the config, each with a section of its own, and their options. */
 const SECTIONS: Record<string, OptionSpec> = { pull: PULL_OPTIONS, extract: EXTRACT_OPTIONS, inspect: INSPECT_OPTIONS };
-
-/** The options each `values` got from a config file (see {@linkcode fromConfig}). */
-const CONFIGURED = new WeakMap<Values, Set<string>>();
-
-/**
- * The options {@linkcode applyConfig} filled into `values` from the config
- * file (defaults, which give way to a flag or an `--event` that says
- * otherwise, also for options that exclude each other).
- *
- * @example
- * ```ts
- * import { fromConfig } from "./config.ts";
- * fromConfig({ out: "x" }).size; // 0: nothing from a config file
- * ```
- */
-export function fromConfig(values: Values): ReadonlySet<string> {
-  return CONFIGURED.get(values) ?? new Set();
-}
 
 /**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
@@ -110,9 +95,7 @@ export async function applyConfig(
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
     if (values[key] !== undefined) continue;
-    let set = CONFIGURED.get(values);
-    if (set === undefined) CONFIGURED.set(values, set = new Set());
-    set.add(key);
+    markConfigured(values, key);
     if (opt.type === "boolean") {
       const v = String(raw).toLowerCase();
       if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {

@@ -15,6 +15,7 @@
 import { UsageError } from "../errors.ts";
 import type { CallWriterOptions, TrackChoice } from "../audio/call_writer.ts";
 import { choice, flag, num, type OptionSpec, str, type Values } from "./args.ts";
+import { fromConfig } from "./configured.ts";
 
 /** The option specs. */
 export const CALL_OPTIONS: OptionSpec = {
@@ -81,11 +82,15 @@ export function outputOptions(command: string, values: Values): CallOutputOption
   if (outDir === "-" && tracks !== "both" && stereo) {
     throw new UsageError(`${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`);
   }
-  const contactId = str(values, "contact-id");
+  let contactId = str(values, "contact-id");
   if (contactId !== undefined && contactId.trim() === "") throw new UsageError(`${command}: --contact-id is empty`);
-  const followStream = flag(values, "follow-stream");
+  let followStream = flag(values, "follow-stream");
   if (contactId !== undefined && followStream) {
-    throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
+    // A config file's default gives way to the flag it excludes.
+    const configured = fromConfig(values);
+    if (configured.has("contact-id") && !configured.has("follow-stream")) contactId = undefined;
+    else if (configured.has("follow-stream") && !configured.has("contact-id")) followStream = false;
+    else throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
   }
   return {
     writer: { outDir, format, stereo, tracks, force: flag(values, "force") },

@@ -237,11 +237,15 @@ export async function pullCommand(args: string[]): Promise<number> {
   // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
   if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).refuseExisting();
   const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
+  // The event's ContactId beats the config file's contact-id and follow-stream defaults, never the flags.
+  const configured = fromConfig(values);
+  const followFlag = flag(values, "follow-stream") && !configured.has("follow-stream");
   if (
-    (values["contact-id"] === undefined || fromConfig(values).has("contact-id")) && event?.contactId !== undefined &&
-    !flag(values, "follow-stream")
+    (values["contact-id"] === undefined || configured.has("contact-id")) && event?.contactId !== undefined &&
+    !followFlag
   ) {
     values["contact-id"] = event.contactId;
+    if (configured.has("follow-stream")) values["follow-stream"] = false;
   }
   const plan = planPull(values, event);
   const out = outputOptions("pull", values);

@@ -34,6 +34,7 @@ export function parseTimestamp(text: string): number | undefined {
     const m = ISO.exec(t);
     if (m === null) return undefined;
     const [, y, mo, d, hh, mm, ss, frac, zone] = m;
+    if (Number(y) < 1970) return undefined; // (and Date.UTC would take years 0–99 as 1900–1999)
     const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
     if (day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) return undefined;
     if (hh === undefined) ms = day.getTime();

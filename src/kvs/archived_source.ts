@@ -24,7 +24,7 @@ import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { stallGuard } from "./deadline.ts";
 import { KvsTimeoutError } from "./errors.ts";
-import { openFragmentList } from "./fragment_list.ts";
+import { MAX_FRAGMENTS_PER_CALL, openFragmentList } from "./fragment_list.ts";
 import { listFragments } from "./list_fragments.ts";
 import type { MediaBody } from "./media_body.ts";
 import { FragmentSource, type SourceOptions } from "./fragment_source.ts";
@@ -81,20 +81,24 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     let attempt = 0;
     // The end of a body may cut a fragment at an element boundary (these bodies carry no continuation tokens).
     const trailing = new TrailingTags();
+    /** The last body read all it asked for (the next is the next batch, not a reconnection). */
+    let batchDone = true;
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
       const before = next;
+      // One batch per body (at most MAX_FRAGMENTS_PER_CALL): the end of each body is then seen, and checked.
+      const asked = numbers.slice(next, next + MAX_FRAGMENTS_PER_CALL);
       try {
-        body = await openFragmentList(o.clients, o.stream, numbers.slice(next), o.signal);
+        body = await openFragmentList(o.clients, o.stream, asked, o.signal);
         this.stats.sessions++;
-        if (this.stats.sessions > 1) this.stats.reconnects++;
+        if (!batchDone) this.stats.reconnects++;
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           // At the end of the body: whole only if it is the last fragment asked for (KVS sends them all in one
           // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
           const atEnd = f.closedBy === "end-of-input" && !f.isError;
-          const lastAsked = f.kvs.fragmentNumber === numbers[numbers.length - 1];
+          const lastAsked = f.kvs.fragmentNumber === asked[asked.length - 1];
           if (!f.complete || (atEnd && (!lastAsked || !trailing.whole(f)))) {
             this.stats.discarded++;
             continue;
@@ -123,6 +127,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         body?.close();
       }
       if (next >= numbers.length) break;
+      batchDone = failure === undefined && next >= before + asked.length;
+      if (batchDone) continue;
       if (failure !== undefined) {
         await this.retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {

@@ -328,7 +328,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         let cut = false;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.kvs.fragmentNumber !== fragmentNumber) continue;
-          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f))) return f;
+          if (f.isError || (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f)))) return f;
           cut = true;
         }
         if (!cut) return missing("GetMediaForFragmentList returned other data for it");

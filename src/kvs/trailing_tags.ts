@@ -3,8 +3,9 @@
  * body ends without the tags KVS closes GetMedia fragments with
  * (`GetMediaForFragmentList` sends none of them): by the tags after the
  * Cluster that the pull's whole fragments had. Connect writes the same
- * trailing Tags (ContactId, MimeType, …) after every Cluster of a stream, so
- * a fragment with fewer of them than every whole fragment so far was cut.
+ * trailing Tags after every Cluster of a stream, so a fragment without the
+ * ContactId or MimeType that every whole fragment so far had there was cut
+ * before them (its contact and format would otherwise be guessed).
  *
  * @example
  * ```ts
@@ -19,14 +20,18 @@
 
 import type { Fragment } from "../mkv/fragment.ts";
 
+/** The tags whose absence matters: without them the fragment's contact or format would be guessed. */
+const KEY_TAGS: readonly string[] = ["ContactId", "MimeType"];
+
 /** What the whole fragments of a pull had after their Cluster. */
 export class TrailingTags {
-  /** Fewest tags (other than KVS's own) any whole fragment had after its last Cluster. */
-  #fewest: number | undefined;
+  /** Of {@linkcode KEY_TAGS}, those every whole fragment so far had after its last Cluster. */
+  #always: string[] | undefined;
 
   /**
    * `f` is known to be whole (the next document began after it, or KVS's
-   * own trailing tags were read): remember its tags after the Cluster.
+   * own trailing tags were read): remember which of ContactId and MimeType
+   * it had after its Cluster.
    *
    * @example
    * ```ts
@@ -38,14 +43,16 @@ export class TrailingTags {
    */
   learn(f: Fragment): void {
     if (f.clusters.length === 0) return;
-    const n = trailingCount(f);
-    if (this.#fewest === undefined || n < this.#fewest) this.#fewest = n;
+    const had = KEY_TAGS.filter((name) => hasAfter(f, name));
+    this.#always = this.#always === undefined ? had : this.#always.filter((name) => had.includes(name));
   }
 
   /**
    * Whether `f`, ended by the end of a body with its elements complete, has
-   * at least as many tags after its Cluster as every whole fragment so far
-   * (true before any was seen).
+   * after its Cluster each of ContactId and MimeType that every whole
+   * fragment so far had there (true before any was seen). Other tags may
+   * come and go (Connect adds `Events` now and then), so they are not asked
+   * for.
    *
    * @example
    * ```ts
@@ -55,15 +62,14 @@ export class TrailingTags {
    * ```
    */
   whole(f: Fragment): boolean {
-    return this.#fewest === undefined || trailingCount(f) >= this.#fewest;
+    return this.#always === undefined || this.#always.every((name) => hasAfter(f, name));
   }
 }
 
-/** Tags after `f`'s last Cluster, KVS's own (`AWS_KINESISVIDEO_…`) not counted. */
-function trailingCount(f: Fragment): number {
+/** Whether `f` has a tag `name` after its last Cluster. */
+function hasAfter(f: Fragment, name: string): boolean {
   const cluster = f.clusters.at(-1);
-  if (cluster === undefined) return 0;
-  let n = 0;
-  for (const t of f.tags) if (t.offset > cluster.offset && !t.name.startsWith("AWS_KINESISVIDEO_")) n++;
-  return n;
+  if (cluster === undefined) return false;
+  for (const t of f.tags) if (t.name === name && t.offset > cluster.offset) return true;
+  return false;
 }

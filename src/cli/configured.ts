@@ -1,0 +1,47 @@
+/**
+ * Which options of a command's values came from the config file (defaults,
+ * which give way to a flag or to what `pull --event` gives, also for options
+ * that exclude each other). Filled by `applyConfig` in `config.ts`; kept
+ * apart so that option parsing can ask without loading the config reader.
+ *
+ * @example
+ * ```ts
+ * import { fromConfig, markConfigured } from "./configured.ts";
+ * const values = { out: "calls" };
+ * markConfigured(values, "out");
+ * fromConfig(values).has("out"); // true
+ * ```
+ * @module
+ */
+
+import type { Values } from "./args.ts";
+
+const CONFIGURED = new WeakMap<Values, Set<string>>();
+
+/**
+ * The options of `values` that a config file filled in.
+ *
+ * @example
+ * ```ts
+ * import { fromConfig } from "./configured.ts";
+ * fromConfig({ out: "x" }).size; // 0: nothing from a config file
+ * ```
+ */
+export function fromConfig(values: Values): ReadonlySet<string> {
+  return CONFIGURED.get(values) ?? new Set();
+}
+
+/**
+ * Record that the config file filled in option `key` of `values`.
+ *
+ * @example
+ * ```ts
+ * import { markConfigured } from "./configured.ts";
+ * markConfigured({ region: "eu-west-1" }, "region");
+ * ```
+ */
+export function markConfigured(values: Values, key: string): void {
+  let set = CONFIGURED.get(values);
+  if (set === undefined) CONFIGURED.set(values, set = new Set());
+  set.add(key);
+}
