@@ -358,6 +358,12 @@ Deno.test("CLI: the first fragment cut off after some of its trailing Tags, befo
   }
 });
 
+/** `pull` arguments reading all of `s` in archived mode. */
+function archivedWhole(s: GeneratedStream): string[] {
+  const first = s.fragments[0].producerMs, last = s.fragments.at(-1)!.producerMs;
+  return ["--archived", "--start-timestamp", String(first), "--stop-timestamp", String(last)];
+}
+
 Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragment's trailing Tags: asked for again, no audio lost", async () => {
   // These bodies carry no KVS trailing tags. Was: the fragment was taken whole without its MimeType, and
   // a 16 kHz call became 8000 Hz WAVs with half its audio dropped as overlap.
@@ -374,13 +380,7 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
     standin = serve(s, { faults: { listEndEarlyAtByte: [at] } });
     injected("fragment-list clean end between trailing tags");
     try {
-      const r = await cli(standin.url, [
-        "--archived",
-        "--start-timestamp",
-        String(s.fragments[0].producerMs),
-        "--stop-timestamp",
-        String(s.fragments[3].producerMs),
-      ]);
+      const r = await cli(standin.url, archivedWhole(s));
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.done.fragments, 4);
       assert.equal(r.done.rate, 16000);
@@ -455,13 +455,7 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, an in-band 
   let standin = serve(big, { faults: { listEndEarlyAtByte: [at] } });
   injected("fragment-list clean end in a batch of 1000");
   try {
-    const r = await cli(standin.url, [
-      "--archived",
-      "--start-timestamp",
-      String(big.fragments[0].producerMs),
-      "--stop-timestamp",
-      String(big.fragments.at(-1)!.producerMs),
-    ]);
+    const r = await cli(standin.url, archivedWhole(big));
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.done.fragments, 1002);
     assert.equal(r.done.rate, 16000);
