@@ -446,7 +446,7 @@ Deno.test("in-process archived: a fragment ListFragments lists twice is asked fo
   }
 });
 
-Deno.test("CLI: review mends of the list-body rule: batches of 1000, an in-band error for a fetched start fragment", async () => {
+Deno.test("CLI: review mends of the list-body rule: batches of 1000, a start fragment fetched alone that is cut early or an in-band error", async () => {
   // More than 1000 fragments, the first body cut inside fragment 0's trailing Tags. Was: the batches were one
   // joined stream, so the next batch's first document closed the cut fragment as whole (8000 Hz WAVs, exit 0).
   const big = connectStream({ fragments: 1002, blocksPerTrack: 2, rate: 16000, tagsPosition: "after" });
@@ -465,6 +465,21 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, an in-band 
     sameBytes(r.to, full.to!, "to, 1002 fragments");
     const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
     assert.deepEqual(asked.map((q) => (q.body as { Fragments: string[] }).Fragments.length), [1000, 1000, 2]);
+  } finally {
+    await standin.close();
+  }
+  // The body of the start fragment fetched alone ends before its fragment number (was: "returned other data
+  // for it", no retry, its audio missing).
+  const early = connectStream({ fragments: 3 });
+  standin = serve(early, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [60] } });
+  injected("fragment-list clean end before the fragment number");
+  try {
+    const r = await cli(standin.url, ["--start-fragment", early.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 3);
+    assert.equal(r.done.firstFragmentMatched, false);
+    sameBytes(r.from, expectedPcm(early).from!, "from, start fragment fetched again");
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
   } finally {
     await standin.close();
   }

@@ -327,7 +327,11 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         const chunks = stallGuard(body, o.clients.responseTimeoutMs, "GetMediaForFragmentList");
         let cut = false;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
-          if (f.kvs.fragmentNumber !== fragmentNumber) continue;
+          if (f.kvs.fragmentNumber !== fragmentNumber) {
+            // Cut off before its fragment-number tag: as cut as one cut later.
+            if (!f.complete && f.kvs.fragmentNumber === undefined) cut = true;
+            continue;
+          }
           if (f.isError || (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f)))) return f;
           cut = true;
         }
