@@ -330,11 +330,9 @@ Deno.test("CLI: the first fragment cut off after some of its trailing Tags, befo
   const s16 = connectStream({ fragments: 3, rate: 16000, tagsPosition: "after" });
   const full16 = expectedPcm(s16);
   for (const [stream, full] of [[STREAM, FULL], [s16, full16]] as const) {
-    // cutsInside: each SimpleBlock's start, then each trailing Tags element's start and 5 bytes into it.
-    const cuts = await cutsInside(stream, 0);
     // The trailing Tags elements' starts, except the first (nothing after the Cluster yet: covered above):
     // the second (in the 16 kHz call, before its MimeType) and the last (right before KVS's own).
-    const tagStarts = cuts.slice(stream.fragments[0].blocks.length).filter((_, i) => i % 2 === 0).slice(1);
+    const tagStarts = (await trailingTagsStarts(stream, 0)).slice(1);
     assert.ok(tagStarts.length >= 2);
     for (const at of [tagStarts[0], tagStarts.at(-1)!]) {
       for (const fault of ["stall", "end"] as const) {
@@ -358,6 +356,13 @@ Deno.test("CLI: the first fragment cut off after some of its trailing Tags, befo
   }
 });
 
+/** Offsets in `s` where fragment `i`'s Tags elements after its Cluster begin. */
+async function trailingTagsStarts(s: GeneratedStream, i: number): Promise<number[]> {
+  // cutsInside: each SimpleBlock's start, then each trailing Tags element's start and 5 bytes into it.
+  const cuts = await cutsInside(s, i);
+  return cuts.slice(s.fragments[i].blocks.length).filter((_, k) => k % 2 === 0);
+}
+
 /** `pull` arguments reading all of `s` in archived mode. */
 function archivedWhole(s: GeneratedStream): string[] {
   const first = s.fragments[0].producerMs, last = s.fragments.at(-1)!.producerMs;
@@ -369,10 +374,7 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
   // a 16 kHz call became 8000 Hz WAVs with half its audio dropped as overlap.
   const s = connectStream({ fragments: 4, rate: 16000, tagsPosition: "after" });
   const full = expectedPcm(s);
-  const beforeMime = async (i: number) => {
-    const cuts = await cutsInside(s, i);
-    return cuts.slice(s.fragments[i].blocks.length).filter((_, k) => k % 2 === 0)[1]; // the 2nd trailing Tags
-  };
+  const beforeMime = async (i: number) => (await trailingTagsStarts(s, i))[1]; // the 2nd trailing Tags
   // --archived, the first body cut in fragment 2 (fragments 0 and 1 came whole before it), or in fragment 0
   // (nothing whole before it: the body ended before the fragments asked for, so it was cut).
   let standin: Standin;
@@ -450,8 +452,7 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, a start fra
   // More than 1000 fragments, the first body cut inside fragment 0's trailing Tags. Was: the batches were one
   // joined stream, so the next batch's first document closed the cut fragment as whole (8000 Hz WAVs, exit 0).
   const big = connectStream({ fragments: 1002, blocksPerTrack: 2, rate: 16000, tagsPosition: "after" });
-  const cuts = await cutsInside(big, 0);
-  const at = cuts.slice(big.fragments[0].blocks.length).filter((_, k) => k % 2 === 0)[1];
+  const at = (await trailingTagsStarts(big, 0))[1];
   let standin = serve(big, { faults: { listEndEarlyAtByte: [at] } });
   injected("fragment-list clean end in a batch of 1000");
   try {
