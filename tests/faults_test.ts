@@ -363,10 +363,36 @@ async function trailingTagsStarts(s: GeneratedStream, i: number): Promise<number
   return cuts.slice(s.fragments[i].blocks.length).filter((_, k) => k % 2 === 0);
 }
 
-/** `pull` arguments reading all of `s` in archived mode. */
-function archivedWhole(s: GeneratedStream): string[] {
-  const first = s.fragments[0].producerMs, last = s.fragments.at(-1)!.producerMs;
-  return ["--archived", "--start-timestamp", String(first), "--stop-timestamp", String(last)];
+/**
+ * `pull --archived` of all of 16 kHz `s`, its first GetMediaForFragmentList body ending cleanly at byte `at`:
+ * checks that every fragment came, at 16 kHz, byte for byte, with no warning and one reconnection; returns
+ * how many fragments each GetMediaForFragmentList call asked for.
+ */
+async function archivedAfterCut(s: GeneratedStream, at: number, fault: string): Promise<number[]> {
+  const standin = serve(s, { faults: { listEndEarlyAtByte: [at] } });
+  injected(fault);
+  try {
+    const first = s.fragments[0].producerMs, last = s.fragments.at(-1)!.producerMs;
+    const r = await cli(standin.url, [
+      "--archived",
+      "--start-timestamp",
+      String(first),
+      "--stop-timestamp",
+      String(last),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, s.fragments.length);
+    assert.equal(r.done.rate, 16000);
+    assert.equal(r.done.reconnects, 1, "the cut body (a next batch is no reconnection)");
+    assert.deepEqual(r.events.filter((e) => e.event === "warning"), []);
+    const full = expectedPcm(s);
+    sameBytes(r.from, full.from!, `from, archived, cut at ${at}`);
+    sameBytes(r.to, full.to!, `to, archived, cut at ${at}`);
+    const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
+    return asked.map((q) => (q.body as { Fragments: string[] }).Fragments.length);
+  } finally {
+    await standin.close();
+  }
 }
 
 Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragment's trailing Tags: asked for again, no audio lost", async () => {
@@ -377,26 +403,13 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
   const beforeMime = async (i: number) => (await trailingTagsStarts(s, i))[1]; // the 2nd trailing Tags
   // --archived, the first body cut in fragment 2 (fragments 0 and 1 came whole before it), or in fragment 0
   // (nothing whole before it: the body ended before the fragments asked for, so it was cut).
-  let standin: Standin;
   for (const at of [await beforeMime(2), await beforeMime(0)]) {
-    standin = serve(s, { faults: { listEndEarlyAtByte: [at] } });
-    injected("fragment-list clean end between trailing tags");
-    try {
-      const r = await cli(standin.url, archivedWhole(s));
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.done.fragments, 4);
-      assert.equal(r.done.rate, 16000);
-      assert.deepEqual(r.events.filter((e) => e.event === "warning"), []);
-      sameBytes(r.from, full.from!, `from, archived, cut at ${at}`);
-      sameBytes(r.to, full.to!, `to, archived, cut at ${at}`);
-      assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
-    } finally {
-      await standin.close();
-    }
+    const asked = await archivedAfterCut(s, at, "fragment-list clean end between trailing tags");
+    assert.deepEqual(asked, [4, 4 - (at > s.fragments[2].offset ? 2 : 0)]);
   }
   // --start-fragment N read as "after N": N alone is fetched, and that body is cut before N's MimeType.
   const cut0 = await beforeMime(0);
-  standin = serve(s, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [cut0] } });
+  const standin = serve(s, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [cut0] } });
   injected("fragment-list clean end in the start fragment");
   try {
     const r = await cli(standin.url, ["--start-fragment", s.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
@@ -453,22 +466,9 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, a start fra
   // joined stream, so the next batch's first document closed the cut fragment as whole (8000 Hz WAVs, exit 0).
   const big = connectStream({ fragments: 1002, blocksPerTrack: 2, rate: 16000, tagsPosition: "after" });
   const at = (await trailingTagsStarts(big, 0))[1];
-  let standin = serve(big, { faults: { listEndEarlyAtByte: [at] } });
-  injected("fragment-list clean end in a batch of 1000");
-  try {
-    const r = await cli(standin.url, archivedWhole(big));
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.done.fragments, 1002);
-    assert.equal(r.done.rate, 16000);
-    assert.equal(r.done.reconnects, 1, "the cut body; the next batch is no reconnection");
-    const full = expectedPcm(big);
-    sameBytes(r.from, full.from!, "from, 1002 fragments");
-    sameBytes(r.to, full.to!, "to, 1002 fragments");
-    const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
-    assert.deepEqual(asked.map((q) => (q.body as { Fragments: string[] }).Fragments.length), [1000, 1000, 2]);
-  } finally {
-    await standin.close();
-  }
+  const asked = await archivedAfterCut(big, at, "fragment-list clean end in a batch of 1000");
+  assert.deepEqual(asked, [1000, 1000, 2], "one batch per body; the cut one asked for again");
+  let standin: Standin;
   // The body of the start fragment fetched alone ends before its fragment number (was: "returned other data
   // for it", no retry, its audio missing).
   const early = connectStream({ fragments: 3 });
