@@ -104,7 +104,9 @@ const MAX_WAIT_S = 2_000_000;
 function timestamp(name: string, value: string): number {
   const ms = parseTimestamp(value);
   if (ms === undefined) {
-    throw new UsageError(`pull: --${name} must be ISO 8601 or epoch seconds/milliseconds, not '${value}'`);
+    throw new UsageError(
+      `pull: --${name} must be an ISO 8601 date and time or epoch seconds/milliseconds, 1970 to 9999, not '${value}'`,
+    );
   }
   return ms;
 }
