@@ -440,6 +440,23 @@ async function readArchived(clients: KvsClients): Promise<{ source: ArchivedSour
   return { source, events };
 }
 
+Deno.test("in-process archived: a call that fails to open is retried, and is no reconnection", async () => {
+  // Was: counted as one (sessions 1, reconnects 1) and a "dropped" reconnect event emitted.
+  const standin = serve(STREAM, {
+    faults: { apiErrors: [{ status: 500, name: "InternalFailure", path: "/getMediaForFragmentList" }] },
+  });
+  injected("5xx opening a fragment-list body");
+  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: standin.url, credentials: FAKE });
+  try {
+    const { source, events } = await readArchived(clients);
+    assert.deepEqual([source.stats.sessions, source.stats.reconnects, source.stats.retries], [1, 0, 1]);
+    assert.deepEqual(events.filter((e) => e.type === "reconnect"), []);
+  } finally {
+    clients.destroy();
+    await standin.close();
+  }
+});
+
 Deno.test("in-process archived: a fragment ListFragments lists twice is asked for and given once, counted as a duplicate", async () => {
   // Was: fetched twice, counted as two fragments, the second copy dropped only as overlapping audio.
   const list = standinFragments(STREAM);
@@ -471,18 +488,27 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, a start fra
   let standin: Standin;
   // The body of the start fragment fetched alone ends before its fragment number (was: "returned other data
   // for it", no retry, its audio missing).
+  // Cut inside an element (60), at an element boundary (53: a whole fragment with no number yet), or before
+  // anything (0) (was, for the last two: "returned other data for it").
   const early = connectStream({ fragments: 3 });
-  standin = serve(early, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [60] } });
-  injected("fragment-list clean end before the fragment number");
-  try {
-    const r = await cli(standin.url, ["--start-fragment", early.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.done.fragments, 3);
-    assert.equal(r.done.firstFragmentMatched, false);
-    sameBytes(r.from, expectedPcm(early).from!, "from, start fragment fetched again");
-    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
-  } finally {
-    await standin.close();
+  for (const at of [60, 53, 0]) {
+    standin = serve(early, { live: true, fragmentNumberMode: "after", faults: { listEndEarlyAtByte: [at] } });
+    injected("fragment-list clean end before the fragment number");
+    try {
+      const r = await cli(standin.url, [
+        "--start-fragment",
+        early.fragments[0].fragmentNumber,
+        "--idle-timeout",
+        "0.5",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.fragments, 3, `cut at ${at}`);
+      assert.equal(r.done.firstFragmentMatched, false);
+      sameBytes(r.from, expectedPcm(early).from!, `from, start fragment fetched again after a cut at ${at}`);
+      assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
+    } finally {
+      await standin.close();
+    }
   }
   // The start fragment, fetched alone under the "after" reading, is an in-band error fragment. Was: taken for
   // a cut fragment (no Cluster, so no trailing tags), asked for again and again, then exit 0 without the error.

@@ -574,6 +574,16 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
       "--force",
     ]);
     assert.equal(lastEvent(r2).fragments, 1);
+    // Both contact-id and follow-stream as defaults: the event's ContactId settles them (was: exit 2, the two
+    // defaults checked against each other before the event was read).
+    await Deno.writeTextFile(
+      `${dir}/both.ini`,
+      `json = true\n[pull]\nidle-timeout = 0.5\nout = ${dir}/out3\ncontact-id = c-ini\nfollow-stream = true\n`,
+    );
+    const r3 = await pullCli(standin.url, ["--event", `${dir}/event.json`, "--config", `${dir}/both.ini`]);
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.equal(lastEvent(r3).contactId, STREAM.fragments[0].contactId);
+    assert.equal(lastEvent(r3).fragments, 3);
     await Deno.writeTextFile(`${dir}/bad.ini`, "colour = blue\n");
     const bad = await pullCli(standin.url, [
       "--event",

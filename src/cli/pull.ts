@@ -237,7 +237,11 @@ export async function pullCommand(args: string[]): Promise<number> {
   await applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");
   // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
-  if (eventPath !== undefined) new CallWriter(outputOptions("pull", values).writer).refuseExisting();
+  // (Only the output options: the event may settle contact-id against follow-stream defaults.)
+  if (eventPath !== undefined) {
+    const files = outputOptions("pull", { ...values, "contact-id": undefined, "follow-stream": undefined }).writer;
+    new CallWriter(files).refuseExisting();
+  }
   const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
   // The event's ContactId beats the config file's contact-id and follow-stream defaults, never the flags.
   const configured = fromConfig(values);

@@ -81,8 +81,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     let attempt = 0;
     // The end of a body may cut a fragment at an element boundary (these bodies carry no continuation tokens).
     const trailing = new TrailingTags();
-    /** The last body read all it asked for (the next is the next batch, not a reconnection). */
-    let batchDone = true;
+    /** A body was cut or failed after it opened: the next one opened is a reconnection (not a next batch). */
+    let reconnecting = false;
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
@@ -92,7 +92,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       try {
         body = await openFragmentList(o.clients, o.stream, asked, o.signal);
         this.stats.sessions++;
-        if (!batchDone) this.stats.reconnects++;
+        if (reconnecting) this.stats.reconnects++;
+        reconnecting = false;
         const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           // At the end of the body: whole only if it is the last fragment asked for (KVS sends them all in one
@@ -127,8 +128,10 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         body?.close();
       }
       if (next >= numbers.length) break;
-      batchDone = failure === undefined && next >= before + asked.length;
-      if (batchDone) continue;
+      if (failure === undefined && next >= before + asked.length) continue; // the batch is done: the next one
+      // A call that failed to open connected nothing: no reconnection (as in live pulls).
+      const opened = body !== undefined;
+      if (opened) reconnecting = true;
       if (failure !== undefined) {
         await this.retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {
@@ -147,7 +150,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         : failure
         ? "dropped"
         : "ended";
-      this.emit({ type: "reconnect", reason, lastFragmentNumber: this.lastNumber });
+      if (opened) this.emit({ type: "reconnect", reason, lastFragmentNumber: this.lastNumber });
     }
     this.endReason = "end-of-stream";
   }

@@ -325,14 +325,15 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       try {
         body = await openFragmentList(o.clients, o.stream, [fragmentNumber], o.signal);
         const chunks = stallGuard(body, o.clients.responseTimeoutMs, "GetMediaForFragmentList");
-        let cut = false;
+        // A body with no fragment at all, or one without a fragment number, was cut before that tag.
+        let cut = true;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
+          if (f.isError) return f; // an in-band error answers the call, whatever fragment number it carries
           if (f.kvs.fragmentNumber !== fragmentNumber) {
-            // Cut off before its fragment-number tag: as cut as one cut later.
-            if (!f.complete && f.kvs.fragmentNumber === undefined) cut = true;
+            if (f.kvs.fragmentNumber !== undefined) cut = false; // another fragment's data
             continue;
           }
-          if (f.isError || (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f)))) return f;
+          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f))) return f;
           cut = true;
         }
         if (!cut) return missing("GetMediaForFragmentList returned other data for it");
