@@ -440,6 +440,50 @@ async function readArchived(clients: KvsClients): Promise<{ source: ArchivedSour
   return { source, events };
 }
 
+Deno.test("CLI: a list-body fragment stored without the tags the others had after their Cluster is taken once it comes the same twice", async () => {
+  // Was: judged cut every time, asked for again until the retries ran out (exit 4), its audio lost.
+  // (Connect's tags before and after the Cluster: its ContactId before it says whose audio it is.)
+  const s = connectStream({ fragments: 4, rate: 16000, tagsPosition: "both" });
+  const last = s.fragments[3];
+  const bare = (await trailingTagsStarts(s, 3))[0] - last.offset; // no Tags at all after its Cluster
+  const frags = standinFragments(s);
+  frags[3] = { ...frags[3], bytes: frags[3].bytes.subarray(0, bare) };
+  const standin = startStandin({ streams: { [ARN]: frags } });
+  injected("a fragment stored without trailing tags");
+  try {
+    const first = s.fragments[0].producerMs, end = last.producerMs;
+    const r = await cli(standin.url, [
+      "--archived",
+      "--start-timestamp",
+      String(first),
+      "--stop-timestamp",
+      String(end),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 4);
+    sameBytes(r.from, expectedPcm(s).from!, "from, with the last fragment");
+    const asked = standin.requests.filter((q) => q.path === "/getMediaForFragmentList");
+    assert.deepEqual(asked.map((q) => (q.body as { Fragments: string[] }).Fragments.length), [4, 1]);
+  } finally {
+    await standin.close();
+  }
+  // The same for a start fragment fetched alone under the "after" reading.
+  const bare0 = (await trailingTagsStarts(s, 0))[0];
+  const frags0 = standinFragments(s);
+  frags0[0] = { ...frags0[0], bytes: frags0[0].bytes.subarray(0, bare0) };
+  const after = startStandin({ streams: { [ARN]: frags0 }, live: true, fragmentNumberMode: "after" });
+  injected("a start fragment stored without trailing tags");
+  try {
+    const r = await cli(after.url, ["--start-fragment", s.fragments[0].fragmentNumber, "--idle-timeout", "0.5"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, 4);
+    sameBytes(r.from, expectedPcm(s).from!, "from, with the start fragment");
+    assert.equal(after.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 2);
+  } finally {
+    await after.close();
+  }
+});
+
 Deno.test("in-process archived: a call that fails to open is retried, and is no reconnection", async () => {
   // Was: counted as one (sessions 1, reconnects 1) and a "dropped" reconnect event emitted.
   const standin = serve(STREAM, {
