@@ -81,13 +81,6 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     let attempt = 0;
     // The end of a body may cut a fragment at an element boundary (these bodies carry no continuation tokens).
     const trailing = new TrailingTags();
-    /** The last fragment judged cut for lacking tags, by number and size: the same twice is taken as stored. */
-    let lacked: { n: string | undefined; size: number } | undefined;
-    const sameAgain = (f: Fragment): boolean => {
-      const same = lacked !== undefined && lacked.n === f.kvs.fragmentNumber && lacked.size === f.size;
-      lacked = { n: f.kvs.fragmentNumber, size: f.size };
-      return same;
-    };
     /** A body was cut or failed after it opened: the next one opened is a reconnection (not a next batch). */
     let reconnecting = false;
     while (next < numbers.length) {
@@ -107,9 +100,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
           const atEnd = f.closedBy === "end-of-input" && !f.isError;
           const lastAsked = f.kvs.fragmentNumber === asked[asked.length - 1];
-          // Without the tags the others had: cut, unless it came exactly so before (then it is stored so).
-          const lacking = atEnd && lastAsked && f.complete && !trailing.whole(f);
-          if (!f.complete || (atEnd && !lastAsked) || (lacking && !sameAgain(f))) {
+          if (!f.complete || (atEnd && (!lastAsked || !trailing.wholeOrStored(f)))) {
             this.stats.discarded++;
             continue;
           }

@@ -320,8 +320,6 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       this.emit({ type: "warning", message: `${context}, and ${why}: its audio is missing` });
       return undefined;
     };
-    /** Size of the fragment when it last came whole but without the tags the others had. */
-    let lacked: number | undefined;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
       try {
@@ -335,10 +333,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             if (f.kvs.fragmentNumber !== undefined) cut = false; // another fragment's data
             continue;
           }
-          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.whole(f))) return f;
-          // Without the tags the others had, but exactly as the last time: taken as it is stored.
-          if (f.complete && lacked === f.size) return f;
-          if (f.complete) lacked = f.size;
+          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) return f;
           cut = true;
         }
         if (!cut) return missing("GetMediaForFragmentList returned other data for it");

@@ -64,6 +64,28 @@ export class TrailingTags {
   whole(f: Fragment): boolean {
     return this.#always === undefined || this.#always.every((name) => hasAfter(f, name));
   }
+
+  /**
+   * {@linkcode whole}, or, for a fragment without those tags, whether it came
+   * exactly so (same number and size) when last asked about: then it is
+   * stored that way, not cut (asking again would never change it).
+   *
+   * @example
+   * ```ts
+   * import { TrailingTags } from "./trailing_tags.ts";
+   * import { Fragment } from "../mkv/fragment.ts";
+   * new TrailingTags().wholeOrStored(new Fragment(0, 0)); // true: nothing learned yet
+   * ```
+   */
+  wholeOrStored(f: Fragment): boolean {
+    if (this.whole(f)) return true;
+    const last = this.#lacked;
+    this.#lacked = { n: f.kvs.fragmentNumber, size: f.size };
+    return last !== undefined && last.n === f.kvs.fragmentNumber && last.size === f.size;
+  }
+
+  /** The last fragment {@linkcode wholeOrStored} found without the tags. */
+  #lacked: { n: string | undefined; size: number } | undefined;
 }
 
 /** Whether `f` has a tag `name` after its last Cluster. */
