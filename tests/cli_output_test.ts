@@ -30,7 +30,8 @@ function flagsOfArray(f: Fragment): string {
   const flags: string[] = [];
   if (!f.complete) flags.push(f.closedBy === "bad-data" ? "bad-data" : "truncated");
   if (f.isError) flags.push(`error=${displayTextRegex(f.kvs.errorCode!, 32)}`);
-  if (f.tags.some((t) => t.position === "after")) flags.push("tags-after");
+  const lastCluster = f.clusters.at(-1);
+  if (lastCluster && f.tags.some((t) => t.offset > lastCluster.offset)) flags.push("tags-after");
   if (f.clusters.length === 0) flags.push("no-cluster");
   if (f.clusters.length > 1) flags.push(`clusters=${f.clusters.length}`);
   if (f.unknownElements > 0) flags.push(`unknown-elements=${f.unknownElements}`);
@@ -125,7 +126,10 @@ Deno.test("inspect text line: same as the array-and-join version, with every fla
     f.size = rand(1e8);
     f.complete = rand(4) !== 0;
     if (!f.complete && rand(2) === 0) f.closedBy = "bad-data";
+    // Clusters at offsets 100, 200, …; each tag anywhere before, between or after them.
+    const clusters = rand(4);
     for (let n = rand(7); n > 0; n--) {
+      const offset = rand(100 * (clusters + 1));
       f.tags.push({
         name: names[rand(names.length)],
         value: rand(5) === 0
@@ -133,11 +137,11 @@ Deno.test("inspect text line: same as the array-and-join version, with every fla
           : rand(3) === 0
           ? String(rand(2e12) / 1000)
           : values[rand(values.length)],
-        position: rand(3) === 0 ? "after" : "before",
-        offset: 0,
+        position: clusters > 0 && offset > 100 ? "after" : "before",
+        offset,
       });
     }
-    for (let n = rand(4); n > 0; n--) f.clusters.push({ offset: 0, timecode: 0, blocks: 0 });
+    for (let n = 1; n <= clusters; n++) f.clusters.push({ offset: 100 * n, timecode: 0, blocks: 0 });
     f.unknownElements = rand(3) === 0 ? rand(5) : 0;
     let ms = 1782912654536 + rand(1e6);
     for (let n = rand(40); n > 0; n--) {

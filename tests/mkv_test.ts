@@ -531,6 +531,27 @@ Deno.test("fragment: kvs reads only exact AWS_KINESISVIDEO_ names, first string 
   });
 });
 
+Deno.test("fragment: hasTagAfterCluster looks only after the last Cluster, by any tag, name or predicate", () => {
+  const f = new Fragment(0, 0);
+  assert.equal(f.hasTagAfterCluster(), false, "no Cluster: nothing is after it");
+  f.tags.push({ name: "ContactId", value: "c1", position: "before", offset: 40 });
+  f.clusters.push({ offset: 100, timecode: 0, blocks: 1 });
+  assert.equal(f.hasTagAfterCluster(), false, "a tag before the Cluster does not count");
+  // Tags between two Clusters of one document: after the first, not after the last.
+  f.tags.push({ name: "ContactId", value: "c1", position: "after", offset: 500 });
+  f.clusters.push({ offset: 600, timecode: 64, blocks: 1 });
+  assert.equal(f.hasTagAfterCluster(), false, "a tag between Clusters does not close the last one");
+  assert.equal(f.hasTagAfterCluster("ContactId"), false);
+  f.tags.push({ name: "MimeType", value: "audio/L16;rate=8000;channels=1;", position: "after", offset: 900 });
+  f.tags.push({ name: "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", value: "5", position: "after", offset: 950 });
+  assert.equal(f.hasTagAfterCluster(), true);
+  assert.equal(f.hasTagAfterCluster("MimeType"), true);
+  assert.equal(f.hasTagAfterCluster("ContactId"), false, "exact name: only the one before the last Cluster");
+  assert.equal(f.hasTagAfterCluster("Mime"), false, "a name is matched whole");
+  assert.equal(f.hasTagAfterCluster((n) => n.startsWith("AWS_KINESISVIDEO_")), true);
+  assert.equal(f.hasTagAfterCluster((n) => n.startsWith("X_")), false);
+});
+
 Deno.test("fragment: durationMs and blockCounts, few or many track numbers, match a Map-based count", () => {
   const base = parseBlock(bytes(0x81, 0, 0, 0x80), 0, true);
   const rand = seededInts(7);

@@ -93,7 +93,7 @@ function flagsOf(f: Fragment): string {
   let flags = "";
   if (!f.complete) flags = f.closedBy === "bad-data" ? "bad-data" : "truncated";
   if (f.isError) flags = addFlag(flags, `error=${displayText(f.kvs.errorCode!, 32)}`);
-  if (hasTagsAfter(f)) flags = addFlag(flags, "tags-after");
+  if (f.hasTagAfterCluster()) flags = addFlag(flags, "tags-after");
   const clusters = f.clusters.length;
   if (clusters === 0) flags = addFlag(flags, "no-cluster");
   if (clusters > 1) flags = addFlag(flags, `clusters=${clusters}`);
@@ -103,12 +103,6 @@ function flagsOf(f: Fragment): string {
 
 function addFlag(flags: string, flag: string): string {
   return flags === "" ? flag : flags + "," + flag;
-}
-
-function hasTagsAfter(f: Fragment): boolean {
-  const tags = f.tags;
-  for (let i = 0; i < tags.length; i++) if (tags[i].position === "after") return true;
-  return false;
 }
 
 /** One text line of `inspect` for a fragment (see TEXT_HEADER). */

@@ -224,7 +224,7 @@ export class ConnectDemuxer {
         this.#contactTags = f.tags;
       } else if (
         this.#target !== undefined &&
-        (!f.complete || (f.closedBy === "end-of-input" && !hasTrailingTags(f) && this.#contactAfter()))
+        (!f.complete || (f.closedBy === "end-of-input" && !f.hasTagAfterCluster() && this.#contactAfter()))
       ) {
         // Cut off before its ContactId tag (Connect's may come only after the
         // Cluster; an input ending before its trailing Tags, where this
@@ -428,12 +428,6 @@ function otherContactId(tags: readonly Tag[], cid: string): string | undefined {
     if (t.name === "ContactId" && typeof t.value === "string" && t.value !== "" && t.value !== cid) return t.value;
   }
   return undefined;
-}
-
-/** Whether any of `f`'s tags come after its Cluster. */
-function hasTrailingTags(f: Fragment): boolean {
-  for (const t of f.tags) if (t.position === "after") return true;
-  return false;
 }
 
 /**

@@ -119,9 +119,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     if (!f.complete) return false;
     if (f.kvs.continuationToken !== undefined) return true;
     if (this.#sawTokens) return false;
-    if (hasKvsTrailingTags(f)) return true;
+    if (f.hasTagAfterCluster(isKvsTag)) return true;
     if (this.#sawKvsTrailing) return false;
-    if (hasTrailingTags(f)) return f.kvs.fragmentNumber === undefined || this.#sawTrailedWithoutKvs;
+    if (f.hasTagAfterCluster()) return f.kvs.fragmentNumber === undefined || this.#sawTrailedWithoutKvs;
     return idle && this.#sawUntrailed && !this.#sawTrailingTags;
   }
 
@@ -183,8 +183,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           }
           wholeEnd = f.offset + f.size;
           if (!f.isError) this.#trailing.learn(f);
-          if (hasKvsTrailingTags(f)) this.#sawKvsTrailing = true;
-          if (hasTrailingTags(f)) {
+          if (f.hasTagAfterCluster(isKvsTag)) this.#sawKvsTrailing = true;
+          if (f.hasTagAfterCluster()) {
             this.#sawTrailingTags = true;
             if (!this.#sawKvsTrailing && f.kvs.fragmentNumber !== undefined) this.#sawTrailedWithoutKvs = true;
           } else if (f.closedBy !== "end-of-input" && !f.isError) this.#sawUntrailed = true;
@@ -368,14 +368,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   }
 }
 
-/** Whether `f` has KVS's own tags (`AWS_KINESISVIDEO_…`) after its Cluster. */
-function hasKvsTrailingTags(f: Fragment): boolean {
-  for (const t of f.tags) if (t.position === "after" && t.name.startsWith("AWS_KINESISVIDEO_")) return true;
-  return false;
-}
-
-/** Whether `f` has a tag after its last Cluster (a Tags element there closed that Cluster). */
-function hasTrailingTags(f: Fragment): boolean {
-  const tag = f.tags.at(-1), cluster = f.clusters.at(-1);
-  return tag !== undefined && cluster !== undefined && tag.offset > cluster.offset;
+/** Whether a tag name is one of KVS's own (`AWS_KINESISVIDEO_…`). */
+function isKvsTag(name: string): boolean {
+  return name.startsWith("AWS_KINESISVIDEO_");
 }

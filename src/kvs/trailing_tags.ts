@@ -43,7 +43,7 @@ export class TrailingTags {
    */
   learn(f: Fragment): void {
     if (f.clusters.length === 0) return;
-    const had = KEY_TAGS.filter((name) => hasAfter(f, name));
+    const had = KEY_TAGS.filter((name) => f.hasTagAfterCluster(name));
     this.#always = this.#always === undefined ? had : this.#always.filter((name) => had.includes(name));
   }
 
@@ -62,7 +62,7 @@ export class TrailingTags {
    * ```
    */
   whole(f: Fragment): boolean {
-    return this.#always === undefined || this.#always.every((name) => hasAfter(f, name));
+    return this.#always === undefined || this.#always.every((name) => f.hasTagAfterCluster(name));
   }
 
   /**
@@ -86,12 +86,4 @@ export class TrailingTags {
 
   /** The last fragment {@linkcode wholeOrStored} found without the tags. */
   #lacked: { n: string | undefined; size: number } | undefined;
-}
-
-/** Whether `f` has a tag `name` after its last Cluster. */
-function hasAfter(f: Fragment, name: string): boolean {
-  const cluster = f.clusters.at(-1);
-  if (cluster === undefined) return false;
-  for (const t of f.tags) if (t.name === name && t.offset > cluster.offset) return true;
-  return false;
 }

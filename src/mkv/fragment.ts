@@ -320,6 +320,38 @@ export class Fragment {
     return undefined;
   }
 
+  /**
+   * Whether a tag comes after the fragment's last Cluster (a Tags element
+   * there closed that Cluster): any tag, the tag named `match`, or a tag whose
+   * name `match` accepts. KVS adds its continuation token and `MILLIS_BEHIND_NOW`
+   * there, Connect repeats `ContactId` and `MimeType` there; a fragment cut off
+   * inside its Cluster has none.
+   *
+   * @example
+   * ```ts
+   * import { Fragment } from "./fragment.ts";
+   * const f = new Fragment(0, 0);
+   * f.clusters.push({ offset: 100, timecode: 0, blocks: 0 });
+   * f.tags.push({ name: "ContactId", value: "abc", position: "before", offset: 50 });
+   * f.tags.push({ name: "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", value: "120", position: "after", offset: 900 });
+   * f.hasTagAfterCluster();                                              // true
+   * f.hasTagAfterCluster("ContactId");                                  // false
+   * f.hasTagAfterCluster((name) => name.startsWith("AWS_KINESISVIDEO_")); // true
+   * ```
+   */
+  hasTagAfterCluster(match?: string | ((name: string) => boolean)): boolean {
+    const clusters = this.clusters;
+    if (clusters.length === 0) return false;
+    const last = clusters[clusters.length - 1].offset;
+    const tags = this.tags;
+    for (let i = 0; i < tags.length; i++) {
+      const t = tags[i];
+      if (t.offset <= last) continue;
+      if (match === undefined || (typeof match === "string" ? t.name === match : match(t.name))) return true;
+    }
+    return false;
+  }
+
   /** Connect's `ContactId` tag. */
   get contactId(): string | undefined {
     // Asked several times per fragment: kept once the fragment is finished.
