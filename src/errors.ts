@@ -186,7 +186,7 @@ export class AwsError extends KvsAudioError {
  * try {
  *   new ConnectDemuxer().fragment(f);
  * } catch (err) {
- *   if (err instanceof KvsStreamError) console.log(err.code, err.exitCode); // "4000" 5
+ *   if (err instanceof KvsStreamError) console.log(err.code, err.exitCode, err.offset); // "4000" 5 0
  * }
  * ```
  */
@@ -195,18 +195,27 @@ export class KvsStreamError extends KvsAudioError {
   readonly code: string;
   /** `AWS_KINESISVIDEO_ERROR_ID` value, if present. */
   readonly errorId?: string;
+  /** The error fragment (its offset, fragment number and tags), when known. */
+  readonly fragment?: Fragment;
   /**
    * Create the error for an in-band error fragment (exit code {@linkcode ExitCode.kvsError}).
    *
    * @param message the whole message (what the fragment said, and where)
    * @param code the `AWS_KINESISVIDEO_ERROR_CODE` value
    * @param errorId the `AWS_KINESISVIDEO_ERROR_ID` value, if present
+   * @param fragment the error fragment
    */
-  constructor(message: string, code: string, errorId?: string) {
+  constructor(message: string, code: string, errorId?: string, fragment?: Fragment) {
     super(message, ExitCode.kvsError);
     this.name = "KvsStreamError";
     this.code = code;
     this.errorId = errorId;
+    this.fragment = fragment;
+  }
+
+  /** Byte offset of the error fragment in its input, when known. */
+  get offset(): number | undefined {
+    return this.fragment?.offset;
   }
 }
 

@@ -218,6 +218,27 @@ Deno.test("inspect: corrupt input → exit 3, one line naming file, byte offset 
     assert.equal(t.stdoutText.trim().split("\n").length, 1, t.stdoutText);
     await Deno.remove(p);
   }
+  // Empty input (a file, stdin): exit 3 too, for inspect and extract (was: 0 fragments, exit 0, two empty WAVs).
+  const empty = await tempFile(new Uint8Array(0));
+  const dir = await Deno.makeTempDir();
+  for (
+    const [args, stdin, name] of [
+      [["inspect", empty], undefined, empty],
+      [["inspect", "-", "--json"], new Uint8Array(0), "stdin"],
+      [["extract", empty, "--out", dir], undefined, empty],
+      [["extract", "-", "--out", dir], new Uint8Array(0), "stdin"],
+    ] as const
+  ) {
+    const t = await kvsaudio([...args], { stdin });
+    assert.equal(t.code, 3, `${args.join(" ")}: ${t.stderr}`);
+    assert.equal(
+      oneLineError(t.stderr),
+      `kvsaudio: ${name}: byte 0: EBML: the input is empty: not a Matroska/GetMedia stream`,
+    );
+  }
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "no empty WAVs");
+  await Deno.remove(dir);
+  await Deno.remove(empty);
 });
 
 Deno.test("extract: files, summary, --json done event; refuses to overwrite without --force", async () => {
@@ -246,12 +267,33 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   assert.equal(none.code, 2);
   assert.match(oneLineError(none.stderr), /cannot open \/nonexistent\.mkv/);
   assert.equal(await Deno.stat(`${dir}/new`).then(() => true, () => false), false);
-  // An output that cannot be created: exit 1, and only the file that was written is named.
+  // An output path that is a directory or a FIFO: exit 1 before anything is written, --force or not (was: exit 2
+  // "refusing to overwrite … (use --force)", and with --force a FIFO's open waited for a reader).
   await Deno.mkdir(`${dir}/blocked/to_customer.wav`, { recursive: true });
-  const blocked = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, "--force"]);
-  assert.equal(blocked.code, 1);
-  assert.match(blocked.stdoutText, /wrote [^,\n]*blocked\/from_customer\.wav\n/);
-  assert.match(blocked.stderr, /cannot create .*blocked\/to_customer\.wav: Is a directory \(os error 21\)\n/);
+  for (const extra of [[], ["--force"]]) {
+    const blocked = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, ...extra]);
+    assert.equal(blocked.code, 1, blocked.stderr);
+    assert.equal(
+      oneLineError(blocked.stderr),
+      `kvsaudio: cannot create ${dir}/blocked/to_customer.wav: it is a directory`,
+    );
+    assert.doesNotMatch(blocked.stdoutText, /wrote/);
+  }
+  await Deno.remove(`${dir}/blocked/to_customer.wav`);
+  if (await makeFifo(`${dir}/blocked/stereo.wav`, "extract: an output path that is a FIFO")) {
+    const fifo = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, "--stereo", "--force"]);
+    assert.equal(fifo.code, 1, fifo.stderr);
+    assert.equal(
+      oneLineError(fifo.stderr),
+      `kvsaudio: cannot create ${dir}/blocked/stereo.wav: it is not a regular file`,
+    );
+    assert.deepEqual([...Deno.readDirSync(`${dir}/blocked`)].map((e) => e.name), ["stereo.wav"], "nothing written");
+  }
+  // The output directory cannot be created (a file is in the way): exit 1 too (was 2).
+  await Deno.writeTextFile(`${dir}/afile`, "x");
+  const file = await kvsaudio(["extract", path, "--out", `${dir}/afile`]);
+  assert.equal(file.code, 1, file.stderr);
+  assert.match(oneLineError(file.stderr), /^kvsaudio: cannot create output directory .*afile: /);
   const forced = await kvsaudio(["extract", path, "--out", dir, "--force", "--stereo"]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdoutText, /wrote .*from_customer\.wav, .*to_customer\.wav, .*stereo\.wav/);
@@ -676,6 +718,10 @@ Deno.test("config: ./kvsaudio.ini and --config give extract and inspect their de
     const i = await kvsaudio(["inspect", "call.mkv"], { cwd: dir });
     assert.equal(i.code, 0, i.stderr);
     assert.equal(fragmentObjects(i.stdoutText).length, 2);
+    // json = true gives way to --tree, which excludes it (was: "--tree and --json cannot be combined", exit 2).
+    const it = await kvsaudio(["inspect", "call.mkv", "--tree"], { cwd: dir });
+    assert.equal(it.code, 0, it.stderr);
+    assert.match(it.stdoutText, /EBML: \(master\)/);
     // --config names another file, which must exist; a key no command has is an error.
     await Deno.writeTextFile(`${dir}/other.ini`, "[inspect]\ntree = true\n");
     const t = await kvsaudio(["inspect", "call.mkv", "--config", "other.ini"], { cwd: dir });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { concat, ebmlHeader, el, ID, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
 import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/pipeline.ts";
-import { KvsStreamError } from "../src/errors.ts";
+import { KvsStreamError, UsageError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
 import { ConnectDemuxer } from "../src/connect/demuxer.ts";
@@ -346,6 +346,69 @@ async function writeWithStereo(frags: Fragment[]): Promise<{ dir: string; writer
   return { dir, writer };
 }
 
+Deno.test("ConnectDemuxer: maxGapMs and toleranceMs are checked (was: NaN or negative values silently misplaced audio)", () => {
+  for (const bad of [-1, -0.5, NaN]) {
+    assert.throws(
+      () => new ConnectDemuxer({ maxGapMs: bad }),
+      (e) => e instanceof RangeError && /maxGapMs/.test(e.message),
+    );
+  }
+  for (const bad of [-5, NaN, Infinity]) {
+    assert.throws(
+      () => new ConnectDemuxer({ toleranceMs: bad }),
+      (e) => e instanceof RangeError && /toleranceMs/.test(e.message),
+    );
+  }
+  // Allowed: 0, fractions, and an infinite maxGapMs (never skip a hole).
+  new ConnectDemuxer({ maxGapMs: 0, toleranceMs: 0 });
+  new ConnectDemuxer({ maxGapMs: Infinity, toleranceMs: 0.5 });
+});
+
+Deno.test("CallWriter: --stereo on a stream of 2-channel tracks is refused before any file exists", async () => {
+  const dir = await Deno.makeTempDir();
+  const frags = [];
+  for await (const f of assembleFragments([connectStream({ fragments: 2, channels: 2 }).bytes])) frags.push(f);
+  const writer = new CallWriter({ outDir: dir, stereo: true });
+  writer.prepare();
+  const item = new ConnectDemuxer().fragment(frags[0]);
+  assert.ok(item.kind === "audio");
+  assert.throws(
+    () => writer.write(item),
+    (e) => e instanceof UsageError && /--stereo needs mono tracks/.test(e.message),
+  );
+  writer.close(false); // a failed run
+  assert.deepEqual([...Deno.readDirSync(dir)], [], "no empty file blocks a retry");
+  assert.deepEqual(writer.written, []);
+  // Was: all three files were created first, so the retry without --stereo was refused.
+  const retry = new CallWriter({ outDir: dir });
+  retry.prepare();
+  retry.write(item);
+  retry.close();
+  assert.equal((await readWav(`${dir}/from_customer.wav`)).info.channels, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CallWriter: output paths for any spelling of the directory; format, tracks, stereo and force default", () => {
+  const cases: [string, string][] = [
+    ["out", "out/from_customer.wav"],
+    ["out/", "out/from_customer.wav"],
+    ["out//", "out/from_customer.wav"],
+    ["/", "/from_customer.wav"], // was ./from_customer.wav: the working directory, not the root
+    ["//", "/from_customer.wav"],
+    ["", "./from_customer.wav"],
+    ["/tmp/x/", "/tmp/x/from_customer.wav"],
+  ];
+  for (const [outDir, first] of cases) {
+    const w = new CallWriter({ outDir });
+    assert.deepEqual(w.paths, [first, first.replace("from_customer", "to_customer")], JSON.stringify(outDir));
+    assert.equal(w.keeps("from") && w.keeps("to"), true);
+  }
+  assert.deepEqual(new CallWriter({ outDir: "o", format: "raw", tracks: "to", stereo: true }).paths, [
+    "o/to_customer.raw",
+    "o/stereo.raw",
+  ]);
+});
+
 Deno.test("stereo: a side that starts a fragment more than 4 s behind the other loses nothing", async () => {
   // Was (pushing the sides in strict turns): the side ahead ran past the 5 s lag bound at
   // every turn, and the other side's audio for the padded places was dropped as late.
@@ -550,6 +613,10 @@ Deno.test("in-band error fragment: KvsStreamError naming the code; earlier audio
   assert.equal(r.error.code, "4000");
   assert.equal(r.error.exitCode, 5);
   assert.match(r.error.message, /4000/);
+  // Where, as data (was: only in the message).
+  assert.equal(r.error.offset, s.fragments[2].offset);
+  assert.equal(r.error.fragment?.kvs.errorCode, "4000");
+  assert.equal(r.error.fragment?.index, 2);
   const exp = expectedPcm(s, { untilIndex: 2 });
   sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, "from");
   await Deno.remove(r.dir, { recursive: true });

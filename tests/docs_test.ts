@@ -20,6 +20,18 @@ Deno.test("docs: every JSDoc example in src/ type-checks (deno check --doc)", as
   assert.ok(out.success, `deno check --doc src/ failed:\n${errors.slice(0, 20).join("\n")}\n${text.slice(-2000)}`);
 });
 
+Deno.test("docs: every JSDoc example in src/ also type-checks as a doc test (deno test --doc --no-run)", async () => {
+  // `deno test --doc` wraps each example in a test function, where `declare const x: T` is an error (TS1184)
+  // that `deno check --doc` does not report: examples take such values as parameters of a function instead.
+  const out = await deno(["test", "--doc", "--no-run", "src/"]);
+  const text = out.stdout + out.stderr;
+  const errors = text.split("\n").filter((l) => /ERROR|Found \d+ error/.test(l));
+  assert.ok(
+    out.success,
+    `deno test --doc --no-run src/ failed:\n${errors.slice(0, 20).join("\n")}\n${text.slice(-2000)}`,
+  );
+});
+
 /** Runs `deno <args>` at the repository root without colour codes. */
 async function deno(args: string[]): Promise<{ success: boolean; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -988,3 +988,27 @@ Deno.test("tokenizer: a value copied from chunks past maxValueBytes (default 16 
   fits.push(bytes(0x63, 0x64), ok);
   assert.equal(ok[0].value, "abcd");
 });
+
+Deno.test("tokenizer: a source yielding anything but Uint8Array chunks is a TypeError that says so", async () => {
+  // Plain JS callers: a buffer instead of a source of buffers, ArrayBuffers, strings, null.
+  const cases: [unknown, RegExp][] = [
+    [
+      new Uint8Array([0x1a, 0x45]),
+      /got number \(a Uint8Array is itself a source of numbers: pass \[bytes\] instead\)$/,
+    ],
+    [[new ArrayBuffer(4)], /got ArrayBuffer$/],
+    [["\x1aE"], /got string$/],
+    [[null], /got null$/],
+  ];
+  for (const [source, message] of cases) {
+    const drain = async () => {
+      for await (const _ of tokenize(source as Iterable<Uint8Array>)) { /* nothing */ }
+    };
+    const e = await drain().then(() => assert.fail("expected a TypeError"), (e) => e);
+    assert.ok(e instanceof TypeError, String(e));
+    assert.match(e.message, /^a byte source must yield Uint8Array chunks, /);
+    assert.match(e.message, message);
+    // (Was: "Cannot read properties of undefined (reading 'toString')" from deep inside.)
+  }
+  assert.throws(() => new EbmlTokenizer().push("x" as unknown as Uint8Array, []), TypeError);
+});

@@ -196,6 +196,22 @@ Deno.test("extract from a slow pipe: SIGINT/SIGTERM/SIGKILL at seeded random mom
   summary.push(`extract: ${results.join(", ")}`);
 });
 
+Deno.test("extract from a pipe that goes quiet: every whole fragment is written at once, and kept on SIGINT", async () => {
+  // Was: the last whole fragment waited for the next one to begin; a signal then lost it (2 of 3 written).
+  await withTempDir("kvsaudio-quiet-", async (dir) => {
+    const three = STREAM.fragments[2].offset + STREAM.fragments[2].bytes.length;
+    const p = new Proc(["extract", "-", "--out", dir, "--json"], { stdin: true });
+    const writer = p.child.stdin.getWriter();
+    await writer.write(STREAM.bytes.subarray(0, three));
+    // Nothing more comes, and the pipe stays open: the third fragment is whole (KVS's tags after its Cluster).
+    await p.until(() => p.fragmentsReported === 3, "3 fragments");
+    p.child.kill("SIGINT");
+    const r = await checkAfter(p, "SIGINT", dir, { json: true, stereo: false });
+    assert.equal(r.committed, 3);
+    await writer.close().catch(() => {});
+  });
+});
+
 Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random moments, and during a backoff", async () => {
   const list = cases(23, ["SIGTERM", "SIGINT", "SIGKILL", "SIGTERM", "SIGINT", "SIGKILL"]);
   const results = await pool(list, 3, async (c) => {
@@ -225,6 +241,13 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
       p.child.kill(c.sig);
       const r = await checkAfter(p, c.sig, dir, c);
       assert.ok(r.reported >= c.after);
+      if (c.json && c.sig !== "SIGKILL") {
+        // Was: an interrupted pull's done event lacked the source's counts (firstFragmentMatched, sessions, …).
+        const done = JSON.parse(p.lines.at(-1)!);
+        assert.equal(done.firstFragmentMatched, true);
+        assert.equal(done.sessions, 1);
+        assert.equal(done.archived, false);
+      }
       return `${c.sig}@${c.after}+${c.delayMs}ms→${r.committed}`;
     });
   });

@@ -612,6 +612,28 @@ Deno.test("assembler: KVS error fragments", async () => {
   assert.equal(only.complete, true);
 });
 
+Deno.test("assembler: empty input is a DataError unless strictStart is off (both drivers, any chunking)", async () => {
+  const collect = async (it: AsyncIterable<Fragment>) => {
+    const got: Fragment[] = [];
+    for await (const f of it) got.push(f);
+    return got;
+  };
+  for (const chunks of [[], [new Uint8Array(0)], [new Uint8Array(0), new Uint8Array(0)]]) {
+    for (
+      const run of [
+        (o: { strictStart?: boolean }) => assembleFragments(chunks, { ...o, source: "in.mkv" }),
+        (o: { strictStart?: boolean }) =>
+          fragmentsFromTokens(tokenizeBatches(chunks, { source: "in.mkv" }), { ...o, source: "in.mkv" }),
+      ]
+    ) {
+      const e = await collect(run({})).then(() => assert.fail("expected a DataError"), (e) => e);
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.message, "in.mkv: byte 0: EBML: the input is empty: not a Matroska/GetMedia stream");
+      assert.deepEqual(await collect(run({ strictStart: false })), [], "pull: an empty body is no error");
+    }
+  }
+});
+
 Deno.test("assembler: the last fragment is flushed only at end of input", () => {
   const stream = connectStream({ fragments: 3, ...SMALL });
   const tk = new EbmlTokenizer();

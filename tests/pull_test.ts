@@ -673,7 +673,7 @@ Deno.test("planPull: flags, then the event, then the config file's defaults, als
   }, "event.json");
   await withTempDir("kvsaudio-plan-", async (dir) => {
     const ini = `${dir}/kvsaudio.ini`;
-    const plan = async (text: string, values: Record<string, string>, ev = false) => {
+    const plan = async (text: string, values: Record<string, string | boolean>, ev = false) => {
       await Deno.writeTextFile(ini, text);
       const v: Record<string, string | boolean | undefined> = { ...values };
       await applyConfig("pull", v, PULL_OPTIONS, ini);
@@ -701,6 +701,27 @@ Deno.test("planPull: flags, then the event, then the config file's defaults, als
       const o = outputOptions("pull", v);
       assert.deepEqual({ contactId: o.contactId, followStream: o.followStream }, want, text);
     }
+    // tracks and --stereo with --out -: the default gives way to the flag (was: exit 2 either way round).
+    for (
+      const [text, flags, want] of [
+        ["[pull]\ntracks = from\n", { stereo: true }, { tracks: "both", stereo: true }],
+        ["[pull]\nstereo = true\n", { tracks: "to" }, { tracks: "to", stereo: false }],
+      ] as const
+    ) {
+      await Deno.writeTextFile(ini, text);
+      const v: Record<string, string | boolean | undefined> = { arn: ARN, start: "now", out: "-", ...flags };
+      await applyConfig("pull", v, PULL_OPTIONS, ini);
+      const o = outputOptions("pull", v);
+      assert.deepEqual({ tracks: o.writer.tracks, stereo: o.writer.stereo }, want, text);
+    }
+    assert.throws(() => outputOptions("pull", { out: "-", tracks: "from", stereo: true }), /not both/);
+    // archived = true gives way to a start that is not a timestamp (was: "--archived needs --start-timestamp …").
+    const e = await plan("[pull]\narchived = true\n", { arn: ARN, "start-fragment": N });
+    assert.deepEqual([e.archived, e.selector], [false, { type: "FRAGMENT_NUMBER", fragmentNumber: N }]);
+    await assert.rejects(
+      () => plan("", { arn: ARN, "start-fragment": N, archived: true }),
+      /--archived needs --start-timestamp and --stop-timestamp/,
+    );
     // Two flags that exclude each other are still an error, and so are two defaults.
     await assert.rejects(() => plan("", { arn: ARN, "stream-name": "s", start: "now" }), /not both/);
     await assert.rejects(() => plan("[pull]\nstart = now\nstart-fragment = " + N, { arn: ARN }), /give one start/);

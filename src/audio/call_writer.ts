@@ -24,7 +24,7 @@
  * @module
  */
 
-import { fsErrorMessage, UsageError } from "../errors.ts";
+import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.ts";
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
@@ -39,14 +39,14 @@ export type TrackChoice = "both" | "from" | "to";
 export interface CallWriterOptions {
   /** Output directory, or `-` for stdout. */
   outDir: string;
-  /** `wav` or `raw` (headerless s16le). */
-  format: AudioFormat;
-  /** Also write `stereo.wav` (left = from customer, right = to customer); with `-`, write the mix. */
-  stereo: boolean;
+  /** `wav` (the default) or `raw` (headerless s16le). */
+  format?: AudioFormat;
+  /** Also write `stereo.wav` (left = from customer, right = to customer); with `-`, write the mix. Default false. */
+  stereo?: boolean;
   /** Mono tracks to write (`both` by default; with `-` one of `from`/`to` unless `stereo`). */
-  tracks: TrackChoice;
-  /** Overwrite existing files. */
-  force: boolean;
+  tracks?: TrackChoice;
+  /** Overwrite existing files (default false). */
+  force?: boolean;
   /**
    * Least time between header rewrites, in ms (default 0: after every
    * fragment). Data is always written before the header that counts it, so
@@ -100,7 +100,7 @@ export const FILE_NAMES = { from: "from_customer", to: "to_customer", stereo: "s
  * ```
  */
 export class CallWriter {
-  #opts: CallWriterOptions;
+  #opts: Required<Omit<CallWriterOptions, "commitIntervalMs">>;
   #sinks: Partial<Record<Direction, AudioSink>> = {};
   #stereoSink: AudioSink | undefined;
   #mixer: StereoMixer | undefined;
@@ -150,9 +150,15 @@ export class CallWriter {
    * @param options where and what to write
    */
   constructor(options: CallWriterOptions) {
-    this.#opts = options;
+    this.#opts = {
+      outDir: options.outDir,
+      format: options.format ?? "wav",
+      stereo: options.stereo ?? false,
+      tracks: options.tracks ?? "both",
+      force: options.force ?? false,
+    };
     this.#commitIntervalMs = options.commitIntervalMs ?? 0;
-    if (options.outDir === "-" && !options.stereo && options.tracks === "both") {
+    if (this.#opts.outDir === "-" && !this.#opts.stereo && this.#opts.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
     }
   }
@@ -207,7 +213,9 @@ export class CallWriter {
     const o = this.#opts;
     if (o.outDir === "-") return [[o.stereo ? "stereo" : o.tracks as Direction, "-"]];
     const ext = o.format === "wav" ? ".wav" : ".raw";
-    const join = (name: string) => `${o.outDir.replace(/\/+$/, "") || "."}/${name}${ext}`;
+    // "out/" → "out/NAME", "/" → "/NAME" (the root, not the working directory), "" → "./NAME".
+    const dir = o.outDir.replace(/\/+$/, "") || (o.outDir.startsWith("/") ? "" : ".");
+    const join = (name: string) => `${dir}/${name}${ext}`;
     const list: [Direction | "stereo", string][] = [];
     if (o.tracks !== "to") list.push(["from", join(FILE_NAMES.from)]);
     if (o.tracks !== "from") list.push(["to", join(FILE_NAMES.to)]);
@@ -227,7 +235,7 @@ export class CallWriter {
 
   /**
    * The second half of {@linkcode CallWriter.prepare}: create the output
-   * directory (UsageError when that fails); nothing for stdout.
+   * directory (a `KvsAudioError`, exit 1, when that fails); nothing for stdout.
    *
    * @example
    * ```ts
@@ -244,14 +252,17 @@ export class CallWriter {
     try {
       Deno.mkdirSync(o.outDir, { recursive: true });
     } catch (e) {
-      throw new UsageError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`);
+      throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`, ExitCode.failure, {
+        cause: e,
+      });
     }
   }
 
   /**
    * The check of {@linkcode CallWriter.prepare} alone, creating nothing:
    * refuse (UsageError, exit 2) when an output file exists and `force` is
-   * not set.
+   * not set, and (exit 1, `force` or not) when an output path is a directory
+   * or another kind of file that is not a regular one (a FIFO, a device).
    *
    * @example
    * ```ts
@@ -262,22 +273,31 @@ export class CallWriter {
    */
   refuseExisting(): void {
     const o = this.#opts;
-    if (o.outDir === "-" || o.force) return;
+    if (o.outDir === "-") return;
     for (const [, path] of this.#planned()) {
-      let exists = false;
+      let info: Deno.FileInfo | undefined;
       try {
-        Deno.lstatSync(path);
-        exists = true;
+        info = Deno.lstatSync(path);
       } catch {
         // does not exist: good
       }
-      if (exists) throw new UsageError(`refusing to overwrite ${path} (use --force)`);
+      // A directory (or FIFO, socket, device) in the way is no file to overwrite: --force could not help
+      // (exit 1, as when creating it fails; and opening a FIFO would wait for a reader).
+      if (info && !info.isFile && !info.isSymlink) {
+        const what = info.isDirectory ? "a directory" : "not a regular file";
+        throw new KvsAudioError(`cannot create ${path}: it is ${what}`, ExitCode.failure);
+      }
+      if (info && !o.force) throw new UsageError(`refusing to overwrite ${path} (use --force)`);
     }
   }
 
   #open(format: PcmFormat): void {
-    this.#format = format;
     const o = this.#opts;
+    // Refused before any output exists, so that a run without --stereo is not blocked by empty files.
+    if (o.stereo && format.channels !== 1) {
+      throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
+    }
+    this.#format = format;
     const common = { rate: format.rate, format: o.format, force: o.force };
     for (const [what, path] of this.#planned()) {
       if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
@@ -285,9 +305,6 @@ export class CallWriter {
       this.#opened.push(path);
     }
     if (this.#stereoSink) {
-      if (format.channels !== 1) {
-        throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
-      }
       this.#mixer = new StereoMixer(this.#stereoSink, { rate: format.rate });
     }
   }

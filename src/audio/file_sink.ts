@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { PcmFileSink } from "./file_sink.ts";
- * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 1, format: "wav" });
+ * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 1, format: "wav", force: true });
  * sink.write(new Uint8Array(320));
  * sink.close();
  * ```

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { openSink, StereoMixer } from "./mod.ts";
- * const sink = openSink("call.wav", { rate: 8000, channels: 2, format: "wav" });
+ * const sink = openSink("call.wav", { rate: 8000, channels: 2, format: "wav", force: true });
  * const mixer = new StereoMixer(sink, { rate: 8000 });
  * mixer.pushLeft(new Uint8Array(320));
  * mixer.pushRight(new Uint8Array(320));

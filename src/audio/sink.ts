@@ -31,11 +31,12 @@ export type AudioFormat = "wav" | "raw";
  * @example
  * ```ts
  * import type { AudioSink } from "./sink.ts";
- * declare const sink: AudioSink;
- * sink.write(new Uint8Array(320)); // 160 mono frames
- * sink.commit(); // valid file on disk from here on
- * console.log(sink.path, sink.frames);
- * sink.close();
+ * function example(sink: AudioSink) {
+ *   sink.write(new Uint8Array(320)); // 160 mono frames
+ *   sink.commit(); // valid file on disk from here on
+ *   console.log(sink.path, sink.frames);
+ *   sink.close();
+ * }
  * ```
  */
 export interface AudioSink {

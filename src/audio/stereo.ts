@@ -6,7 +6,7 @@
  * ```ts
  * import { PcmFileSink } from "./file_sink.ts";
  * import { StereoMixer } from "./stereo.ts";
- * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 2, format: "wav" });
+ * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 2, format: "wav", force: true });
  * const mixer = new StereoMixer(sink, { rate: 8000 });
  * mixer.pushLeft(new Uint8Array(320));
  * mixer.pushRight(new Uint8Array(320));

@@ -124,9 +124,10 @@ export function wavHeader(options: WavHeaderOptions): Uint8Array {
  * @example
  * ```ts
  * import { parseWavHeader, type WavInfo } from "./wav.ts";
- * declare const bytes: Uint8Array;
- * const info: WavInfo = parseWavHeader(bytes);
- * const pcm = bytes.subarray(info.dataOffset, info.dataOffset + info.dataBytes);
+ * function example(bytes: Uint8Array) {
+ *   const info: WavInfo = parseWavHeader(bytes);
+ *   const pcm = bytes.subarray(info.dataOffset, info.dataOffset + info.dataBytes);
+ * }
  * ```
  */
 export interface WavInfo {

@@ -45,3 +45,24 @@ export function markConfigured(values: Values, key: string): void {
   if (set === undefined) CONFIGURED.set(values, set = new Set());
   set.add(key);
 }
+
+/**
+ * Options `a` and `b` exclude each other and both are set: the one a config
+ * file filled in gives way to the other (a default never overrules a flag).
+ * Returns the option to drop, or `undefined` when both came from the same
+ * place (both flags, or both defaults): then the caller refuses the pair.
+ *
+ * @example
+ * ```ts
+ * import { giveWay, markConfigured } from "./configured.ts";
+ * const values = { json: true, tree: true };
+ * markConfigured(values, "json"); // json = true in kvsaudio.ini, --tree on the command line
+ * giveWay(values, "json", "tree"); // "json"
+ * ```
+ */
+export function giveWay(values: Values, a: string, b: string): string | undefined {
+  const configured = fromConfig(values);
+  if (configured.has(a) && !configured.has(b)) return a;
+  if (configured.has(b) && !configured.has(a)) return b;
+  return undefined;
+}

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { extractCommand } from "./extract.ts";
- * const code = await extractCommand(["call.mkv", "--out", "out", "--stereo"]);
+ * const code = await extractCommand(["call.mkv", "--out", "out", "--stereo", "--force"]);
  * ```
  * @module
  */
@@ -76,7 +76,10 @@ export async function extractCommand(args: string[]): Promise<number> {
   };
   const run = started.run = new CallRun(writer, reporter, input.name);
   try {
-    const items = demuxConnect(assembleFragments(input.chunks, { source: input.name }), {
+    // Live input (a pipe): a fragment is written as soon as KVS's tags after its Cluster are read, as `pull` does,
+    // not when the next one begins — else the last whole fragment waits for the writer (and a signal loses it).
+    const eager = !input.regularFile;
+    const items = demuxConnect(assembleFragments(input.chunks, { source: input.name, eager }), {
       contactId: out.contactId,
       followStream: out.followStream,
       maxGapMs: out.maxGapMs,

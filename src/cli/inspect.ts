@@ -17,6 +17,7 @@ import { DataError, UsageError } from "../errors.ts";
 import { flag, parseCommand, str } from "./args.ts";
 import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
+import { giveWay } from "./configured.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
@@ -34,7 +35,7 @@ Options:
   --config FILE  INI file with defaults for any long option (default ./kvsaudio.ini)
   -h, --help show this help
 
-Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read).`;
+Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read), 130 interrupted.`;
 
 /** JSON form of a fragment (the fields `inspect --json` prints). */
 export function fragmentJson(f: Fragment): Record<string, unknown> {
@@ -181,9 +182,15 @@ export async function inspectCommand(args: string[]): Promise<number> {
   }
   await applyConfig("inspect", values, INSPECT_OPTIONS, str(values, "config"));
   if (positionals.length !== 1) throw new UsageError("inspect: give exactly one input (a file, or - for stdin)");
-  const json = flag(values, "json");
-  const tree = flag(values, "tree");
-  if (json && tree) throw new UsageError("inspect: --tree and --json cannot be combined");
+  let json = flag(values, "json");
+  let tree = flag(values, "tree");
+  if (json && tree) {
+    // A config file's default gives way to the flag it excludes.
+    const drop = giveWay(values, "json", "tree");
+    if (drop === "json") json = false;
+    else if (drop === "tree") tree = false;
+    else throw new UsageError("inspect: --tree and --json cannot be combined");
+  }
   // No signal handler: inspect writes nothing that needs finishing, and a handler could not run while a
   // write to a full pipe (`| less`) blocks, so SIGINT/SIGTERM end it at once, as they end any filter.
   const input = await openInput(positionals[0]);

@@ -15,7 +15,7 @@
 import { UsageError } from "../errors.ts";
 import type { CallWriterOptions, TrackChoice } from "../audio/call_writer.ts";
 import { choice, flag, num, type OptionSpec, str, type Values } from "./args.ts";
-import { fromConfig } from "./configured.ts";
+import { giveWay } from "./configured.ts";
 
 /** The option specs. */
 export const CALL_OPTIONS: OptionSpec = {
@@ -73,23 +73,26 @@ export function outputOptions(command: string, values: Values): CallOutputOption
   if (outDir === undefined || outDir === "") {
     throw new UsageError(`${command}: --out DIR is required (or --out - for stdout)`);
   }
-  const tracks: TrackChoice = choice(command, values, "tracks", ["both", "from", "to"], "both");
+  let tracks: TrackChoice = choice(command, values, "tracks", ["both", "from", "to"], "both");
   const format = choice(command, values, "format", ["wav", "raw"], "wav");
-  const stereo = flag(values, "stereo");
+  let stereo = flag(values, "stereo");
+  if (outDir === "-" && tracks !== "both" && stereo) {
+    // A config file's default gives way to the flag it excludes.
+    const drop = giveWay(values, "tracks", "stereo");
+    if (drop === "tracks") tracks = "both";
+    else if (drop === "stereo") stereo = false;
+    else throw new UsageError(`${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`);
+  }
   if (outDir === "-" && tracks === "both" && !stereo) {
     throw new UsageError(`${command}: with --out -, choose one track (--tracks from|to) or the mix (--stereo)`);
-  }
-  if (outDir === "-" && tracks !== "both" && stereo) {
-    throw new UsageError(`${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`);
   }
   let contactId = str(values, "contact-id");
   if (contactId !== undefined && contactId.trim() === "") throw new UsageError(`${command}: --contact-id is empty`);
   let followStream = flag(values, "follow-stream");
   if (contactId !== undefined && followStream) {
-    // A config file's default gives way to the flag it excludes.
-    const configured = fromConfig(values);
-    if (configured.has("contact-id") && !configured.has("follow-stream")) contactId = undefined;
-    else if (configured.has("follow-stream") && !configured.has("contact-id")) followStream = false;
+    const drop = giveWay(values, "contact-id", "follow-stream");
+    if (drop === "contact-id") contactId = undefined;
+    else if (drop === "follow-stream") followStream = false;
     else throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
   }
   return {

@@ -51,7 +51,7 @@ Start (one of):
   --start now|earliest      the live edge, or the oldest data kept
   --continuation-token TOK  resume where a previous run stopped (its done event's continuationToken)
 Stop (any):
-  (--contact-id ID and --follow-stream, under Output below, also end a pull)
+  (another contact's fragment also ends a pull: see --contact-id and --follow-stream under Output)
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time
@@ -60,8 +60,8 @@ Stop (any):
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
-                            --start-timestamp and --stop-timestamp; automatic when the stop
-                            timestamp is in the past
+                            --start-timestamp and --stop-timestamp (both needed); automatic when
+                            both are given and the stop lies more than a minute in the past
 Output:
 ${CALL_HELP}
 AWS:
@@ -187,7 +187,9 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
   let archived = flag(values, "archived");
   if (archived && (startTimestampMs === undefined || stopTimestampMs === undefined)) {
-    throw new UsageError("pull: --archived needs --start-timestamp and --stop-timestamp");
+    // A config file's `archived = true` gives way to a start or stop that archived reading cannot take.
+    if (configured.has("archived")) archived = false;
+    else throw new UsageError("pull: --archived needs --start-timestamp and --stop-timestamp");
   }
   if (!archived && startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < now - 60_000) {
     archived = true; // the whole range lies in the past
@@ -270,13 +272,15 @@ export async function pullCommand(args: string[]): Promise<number> {
   writer.createDirectory();
   const run = new CallRun(writer, reporter, `stream ${label}`);
   const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
+  let millisBehindNow: number | undefined;
+  let sourceCounts: (() => Record<string, unknown>) | undefined;
   const removeSignals = onInterrupt((sig) => {
     status.clear();
     abort.abort();
+    // The done event of an interrupted pull has the counts of any other (firstFragmentMatched, sessions, …).
+    if (sourceCounts) run.extra = sourceCounts();
     run.interrupted(sig);
   });
-  let millisBehindNow: number | undefined;
-  let sourceCounts: (() => Record<string, unknown>) | undefined;
   let retryAnnounced = false;
   const onEvent = (e: PullEvent) => {
     if (e.type === "warning") {

@@ -168,7 +168,20 @@ export class ConnectDemuxer {
    *
    * @param options the contact to follow, gap and jitter limits, incomplete fragments
    */
+  /**
+   * A demuxer for one call (or, with `followStream`, one stream).
+   *
+   * @param options what to keep and how to place it
+   * @throws RangeError for a `maxGapMs` or `toleranceMs` that is negative or not a number (`toleranceMs` also when infinite)
+   */
   constructor(options: DemuxOptions = {}) {
+    const { maxGapMs, toleranceMs } = options;
+    if (maxGapMs !== undefined && !(maxGapMs >= 0)) {
+      throw new RangeError(`maxGapMs must be a number of ms, 0 or more, got ${maxGapMs}`);
+    }
+    if (toleranceMs !== undefined && !(toleranceMs >= 0 && toleranceMs < Infinity)) {
+      throw new RangeError(`toleranceMs must be a finite number of ms, 0 or more, got ${toleranceMs}`);
+    }
     this.#opts = options;
     this.#target = options.contactId;
   }
@@ -202,6 +215,7 @@ export class ConnectDemuxer {
         `KVS sent an in-band error fragment${at}: AWS_KINESISVIDEO_ERROR_CODE ${kvs.errorCode}${id}${msg}`,
         kvs.errorCode,
         kvs.errorId,
+        f,
       );
     }
     // An empty ContactId tag says nothing: then the fragment's first non-empty one counts.
@@ -433,6 +447,8 @@ function otherContactId(tags: readonly Tag[], cid: string): string | undefined {
 /**
  * Demultiplex a fragment stream. Yields one AudioItem per fragment and ends
  * with one StopItem (`end-of-input`, `contact-changed` or `contact-unknown`).
+ * The PCM pieces are views into the input chunks the fragments were read
+ * from (no copy): they stay valid as long as those chunks are not changed.
  *
  * @example
  * ```ts

@@ -155,6 +155,7 @@ export class EbmlTokenizer {
    */
   push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): void {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
+    if (!(chunk instanceof Uint8Array)) throw notAChunk(chunk);
     const out = toSink(sink);
     const len = chunk.length;
     const stack = this.#stack;
@@ -579,11 +580,35 @@ class ArraySink implements TokenSink {
   }
 }
 
+/** The TypeError for a byte source that yields something other than `Uint8Array` chunks (plain JS callers). */
+function notAChunk(chunk: unknown): TypeError {
+  const what = chunk === null
+    ? "null"
+    : typeof chunk === "object"
+    ? chunk.constructor?.name ?? "an object"
+    : typeof chunk;
+  const hint = typeof chunk === "number" ? " (a Uint8Array is itself a source of numbers: pass [bytes] instead)" : "";
+  return new TypeError(`a byte source must yield Uint8Array chunks, got ${what}${hint}`);
+}
+
 function toSink(out: EbmlToken[] | TokenSink): TokenSink {
   return Array.isArray(out) ? new ArraySink(out) : out;
 }
 
-/** Anything that yields byte chunks: a web `ReadableStream`, an async generator, an array. */
+/**
+ * Anything that yields byte chunks: a web `ReadableStream`, an async
+ * generator, an array (`[bytes]` for one buffer in memory).
+ *
+ * The pipeline keeps views into the chunks instead of copying them: a
+ * fragment's blocks, and the PCM pieces the demuxer makes of them, point into
+ * the chunks their bytes came in, which may be several chunks back. So a
+ * source must not change a chunk's bytes once it has yielded it — a loop that
+ * reads into one reused buffer (`file.read(buf)`, yielding `buf.subarray(0, n)`)
+ * corrupts the audio. Yield a fresh buffer per chunk (what `file.readable` and
+ * `fetch` bodies do), or reuse a buffer only once every item made from its bytes
+ * has been consumed (as the CLI's input does: its consumer reports the end offset
+ * of each fragment it has written).
+ */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**

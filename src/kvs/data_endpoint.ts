@@ -5,9 +5,10 @@
  * ```ts
  * import { getDataEndpoint } from "./data_endpoint.ts";
  * import type { KvsClients } from "./client.ts";
- * declare const clients: KvsClients;
- * const endpoint = await getDataEndpoint(clients, { name: "calls" }, "GET_MEDIA");
- * // "https://s-1234abcd.kinesisvideo.us-east-1.amazonaws.com"
+ * async function example(clients: KvsClients) {
+ *   const endpoint = await getDataEndpoint(clients, { name: "calls" }, "GET_MEDIA");
+ *   // "https://s-1234abcd.kinesisvideo.us-east-1.amazonaws.com"
+ * }
  * ```
  * @module
  */
@@ -30,9 +31,10 @@ export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGME
  *
  * @example
  * ```ts
- * declare const clients: import("./client.ts").KvsClients;
- * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
- * const ep = await getDataEndpoint(clients, { arn }, "LIST_FRAGMENTS", AbortSignal.timeout(10_000));
+ * async function example(clients: import("./client.ts").KvsClients) {
+ *   const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ *   const ep = await getDataEndpoint(clients, { arn }, "LIST_FRAGMENTS", AbortSignal.timeout(10_000));
+ * }
  * ```
  */
 export async function getDataEndpoint(

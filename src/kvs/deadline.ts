@@ -9,11 +9,12 @@
  * import { withResponseDeadline } from "./deadline.ts";
  * import { GetDataEndpointCommand } from "@aws-sdk/client-kinesis-video";
  * import type { KvsClients } from "./client.ts";
- * declare const clients: KvsClients;
- * const out = await withResponseDeadline(
- *   (abortSignal) => clients.control.send(new GetDataEndpointCommand({ StreamName: "calls", APIName: "GET_MEDIA" }), { abortSignal }),
- *   { api: "GetDataEndpoint", timeoutMs: 20_000 },
- * );
+ * async function example(clients: KvsClients) {
+ *   const out = await withResponseDeadline(
+ *     (abortSignal) => clients.control.send(new GetDataEndpointCommand({ StreamName: "calls", APIName: "GET_MEDIA" }), { abortSignal }),
+ *     { api: "GetDataEndpoint", timeoutMs: 20_000 },
+ *   );
+ * }
  * ```
  * @module
  */
@@ -34,8 +35,9 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 20_000;
  *
  * @example
  * ```ts
- * declare function send(signal?: AbortSignal): Promise<string>;
- * const answer = await withResponseDeadline(send, { api: "ListFragments", timeoutMs: 20_000 });
+ * async function example(send: (signal?: AbortSignal) => Promise<string>) {
+ *   const answer = await withResponseDeadline(send, { api: "ListFragments", timeoutMs: 20_000 });
+ * }
  * ```
  */
 export async function withResponseDeadline<T>(
@@ -77,8 +79,9 @@ export async function withResponseDeadline<T>(
  *
  * @example
  * ```ts
- * declare const body: AsyncIterable<Uint8Array>;
- * for await (const chunk of stallGuard(body, 20_000, "GetMediaForFragmentList")) console.log(chunk.length);
+ * async function example(body: AsyncIterable<Uint8Array>) {
+ *   for await (const chunk of stallGuard(body, 20_000, "GetMediaForFragmentList")) console.log(chunk.length);
+ * }
  * ```
  */
 export async function* stallGuard(

@@ -7,15 +7,16 @@
  * import { classifyAwsError } from "./errors.ts";
  * import { openMedia } from "./get_media.ts";
  * import type { KvsClients } from "./client.ts";
- * declare const clients: KvsClients;
- * try {
- *   await openMedia(clients, { name: "calls" }, { type: "NOW" });
- * } catch (err) {
- *   const verdict = classifyAwsError(err, "calls", { region: clients.region });
- *   if (verdict === "retry") {
- *     // wait backoffDelays(attempt), then retry
- *   } else {
- *     throw verdict; // an AwsError (exit 4), UsageError (exit 2), ...
+ * async function example(clients: KvsClients) {
+ *   try {
+ *     await openMedia(clients, { name: "calls" }, { type: "NOW" });
+ *   } catch (err) {
+ *     const verdict = classifyAwsError(err, "calls", { region: clients.region });
+ *     if (verdict === "retry") {
+ *       // wait backoffDelays(attempt), then retry
+ *     } else {
+ *       throw verdict; // an AwsError (exit 4), UsageError (exit 2), ...
+ *     }
  *   }
  * }
  * ```
@@ -62,8 +63,9 @@ const OPERATION = new WeakMap<object, KvsApi>();
  *
  * @example
  * ```ts
- * declare const err: unknown;
- * throw tagOperation(err, "GetDataEndpoint");
+ * function example(err: unknown) {
+ *   throw tagOperation(err, "GetDataEndpoint");
+ * }
  * ```
  */
 export function tagOperation(err: unknown, api: KvsApi): unknown {
@@ -248,8 +250,9 @@ function permissions(api: KvsApi, dataApi: KvsApi): string {
  *
  * @example
  * ```ts
- * declare const err: unknown;
- * notKvsResponse(err); // "HTTP 200 (text/html)"
+ * function example(err: unknown) {
+ *   notKvsResponse(err); // "HTTP 200 (text/html)"
+ * }
  * ```
  */
 export function notKvsResponse(err: unknown): string | undefined {
@@ -284,9 +287,10 @@ function theEndpoint(ctx: ClassifyContext): string {
  *
  * @example
  * ```ts
- * declare const err: unknown;
- * const verdict = classifyAwsError(err, "calls", { region: "us-east-1" });
- * // ResourceNotFoundException → AwsError "stream calls not found in us-east-1: check --arn/--stream-name and --region"
+ * function example(err: unknown) {
+ *   const verdict = classifyAwsError(err, "calls", { region: "us-east-1" });
+ *   // ResourceNotFoundException → AwsError "stream calls not found in us-east-1: check --arn/--stream-name and --region"
+ * }
  * ```
  */
 export function classifyAwsError(err: unknown, streamLabel: string, ctx: ClassifyContext = {}): Classification {
@@ -390,8 +394,9 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
  *
  * @example
  * ```ts
- * declare const lastError: unknown;
- * throw finalAwsError(lastError, "calls", { region: "us-east-1", endpoint: "http://127.0.0.1:4566" });
+ * function example(lastError: unknown) {
+ *   throw finalAwsError(lastError, "calls", { region: "us-east-1", endpoint: "http://127.0.0.1:4566" });
+ * }
  * ```
  */
 export function finalAwsError(err: unknown, streamLabel: string, ctx: ClassifyContext = {}): KvsAudioError {

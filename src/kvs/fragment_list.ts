@@ -8,11 +8,11 @@
  * import { listFragments } from "./list_fragments.ts";
  * import { openFragmentList } from "./fragment_list.ts";
  * import type { KvsClients } from "./client.ts";
- * declare const clients: KvsClients;
- * declare const parser: { push(chunk: Uint8Array): void };
- * const frags = await listFragments(clients, { name: "calls" });
- * const body = await openFragmentList(clients, { name: "calls" }, frags.map((f) => f.fragmentNumber));
- * for await (const chunk of body) parser.push(chunk);
+ * async function example(clients: KvsClients, parser: { push(chunk: Uint8Array): void }) {
+ *   const frags = await listFragments(clients, { name: "calls" });
+ *   const body = await openFragmentList(clients, { name: "calls" }, frags.map((f) => f.fragmentNumber));
+ *   for await (const chunk of body) parser.push(chunk);
+ * }
  * ```
  * @module
  */
@@ -37,10 +37,11 @@ export const MAX_FRAGMENTS_PER_CALL = 1000;
  *
  * @example
  * ```ts
- * declare const clients: import("./client.ts").KvsClients;
- * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
- * const body = await openFragmentList(clients, { arn }, ["91343852333181432392682062607743920146264613494"]);
- * for await (const chunk of body) console.log(chunk.length);
+ * async function example(clients: import("./client.ts").KvsClients) {
+ *   const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ *   const body = await openFragmentList(clients, { arn }, ["91343852333181432392682062607743920146264613494"]);
+ *   for await (const chunk of body) console.log(chunk.length);
+ * }
  * ```
  */
 export async function openFragmentList(

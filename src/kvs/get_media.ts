@@ -34,13 +34,13 @@ import { type StartSelector, toSdkStartSelector } from "./selector.ts";
  *
  * @example
  * ```ts
- * declare const clients: import("./client.ts").KvsClients;
- * declare const parser: { push(chunk: Uint8Array): void };
- * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
- * const token = "91343852333181432392682062607743920146264613494";
- * const ac = new AbortController();
- * const body = await openMedia(clients, { arn }, { type: "CONTINUATION_TOKEN", token }, ac.signal);
- * for await (const chunk of body) parser.push(chunk);
+ * async function example(clients: import("./client.ts").KvsClients, parser: { push(chunk: Uint8Array): void }) {
+ *   const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ *   const token = "91343852333181432392682062607743920146264613494";
+ *   const ac = new AbortController();
+ *   const body = await openMedia(clients, { arn }, { type: "CONTINUATION_TOKEN", token }, ac.signal);
+ *   for await (const chunk of body) parser.push(chunk);
+ * }
  * ```
  */
 export async function openMedia(

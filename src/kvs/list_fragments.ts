@@ -6,11 +6,12 @@
  * ```ts
  * import { listFragments } from "./list_fragments.ts";
  * import type { KvsClients } from "./client.ts";
- * declare const clients: KvsClients;
- * const frags = await listFragments(clients, { name: "calls" }, {
- *   range: { type: "PRODUCER_TIMESTAMP", startMs: Date.now() - 3600_000, endMs: Date.now() },
- * });
- * console.log(frags.map((f) => f.fragmentNumber));
+ * async function example(clients: KvsClients) {
+ *   const frags = await listFragments(clients, { name: "calls" }, {
+ *     range: { type: "PRODUCER_TIMESTAMP", startMs: Date.now() - 3600_000, endMs: Date.now() },
+ *   });
+ *   console.log(frags.map((f) => f.fragmentNumber));
+ * }
  * ```
  * @module
  */
@@ -51,8 +52,9 @@ export interface ListFragmentsOptions {
  *
  * @example
  * ```ts
- * declare const frags: FragmentInfo[];
- * frags.sort(compareFragments);
+ * function example(frags: FragmentInfo[]) {
+ *   frags.sort(compareFragments);
+ * }
  * ```
  */
 export function compareFragments(a: FragmentInfo, b: FragmentInfo): number {
@@ -94,10 +96,11 @@ function toInfo(f: Fragment): FragmentInfo | undefined {
  *
  * @example
  * ```ts
- * declare const clients: import("./client.ts").KvsClients;
- * const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
- * const all = await listFragments(clients, { arn });
- * const first = all[0]?.fragmentNumber;
+ * async function example(clients: import("./client.ts").KvsClients) {
+ *   const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1599166395421";
+ *   const all = await listFragments(clients, { arn });
+ *   const first = all[0]?.fragmentNumber;
+ * }
  * ```
  */
 export async function listFragments(

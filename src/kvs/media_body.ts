@@ -6,13 +6,13 @@
  * ```ts
  * import { GetMediaCommand, type KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
  * import { mediaBody } from "./media_body.ts";
- * declare const mediaClient: KinesisVideoMediaClient;
- * declare const parser: { push(chunk: Uint8Array): void };
- * const dataEndpoint = "https://s-1.kinesisvideo.us-east-1.amazonaws.com";
- * const input = { StreamName: "calls", StartSelector: { StartSelectorType: "NOW" as const } };
- * const out = await mediaClient.send(new GetMediaCommand(input));
- * const body = mediaBody(out.Payload, { dataEndpoint, contentType: out.ContentType });
- * for await (const chunk of body) parser.push(chunk);
+ * async function example(mediaClient: KinesisVideoMediaClient, parser: { push(chunk: Uint8Array): void }) {
+ *   const dataEndpoint = "https://s-1.kinesisvideo.us-east-1.amazonaws.com";
+ *   const input = { StreamName: "calls", StartSelector: { StartSelectorType: "NOW" as const } };
+ *   const out = await mediaClient.send(new GetMediaCommand(input));
+ *   const body = mediaBody(out.Payload, { dataEndpoint, contentType: out.ContentType });
+ *   for await (const chunk of body) parser.push(chunk);
+ * }
  * ```
  * @module
  */
@@ -68,9 +68,10 @@ function abortReason(signal: AbortSignal): unknown {
  *
  * @example
  * ```ts
- * declare const out: { Payload?: unknown };
- * const body = mediaBody(out.Payload, { dataEndpoint: "https://s-1.kinesisvideo.us-east-1.amazonaws.com" });
- * for await (const chunk of body) console.log(chunk.length);
+ * async function example(out: { Payload?: unknown }) {
+ *   const body = mediaBody(out.Payload, { dataEndpoint: "https://s-1.kinesisvideo.us-east-1.amazonaws.com" });
+ *   for await (const chunk of body) console.log(chunk.length);
+ * }
  * ```
  */
 export function mediaBody(

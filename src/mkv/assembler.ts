@@ -43,8 +43,8 @@ export interface AssembleOptions extends TokenizerOptions {
    */
   eager?: boolean;
   /**
-   * Input that ends before its first document's Segment begins (inside the
-   * first element, or right after the EBML header) is a DataError, "not a
+   * Input that ends before its first document's Segment begins (empty, inside
+   * the first element, or right after the EBML header) is a DataError, "not a
    * complete Matroska/GetMedia stream" (default true). Off, such a start is
    * a truncated fragment like any other: `pull` reads a GetMedia body cut
    * that early as a dropped connection, and resumes.
@@ -95,7 +95,7 @@ interface SimpleTagBuilder {
  * import type { Fragment } from "./fragment.ts";
  * const asm = new FragmentAssembler();
  * const out: Fragment[] = [];
- * for await (const batch of tokenizeBatches([await Deno.readFile("x.mkv")])) asm.push(batch, out);
+ * for await (const batch of tokenizeBatches([await Deno.readFile("call.mkv")])) asm.push(batch, out);
  * ```
  */
 export class FragmentAssembler implements TokenSink {
@@ -349,7 +349,7 @@ export class FragmentAssembler implements TokenSink {
     this.#sinkOut = out;
     this.#sinkFinal = true;
     tokenizer.end(this);
-    if (this.#frag) this.#closeAtEnd(tokenizer.offset, out);
+    this.#endOfInput(tokenizer.offset, out);
   }
 
   /** {@linkcode TokenSink}: one token, field by field. */
@@ -420,7 +420,20 @@ export class FragmentAssembler implements TokenSink {
     for (let i = 0; i < tokens.length; i++) {
       this.#token(tokens[i], batch.final, out);
     }
-    if (batch.final && this.#frag) this.#closeAtEnd(batch.offset, out);
+    if (batch.final) this.#endOfInput(batch.offset, out);
+  }
+
+  /** The input ended at `end`: close the open fragment; an input with no document at all is refused. */
+  #endOfInput(end: number, out: Fragment[]): void {
+    if (this.#frag) this.#closeAtEnd(end, out);
+    else if (this.#index === 0 && this.#opts.strictStart !== false) {
+      // Not one byte of a document: an empty file or stdin is no stream either.
+      throw new DataError("the input is empty: not a Matroska/GetMedia stream", {
+        offset: end,
+        element: "EBML",
+        source: this.#opts.source,
+      });
+    }
   }
 
   /** Close the open fragment at the end of input (at `end`). */
@@ -964,6 +977,8 @@ export interface RereadableSource extends AsyncIterable<Uint8Array> {
 /**
  * Assemble fragments straight from a byte source (tokenizer included).
  * Data errors carry the `source` name, the byte offset and the element.
+ * Fragments keep views into the source's chunks: a chunk must not change
+ * once yielded (see {@linkcode ByteSource}).
  *
  * @example
  * ```ts

@@ -5,9 +5,11 @@
  * @example
  * ```ts
  * import { findAll, findFirst, type ElementNode } from "./tree.ts";
- * declare const tree: ElementNode[]; // from a Fragment assembled with { tree: true }
- * findFirst(tree, "Segment/Cluster/Timecode")?.value; // e.g. 1782912654536
- * findAll(tree, "SimpleBlock").length;                 // number of SimpleBlocks anywhere
+ * function example(tree: ElementNode[]) {
+ *   // tree: from a Fragment assembled with { tree: true }
+ *   findFirst(tree, "Segment/Cluster/Timecode")?.value; // e.g. 1782912654536
+ *   findAll(tree, "SimpleBlock").length;                 // number of SimpleBlocks anywhere
+ * }
  * ```
  * @module
  */
