@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { jsonLines, kvsaudio, kvsaudioCommand, tempFile } from "./support/cli.ts";
+import { jsonLines, kvsaudio, kvsaudioCommand, ROOT, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
 import { READ_SIZE } from "../src/cli/input.ts";
@@ -694,6 +694,29 @@ Deno.test("live pipe: while the writer is idle, inspect has printed every finish
     await we.close();
     assert.equal((await extract.status).code, 0);
     await sameWavs(dir, exp);
+  });
+});
+
+Deno.test("deno task kvsaudio: paths and ./kvsaudio.ini are the caller's, not the project root's", async () => {
+  // Was: deno task runs in the directory of deno.json, so `inspect ../x.mkv` opened the wrong file and the
+  // caller's kvsaudio.ini was ignored.
+  await withTempDir("kvsaudio-task-", async (dir) => {
+    await Deno.writeFile(`${dir}/call.mkv`, connectStream({ fragments: 2 }).bytes);
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "[inspect]\njson = true\n");
+    // INIT_CWD is inherited when the tests themselves run under `deno task`: start from a clean environment.
+    const env: Record<string, string> = { NO_COLOR: "1", PATH: Deno.env.get("PATH") ?? "" };
+    for (const k of ["HOME", "DENO_DIR", "XDG_CACHE_HOME"]) if (Deno.env.get(k)) env[k] = Deno.env.get(k)!;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "--config", `${ROOT}deno.json`, "kvsaudio", "inspect", "call.mkv"],
+      cwd: dir,
+      clearEnv: true,
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(jsonLines(stdout).filter((l) => "index" in l).length, 2, stdout);
   });
 });
 
