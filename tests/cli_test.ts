@@ -262,6 +262,16 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   const again = await kvsaudio(["extract", "/nonexistent.mkv", "--out", dir]);
   assert.equal(again.code, 2);
   assert.match(oneLineError(again.stderr), /refusing to overwrite .*from_customer\.wav \(use --force\)/);
+  // With --json, a run refused before it began still ends with its done event (was: no JSON at all).
+  for (
+    const [input, code, why] of [[path, 2, /refusing to overwrite/], ["/nonexistent.mkv", 2, /cannot open/]] as const
+  ) {
+    const j = await kvsaudio(["extract", input, "--out", input === path ? dir : `${dir}/new2`, "--json"]);
+    assert.equal(j.code, code, j.stderr);
+    const last = jsonLines(j.stdoutText).at(-1);
+    assert.deepEqual([last.event, last.reason, last.exitCode, last.fragments], ["done", "error", code, 0]);
+    assert.match(last.message, why);
+  }
   // An input that cannot be opened leaves no output directory behind.
   const none = await kvsaudio(["extract", "/nonexistent.mkv", "--out", `${dir}/new/sub`]);
   assert.equal(none.code, 2);
@@ -480,13 +490,17 @@ Deno.test("SIGTERM while extract waits for a FIFO's writer: exit 130", async () 
   try {
     const fifo = `${dir}/in.fifo`;
     if (!await makeFifo(fifo, "FIFO signal test")) return;
-    for (const args of [["extract", fifo, "--out", `${dir}/out`]]) {
-      const child = kvsaudioCommand(args, { stdout: "null", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+    for (const args of [["extract", fifo, "--out", `${dir}/out`, "--json"]]) {
+      const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
+      const stdout = new Response(child.stdout).text();
       const stderr = new Response(child.stderr).text();
       await waitInFifoOpen(child.pid);
       child.kill("SIGTERM");
       const status = await child.status;
       assert.equal(status.code, 130, `${args[0]}: ${await stderr}`);
+      // --json output still ends with its done event.
+      const done = jsonLines(await stdout).at(-1);
+      assert.deepEqual([done.event, done.reason, done.signal, done.fragments], ["done", "interrupted", "SIGTERM", 0]);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -528,6 +528,12 @@ Deno.test("CLI pull: refuses to overwrite before contacting KVS", async () => {
     const r = await pullCli(standin.url, ["--arn", ARN, "--start", "now", "--out", dir]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /refusing to overwrite .*from_customer\.wav/);
+    // With --json: the done event too (was: no JSON at all).
+    const j = await pullCli(standin.url, ["--arn", ARN, "--start", "now", "--out", dir, "--json"]);
+    assert.equal(j.code, 2);
+    const done = JSON.parse(j.stdoutText.trim().split("\n").at(-1)!);
+    assert.deepEqual([done.event, done.reason, done.exitCode], ["done", "error", 2]);
+    assert.match(done.message, /refusing to overwrite/);
     assert.equal(standin.requests.length, 0);
     assert.deepEqual(await Deno.readFile(`${dir}/from_customer.wav`), new Uint8Array([1, 2, 3]));
   });

@@ -163,6 +163,19 @@ export class CallRun {
     throw e;
   }
 
+  /**
+   * Finish a run refused before it began (an output in the way, an input that
+   * cannot be opened, an unknown profile): with `--json` its done event, in
+   * text mode nothing (the error line says it all); rethrow the error.
+   */
+  refused(e: KvsAudioError): never {
+    this.#beforeStart = true;
+    return this.failed(e);
+  }
+
+  /** Set by {@linkcode CallRun.refused}: the done event only, no summary lines. */
+  #beforeStart = false;
+
   /** Finish on a signal: close the outputs and print the summary. */
   interrupted(signal: string): void {
     this.#finish("interrupted", undefined, signal);
@@ -228,6 +241,10 @@ export class CallRun {
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });
+    if (this.#beforeStart) {
+      this.#rep.flush();
+      return;
+    }
     const files = w.written.filter((p) => p !== "-");
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.join(", ")}`);

@@ -57,24 +57,26 @@ export async function extractCommand(args: string[]): Promise<number> {
   // whenever reading may have to wait for the writer.
   const writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
-  // Refuse to overwrite before anything else; create the directory only once the input is open.
-  writer.refuseExisting();
+  const name = positionals[0] === "-" ? "stdin" : positionals[0];
+  const run = new CallRun(writer, reporter, name);
   // SIGINT/SIGTERM: finalize what is written and exit 130 (also while a FIFO waits for its writer).
-  const started: { run?: CallRun } = {};
-  const removeSignals = onInterrupt((sig) => started.run?.interrupted(sig));
+  const removeSignals = onInterrupt((sig) => run.interrupted(sig));
   let input;
   try {
+    // Refuse to overwrite before anything else; create the directory only once the input is open.
+    writer.refuseExisting();
     input = await openInput(positionals[0]);
+    writer.createDirectory();
   } catch (e) {
     removeSignals();
+    // With --json, a run refused before it began still ends with its done event.
+    if (e instanceof KvsAudioError) return run.refused(e);
     throw e;
   }
-  writer.createDirectory();
   input.whenIdle = () => {
     writer.commit();
     reporter.flush();
   };
-  const run = started.run = new CallRun(writer, reporter, input.name);
   try {
     // Live input (a pipe): a fragment is written as soon as KVS's tags after its Cluster are read, as `pull` does,
     // not when the next one begins — else the last whole fragment waits for the writer (and a signal loses it).

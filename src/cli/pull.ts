@@ -260,17 +260,23 @@ export async function pullCommand(args: string[]): Promise<number> {
   const writer = new CallWriter(out.writer);
   const toStderr = out.writer.outDir === "-";
   const reporter = new Reporter({ json: out.json, toStderr, verbose: out.verbose });
-  writer.refuseExisting(); // refuse to overwrite before contacting KVS
-
   const kvs = await import("../kvs/mod.ts");
   const label = kvs.streamLabel(plan.stream);
-  const abort = new AbortController();
-  // No region given or configured: the ARN names it.
-  const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
-  const clients = await kvs.createKvsClients({ ...plan.aws, fallbackRegion: arnRegion });
-  // The directory only once the options hold (an undefined --profile is refused above).
-  writer.createDirectory();
   const run = new CallRun(writer, reporter, `stream ${label}`);
+  let clients;
+  try {
+    writer.refuseExisting(); // refuse to overwrite before contacting KVS
+    // No region given or configured: the ARN names it.
+    const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
+    clients = await kvs.createKvsClients({ ...plan.aws, fallbackRegion: arnRegion });
+    // The directory only once the options hold (an undefined --profile is refused above).
+    writer.createDirectory();
+  } catch (e) {
+    // With --json, a run refused before it began still ends with its done event.
+    if (e instanceof KvsAudioError) return run.refused(e);
+    throw e;
+  }
+  const abort = new AbortController();
   const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
