@@ -280,6 +280,8 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   // An output path that is a directory or a FIFO: exit 1 before anything is written, --force or not (was: exit 2
   // "refusing to overwrite … (use --force)", and with --force a FIFO's open waited for a reader).
   await Deno.mkdir(`${dir}/blocked/to_customer.wav`, { recursive: true });
+  // (from_customer.wav exists too: no "use --force" for it when --force would fail on the directory anyway.)
+  await Deno.writeTextFile(`${dir}/blocked/from_customer.wav`, "x");
   for (const extra of [[], ["--force"]]) {
     const blocked = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, ...extra]);
     assert.equal(blocked.code, 1, blocked.stderr);
@@ -290,6 +292,7 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
     assert.doesNotMatch(blocked.stdoutText, /wrote/);
   }
   await Deno.remove(`${dir}/blocked/to_customer.wav`);
+  await Deno.remove(`${dir}/blocked/from_customer.wav`);
   if (await makeFifo(`${dir}/blocked/stereo.wav`, "extract: an output path that is a FIFO")) {
     const fifo = await kvsaudio(["extract", path, "--out", `${dir}/blocked`, "--stereo", "--force"]);
     assert.equal(fifo.code, 1, fifo.stderr);

@@ -728,9 +728,48 @@ Deno.test("planPull: flags, then the event, then the config file's defaults, als
       () => plan("", { arn: ARN, "start-fragment": N, archived: true }),
       /--archived needs --start-timestamp and --stop-timestamp/,
     );
+    // …but only to a start or stop given by a flag or the event: a missing stop, or a start from the file too, is refused.
+    await assert.rejects(
+      () => plan("[pull]\narchived = true\n", { arn: ARN, "start-timestamp": "2026-01-01T00:00:00Z" }),
+      /--archived needs/,
+    );
+    await assert.rejects(() => plan("[pull]\narchived = true\nstart = earliest\n", { arn: ARN }), /--archived needs/);
+    const f = await plan("[pull]\narchived = true\n", { arn: ARN, "start-timestamp": "1000000", "stop-fragment": N });
+    assert.deepEqual([f.archived, f.stopFragment], [false, BigInt(N)]);
     // Two flags that exclude each other are still an error, and so are two defaults.
     await assert.rejects(() => plan("", { arn: ARN, "stream-name": "s", start: "now" }), /not both/);
     await assert.rejects(() => plan("[pull]\nstart = now\nstart-fragment = " + N, { arn: ARN }), /give one start/);
+  });
+});
+
+Deno.test("CLI pull --event: INI defaults still give way to flags, and --json refusals end with a done event", async () => {
+  await withTempDir("kvsaudio-event-", async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/event.json`,
+      JSON.stringify({
+        Details: { ContactData: { ContactId: "c-1", MediaStreams: { Customer: { Audio: { StreamARN: ARN } } } } },
+      }),
+    );
+    // Was: with --event the options were checked on a copy that forgot which came from the file: exit 2
+    // "use either --tracks from or --stereo". Now the options hold, and the run gets as far as KVS (refused: 4).
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "[pull]\ntracks = from\nout = -\n");
+    const args = ["pull", "--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1", "--max-retries", "0"];
+    const r = await kvsaudio([...args, "--event", "event.json", "--start", "now", "--stereo"], {
+      cwd: dir,
+      env: AWS_ENV,
+    });
+    assert.equal(r.code, 4, r.stderr);
+    // Was: an output in the way, or an unreadable event, ended a --json run with no JSON at all.
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "");
+    await Deno.writeTextFile(`${dir}/from_customer.wav`, "x");
+    for (const [event, why] of [["event.json", /refusing to overwrite/], ["missing.json", /missing\.json/]] as const) {
+      const outDir = event === "event.json" ? dir : `${dir}/o`;
+      const j = await kvsaudio([...args, "--event", event, "--out", outDir, "--json"], { cwd: dir, env: AWS_ENV });
+      assert.equal(j.code, 2, j.stderr);
+      const done = jsonLines(j.stdoutText).at(-1);
+      assert.deepEqual([done?.event, done?.reason, done?.exitCode], ["done", "error", 2], j.stdoutText);
+      assert.match(done.message, why);
+    }
   });
 });
 

@@ -274,21 +274,24 @@ export class CallWriter {
   refuseExisting(): void {
     const o = this.#opts;
     if (o.outDir === "-") return;
+    const existing: [string, Deno.FileInfo][] = [];
     for (const [, path] of this.#planned()) {
-      let info: Deno.FileInfo | undefined;
       try {
-        info = Deno.lstatSync(path);
+        existing.push([path, Deno.lstatSync(path)]);
       } catch {
         // does not exist: good
       }
-      // A directory (or FIFO, socket, device) in the way is no file to overwrite: --force could not help
-      // (exit 1, as when creating it fails; and opening a FIFO would wait for a reader).
-      if (info && !info.isFile && !info.isSymlink) {
+    }
+    // A directory (or FIFO, socket, device) in the way is no file to overwrite: --force could not help
+    // (exit 1, as when creating it fails; and opening a FIFO would wait for a reader). Checked first, so
+    // that no refusal suggests --force when --force would fail too.
+    for (const [path, info] of existing) {
+      if (!info.isFile && !info.isSymlink) {
         const what = info.isDirectory ? "a directory" : "not a regular file";
         throw new KvsAudioError(`cannot create ${path}: it is ${what}`, ExitCode.failure);
       }
-      if (info && !o.force) throw new UsageError(`refusing to overwrite ${path} (use --force)`);
     }
+    if (existing.length > 0 && !o.force) throw new UsageError(`refusing to overwrite ${existing[0][0]} (use --force)`);
   }
 
   #open(format: PcmFormat): void {

@@ -77,6 +77,11 @@ export class CallRun {
     };
   }
 
+  /** Where the input comes from, as messages name it (`pull` knows its stream once its options are read). */
+  set source(name: string) {
+    this.#source = name;
+  }
+
   /** Record why the run ends (a stop bound of `pull`, an idle timeout, …). */
   stop(reason: EndReason): void {
     this.#reason = reason;

@@ -66,3 +66,21 @@ export function giveWay(values: Values, a: string, b: string): string | undefine
   if (configured.has(b) && !configured.has(a)) return b;
   return undefined;
 }
+
+/**
+ * A copy of `values` with `overrides` applied that still knows which of the
+ * other options came from the config file (a plain spread would forget).
+ *
+ * @example
+ * ```ts
+ * import { fromConfig, markConfigured, withValues } from "./configured.ts";
+ * const values = { tracks: "from", "contact-id": "c-1" };
+ * markConfigured(values, "tracks");
+ * fromConfig(withValues(values, { "contact-id": undefined })).has("tracks"); // true
+ * ```
+ */
+export function withValues(values: Values, overrides: Values): Values {
+  const copy: Values = { ...values, ...overrides };
+  for (const key of fromConfig(values)) if (!(key in overrides)) markConfigured(copy, key);
+  return copy;
+}

@@ -78,10 +78,10 @@ export async function extractCommand(args: string[]): Promise<number> {
     reporter.flush();
   };
   try {
-    // Live input (a pipe): a fragment is written as soon as KVS's tags after its Cluster are read, as `pull` does,
-    // not when the next one begins — else the last whole fragment waits for the writer (and a signal loses it).
-    const eager = !input.regularFile;
-    const items = demuxConnect(assembleFragments(input.chunks, { source: input.name, eager }), {
+    // A fragment is decided only at its document's end: when the next one begins, or the input ends (not
+    // eagerly at KVS's tags after the Cluster: a tag after them, e.g. a ContactId, would be lost). From a
+    // live pipe the last fragment therefore waits for the next; SIGINT leaves it out.
+    const items = demuxConnect(assembleFragments(input.chunks, { source: input.name }), {
       contactId: out.contactId,
       followStream: out.followStream,
       maxGapMs: out.maxGapMs,

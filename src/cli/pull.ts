@@ -18,6 +18,7 @@ import { CallWriter } from "../audio/call_writer.ts";
 import { parseFragmentNumber } from "../mkv/fragment.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { PullEvent } from "../kvs/pull_source.ts";
+import type { KvsClients } from "../kvs/client.ts";
 import { checkEndpointUrl } from "../kvs/endpoint_url.ts";
 import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
@@ -25,7 +26,8 @@ import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
-import { CALL_HELP, outputOptions } from "./output_options.ts";
+import { CALL_HELP, type CallOutputOptions, outputOptions } from "./output_options.ts";
+import { withValues } from "./configured.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
 import { onInterrupt } from "./signals.ts";
@@ -187,8 +189,11 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
   let archived = flag(values, "archived");
   if (archived && (startTimestampMs === undefined || stopTimestampMs === undefined)) {
-    // A config file's `archived = true` gives way to a start or stop that archived reading cannot take.
-    if (configured.has("archived")) archived = false;
+    // A config file's `archived = true` gives way to a start or stop that archived reading cannot take,
+    // given by a flag or the event; with a timestamp missing otherwise (or both from the file), refused.
+    const otherStart = startTimestampMs === undefined && startFrom === flagged;
+    const otherStop = (flagged("stop-fragment") ?? event?.stopFragment) !== undefined;
+    if (configured.has("archived") && (otherStart || otherStop)) archived = false;
     else throw new UsageError("pull: --archived needs --start-timestamp and --stop-timestamp");
   }
   if (!archived && startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < now - 60_000) {
@@ -238,34 +243,35 @@ export async function pullCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
   await applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");
-  // Refuse to overwrite before the event is read (it may be stdin), not only before contacting KVS.
-  // (Only the output options: the event may settle contact-id against follow-stream defaults.)
-  if (eventPath !== undefined) {
-    const files = outputOptions("pull", { ...values, "contact-id": undefined, "follow-stream": undefined }).writer;
-    new CallWriter(files).refuseExisting();
-  }
-  const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
-  // The event's ContactId beats the config file's contact-id and follow-stream defaults, never the flags.
-  const configured = fromConfig(values);
-  const followFlag = flag(values, "follow-stream") && !configured.has("follow-stream");
-  if (
-    (values["contact-id"] === undefined || configured.has("contact-id")) && event?.contactId !== undefined &&
-    !followFlag
-  ) {
-    values["contact-id"] = event.contactId;
-    if (configured.has("follow-stream")) values["follow-stream"] = false;
-  }
-  const plan = planPull(values, event);
-  const out = outputOptions("pull", values);
-  const writer = new CallWriter(out.writer);
-  const toStderr = out.writer.outDir === "-";
-  const reporter = new Reporter({ json: out.json, toStderr, verbose: out.verbose });
-  const kvs = await import("../kvs/mod.ts");
-  const label = kvs.streamLabel(plan.stream);
-  const run = new CallRun(writer, reporter, `stream ${label}`);
-  let clients;
+  // The outputs and the reporter come from the options alone: the event may only settle contact-id against
+  // follow-stream defaults, which neither depends on.
+  const early = outputOptions("pull", withValues(values, { "contact-id": undefined, "follow-stream": undefined }));
+  const writer = new CallWriter(early.writer);
+  const toStderr = early.writer.outDir === "-";
+  const reporter = new Reporter({ json: early.json, toStderr, verbose: early.verbose });
+  const run = new CallRun(writer, reporter, "stream");
+  let plan: PullPlan;
+  let out: CallOutputOptions;
+  let kvs: typeof import("../kvs/mod.ts");
+  let clients: KvsClients;
   try {
-    writer.refuseExisting(); // refuse to overwrite before contacting KVS
+    // Refuse to overwrite before the event is read (it may be stdin), and before contacting KVS.
+    writer.refuseExisting();
+    const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
+    // The event's ContactId beats the config file's contact-id and follow-stream defaults, never the flags.
+    const configured = fromConfig(values);
+    const followFlag = flag(values, "follow-stream") && !configured.has("follow-stream");
+    if (
+      (values["contact-id"] === undefined || configured.has("contact-id")) && event?.contactId !== undefined &&
+      !followFlag
+    ) {
+      values["contact-id"] = event.contactId;
+      if (configured.has("follow-stream")) values["follow-stream"] = false;
+    }
+    plan = planPull(values, event);
+    out = outputOptions("pull", values);
+    kvs = await import("../kvs/mod.ts");
+    run.source = `stream ${kvs.streamLabel(plan.stream)}`;
     // No region given or configured: the ARN names it.
     const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
     clients = await kvs.createKvsClients({ ...plan.aws, fallbackRegion: arnRegion });
@@ -276,6 +282,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     if (e instanceof KvsAudioError) return run.refused(e);
     throw e;
   }
+  const label = kvs.streamLabel(plan.stream);
   const abort = new AbortController();
   const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
   let millisBehindNow: number | undefined;

@@ -167,11 +167,6 @@ export class ConnectDemuxer {
    * Create a demuxer at the start of a stream (both timelines at frame 0).
    *
    * @param options the contact to follow, gap and jitter limits, incomplete fragments
-   */
-  /**
-   * A demuxer for one call (or, with `followStream`, one stream).
-   *
-   * @param options what to keep and how to place it
    * @throws RangeError for a `maxGapMs` or `toleranceMs` that is negative or not a number (`toleranceMs` also when infinite)
    */
   constructor(options: DemuxOptions = {}) {
