@@ -163,6 +163,8 @@ Deno.test("block: a block too short for its header is a DataError", () => {
   const e = catchError(() => parseBlock(bytes(0x00, 0x81, 0, 0, 0), 5, false));
   assert.ok(e instanceof DataError);
   assert.equal(e.element, "Block");
+  // (Was "too short for a block header (5 bytes)": the block is long enough, its track number is invalid.)
+  assert.equal(e.message, "byte 5: Block: invalid track number: first byte 0x00 (not a 1-8 byte EBML number)");
 });
 
 // ---------------------------------------------------------------- block.ts: lacing
@@ -1147,4 +1149,85 @@ Deno.test("fragmentsFromTokens: a tokenizer error carries the open fragment too,
       assert.equal(e.fragment?.kvs.fragmentNumber, s.fragments[2].fragmentNumber);
     }
   }
+});
+
+Deno.test("assembler: damaged input found by fuzzing (each was exit 0 with audio lost, or unbounded memory)", async () => {
+  const s = connectStream({ fragments: 5 });
+  const at = (i: number) => s.fragments[i].offset;
+  const EMPTY_DOC = Uint8Array.from([0x1a, 0x45, 0xdf, 0xa3, 0x80]); // an EBML header with nothing after it
+
+  // Documents with no Segment: a few in a row are cut-off documents; thousands are damage, refused at the 17th
+  // (was one fragment object each: 1.8 GB for 600,000 of them). The same in any chunking.
+  const run = (n: number) => {
+    const r = new Uint8Array(5 * n);
+    for (let i = 0; i < n; i++) r.set(EMPTY_DOC, 5 * i);
+    return concat([s.bytes.subarray(0, at(2)), r, s.bytes.subarray(at(2))]);
+  };
+  for (const chunk of [undefined, 7, 4096]) {
+    assert.equal((await assemble(run(16), {}, chunk)).length, 5 + 16);
+    const e = await assembleError(chunk === undefined ? run(20_000) : run(17));
+    assert.equal(
+      e.message,
+      `byte ${at(2) + 16 * 5}: EBML: more than 16 documents in a row with no Segment: ` +
+        "not a Connect stream's fragment (damaged input?)",
+    );
+  }
+
+  // One byte wrong at a document's start can make an unknown element whose size runs past the end: bad data
+  // (exit 3), not a cut (was: exit 0, "truncated", the rest of the call dropped in silence). The whole fragment
+  // before it (its continuation token read) is still handed on.
+  for (const byte of [0x8d, 0xc0, 0x21]) {
+    const damaged = s.bytes.slice();
+    damaged[at(3)] = byte;
+    const got: Fragment[] = [];
+    const e = await (async () => {
+      for await (const f of assembleFragments([damaged], { source: "in.mkv" })) got.push(f);
+    })().then(() => assert.fail(`0x${byte.toString(16)}: expected a DataError`), (e) => e);
+    assert.ok(e instanceof DataError, String(e));
+    assert.match(e.message, /damaged data, not a cut|invalid element id/);
+    assert.equal(got.length, 3, `0x${byte.toString(16)}: fragments 0-2 handed on`);
+    assert.equal(got[2].complete, true);
+    assert.equal(got[2].kvs.fragmentNumber, s.fragments[2].fragmentNumber);
+  }
+  // Reserved ids (data bits all 1 or all 0) are never elements.
+  for (const byte of [0xff, 0x80]) {
+    const damaged = s.bytes.slice();
+    damaged[at(3)] = byte;
+    const e = await assembleError(damaged);
+    assert.match(e.message, /invalid element id 0x(FF|80) \(reserved by EBML/);
+  }
+  // A complete fragment followed by junk (a trailing newline) is kept (was: dropped with the error).
+  const junk = await (async () => {
+    const got: Fragment[] = [];
+    const e = await (async () => {
+      for await (const f of assembleFragments([concat([s.bytes, Uint8Array.of(0x0a)])])) got.push(f);
+    })().then(() => undefined, (e) => e);
+    return { got, e };
+  })();
+  assert.ok(junk.e instanceof DataError);
+  assert.equal(junk.got.length, 5);
+  assert.equal(junk.e.fragment, undefined, "handed on, not attached to the error");
+});
+
+Deno.test("assembler: what one fragment may hold is bounded (tags, tag bytes, Clusters split off)", async () => {
+  const base = connectStream({ fragments: 1 });
+  const [f0] = await assemble(base.bytes);
+  const cluster = f0.clusters[0].offset;
+  const before = (extra: Uint8Array) => concat([base.bytes.subarray(0, cluster), extra, base.bytes.subarray(cluster)]);
+  // 5,000 tiny SimpleTags before the Cluster (a real fragment has ~15): refused (was: memory ~30× the input).
+  const many = tagsEl(Array.from({ length: 5000 }, (_, i) => [`T${i}`, "x"] as [string, string]));
+  assert.match((await assembleError(before(many))).message, /more than 4096 SimpleTags in one fragment/);
+  // 4,096 tags are still fine.
+  const ok = tagsEl(Array.from({ length: 4000 }, (_, i) => [`T${i}`, "x"] as [string, string]));
+  assert.equal((await assemble(before(ok)))[0].tags.length, f0.tags.length + 4000);
+  // Two tags of 9 MiB each: more than 16 MiB of tag values in one fragment.
+  const big = tagsEl([["A", "a".repeat(9 << 20)], ["B", "b".repeat(9 << 20)]]);
+  assert.match((await assembleError(before(big))).message, /more than 16777216 bytes of tag values in one fragment/);
+  // 10,000 empty Clusters before the real one: split off 4,096 at a time, the audio's fragment unchanged.
+  const empties = new Uint8Array(5 * 10_000);
+  for (let i = 0; i < 10_000; i++) empties.set([0x1f, 0x43, 0xb6, 0x75, 0x80], 5 * i);
+  const split = await assemble(before(empties));
+  assert.ok(split.every((f) => f.clusters.length <= 4096), split.map((f) => f.clusters.length).join(","));
+  assert.equal(split.reduce((n, f) => n + f.clusters.length, 0), 10_001);
+  assert.equal(split.reduce((n, f) => n + f.blockTable.length, 0), f0.blockTable.length);
 });

@@ -200,6 +200,7 @@ export class EbmlTokenizer {
         }
         id = b0;
         for (let k = 1; k < idw; k++) id = id * 256 + chunk[i + k];
+        if (reservedId(id, idw)) throw this.#reserved(id);
         const s0 = chunk[i + idw];
         if (s0 === 0) throw this.#badSize(id);
         const sw = Math.clz32(s0) - 23;
@@ -250,6 +251,7 @@ export class EbmlTokenizer {
         } catch {
           throw this.#badId(this.#carry[0]);
         }
+        if (idv !== undefined && reservedId(idv.value, idv.width)) throw this.#reserved(idv.value);
         try {
           sizev = idv && readSize(this.#carry, idv.width, end);
         } catch {
@@ -320,6 +322,14 @@ export class EbmlTokenizer {
     });
     this.#pos = offset + taken.bytes;
     return taken.bytes;
+  }
+
+  /** An element id whose bits after the length marker are all 0 or all 1: reserved by EBML, so the data is damaged. */
+  #reserved(id: number): DataError {
+    return this.#error(
+      `invalid element id 0x${id.toString(16).toUpperCase()} (reserved by EBML: never a real element)`,
+      "element header",
+    );
   }
 
   #badId(first: number): DataError {
@@ -589,6 +599,12 @@ function notAChunk(chunk: unknown): TypeError {
     : typeof chunk;
   const hint = typeof chunk === "number" ? " (a Uint8Array is itself a source of numbers: pass [bytes] instead)" : "";
   return new TypeError(`a byte source must yield Uint8Array chunks, got ${what}${hint}`);
+}
+
+/** Whether an element id of `width` bytes has its data bits all 0 or all 1 (0x80, 0xFF, 0x4000, 0x7FFF, …): reserved (RFC 8794 §5). */
+function reservedId(id: number, width: number): boolean {
+  const marker = 2 ** (7 * width);
+  return id === marker || id === 2 * marker - 1;
 }
 
 function toSink(out: EbmlToken[] | TokenSink): TokenSink {

@@ -22,7 +22,7 @@
  */
 
 import { DataError } from "../errors.ts";
-import { type ElementType, ID } from "../ebml/elements.ts";
+import { elementById, type ElementType, ID } from "../ebml/elements.ts";
 import type { EbmlToken, EbmlValue, PrefixTaken, TokenBatch, TokenKind, TokenSink } from "../ebml/token.ts";
 import { type ByteSource, EbmlTokenizer, type TokenizerOptions } from "../ebml/tokenizer.ts";
 import { type ClosedBy, Fragment, type Tag, type Track } from "./fragment.ts";
@@ -45,7 +45,8 @@ export interface AssembleOptions extends TokenizerOptions {
   /**
    * Input that ends before its first document's Segment begins (empty, inside
    * the first element, or right after the EBML header) is a DataError, "not a
-   * complete Matroska/GetMedia stream" (default true). Off, such a start is
+   * complete Matroska/GetMedia stream" (default true); so is input that ends
+   * inside an element of an unknown id (a damaged header, not a cut). Off, such a start is
    * a truncated fragment like any other: `pull` reads a GetMedia body cut
    * that early as a dropped connection, and resumes.
    */
@@ -235,7 +236,10 @@ export class FragmentAssembler implements TokenSink {
   /**
    * After a {@linkcode DataError} at byte `end`: the open fragment as far as
    * it was read, closed as incomplete (`closedBy: "bad-data"`), or undefined
-   * when no document had begun (or, in eager mode, it was handed on). The
+   * when no document had begun (or, in eager mode, it was handed on). A
+   * fragment whose KVS continuation token after its Cluster was read before
+   * the bad data is whole, though: it comes closed as complete
+   * (`closedBy: "continuation-token"`), to be handed on like any other. The
    * assembler takes no more input after an error.
    *
    * @example
@@ -249,6 +253,10 @@ export class FragmentAssembler implements TokenSink {
     const f = this.#frag;
     if (f === undefined || this.#emitted) return undefined;
     this.#dropFragment();
+    if (f.complete && f.hasTagAfterCluster("AWS_KINESISVIDEO_CONTINUATION_TOKEN")) {
+      this.#finish(f, Math.max(end, f.offset), "continuation-token");
+      return f;
+    }
     f.complete = false;
     this.#finish(f, Math.max(end, f.offset), "bad-data");
     return f;
@@ -456,6 +464,18 @@ export class FragmentAssembler implements TokenSink {
   }
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
+    if (
+      t.truncated && t.kind === "skip" && t.id !== 0 && elementById(t.id) === undefined &&
+      this.#opts.strictStart !== false
+    ) {
+      // The input ends inside an element of an id no Matroska stream has, whose declared size runs past the
+      // end: a damaged header (one wrong byte can make any id and size), not a cut. Refused, so that the
+      // rest of the call is not dropped in silence; a whole fragment before it is still handed on.
+      throw new DataError(
+        `the input ends inside an unknown element declared ${t.size} bytes long: damaged data, not a cut`,
+        { offset: t.offset, element: t.name, source: this.#opts.source },
+      );
+    }
     if (t.truncated && this.#frag) this.#frag.complete = false;
     if (this.#rec !== undefined) this.#record(t);
     if (this.#opts.tree && t.kind === "end") this.#treeToken(t);
@@ -535,6 +555,8 @@ export class FragmentAssembler implements TokenSink {
   #ensureFragment(offset: number): Fragment {
     if (this.#frag) return this.#frag;
     const f = new Fragment(this.#index++, offset);
+    this.#tagBytes = 0;
+    this.#treeNodes = 0;
     f.docType = this.#doc.docType;
     f.timecodeScale = this.#doc.timecodeScale;
     f.tracks = this.#doc.tracks;
@@ -566,7 +588,8 @@ export class FragmentAssembler implements TokenSink {
         let f = this.#ensureFragment(t.offset);
         if (
           f.clusters.length > 0 &&
-          (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes)
+          (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes ||
+            f.clusters.length >= LIMITS.clusters)
         ) {
           this.#close(t.offset, "next-cluster", out);
           f = this.#ensureFragment(t.offset);
@@ -705,6 +728,13 @@ export class FragmentAssembler implements TokenSink {
   ): void {
     const f = this.#frag;
     if (!f || f.clusters.length === 0) return;
+    if (f.blockTable.length >= LIMITS.blocks) {
+      throw this.#tooMuch(
+        `more than ${LIMITS.blocks} blocks in one fragment`,
+        offset,
+        simple ? "SimpleBlock" : "Block",
+      );
+    }
     f.blockTable.add(buf, start, len, offset, simple, this.#clusterTc, f.timecodeScale, duration);
     f.clusters[f.clusters.length - 1].blocks++;
     const rec = this.#rec;
@@ -731,6 +761,16 @@ export class FragmentAssembler implements TokenSink {
         const st = this.#simpleTags.pop();
         const f = this.#frag;
         if (!st || !f || t.truncated) return;
+        this.#tagBytes += st.valueSize;
+        if (f.tags.length >= LIMITS.tags || this.#tagBytes > LIMITS.tagBytes) {
+          throw this.#tooMuch(
+            f.tags.length >= LIMITS.tags
+              ? `more than ${LIMITS.tags} SimpleTags in one fragment`
+              : `more than ${LIMITS.tagBytes} bytes of tag values in one fragment`,
+            st.offset,
+            "SimpleTag",
+          );
+        }
         const tag: Tag = {
           name: st.name,
           value: st.value,
@@ -794,10 +834,32 @@ export class FragmentAssembler implements TokenSink {
 
   #close(end: number, by: ClosedBy, out: Fragment[]): void {
     const f = this.#frag!;
+    // Documents with no Segment (an EBML header alone, as a body cut right after it leaves) are no more than a
+    // few in a row in any real input; thousands of 5-byte ones would each cost a fragment object.
+    this.#emptyDocs = this.#doc.segment ? 0 : this.#emptyDocs + 1;
+    if (this.#emptyDocs > LIMITS.emptyDocs) {
+      throw this.#tooMuch(`more than ${LIMITS.emptyDocs} documents in a row with no Segment`, f.offset, "EBML");
+    }
     this.#dropFragment();
     if (this.#emitted) return;
     this.#finish(f, end, by);
     out.push(f);
+  }
+
+  /** Documents with no Segment closed in a row (see LIMITS). */
+  #emptyDocs = 0;
+
+  /** Bytes of tag values and element-tree nodes of the open fragment (see LIMITS). */
+  #tagBytes = 0;
+  #treeNodes = 0;
+
+  /** The DataError for a fragment past one of LIMITS. */
+  #tooMuch(what: string, offset: number, element: string): DataError {
+    return new DataError(`${what}: not a Connect stream's fragment (damaged input?)`, {
+      offset,
+      element,
+      source: this.#opts.source,
+    });
   }
 
   #rawBytes(start: number, end: number): Uint8Array {
@@ -832,6 +894,9 @@ export class FragmentAssembler implements TokenSink {
       }
       return;
     }
+    if (++this.#treeNodes > LIMITS.treeNodes) {
+      throw this.#tooMuch(`more than ${LIMITS.treeNodes} elements in one fragment's tree`, t.offset, t.name);
+    }
     const node: ElementNode = {
       name: t.name,
       id: t.id,
@@ -853,6 +918,22 @@ export class FragmentAssembler implements TokenSink {
     if (t.kind === "start") stack.push({ node, frag: f });
   }
 }
+
+/**
+ * What one fragment may hold, so that memory stays bounded by its bytes and
+ * not by how many tiny elements damaged input packs into them (a Connect
+ * fragment has ~15 tags, 1 Cluster, 32 blocks). Past a limit the input is
+ * refused as bad data; only Clusters are split off into a new fragment instead,
+ * like `maxFragmentBytes` does.
+ */
+const LIMITS = {
+  tags: 4096,
+  tagBytes: 16 * 1024 * 1024,
+  clusters: 4096,
+  blocks: 1 << 20,
+  treeNodes: 1 << 18,
+  emptyDocs: 16,
+} as const;
 
 /** Leaves whose values the assembler uses (without `tree`); other leaves' data never matters to it. */
 const USED_LEAVES: ReadonlySet<number> = new Set([
@@ -931,7 +1012,12 @@ async function* drive<T>(
     }
   } catch (e) {
     // Also for an error of the inputs (a tokenizer stage before this one).
-    if (e instanceof DataError) e.fragment ??= asm.abandon(e.offset);
+    if (e instanceof DataError && e.fragment === undefined) {
+      const f = asm.abandon(e.offset);
+      // Whole before the bad data began (KVS's tags after its Cluster read): handed on like any other.
+      if (f !== undefined && f.complete) yield f;
+      else e.fragment = f;
+    }
     throw e;
   }
 }

@@ -97,6 +97,13 @@ export function readBlockHeader(
     w = 1;
   } else {
     const tv = readBlockVint(buf, start, end);
+    if (tv === undefined && len > 0 && b0 === 0) {
+      // A first byte of 0 is no length marker: the track number is invalid, not the block short.
+      throw new DataError("invalid track number: first byte 0x00 (not a 1-8 byte EBML number)", {
+        offset,
+        element: simple ? "SimpleBlock" : "Block",
+      });
+    }
     track = tv?.value ?? 0;
     w = tv?.width ?? len;
   }

@@ -44,6 +44,9 @@ function blankRows(): number[] {
   return blank.slice();
 }
 
+/** The rows of every table that has no block yet (never written to: a table takes its own rows first). */
+const NO_ROWS: number[] = [];
+
 function doubles(n: number): number[] {
   const a = [0.5];
   for (let i = 1; i < n; i++) a.push(0.5);
@@ -68,7 +71,7 @@ export class BlockTable {
    * array's backing store), sized at first for as many rows as the largest
    * table so far so it rarely grows (past its length it grows by assignment).
    */
-  #rows: number[] = blankRows();
+  #rows: number[] = NO_ROWS;
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
@@ -99,7 +102,8 @@ export class BlockTable {
   ): void {
     const h = readBlockHeader(buf, start, len, offset, simple, header);
     const row = this.#count++;
-    const r = this.#rows;
+    // Rows only for a table that gets a block (a document with none costs no row array).
+    const r = this.#rows === NO_ROWS ? (this.#rows = blankRows()) : this.#rows;
     const at = row * STRIDE;
     r[at + OFFSET] = offset;
     r[at + TIME_MS] = ((clusterTimecode + h.timecode) * timecodeScale) / 1e6;
@@ -121,7 +125,7 @@ export class BlockTable {
   push(b: Block): void {
     const row = this.#count++;
     const flags = blockFlags(b);
-    const r = this.#rows;
+    const r = this.#rows === NO_ROWS ? (this.#rows = blankRows()) : this.#rows;
     const at = row * STRIDE;
     r[at + OFFSET] = b.offset;
     r[at + TIME_MS] = b.timeMs;
