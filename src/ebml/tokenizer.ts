@@ -603,9 +603,12 @@ function notAChunk(chunk: unknown): TypeError {
 
 /** Whether an element id of `width` bytes has its data bits all 0 or all 1 (0x80, 0xFF, 0x4000, 0x7FFF, …): reserved (RFC 8794 §5). */
 function reservedId(id: number, width: number): boolean {
-  const marker = 2 ** (7 * width);
+  const marker = ID_MARKERS[width];
   return id === marker || id === 2 * marker - 1;
 }
+
+/** The length marker of an element id of 1–4 bytes (its value with every data bit 0). */
+const ID_MARKERS = [0, 0x80, 0x4000, 0x200000, 0x10000000];
 
 function toSink(out: EbmlToken[] | TokenSink): TokenSink {
   return Array.isArray(out) ? new ArraySink(out) : out;
