@@ -531,6 +531,37 @@ Deno.test("after a failed write, the done event counts only what the outputs hol
   }
 });
 
+Deno.test("extract: fragments whose tracks lose their names are counted in a warning, not dropped in silence", async () => {
+  const s = connectStream({ fragments: 3 });
+  const bytes = s.bytes.slice();
+  // Fragments 1 and 2 name their tracks otherwise (same length): no direction for their blocks.
+  const enc = new TextEncoder();
+  const text = new TextDecoder("latin1");
+  for (const i of [1, 2]) {
+    const f = s.fragments[i];
+    const doc = text.decode(bytes.subarray(f.offset, f.offset + f.bytes.length));
+    for (const name of ["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"]) {
+      for (let at = doc.indexOf(name); at >= 0; at = doc.indexOf(name, at + 1)) {
+        bytes.set(enc.encode(name.replace("AUDIO", "VIDEO")), f.offset + at);
+      }
+    }
+  }
+  const path = await tempFile(bytes);
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await kvsaudio(["extract", path, "--out", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    // (Was: exit 0, "1 fragment(s)", and nothing said about the other two.)
+    assert.match(
+      r.stderr,
+      /warning: 2 fragment\(s\) had blocks but no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER; their audio is not written/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("--force replaces a symbolic or hard link among the outputs, never the file behind it", async () => {
   // Was: the link was followed and the file outside --out overwritten.
   const s = connectStream({ fragments: 1 });

@@ -120,6 +120,8 @@ export class CallRun {
       this.#latestToken = k.continuationToken;
     }
     this.#writer.write(item);
+    // Blocks, but on no track named for a direction (names lost after the first fragments): counted, warned at the end.
+    if (!item.from && !item.to && f.blockTable.length > 0) this.#unnamed++;
     if (item.from || item.to) {
       // The contact whose audio was written (the last one with --follow-stream).
       const cid = f.contactId;
@@ -178,6 +180,9 @@ export class CallRun {
     return this.failed(e);
   }
 
+  /** Fragments with blocks on no track named for a direction (their audio is not written). */
+  #unnamed = 0;
+
   /** Set by {@linkcode CallRun.refused}: the done event only, no summary lines. */
   #beforeStart = false;
 
@@ -224,6 +229,11 @@ export class CallRun {
         `stereo.wav: ${
           seconds(w.stereoLate).toFixed(3)
         } s of audio came after the other side had run more than 5 s ahead and is missing from the mix (the mono files hold it)`,
+      );
+    }
+    if (this.#unnamed > 0 && w.fragments > 0 && reason !== "error" && reason !== "interrupted") {
+      this.#rep.warning(
+        `${this.#unnamed} fragment(s) had blocks but no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER; their audio is not written`,
       );
     }
     if (this.#count > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
