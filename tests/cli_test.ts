@@ -562,6 +562,39 @@ Deno.test("extract: fragments whose tracks lose their names are counted in a war
   }
 });
 
+Deno.test("extract --out - into a reader that goes away: the done event counts what went into the pipe", async () => {
+  // Was: with file input, the counts stood at the last commit (at most every 100 ms), so after `| head -c 1000000`
+  // the done event claimed 1 fragment (and its token) while the reader had ~30: a resume would repeat them.
+  const s = connectStream({ fragments: 60 });
+  const path = await tempFile(s.bytes);
+  try {
+    const child = kvsaudioCommand(["extract", path, "--out", "-", "--tracks", "from", "--json"], {
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    const reader = child.stdout.getReader();
+    let received = 0;
+    while (received < 400_000) received += (await reader.read()).value?.length ?? Infinity;
+    await reader.cancel();
+    assert.equal((await child.status).code, 1);
+    const text = await stderr;
+    const done = jsonLines(text.split("\n").filter((l) => l.startsWith("{")).join("\n")).find((e) =>
+      e.event === "done"
+    )!;
+    const frag = 16 * 512 * 2;
+    const claimed = 44 + 2 * (done.samples.from_customer as number);
+    // What the pipe took: at least what we read, at most a pipe's buffer (64 KiB) more. The count is in whole
+    // fragments and may miss one 64 KiB write: within a fragment and 64 KiB below what we read, never above.
+    assert.ok(claimed >= received - frag - 65536, `claimed ${claimed} bytes, ${received} received`);
+    assert.ok(claimed <= received + 65536, `claimed ${claimed} bytes, ${received} received`);
+    assert.equal(done.continuationToken, s.fragments[done.fragments - 1].continuationToken);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("--force replaces a symbolic or hard link among the outputs, never the file behind it", async () => {
   // Was: the link was followed and the file outside --out overwritten.
   const s = connectStream({ fragments: 1 });

@@ -29,6 +29,8 @@ import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
 import { openSink } from "./open_sink.ts";
+import { PcmStreamSink } from "./stream_sink.ts";
+import type { Fragment } from "../mkv/fragment.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
 import { StereoMixer } from "./stereo.ts";
 
@@ -124,8 +126,13 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
-  /** Called after each commit that reached every output (then {@linkcode CallWriter.durable} counts everything written). */
-  onDurable: (() => void) | undefined;
+  /**
+   * Called whenever {@linkcode CallWriter.durable} moves on, with the last
+   * fragment whose audio it now counts: after each commit that reached every
+   * output, and, writing to a stream that failed, for the fragments that got
+   * through before the failure.
+   */
+  onDurable: ((last: Fragment) => void) | undefined;
   /**
    * The counts above as of the last commit that reached every output: what
    * the files' headers count. Behind them only after a failed write (a full
@@ -141,6 +148,17 @@ export class CallWriter {
   };
   /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
   readonly #commitIntervalMs: number;
+  /** The last fragment written. */
+  #lastFragment: Fragment | undefined;
+  /**
+   * Writing to a stream (stdout): each fragment written since the last commit,
+   * with the stream position after it and the counts then. A failed write
+   * leaves the counts of the last one the reader got (not the last commit's,
+   * up to 100 ms of fragments earlier). Entries the stream has passed on are
+   * dropped as it goes, the newest of them kept in `#through`.
+   */
+  #pending: StreamMark[] = [];
+  #through: StreamMark | undefined;
 
   /**
    * Plan the outputs; nothing is created or opened yet (see
@@ -319,7 +337,8 @@ export class CallWriter {
     try {
       this.#write(item);
     } catch (e) {
-      this.#failed = true; // what the outputs hold stays as of the last commit
+      this.#failed = true; // what the outputs hold stays as of the last commit…
+      this.#settle(); // …or, on a stream, as far as its reader got
       throw e;
     }
   }
@@ -339,6 +358,9 @@ export class CallWriter {
       if (sink) writePieces(sink, audio.pieces);
     }
     if (this.#mixer) mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
+    this.#lastFragment = item.fragment;
+    const stream = this.#stream();
+    if (stream !== undefined) this.#mark(stream);
     const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
@@ -358,22 +380,66 @@ export class CallWriter {
       this.#stereoSink?.commit();
     } catch (e) {
       this.#failed = true;
+      this.#settle();
       throw e;
     }
     this.#durable();
   }
 
+  /**
+   * The one output when it is a stream (`-`) of one track, else undefined. (Not
+   * the stereo mix: the mixer may still hold part of a fragment's audio.)
+   */
+  #stream(): PcmStreamSink | undefined {
+    if (this.#opts.outDir !== "-" || this.#stereoSink !== undefined) return undefined;
+    const sink = Object.values(this.#sinks)[0];
+    return sink instanceof PcmStreamSink ? sink : undefined;
+  }
+
+  /** Record where the stream stands after a fragment; drop the marks it has passed on. */
+  #mark(stream: PcmStreamSink): void {
+    const { accepted, written } = stream.bytes;
+    const pending = this.#pending;
+    pending.push({ end: accepted, fragment: this.#lastFragment!, counts: this.#counts() });
+    let passed = 0;
+    while (passed < pending.length && pending[passed].end <= written) passed++;
+    if (passed > 0) this.#through = pending[passed - 1];
+    if (passed > 0) pending.splice(0, passed);
+  }
+
+  /** After a failed write to a stream: the counts of the last fragment its reader got, if past the last commit. */
+  #settle(): void {
+    const stream = this.#stream();
+    if (stream === undefined) return;
+    const { written } = stream.bytes;
+    for (const m of this.#pending) if (m.end <= written) this.#through = m;
+    const m = this.#through;
+    this.#pending = [];
+    this.#through = undefined;
+    if (m === undefined || m.counts.fragments <= this.durable.fragments) return;
+    copyCounts(m.counts, this.durable);
+    this.onDurable?.(m.fragment);
+  }
+
+  /** The counts now, as a record apart. */
+  #counts(): DurableCounts {
+    const c: DurableCounts = {
+      fragments: 0,
+      frames: { from: 0, to: 0 },
+      gaps: { from: 0, to: 0 },
+      gapFrames: { from: 0, to: 0 },
+      overlapFrames: { from: 0, to: 0 },
+    };
+    copyCounts(this, c);
+    return c;
+  }
+
   /** Everything written so far is in every output: record the counts as durable. */
   #durable(): void {
-    this.onDurable?.();
-    const d = this.durable;
-    d.fragments = this.fragments;
-    for (const dir of DIRECTIONS) {
-      d.frames[dir] = this.frames[dir];
-      d.gaps[dir] = this.gaps[dir];
-      d.gapFrames[dir] = this.gapFrames[dir];
-      d.overlapFrames[dir] = this.overlapFrames[dir];
-    }
+    this.#pending = [];
+    this.#through = undefined;
+    if (this.#lastFragment !== undefined) this.onDurable?.(this.#lastFragment);
+    copyCounts(this, this.durable);
   }
 
   /**
@@ -403,9 +469,30 @@ export class CallWriter {
     if (this.#mixer) attempt(() => this.#mixer!.flush());
     for (const s of Object.values(this.#sinks)) attempt(() => s.close());
     if (this.#stereoSink) attempt(() => this.#stereoSink!.close());
-    if (first !== undefined) throw first;
+    if (first !== undefined) {
+      this.#settle();
+      throw first;
+    }
     // (A sink that failed before closes without an error: its file holds what it held then.)
     if (!this.#failed) this.#durable();
+  }
+}
+
+/** Where a stream stood after a fragment (see `CallWriter.#pending`). */
+interface StreamMark {
+  end: number;
+  fragment: Fragment;
+  counts: DurableCounts;
+}
+
+/** Copy the counts of `from` (a writer, or counts) into `to`. */
+function copyCounts(from: DurableCounts, to: DurableCounts): void {
+  to.fragments = from.fragments;
+  for (const dir of DIRECTIONS) {
+    to.frames[dir] = from.frames[dir];
+    to.gaps[dir] = from.gaps[dir];
+    to.gapFrames[dir] = from.gapFrames[dir];
+    to.overlapFrames[dir] = from.overlapFrames[dir];
   }
 }
 

@@ -46,6 +46,18 @@ export class PcmBuffer {
   readonly #out: (bytes: Uint8Array) => void;
   readonly #direct: number;
   #length = 0;
+  #taken = 0;
+  #given = 0;
+
+  /** Bytes taken in so far (by {@linkcode PcmBuffer.write} and {@linkcode PcmBuffer.zeros}). */
+  get taken(): number {
+    return this.#taken;
+  }
+
+  /** Bytes `out` has accepted so far (a call that threw does not count): a prefix of those taken. */
+  get given(): number {
+    return this.#given;
+  }
 
   /**
    * Create an empty buffer; `RangeError` unless `capacity` is a positive integer.
@@ -74,12 +86,15 @@ export class PcmBuffer {
     if (n > this.#buf.length - this.#length) {
       this.flush();
       if (n >= this.#direct) {
+        this.#taken += n;
         this.#out(bytes);
+        this.#given += n;
         return;
       }
     }
     this.#buf.set(bytes, this.#length);
     this.#length += n;
+    this.#taken += n;
   }
 
   /** Append `count` zero bytes, flushing whenever the buffer fills. */
@@ -90,6 +105,7 @@ export class PcmBuffer {
       const k = Math.min(count, buf.length - this.#length);
       buf.fill(0, this.#length, this.#length + k);
       this.#length += k;
+      this.#taken += k;
       count -= k;
     }
   }
@@ -103,5 +119,6 @@ export class PcmBuffer {
     if (n === 0) return;
     this.#length = 0;
     this.#out(this.#buf.subarray(0, n));
+    this.#given += n;
   }
 }

@@ -65,6 +65,9 @@ export interface StreamSinkOptions {
   bufferBytes?: number;
 }
 
+/** Bytes per write to the stream (a Linux pipe's default capacity). */
+const PIPE_BYTES = 1 << 16;
+
 /**
  * Writes s16le PCM to a stream (path `"-"`). For WAV, a header with unknown
  * sizes (`0xFFFFFFFF`, as ffmpeg writes to a pipe) goes first; nothing is
@@ -107,9 +110,26 @@ export class PcmStreamSink extends BufferedSink {
     if (format === "wav") this.io(() => this.buffer.write(header)); // only does I/O if bufferBytes < 88
   }
 
-  /** Write `bytes` to the writer, retrying partial writes. */
+  /** Bytes the writer has taken (header included), also of a write that failed part way. */
+  #written = 0;
+
+  /**
+   * Bytes accepted so far (header included) and, of them, those the writer
+   * has taken: what a reader has been given even if a later write fails.
+   */
+  override get bytes(): { accepted: number; written: number } {
+    return { accepted: this.buffer.taken, written: this.#written };
+  }
+
+  /**
+   * Write `bytes` to the writer, retrying partial writes, a pipe's worth
+   * (64 KiB) at a time: a write that fails reports none of what it wrote, so
+   * a reader that goes away leaves at most that much uncounted.
+   */
   protected override output(bytes: Uint8Array): void {
-    writeAll(this.#writer, bytes);
+    for (let at = 0; at < bytes.length; at += PIPE_BYTES) {
+      writeAll(this.#writer, bytes.subarray(at, at + PIPE_BYTES), (n) => this.#written += n);
+    }
   }
 
   /** A broken pipe becomes {@link BrokenPipeError}; anything else the default error (exit 1). */

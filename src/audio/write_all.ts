@@ -30,6 +30,8 @@ export interface SyncWriter {
  * Write all of `bytes` to `writer`, looping over partial writes. Errors
  * thrown by the writer propagate unchanged; a writer that reports 0 bytes
  * written for a non-empty buffer raises an `Error` instead of spinning.
+ * `progress` hears of each part written (so a caller knows how far a write
+ * that failed part way got).
  *
  * @example
  * ```ts
@@ -39,7 +41,7 @@ export interface SyncWriter {
  * file.close();
  * ```
  */
-export function writeAll(writer: SyncWriter, bytes: Uint8Array): void {
+export function writeAll(writer: SyncWriter, bytes: Uint8Array, progress?: (n: number) => void): void {
   let off = 0;
   while (off < bytes.length) {
     const n = writer.writeSync(off === 0 ? bytes : bytes.subarray(off));
@@ -49,5 +51,6 @@ export function writeAll(writer: SyncWriter, bytes: Uint8Array): void {
       );
     }
     off += n;
+    progress?.(n);
   }
 }

@@ -18,6 +18,7 @@
 
 import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
+import type { Fragment } from "../mkv/fragment.ts";
 import { KvsAudioError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
@@ -55,6 +56,8 @@ export class CallRun {
   /** The same for the last fragment handed to the writer (they become the above at each commit). */
   #latestFragment: string | undefined;
   #latestToken: string | undefined;
+  /** The last fragment handed to the writer. */
+  #latestWritten: Fragment | undefined;
   #contactId: string | undefined;
   /** The ContactId of the fragment that ended the run, if another contact's. */
   #nextContactId: string | undefined;
@@ -71,9 +74,16 @@ export class CallRun {
     this.#rep = reporter;
     this.#source = source;
     // A commit that reached every output holds every fragment handed over so far.
-    writer.onDurable = () => {
-      this.#lastFragment = this.#latestFragment;
-      this.#token = this.#latestToken;
+    writer.onDurable = (last) => {
+      if (last === this.#latestWritten) {
+        this.#lastFragment = this.#latestFragment;
+        this.#token = this.#latestToken;
+      } else {
+        // An earlier fragment (a stream that failed after its reader got this one).
+        const k = last.kvs;
+        if (k.fragmentNumber !== undefined) this.#lastFragment = k.fragmentNumber;
+        this.#token = k.continuationToken;
+      }
     };
   }
 
@@ -118,6 +128,7 @@ export class CallRun {
       // Before the write: it may commit, and then this fragment is held.
       if (k.fragmentNumber !== undefined) this.#latestFragment = k.fragmentNumber;
       this.#latestToken = k.continuationToken;
+      this.#latestWritten = f;
     }
     this.#writer.write(item);
     // Blocks, but on no track named for a direction (names lost after the first fragments): counted, warned at the end.
