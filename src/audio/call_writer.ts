@@ -139,13 +139,7 @@ export class CallWriter {
    * disk, a closed pipe), when a summary must not claim audio that is not in
    * the files.
    */
-  readonly durable: DurableCounts = {
-    fragments: 0,
-    frames: { from: 0, to: 0 },
-    gaps: { from: 0, to: 0 },
-    gapFrames: { from: 0, to: 0 },
-    overlapFrames: { from: 0, to: 0 },
-  };
+  readonly durable: DurableCounts = noCounts();
   /** See {@linkcode CallWriterOptions.commitIntervalMs}. */
   readonly #commitIntervalMs: number;
   /** The last fragment written. */
@@ -423,13 +417,7 @@ export class CallWriter {
 
   /** The counts now, as a record apart. */
   #counts(): DurableCounts {
-    const c: DurableCounts = {
-      fragments: 0,
-      frames: { from: 0, to: 0 },
-      gaps: { from: 0, to: 0 },
-      gapFrames: { from: 0, to: 0 },
-      overlapFrames: { from: 0, to: 0 },
-    };
+    const c = noCounts();
     copyCounts(this, c);
     return c;
   }
@@ -483,6 +471,17 @@ interface StreamMark {
   end: number;
   fragment: Fragment;
   counts: DurableCounts;
+}
+
+/** Counts of nothing written yet. */
+function noCounts(): DurableCounts {
+  return {
+    fragments: 0,
+    frames: { from: 0, to: 0 },
+    gaps: { from: 0, to: 0 },
+    gapFrames: { from: 0, to: 0 },
+    overlapFrames: { from: 0, to: 0 },
+  };
 }
 
 /** Copy the counts of `from` (a writer, or counts) into `to`. */
