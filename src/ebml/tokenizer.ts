@@ -601,10 +601,14 @@ function notAChunk(chunk: unknown): TypeError {
   return new TypeError(`a byte source must yield Uint8Array chunks, got ${what}${hint}`);
 }
 
-/** Whether an element id of `width` bytes has its data bits all 0 or all 1 (0x80, 0xFF, 0x4000, 0x7FFF, …): reserved (RFC 8794 §5). */
+/**
+ * Whether an element id of `width` bytes has its data bits all 0 or all 1
+ * (0xFF, 0x4000, 0x7FFF, …): reserved (RFC 8794 §5). Not 0x80: Matroska's
+ * ChapterDisplay, which RFC 9559 allows.
+ */
 function reservedId(id: number, width: number): boolean {
   const marker = ID_MARKERS[width];
-  return id === marker || id === 2 * marker - 1;
+  return (id === marker && width > 1) || id === 2 * marker - 1;
 }
 
 /** The length marker of an element id of 1–4 bytes (its value with every data bit 0). */

@@ -310,7 +310,7 @@ export class FragmentAssembler implements TokenSink {
           else if (op.dataRel >= 0 && !cache.same(chunk, at, op.dataRel, op.size)) {
             value = decodeStringAt(chunk, at, op.size);
           }
-          f.tags.push({ name: op.name, value, position: op.position, offset: offset + op.rel });
+          this.#addTag(f, { name: op.name, value, position: op.position, offset: offset + op.rel });
           break;
         }
         case OP_CLUSTER:
@@ -465,12 +465,14 @@ export class FragmentAssembler implements TokenSink {
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
     if (
-      t.truncated && t.kind === "skip" && t.id !== 0 && elementById(t.id) === undefined &&
-      this.#opts.strictStart !== false
+      t.truncated && t.kind === "skip" && t.depth === 1 && this.#doc.segment && !this.#doc.segmentKnownSize &&
+      t.id !== 0 && elementById(t.id) === undefined && this.#opts.strictStart !== false
     ) {
-      // The input ends inside an element of an id no Matroska stream has, whose declared size runs past the
-      // end: a damaged header (one wrong byte can make any id and size), not a cut. Refused, so that the
-      // rest of the call is not dropped in silence; a whole fragment before it is still handed on.
+      // The input ends inside a child of an unknown-size Segment of an id no Segment child has (every real
+      // one is known), whose declared size runs past the end: a damaged header (one wrong byte can make any
+      // id and size, e.g. where the next document should begin), not a cut. Refused, so that the rest of
+      // the call is not dropped in silence; a whole fragment before it is still handed on. (A cut inside
+      // an unknown element deeper down, e.g. a Colour child in Tracks, stays a cut.)
       throw new DataError(
         `the input ends inside an unknown element declared ${t.size} bytes long: damaged data, not a cut`,
         { offset: t.offset, element: t.name, source: this.#opts.source },
@@ -589,7 +591,7 @@ export class FragmentAssembler implements TokenSink {
         if (
           f.clusters.length > 0 &&
           (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes ||
-            f.clusters.length >= LIMITS.clusters)
+            f.clusters.length >= LIMITS.clusters || f.blockTable.length >= LIMITS.splitBlocks)
         ) {
           this.#close(t.offset, "next-cluster", out);
           f = this.#ensureFragment(t.offset);
@@ -728,9 +730,9 @@ export class FragmentAssembler implements TokenSink {
   ): void {
     const f = this.#frag;
     if (!f || f.clusters.length === 0) return;
-    if (f.blockTable.length >= LIMITS.blocks) {
+    if (f.clusters[f.clusters.length - 1].blocks >= LIMITS.blocks) {
       throw this.#tooMuch(
-        `more than ${LIMITS.blocks} blocks in one fragment`,
+        `more than ${LIMITS.blocks} blocks in one Cluster`,
         offset,
         simple ? "SimpleBlock" : "Block",
       );
@@ -761,23 +763,13 @@ export class FragmentAssembler implements TokenSink {
         const st = this.#simpleTags.pop();
         const f = this.#frag;
         if (!st || !f || t.truncated) return;
-        this.#tagBytes += st.valueSize;
-        if (f.tags.length >= LIMITS.tags || this.#tagBytes > LIMITS.tagBytes) {
-          throw this.#tooMuch(
-            f.tags.length >= LIMITS.tags
-              ? `more than ${LIMITS.tags} SimpleTags in one fragment`
-              : `more than ${LIMITS.tagBytes} bytes of tag values in one fragment`,
-            st.offset,
-            "SimpleTag",
-          );
-        }
         const tag: Tag = {
           name: st.name,
           value: st.value,
           position: f.clusters.length > 0 ? "after" : "before",
           offset: st.offset,
         };
-        f.tags.push(tag);
+        this.#addTag(f, tag);
         this.#rec?.op(OP_TAG, st.offset, st.valueStart, st.valueSize, {
           name: st.name,
           value: st.value,
@@ -853,6 +845,24 @@ export class FragmentAssembler implements TokenSink {
   #tagBytes = 0;
   #treeNodes = 0;
 
+  /**
+   * Add a tag to the open fragment, within LIMITS (the same accounting whether
+   * the document was tokenized or replayed, so any chunking gives the same).
+   */
+  #addTag(f: Fragment, tag: Tag): void {
+    this.#tagBytes += tag.value.length;
+    if (f.tags.length >= LIMITS.tags || this.#tagBytes > LIMITS.tagBytes) {
+      throw this.#tooMuch(
+        f.tags.length >= LIMITS.tags
+          ? `more than ${LIMITS.tags} SimpleTags in one fragment`
+          : `more than ${LIMITS.tagBytes} bytes of tag values in one fragment`,
+        tag.offset,
+        "SimpleTag",
+      );
+    }
+    f.tags.push(tag);
+  }
+
   /** The DataError for a fragment past one of LIMITS. */
   #tooMuch(what: string, offset: number, element: string): DataError {
     return new DataError(`${what}: not a Connect stream's fragment (damaged input?)`, {
@@ -923,13 +933,15 @@ export class FragmentAssembler implements TokenSink {
  * What one fragment may hold, so that memory stays bounded by its bytes and
  * not by how many tiny elements damaged input packs into them (a Connect
  * fragment has ~15 tags, 1 Cluster, 32 blocks). Past a limit the input is
- * refused as bad data; only Clusters are split off into a new fragment instead,
- * like `maxFragmentBytes` does.
+ * refused as bad data; an unknown-size Segment is split at the next Cluster
+ * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks,
+ * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
  */
 const LIMITS = {
   tags: 4096,
   tagBytes: 16 * 1024 * 1024,
   clusters: 4096,
+  splitBlocks: 1 << 16,
   blocks: 1 << 20,
   treeNodes: 1 << 18,
   emptyDocs: 16,
