@@ -487,13 +487,23 @@ async function waitInFifoOpen(pid: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 1500));
 }
 
-Deno.test("SIGTERM while extract waits for a FIFO's writer: exit 130", async () => {
+Deno.test("SIGTERM while extract waits for a FIFO writer, or pull for its --event: exit 130 and the done event", async () => {
   // Was: no handler yet at that point, so the signal killed the process (exit 143).
   const dir = await Deno.makeTempDir();
   try {
     const fifo = `${dir}/in.fifo`;
     if (!await makeFifo(fifo, "FIFO signal test")) return;
-    for (const args of [["extract", fifo, "--out", `${dir}/out`, "--json"]]) {
+    // (pull: while it waits for its --event; was no handler yet there either: no done event, SIGTERM exit 143.)
+    for (
+      const args of [["extract", fifo, "--out", `${dir}/out`, "--json"], [
+        "pull",
+        "--event",
+        fifo,
+        "--out",
+        `${dir}/out2`,
+        "--json",
+      ]]
+    ) {
       const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
       const stdout = new Response(child.stdout).text();
       const stderr = new Response(child.stderr).text();

@@ -250,6 +250,18 @@ export async function pullCommand(args: string[]): Promise<number> {
   const toStderr = early.writer.outDir === "-";
   const reporter = new Reporter({ json: early.json, toStderr, verbose: early.verbose });
   const run = new CallRun(writer, reporter, "stream");
+  const abort = new AbortController();
+  const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
+  let millisBehindNow: number | undefined;
+  let sourceCounts: (() => Record<string, unknown>) | undefined;
+  // SIGINT/SIGTERM: finalize and exit 130, also while the event is read (stdin, a FIFO).
+  const removeSignals = onInterrupt((sig) => {
+    status.clear();
+    abort.abort();
+    // The done event of an interrupted pull has the counts of any other (firstFragmentMatched, sessions, …).
+    if (sourceCounts) run.extra = sourceCounts();
+    run.interrupted(sig);
+  });
   let plan: PullPlan;
   let out: CallOutputOptions;
   let kvs: typeof import("../kvs/mod.ts");
@@ -278,22 +290,12 @@ export async function pullCommand(args: string[]): Promise<number> {
     // The directory only once the options hold (an undefined --profile is refused above).
     writer.createDirectory();
   } catch (e) {
+    removeSignals();
     // With --json, a run refused before it began still ends with its done event.
     if (e instanceof KvsAudioError) return run.refused(e);
     throw e;
   }
   const label = kvs.streamLabel(plan.stream);
-  const abort = new AbortController();
-  const status = new StatusLine(Deno.stderr.isTerminal() && !out.quiet && !out.json);
-  let millisBehindNow: number | undefined;
-  let sourceCounts: (() => Record<string, unknown>) | undefined;
-  const removeSignals = onInterrupt((sig) => {
-    status.clear();
-    abort.abort();
-    // The done event of an interrupted pull has the counts of any other (firstFragmentMatched, sessions, …).
-    if (sourceCounts) run.extra = sourceCounts();
-    run.interrupted(sig);
-  });
   let retryAnnounced = false;
   const onEvent = (e: PullEvent) => {
     if (e.type === "warning") {
