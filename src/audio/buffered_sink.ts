@@ -87,15 +87,6 @@ export abstract class BufferedSink implements AudioSink {
     return this.#dataBytes / this.blockAlign;
   }
 
-  /**
-   * Bytes accepted so far (header included) and, of them, those that have
-   * reached the destination: what a reader of a stream has been given even if
-   * a later write fails.
-   */
-  get bytes(): { accepted: number; written: number } {
-    return { accepted: this.buffer.taken, written: this.buffer.given };
-  }
-
   /** PCM bytes accepted so far (excluding any header); may exceed 4 GiB. */
   get dataBytes(): number {
     return this.#dataBytes;

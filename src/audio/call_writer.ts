@@ -152,6 +152,12 @@ export class CallWriter {
    * dropped as it goes, the newest of them kept in `#through`.
    */
   #pending: StreamMark[] = [];
+  /**
+   * The one output when it is a stream (`-`) of one track (set when the
+   * outputs open). Not the stereo mix: the mixer may still hold part of a
+   * fragment's audio.
+   */
+  #stream: PcmStreamSink | undefined;
   #through: StreamMark | undefined;
 
   /**
@@ -319,6 +325,8 @@ export class CallWriter {
       else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
       this.#opened.push(path);
     }
+    const only = this.#opts.outDir === "-" && !this.#stereoSink ? Object.values(this.#sinks)[0] : undefined;
+    if (only instanceof PcmStreamSink) this.#stream = only;
     if (this.#stereoSink) {
       this.#mixer = new StereoMixer(this.#stereoSink, { rate: format.rate });
     }
@@ -353,8 +361,7 @@ export class CallWriter {
     }
     if (this.#mixer) mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
     this.#lastFragment = item.fragment;
-    const stream = this.#stream();
-    if (stream !== undefined) this.#mark(stream);
+    if (this.#stream !== undefined) this.#mark(this.#stream);
     const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
@@ -380,16 +387,6 @@ export class CallWriter {
     this.#durable();
   }
 
-  /**
-   * The one output when it is a stream (`-`) of one track, else undefined. (Not
-   * the stereo mix: the mixer may still hold part of a fragment's audio.)
-   */
-  #stream(): PcmStreamSink | undefined {
-    if (this.#opts.outDir !== "-" || this.#stereoSink !== undefined) return undefined;
-    const sink = Object.values(this.#sinks)[0];
-    return sink instanceof PcmStreamSink ? sink : undefined;
-  }
-
   /** Record where the stream stands after a fragment; drop the marks it has passed on. */
   #mark(stream: PcmStreamSink): void {
     const { accepted, written } = stream.bytes;
@@ -403,7 +400,7 @@ export class CallWriter {
 
   /** After a failed write to a stream: the counts of the last fragment its reader got, if past the last commit. */
   #settle(): void {
-    const stream = this.#stream();
+    const stream = this.#stream;
     if (stream === undefined) return;
     const { written } = stream.bytes;
     for (const m of this.#pending) if (m.end <= written) this.#through = m;

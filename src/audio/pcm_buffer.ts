@@ -47,16 +47,10 @@ export class PcmBuffer {
   readonly #direct: number;
   #length = 0;
   #taken = 0;
-  #given = 0;
 
   /** Bytes taken in so far (by {@linkcode PcmBuffer.write} and {@linkcode PcmBuffer.zeros}). */
   get taken(): number {
     return this.#taken;
-  }
-
-  /** Bytes `out` has accepted so far (a call that threw does not count): a prefix of those taken. */
-  get given(): number {
-    return this.#given;
   }
 
   /**
@@ -88,7 +82,6 @@ export class PcmBuffer {
       if (n >= this.#direct) {
         this.#taken += n;
         this.#out(bytes);
-        this.#given += n;
         return;
       }
     }
@@ -119,6 +112,5 @@ export class PcmBuffer {
     if (n === 0) return;
     this.#length = 0;
     this.#out(this.#buf.subarray(0, n));
-    this.#given += n;
   }
 }

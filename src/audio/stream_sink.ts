@@ -117,7 +117,7 @@ export class PcmStreamSink extends BufferedSink {
    * Bytes accepted so far (header included) and, of them, those the writer
    * has taken: what a reader has been given even if a later write fails.
    */
-  override get bytes(): { accepted: number; written: number } {
+  get bytes(): { accepted: number; written: number } {
     return { accepted: this.buffer.taken, written: this.#written };
   }
 

@@ -46,7 +46,8 @@ export interface AssembleOptions extends TokenizerOptions {
    * Input that ends before its first document's Segment begins (empty, inside
    * the first element, or right after the EBML header) is a DataError, "not a
    * complete Matroska/GetMedia stream" (default true); so is input that ends
-   * inside an element of an unknown id (a damaged header, not a cut). Off, such a start is
+   * inside a child of an unknown-size Segment whose id no Segment child has (a
+   * damaged header, not a cut). Off, such a start is
    * a truncated fragment like any other: `pull` reads a GetMedia body cut
    * that early as a dropped connection, and resumes.
    */
