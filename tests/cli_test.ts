@@ -271,7 +271,41 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
     const last = jsonLines(j.stdoutText).at(-1);
     assert.deepEqual([last.event, last.reason, last.exitCode, last.fragments], ["done", "error", code, 0]);
     assert.match(last.message, why);
+    assert.equal(jsonLines(j.stdoutText).filter((e) => e.event === "done").length, 1, "one done event");
   }
+  // So does one refused for its options, before the run exists (was: the error line only). With --out - the
+  // events go to stderr; without --json there is none.
+  for (
+    const [args, why] of [
+      [["extract", path, "--out", `${dir}/new3`, "--json", "--tracks", "foo"], /--tracks must be one of/],
+      [["extract", path, "--json", "--bogus", "--out", `${dir}/new3`], /unknown option '--bogus'/],
+      [["pull", "--json", "--arn", "x", "--start", "now", "--out", `${dir}/new3`], /--arn is not a Kinesis/],
+    ] as const
+  ) {
+    const j = await kvsaudio([...args]);
+    assert.equal(j.code, 2, j.stderr);
+    const events = jsonLines(j.stdoutText);
+    assert.equal(events.length, 1, j.stdoutText);
+    assert.deepEqual([events[0].event, events[0].reason, events[0].exitCode, events[0].fragments], [
+      "done",
+      "error",
+      2,
+      0,
+    ]);
+    assert.deepEqual(Object.keys(events[0]), Object.keys(jsonLines(r.stdoutText).at(-1)).concat("exitCode", "message"));
+    assert.match(events[0].message, why);
+    assert.match(oneLineError(j.stderr), why);
+    const quiet = await kvsaudio(args.filter((a) => a !== "--json"));
+    assert.equal(quiet.code, 2);
+    assert.equal(quiet.stdoutText, "");
+  }
+  const toStderr = await kvsaudio(["extract", path, "--out", "-", "--json", "--tracks", "foo"]);
+  assert.equal(toStderr.code, 2);
+  assert.equal(toStderr.stdoutText, "");
+  const lines = toStderr.stderr.trim().split("\n");
+  assert.equal(lines.length, 2, toStderr.stderr);
+  assert.equal(JSON.parse(lines[0]).event, "done");
+  assert.match(lines[1], /^kvsaudio: extract: --tracks must be one of/);
   // An input that cannot be opened leaves no output directory behind.
   const none = await kvsaudio(["extract", "/nonexistent.mkv", "--out", `${dir}/new/sub`]);
   assert.equal(none.code, 2);
@@ -532,6 +566,7 @@ Deno.test("after a failed write, the done event counts only what the outputs hol
       e.event === "done"
     )!;
     assert.equal(done.reason, "error");
+    assert.equal(text.split("\n").filter((l) => l.startsWith('{"event":"done"')).length, 1, "one done event");
     const n = done.fragments as number;
     assert.ok(n < 20, `${n} fragments claimed, but the output failed`);
     assert.deepEqual(done.samples, { from_customer: n * 16 * 512, to_customer: n * 16 * 512 });

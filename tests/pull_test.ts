@@ -444,6 +444,13 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     const r = await run({}, ["--arn", arn, "--start", "now"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /eu-west-1.*--region eu-west-1/);
+    // Refused before the output directory is made (it was left behind, empty).
+    await withStandin(STREAM, { live: true }, async (standin, dir) => {
+      const sub = await pullCli(standin.url, ["--arn", arn, "--start", "now", "--out", `${dir}/new`]);
+      assert.equal(sub.code, 2, sub.stderr);
+      assert.equal(await Deno.stat(`${dir}/new`).then(() => true, () => false), false, "no output directory left");
+      assert.equal(standin.requests.length, 0);
+    });
   });
   await t.step("throttled past --max-retries → 4", async () => {
     const r = await run({ faults: { throttle: 10 } }, ["--arn", ARN, "--start", "now"]);
@@ -814,6 +821,32 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
     assert.ok(auth.length > 0 && auth.every((a) => a.includes("Credential=AKIDPROFILETEST00001/")), auth[0]);
     assert.ok(!(r.stdoutText + r.stderr).includes("profileSecretDoNotPrint01"));
+    // AWS_PROFILE and keys in the environment, both set.
+    const profileAndKeys = (profile: string) => ({
+      AWS_CONFIG_FILE: `${dir}/config`,
+      AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_PROFILE: profile,
+      AWS_ACCESS_KEY_ID: "AKIDENVTEST000000001",
+      AWS_SECRET_ACCESS_KEY: "envSecretDoNotPrint01",
+    });
+    // AWS_PROFILE names it just as well, and beats keys in the environment (the SDK's rule), which is said in one
+    // line (was: the SDK's eight-line console warning).
+    const before = standin.requests.length;
+    const viaEnv = await kvsaudio(
+      ["pull", "--endpoint-url", standin.url, "--arn", ARN, "--start", "earliest"].concat(
+        ["--idle-timeout", "0.5", "--out", `${dir}/out-env`],
+      ),
+      { env: profileAndKeys("kvstest") },
+    );
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.equal(
+      viaEnv.stderr,
+      "kvsaudio: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the profile's credentials are used\n",
+    );
+    assert.ok(!(viaEnv.stdoutText + viaEnv.stderr).includes("envSecretDoNotPrint01"));
+    const envAuth = standin.requests.slice(before).map((q) => q.headers["authorization"] ?? "");
+    assert.ok(envAuth.length > 0 && envAuth.every((a) => a.includes("Credential=AKIDPROFILETEST00001/")), envAuth[0]);
     // A profile neither file defines: exit 2 naming it and the files, before any call.
     const calls = standin.requests.length;
     const missing = await kvsaudio(
@@ -839,6 +872,19 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     );
     assert.equal(standin.requests.length, calls);
     assert.equal(await Deno.stat(`${dir}/o2`).then(() => true, () => false), false, "no output directory left");
+    // AWS_PROFILE naming such a profile is refused the same way (the SDK would skip the keys in the
+    // environment for it and end in "no credentials"), even with keys set.
+    const fromEnv = await kvsaudio(
+      ["pull", "--endpoint-url", standin.url, "--arn", ARN, "--start", "now", "--out", `${dir}/o3`],
+      { env: profileAndKeys("nosuch") },
+    );
+    assert.equal(fromEnv.code, 2, fromEnv.stderr);
+    assert.equal(
+      fromEnv.stderr.trim(),
+      `kvsaudio: AWS profile 'nosuch' not found in ${dir}/config or ${dir}/credentials: check AWS_PROFILE`,
+    );
+    assert.equal(standin.requests.length, calls);
+    assert.equal(await Deno.stat(`${dir}/o3`).then(() => true, () => false), false, "no output directory left");
   });
 });
 

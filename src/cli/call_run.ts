@@ -21,6 +21,7 @@ import type { ConnectItem } from "../connect/demuxer.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import { KvsAudioError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
+import { markAnnounced } from "./early_done.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
 /** Why a run ended. */
@@ -173,6 +174,7 @@ export class CallRun {
 
   /** Finish after an error: close the outputs, report, rethrow it. */
   failed(e: KvsAudioError): never {
+    markAnnounced(e);
     try {
       this.#finish("error", e);
     } catch {
@@ -326,6 +328,9 @@ export class CallRun {
       );
     }
     this.#rep.flush();
-    if (closeError !== undefined) throw closeError;
+    if (closeError !== undefined) {
+      if (typeof closeError === "object" && closeError !== null) markAnnounced(closeError); // its done event is out
+      throw closeError;
+    }
   }
 }

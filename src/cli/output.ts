@@ -115,10 +115,23 @@ export function outputError(name: string, cause: unknown): KvsAudioError {
  * ```
  */
 export function warn(message: string): void {
+  say(message, Deno.stderr);
+}
+
+/**
+ * Print one line on `to` (stdout or stderr), saying nothing if it is closed.
+ *
+ * @example
+ * ```ts
+ * import { say } from "./output.ts";
+ * say('{"event":"done"}', Deno.stdout);
+ * ```
+ */
+export function say(line: string, to: SyncWriter): void {
   try {
-    writeAll(Deno.stderr, encoder.encode(message + "\n"));
+    writeAll(to, encoder.encode(line + "\n"));
   } catch {
-    // stderr is closed or full: there is nowhere left to say anything
+    // closed or full: there is nowhere left to say anything
   }
 }
 

@@ -233,6 +233,14 @@ function stopBefore(plan: PullPlan, f: Fragment, firstMs: number | undefined): S
   return undefined;
 }
 
+/** One line for a warning of the AWS SDK (they come as several, indented). */
+export function sdkWarning(message: string): string {
+  if (/Multiple credential sources detected/.test(message)) {
+    return "both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the profile's credentials are used";
+  }
+  return `AWS SDK: ${message.replace(/\s+/g, " ").trim()}`;
+}
+
 /** Run `pull`; returns the exit code. */
 export async function pullCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
@@ -286,8 +294,19 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
     // No region given or configured: the ARN names it.
     const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
-    clients = await kvs.createKvsClients({ ...plan.aws, fallbackRegion: arnRegion });
-    // The directory only once the options hold (an undefined --profile is refused above).
+    clients = await kvs.createKvsClients({
+      ...plan.aws,
+      fallbackRegion: arnRegion,
+      onSdkWarning: (m) => reporter.warning(sdkWarning(m)),
+    });
+    try {
+      kvs.checkStreamRegion(plan.stream, clients.region);
+    } catch (e) {
+      clients.destroy();
+      throw e;
+    }
+    // The directory only once the options hold (an undefined --profile or a region other than the ARN's
+    // is refused above).
     writer.createDirectory();
   } catch (e) {
     removeSignals();
@@ -324,7 +343,6 @@ export async function pullCommand(args: string[]): Promise<number> {
     reporter.flush();
   };
   try {
-    kvs.checkStreamRegion(plan.stream, clients.region);
     const common = {
       clients,
       stream: plan.stream,

@@ -12,7 +12,8 @@
  */
 
 import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
-import { warn } from "./output.ts";
+import { earlyDone } from "./early_done.ts";
+import { say, warn } from "./output.ts";
 import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
 
@@ -66,6 +67,11 @@ export async function run(args: string[]): Promise<number> {
         throw new UsageError(`unknown command '${command}' (commands: pull, extract, inspect; see 'kvsaudio --help')`);
     }
   } catch (e) {
+    // With --json, a pull or extract refused before its run existed still ends with a done event.
+    if (e instanceof KvsAudioError) {
+      const done = earlyDone(command, rest, e);
+      if (done) say(done.line, done.toStderr ? Deno.stderr : Deno.stdout);
+    }
     return report(e);
   }
 }

@@ -61,6 +61,12 @@ export interface KvsClientOptions extends AwsOptions {
    * deadline is retried like a dropped connection.
    */
   responseTimeoutMs?: number;
+  /**
+   * Where the SDK's warnings go (e.g. "Multiple credential sources detected"
+   * when both AWS_PROFILE and key variables are set), as one string each;
+   * default: the SDK's own (`console.warn`, several lines).
+   */
+  onSdkWarning?: (message: string) => void;
 }
 
 /** The clients for one run. Call `destroy()` when done. */
@@ -95,12 +101,17 @@ export interface KvsClients {
  */
 export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
-  // With credentials given, a profile only names where the region may come from.
-  if (opts.profile && !opts.credentials) await checkProfile(opts.profile);
+  // With credentials given, a profile only names where the region may come from. AWS_PROFILE is
+  // checked like --profile (as the AWS CLI does): the SDK then skips the environment's keys for it.
+  if (!opts.credentials) {
+    if (opts.profile) await checkProfile(opts.profile);
+    else if (Deno.env.get("AWS_PROFILE")) await checkProfile(Deno.env.get("AWS_PROFILE")!, "AWS_PROFILE");
+  }
   const base = {
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.maxAttempts ?? 1,
+    ...(opts.onSdkWarning ? { logger: sdkLogger(opts.onSdkWarning) } : {}),
     requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 10_000 },
   };
   let region = opts.region;
@@ -155,12 +166,24 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   };
 }
 
+/** An SDK logger that hands on warnings only (the SDK's debug and info lines are its own business). */
+function sdkLogger(onWarning: (message: string) => void) {
+  const quiet = () => {};
+  return {
+    debug: quiet,
+    info: quiet,
+    warn: (...parts: unknown[]) => onWarning(parts.map(String).join(" ")),
+    error: quiet,
+  };
+}
+
 /**
  * Refuse (UsageError, exit 2) a `--profile` that neither shared AWS file
  * defines, before any call: the SDK would only say that no provider gave
  * credentials. Files: AWS_CONFIG_FILE (default ~/.aws/config, sections
  * `[profile NAME]`, `[default]`) and AWS_SHARED_CREDENTIALS_FILE (default
- * ~/.aws/credentials, sections `[NAME]`).
+ * ~/.aws/credentials, sections `[NAME]`). `from` names where the profile came
+ * from (`--profile` or `AWS_PROFILE`) in the message.
  *
  * @example
  * ```ts
@@ -168,7 +191,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
  * await checkProfile("prod"); // throws UsageError unless [profile prod] or [prod] is defined
  * ```
  */
-export async function checkProfile(profile: string): Promise<void> {
+export async function checkProfile(profile: string, from = "--profile"): Promise<void> {
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ??
     `${Deno.env.get("HOMEDRIVE") ?? ""}${Deno.env.get("HOMEPATH") ?? ""}`;
   const files = [
@@ -190,6 +213,8 @@ export async function checkProfile(profile: string): Promise<void> {
     }
   }
   throw new UsageError(
-    `AWS profile '${profile}' not found in ${files.map((f) => f.path).join(" or ")}: check --profile or AWS_PROFILE`,
+    `AWS profile '${profile}' not found in ${files.map((f) => f.path).join(" or ")}: check ${
+      from === "AWS_PROFILE" ? "AWS_PROFILE" : "--profile or AWS_PROFILE"
+    }`,
   );
 }
