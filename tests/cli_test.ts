@@ -306,6 +306,14 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   assert.equal(lines.length, 2, toStderr.stderr);
   assert.equal(JSON.parse(lines[0]).event, "done");
   assert.match(lines[1], /^kvsaudio: extract: --tracks must be one of/);
+  // `out = -` and `json = true` from the config file count as well (was: the event on stdout, the audio's stream).
+  await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "out = -\ntracks = from\njson = true\n");
+  for (const json of [[], ["--json"]]) {
+    const cfg = await kvsaudio(["extract", path, "--config", `${dir}/kvsaudio.ini`, "--max-gap", "x", ...json]);
+    assert.equal(cfg.code, 2);
+    assert.equal(cfg.stdoutText, "");
+    assert.equal(JSON.parse(cfg.stderr.split("\n")[0]).event, "done", cfg.stderr);
+  }
   // An input that cannot be opened leaves no output directory behind.
   const none = await kvsaudio(["extract", "/nonexistent.mkv", "--out", `${dir}/new/sub`]);
   assert.equal(none.code, 2);

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../src/errors.ts";
+import { awsFilePaths, definedProfiles, profileDefined } from "../src/kvs/profiles.ts";
 import {
   backoffDelays,
   checkProfile,
@@ -727,6 +728,38 @@ Deno.test("default chain: a profile with no credentials is a clear AwsError; a p
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("AWS files found and read as the SDK does: empty variables, ~/ paths, quoted names, sections without settings", async () => {
+  const home = await Deno.makeTempDir();
+  await Deno.mkdir(`${home}/alt`);
+  await Deno.writeTextFile(
+    `${home}/alt/config`,
+    '[profile "quoted"]\nregion = us-east-1\n[profile empty]\n; region = x\n[profile sub]\ns3 =\n  max_concurrent_requests = 2\n',
+  );
+  await Deno.writeTextFile(`${home}/alt/credentials`, "[plain] # comment\naws_access_key_id = a\n");
+  try {
+    // Was: `~/alt/config` taken literally, and an empty variable taken as the path "".
+    await withEnv(
+      { ...NO_AWS_FILES, HOME: home, AWS_CONFIG_FILE: "~/alt/config", AWS_SHARED_CREDENTIALS_FILE: "" },
+      () => {
+        assert.deepEqual(awsFilePaths(), { config: `${home}/alt/config`, credentials: `${home}/.aws/credentials` });
+        assert.equal(profileDefined("quoted"), true);
+        assert.equal(profileDefined("sub"), true);
+        assert.equal(profileDefined("empty"), false, "a section with no setting defines nothing for the SDK");
+        assert.equal(profileDefined("plain"), false, "the credentials file is ~/.aws/credentials here");
+        return Promise.resolve();
+      },
+    );
+    await withEnv({ ...NO_AWS_FILES, HOME: home, AWS_SHARED_CREDENTIALS_FILE: "~/alt/credentials" }, async () => {
+      assert.equal(profileDefined("plain"), true);
+      await checkProfile("plain");
+    });
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+  assert.deepEqual([...definedProfiles("[default]\nx=1\n[profile default]\ny=2\n[other]\nz=3\n", true)], ["default"]);
+  assert.deepEqual([...definedProfiles("[a]\nx=1\n[profile b]\ny=2\n", false)], ["a", "profile.b"]);
 });
 
 Deno.test("backoffDelays: exponential, full jitter, capped, seedable", () => {

@@ -842,7 +842,7 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     assert.equal(
       viaEnv.stderr,
-      "kvsaudio: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the profile's credentials are used\n",
+      "kvsaudio: warning: both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the AWS SDK takes the profile and ignores the keys\n",
     );
     assert.ok(!(viaEnv.stdoutText + viaEnv.stderr).includes("envSecretDoNotPrint01"));
     const envAuth = standin.requests.slice(before).map((q) => q.headers["authorization"] ?? "");
@@ -872,20 +872,57 @@ Deno.test("CLI pull --profile: credentials and region come from the named profil
     );
     assert.equal(standin.requests.length, calls);
     assert.equal(await Deno.stat(`${dir}/o2`).then(() => true, () => false), false, "no output directory left");
-    // AWS_PROFILE naming such a profile is refused the same way (the SDK would skip the keys in the
-    // environment for it and end in "no credentials"), even with keys set.
+    // AWS_PROFILE naming such a profile, and no other source of credentials: the failure says so (was: exit 4 "no
+    // AWS credentials found: set … AWS_PROFILE …", though it was set). Not refused up front: see the next test.
     const fromEnv = await kvsaudio(
       ["pull", "--endpoint-url", standin.url, "--arn", ARN, "--start", "now", "--out", `${dir}/o3`],
       { env: profileAndKeys("nosuch") },
     );
     assert.equal(fromEnv.code, 2, fromEnv.stderr);
     assert.equal(
-      fromEnv.stderr.trim(),
-      `kvsaudio: AWS profile 'nosuch' not found in ${dir}/config or ${dir}/credentials: check AWS_PROFILE`,
+      fromEnv.stderr.trim().split("\n").at(-1),
+      `kvsaudio: AWS profile 'nosuch' (AWS_PROFILE) not found in ${dir}/config or ${dir}/credentials, and no other source gave credentials: check AWS_PROFILE`,
     );
     assert.equal(standin.requests.length, calls);
-    assert.equal(await Deno.stat(`${dir}/o3`).then(() => true, () => false), false, "no output directory left");
   });
+});
+
+Deno.test("CLI pull: AWS_PROFILE naming no profile of the AWS files still lets container credentials through", async () => {
+  // The SDK skips the key variables for AWS_PROFILE, then goes on to web-identity, container and instance
+  // credentials; a check up front refused this working setup (exit 2).
+  const ac = new AbortController();
+  const creds = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, () =>
+    Response.json({
+      AccessKeyId: "AKIDCONTAINER0000001",
+      SecretAccessKey: "containerSecretDoNotPrint",
+      Token: "containerToken",
+      Expiration: new Date(Date.now() + 3600_000).toISOString(),
+    }));
+  try {
+    await withStandin(STREAM, { live: true }, async (standin, dir) => {
+      const r = await kvsaudio(
+        ["pull", "--endpoint-url", standin.url, "--arn", ARN, "--start", "earliest", "--idle-timeout", "0.5"].concat(
+          ["--out", `${dir}/out`, "--json"],
+        ),
+        {
+          env: {
+            AWS_CONFIG_FILE: `${dir}/none-config`,
+            AWS_SHARED_CREDENTIALS_FILE: `${dir}/none-credentials`,
+            AWS_EC2_METADATA_DISABLED: "true",
+            AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${creds.addr.port}/creds`,
+            AWS_PROFILE: "default",
+          },
+        },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(lastEvent(r).fragments, F.length);
+      const auth = standin.requests.map((q) => q.headers["authorization"] ?? "");
+      assert.ok(auth.length > 0 && auth.every((a) => a.includes("Credential=AKIDCONTAINER0000001/")), auth[0]);
+    });
+  } finally {
+    ac.abort();
+    await creds.finished;
+  }
 });
 
 Deno.test("a session reaching its age limit reconnects at a fragment boundary with no loss or duplicates", async () => {

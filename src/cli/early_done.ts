@@ -1,7 +1,7 @@
 /**
  * The done event of a `pull` or `extract` refused before its run exists (an
  * option error such as `--tracks foo`, an unknown option, a bad INI file),
- * so that with `--json` on the command line every run ends with
+ * so that with `--json` every run ends with
  * `{"event":"done",…}`, as runs refused later do ({@linkcode CallRun.refused}).
  *
  * @example
@@ -20,15 +20,30 @@ import { clip, hideSecrets, jsonLine } from "./sanitize.ts";
 /** Errors whose run printed its own done event (or knew it needs none). */
 const announced = new WeakSet<object>();
 
+/** What the options said (config file included) for errors raised once they were read. */
+const resolved = new WeakMap<object, { json: boolean; toStderr: boolean }>();
+
+/**
+ * Note, for `e` raised once the command line and config file were read, what
+ * `values` say about `--json` and `--out -`; returns `e` (to rethrow).
+ */
+export function withOptions(e: unknown, values: Record<string, unknown>): unknown {
+  if (typeof e === "object" && e !== null) {
+    resolved.set(e, { json: values.json === true, toStderr: values.out === "-" });
+  }
+  return e;
+}
+
 /** Note that `e`'s run has ended with its own done event. */
 export function markAnnounced(e: object): void {
   announced.add(e);
 }
 
 /**
- * The done event line for `e` when `command` is `pull` or `extract`, `--json`
- * is among `args` (before `--`) and no run announced `e`; `toStderr` when the
- * audio goes to stdout (`--out -`), as the events of a run do then.
+ * The done event line for `e` when `command` is `pull` or `extract`, no run
+ * announced `e`, and `--json` was given: as the options said
+ * ({@linkcode withOptions}), else as `args` say (before `--`); `toStderr`
+ * when the audio goes to stdout (`--out -`), as the events of a run do then.
  */
 export function earlyDone(
   command: string | undefined,
@@ -36,8 +51,10 @@ export function earlyDone(
   e: KvsAudioError,
 ): { line: string; toStderr: boolean } | undefined {
   if ((command !== "pull" && command !== "extract") || announced.has(e)) return undefined;
-  let json = false, toStderr = false;
-  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+  const known = resolved.get(e);
+  let json = known?.json ?? false, toStderr = known?.toStderr ?? false;
+  // Refused while reading the options: the command line is all there is to go by.
+  for (let i = 0; !known && i < args.length && args[i] !== "--"; i++) {
     const a = args[i];
     if (a === "--json") json = true;
     else if (a === "--out" || a === "-o") toStderr = args[i + 1] === "-";

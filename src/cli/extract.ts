@@ -22,6 +22,7 @@ import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
 import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
+import { withOptions } from "./early_done.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
 const COMMIT_INTERVAL_MS = 100;
@@ -49,13 +50,18 @@ export async function extractCommand(args: string[]): Promise<number> {
     return 0;
   }
   await applyConfig("extract", values, EXTRACT_OPTIONS, str(values, "config"));
-  if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
-  const out = outputOptions("extract", values);
-  // Input read faster than real time: rewrite the WAV headers at most every
-  // 100 ms instead of after each fragment (the files are valid at every moment
-  // either way). Live input (a pipe) also commits, and shows progress,
-  // whenever reading may have to wait for the writer.
-  const writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
+  let out, writer;
+  try {
+    if (positionals.length !== 1) throw new UsageError("extract: give exactly one input (a file, or - for stdin)");
+    out = outputOptions("extract", values);
+    // Input read faster than real time: rewrite the WAV headers at most every
+    // 100 ms instead of after each fragment (the files are valid at every moment
+    // either way). Live input (a pipe) also commits, and shows progress,
+    // whenever reading may have to wait for the writer.
+    writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
+  } catch (e) {
+    throw withOptions(e, values); // for the done event of a refused --json run
+  }
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
   const name = positionals[0] === "-" ? "stdin" : positionals[0];
   const run = new CallRun(writer, reporter, name);

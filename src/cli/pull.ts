@@ -24,6 +24,7 @@ import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
+import { withOptions } from "./early_done.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
 import { CALL_HELP, type CallOutputOptions, outputOptions } from "./output_options.ts";
@@ -233,10 +234,15 @@ function stopBefore(plan: PullPlan, f: Fragment, firstMs: number | undefined): S
   return undefined;
 }
 
-/** One line for a warning of the AWS SDK (they come as several, indented). */
-export function sdkWarning(message: string): string {
+/**
+ * One line for a warning the AWS SDK prints (they come as several, indented);
+ * `profileFlag` tells whether the profile came from `--profile`.
+ */
+export function sdkWarning(message: string, profileFlag: boolean): string {
   if (/Multiple credential sources detected/.test(message)) {
-    return "both AWS_PROFILE and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the profile's credentials are used";
+    return `both ${
+      profileFlag ? "--profile" : "AWS_PROFILE"
+    } and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set: the AWS SDK takes the profile and ignores the keys`;
   }
   return `AWS SDK: ${message.replace(/\s+/g, " ").trim()}`;
 }
@@ -253,8 +259,13 @@ export async function pullCommand(args: string[]): Promise<number> {
   const eventPath = str(values, "event");
   // The outputs and the reporter come from the options alone: the event may only settle contact-id against
   // follow-stream defaults, which neither depends on.
-  const early = outputOptions("pull", withValues(values, { "contact-id": undefined, "follow-stream": undefined }));
-  const writer = new CallWriter(early.writer);
+  let early, writer;
+  try {
+    early = outputOptions("pull", withValues(values, { "contact-id": undefined, "follow-stream": undefined }));
+    writer = new CallWriter(early.writer);
+  } catch (e) {
+    throw withOptions(e, values); // for the done event of a refused --json run
+  }
   const toStderr = early.writer.outDir === "-";
   const reporter = new Reporter({ json: early.json, toStderr, verbose: early.verbose });
   const run = new CallRun(writer, reporter, "stream");
@@ -297,7 +308,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     clients = await kvs.createKvsClients({
       ...plan.aws,
       fallbackRegion: arnRegion,
-      onSdkWarning: (m) => reporter.warning(sdkWarning(m)),
+      onSdkWarning: (m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))),
     });
     try {
       kvs.checkStreamRegion(plan.stream, clients.region);
@@ -418,9 +429,10 @@ export async function pullCommand(args: string[]): Promise<number> {
       );
     }
     return run.done();
-  } catch (e) {
+  } catch (caught) {
     status.clear();
     if (sourceCounts) run.extra = sourceCounts();
+    const e = kvs.blameMissingProfile(caught, plan.aws.profile);
     if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;

@@ -27,6 +27,9 @@ import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-a
 import { UsageError } from "../errors.ts";
 import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
 import { checkEndpointUrl } from "./endpoint_url.ts";
+import { checkProfile } from "./profiles.ts";
+
+export { checkProfile };
 
 /** AWS settings taken from the command line. */
 export interface AwsOptions {
@@ -62,9 +65,9 @@ export interface KvsClientOptions extends AwsOptions {
    */
   responseTimeoutMs?: number;
   /**
-   * Where the SDK's warnings go (e.g. "Multiple credential sources detected"
-   * when both AWS_PROFILE and key variables are set), as one string each;
-   * default: the SDK's own (`console.warn`, several lines).
+   * Where the warnings the SDK prints itself go (its credential providers'
+   * "Multiple credential sources detected" when a profile and key variables
+   * are both set), as one string each; default: `console.warn`, several lines.
    */
   onSdkWarning?: (message: string) => void;
 }
@@ -101,12 +104,9 @@ export interface KvsClients {
  */
 export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
-  // With credentials given, a profile only names where the region may come from. AWS_PROFILE is
-  // checked like --profile (as the AWS CLI does): the SDK then skips the environment's keys for it.
-  if (!opts.credentials) {
-    if (opts.profile) await checkProfile(opts.profile);
-    else if (Deno.env.get("AWS_PROFILE")) await checkProfile(Deno.env.get("AWS_PROFILE")!, "AWS_PROFILE");
-  }
+  // With credentials given, a profile only names where the region may come from. (An AWS_PROFILE no
+  // file defines is not refused here: container, web-identity or instance credentials may still come.)
+  if (opts.profile && !opts.credentials) await checkProfile(opts.profile);
   const base = {
     ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -166,55 +166,20 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   };
 }
 
-/** An SDK logger that hands on warnings only (the SDK's debug and info lines are its own business). */
+/**
+ * An SDK logger that hands on the warnings the SDK would print itself (its
+ * credential providers fall back to `console.warn`, e.g. "Multiple credential
+ * sources detected"); the rest stays as quiet as the SDK's default logger.
+ */
 function sdkLogger(onWarning: (message: string) => void) {
   const quiet = () => {};
   return {
     debug: quiet,
     info: quiet,
-    warn: (...parts: unknown[]) => onWarning(parts.map(String).join(" ")),
+    warn: (...parts: unknown[]) => {
+      const message = parts.map(String).join(" ");
+      if (message.startsWith("@aws-sdk/credential-provider")) onWarning(message);
+    },
     error: quiet,
   };
-}
-
-/**
- * Refuse (UsageError, exit 2) a `--profile` that neither shared AWS file
- * defines, before any call: the SDK would only say that no provider gave
- * credentials. Files: AWS_CONFIG_FILE (default ~/.aws/config, sections
- * `[profile NAME]`, `[default]`) and AWS_SHARED_CREDENTIALS_FILE (default
- * ~/.aws/credentials, sections `[NAME]`). `from` names where the profile came
- * from (`--profile` or `AWS_PROFILE`) in the message.
- *
- * @example
- * ```ts
- * import { checkProfile } from "./client.ts";
- * await checkProfile("prod"); // throws UsageError unless [profile prod] or [prod] is defined
- * ```
- */
-export async function checkProfile(profile: string, from = "--profile"): Promise<void> {
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ??
-    `${Deno.env.get("HOMEDRIVE") ?? ""}${Deno.env.get("HOMEPATH") ?? ""}`;
-  const files = [
-    { path: Deno.env.get("AWS_CONFIG_FILE") ?? `${home}/.aws/config`, config: true },
-    { path: Deno.env.get("AWS_SHARED_CREDENTIALS_FILE") ?? `${home}/.aws/credentials`, config: false },
-  ];
-  for (const f of files) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(f.path);
-    } catch {
-      continue; // a missing or unreadable file defines nothing
-    }
-    // Section headers as the SDK reads them: names kept whole (dots included), `[profile NAME]` in the
-    // config file (`[default]` and `[profile default]` both name the default profile).
-    for (const m of text.matchAll(/^\s*\[\s*([^\]]*?)\s*\]/gm)) {
-      const name = f.config ? m[1].replace(/^profile\s+/, "") : m[1];
-      if (name === profile && (!f.config || m[1] !== name || name === "default")) return;
-    }
-  }
-  throw new UsageError(
-    `AWS profile '${profile}' not found in ${files.map((f) => f.path).join(" or ")}: check ${
-      from === "AWS_PROFILE" ? "AWS_PROFILE" : "--profile or AWS_PROFILE"
-    }`,
-  );
 }

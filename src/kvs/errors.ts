@@ -25,6 +25,7 @@
 
 import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
+import { missingProfileMessage, profileDefined } from "./profiles.ts";
 
 /** The KVS API a call was for; picks the IAM permissions named in messages. */
 export type KvsApi = "GetDataEndpoint" | "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
@@ -267,6 +268,29 @@ export function notKvsResponse(err: unknown): string | undefined {
 /** "the endpoint URL" or "the endpoint". */
 function theEndpoint(ctx: ClassifyContext): string {
   return ctx.endpoint ? `the endpoint ${ctx.endpoint}` : "the endpoint";
+}
+
+/**
+ * A run that found no credentials while AWS_PROFILE names a profile neither
+ * shared AWS file defines (and no `profile` was given, which would beat it):
+ * that is the likely cause, so say so (UsageError, exit 2). The SDK skips the
+ * key variables for AWS_PROFILE, so it is not refused up front: container,
+ * web-identity or instance credentials may still come. Other errors pass
+ * through.
+ *
+ * @example
+ * ```ts
+ * import { blameMissingProfile } from "./errors.ts";
+ * function example(err: unknown) {
+ *   throw blameMissingProfile(err, undefined); // with AWS_PROFILE=nosuch: "AWS profile 'nosuch' not found in …"
+ * }
+ * ```
+ */
+export function blameMissingProfile(err: unknown, profile: string | undefined): unknown {
+  if (profile || !(err instanceof AwsError) || !CREDENTIALS_MISSING.has(err.code ?? "")) return err;
+  const fromEnv = Deno.env.get("AWS_PROFILE");
+  if (!fromEnv || profileDefined(fromEnv)) return err;
+  return new UsageError(missingProfileMessage(fromEnv, "AWS_PROFILE"), { cause: err });
 }
 
 /**

@@ -30,6 +30,7 @@ export {
 export { type DataApiName, getDataEndpoint } from "./data_endpoint.ts";
 export { checkEndpointUrl } from "./endpoint_url.ts";
 export {
+  blameMissingProfile,
   type Classification,
   classifyAwsError,
   type ClassifyContext,

@@ -1,0 +1,136 @@
+/**
+ * Named AWS profiles as the AWS SDK finds them: the shared config file
+ * (AWS_CONFIG_FILE, else ~/.aws/config: `[profile NAME]`, `[default]`) and
+ * credentials file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials:
+ * `[NAME]`), with the SDK's rules: an empty variable means the default path,
+ * a leading `~/` is the home directory, and a section counts once it holds a
+ * setting.
+ *
+ * @example
+ * ```ts
+ * import { profileDefined } from "./profiles.ts";
+ * if (!profileDefined("prod")) console.log("no profile prod in the AWS files");
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+
+/** The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH. */
+function homeDir(): string {
+  const env = (name: string) => Deno.env.get(name) || undefined;
+  return env("HOME") ?? env("USERPROFILE") ??
+    (env("HOMEPATH") !== undefined ? `${env("HOMEDRIVE") ?? "C:/"}${env("HOMEPATH")}` : "");
+}
+
+/**
+ * Where the SDK reads the two shared AWS files.
+ *
+ * @example
+ * ```ts
+ * import { awsFilePaths } from "./profiles.ts";
+ * const { config, credentials } = awsFilePaths(); // e.g. /home/me/.aws/config, /home/me/.aws/credentials
+ * ```
+ */
+export function awsFilePaths(): { config: string; credentials: string } {
+  const home = homeDir();
+  const path = (variable: string, fallback: string) => {
+    const p = Deno.env.get(variable) || `${home}/.aws/${fallback}`;
+    return p.startsWith("~/") ? `${home}/${p.slice(2)}` : p;
+  };
+  return { config: path("AWS_CONFIG_FILE", "config"), credentials: path("AWS_SHARED_CREDENTIALS_FILE", "credentials") };
+}
+
+/** A section name the SDK reads as `PREFIX NAME` (`[profile "x"]` included). */
+const PREFIXED = /^([\w-]+)\s(["'])?([\w-@+.%:/]+)\2$/;
+const SECTION_TYPES = new Set(["profile", "sso-session", "services"]);
+
+/**
+ * The profile names one file defines, parsed as the SDK's `parseIni` does:
+ * in the config file `[profile NAME]` and `[default]`, in the credentials file
+ * `[NAME]`; only sections with at least one setting.
+ *
+ * @example
+ * ```ts
+ * import { definedProfiles } from "./profiles.ts";
+ * definedProfiles("[profile prod]\nregion = eu-west-1\n[empty]\n", true); // Set { "prod" }
+ * ```
+ */
+export function definedProfiles(text: string, configFile: boolean): Set<string> {
+  const names = new Set<string>();
+  let section: string | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.split(/(^|\s)[;#]/)[0].trim();
+    if (line[0] === "[" && line[line.length - 1] === "]") {
+      const name = line.slice(1, -1);
+      const m = PREFIXED.exec(name);
+      // The SDK's keys: `profile.NAME` (whose prefix the config file drops), others as written.
+      section = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (section === undefined || eq <= 0 || line.slice(eq + 1).trim() === "") continue;
+    if (!configFile) names.add(section);
+    else if (section === "default") names.add("default");
+    else if (section.startsWith("profile.")) names.add(section.slice("profile.".length));
+  }
+  return names;
+}
+
+/**
+ * Whether either shared AWS file defines `profile` (a missing or unreadable
+ * file defines nothing).
+ *
+ * @example
+ * ```ts
+ * import { profileDefined } from "./profiles.ts";
+ * profileDefined("default");
+ * ```
+ */
+export function profileDefined(profile: string): boolean {
+  const { config, credentials } = awsFilePaths();
+  for (const [path, configFile] of [[config, true], [credentials, false]] as const) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch {
+      continue;
+    }
+    if (definedProfiles(text, configFile).has(profile)) return true;
+  }
+  return false;
+}
+
+/**
+ * The message for a profile that neither shared AWS file defines; `from`
+ * names where it came from (`--profile` or `AWS_PROFILE`).
+ *
+ * @example
+ * ```ts
+ * import { missingProfileMessage } from "./profiles.ts";
+ * missingProfileMessage("prod", "--profile"); // "AWS profile 'prod' not found in …/config or …/credentials: check --profile or AWS_PROFILE"
+ * ```
+ */
+export function missingProfileMessage(profile: string, from: "--profile" | "AWS_PROFILE"): string {
+  const { config, credentials } = awsFilePaths();
+  return from === "AWS_PROFILE"
+    ? `AWS profile '${profile}' (AWS_PROFILE) not found in ${config} or ${credentials}, and no other source gave credentials: check AWS_PROFILE`
+    : `AWS profile '${profile}' not found in ${config} or ${credentials}: check --profile or AWS_PROFILE`;
+}
+
+/**
+ * Refuse (UsageError, exit 2) a `--profile` that neither shared AWS file
+ * defines, before any call: the SDK would only say that no provider gave
+ * credentials.
+ *
+ * @example
+ * ```ts
+ * import { checkProfile } from "./profiles.ts";
+ * await checkProfile("prod"); // throws UsageError unless [profile prod] or [prod] is defined
+ * ```
+ */
+export function checkProfile(profile: string): Promise<void> {
+  return profileDefined(profile)
+    ? Promise.resolve()
+    : Promise.reject(new UsageError(missingProfileMessage(profile, "--profile")));
+}
