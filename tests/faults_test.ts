@@ -616,6 +616,14 @@ Deno.test("in-process: a server that never answers GetMedia or GetDataEndpoint: 
       );
       outcome("in-process AwsError 4");
       assert.equal(standin.requests.filter((q) => q.path === path).length, 2, `${path}: tried, retried once`);
+      // Also with idle timeout 0 (never finish on a quiet body): was a hang, the deadline was off then.
+      await assert.rejects(
+        () =>
+          pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 0, idleTimeoutMs: 0 }, {
+            responseTimeoutMs: 150,
+          }),
+        (e: Error & { exitCode?: number }) => e.exitCode === 4 && /sent no response within/.test(e.message),
+      );
     } finally {
       await standin.close();
     }

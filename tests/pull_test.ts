@@ -122,6 +122,29 @@ Deno.test("bodies that end early (cleanly) mid-fragment: the partial fragment is
   }
 });
 
+Deno.test("CLI pull from a continuation token with nothing after it: the done event gives the same token back", async () => {
+  // Was: continuationToken null, so a script resuming from the done event lost its place.
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    const last = F.at(-1)!.continuationToken;
+    const args = ["--arn", ARN, "--continuation-token", last, "--idle-timeout", "0.3", "--out", dir];
+    const r = await pullCli(standin.url, [...args, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = jsonLines(r.stdoutText).at(-1);
+    assert.deepEqual([done.event, done.fragments, done.lastFragmentNumber, done.continuationToken], [
+      "done",
+      0,
+      null,
+      last,
+    ]);
+    const text = await pullCli(standin.url, [...args, "--force"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdoutText,
+      new RegExp(`^continuation token: ${last} \\(the one given: no fragment was written\\)$`, "m"),
+    );
+  });
+});
+
 Deno.test("without continuation tokens the resume uses FRAGMENT_NUMBER; repeated fragments are dropped (BigInt compare)", async () => {
   const s = connectStream({ fragments: 6, continuationTokens: false });
   for (const mode of ["inclusive", "after"] as const) {

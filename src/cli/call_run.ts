@@ -69,6 +69,12 @@ export class CallRun {
   #count = 0;
   /** Extra fields for the done event (pull adds its own). */
   extra: Record<string, unknown> = {};
+  /**
+   * The continuation token the run started from (`pull --continuation-token`):
+   * the done event's token while no fragment is written, so that a later run
+   * resumes from the same place.
+   */
+  startToken: string | undefined;
 
   constructor(writer: CallWriter, reporter: Reporter, source: string) {
     this.#writer = writer;
@@ -211,7 +217,7 @@ export class CallRun {
       reason,
       fragments: w.durable.fragments,
       lastFragmentNumber: clipOrNull(this.#lastFragment),
-      continuationToken: clipOrNull(this.#token),
+      continuationToken: clipOrNull(this.#lastFragment === undefined ? this.startToken : this.#token),
       samples: { from_customer: w.durable.frames.from, to_customer: w.durable.frames.to },
     };
   }
@@ -325,6 +331,10 @@ export class CallRun {
         `last fragment: ${displayText(s.lastFragmentNumber, 64)}; continuation token: ${
           displayText(s.continuationToken ?? "-", 140)
         }`,
+      );
+    } else if (s.continuationToken !== null) {
+      this.#rep.text(
+        `continuation token: ${displayText(s.continuationToken, 140)} (the one given: no fragment was written)`,
       );
     }
     this.#rep.flush();

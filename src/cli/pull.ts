@@ -300,6 +300,7 @@ export async function pullCommand(args: string[]): Promise<number> {
       if (configured.has("follow-stream")) values["follow-stream"] = false;
     }
     plan = planPull(values, event);
+    if (plan.selector.type === "CONTINUATION_TOKEN" && !plan.archived) run.startToken = plan.selector.token;
     out = outputOptions("pull", values);
     kvs = await import("../kvs/mod.ts");
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;

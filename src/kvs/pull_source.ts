@@ -131,10 +131,11 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const idleMs = o.idleTimeoutMs ?? 5000;
     const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
     // GetMedia may hold its headers back until it has something to send: wait for them at least as long
-    // as for an idle body (the body itself is timed by the idle guard, never cut by this).
-    // --idle-timeout 0 (never finish): wait for them as long as it takes, too.
+    // as for an idle body (the body itself is timed by the idle guard, never cut by this). With
+    // --idle-timeout 0 (never finish on a quiet body) the response deadline still holds: a server that
+    // never answers is retried, then an error, never a hang.
     const responseMs = o.clients.responseTimeoutMs;
-    const headersMs = idleMs > 0 && responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
+    const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
     /** Bodies since the last whole fragment that ended inside the next one. */
