@@ -32,6 +32,11 @@ function flagsOfArray(f: Fragment): string {
   if (f.isError) flags.push(`error=${displayTextRegex(f.kvs.errorCode!, 32)}`);
   const lastCluster = f.clusters.at(-1);
   if (lastCluster && f.tags.some((t) => t.offset > lastCluster.offset)) flags.push("tags-after");
+  const ids = new Set(
+    f.tags.filter((t) => t.name === "ContactId" && typeof t.value === "string" && t.value !== "")
+      .map((t) => t.value),
+  );
+  if (ids.size > 1) flags.push("contact-mixed");
   if (f.clusters.length === 0) flags.push("no-cluster");
   if (f.clusters.length > 1) flags.push(`clusters=${f.clusters.length}`);
   if (f.unknownElements > 0) flags.push(`unknown-elements=${f.unknownElements}`);
@@ -47,7 +52,7 @@ function textLineArray(f: Fragment): string {
     String(f.size).padStart(8),
     displayTextRegex(k.fragmentNumber ?? "-", 64).padEnd(47),
     isoTimeDate(k.producerTimestampMs).padEnd(24),
-    displayTextRegex(f.contactId ?? "-", 64).padEnd(36),
+    displayTextRegex(f.contactId || "-", 64).padEnd(36),
     counts.padEnd(11),
     (f.durationMs / 1000).toFixed(3).padStart(7),
     flagsOfArray(f),

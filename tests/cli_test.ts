@@ -127,8 +127,25 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
   const mixed = await tempFile(m);
   const mj = jsonLines((await kvsaudio(["inspect", "--json", mixed])).stdoutText);
   assert.deepEqual(mj.at(-1).summary.contactIds, ["c-1", "c-3"]);
-  assert.match((await kvsaudio(["inspect", mixed])).stdoutText, /contact ids: c-1, c-3/);
+  // … and per fragment (was: only the first, no flag).
+  assert.deepEqual(mj.map((o) => o.contactIds).slice(0, 2), [["c-1"], ["c-1", "c-3"]]);
+  const mixedText = (await kvsaudio(["inspect", mixed])).stdoutText;
+  assert.match(mixedText, /contact ids: c-1, c-3/);
+  assert.deepEqual(mixedText.split("\n").slice(1, 3).map((l) => l.endsWith("contact-mixed")), [false, true]);
   await Deno.remove(mixed);
+  // A producer time out of a Date's range is null in --json (was "-", the text column's placeholder); an empty
+  // MILLIS_BEHIND_NOW is null (was 0); an empty ContactId is "-" in the text column (was blank, shifting columns).
+  const odd = connectStream({ fragments: 1, contactIds: [""], millisBehindNow: () => "" });
+  const oddBytes = odd.bytes.slice();
+  const pts = new TextDecoder("latin1").decode(oddBytes).indexOf((odd.fragments[0].producerMs / 1000).toFixed(3));
+  assert.ok(pts > 0);
+  oddBytes.set(new TextEncoder().encode("99999999999999"), pts);
+  const oddPath = await tempFile(oddBytes);
+  const oj = jsonLines((await kvsaudio(["inspect", "--json", oddPath])).stdoutText)[0];
+  assert.deepEqual([oj.producerTimestamp, oj.producerTimestampMs, oj.millisBehindNow], [null, 99999999999999000, null]);
+  const oddLine = (await kvsaudio(["inspect", oddPath])).stdoutText.split("\n")[1];
+  assert.match(oddLine, /\d{47}  - {25}- {37}1:16/, oddLine);
+  await Deno.remove(oddPath);
   const tree = await kvsaudio(["inspect", "--tree", path]);
   assert.equal(tree.code, 0);
   assert.equal((tree.stdoutText.match(/SimpleBlock:/g) ?? []).length, 96);

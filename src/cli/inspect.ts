@@ -59,15 +59,16 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     complete: f.complete,
     closedBy: f.closedBy,
     fragmentNumber: clipOrNull(k.fragmentNumber),
-    producerTimestamp: k.producerTimestampMs !== undefined ? isoTime(k.producerTimestampMs) : null,
+    producerTimestamp: isoOrNull(k.producerTimestampMs),
     producerTimestampMs: k.producerTimestampMs ?? null,
-    serverTimestamp: k.serverTimestampMs !== undefined ? isoTime(k.serverTimestampMs) : null,
+    serverTimestamp: isoOrNull(k.serverTimestampMs),
     serverTimestampMs: k.serverTimestampMs ?? null,
     millisBehindNow: k.millisBehindNow ?? null,
     continuationToken: clipOrNull(k.continuationToken),
     errorCode: clipOrNull(k.errorCode),
     errorId: clipOrNull(k.errorId),
     contactId: clipOrNull(f.contactId),
+    contactIds: contactIds(f).map((c) => clip(c)),
     instanceId: clipOrNull(f.instanceId),
     mimeType: clipOrNull(f.mimeType),
     docType: clipOrNull(f.docType),
@@ -90,11 +91,29 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
   };
 }
 
+/** An ISO 8601 time, or null for none or one out of a Date's range (the text column's "-"). */
+function isoOrNull(ms: number | undefined): string | null {
+  const iso = isoTime(ms);
+  return iso === "-" ? null : iso;
+}
+
+/** The fragment's distinct non-empty ContactId values, in order (more than one: its tags disagree). */
+function contactIds(f: Fragment): string[] {
+  const ids: string[] = [];
+  for (const t of f.tags) {
+    if (t.name === "ContactId" && typeof t.value === "string" && t.value !== "" && !ids.includes(t.value)) {
+      ids.push(t.value);
+    }
+  }
+  return ids;
+}
+
 function flagsOf(f: Fragment): string {
   let flags = "";
   if (!f.complete) flags = f.closedBy === "bad-data" ? "bad-data" : "truncated";
   if (f.isError) flags = addFlag(flags, `error=${displayText(f.kvs.errorCode!, 32)}`);
   if (f.hasTagAfterCluster()) flags = addFlag(flags, "tags-after");
+  if (contactIds(f).length > 1) flags = addFlag(flags, "contact-mixed");
   const clusters = f.clusters.length;
   if (clusters === 0) flags = addFlag(flags, "no-cluster");
   if (clusters > 1) flags = addFlag(flags, `clusters=${clusters}`);
@@ -121,7 +140,7 @@ export function textLine(f: Fragment): string {
     padStart(String(f.size), 8) + "  " +
     padEnd(displayText(k.fragmentNumber ?? "-", 64), 47) + "  " +
     padEnd(isoTime(k.producerTimestampMs), 24) + "  " +
-    padEnd(displayText(f.contactId ?? "-", 64), 36) + "  " +
+    padEnd(displayText(f.contactId || "-", 64), 36) + "  " +
     padEnd(counts || "-", 11) + "  " +
     lastDurationText + "  " +
     flagsOf(f);

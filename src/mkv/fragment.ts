@@ -397,8 +397,9 @@ export class Fragment {
           k.producerTimestampMs ??= parseKvsTimestamp(v);
           break;
         case "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW": {
-          const n = Number(v.trim());
-          if (Number.isFinite(n)) k.millisBehindNow ??= n;
+          // Digits only: Number("") is 0, and an empty tag says nothing.
+          const t = v.trim();
+          if (/^\d{1,15}$/.test(t)) k.millisBehindNow ??= Number(t);
           break;
         }
         case "AWS_KINESISVIDEO_CONTINUATION_TOKEN":
