@@ -52,7 +52,13 @@ function textLineArray(f: Fragment): string {
     String(f.size).padStart(8),
     displayTextRegex(k.fragmentNumber ?? "-", 64).padEnd(47),
     isoTimeDate(k.producerTimestampMs).padEnd(24),
-    displayTextRegex(f.contactId || "-", 64).padEnd(36),
+    displayTextRegex(
+      f.contactId || f.tags.find((t) => t.name === "ContactId" && typeof t.value === "string" && t.value)?.value as
+        | string
+        | undefined ||
+        "-",
+      64,
+    ).padEnd(36),
     counts.padEnd(11),
     (f.durationMs / 1000).toFixed(3).padStart(7),
     flagsOfArray(f),

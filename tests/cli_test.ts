@@ -133,6 +133,15 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
   assert.match(mixedText, /contact ids: c-1, c-3/);
   assert.deepEqual(mixedText.split("\n").slice(1, 3).map((l) => l.endsWith("contact-mixed")), [false, true]);
   await Deno.remove(mixed);
+  // A fragment whose first ContactId tag is empty (NULs) is the next one's, as the demuxer has it (was "-" in the
+  // text column and "" in --json, while contactIds said otherwise).
+  const e = s.bytes.slice();
+  e.fill(0, new TextDecoder("latin1").decode(e).indexOf("c-1"), new TextDecoder("latin1").decode(e).indexOf("c-1") + 3);
+  const emptyFirst = await tempFile(e);
+  const ej = jsonLines((await kvsaudio(["inspect", "--json", emptyFirst])).stdoutText)[0];
+  assert.deepEqual([ej.contactId, ej.contactIds], ["c-1", ["c-1"]]);
+  assert.match((await kvsaudio(["inspect", emptyFirst])).stdoutText.split("\n")[1], /\.\d{3}Z  c-1 /);
+  await Deno.remove(emptyFirst);
   // A producer time out of a Date's range is null in --json (was "-", the text column's placeholder); an empty
   // MILLIS_BEHIND_NOW is null (was 0); an empty ContactId is "-" in the text column (was blank, shifting columns).
   const odd = connectStream({ fragments: 1, contactIds: [""], millisBehindNow: () => "" });
@@ -561,6 +570,8 @@ Deno.test("SIGTERM while extract waits for a FIFO writer, or pull for its --even
         "--out",
         `${dir}/out2`,
         "--json",
+        "--continuation-token",
+        "tok-123",
       ]]
     ) {
       const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
@@ -573,6 +584,8 @@ Deno.test("SIGTERM while extract waits for a FIFO writer, or pull for its --even
       // --json output still ends with its done event.
       const done = jsonLines(await stdout).at(-1);
       assert.deepEqual([done.event, done.reason, done.signal, done.fragments], ["done", "interrupted", "SIGTERM", 0]);
+      // A pull started from a token gives it back (was null: it was taken only after the event was read).
+      assert.equal(done.continuationToken, args[0] === "pull" ? "tok-123" : null);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

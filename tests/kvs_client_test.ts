@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { homedir } from "node:os";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../src/errors.ts";
 import { awsFilePaths, definedProfiles, profileDefined } from "../src/kvs/profiles.ts";
 import {
@@ -758,8 +759,40 @@ Deno.test("AWS files found and read as the SDK does: empty variables, ~/ paths, 
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+  // No HOME (nor USERPROFILE, HOMEPATH): the account's home directory, as the SDK's os.homedir() (was "").
+  await withEnv({ HOME: "", USERPROFILE: undefined, HOMEPATH: undefined, AWS_CONFIG_FILE: undefined }, () => {
+    assert.equal(awsFilePaths().config, `${homedir()}/.aws/config`);
+    return Promise.resolve();
+  });
+  // A [__proto__] section makes the SDK read the whole file as empty.
+  assert.equal(definedProfiles("[profile a]\nx=1\n[__proto__]\ny=2\n", true).size, 0);
   assert.deepEqual([...definedProfiles("[default]\nx=1\n[profile default]\ny=2\n[other]\nz=3\n", true)], ["default"]);
   assert.deepEqual([...definedProfiles("[a]\nx=1\n[profile b]\ny=2\n", false)], ["a", "profile.b"]);
+});
+
+Deno.test("onSdkWarning: a credential provider's warning in several calls comes as one; other SDK warnings stay quiet", async () => {
+  const warnings: string[] = [];
+  await withEnv({
+    ...NO_AWS_FILES,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/kvsaudio-test-creds",
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:9/creds",
+  }, async () => {
+    const clients = await createKvsClients({ region: REGION, onSdkWarning: (m) => warnings.push(m) });
+    try {
+      // Was: only the first line ("… you have set both …"), not which one wins.
+      await catchError(clients.control.config.credentials());
+      const logger = clients.control.config.logger;
+      logger.warn("Expected string, got number"); // a serde warning the SDK's default logger keeps quiet
+      await Promise.resolve();
+    } finally {
+      clients.destroy();
+    }
+  });
+  assert.deepEqual(warnings, [
+    "@aws-sdk/credential-provider-http: you have set both awsContainerCredentialsRelativeUri and awsContainerCredentialsFullUri. awsContainerCredentialsRelativeUri will take precedence.",
+  ]);
 });
 
 Deno.test("backoffDelays: exponential, full jitter, capped, seedable", () => {

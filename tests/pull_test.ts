@@ -142,6 +142,13 @@ Deno.test("CLI pull from a continuation token with nothing after it: the done ev
       text.stdoutText,
       new RegExp(`^continuation token: ${last} \\(the one given: no fragment was written\\)$`, "m"),
     );
+    // However the run is refused: outputs in the way, a bad option (was null for both, the token for others).
+    for (const extra of [[], ["--tracks", "foo"]]) {
+      const refused = await pullCli(standin.url, [...args, "--json", ...extra]);
+      assert.equal(refused.code, 2, refused.stderr);
+      const d = jsonLines(refused.stdoutText).at(-1);
+      assert.deepEqual([d.event, d.reason, d.continuationToken], ["done", "error", last], extra.join(" "));
+    }
   });
 });
 

@@ -21,15 +21,34 @@ import { clip, hideSecrets, jsonLine } from "./sanitize.ts";
 const announced = new WeakSet<object>();
 
 /** What the options said (config file included) for errors raised once they were read. */
-const resolved = new WeakMap<object, { json: boolean; toStderr: boolean }>();
+const resolved = new WeakMap<object, { json: boolean; toStderr: boolean; token?: string }>();
+
+/** A continuation token as KVS makes them (`pull --continuation-token`). */
+const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/**
+ * The `--continuation-token` a pull starts from, if it is one: the done event
+ * gives it back while no fragment is written, so a script keeps its place.
+ *
+ * @example
+ * ```ts
+ * import { startToken } from "./early_done.ts";
+ * startToken({ "continuation-token": "91343852333181551234925834077012571618243808844" }); // that token
+ * ```
+ */
+export function startToken(values: Record<string, unknown>): string | undefined {
+  const t = values["continuation-token"];
+  return typeof t === "string" && TOKEN.test(t) ? t : undefined;
+}
 
 /**
  * Note, for `e` raised once the command line and config file were read, what
- * `values` say about `--json` and `--out -`; returns `e` (to rethrow).
+ * `values` say about `--json`, `--out -` and `--continuation-token`; returns
+ * `e` (to rethrow).
  */
 export function withOptions(e: unknown, values: Record<string, unknown>): unknown {
   if (typeof e === "object" && e !== null) {
-    resolved.set(e, { json: values.json === true, toStderr: values.out === "-" });
+    resolved.set(e, { json: values.json === true, toStderr: values.out === "-", token: startToken(values) });
   }
   return e;
 }
@@ -52,13 +71,17 @@ export function earlyDone(
 ): { line: string; toStderr: boolean } | undefined {
   if ((command !== "pull" && command !== "extract") || announced.has(e)) return undefined;
   const known = resolved.get(e);
-  let json = known?.json ?? false, toStderr = known?.toStderr ?? false;
+  let json = known?.json ?? false, toStderr = known?.toStderr ?? false, token = known?.token;
   // Refused while reading the options: the command line is all there is to go by.
   for (let i = 0; !known && i < args.length && args[i] !== "--"; i++) {
     const a = args[i];
     if (a === "--json") json = true;
     else if (a === "--out" || a === "-o") toStderr = args[i + 1] === "-";
     else if (a.startsWith("--out=")) toStderr = a === "--out=-";
+    else if (a === "--continuation-token") token = startToken({ "continuation-token": args[i + 1] });
+    else if (a.startsWith("--continuation-token=")) {
+      token = startToken({ "continuation-token": a.slice("--continuation-token=".length) });
+    }
   }
   if (!json) return undefined;
   const zero = { from_customer: 0, to_customer: 0 };
@@ -67,7 +90,7 @@ export function earlyDone(
     reason: "error",
     fragments: 0,
     lastFragmentNumber: null,
-    continuationToken: null,
+    continuationToken: command === "pull" ? token ?? null : null,
     samples: zero,
     contactId: null,
     stopFragmentNumber: null,

@@ -67,7 +67,7 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     continuationToken: clipOrNull(k.continuationToken),
     errorCode: clipOrNull(k.errorCode),
     errorId: clipOrNull(k.errorId),
-    contactId: clipOrNull(f.contactId),
+    contactId: clipOrNull(contactIds(f)[0]),
     contactIds: contactIds(f).map((c) => clip(c)),
     instanceId: clipOrNull(f.instanceId),
     mimeType: clipOrNull(f.mimeType),
@@ -97,7 +97,11 @@ function isoOrNull(ms: number | undefined): string | null {
   return iso === "-" ? null : iso;
 }
 
-/** The fragment's distinct non-empty ContactId values, in order (more than one: its tags disagree). */
+/**
+ * The fragment's distinct non-empty ContactId values, in order (more than one:
+ * its tags disagree); the first is the one a fragment is attributed to, as the
+ * demuxer does (an empty tag says nothing).
+ */
 function contactIds(f: Fragment): string[] {
   const ids: string[] = [];
   for (const t of f.tags) {
@@ -140,7 +144,7 @@ export function textLine(f: Fragment): string {
     padStart(String(f.size), 8) + "  " +
     padEnd(displayText(k.fragmentNumber ?? "-", 64), 47) + "  " +
     padEnd(isoTime(k.producerTimestampMs), 24) + "  " +
-    padEnd(displayText(f.contactId || "-", 64), 36) + "  " +
+    padEnd(displayText(f.contactId || contactIds(f)[0] || "-", 64), 36) + "  " +
     padEnd(counts || "-", 11) + "  " +
     lastDurationText + "  " +
     flagsOf(f);

@@ -24,7 +24,7 @@ import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
-import { withOptions } from "./early_done.ts";
+import { startToken, withOptions } from "./early_done.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
 import { CALL_HELP, type CallOutputOptions, outputOptions } from "./output_options.ts";
@@ -269,6 +269,8 @@ export async function pullCommand(args: string[]): Promise<number> {
   const toStderr = early.writer.outDir === "-";
   const reporter = new Reporter({ json: early.json, toStderr, verbose: early.verbose });
   const run = new CallRun(writer, reporter, "stream");
+  // A run started from a token gives it back while it writes no fragment, however and whenever it ends.
+  run.startToken = startToken(values);
   const abort = new AbortController();
   const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
   let millisBehindNow: number | undefined;
@@ -300,7 +302,6 @@ export async function pullCommand(args: string[]): Promise<number> {
       if (configured.has("follow-stream")) values["follow-stream"] = false;
     }
     plan = planPull(values, event);
-    if (plan.selector.type === "CONTINUATION_TOKEN" && !plan.archived) run.startToken = plan.selector.token;
     out = outputOptions("pull", values);
     kvs = await import("../kvs/mod.ts");
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;

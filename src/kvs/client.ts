@@ -173,12 +173,23 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
  */
 function sdkLogger(onWarning: (message: string) => void) {
   const quiet = () => {};
+  // A provider may say one thing in several calls in a row ("… you have set both A and B." then "A will take
+  // precedence."): the lines of one synchronous burst are joined into one warning.
+  let burst: string[] | undefined;
   return {
     debug: quiet,
     info: quiet,
     warn: (...parts: unknown[]) => {
       const message = parts.map(String).join(" ");
-      if (message.startsWith("@aws-sdk/credential-provider")) onWarning(message);
+      if (burst) burst.push(message);
+      else if (message.startsWith("@aws-sdk/credential-provider")) {
+        burst = [message];
+        queueMicrotask(() => {
+          const lines = burst!;
+          burst = undefined;
+          onWarning(lines.join(" "));
+        });
+      }
     },
     error: quiet,
   };

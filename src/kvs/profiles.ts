@@ -14,13 +14,14 @@
  * @module
  */
 
+import { homedir } from "node:os";
 import { UsageError } from "../errors.ts";
 
-/** The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH. */
+/** The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH, else the account's. */
 function homeDir(): string {
   const env = (name: string) => Deno.env.get(name) || undefined;
   return env("HOME") ?? env("USERPROFILE") ??
-    (env("HOMEPATH") !== undefined ? `${env("HOMEDRIVE") ?? "C:/"}${env("HOMEPATH")}` : "");
+    (env("HOMEPATH") !== undefined ? `${env("HOMEDRIVE") ?? "C:/"}${env("HOMEPATH")}` : homedir());
 }
 
 /**
@@ -48,7 +49,8 @@ const SECTION_TYPES = new Set(["profile", "sso-session", "services"]);
 /**
  * The profile names one file defines, parsed as the SDK's `parseIni` does:
  * in the config file `[profile NAME]` and `[default]`, in the credentials file
- * `[NAME]`; only sections with at least one setting.
+ * `[NAME]`; only sections with at least one setting; none at all in a file
+ * with a `[__proto__]` section, which the SDK reads as empty.
  *
  * @example
  * ```ts
@@ -63,6 +65,8 @@ export function definedProfiles(text: string, configFile: boolean): Set<string> 
     const line = raw.split(/(^|\s)[;#]/)[0].trim();
     if (line[0] === "[" && line[line.length - 1] === "]") {
       const name = line.slice(1, -1);
+      // The SDK refuses these names and then reads the whole file as empty.
+      if (name === "__proto__" || name === "profile __proto__") return new Set();
       const m = PREFIXED.exec(name);
       // The SDK's keys: `profile.NAME` (whose prefix the config file drops), others as written.
       section = m ? (SECTION_TYPES.has(m[1]) ? `${m[1]}.${m[3]}` : undefined) : name;
