@@ -140,7 +140,7 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
   const emptyFirst = await tempFile(e);
   const ej = jsonLines((await kvsaudio(["inspect", "--json", emptyFirst])).stdoutText)[0];
   assert.deepEqual([ej.contactId, ej.contactIds], ["c-1", ["c-1"]]);
-  assert.match((await kvsaudio(["inspect", emptyFirst])).stdoutText.split("\n")[1], /\.\d{3}Z  c-1 /);
+  assert.match((await kvsaudio(["inspect", emptyFirst])).stdoutText.split("\n")[1], /\.\d{3}Z {2}c-1 /);
   await Deno.remove(emptyFirst);
   // A producer time out of a Date's range is null in --json (was "-", the text column's placeholder); an empty
   // MILLIS_BEHIND_NOW is null (was 0); an empty ContactId is "-" in the text column (was blank, shifting columns).
@@ -153,7 +153,7 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
   const oj = jsonLines((await kvsaudio(["inspect", "--json", oddPath])).stdoutText)[0];
   assert.deepEqual([oj.producerTimestamp, oj.producerTimestampMs, oj.millisBehindNow], [null, 99999999999999000, null]);
   const oddLine = (await kvsaudio(["inspect", oddPath])).stdoutText.split("\n")[1];
-  assert.match(oddLine, /\d{47}  - {25}- {37}1:16/, oddLine);
+  assert.match(oddLine, /\d{47} {2}- {25}- {37}1:16/, oddLine);
   await Deno.remove(oddPath);
   const tree = await kvsaudio(["inspect", "--tree", path]);
   assert.equal(tree.code, 0);
@@ -964,4 +964,103 @@ Deno.test("extract: a stream without AUDIO_FROM_CUSTOMER / AUDIO_TO_CUSTOMER tra
   );
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(path);
+});
+
+Deno.test("extract --append continues the files of an earlier run: the two runs make the same WAVs as one", async () => {
+  // Was: a second run into the same directory was refused, or with --force replaced the first part.
+  const s = connectStream({ fragments: 6 });
+  const cut = s.fragments[2].offset;
+  const [whole, a, b] = [s.bytes, s.bytes.subarray(0, cut), s.bytes.subarray(cut)];
+  await withTempDir("kvsaudio-append-", async (dir) => {
+    const paths = await Promise.all([whole, a, b].map((bytes) => tempFile(bytes)));
+    try {
+      const stereo = ["--stereo"];
+      assert.equal((await kvsaudio(["extract", paths[0], "--out", `${dir}/one`, ...stereo])).code, 0);
+      assert.equal((await kvsaudio(["extract", paths[1], "--out", `${dir}/two`, ...stereo])).code, 0);
+      // A killed run leaves bytes its header does not count: they are cut, not taken for audio.
+      const junk = await Deno.open(`${dir}/two/from_customer.wav`, { append: true });
+      await junk.write(new Uint8Array(1000).fill(0x55));
+      junk.close();
+      const r = await kvsaudio(["extract", paths[2], "--out", `${dir}/two`, "--append", "--json", ...stereo]);
+      assert.equal(r.code, 0, r.stderr);
+      const done = jsonLines(r.stdoutText).at(-1);
+      assert.deepEqual([done.fragments, done.appendedAfterFrames, done.appendedAfterSeconds], [4, 2 * 16 * 512, 2.048]);
+      for (const name of ["from_customer", "to_customer", "stereo"]) {
+        sameBytes(
+          await Deno.readFile(`${dir}/two/${name}.wav`),
+          await Deno.readFile(`${dir}/one/${name}.wav`),
+          name,
+        );
+      }
+      // Raw files too; a missing output is created and padded to the others (one timeline).
+      assert.equal((await kvsaudio(["extract", paths[1], "--out", `${dir}/raw`, "--format", "raw"])).code, 0);
+      await Deno.remove(`${dir}/raw/to_customer.raw`);
+      const raw = await kvsaudio(["extract", paths[2], "--out", `${dir}/raw`, "--format", "raw", "--append"]);
+      assert.equal(raw.code, 0, raw.stderr);
+      const full = (await readWav(`${dir}/one/from_customer.wav`)).data;
+      sameBytes(await Deno.readFile(`${dir}/raw/from_customer.raw`), full, "raw from");
+      const to = await Deno.readFile(`${dir}/raw/to_customer.raw`);
+      assert.equal(to.length, full.length);
+      assert.ok(to.subarray(0, 2 * 16 * 512 * 2).every((x) => x === 0), "the missing part is silence");
+      sameBytes(
+        to.subarray(2 * 16 * 512 * 2),
+        (await readWav(`${dir}/one/to_customer.wav`)).data.subarray(2 * 16 * 512 * 2),
+        "raw to",
+      );
+    } finally {
+      for (const p of paths) await Deno.remove(p);
+    }
+  });
+});
+
+Deno.test("extract --append refuses what it cannot continue, before reading the input", async () => {
+  const s = connectStream({ fragments: 2 });
+  const s16 = connectStream({ fragments: 2, rate: 16000 });
+  await withTempDir("kvsaudio-append-", async (dir) => {
+    const path = await tempFile(s.bytes);
+    const path16 = await tempFile(s16.bytes);
+    try {
+      const run = (args: string[]) => kvsaudio(["extract", path, "--out", dir, "--append", ...args]);
+      for (
+        const [args, code, why] of [
+          [["--force"], 2, /--append and --force cannot be combined/],
+          [["--out", "-", "--tracks", "from"], 2, /--append continues files in an output directory, not --out -/],
+        ] as const
+      ) {
+        const r = await run([...args]);
+        assert.equal(r.code, code, r.stderr);
+        assert.match(oneLineError(r.stderr), why);
+      }
+      await Deno.writeTextFile(`${dir}/from_customer.wav`, "not a wav file at all, just text of some length");
+      const foreign = await run([]);
+      assert.equal(foreign.code, 1, foreign.stderr);
+      assert.match(
+        oneLineError(foreign.stderr),
+        /^kvsaudio: cannot append to .*from_customer\.wav: not a WAV file kvsaudio wrote/,
+      );
+      assert.equal(
+        await Deno.readTextFile(`${dir}/from_customer.wav`),
+        "not a wav file at all, just text of some length",
+      );
+      // Another rate: refused when the stream's format is known, before any file is cut or written.
+      assert.equal((await kvsaudio(["extract", path16, "--out", dir, "--force"])).code, 0);
+      const before = await Deno.readFile(`${dir}/from_customer.wav`);
+      const other = await run([]);
+      assert.equal(other.code, 2, other.stderr);
+      assert.match(
+        oneLineError(other.stderr),
+        /cannot append to .*: it holds 16000 Hz 1-channel audio, the stream is 8000 Hz/,
+      );
+      sameBytes(await Deno.readFile(`${dir}/from_customer.wav`), before, "untouched");
+      // A symbolic link would write outside the directory.
+      await Deno.remove(`${dir}/to_customer.wav`);
+      await Deno.symlink(`${dir}/from_customer.wav`, `${dir}/to_customer.wav`);
+      const link = await run([]);
+      assert.equal(link.code, 1);
+      assert.match(oneLineError(link.stderr), /cannot append to .*to_customer\.wav: it is a symbolic link/);
+    } finally {
+      await Deno.remove(path);
+      await Deno.remove(path16);
+    }
+  });
 });

@@ -152,6 +152,35 @@ Deno.test("CLI pull from a continuation token with nothing after it: the done ev
   });
 });
 
+Deno.test("CLI pull resumed with --continuation-token --append: one set of WAVs, as if the run had not stopped", async () => {
+  // Was: the second run was refused, or with --force replaced the first part; joining the parts needed another tool.
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    const common = ["--arn", ARN, "--idle-timeout", "0.3", "--out", dir, "--stereo", "--json"];
+    const first = await pullCli(standin.url, [
+      ...common,
+      "--start",
+      "earliest",
+      "--stop-fragment",
+      F[2].fragmentNumber,
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    const token = jsonLines(first.stdoutText).at(-1).continuationToken;
+    assert.equal(token, F[2].continuationToken);
+    const second = await pullCli(standin.url, [...common, "--continuation-token", token, "--append"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(jsonLines(second.stdoutText).at(-1).fragments, F.length - 3);
+    sameBytes((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
+    sameBytes((await readWav(`${dir}/to_customer.wav`)).data, FULL.to!, "to");
+    const mix = (await readWav(`${dir}/stereo.wav`)).data;
+    const expected = new Uint8Array(FULL.from!.length * 2);
+    for (let i = 0; i < FULL.from!.length; i += 2) {
+      expected.set(FULL.from!.subarray(i, i + 2), 2 * i);
+      expected.set(FULL.to!.subarray(i, i + 2), 2 * i + 2);
+    }
+    sameBytes(mix, expected, "stereo: left from, right to");
+  });
+});
+
 Deno.test("without continuation tokens the resume uses FRAGMENT_NUMBER; repeated fragments are dropped (BigInt compare)", async () => {
   const s = connectStream({ fragments: 6, continuationTokens: false });
   for (const mode of ["inclusive", "after"] as const) {

@@ -82,6 +82,15 @@ export abstract class BufferedSink implements AudioSink {
     return this.path === "-" ? "standard output" : this.path;
   }
 
+  /**
+   * Start counting at `dataBytes` already in the destination (a file being
+   * appended to); only before anything is written.
+   */
+  protected startAt(dataBytes: number): void {
+    if (this.#dataBytes !== 0) throw new Error(`${this.#label}: startAt() after a write`);
+    this.#dataBytes = dataBytes;
+  }
+
   /** Sample frames accepted so far (silence included). */
   get frames(): number {
     return this.#dataBytes / this.blockAlign;

@@ -28,6 +28,7 @@ import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.t
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
+import { PcmFileSink } from "./file_sink.ts";
 import { openSink } from "./open_sink.ts";
 import { PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
@@ -49,6 +50,15 @@ export interface CallWriterOptions {
   tracks?: TrackChoice;
   /** Overwrite existing files (default false). */
   force?: boolean;
+  /**
+   * Continue existing output files instead of refusing (default false; not
+   * with `force` or `-`): each is cut to what its header counts (the rest was
+   * never committed), the outputs are padded with silence to the longest of
+   * them, so the tracks stay on one timeline, and this run's audio follows.
+   * A missing output is created (padded the same way). A file that kvsaudio
+   * did not write, or whose format differs from the stream's, is refused.
+   */
+  append?: boolean;
   /**
    * Least time between header rewrites, in ms (default 0: after every
    * fragment). Data is always written before the header that counts it, so
@@ -126,6 +136,8 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
+  /** `append`: frames each output held (after padding) before this run's audio. */
+  appendedFrames = 0;
   /**
    * Called whenever {@linkcode CallWriter.durable} moves on, with the last
    * fragment whose audio it now counts: after each commit that reached every
@@ -174,10 +186,15 @@ export class CallWriter {
       stereo: options.stereo ?? false,
       tracks: options.tracks ?? "both",
       force: options.force ?? false,
+      append: options.append ?? false,
     };
     this.#commitIntervalMs = options.commitIntervalMs ?? 0;
     if (this.#opts.outDir === "-" && !this.#opts.stereo && this.#opts.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
+    }
+    if (this.#opts.append && this.#opts.force) throw new UsageError("--append and --force exclude each other");
+    if (this.#opts.append && this.#opts.outDir === "-") {
+      throw new UsageError("--append continues files in an output directory, not --out -");
     }
   }
 
@@ -219,6 +236,11 @@ export class CallWriter {
    */
   keeps(dir: Direction): boolean {
     return this.#planned().some(([what]) => what === dir || what === "stereo");
+  }
+
+  /** Whether the outputs are continued (`append`). */
+  get appending(): boolean {
+    return this.#opts.append;
   }
 
   /** The stream format, once known. */
@@ -278,9 +300,11 @@ export class CallWriter {
 
   /**
    * The check of {@linkcode CallWriter.prepare} alone, creating nothing:
-   * refuse (UsageError, exit 2) when an output file exists and `force` is
-   * not set, and (exit 1, `force` or not) when an output path is a directory
-   * or another kind of file that is not a regular one (a FIFO, a device).
+   * refuse (UsageError, exit 2) when an output file exists and neither
+   * `force` nor `append` is set, and (exit 1, `force` or not) when an output
+   * path is a directory or another kind of file that is not a regular one (a
+   * FIFO, a device). With `append`, existing outputs are checked instead:
+   * files kvsaudio can continue, of one format, no symbolic links (exit 1).
    *
    * @example
    * ```ts
@@ -309,7 +333,32 @@ export class CallWriter {
         throw new KvsAudioError(`cannot create ${path}: it is ${what}`, ExitCode.failure);
       }
     }
+    if (o.append) {
+      this.#checkHeld(existing);
+      return;
+    }
     if (existing.length > 0 && !o.force) throw new UsageError(`refusing to overwrite ${existing[0][0]} (use --force)`);
+  }
+
+  /**
+   * `append`: check the existing outputs now, before any input is read (each
+   * one kvsaudio can continue, all of one format); a symbolic link is refused
+   * (appending would write outside the output directory).
+   */
+  #checkHeld(existing: [string, Deno.FileInfo][]): void {
+    let mono: { rate: number; channels: number; path: string } | undefined;
+    for (const [path, info] of existing) {
+      if (info.isSymlink) {
+        throw new KvsAudioError(`cannot append to ${path}: it is a symbolic link`, ExitCode.failure);
+      }
+      const held = PcmFileSink.existing(path, this.#opts.format);
+      if (held?.rate === undefined) continue;
+      const channels = path.endsWith(`/${FILE_NAMES.stereo}.wav`) ? held.channels! / 2 : held.channels!;
+      if (mono && (mono.rate !== held.rate || mono.channels !== channels)) {
+        throw new UsageError(`cannot append: ${mono.path} and ${path} hold audio of different formats`);
+      }
+      mono ??= { rate: held.rate, channels, path };
+    }
   }
 
   #open(format: PcmFormat): void {
@@ -318,12 +367,31 @@ export class CallWriter {
     if (o.stereo && format.channels !== 1) {
       throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
     }
+    if (o.append) {
+      // Every existing output checked against the stream before any is opened (and cut).
+      for (const [what, path] of this.#planned()) {
+        const held = PcmFileSink.existing(path, o.format);
+        const channels = what === "stereo" ? 2 * format.channels : format.channels;
+        if (held?.rate !== undefined && (held.rate !== format.rate || held.channels !== channels)) {
+          throw new UsageError(
+            `cannot append to ${path}: it holds ${held.rate} Hz ${held.channels}-channel audio, the stream is ${format.rate} Hz ${channels}-channel`,
+          );
+        }
+      }
+    }
     this.#format = format;
-    const common = { rate: format.rate, format: o.format, force: o.force };
+    const common = { rate: format.rate, format: o.format, force: o.force, append: o.append };
     for (const [what, path] of this.#planned()) {
       if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
       else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
       this.#opened.push(path);
+    }
+    if (o.append) {
+      // One timeline: every output padded to the longest, then this run's audio follows in each.
+      const all = [...Object.values(this.#sinks), ...(this.#stereoSink ? [this.#stereoSink] : [])];
+      const longest = Math.max(...all.map((sink) => sink.frames));
+      for (const sink of all) if (sink.frames < longest) sink.writeSilence(longest - sink.frames);
+      this.appendedFrames = longest;
     }
     const only = this.#opts.outDir === "-" && !this.#stereoSink ? Object.values(this.#sinks)[0] : undefined;
     if (only instanceof PcmStreamSink) this.#stream = only;
@@ -436,7 +504,8 @@ export class CallWriter {
   close(createEmpty = true): void {
     if (this.#closed) return;
     if (this.#format === undefined) {
-      if (!createEmpty) {
+      // (Appending with no audio: the files stay as they were.)
+      if (!createEmpty || this.#opts.append) {
         this.#closed = true;
         return;
       }

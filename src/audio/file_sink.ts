@@ -12,11 +12,11 @@
  * @module
  */
 
-import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.ts";
+import { errorMessage, ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
 import type { AudioFormat } from "./sink.ts";
-import { wavHeader } from "./wav.ts";
+import { parseWavHeader, wavHeader } from "./wav.ts";
 import { writeAll } from "./write_all.ts";
 
 /** Options for {@link PcmFileSink.open}.
@@ -36,6 +36,11 @@ export interface FileSinkOptions {
   format: AudioFormat;
   /** Truncate an existing file instead of refusing. Default false. */
   force?: boolean;
+  /**
+   * Continue an existing file instead of refusing (see
+   * {@linkcode PcmFileSink.open}); a missing one is created. Default false.
+   */
+  append?: boolean;
   /** Internal buffer size in bytes. Default 1 MiB. */
   bufferBytes?: number;
 }
@@ -97,8 +102,10 @@ export class PcmFileSink extends BufferedSink {
    * and an existing file raises
    * `UsageError("refusing to overwrite PATH (use --force)")`; with `force`
    * an existing file is truncated, and a symbolic link or a name of a
-   * hard-linked file is replaced by a new file: nothing outside it changes. Other failures raise a
-   * {@link KvsAudioError} with exit code 1.
+   * hard-linked file is replaced by a new file: nothing outside it changes. With `append` an
+   * existing file is continued instead ({@linkcode PcmFileSink.existing} says what it holds): cut to
+   * what its header counts, its format checked against `rate` and `channels` (UsageError). Other
+   * failures raise a {@link KvsAudioError} with exit code 1.
    *
    * @example
    * ```ts
@@ -109,6 +116,10 @@ export class PcmFileSink extends BufferedSink {
    */
   static open(path: string, options: FileSinkOptions): PcmFileSink {
     checkFormat(options);
+    if (options.append) {
+      const existing = PcmFileSink.existing(path, options.format);
+      if (existing !== undefined) return PcmFileSink.#continue(path, existing, options);
+    }
     let file: Deno.FsFile;
     try {
       // --force never writes through a symbolic link (out of the output directory) or into a
@@ -152,6 +163,107 @@ export class PcmFileSink extends BufferedSink {
   }
 
   /**
+   * What an existing output file holds, for appending to it: its format (WAV:
+   * from its header; raw: unknown) and its committed data bytes (WAV: as its
+   * header says — bytes after them were never committed —, whole frames of
+   * the file if the header says 0xFFFFFFFF; raw: the file's size). Undefined
+   * when `path` does not exist. A WAV whose header kvsaudio did not write
+   * (data not at byte 44, not 16-bit PCM) or that is shorter than its header
+   * says is refused (exit 1), naming the file.
+   *
+   * @example
+   * ```ts
+   * import { PcmFileSink } from "./file_sink.ts";
+   * const held = PcmFileSink.existing("calls/from_customer.wav", "wav");
+   * if (held) console.log(held.rate, held.channels, held.dataBytes);
+   * ```
+   */
+  static existing(
+    path: string,
+    format: AudioFormat,
+  ): { rate?: number; channels?: number; dataBytes: number } | undefined {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
+    }
+    const refuse = (why: string, cause?: unknown): never => {
+      throw new KvsAudioError(`cannot append to ${path}: ${why}`, ExitCode.failure, { cause });
+    };
+    if (!info.isFile) refuse("it is not a regular file");
+    if (format === "raw") return { dataBytes: info.size };
+    let head: Uint8Array;
+    try {
+      const file = Deno.openSync(path, { read: true });
+      try {
+        head = new Uint8Array(WAV_HEADER_BYTES);
+        let got = 0;
+        while (got < head.length) {
+          const n = file.readSync(head.subarray(got));
+          if (n === null) break;
+          got += n;
+        }
+        head = head.subarray(0, got);
+      } finally {
+        file.close();
+      }
+    } catch (err) {
+      return refuse(fsErrorMessage(err), err);
+    }
+    let wav;
+    try {
+      wav = parseWavHeader(head);
+    } catch (err) {
+      return refuse(`not a WAV file kvsaudio wrote (${errorMessage(err)})`, err);
+    }
+    if (wav.dataOffset !== WAV_HEADER_BYTES || wav.bitsPerSample !== 16) {
+      refuse("not a WAV file kvsaudio wrote (16-bit PCM, data at byte 44)");
+    }
+    const held = info.size - WAV_HEADER_BYTES;
+    const blockAlign = 2 * wav.channels;
+    const dataBytes = wav.dataBytes === 0xffffffff ? held - (held % blockAlign) : wav.dataBytes;
+    if (dataBytes > held) refuse(`its header counts ${dataBytes} bytes of audio but the file holds ${held}`);
+    if (dataBytes % blockAlign !== 0) refuse(`its header counts ${dataBytes} bytes, not whole frames`);
+    return { rate: wav.rate, channels: wav.channels, dataBytes };
+  }
+
+  /** Open `path` to continue it: cut what its header does not count, write on at the end. */
+  static #continue(
+    path: string,
+    existing: { rate?: number; channels?: number; dataBytes: number },
+    options: FileSinkOptions,
+  ): PcmFileSink {
+    if (existing.rate !== undefined && (existing.rate !== options.rate || existing.channels !== options.channels)) {
+      throw new UsageError(
+        `cannot append to ${path}: it holds ${existing.rate} Hz ${existing.channels}-channel audio, the stream ${options.rate} Hz ${options.channels}-channel`,
+      );
+    }
+    const header = options.format === "wav" ? WAV_HEADER_BYTES : 0;
+    // Raw: whole frames only (a cut-off frame would shift every sample after it).
+    const blockAlign = 2 * options.channels;
+    const dataBytes = existing.dataBytes - (existing.dataBytes % blockAlign);
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { write: true });
+      try {
+        file.truncateSync(header + dataBytes);
+        file.seekSync(header + dataBytes, Deno.SeekMode.Start);
+      } catch (err) {
+        file.close();
+        throw err;
+      }
+    } catch (err) {
+      throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
+    }
+    const sink = new PcmFileSink(path, file, options);
+    sink.startAt(dataBytes);
+    sink.#headerBytes = dataBytes;
+    return sink;
+  }
+
+  /**
    * Write the buffer (looping over partial writes), then for WAV rewrite the
    * header at offset 0 if the data size changed (through a second handle, so
    * data writes never seek). No syscalls when nothing changed since the last
@@ -186,6 +298,9 @@ export class PcmFileSink extends BufferedSink {
     return header;
   }
 }
+
+/** kvsaudio's WAV header: RIFF, fmt (16 bytes), data. */
+const WAV_HEADER_BYTES = 44;
 
 function checkFormat(o: FileSinkOptions) {
   const size = o.bufferBytes ?? DEFAULT_BUFFER_BYTES;

@@ -272,6 +272,9 @@ export class CallRun {
       gapSeconds: { from_customer: seconds(d.gapFrames.from), to_customer: seconds(d.gapFrames.to) },
       overlapFrames: { from_customer: d.overlapFrames.from, to_customer: d.overlapFrames.to },
       files: w.written,
+      ...(w.appending
+        ? { appendedAfterFrames: w.appendedFrames, appendedAfterSeconds: seconds(w.appendedFrames) }
+        : {}),
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -299,6 +302,9 @@ export class CallRun {
     const track = (dir: "from" | "to") =>
       `${dir} customer ${seconds(d.frames[dir]).toFixed(3)} s${w.keeps(dir) ? "" : " (not written)"}`;
     this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
+    if (w.appending && w.format !== undefined) {
+      this.#rep.text(`appended after ${seconds(w.appendedFrames).toFixed(3)} s already in the files`);
+    }
     const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
     const why = reason === "contact-changed"
       ? this.#mixedContact

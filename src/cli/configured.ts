@@ -14,6 +14,7 @@
  * @module
  */
 
+import { UsageError } from "../errors.ts";
 import type { Values } from "./args.ts";
 
 const CONFIGURED = new WeakMap<Values, Set<string>>();
@@ -65,6 +66,25 @@ export function giveWay(values: Values, a: string, b: string): string | undefine
   if (configured.has(a) && !configured.has(b)) return a;
   if (configured.has(b) && !configured.has(a)) return b;
   return undefined;
+}
+
+/**
+ * {@linkcode giveWay} for two options set together that exclude each other:
+ * the one to drop, or a UsageError saying `refusal` when both came from the
+ * same place.
+ *
+ * @example
+ * ```ts
+ * import { markConfigured, settle } from "./configured.ts";
+ * const values = { force: true, append: true };
+ * markConfigured(values, "force"); // force = true in kvsaudio.ini, --append on the command line
+ * settle(values, "force", "append", "--append and --force cannot be combined"); // "force"
+ * ```
+ */
+export function settle(values: Values, a: string, b: string, refusal: string): string {
+  const drop = giveWay(values, a, b);
+  if (drop === undefined) throw new UsageError(refusal);
+  return drop;
 }
 
 /**

@@ -17,7 +17,7 @@ import { DataError, UsageError } from "../errors.ts";
 import { flag, parseCommand, str } from "./args.ts";
 import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
-import { giveWay } from "./configured.ts";
+import { settle } from "./configured.ts";
 import { openInput } from "./input.ts";
 import { isoTime, LineWriter } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
@@ -209,10 +209,8 @@ export async function inspectCommand(args: string[]): Promise<number> {
   let tree = flag(values, "tree");
   if (json && tree) {
     // A config file's default gives way to the flag it excludes.
-    const drop = giveWay(values, "json", "tree");
-    if (drop === "json") json = false;
-    else if (drop === "tree") tree = false;
-    else throw new UsageError("inspect: --tree and --json cannot be combined");
+    if (settle(values, "json", "tree", "inspect: --tree and --json cannot be combined") === "json") json = false;
+    else tree = false;
   }
   // No signal handler: inspect writes nothing that needs finishing, and a handler could not run while a
   // write to a full pipe (`| less`) blocks, so SIGINT/SIGTERM end it at once, as they end any filter.

@@ -15,7 +15,7 @@
 import { UsageError } from "../errors.ts";
 import type { CallWriterOptions, TrackChoice } from "../audio/call_writer.ts";
 import { choice, flag, num, type OptionSpec, str, type Values } from "./args.ts";
-import { giveWay } from "./configured.ts";
+import { giveWay, settle } from "./configured.ts";
 
 /** The option specs. */
 export const CALL_OPTIONS: OptionSpec = {
@@ -24,6 +24,7 @@ export const CALL_OPTIONS: OptionSpec = {
   format: { type: "string" },
   tracks: { type: "string" },
   force: { type: "boolean", short: "f" },
+  append: { type: "boolean" },
   json: { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   quiet: { type: "boolean", short: "q" },
@@ -39,6 +40,9 @@ export const CALL_HELP = `  -o, --out DIR         output directory (created if m
   --format wav|raw      WAV files (default) or headerless s16le
   --tracks both|from|to mono tracks to write (default both; with --out -, pick one)
   -f, --force           overwrite existing output files
+  --append              continue existing output files (e.g. a run resumed from its done
+                        event's continuation token): each is cut to what its header counts,
+                        all are padded with silence to the longest, then this run's audio follows
   --json                NDJSON events on stdout (stderr with --out -), ending with {"event":"done",…}
   -v, --verbose         a line per fragment
   -q, --quiet           no progress output
@@ -78,10 +82,9 @@ export function outputOptions(command: string, values: Values): CallOutputOption
   let stereo = flag(values, "stereo");
   if (outDir === "-" && tracks !== "both" && stereo) {
     // A config file's default gives way to the flag it excludes.
-    const drop = giveWay(values, "tracks", "stereo");
-    if (drop === "tracks") tracks = "both";
-    else if (drop === "stereo") stereo = false;
-    else throw new UsageError(`${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`);
+    const refusal = `${command}: with --out -, use either --tracks ${tracks} or --stereo, not both`;
+    if (settle(values, "tracks", "stereo", refusal) === "tracks") tracks = "both";
+    else stereo = false;
   }
   if (outDir === "-" && tracks === "both" && !stereo) {
     throw new UsageError(`${command}: with --out -, choose one track (--tracks from|to) or the mix (--stereo)`);
@@ -90,13 +93,23 @@ export function outputOptions(command: string, values: Values): CallOutputOption
   if (contactId !== undefined && contactId.trim() === "") throw new UsageError(`${command}: --contact-id is empty`);
   let followStream = flag(values, "follow-stream");
   if (contactId !== undefined && followStream) {
-    const drop = giveWay(values, "contact-id", "follow-stream");
-    if (drop === "contact-id") contactId = undefined;
-    else if (drop === "follow-stream") followStream = false;
-    else throw new UsageError(`${command}: --contact-id and --follow-stream cannot be combined`);
+    const refusal = `${command}: --contact-id and --follow-stream cannot be combined`;
+    if (settle(values, "contact-id", "follow-stream", refusal) === "contact-id") contactId = undefined;
+    else followStream = false;
+  }
+  let force = flag(values, "force");
+  let append = flag(values, "append");
+  if (force && append) {
+    if (settle(values, "force", "append", `${command}: --append and --force cannot be combined`) === "force") {
+      force = false;
+    } else append = false;
+  }
+  if (append && outDir === "-") {
+    if (giveWay(values, "append", "out") === "append") append = false;
+    else throw new UsageError(`${command}: --append continues files in an output directory, not --out -`);
   }
   return {
-    writer: { outDir, format, stereo, tracks, force: flag(values, "force") },
+    writer: { outDir, format, stereo, tracks, force, append },
     json: flag(values, "json"),
     verbose: flag(values, "verbose"),
     quiet: flag(values, "quiet"),
