@@ -418,13 +418,12 @@ Deno.test("extract: gaps per file, the followed ContactId, a cut fragment of unk
     /stopped: the input ended inside a fragment, before its ContactId; that fragment was not/,
   );
 
-  // --contact-id of a contact that comes later: the first fragment is another's, nothing is written.
+  // --contact-id of a contact that comes later: the fragments before it are skipped; here its one fragment is cut off
+  // before its ContactId, so the input holds none of its fragments: exit 2 (was: exit 0, "the first fragment belongs
+  // to ContactId aaa, not bbb", two empty WAVs).
   const later = await kvsaudio(["extract", cutPath, "--out", `${dir}/l`, "--contact-id", "bbb"]);
-  assert.equal(later.code, 0, later.stderr);
-  assert.match(
-    later.stdoutText,
-    /stopped: the first fragment belongs to ContactId aaa, not bbb \(at fragment \d+\); nothing/,
-  );
+  assert.equal(later.code, 2, later.stderr);
+  assert.match(later.stderr, /^kvsaudio: ContactId bbb is not in .*: its 3 fragment\(s\) are of ContactId aaa$/m);
 
   // A fragment tagged with two ContactIds (before and after its Cluster): named as such, not written.
   const both = connectStream({ fragments: 3, contactIds: "aaa" });
@@ -1061,6 +1060,57 @@ Deno.test("extract --append refuses what it cannot continue, before reading the 
     } finally {
       await Deno.remove(path);
       await Deno.remove(path16);
+    }
+  });
+});
+
+Deno.test("extract --contact-id picks one contact out of a body that holds several; one it does not hold is exit 2", async () => {
+  // Was: the first fragment (another contact's) ended the run: exit 0, "nothing was written", two empty WAVs.
+  const s = connectStream({ fragments: 6, contactIds: ["c-1", "c-1", "c-2", "c-2", "c-2", "c-3"] });
+  await withTempDir("kvsaudio-contact-", async (dir) => {
+    const path = await tempFile(s.bytes);
+    try {
+      const r = await kvsaudio(["extract", path, "--out", `${dir}/c2`, "--contact-id", "c-2", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const done = jsonLines(r.stdoutText).at(-1);
+      assert.deepEqual([done.reason, done.fragments, done.contactId, done.lastFragmentNumber], [
+        "contact-changed",
+        3,
+        "c-2",
+        s.fragments[4].fragmentNumber,
+      ]);
+      const exp = expectedPcm(s, { fromIndex: 2, untilIndex: 5 });
+      sameBytes((await readWav(`${dir}/c2/from_customer.wav`)).data, exp.from!, "from");
+      sameBytes((await readWav(`${dir}/c2/to_customer.wav`)).data, exp.to!, "to");
+      const text = await kvsaudio(["extract", path, "--out", `${dir}/c3`, "--contact-id", "c-3"]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdoutText, /^skipped 5 fragment\(s\) of other contacts before the first of ContactId c-3$/m);
+      const missing = await kvsaudio(["extract", path, "--out", `${dir}/c9`, "--contact-id", "c-9"]);
+      assert.equal(missing.code, 2);
+      assert.equal(
+        oneLineError(missing.stderr),
+        `kvsaudio: ContactId c-9 is not in ${path}: its 6 fragment(s) are of ContactId c-1, c-2, c-3`,
+      );
+      assert.deepEqual([...Deno.readDirSync(`${dir}/c9`)], [], "no empty WAVs left");
+      // A fragment whose ContactId tags disagree (c-2 before its Cluster, c-1 after) is not the contact's first.
+      const mixed = s.bytes.slice();
+      const f2 = s.fragments[2];
+      const at = new TextDecoder("latin1").decode(mixed.subarray(f2.offset, f2.offset + f2.bytes.length)).lastIndexOf(
+        "c-2",
+      );
+      mixed[f2.offset + at + 2] = 0x31;
+      const mixedPath = await tempFile(mixed);
+      const m = await kvsaudio(["extract", mixedPath, "--out", `${dir}/m`, "--contact-id", "c-2", "--json"]);
+      await Deno.remove(mixedPath);
+      assert.equal(m.code, 0, m.stderr);
+      assert.equal(jsonLines(m.stdoutText).at(-1).fragments, 2);
+      sameBytes(
+        (await readWav(`${dir}/m/from_customer.wav`)).data,
+        expectedPcm(s, { fromIndex: 3, untilIndex: 5 }).from!,
+        "from fragment 3",
+      );
+    } finally {
+      await Deno.remove(path);
     }
   });
 });

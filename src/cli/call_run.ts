@@ -69,6 +69,12 @@ export class CallRun {
   #count = 0;
   /** Extra fields for the done event (pull adds its own). */
   extra: Record<string, unknown> = {};
+  /** Fragments skipped before the wanted contact's first (`extract --contact-id`). */
+  skipped = 0;
+  /** Their ContactIds (the first 8). */
+  skippedContacts: string[] = [];
+  /** A fragment not skipped arrived. */
+  found = false;
   /**
    * The continuation token the run started from (`pull --continuation-token`):
    * the done event's token while no fragment is written, so that a later run
@@ -129,6 +135,16 @@ export class CallRun {
       return;
     }
     const f = item.fragment;
+    if (item.skipped) {
+      // Before the wanted contact's first fragment (extract --contact-id): not written, named at the end.
+      this.skipped++;
+      const cid = f.contactId || f.tags.find((t) => t.name === "ContactId" && t.value)?.value;
+      if (typeof cid === "string" && this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) {
+        this.skippedContacts.push(cid);
+      }
+      return;
+    }
+    this.found = true;
     const n = this.#count++;
     const k = f.kvs;
     if (item.from || item.to) {
@@ -302,6 +318,13 @@ export class CallRun {
     const track = (dir: "from" | "to") =>
       `${dir} customer ${seconds(d.frames[dir]).toFixed(3)} s${w.keeps(dir) ? "" : " (not written)"}`;
     this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
+    if (this.skipped > 0 && this.found) {
+      this.#rep.text(
+        `skipped ${this.skipped} fragment(s) of other contacts before the first of ContactId ${
+          displayText(this.#contactId ?? "-", 64)
+        }`,
+      );
+    }
     if (w.appending && w.format !== undefined) {
       this.#rep.text(`appended after ${seconds(w.appendedFrames).toFixed(3)} s already in the files`);
     }

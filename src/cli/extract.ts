@@ -23,6 +23,7 @@ import { Reporter } from "./report.ts";
 import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 import { withOptions } from "./early_done.ts";
+import { displayText } from "./sanitize.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
 const COMMIT_INTERVAL_MS = 100;
@@ -91,11 +92,21 @@ export async function extractCommand(args: string[]): Promise<number> {
       contactId: out.contactId,
       followStream: out.followStream,
       maxGapMs: out.maxGapMs,
+      // A saved body may hold several contacts: --contact-id picks one out.
+      skipUntilContact: out.contactId !== undefined,
     });
     for await (const item of items) {
       run.item(item);
       // The fragment is written: its input buffers may be reused.
       if (item.kind === "audio") input.release(item.fragment.offset + item.fragment.size);
+    }
+    if (out.contactId !== undefined && run.skipped > 0 && !run.found) {
+      const others = run.skippedContacts.map((c) => displayText(c, 64)).join(", ");
+      throw new UsageError(
+        `ContactId ${displayText(out.contactId, 64)} is not in ${input.name}: its ${run.skipped} fragment(s) are ${
+          others === "" ? "of no contact" : `of ContactId ${others}`
+        }`,
+      );
     }
     return run.done();
   } catch (e) {

@@ -46,8 +46,10 @@ export const CALL_HELP = `  -o, --out DIR         output directory (created if m
   --json                NDJSON events on stdout (stderr with --out -), ending with {"event":"done",…}
   -v, --verbose         a line per fragment
   -q, --quiet           no progress output
-  --contact-id ID       only this contact's audio: the first fragment of another contact ends
-                        the run (default: the first fragment's ContactId)
+  --contact-id ID       only this contact's audio: the first fragment of another contact after
+                        it ends the run (default: the first fragment's ContactId); extract skips
+                        the fragments before its first (a saved body may hold several contacts;
+                        exit 2 if it is not there), pull ends at once
   --follow-stream       do not stop when the ContactId changes
   --max-gap SECONDS     longest gap in the whole call filled with silence (default 60); longer
                         ones are skipped on both tracks and reported (one track's gap while

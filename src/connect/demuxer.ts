@@ -73,6 +73,8 @@ export interface AudioItem {
   to?: TrackAudio;
   /** Warnings about this fragment (format change, odd payload size, …). */
   warnings: string[];
+  /** Skipped: a fragment before the wanted contact's first (see {@linkcode DemuxOptions.skipUntilContact}). */
+  skipped?: boolean;
 }
 
 /** Why the stream ended. */
@@ -124,7 +126,17 @@ export interface DemuxOptions {
   toleranceMs?: number;
   /** Produce no audio from fragments with `complete: false` (default: use their whole blocks). */
   dropIncomplete?: boolean;
+  /**
+   * With `contactId`: fragments before that contact's first one are skipped
+   * (items with `skipped` set and no audio) instead of ending the stream
+   * (picking one contact out of a saved body that holds several). Only
+   * fragments whose ContactId tags all name it begin it. Default false.
+   */
+  skipUntilContact?: boolean;
 }
+
+/** The format a skipped item carries before any audio set the stream's. */
+const DEFAULT_ITEM_FORMAT: StreamFormat = { rate: 8000, channels: 1, source: "default" };
 
 /**
  * Demultiplex Connect audio from a fragment stream. Stateful across calls of
@@ -142,6 +154,8 @@ export interface DemuxOptions {
 export class ConnectDemuxer {
   #opts: DemuxOptions;
   #target: string | undefined;
+  /** `skipUntilContact`: the wanted contact's first fragment was seen. */
+  #begun = false;
   #format: StreamFormat | undefined;
   /** Track roles and format, worked out again only when a fragment's tracks or MimeType change. */
   #layout = new FragmentLayout();
@@ -215,6 +229,12 @@ export class ConnectDemuxer {
     }
     // An empty ContactId tag says nothing: then the fragment's first non-empty one counts.
     const cid = f.contactId || otherContactId(f.tags, "");
+    if (this.#opts.skipUntilContact && !this.#begun && this.#target !== undefined && !this.#opts.followStream) {
+      if (cid !== this.#target || otherContactId(f.tags, cid) !== undefined) {
+        return { kind: "audio", fragment: f, format: this.#format ?? DEFAULT_ITEM_FORMAT, warnings: [], skipped: true };
+      }
+      this.#begun = true;
+    }
     if (!this.#opts.followStream) {
       if (cid !== undefined && cid !== "") {
         this.#target ??= cid;
