@@ -667,6 +667,21 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
     ]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown option 'colour'/);
+    // An event (or --contact-id) whose contact is not the one at its start fragment: exit 2 saying so, no files
+    // (was: exit 0, "nothing was written", two empty WAVs that a script took for the call).
+    const staleEvent = structuredClone(event);
+    staleEvent.Details.ContactData.ContactId = "c-stale";
+    await Deno.writeTextFile(`${dir}/stale.json`, JSON.stringify(staleEvent));
+    const stale = await pullCli(standin.url, ["--event", `${dir}/stale.json`, "--out", `${dir}/stale`, "--json"]);
+    assert.equal(stale.code, 2, stale.stderr);
+    assert.equal(
+      stale.stderr.trim(),
+      `kvsaudio: the first fragment (${F[2].fragmentNumber}) belongs to ContactId ${
+        STREAM.fragments[2].contactId
+      }, not c-stale: check the start (--start-fragment or the event's) and --contact-id`,
+    );
+    assert.deepEqual([lastEvent(stale).reason, lastEvent(stale).exitCode], ["error", 2]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/stale`)], [], "no empty WAVs");
   });
 });
 

@@ -14,6 +14,7 @@
 
 import { ConnectDemuxer } from "../connect/demuxer.ts";
 import { DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { displayText } from "./sanitize.ts";
 import { CallWriter } from "../audio/call_writer.ts";
 import { parseFragmentNumber } from "../mkv/fragment.ts";
 import type { Fragment } from "../mkv/fragment.ts";
@@ -393,6 +394,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     });
     let firstMs: number | undefined;
     let stopped: string | undefined;
+    let demuxed = 0;
     for await (const f of source.fragments()) {
       const why = stopBefore(plan, f, firstMs);
       if (why) {
@@ -406,8 +408,21 @@ export async function pullCommand(args: string[]): Promise<number> {
       reporter.flush(); // live: show each fragment's events as it arrives
       if (item.kind === "stop") {
         stopped = item.reason;
+        // The contact asked for (flag, config or event) is not the one at the start: the start fragment and
+        // the ContactId do not go together (a stale event, another stream). An error, not empty WAVs and exit 0.
+        if (item.reason === "contact-changed" && out.contactId !== undefined && demuxed === 0) {
+          const at = item.fragment?.kvs.fragmentNumber;
+          throw new UsageError(
+            `the first fragment${at !== undefined ? ` (${displayText(at, 64)})` : ""} belongs to ContactId ${
+              displayText(item.nextContactId ?? "-", 64)
+            }, not ${
+              displayText(out.contactId, 64)
+            }: check the start (--start-fragment or the event's) and --contact-id`,
+          );
+        }
         break;
       }
+      demuxed++;
       const rate = item.format.rate;
       status.update(
         `from ${(writer.frames.from / rate).toFixed(1)} s | to ${
