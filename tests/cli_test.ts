@@ -1012,6 +1012,81 @@ Deno.test("extract --append continues the files of an earlier run: the two runs 
   });
 });
 
+Deno.test("extract --append keeps one timeline across runs that write other tracks, or a track that ends early", async () => {
+  // Found in review: outputs this run did not write were left out of "the longest" (run 2 --tracks to began at 0,
+  // not after run 1's from track), and a track with no audio in the later run was padded anyway.
+  const both = connectStream({ fragments: 6 });
+  const fromOnly = connectStream({ fragments: 6, tracks: ["AUDIO_FROM_CUSTOMER"] });
+  const join = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+  await withTempDir("kvsaudio-append-", async (dir) => {
+    const files: string[] = [];
+    const file = async (bytes: Uint8Array) => (files.push(await tempFile(bytes)), files.at(-1)!);
+    try {
+      const cut = both.fragments[2].offset;
+      const [p0, p1] = [await file(both.bytes.subarray(0, cut)), await file(both.bytes.subarray(cut))];
+      assert.equal((await kvsaudio(["extract", p0, "--out", `${dir}/t`, "--tracks", "from"])).code, 0);
+      const r = await kvsaudio(["extract", p1, "--out", `${dir}/t`, "--tracks", "to", "--append", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(jsonLines(r.stdoutText).at(-1).appendedAfterFrames, 2 * 16 * 512);
+      const to = (await readWav(`${dir}/t/to_customer.wav`)).data;
+      assert.ok(to.subarray(0, 2 * 16 * 512 * 2).every((x) => x === 0), "run 1's time, silent");
+      sameBytes(to.subarray(2 * 16 * 512 * 2), expectedPcm(both, { fromIndex: 2 }).to!, "run 2's to track after it");
+      // Fragments 0-2 with both tracks, 3-5 with the customer's only; split after fragment 3: as one run.
+      const mixed = join([...both.fragments.slice(0, 3), ...fromOnly.fragments.slice(3)].map((f) => f.bytes));
+      const at = mixed.length - fromOnly.fragments.slice(4).reduce((n, f) => n + f.bytes.length, 0); // fragment 4
+      const [m, m0, m1] = [await file(mixed), await file(mixed.subarray(0, at)), await file(mixed.subarray(at))];
+      assert.equal((await kvsaudio(["extract", m, "--out", `${dir}/one`, "--stereo"])).code, 0);
+      assert.equal((await kvsaudio(["extract", m0, "--out", `${dir}/two`, "--stereo"])).code, 0);
+      assert.equal((await kvsaudio(["extract", m1, "--out", `${dir}/two`, "--stereo", "--append"])).code, 0);
+      for (const name of ["from_customer", "to_customer", "stereo"]) {
+        sameBytes(await Deno.readFile(`${dir}/two/${name}.wav`), await Deno.readFile(`${dir}/one/${name}.wav`), name);
+      }
+      // A refused run still says what the files held.
+      const empty = await kvsaudio([
+        "extract",
+        await file(new Uint8Array(0)),
+        "--out",
+        `${dir}/two`,
+        "--append",
+        "--json",
+      ]);
+      assert.equal(empty.code, 3);
+      assert.equal(jsonLines(empty.stdoutText).at(-1).appendedAfterFrames, 6 * 16 * 512);
+    } finally {
+      for (const f of files) await Deno.remove(f);
+    }
+  });
+});
+
+Deno.test("extract --append: a file with other names is refused, an empty one (killed before its header) continued", async () => {
+  const s = connectStream({ fragments: 2 });
+  await withTempDir("kvsaudio-append-", async (dir) => {
+    const path = await tempFile(s.bytes);
+    try {
+      assert.equal((await kvsaudio(["extract", path, "--out", `${dir}/a`])).code, 0);
+      await Deno.link(`${dir}/a/from_customer.wav`, `${dir}/archived.wav`);
+      const linked = await kvsaudio(["extract", path, "--out", `${dir}/a`, "--append"]);
+      assert.equal(linked.code, 1);
+      assert.match(oneLineError(linked.stderr), /cannot append to .*from_customer\.wav: the file has other names/);
+      await Deno.mkdir(`${dir}/b`);
+      await Deno.writeFile(`${dir}/b/from_customer.wav`, new Uint8Array(0));
+      const r = await kvsaudio(["extract", path, "--out", `${dir}/b`, "--append"]);
+      assert.equal(r.code, 0, r.stderr);
+      sameBytes(
+        await Deno.readFile(`${dir}/b/from_customer.wav`),
+        await Deno.readFile(`${dir}/a/from_customer.wav`),
+        "from",
+      );
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+});
+
 Deno.test("extract --append refuses what it cannot continue, before reading the input", async () => {
   const s = connectStream({ fragments: 2 });
   const s16 = connectStream({ fragments: 2, rate: 16000 });
@@ -1035,7 +1110,7 @@ Deno.test("extract --append refuses what it cannot continue, before reading the 
       assert.equal(foreign.code, 1, foreign.stderr);
       assert.match(
         oneLineError(foreign.stderr),
-        /^kvsaudio: cannot append to .*from_customer\.wav: not a WAV file kvsaudio wrote/,
+        /^kvsaudio: cannot append to .*from_customer\.wav: not a WAV file as kvsaudio writes them/,
       );
       assert.equal(
         await Deno.readTextFile(`${dir}/from_customer.wav`),

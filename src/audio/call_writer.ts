@@ -53,10 +53,12 @@ export interface CallWriterOptions {
   /**
    * Continue existing output files instead of refusing (default false; not
    * with `force` or `-`): each is cut to what its header counts (the rest was
-   * never committed), the outputs are padded with silence to the longest of
-   * them, so the tracks stay on one timeline, and this run's audio follows.
-   * A missing output is created (padded the same way). A file that kvsaudio
-   * did not write, or whose format differs from the stream's, is refused.
+   * never committed), and this run's audio in each begins where the longest
+   * output in the directory ends (padded with silence: the stereo mix at
+   * once, a mono file when its track's audio comes), so the tracks stay on
+   * one timeline. A missing output is created the same way. A file not laid
+   * out as kvsaudio writes them, or whose format differs from the stream's,
+   * is refused.
    */
   append?: boolean;
   /**
@@ -136,8 +138,10 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
-  /** `append`: frames each output held (after padding) before this run's audio. */
+  /** `append`: frames of the longest output in the directory before this run's audio. */
   appendedFrames = 0;
+  /** `append`: where each output's audio of this run begins. */
+  #padTo = 0;
   /**
    * Called whenever {@linkcode CallWriter.durable} moves on, with the last
    * fragment whose audio it now counts: after each commit that reached every
@@ -248,8 +252,11 @@ export class CallWriter {
     return this.#format;
   }
 
-  /** Each output and its path (`-`: the one output the constructor allowed). */
-  #planned(): [Direction | "stereo", string][] {
+  /**
+   * Each output and its path (`-`: the one output the constructor allowed);
+   * `all`: the three a directory can hold, whatever this run writes.
+   */
+  #planned(all = false): [Direction | "stereo", string][] {
     const o = this.#opts;
     if (o.outDir === "-") return [[o.stereo ? "stereo" : o.tracks as Direction, "-"]];
     const ext = o.format === "wav" ? ".wav" : ".raw";
@@ -257,9 +264,9 @@ export class CallWriter {
     const dir = o.outDir.replace(/\/+$/, "") || (o.outDir.startsWith("/") ? "" : ".");
     const join = (name: string) => `${dir}/${name}${ext}`;
     const list: [Direction | "stereo", string][] = [];
-    if (o.tracks !== "to") list.push(["from", join(FILE_NAMES.from)]);
-    if (o.tracks !== "from") list.push(["to", join(FILE_NAMES.to)]);
-    if (o.stereo) list.push(["stereo", join(FILE_NAMES.stereo)]);
+    if (all || o.tracks !== "to") list.push(["from", join(FILE_NAMES.from)]);
+    if (all || o.tracks !== "from") list.push(["to", join(FILE_NAMES.to)]);
+    if (all || o.stereo) list.push(["stereo", join(FILE_NAMES.stereo)]);
     return list;
   }
 
@@ -347,10 +354,7 @@ export class CallWriter {
    */
   #checkHeld(existing: [string, Deno.FileInfo][]): void {
     let mono: { rate: number; channels: number; path: string } | undefined;
-    for (const [path, info] of existing) {
-      if (info.isSymlink) {
-        throw new KvsAudioError(`cannot append to ${path}: it is a symbolic link`, ExitCode.failure);
-      }
+    for (const [path] of existing) {
       const held = PcmFileSink.existing(path, this.#opts.format);
       if (held?.rate === undefined) continue;
       const channels = path.endsWith(`/${FILE_NAMES.stereo}.wav`) ? held.channels! / 2 : held.channels!;
@@ -359,6 +363,28 @@ export class CallWriter {
       }
       mono ??= { rate: held.rate, channels, path };
     }
+    this.appendedFrames = this.#heldFrames(mono?.channels ?? 1);
+  }
+
+  /**
+   * `append`: the frames of the longest output in the directory — also one
+   * this run does not write (its tracks must stay on that timeline too).
+   * Raw files, which carry no format, count in `channels` per track.
+   */
+  #heldFrames(channels: number): number {
+    let longest = 0;
+    for (const [what, path] of this.#planned(true)) {
+      let held;
+      try {
+        held = PcmFileSink.existing(path, this.#opts.format);
+      } catch {
+        continue; // one this run does not write may be anything (a planned one was checked)
+      }
+      if (held === undefined) continue;
+      const perFrame = 2 * (held.channels ?? (what === "stereo" ? 2 * channels : channels));
+      longest = Math.max(longest, Math.floor(held.dataBytes / perFrame));
+    }
+    return longest;
   }
 
   #open(format: PcmFormat): void {
@@ -387,11 +413,14 @@ export class CallWriter {
       this.#opened.push(path);
     }
     if (o.append) {
-      // One timeline: every output padded to the longest, then this run's audio follows in each.
-      const all = [...Object.values(this.#sinks), ...(this.#stereoSink ? [this.#stereoSink] : [])];
-      const longest = Math.max(...all.map((sink) => sink.frames));
-      for (const sink of all) if (sink.frames < longest) sink.writeSilence(longest - sink.frames);
+      // One timeline: each output is padded to the longest in the directory before this run's audio in it
+      // (a mono file when its track's first audio comes, as one run leaves a track that ends early; the mix,
+      // which one run pads to equal sides, at once).
+      const longest = Math.max(this.#heldFrames(format.channels), ...Object.values(this.#sinks).map((s) => s.frames));
       this.appendedFrames = longest;
+      this.#padTo = longest;
+      const mix = this.#stereoSink;
+      if (mix && mix.frames < longest) mix.writeSilence(longest - mix.frames);
     }
     const only = this.#opts.outDir === "-" && !this.#stereoSink ? Object.values(this.#sinks)[0] : undefined;
     if (only instanceof PcmStreamSink) this.#stream = only;
@@ -425,7 +454,10 @@ export class CallWriter {
       this.overlapFrames[dir] += audio.overlapFrames;
       this.droppedBlocks[dir] += audio.droppedBlocks;
       const sink = this.#sinks[dir];
-      if (sink) writePieces(sink, audio.pieces);
+      if (sink) {
+        if (sink.frames < this.#padTo) sink.writeSilence(this.#padTo - sink.frames); // append: see #open
+        writePieces(sink, audio.pieces);
+      }
     }
     if (this.#mixer) mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
     this.#lastFragment = item.fragment;

@@ -166,10 +166,11 @@ export class PcmFileSink extends BufferedSink {
    * What an existing output file holds, for appending to it: its format (WAV:
    * from its header; raw: unknown) and its committed data bytes (WAV: as its
    * header says — bytes after them were never committed —, whole frames of
-   * the file if the header says 0xFFFFFFFF; raw: the file's size). Undefined
-   * when `path` does not exist. A WAV whose header kvsaudio did not write
-   * (data not at byte 44, not 16-bit PCM) or that is shorter than its header
-   * says is refused (exit 1), naming the file.
+   * the file if the header says 0xFFFFFFFF; raw: the file's size; an empty
+   * file: nothing). Undefined when `path` does not exist. A WAV not laid out
+   * as kvsaudio writes them (data at byte 44, 16-bit PCM), one shorter than
+   * its header says, a symbolic link and a file with other names (hard
+   * links) are refused (exit 1), naming the file.
    *
    * @example
    * ```ts
@@ -184,7 +185,7 @@ export class PcmFileSink extends BufferedSink {
   ): { rate?: number; channels?: number; dataBytes: number } | undefined {
     let info: Deno.FileInfo;
     try {
-      info = Deno.statSync(path);
+      info = Deno.lstatSync(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return undefined;
       throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
@@ -192,8 +193,14 @@ export class PcmFileSink extends BufferedSink {
     const refuse = (why: string, cause?: unknown): never => {
       throw new KvsAudioError(`cannot append to ${path}: ${why}`, ExitCode.failure, { cause });
     };
+    // Never written through: a link would lead out of the output directory, another name of the file
+    // (a hard link, maybe the other track's file) would change with it.
+    if (info.isSymlink) refuse("it is a symbolic link");
     if (!info.isFile) refuse("it is not a regular file");
+    if ((info.nlink ?? 1) > 1) refuse("the file has other names (hard links)");
     if (format === "raw") return { dataBytes: info.size };
+    // Killed between creating it and writing its header: nothing in it yet.
+    if (info.size === 0) return { dataBytes: 0 };
     let head: Uint8Array;
     try {
       const file = Deno.openSync(path, { read: true });
@@ -216,10 +223,10 @@ export class PcmFileSink extends BufferedSink {
     try {
       wav = parseWavHeader(head);
     } catch (err) {
-      return refuse(`not a WAV file kvsaudio wrote (${errorMessage(err)})`, err);
+      return refuse(`not a WAV file as kvsaudio writes them (${errorMessage(err)})`, err);
     }
     if (wav.dataOffset !== WAV_HEADER_BYTES || wav.bitsPerSample !== 16) {
-      refuse("not a WAV file kvsaudio wrote (16-bit PCM, data at byte 44)");
+      refuse("not a WAV file as kvsaudio writes them (16-bit PCM, data at byte 44)");
     }
     const held = info.size - WAV_HEADER_BYTES;
     const blockAlign = 2 * wav.channels;
@@ -259,7 +266,8 @@ export class PcmFileSink extends BufferedSink {
     }
     const sink = new PcmFileSink(path, file, options);
     sink.startAt(dataBytes);
-    sink.#headerBytes = dataBytes;
+    // (An empty file gets its header at the first commit.)
+    sink.#headerBytes = existing.rate === undefined && options.format === "wav" ? -1 : dataBytes;
     return sink;
   }
 

@@ -42,7 +42,8 @@ export const CALL_HELP = `  -o, --out DIR         output directory (created if m
   -f, --force           overwrite existing output files
   --append              continue existing output files (e.g. a run resumed from its done
                         event's continuation token): each is cut to what its header counts,
-                        all are padded with silence to the longest, then this run's audio follows
+                        and this run's audio follows where the longest output ends (silence
+                        in between), so the tracks stay on one timeline
   --json                NDJSON events on stdout (stderr with --out -), ending with {"event":"done",…}
   -v, --verbose         a line per fragment
   -q, --quiet           no progress output
