@@ -1189,3 +1189,33 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
     }
   });
 });
+
+Deno.test("a second run writing the same files while the first still runs is refused; the first's files stay whole", async () => {
+  // Was: two --append runs wrote over each other's audio (both exit 0), and --force truncated a running one's files.
+  const s = connectStream({ fragments: 4 });
+  await withTempDir("kvsaudio-lock-", async (dir) => {
+    const first = kvsaudioCommand(["extract", "-", "--out", dir], { stdin: "piped", stdout: "null", stderr: "null" })
+      .spawn();
+    const w = first.stdin.getWriter();
+    try {
+      await w.write(s.bytes.subarray(0, s.fragments[2].offset)); // fragment 0 whole once fragment 1 begins
+      await waitForAudio(`${dir}/from_customer.wav`, 16 * 512 * 2, "first run");
+      for (const mode of ["--append", "--force"]) {
+        const path = await tempFile(s.bytes);
+        const second = await kvsaudio(["extract", path, "--out", dir, mode]);
+        await Deno.remove(path);
+        assert.equal(second.code, 1, `${mode}: ${second.stderr}`);
+        assert.match(
+          oneLineError(second.stderr),
+          /^kvsaudio: cannot write .*_customer\.wav: another kvsaudio run is writing it$/,
+          mode,
+        );
+      }
+      await w.write(s.bytes.subarray(s.fragments[2].offset));
+    } finally {
+      await w.close();
+    }
+    assert.equal((await first.status).code, 0);
+    await sameWavs(dir, expectedPcm(s));
+  });
+});

@@ -127,11 +127,17 @@ export class PcmFileSink extends BufferedSink {
       // file is truncated in place (that needs no write permission on the directory), and a
       // directory is left for the open to refuse ("Is a directory").
       const replace = options.force ? unlinkShared(path) : "create";
-      file = Deno.openSync(
-        path,
-        replace === "truncate" ? { write: true, truncate: true } : { write: true, createNew: true },
-      );
+      file = Deno.openSync(path, replace === "truncate" ? { write: true } : { write: true, createNew: true });
+      try {
+        // Truncated only once this run holds it: another run writing it is not cut short.
+        lockFor(file, path);
+        if (replace === "truncate") file.truncateSync(0);
+      } catch (err) {
+        file.close();
+        throw err;
+      }
     } catch (err) {
+      if (err instanceof KvsAudioError) throw err;
       if (err instanceof Deno.errors.AlreadyExists && options.force) {
         throw new KvsAudioError(
           `cannot create ${path}: something created it again while it was being replaced`,
@@ -254,14 +260,21 @@ export class PcmFileSink extends BufferedSink {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { write: true });
-      try {
-        file.truncateSync(header + dataBytes);
-        file.seekSync(header + dataBytes, Deno.SeekMode.Start);
-      } catch (err) {
-        file.close();
-        throw err;
-      }
     } catch (err) {
+      throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
+    }
+    try {
+      lockFor(file, path);
+      // Read again now that no other run writes it (one may have finished since the first look).
+      const now = PcmFileSink.existing(path, options.format);
+      if (now === undefined || now.dataBytes !== existing.dataBytes || now.rate !== existing.rate) {
+        throw new KvsAudioError(`cannot append to ${path}: it changed while this run started`, ExitCode.failure);
+      }
+      file.truncateSync(header + dataBytes);
+      file.seekSync(header + dataBytes, Deno.SeekMode.Start);
+    } catch (err) {
+      file.close();
+      if (err instanceof KvsAudioError) throw err;
       throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
     }
     const sink = new PcmFileSink(path, file, options);
@@ -305,6 +318,22 @@ export class PcmFileSink extends BufferedSink {
     this.#headerBytes = dataBytes;
     return header;
   }
+}
+
+/**
+ * Hold `file` for this run (an exclusive advisory lock, released when the
+ * process ends however it ends): another kvsaudio writing it is refused
+ * (exit 1) instead of both writing one file. The caller closes `file` on
+ * failure.
+ */
+function lockFor(file: Deno.FsFile, path: string): void {
+  let locked: boolean;
+  try {
+    locked = file.tryLockSync(true);
+  } catch {
+    return; // a file system without locks: as before
+  }
+  if (!locked) throw new KvsAudioError(`cannot write ${path}: another kvsaudio run is writing it`, ExitCode.failure);
 }
 
 /** kvsaudio's WAV header: RIFF, fmt (16 bytes), data. */
