@@ -1148,18 +1148,19 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
       const r = await kvsaudio(["extract", path, "--out", `${dir}/c2`, "--contact-id", "c-2", "--json"]);
       assert.equal(r.code, 0, r.stderr);
       const done = jsonLines(r.stdoutText).at(-1);
-      assert.deepEqual([done.reason, done.fragments, done.contactId, done.lastFragmentNumber], [
+      assert.deepEqual([done.reason, done.fragments, done.contactId, done.lastFragmentNumber, done.skippedFragments], [
         "contact-changed",
         3,
         "c-2",
         s.fragments[4].fragmentNumber,
+        2,
       ]);
       const exp = expectedPcm(s, { fromIndex: 2, untilIndex: 5 });
       sameBytes((await readWav(`${dir}/c2/from_customer.wav`)).data, exp.from!, "from");
       sameBytes((await readWav(`${dir}/c2/to_customer.wav`)).data, exp.to!, "to");
       const text = await kvsaudio(["extract", path, "--out", `${dir}/c3`, "--contact-id", "c-3"]);
       assert.equal(text.code, 0, text.stderr);
-      assert.match(text.stdoutText, /^skipped 5 fragment\(s\) of other contacts before the first of ContactId c-3$/m);
+      assert.match(text.stdoutText, /^skipped 5 fragment\(s\) before the first of ContactId c-3$/m);
       const missing = await kvsaudio(["extract", path, "--out", `${dir}/c9`, "--contact-id", "c-9"]);
       assert.equal(missing.code, 2);
       assert.equal(
@@ -1217,5 +1218,28 @@ Deno.test("a second run writing the same files while the first still runs is ref
     }
     assert.equal((await first.status).code, 0);
     await sameWavs(dir, expectedPcm(s));
+    // A run that writes more outputs than the running one holds is refused before it cuts any of them (was:
+    // --force truncated from_customer.wav of an earlier run, then was refused on to_customer.wav).
+    const before = await Deno.readFile(`${dir}/from_customer.wav`);
+    await Deno.mkdir(`${dir}/t`);
+    await Deno.writeFile(`${dir}/t/from_customer.wav`, before);
+    const only = kvsaudioCommand(["extract", "-", "--out", `${dir}/t`, "--tracks", "to"], {
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const w2 = only.stdin.getWriter();
+    try {
+      await w2.write(s.bytes.subarray(0, s.fragments[2].offset));
+      await waitForAudio(`${dir}/t/to_customer.wav`, 16 * 512 * 2, "the to-only run");
+      const path = await tempFile(s.bytes);
+      const forced = await kvsaudio(["extract", path, "--out", `${dir}/t`, "--force"]);
+      await Deno.remove(path);
+      assert.equal(forced.code, 1, forced.stderr);
+      sameBytes(await Deno.readFile(`${dir}/t/from_customer.wav`), before, "from_customer.wav not cut");
+    } finally {
+      await w2.close();
+    }
+    assert.equal((await only.status).code, 0);
   });
 });

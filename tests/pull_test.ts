@@ -678,7 +678,7 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
       stale.stderr.trim(),
       `kvsaudio: the first fragment (${F[2].fragmentNumber}) belongs to ContactId ${
         STREAM.fragments[2].contactId
-      }, not c-stale: check the start (--start-fragment or the event's) and --contact-id`,
+      }, not c-stale: check the start fragment (--start-fragment or the event's) and the ContactId`,
     );
     assert.deepEqual([lastEvent(stale).reason, lastEvent(stale).exitCode], ["error", 2]);
     assert.deepEqual([...Deno.readDirSync(`${dir}/stale`)], [], "no empty WAVs");
@@ -709,6 +709,54 @@ Deno.test("CLI pull --archived: ListFragments (shuffled) + GetMediaForFragmentLi
       "to",
     );
     assert.ok(standin.requests.some((q) => q.path === "/listFragments"));
+  });
+});
+
+Deno.test("CLI pull and a stream reused by several contacts: the contact's end, its start in a range, a stale start", async () => {
+  const two = connectStream({ fragments: 6, contactIds: ["c-a", "c-a", "c-a", "c-b", "c-b", "c-b"] });
+  const T = two.fragments;
+  await withStandin(two, { live: true }, async (standin, dir) => {
+    // Resumed right after the contact's last fragment: its end, exit 0 (a review found exit 2 "check the start").
+    const end = await pullCli(standin.url, [
+      ...["--arn", ARN, "--contact-id", "c-a", "--continuation-token", T[2].continuationToken],
+      ...["--idle-timeout", "0.3", "--out", `${dir}/end`, "--json"],
+    ]);
+    assert.equal(end.code, 0, end.stderr);
+    assert.deepEqual([lastEvent(end).reason, lastEvent(end).fragments], ["contact-changed", 0]);
+    // A first fragment with no ContactId does not make the contact asked for seen (was: exit 0, "c-b" written).
+    const none = connectStream({ fragments: 3, contactIds: [null, "c-a", "c-b"] });
+    await withStandin(none, { live: true }, async (standin2, dir2) => {
+      const r = await pullCli(standin2.url, [
+        ...["--arn", ARN, "--contact-id", "c-b", "--start-fragment", none.fragments[0].fragmentNumber],
+        ...["--idle-timeout", "0.3", "--out", `${dir2}/x`],
+      ]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /belongs to ContactId c-a, not c-b/);
+    });
+  });
+  // An archived range that begins in the previous contact's last fragments: those are skipped.
+  await withStandin(two, {}, async (standin, dir) => {
+    const args = ["--arn", ARN, "--archived", "--start-timestamp", String(T[1].producerMs)];
+    const r = await pullCli(standin.url, [
+      ...args,
+      ...["--stop-timestamp", String(T[5].producerMs), "--contact-id", "c-b", "--out", `${dir}/b`, "--json"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([lastEvent(r).fragments, lastEvent(r).skippedFragments], [3, 2]);
+    sameBytes(
+      (await readWav(`${dir}/b/from_customer.wav`)).data,
+      expectedPcm(two, { fromIndex: 3 }).from!,
+      "c-b's audio",
+    );
+    const missing = await pullCli(standin.url, [
+      ...args,
+      ...["--stop-timestamp", String(T[5].producerMs), "--contact-id", "c-z", "--out", `${dir}/z`],
+    ]);
+    assert.equal(missing.code, 2);
+    assert.match(
+      missing.stderr,
+      /ContactId c-z is not in the archived range: its 5 fragment\(s\) are of ContactId c-a, c-b/,
+    );
   });
 });
 

@@ -28,7 +28,7 @@ import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.t
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
-import { PcmFileSink } from "./file_sink.ts";
+import { PcmFileSink, refuseHeld } from "./file_sink.ts";
 import { openSink } from "./open_sink.ts";
 import { PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
@@ -138,8 +138,11 @@ export class CallWriter {
   readonly droppedBlocks: Record<Direction, number> = { from: 0, to: 0 };
   /** Fragments whose audio was written. */
   fragments = 0;
-  /** `append`: frames of the longest output in the directory before this run's audio. */
-  appendedFrames = 0;
+  /**
+   * `append`: frames of the longest output in the directory before this
+   * run's audio (undefined for raw files until the stream's format is known).
+   */
+  appendedFrames: number | undefined = 0;
   /** `append`: where each output's audio of this run begins. */
   #padTo = 0;
   /**
@@ -340,11 +343,12 @@ export class CallWriter {
         throw new KvsAudioError(`cannot create ${path}: it is ${what}`, ExitCode.failure);
       }
     }
-    if (o.append) {
-      this.#checkHeld(existing);
-      return;
+    if (!o.append && existing.length > 0 && !o.force) {
+      throw new UsageError(`refusing to overwrite ${existing[0][0]} (use --force)`);
     }
-    if (existing.length > 0 && !o.force) throw new UsageError(`refusing to overwrite ${existing[0][0]} (use --force)`);
+    // Another run writing any of them: refused before this one changes (truncates, cuts) one.
+    for (const [path, info] of existing) if (info.isFile) refuseHeld(path);
+    if (o.append) this.#checkHeld(existing);
   }
 
   /**
@@ -363,7 +367,8 @@ export class CallWriter {
       }
       mono ??= { rate: held.rate, channels, path };
     }
-    this.appendedFrames = this.#heldFrames(mono?.channels ?? 1);
+    // (Raw files carry no format: their frames are known once the stream's is.)
+    this.appendedFrames = this.#opts.format === "raw" ? undefined : this.#heldFrames(mono?.channels ?? 1);
   }
 
   /**

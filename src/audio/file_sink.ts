@@ -336,6 +336,32 @@ function lockFor(file: Deno.FsFile, path: string): void {
   if (!locked) throw new KvsAudioError(`cannot write ${path}: another kvsaudio run is writing it`, ExitCode.failure);
 }
 
+/**
+ * Refuse (exit 1) `path` when another kvsaudio run holds it (see
+ * {@linkcode PcmFileSink.open}), before this run changes any file; a missing
+ * or unreadable file passes (opening it says more).
+ *
+ * @example
+ * ```ts
+ * import { refuseHeld } from "./file_sink.ts";
+ * refuseHeld("calls/from_customer.wav");
+ * ```
+ */
+export function refuseHeld(path: string): void {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch {
+    return;
+  }
+  try {
+    lockFor(file, path);
+    file.unlockSync();
+  } finally {
+    file.close();
+  }
+}
+
 /** kvsaudio's WAV header: RIFF, fmt (16 bytes), data. */
 const WAV_HEADER_BYTES = 44;
 

@@ -19,7 +19,7 @@
 import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
 import type { Fragment } from "../mkv/fragment.ts";
-import { KvsAudioError } from "../errors.ts";
+import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
@@ -110,6 +110,20 @@ export class CallRun {
     this.#reason = reason;
   }
 
+  /**
+   * The error for a ContactId asked for that `where` (the input, a range)
+   * does not hold: every fragment was skipped (exit 2, naming the ContactIds
+   * it holds).
+   */
+  missingContact(contactId: string, where: string): UsageError {
+    const others = this.skippedContacts.map((c) => displayText(c, 64)).join(", ");
+    return new UsageError(
+      `ContactId ${displayText(contactId, 64)} is not in ${where}: its ${this.skipped} fragment(s) are ${
+        others === "" ? "of no contact" : `of ContactId ${others}`
+      }`,
+    );
+  }
+
   /** Handle one demuxer item. */
   item(item: ConnectItem): void {
     if (item.kind === "stop") {
@@ -136,8 +150,10 @@ export class CallRun {
     }
     const f = item.fragment;
     if (item.skipped) {
-      // Before the wanted contact's first fragment (extract --contact-id): not written, named at the end.
+      // Before the wanted contact's first fragment (extract --contact-id): not written, named at the end;
+      // counted in the fragment numbering, so that it stays inspect's.
       this.skipped++;
+      this.#count++;
       const cid = f.contactId || f.tags.find((t) => t.name === "ContactId" && t.value)?.value;
       if (typeof cid === "string" && this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) {
         this.skippedContacts.push(cid);
@@ -289,8 +305,12 @@ export class CallRun {
       overlapFrames: { from_customer: d.overlapFrames.from, to_customer: d.overlapFrames.to },
       files: w.written,
       ...(w.appending
-        ? { appendedAfterFrames: w.appendedFrames, appendedAfterSeconds: seconds(w.appendedFrames) }
+        ? {
+          appendedAfterFrames: w.appendedFrames ?? null,
+          appendedAfterSeconds: w.appendedFrames === undefined ? null : seconds(w.appendedFrames),
+        }
         : {}),
+      ...(this.skipped > 0 ? { skippedFragments: this.skipped } : {}),
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -320,12 +340,10 @@ export class CallRun {
     this.#rep.text(`${s.fragments} fragment(s); ${track("from")}, ${track("to")}${gaps}${overlaps}`);
     if (this.skipped > 0 && this.found) {
       this.#rep.text(
-        `skipped ${this.skipped} fragment(s) of other contacts before the first of ContactId ${
-          displayText(this.#contactId ?? "-", 64)
-        }`,
+        `skipped ${this.skipped} fragment(s) before the first of ContactId ${displayText(this.#contactId ?? "-", 64)}`,
       );
     }
-    if (w.appending && w.format !== undefined) {
+    if (w.appending && w.format !== undefined && w.appendedFrames !== undefined) {
       this.#rep.text(`appended after ${seconds(w.appendedFrames).toFixed(3)} s already in the files`);
     }
     const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;

@@ -23,7 +23,6 @@ import { Reporter } from "./report.ts";
 import { CALL_HELP, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 import { withOptions } from "./early_done.ts";
-import { displayText } from "./sanitize.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
 const COMMIT_INTERVAL_MS = 100;
@@ -101,12 +100,7 @@ export async function extractCommand(args: string[]): Promise<number> {
       if (item.kind === "audio") input.release(item.fragment.offset + item.fragment.size);
     }
     if (out.contactId !== undefined && run.skipped > 0 && !run.found) {
-      const others = run.skippedContacts.map((c) => displayText(c, 64)).join(", ");
-      throw new UsageError(
-        `ContactId ${displayText(out.contactId, 64)} is not in ${input.name}: its ${run.skipped} fragment(s) are ${
-          others === "" ? "of no contact" : `of ContactId ${others}`
-        }`,
-      );
+      throw run.missingContact(out.contactId, input.name);
     }
     return run.done();
   } catch (e) {

@@ -391,10 +391,13 @@ export async function pullCommand(args: string[]): Promise<number> {
       contactId: out.contactId,
       followStream: out.followStream,
       maxGapMs: out.maxGapMs,
+      // An archived range (timestamps) may begin in the previous contact's last fragments: skipped, as extract does.
+      skipUntilContact: plan.archived && out.contactId !== undefined,
     });
     let firstMs: number | undefined;
     let stopped: string | undefined;
-    let demuxed = 0;
+    /** A fragment of the contact asked for was seen. */
+    let seen = false;
     for await (const f of source.fragments()) {
       const why = stopBefore(plan, f, firstMs);
       if (why) {
@@ -408,21 +411,26 @@ export async function pullCommand(args: string[]): Promise<number> {
       reporter.flush(); // live: show each fragment's events as it arrives
       if (item.kind === "stop") {
         stopped = item.reason;
-        // The contact asked for (flag, config or event) is not the one at the start: the start fragment and
-        // the ContactId do not go together (a stale event, another stream). An error, not empty WAVs and exit 0.
-        if (item.reason === "contact-changed" && out.contactId !== undefined && demuxed === 0) {
+        // Started from a fragment number, the contact asked for (flag, config or event) never came before
+        // another's: the start and the ContactId do not go together (a stale event, another stream). An
+        // error, not empty WAVs and exit 0. (From a continuation token it is the contact's end: a resume
+        // right after its last fragment.)
+        if (
+          item.reason === "contact-changed" && out.contactId !== undefined && !seen &&
+          plan.selector.type === "FRAGMENT_NUMBER" && !plan.archived
+        ) {
           const at = item.fragment?.kvs.fragmentNumber;
           throw new UsageError(
             `the first fragment${at !== undefined ? ` (${displayText(at, 64)})` : ""} belongs to ContactId ${
               displayText(item.nextContactId ?? "-", 64)
             }, not ${
               displayText(out.contactId, 64)
-            }: check the start (--start-fragment or the event's) and --contact-id`,
+            }: check the start fragment (--start-fragment or the event's) and the ContactId`,
           );
         }
         break;
       }
-      demuxed++;
+      if (!seen && f.tags.some((t) => t.name === "ContactId" && t.value === out.contactId)) seen = true;
       const rate = item.format.rate;
       status.update(
         `from ${(writer.frames.from / rate).toFixed(1)} s | to ${
@@ -438,6 +446,9 @@ export async function pullCommand(args: string[]): Promise<number> {
     }
     status.clear();
     run.extra = counts();
+    if (plan.archived && out.contactId !== undefined && run.skipped > 0 && !run.found) {
+      throw run.missingContact(out.contactId, "the archived range");
+    }
     if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
     if (stopped !== "contact-changed") run.stop(stopped);
     if (source.firstFragmentMatched === false && plan.selector.type === "FRAGMENT_NUMBER") {
