@@ -282,6 +282,11 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   assert.equal(done.continuationToken, s.fragments[2].continuationToken);
   assert.deepEqual(done.samples, { from_customer: 3 * 16 * 512, to_customer: 3 * 16 * 512 });
   assert.equal(events.filter((e) => e.event === "fragment").length, 3);
+  // Each fragment event carries its continuation token (a run killed with no done event resumes from the last one).
+  assert.deepEqual(
+    events.filter((e) => e.event === "fragment").map((e) => e.continuationToken),
+    s.fragments.map((f) => f.continuationToken),
+  );
   const exp = expectedPcm(s);
   await sameWavs(dir, exp);
 

@@ -192,6 +192,9 @@ export class CallRun {
         index: n,
         offset: f.offset,
         fragmentNumber: clipOrNull(k.fragmentNumber),
+        // (pull: printed after the commit that put this fragment's audio in the files, so a run killed
+        // with no done event can resume from the last one's token.)
+        continuationToken: clipOrNull(k.continuationToken),
         producerTimestampMs: k.producerTimestampMs ?? null,
         millisBehindNow: k.millisBehindNow ?? null,
         contactId: clipOrNull(f.contactId),
