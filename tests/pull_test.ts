@@ -676,9 +676,9 @@ Deno.test("CLI pull: --event (Lambda event) and --config INI supply defaults; fl
     assert.equal(stale.code, 2, stale.stderr);
     assert.equal(
       stale.stderr.trim(),
-      `kvsaudio: the first fragment (${F[2].fragmentNumber}) belongs to ContactId ${
-        STREAM.fragments[2].contactId
-      }, not c-stale: check the start fragment (--start-fragment or the event's) and the ContactId`,
+      `kvsaudio: a fragment of ContactId ${STREAM.fragments[2].contactId} (${
+        F[2].fragmentNumber
+      }) came before any of c-stale: check the start fragment (--start-fragment or the event's) and the ContactId`,
     );
     assert.deepEqual([lastEvent(stale).reason, lastEvent(stale).exitCode], ["error", 2]);
     assert.deepEqual([...Deno.readDirSync(`${dir}/stale`)], [], "no empty WAVs");
@@ -731,8 +731,41 @@ Deno.test("CLI pull and a stream reused by several contacts: the contact's end, 
         ...["--idle-timeout", "0.3", "--out", `${dir2}/x`],
       ]);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /belongs to ContactId c-a, not c-b/);
+      assert.match(r.stderr, /a fragment of ContactId c-a \(\d+\) came before any of c-b/);
     });
+    // A start by time (earliest here) in the previous contact's fragments: skipped until the contact begins (was:
+    // exit 0 and two empty WAVs); --max-duration counts from the contact's first fragment.
+    const early = await pullCli(standin.url, [
+      ...["--arn", ARN, "--contact-id", "c-b", "--start", "earliest", "--idle-timeout", "0.3", "--max-duration", "2"],
+      ...["--out", `${dir}/early`, "--json"],
+    ]);
+    assert.equal(early.code, 0, early.stderr);
+    assert.deepEqual([lastEvent(early).reason, lastEvent(early).fragments, lastEvent(early).skippedFragments], [
+      "max-duration",
+      2,
+      3,
+    ]);
+    sameBytes(
+      (await readWav(`${dir}/early/to_customer.wav`)).data,
+      expectedPcm(two, { fromIndex: 3, untilIndex: 5 }).to!,
+      "c-b's first two fragments",
+    );
+    // A contact that never comes: exit 2 once the stream goes quiet; a stop bound of the user's that comes first is
+    // just where the run ends.
+    const never = await pullCli(standin.url, [
+      ...["--arn", ARN, "--contact-id", "c-z", "--start", "earliest", "--idle-timeout", "0.3", "--out", `${dir}/z`],
+    ]);
+    assert.equal(never.code, 2, never.stderr);
+    assert.match(
+      never.stderr,
+      /ContactId c-z is not in the stream from that start: its 6 fragment\(s\) are of ContactId c-a, c-b/,
+    );
+    const bounded = await pullCli(standin.url, [
+      ...["--arn", ARN, "--contact-id", "c-b", "--start", "earliest", "--stop-fragment", T[1].fragmentNumber],
+      ...["--idle-timeout", "0.3", "--out", `${dir}/bounded`, "--json"],
+    ]);
+    assert.equal(bounded.code, 0, bounded.stderr);
+    assert.deepEqual([lastEvent(bounded).reason, lastEvent(bounded).fragments], ["stop-fragment", 0]);
   });
   // An archived range that begins in the previous contact's last fragments: those are skipped.
   await withStandin(two, {}, async (standin, dir) => {

@@ -119,7 +119,9 @@ export class CallRun {
     const others = this.skippedContacts.map((c) => displayText(c, 64)).join(", ");
     return new UsageError(
       `ContactId ${displayText(contactId, 64)} is not in ${where}: its ${this.skipped} fragment(s) are ${
-        others === "" ? "of no contact" : `of ContactId ${others}`
+        others === ""
+          ? "of no contact (they carry no ContactId tag: leave out the ContactId)"
+          : `of ContactId ${others}`
       }`,
     );
   }

@@ -51,7 +51,7 @@ export const CALL_HELP = `  -o, --out DIR         output directory (created if m
                         it ends the run (default: the first fragment's ContactId); extract skips
                         the fragments before its first (a saved body may hold several contacts;
                         exit 2 if it is not there); pull from a fragment number: exit 2
-                        if another's comes first; pull --archived skips as extract does
+                        if another's comes first; pull from a time skips as extract does
   --follow-stream       do not stop when the ContactId changes
   --max-gap SECONDS     longest gap in the whole call filled with silence (default 60); longer
                         ones are skipped on both tracks and reported (one track's gap while

@@ -387,12 +387,16 @@ export async function pullCommand(args: string[]): Promise<number> {
       archived: plan.archived,
     });
     sourceCounts = counts;
+    // A start by time (a timestamp, an archived range, earliest, now) may fall in the previous contact's
+    // fragments: those are skipped until the contact asked for begins, as extract does. A fragment number
+    // or a continuation token names the contact's own place.
+    const skipping = out.contactId !== undefined &&
+      (plan.archived || (plan.selector.type !== "FRAGMENT_NUMBER" && plan.selector.type !== "CONTINUATION_TOKEN"));
     const demuxer = new ConnectDemuxer({
       contactId: out.contactId,
       followStream: out.followStream,
       maxGapMs: out.maxGapMs,
-      // An archived range (timestamps) may begin in the previous contact's last fragments: skipped, as extract does.
-      skipUntilContact: plan.archived && out.contactId !== undefined,
+      skipUntilContact: skipping,
     });
     let firstMs: number | undefined;
     let stopped: string | undefined;
@@ -404,9 +408,10 @@ export async function pullCommand(args: string[]): Promise<number> {
         stopped = why;
         break;
       }
-      firstMs ??= f.kvs.producerTimestampMs;
       millisBehindNow = f.kvs.millisBehindNow ?? millisBehindNow;
       const item = demuxer.fragment(f);
+      // --max-duration counts from the contact's first fragment, not from skipped ones.
+      if (!(item.kind === "audio" && item.skipped)) firstMs ??= f.kvs.producerTimestampMs;
       run.item(item);
       reporter.flush(); // live: show each fragment's events as it arrives
       if (item.kind === "stop") {
@@ -421,9 +426,9 @@ export async function pullCommand(args: string[]): Promise<number> {
         ) {
           const at = item.fragment?.kvs.fragmentNumber;
           throw new UsageError(
-            `the first fragment${at !== undefined ? ` (${displayText(at, 64)})` : ""} belongs to ContactId ${
-              displayText(item.nextContactId ?? "-", 64)
-            }, not ${
+            `a fragment of ContactId ${displayText(item.nextContactId ?? "-", 64)}${
+              at !== undefined ? ` (${displayText(at, 64)})` : ""
+            } came before any of ${
               displayText(out.contactId, 64)
             }: check the start fragment (--start-fragment or the event's) and the ContactId`,
           );
@@ -446,8 +451,10 @@ export async function pullCommand(args: string[]): Promise<number> {
     }
     status.clear();
     run.extra = counts();
-    if (plan.archived && out.contactId !== undefined && run.skipped > 0 && !run.found) {
-      throw run.missingContact(out.contactId, "the archived range");
+    // The stream (range) ended, or went quiet, before the contact began. (A stop bound of the user's that
+    // came first is just where the run ends.)
+    if (skipping && stopped === undefined && run.skipped > 0 && !run.found) {
+      throw run.missingContact(out.contactId!, plan.archived ? "the archived range" : "the stream from that start");
     }
     if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
     if (stopped !== "contact-changed") run.stop(stopped);
