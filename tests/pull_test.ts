@@ -750,8 +750,8 @@ Deno.test("CLI pull and a stream reused by several contacts: the contact's end, 
       expectedPcm(two, { fromIndex: 3, untilIndex: 5 }).to!,
       "c-b's first two fragments",
     );
-    // A contact that never comes: exit 2 once the stream goes quiet; a stop bound of the user's that comes first is
-    // just where the run ends.
+    // A contact that never comes: exit 2, whether the stream goes quiet, reaches a stop bound of the user's first, or
+    // sends nothing at all (found in review: exit 0 and two empty WAVs for the last two).
     const never = await pullCli(standin.url, [
       ...["--arn", ARN, "--contact-id", "c-z", "--start", "earliest", "--idle-timeout", "0.3", "--out", `${dir}/z`],
     ]);
@@ -764,8 +764,19 @@ Deno.test("CLI pull and a stream reused by several contacts: the contact's end, 
       ...["--arn", ARN, "--contact-id", "c-b", "--start", "earliest", "--stop-fragment", T[1].fragmentNumber],
       ...["--idle-timeout", "0.3", "--out", `${dir}/bounded`, "--json"],
     ]);
-    assert.equal(bounded.code, 0, bounded.stderr);
-    assert.deepEqual([lastEvent(bounded).reason, lastEvent(bounded).fragments], ["stop-fragment", 0]);
+    assert.equal(bounded.code, 2, bounded.stderr);
+    assert.match(
+      bounded.stderr,
+      /ContactId c-b is not in the stream before the stop fragment: its 2 fragment\(s\) are of ContactId c-a/,
+    );
+    assert.doesNotMatch(bounded.stderr, /no audio/, "skipped fragments are not 'fragments without audio'");
+    await withStandin(two, { live: true, liveEdgeIndex: T.length }, async (quiet, dir3) => {
+      const nothing = await pullCli(quiet.url, [
+        ...["--arn", ARN, "--contact-id", "c-b", "--start", "now", "--idle-timeout", "0.3", "--out", `${dir3}/n`],
+      ]);
+      assert.equal(nothing.code, 2, nothing.stderr);
+      assert.match(nothing.stderr, /ContactId c-b is not in the stream from that start: no fragment came/);
+    });
   });
   // An archived range that begins in the previous contact's last fragments: those are skipped.
   await withStandin(two, {}, async (standin, dir) => {

@@ -117,13 +117,14 @@ export class CallRun {
    */
   missingContact(contactId: string, where: string): UsageError {
     const others = this.skippedContacts.map((c) => displayText(c, 64)).join(", ");
-    return new UsageError(
-      `ContactId ${displayText(contactId, 64)} is not in ${where}: its ${this.skipped} fragment(s) are ${
+    const held = this.skipped === 0
+      ? "no fragment came"
+      : `its ${this.skipped} fragment(s) are ${
         others === ""
           ? "of no contact (they carry no ContactId tag: leave out the ContactId)"
           : `of ContactId ${others}`
-      }`,
-    );
+      }`;
+    return new UsageError(`ContactId ${displayText(contactId, 64)} is not in ${where}: ${held}`);
   }
 
   /** Handle one demuxer item. */
@@ -292,9 +293,11 @@ export class CallRun {
         `${this.#unnamed} fragment(s) had blocks but no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER; their audio is not written`,
       );
     }
-    if (this.#count > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
+    // (Fragments skipped before the contact asked for are not among them.)
+    const demuxed = this.#count - this.skipped;
+    if (demuxed > 0 && w.fragments === 0 && reason !== "error" && reason !== "interrupted") {
       this.#rep.warning(
-        `no audio: none of the ${this.#count} fragment(s) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER`,
+        `no audio: none of the ${demuxed} fragment(s) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER`,
       );
     }
     this.#rep.event({

@@ -451,10 +451,17 @@ export async function pullCommand(args: string[]): Promise<number> {
     }
     status.clear();
     run.extra = counts();
-    // The stream (range) ended, or went quiet, before the contact began. (A stop bound of the user's that
-    // came first is just where the run ends.)
-    if (skipping && stopped === undefined && run.skipped > 0 && !run.found) {
-      throw run.missingContact(out.contactId!, plan.archived ? "the archived range" : "the stream from that start");
+    // The contact asked for never began: the stream (range) ended, went quiet or reached a stop bound first,
+    // or nothing came at all. An error, not empty WAVs and exit 0.
+    if (skipping && !run.found) {
+      throw run.missingContact(
+        out.contactId!,
+        plan.archived
+          ? "the archived range"
+          : stopped === undefined
+          ? "the stream from that start"
+          : `the stream before the ${stopped.replaceAll("-", " ")}`,
+      );
     }
     if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
     if (stopped !== "contact-changed") run.stop(stopped);
