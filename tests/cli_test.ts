@@ -1185,6 +1185,21 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
       await Deno.remove(mixedPath);
       assert.equal(m.code, 0, m.stderr);
       assert.equal(jsonLines(m.stdoutText).at(-1).fragments, 2);
+      // A contact only in a fragment whose tags disagree: said so (was listed among the ContactIds the input holds,
+      // after "is not in").
+      const abc = connectStream({ fragments: 3, contactIds: ["c-a", "c-b", "c-c"] });
+      const onlyMixed = abc.bytes.slice();
+      const f1 = abc.fragments[1];
+      const b1 = new TextDecoder("latin1").decode(onlyMixed.subarray(f1.offset, f1.offset + f1.bytes.length));
+      onlyMixed[f1.offset + b1.lastIndexOf("c-b") + 2] = 0x63; // its trailing ContactId → c-c
+      const onlyMixedPath = await tempFile(onlyMixed);
+      const om = await kvsaudio(["extract", onlyMixedPath, "--out", `${dir}/om`, "--contact-id", "c-b"]);
+      await Deno.remove(onlyMixedPath);
+      assert.equal(om.code, 2);
+      assert.match(
+        oneLineError(om.stderr),
+        /is not in .*: its 3 fragment\(s\) are of ContactId c-a, c-c \(it is only in fragments also tagged with another ContactId\)$/,
+      );
       sameBytes(
         (await readWav(`${dir}/m/from_customer.wav`)).data,
         expectedPcm(s, { fromIndex: 3, untilIndex: 5 }).from!,

@@ -116,13 +116,18 @@ export class CallRun {
    * it holds).
    */
   missingContact(contactId: string, where: string): UsageError {
-    const others = this.skippedContacts.map((c) => displayText(c, 64)).join(", ");
+    // The contact asked for may be among them only in fragments whose ContactId tags disagree.
+    const mixed = this.skippedContacts.includes(contactId);
+    const others = this.skippedContacts.filter((c) => c !== contactId).map((c) => displayText(c, 64)).join(", ");
+    const its = `its ${this.skipped} fragment(s)`;
     const held = this.skipped === 0
       ? "no fragment came"
-      : `its ${this.skipped} fragment(s) are ${
-        others === ""
-          ? "of no contact (they carry no ContactId tag: leave out the ContactId)"
-          : `of ContactId ${others}`
+      : others === "" && !mixed
+      ? `${its} are of no contact (they carry no ContactId tag: leave out the ContactId)`
+      : others === ""
+      ? `${its} are tagged with it and with another ContactId each`
+      : `${its} are of ContactId ${others}${
+        mixed ? " (it is only in fragments also tagged with another ContactId)" : ""
       }`;
     return new UsageError(`ContactId ${displayText(contactId, 64)} is not in ${where}: ${held}`);
   }
