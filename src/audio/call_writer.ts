@@ -376,9 +376,12 @@ export class CallWriter {
    * this run does not write (its tracks must stay on that timeline too).
    * Raw files, which carry no format, count in `channels` per track.
    */
-  #heldFrames(channels: number): number {
+  #heldFrames(channels: number, skipOpened = false): number {
     let longest = 0;
     for (const [what, path] of this.#planned(true)) {
+      // (An output this run opened counts by its sink: reading it anew through another handle could release
+      // its lock where locks are emulated with POSIX ones.)
+      if (skipOpened && this.#opened.includes(path)) continue;
       let held;
       try {
         held = PcmFileSink.existing(path, this.#opts.format);
@@ -421,7 +424,8 @@ export class CallWriter {
       // One timeline: each output is padded to the longest in the directory before this run's audio in it
       // (a mono file when its track's first audio comes, as one run leaves a track that ends early; the mix,
       // which one run pads to equal sides, at once).
-      const longest = Math.max(this.#heldFrames(format.channels), ...Object.values(this.#sinks).map((s) => s.frames));
+      const opened = [...Object.values(this.#sinks), ...(this.#stereoSink ? [this.#stereoSink] : [])];
+      const longest = Math.max(this.#heldFrames(format.channels, true), ...opened.map((s) => s.frames));
       this.appendedFrames = longest;
       this.#padTo = longest;
       const mix = this.#stereoSink;

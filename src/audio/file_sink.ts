@@ -176,7 +176,8 @@ export class PcmFileSink extends BufferedSink {
    * file: nothing). Undefined when `path` does not exist. A WAV not laid out
    * as kvsaudio writes them (data at byte 44, 16-bit PCM), one shorter than
    * its header says, a symbolic link and a file with other names (hard
-   * links) are refused (exit 1), naming the file.
+   * links) are refused (exit 1), naming the file. `through`: read it through
+   * this open handle (which may hold the file's lock) instead of another.
    *
    * @example
    * ```ts
@@ -188,6 +189,7 @@ export class PcmFileSink extends BufferedSink {
   static existing(
     path: string,
     format: AudioFormat,
+    through?: Deno.FsFile,
   ): { rate?: number; channels?: number; dataBytes: number } | undefined {
     let info: Deno.FileInfo;
     try {
@@ -209,8 +211,11 @@ export class PcmFileSink extends BufferedSink {
     if (info.size === 0) return { dataBytes: 0 };
     let head: Uint8Array;
     try {
-      const file = Deno.openSync(path, { read: true });
+      // Read through the caller's handle when it holds the file's lock: where locks are emulated with
+      // POSIX ones (NFS), closing any other handle on the file would release it.
+      const file = through ?? Deno.openSync(path, { read: true });
       try {
+        if (through) file.seekSync(0, Deno.SeekMode.Start);
         head = new Uint8Array(WAV_HEADER_BYTES);
         let got = 0;
         while (got < head.length) {
@@ -220,7 +225,7 @@ export class PcmFileSink extends BufferedSink {
         }
         head = head.subarray(0, got);
       } finally {
-        file.close();
+        if (!through) file.close();
       }
     } catch (err) {
       return refuse(fsErrorMessage(err), err);
@@ -259,14 +264,14 @@ export class PcmFileSink extends BufferedSink {
     const dataBytes = existing.dataBytes - (existing.dataBytes % blockAlign);
     let file: Deno.FsFile;
     try {
-      file = Deno.openSync(path, { write: true });
+      file = Deno.openSync(path, { read: true, write: true });
     } catch (err) {
       throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
     }
     try {
       lockFor(file, path);
       // Read again now that no other run writes it (one may have finished since the first look).
-      const now = PcmFileSink.existing(path, options.format);
+      const now = PcmFileSink.existing(path, options.format, file);
       if (now === undefined || now.dataBytes !== existing.dataBytes || now.rate !== existing.rate) {
         throw new KvsAudioError(`cannot append to ${path}: it changed while this run started`, ExitCode.failure);
       }
