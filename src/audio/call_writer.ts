@@ -28,7 +28,7 @@ import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.t
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
-import { PcmFileSink, refuseHeld } from "./file_sink.ts";
+import { appendMismatch, PcmFileSink, refuseHeld } from "./file_sink.ts";
 import { openSink } from "./open_sink.ts";
 import { PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
@@ -406,11 +406,8 @@ export class CallWriter {
       for (const [what, path] of this.#planned()) {
         const held = PcmFileSink.existing(path, o.format);
         const channels = what === "stereo" ? 2 * format.channels : format.channels;
-        if (held?.rate !== undefined && (held.rate !== format.rate || held.channels !== channels)) {
-          throw new UsageError(
-            `cannot append to ${path}: it holds ${held.rate} Hz ${held.channels}-channel audio, the stream is ${format.rate} Hz ${channels}-channel`,
-          );
-        }
+        const mismatch = held && appendMismatch(path, held, format.rate, channels);
+        if (mismatch) throw mismatch;
       }
     }
     this.#format = format;

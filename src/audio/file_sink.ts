@@ -253,11 +253,8 @@ export class PcmFileSink extends BufferedSink {
     existing: { rate?: number; channels?: number; dataBytes: number },
     options: FileSinkOptions,
   ): PcmFileSink {
-    if (existing.rate !== undefined && (existing.rate !== options.rate || existing.channels !== options.channels)) {
-      throw new UsageError(
-        `cannot append to ${path}: it holds ${existing.rate} Hz ${existing.channels}-channel audio, the stream ${options.rate} Hz ${options.channels}-channel`,
-      );
-    }
+    const mismatch = appendMismatch(path, existing, options.rate, options.channels);
+    if (mismatch) throw mismatch;
     const header = options.format === "wav" ? WAV_HEADER_BYTES : 0;
     // Raw: whole frames only (a cut-off frame would shift every sample after it).
     const blockAlign = 2 * options.channels;
@@ -365,6 +362,30 @@ export function refuseHeld(path: string): void {
   } finally {
     file.close();
   }
+}
+
+/**
+ * The refusal (UsageError, exit 2) for appending `rate` Hz `channels`-channel
+ * audio to `path`, which holds `held` ({@linkcode PcmFileSink.existing}), when
+ * the formats differ; undefined when they agree or the file says none (raw).
+ *
+ * @example
+ * ```ts
+ * import { appendMismatch } from "./file_sink.ts";
+ * appendMismatch("a.wav", { rate: 16000, channels: 1 }, 8000, 1)?.message;
+ * // "cannot append to a.wav: it holds 16000 Hz 1-channel audio, the stream is 8000 Hz 1-channel"
+ * ```
+ */
+export function appendMismatch(
+  path: string,
+  held: { rate?: number; channels?: number },
+  rate: number,
+  channels: number,
+): UsageError | undefined {
+  if (held.rate === undefined || (held.rate === rate && held.channels === channels)) return undefined;
+  return new UsageError(
+    `cannot append to ${path}: it holds ${held.rate} Hz ${held.channels}-channel audio, the stream is ${rate} Hz ${channels}-channel`,
+  );
 }
 
 /** kvsaudio's WAV header: RIFF, fmt (16 bytes), data. */

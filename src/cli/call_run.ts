@@ -162,8 +162,8 @@ export class CallRun {
       // counted in the fragment numbering, so that it stays inspect's.
       this.skipped++;
       this.#count++;
-      const cid = f.contactId || f.tags.find((t) => t.name === "ContactId" && t.value)?.value;
-      if (typeof cid === "string" && this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) {
+      const cid = f.contactIds[0];
+      if (cid !== undefined && this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) {
         this.skippedContacts.push(cid);
       }
       return;

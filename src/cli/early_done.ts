@@ -23,8 +23,16 @@ const announced = new WeakSet<object>();
 /** What the options said (config file included) for errors raised once they were read. */
 const resolved = new WeakMap<object, { json: boolean; toStderr: boolean; token?: string }>();
 
-/** A continuation token as KVS makes them (`pull --continuation-token`). */
-const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
+/**
+ * A continuation token as KVS makes them (`pull --continuation-token`).
+ *
+ * @example
+ * ```ts
+ * import { CONTINUATION_TOKEN } from "./early_done.ts";
+ * CONTINUATION_TOKEN.test("91343852333181551234925834077012571618243808844"); // true
+ * ```
+ */
+export const CONTINUATION_TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /**
  * The `--continuation-token` a pull starts from, if it is one: the done event
@@ -38,7 +46,7 @@ const TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
  */
 export function startToken(values: Record<string, unknown>): string | undefined {
   const t = values["continuation-token"];
-  return typeof t === "string" && TOKEN.test(t) ? t : undefined;
+  return typeof t === "string" && CONTINUATION_TOKEN.test(t) ? t : undefined;
 }
 
 /**

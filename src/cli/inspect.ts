@@ -67,8 +67,8 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     continuationToken: clipOrNull(k.continuationToken),
     errorCode: clipOrNull(k.errorCode),
     errorId: clipOrNull(k.errorId),
-    contactId: clipOrNull(contactIds(f)[0]),
-    contactIds: contactIds(f).map((c) => clip(c)),
+    contactId: clipOrNull(f.contactIds[0]),
+    contactIds: f.contactIds.map((c) => clip(c)),
     instanceId: clipOrNull(f.instanceId),
     mimeType: clipOrNull(f.mimeType),
     docType: clipOrNull(f.docType),
@@ -97,27 +97,12 @@ function isoOrNull(ms: number | undefined): string | null {
   return iso === "-" ? null : iso;
 }
 
-/**
- * The fragment's distinct non-empty ContactId values, in order (more than one:
- * its tags disagree); the first is the one a fragment is attributed to, as the
- * demuxer does (an empty tag says nothing).
- */
-function contactIds(f: Fragment): string[] {
-  const ids: string[] = [];
-  for (const t of f.tags) {
-    if (t.name === "ContactId" && typeof t.value === "string" && t.value !== "" && !ids.includes(t.value)) {
-      ids.push(t.value);
-    }
-  }
-  return ids;
-}
-
 function flagsOf(f: Fragment): string {
   let flags = "";
   if (!f.complete) flags = f.closedBy === "bad-data" ? "bad-data" : "truncated";
   if (f.isError) flags = addFlag(flags, `error=${displayText(f.kvs.errorCode!, 32)}`);
   if (f.hasTagAfterCluster()) flags = addFlag(flags, "tags-after");
-  if (contactIds(f).length > 1) flags = addFlag(flags, "contact-mixed");
+  if (f.contactIds.length > 1) flags = addFlag(flags, "contact-mixed");
   const clusters = f.clusters.length;
   if (clusters === 0) flags = addFlag(flags, "no-cluster");
   if (clusters > 1) flags = addFlag(flags, `clusters=${clusters}`);
@@ -144,7 +129,7 @@ export function textLine(f: Fragment): string {
     padStart(String(f.size), 8) + "  " +
     padEnd(displayText(k.fragmentNumber ?? "-", 64), 47) + "  " +
     padEnd(isoTime(k.producerTimestampMs), 24) + "  " +
-    padEnd(displayText(f.contactId || contactIds(f)[0] || "-", 64), 36) + "  " +
+    padEnd(displayText(f.contactIds[0] ?? "-", 64), 36) + "  " +
     padEnd(counts || "-", 11) + "  " +
     lastDurationText + "  " +
     flagsOf(f);

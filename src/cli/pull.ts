@@ -25,7 +25,7 @@ import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
 import { CallRun } from "./call_run.ts";
-import { startToken, withOptions } from "./early_done.ts";
+import { CONTINUATION_TOKEN, startToken, withOptions } from "./early_done.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
 import { CALL_HELP, type CallOutputOptions, outputOptions } from "./output_options.ts";
@@ -161,7 +161,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     if (s !== "now" && s !== "earliest") throw new UsageError(`pull: --start must be now or earliest, not '${s}'`);
     selector = { type: s === "now" ? "NOW" : "EARLIEST" };
   } else if (tok !== undefined) {
-    if (!/^[A-Za-z0-9_.-]{1,128}$/.test(tok)) throw new UsageError("pull: --continuation-token has invalid characters");
+    if (!CONTINUATION_TOKEN.test(tok)) throw new UsageError("pull: --continuation-token has invalid characters");
     selector = { type: "CONTINUATION_TOKEN", token: tok };
   } else if (event?.startFragment !== undefined) {
     selector = {
@@ -435,7 +435,7 @@ export async function pullCommand(args: string[]): Promise<number> {
         }
         break;
       }
-      if (!seen && f.tags.some((t) => t.name === "ContactId" && t.value === out.contactId)) seen = true;
+      if (!seen && out.contactId !== undefined && f.contactIds.includes(out.contactId)) seen = true;
       const rate = item.format.rate;
       status.update(
         `from ${(writer.frames.from / rate).toFixed(1)} s | to ${

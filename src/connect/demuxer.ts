@@ -31,7 +31,7 @@ import { KvsStreamError } from "../errors.ts";
 import type { BlockTable } from "../mkv/block_table.ts";
 import type { Fragment, Tag } from "../mkv/fragment.ts";
 import { FragmentLayout } from "./detect.ts";
-import type { StreamFormat } from "./format.ts";
+import { DEFAULT_STREAM_FORMAT, type StreamFormat } from "./format.ts";
 import type { Direction } from "./tracks.ts";
 
 /** PCM bytes (a view into the input) or a number of silent frames. */
@@ -135,9 +135,6 @@ export interface DemuxOptions {
   skipUntilContact?: boolean;
 }
 
-/** The format a skipped item carries before any audio set the stream's. */
-const DEFAULT_ITEM_FORMAT: StreamFormat = { rate: 8000, channels: 1, source: "default" };
-
 /**
  * Demultiplex Connect audio from a fragment stream. Stateful across calls of
  * {@linkcode ConnectDemuxer.fragment}; {@linkcode demuxConnect} wraps it as an
@@ -231,7 +228,13 @@ export class ConnectDemuxer {
     const cid = f.contactId || otherContactId(f.tags, "");
     if (this.#opts.skipUntilContact && !this.#begun && this.#target !== undefined && !this.#opts.followStream) {
       if (cid !== this.#target || otherContactId(f.tags, cid) !== undefined) {
-        return { kind: "audio", fragment: f, format: this.#format ?? DEFAULT_ITEM_FORMAT, warnings: [], skipped: true };
+        return {
+          kind: "audio",
+          fragment: f,
+          format: this.#format ?? DEFAULT_STREAM_FORMAT,
+          warnings: [],
+          skipped: true,
+        };
       }
       this.#begun = true;
     }

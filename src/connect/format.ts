@@ -116,5 +116,21 @@ export function audioElementFormat(tracks: readonly Track[]): StreamFormat {
       return { rate: sf, channels: ch, source: "audio-element" };
     }
   }
-  return { rate: 8000, channels: 1, source: "default" };
+  return { ...DEFAULT_STREAM_FORMAT };
 }
+
+/**
+ * The format of a stream that says none (no MimeType, no Audio element):
+ * 8000 Hz mono, as Connect sends.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_STREAM_FORMAT } from "./format.ts";
+ * DEFAULT_STREAM_FORMAT.rate; // 8000
+ * ```
+ */
+export const DEFAULT_STREAM_FORMAT: Readonly<StreamFormat> = Object.freeze({
+  rate: 8000,
+  channels: 1,
+  source: "default",
+});

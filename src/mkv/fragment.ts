@@ -229,6 +229,7 @@ export class Fragment {
   #blocks?: Block[];
   /** The ContactId (null: none), cached like `#kvs`. */
   #contactId?: string | null;
+  #contactIds?: readonly string[];
 
   /**
    * Create an empty fragment (no tracks, tags or blocks); the assembler
@@ -350,6 +351,33 @@ export class Fragment {
       if (match === undefined || (typeof match === "string" ? t.name === match : match(t.name))) return true;
     }
     return false;
+  }
+
+  /**
+   * The distinct non-empty values of its `ContactId` tags, in order: more
+   * than one means they disagree (before and after the Cluster); the first is
+   * the contact the fragment belongs to (an empty tag says nothing).
+   *
+   * @example
+   * ```ts
+   * import { Fragment } from "./fragment.ts";
+   * const f = new Fragment(0, 0);
+   * f.tags.push({ name: "ContactId", value: "", position: "before", offset: 0 });
+   * f.tags.push({ name: "ContactId", value: "c-1", position: "after", offset: 90 });
+   * f.contactIds; // ["c-1"]
+   * ```
+   */
+  get contactIds(): readonly string[] {
+    if (this.#contactIds !== undefined) return this.#contactIds;
+    const ids: string[] = [];
+    for (const t of this.tags) {
+      if (t.name === "ContactId" && typeof t.value === "string" && t.value !== "" && !ids.includes(t.value)) {
+        ids.push(t.value);
+      }
+    }
+    // Kept once the fragment is finished, as contactId is.
+    if (this.size > 0) this.#contactIds = ids;
+    return ids;
   }
 
   /** Connect's `ContactId` tag. */
