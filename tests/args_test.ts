@@ -111,3 +111,22 @@ Deno.test("applyConfig: a key named like a section is an unknown option, at the 
     await Deno.remove(path);
   }
 });
+
+Deno.test("applyConfig: the command's section wins over the same key at the top level; a flag wins over both", async () => {
+  // Was: the top-level value won (`out = A` at the top made `[pull] out = B` write to A).
+  const path = await Deno.makeTempFile({ suffix: ".ini" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      "out = shared\nidle-timeout = 1\nregion = eu-west-1\n[pull]\nout = pulls\nidle-timeout = 30\n",
+    );
+    const values: Record<string, string | boolean | undefined> = {};
+    await applyConfig("pull", values, PULL_OPTIONS, path);
+    assert.deepEqual(values, { out: "pulls", "idle-timeout": "30", region: "eu-west-1" });
+    const flagged: Record<string, string | boolean | undefined> = { out: "flag" };
+    await applyConfig("pull", flagged, PULL_OPTIONS, path);
+    assert.equal(flagged.out, "flag");
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { concat, ebmlHeader, el, ID, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
 import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/pipeline.ts";
-import { KvsStreamError, UsageError } from "../src/errors.ts";
+import { DataError, KvsStreamError, UsageError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
 import { ConnectDemuxer } from "../src/connect/demuxer.ts";
@@ -680,7 +680,9 @@ Deno.test("rate and channels from MimeType, else the Audio element, else 8000 Hz
   const r16 = await checkStream(connectStream({ fragments: 2, rate: 16000 }));
   assert.equal(r16.writer.format?.rate, 16000);
   assert.equal(r16.writer.format?.source, "mime-type");
-  const ra = await checkStream(connectStream({ fragments: 2, rate: 16000, mimeType: null, audioElement: true }));
+  const ra = await checkStream(
+    connectStream({ fragments: 2, rate: 16000, mimeType: null, audioElement: true, codecId: "A_PCM/INT/LIT" }),
+  );
   assert.equal(ra.writer.format?.rate, 16000);
   assert.equal(ra.writer.format?.source, "audio-element");
   const rd = await checkStream(connectStream({ fragments: 2, mimeType: null }));
@@ -897,14 +899,6 @@ Deno.test("ConnectDemuxer: renamed and swapped tracks and MimeType changes betwe
       to: 2,
       warnings: [],
     },
-    // MimeType rate changes: warned, the first format kept
-    {
-      tracks: [{ number: 1, name: from }, { number: 2, name: to }],
-      mime: "audio/L16;rate=16000;channels=1;",
-      from: 1,
-      to: 2,
-      warnings: ["format changed to 16000 Hz 1 ch; kept 8000 Hz 1 ch"],
-    },
     {
       tracks: [{ number: 1, name: from }, { number: 2, name: to }],
       mime: "audio/L16;rate=8000;",
@@ -912,13 +906,7 @@ Deno.test("ConnectDemuxer: renamed and swapped tracks and MimeType changes betwe
       to: 2,
       warnings: [],
     },
-    // no MimeType: the Audio element, then the default (never warned)
-    {
-      tracks: [{ number: 1, name: from, audio: { samplingFrequency: 16000 } }, { number: 2, name: to }],
-      from: 1,
-      to: 2,
-      warnings: ["format changed to 16000 Hz 1 ch; kept 8000 Hz 1 ch"],
-    },
+    // no MimeType: the Audio element, then the default
     {
       tracks: [{ number: 1, name: from, audio: { samplingFrequency: 8000 } }, { number: 2, name: to }],
       from: 1,
@@ -952,3 +940,105 @@ Deno.test("ConnectDemuxer: renamed and swapped tracks and MimeType changes betwe
     if (s.from !== undefined) assert.deepEqual(item.from?.pieces, [new Uint8Array([s.from, 0, s.from, 0])]);
   });
 });
+
+Deno.test("a format said after audio was written at another ends the run; before any audio it replaces the one assumed", () => {
+  const from = "AUDIO_FROM_CUSTOMER", to = "AUDIO_TO_CUSTOMER";
+  const tracks = (): Track[] => [{ number: 1, name: from }, { number: 2, name: to }];
+  // Placed at 8000 Hz (said), then 16000 Hz: refused where it changes, naming both formats.
+  const d = new ConnectDemuxer();
+  assert.equal(d.fragment(layoutFragment(0, tracks(), "audio/L16;rate=8000;")).kind, "audio");
+  const changed = layoutFragment(1, tracks(), "audio/L16;rate=16000;channels=1;");
+  const err = thrown(() => d.fragment(changed));
+  assert.equal(err.offset, changed.offset);
+  assert.match(err.message, /MimeType tag: the format changed to 16000 Hz 1 ch from the 8000 Hz 1 ch written so far: /);
+  // Assumed (no MimeType, no Audio element), then said: refused too, saying it was assumed.
+  const d2 = new ConnectDemuxer();
+  d2.fragment(layoutFragment(0, tracks(), undefined));
+  assert.throws(
+    () =>
+      d2.fragment(
+        layoutFragment(1, [{ number: 1, name: from, audio: { samplingFrequency: 16000 } }, tracks()[1]], undefined),
+      ),
+    /Audio: the format changed to 16000 Hz 1 ch from the 8000 Hz 1 ch written so far \(assumed: no MimeType/,
+  );
+  // A fragment that says nothing keeps the format; one that says the same is fine.
+  const d3 = new ConnectDemuxer();
+  d3.fragment(layoutFragment(0, tracks(), "audio/L16;rate=16000;"));
+  const same = d3.fragment(layoutFragment(1, tracks(), undefined));
+  assert.equal(same.kind === "audio" && same.format.rate, 16000);
+  // No audio placed yet (tracks, no blocks): a format said later replaces the one assumed.
+  const d4 = new ConnectDemuxer();
+  const empty = new Fragment(0, 0);
+  empty.tracks = tracks();
+  d4.fragment(empty);
+  assert.equal(d4.format?.source, "default");
+  const later = d4.fragment(layoutFragment(1, tracks(), "audio/L16;rate=16000;"));
+  assert.equal(later.kind === "audio" && later.format.rate, 16000);
+});
+
+Deno.test("tracks kvsaudio cannot write as 16-bit PCM are refused where their document begins", () => {
+  const from = "AUDIO_FROM_CUSTOMER", to = "AUDIO_TO_CUSTOMER";
+  const cases: [Track, RegExp][] = [
+    [
+      { number: 1, name: from, codecId: "A_OPUS" },
+      /track 1 "AUDIO_FROM_CUSTOMER" has CodecID A_OPUS: kvsaudio writes 16-bit/,
+    ],
+    [{ number: 1, name: from, codecId: "A_PCM/INT/BIG" }, /has CodecID A_PCM\/INT\/BIG/],
+    [{ number: 1, name: from, codecId: "A_PCM/INT/LIT", audio: { bitDepth: 24 } }, /is 24-bit PCM/],
+    [
+      { number: 1, name: from, codecId: "A_PCM/INT/LIT", encoded: true },
+      /compressed or encrypted \(ContentEncodings\)/,
+    ],
+    [{ number: 1, name: from, type: 1, codecId: "V_MPEG4/ISO/ASP" }, /is not an audio track \(TrackType 1\)/],
+    [
+      { number: 1, name: from, codecId: "A_PCM/INT/LIT", audio: { samplingFrequency: 16000, channels: 10 } },
+      /has 10 channels/,
+    ],
+    [
+      { number: 1, name: from, codecId: "A_AAC", audio: { samplingFrequency: 48000, channels: 2 } },
+      /is A_AAC with an Audio element \(48000 Hz, 2 ch\) and no audio\/L16 MimeType tag: real AAC/,
+    ],
+  ];
+  for (const [track, re] of cases) {
+    const f = layoutFragment(12, [track, { number: 2, name: to }], undefined);
+    const err = thrown(() => new ConnectDemuxer().fragment(f));
+    assert.match(err.message, re, JSON.stringify(track));
+    assert.match(err.message, /^byte 1200: TrackEntry: /);
+  }
+  // The two directions in different formats.
+  const two = layoutFragment(0, [
+    { number: 1, name: from, codecId: "A_PCM/INT/LIT", audio: { samplingFrequency: 16000 } },
+    { number: 2, name: to, codecId: "A_PCM/INT/LIT", audio: { samplingFrequency: 8000 } },
+  ], undefined);
+  assert.throws(() => new ConnectDemuxer().fragment(two), /16000 Hz 1 ch but track 2 "AUDIO_TO_CUSTOMER" 8000 Hz 1 ch/);
+  // Accepted: Connect's A_AAC with no Audio element; A_AAC with an Audio element under an audio/L16 MimeType;
+  // 16-bit A_PCM/INT/LIT; an unnamed track of another codec (not written).
+  for (
+    const [tracks, mime] of [
+      [[{ number: 1, name: from, codecId: "A_AAC", codecPrivate: Uint8Array.of(0x11, 0x90) }], undefined],
+      [
+        [{ number: 1, name: from, codecId: "A_AAC", audio: { samplingFrequency: 48000, channels: 2 } }],
+        "audio/L16;rate=8000;",
+      ],
+      [
+        [{ number: 1, name: from, codecId: "A_PCM/INT/LIT", audio: { samplingFrequency: 8000, bitDepth: 16 } }],
+        undefined,
+      ],
+      [[{ number: 1, name: from }, { number: 3, name: "video", type: 1, codecId: "V_VP8" }], undefined],
+    ] as [Track[], string | undefined][]
+  ) {
+    const item = new ConnectDemuxer().fragment(layoutFragment(0, tracks, mime));
+    assert.equal(item.kind === "audio" && item.format.rate, 8000, JSON.stringify(tracks));
+  }
+});
+
+/** The DataError `fn` throws. */
+function thrown(fn: () => unknown): DataError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof DataError) return e;
+    throw e;
+  }
+  throw new Error("no DataError thrown");
+}

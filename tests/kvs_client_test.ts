@@ -353,6 +353,21 @@ Deno.test("throttling: classify says retry; after retries a clear AwsError", asy
   });
 });
 
+Deno.test("a temporary DNS failure (EAI_AGAIN) is retried; a name that does not resolve (ENOTFOUND) is not", () => {
+  // As Deno's node:http words them.
+  const host = "kinesisvideo.us-east-1.amazonaws.com";
+  const again = Object.assign(new Error(`getaddrinfo EAI_AGAIN ${host}`), {
+    code: "EAI_AGAIN",
+    syscall: "getaddrinfo",
+  });
+  assert.equal(classifyAwsError(again, "calls"), "retry");
+  assert.match(describeNetworkError(again) ?? "", /temporary DNS failure/);
+  const none = Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND", syscall: "getaddrinfo" });
+  const verdict = classifyAwsError(none, "calls");
+  assert.ok(verdict instanceof AwsError);
+  assert.match(verdict.message, new RegExp(`cannot resolve ${host.replaceAll(".", "\\.")}`));
+});
+
 Deno.test("server errors (5xx) classify as retry", async () => {
   await withKvs({ faults: { serverErrors: 1 } }, async (f) => {
     const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));

@@ -1258,3 +1258,24 @@ Deno.test("assembler: valid input the damage checks must let through (review)", 
     assert.match(String(e), /more than 16777216 bytes of tag values in one fragment/, `chunk ${chunk}`);
   }
 });
+
+Deno.test("a Cluster Timecode past 2^53 (epoch at a 100 ns TimecodeScale) is kept, to the nearest double", async () => {
+  // Was: the bigint value was dropped, every Cluster read as timecode 0.
+  const t0 = 1782912654536n * 10000n; // ticks of 100 ns
+  const docs: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    docs.push(ebmlHeader(), encodeId(ID.Segment), unknownSize(8));
+    docs.push(el(ID.Info, [uintEl(ID.TimecodeScale, 100)]));
+    docs.push(el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]));
+    docs.push(encodeId(ID.Cluster), unknownSize(1), uintEl(ID.Timecode, t0 + BigInt(i) * 640000n, 8));
+    docs.push(simpleBlock(1, 0, true, new Uint8Array(1024)));
+  }
+  const bytes = concat(docs);
+  for (const chunk of [bytes.length, 100]) {
+    const frags: Fragment[] = [];
+    for await (const f of assembleFragments(chunked(bytes, chunk))) frags.push(f);
+    assert.deepEqual(frags.map((f) => f.clusters[0].timecode), [0, 1, 2, 3].map((i) => Number(t0) + i * 640000));
+    // 64 ms apart, on the epoch.
+    assert.deepEqual(frags.map((f) => f.blockTable.timeMs(0) - 1782912654536), [0, 64, 128, 192]);
+  }
+});

@@ -79,12 +79,13 @@ export async function applyConfig(
     }
   }
   const section = data[command];
-  // [key, value, at the top level]: top-level keys first, then this command's section.
+  // [key, value, at the top level]: this command's section first, then the top-level keys, so that the
+  // command's own setting wins over a shared one (as in AWS's and git's files; the first value set stays).
   const entries: [string, unknown, boolean][] = [];
-  for (const [k, v] of Object.entries(data)) if (typeof v !== "object") entries.push([k, v, true]);
   if (section && typeof section === "object") {
     for (const [k, v] of Object.entries(section as Record<string, unknown>)) entries.push([k, v, false]);
   }
+  for (const [k, v] of Object.entries(data)) if (typeof v !== "object") entries.push([k, v, true]);
   for (const [key, raw, topLevel] of entries) {
     const settable = key !== "config" && key !== "help";
     const opt = settable && Object.hasOwn(spec, key) ? spec[key] : undefined;

@@ -27,9 +27,10 @@
  * @module
  */
 
-import { KvsStreamError } from "../errors.ts";
+import { DataError, KvsStreamError } from "../errors.ts";
 import type { BlockTable } from "../mkv/block_table.ts";
 import type { Fragment, Tag } from "../mkv/fragment.ts";
+import { aacProblem } from "./codec.ts";
 import { FragmentLayout } from "./detect.ts";
 import { DEFAULT_STREAM_FORMAT, type StreamFormat } from "./format.ts";
 import type { Direction } from "./tracks.ts";
@@ -268,12 +269,24 @@ export class ConnectDemuxer {
     const warnings: string[] = [];
     const roles = this.#layout.roles(f.tracks);
     const fmt = this.#layout.format(f, roles);
+    if (roles.problem !== undefined || roles.aacTrack !== undefined || roles.mismatch !== undefined) {
+      const problem = roles.problem ?? (roles.aacTrack && aacProblem(roles.aacTrack, f.mimeType)) ??
+        (fmt.source !== "mime-type" ? roles.mismatch : undefined);
+      // Written as 16-bit PCM, any of these would be noise.
+      if (problem !== undefined) throw new DataError(problem, { offset: f.offset, element: "TrackEntry" });
+    }
     const hasFrom = roles.hasFrom, hasTo = roles.hasTo;
-    if (this.#format === undefined) {
+    const was = this.#format;
+    if (was === undefined || (this.#originMs === undefined && fmt.source !== "default")) {
+      // Until audio is placed, a format that is said replaces one assumed.
       if (hasFrom || hasTo) this.#format = fmt;
-    } else if (fmt.source !== "default" && (fmt.rate !== this.#format.rate || fmt.channels !== this.#format.channels)) {
-      warnings.push(
-        `format changed to ${fmt.rate} Hz ${fmt.channels} ch; kept ${this.#format.rate} Hz ${this.#format.channels} ch`,
+    } else if (fmt.source !== "default" && (fmt.rate !== was.rate || fmt.channels !== was.channels)) {
+      // The samples so far were placed and written at the first format: the rest cannot join them.
+      const assumed = was.source === "default" ? " (assumed: no MimeType tag or Audio element said)" : "";
+      throw new DataError(
+        `the format changed to ${fmt.rate} Hz ${fmt.channels} ch from the ${was.rate} Hz ${was.channels} ch ` +
+          `written so far${assumed}: kvsaudio writes one format per call`,
+        { offset: f.offset, element: fmt.source === "mime-type" ? "MimeType tag" : "Audio" },
       );
     }
     const format = this.#format ?? fmt;

@@ -23,6 +23,7 @@
 import type { Fragment, Track } from "../mkv/fragment.ts";
 import { audioElementFormat, mimeTypeFormat, type StreamFormat } from "./format.ts";
 import { mapTracks } from "./tracks.ts";
+import { trackLabel, trackProblem } from "./codec.ts";
 
 /** The directions found among a fragment's tracks. */
 export interface TrackRoles {
@@ -39,6 +40,16 @@ export interface TrackRoles {
    * `streamFormat` returns when the `MimeType` has no rate.
    */
   readonly audioFormat: StreamFormat;
+  /**
+   * Why those tracks cannot be written as 16-bit little-endian PCM (another
+   * codec, bit depth, track type, ContentEncodings, an Audio element out of
+   * range), or undefined.
+   */
+  readonly problem?: string;
+  /** The first of them labelled `A_AAC` with an Audio element: real AAC unless the MimeType says `audio/L16`. */
+  readonly aacTrack?: Track;
+  /** The two tracks' Audio elements give different formats (what is said, when no MimeType gives the rate). */
+  readonly mismatch?: string;
 }
 
 /**
@@ -56,6 +67,9 @@ export class FragmentLayout {
   #fromChannels: number | undefined;
   #toRate: number | undefined;
   #toChannels: number | undefined;
+  /** Codec fields of those two tracks (what `problem` depends on besides the rates). */
+  #fromCodec = "";
+  #toCodec = "";
   #roles: TrackRoles | undefined;
   #mime: string | undefined;
   #mimeFormat: StreamFormat | undefined;
@@ -74,15 +88,25 @@ export class FragmentLayout {
     this.#fromChannels = map.from?.audio?.channels;
     this.#toRate = map.to?.audio?.samplingFrequency;
     this.#toChannels = map.to?.audio?.channels;
+    this.#fromCodec = codecFields(map.from);
+    this.#toCodec = codecFields(map.to);
     const found: Track[] = [];
     if (map.from) found.push(map.from);
     if (map.to) found.push(map.to);
+    let problem: string | undefined, aacTrack: Track | undefined;
+    for (const t of found) {
+      problem ??= trackProblem(t);
+      if (aacTrack === undefined && t.codecId === "A_AAC" && t.audio !== undefined) aacTrack = t;
+    }
     this.#roles = {
       hasFrom: map.from !== undefined,
       from: map.from !== undefined ? map.from.number : NaN,
       hasTo: map.to !== undefined,
       to: map.to !== undefined ? map.to.number : NaN,
       audioFormat: audioElementFormat(found),
+      problem,
+      aacTrack,
+      mismatch: map.from && map.to ? formatMismatch(map.from, map.to) : undefined,
     };
     return this.#roles;
   }
@@ -110,13 +134,30 @@ export class FragmentLayout {
     if (this.#fromIndex >= 0) {
       const t = tracks[this.#fromIndex];
       if (t.number !== roles.from || t.audio?.samplingFrequency !== this.#fromRate) return false;
-      if (t.audio?.channels !== this.#fromChannels) return false;
+      if (t.audio?.channels !== this.#fromChannels || codecFields(t) !== this.#fromCodec) return false;
     }
     if (this.#toIndex >= 0) {
       const t = tracks[this.#toIndex];
       if (t.number !== roles.to || t.audio?.samplingFrequency !== this.#toRate) return false;
-      if (t.audio?.channels !== this.#toChannels) return false;
+      if (t.audio?.channels !== this.#toChannels || codecFields(t) !== this.#toCodec) return false;
     }
     return true;
   }
+}
+
+/** The fields of `t` its codec verdict depends on, as one string ("" for none). */
+function codecFields(t: Track | undefined): string {
+  if (t === undefined) return "";
+  const a = t.audio;
+  return `${t.type}|${t.codecId}|${t.encoded}|${a === undefined ? "-" : a.bitDepth}`;
+}
+
+/** Why the two tracks' Audio elements disagree on the format, or undefined. */
+function formatMismatch(from: Track, to: Track): string | undefined {
+  const a = from.audio, b = to.audio;
+  if (a?.samplingFrequency === undefined || b?.samplingFrequency === undefined) return undefined;
+  const ca = a.channels ?? 1, cb = b.channels ?? 1;
+  if (a.samplingFrequency === b.samplingFrequency && ca === cb) return undefined;
+  return `${trackLabel(from)} is ${a.samplingFrequency} Hz ${ca} ch but ${trackLabel(to)} ` +
+    `${b.samplingFrequency} Hz ${cb} ch: kvsaudio writes both directions in one format`;
 }

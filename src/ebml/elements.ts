@@ -80,6 +80,7 @@ export const ID = {
   SamplingFrequency: 0xb5,
   Channels: 0x9f,
   BitDepth: 0x6264,
+  ContentEncodings: 0x6d80,
   Cluster: 0x1f43b675,
   Timecode: 0xe7,
   SimpleBlock: 0xa3,

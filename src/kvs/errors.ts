@@ -380,7 +380,8 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
   if (/^Region is missing/.test(message)) {
     return new UsageError("no AWS region: pass --region or set AWS_REGION", options);
   }
-  if (/ENOTFOUND|getaddrinfo/.test(`${code} ${message}`)) {
+  // A temporary DNS failure ("getaddrinfo EAI_AGAIN host") is retried below, like other network errors.
+  if (/ENOTFOUND|getaddrinfo/.test(`${code} ${message}`) && !/EAI_AGAIN/.test(`${code} ${message}`)) {
     const host = /ENOTFOUND\s+(\S+)/.exec(message)?.[1];
     return new AwsError(
       `cannot resolve ${host ?? "the KVS endpoint"}: check --endpoint-url, --region and DNS`,

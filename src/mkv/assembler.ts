@@ -320,9 +320,10 @@ export class FragmentAssembler implements TokenSink {
           break;
         case OP_TIMECODE: {
           const v = decodeValueAt("uint", chunk, at, op.size);
-          if (typeof v === "number") {
-            f.clusters[f.clusters.length - 1].timecode = v;
-            this.#clusterTc = v;
+          if (typeof v === "number" || typeof v === "bigint") {
+            const tc = Number(v);
+            f.clusters[f.clusters.length - 1].timecode = tc;
+            this.#clusterTc = tc;
           }
           break;
         }
@@ -613,6 +614,9 @@ export class FragmentAssembler implements TokenSink {
       case ID.Audio:
         if (this.#track) this.#track.audio = {};
         return;
+      case ID.ContentEncodings:
+        if (this.#track) this.#track.encoded = true;
+        return;
       case ID.SimpleTag:
         this.#simpleTags.push({ name: "", value: "", offset: t.offset, valueStart: -1, valueSize: 0, binary: false });
         return;
@@ -635,9 +639,11 @@ export class FragmentAssembler implements TokenSink {
       case ID.Timecode: {
         const f = this.#frag;
         if (f && f.clusters.length > 0) {
-          if (typeof v === "number") {
-            f.clusters[f.clusters.length - 1].timecode = v;
-            this.#clusterTc = v;
+          if (typeof v === "number" || typeof v === "bigint") {
+            // Past 2^53 (epoch times at a fine TimecodeScale) to the nearest double: a tick or two off.
+            const tc = Number(v);
+            f.clusters[f.clusters.length - 1].timecode = tc;
+            this.#clusterTc = tc;
           }
           if (this.#rec !== undefined) {
             this.#rec.op(OP_TIMECODE, t.offset, t.offset + t.headerSize, t.size);

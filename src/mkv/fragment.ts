@@ -44,6 +44,8 @@ export interface Track {
   codecPrivate?: Uint8Array;
   /** The Audio element's settings, if present. */
   audio?: AudioSettings;
+  /** The TrackEntry has ContentEncodings (compression or encryption of its frames). */
+  encoded?: boolean;
 }
 
 /** Where a tag stood relative to the fragment's Cluster. */
