@@ -1263,3 +1263,24 @@ Deno.test("a second run writing the same files while the first still runs is ref
     assert.equal((await only.status).code, 0);
   });
 });
+
+Deno.test("extract: a contact change in a body without KVS fragment numbers names the fragment by its byte", async () => {
+  // Was: the done event's stopFragmentNumber was the text "at byte N", and the summary said "at fragment at byte N".
+  const s = connectStream({ fragments: 3, contactIds: ["c-1", "c-1", "c-2"], kvsTags: false });
+  await withTempDir("kvsaudio-nokvs-", async (dir) => {
+    const path = await tempFile(s.bytes);
+    try {
+      const r = await kvsaudio(["extract", path, "--out", `${dir}/j`, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const done = jsonLines(r.stdoutText).at(-1);
+      assert.deepEqual([done.reason, done.fragments, done.stopFragmentNumber], ["contact-changed", 2, null]);
+      const text = await kvsaudio(["extract", path, "--out", `${dir}/t`]);
+      assert.match(
+        text.stdoutText,
+        new RegExp(`the ContactId changed after c-1 \\(at the fragment at byte ${s.fragments[2].offset}\\)`),
+      );
+    } finally {
+      await Deno.remove(path);
+    }
+  });
+});

@@ -829,6 +829,20 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   const p = planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "2000000" }, undefined, 5e12);
   assert.equal(p.archived, true, "a stop bound in the past selects archived mode");
   assert.equal(p.selector.type, "PRODUCER_TIMESTAMP");
+  // A reversed range (was: a ListFragments call with start after end) and --max-duration 0 (was: one fragment).
+  assert.throws(
+    () => planPull({ arn: ARN, "start-timestamp": "2000000", "stop-timestamp": "1000000" }, undefined, 5e12),
+    /pull: the stop timestamp \(1970-01-12T13:46:40\.000Z\) is before the start \(1970-01-24T03:33:20\.000Z\)/,
+  );
+  assert.equal(
+    planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "1000000" }, undefined).archived,
+    true,
+  );
+  assert.throws(
+    () => planPull({ arn: ARN, start: "now", "max-duration": "0" }, undefined),
+    /--max-duration must be more than 0 seconds/,
+  );
+  assert.equal(planPull({ arn: ARN, start: "now", "max-duration": "0.5" }, undefined).maxDurationMs, 500);
   const rec = parseConnectEvent({
     ContactId: "c-9",
     Recordings: [{ Location: ARN, FragmentStartNumber: "123", FragmentStopNumber: "456", MediaStreamType: "AUDIO" }],

@@ -65,6 +65,8 @@ export class CallRun {
   /** The fragment that ended the contact has the followed ContactId too (its tags disagree). */
   #mixedContact = false;
   #stopFragment: string | undefined;
+  /** Where that fragment begins (named when it has no fragment number). */
+  #stopOffset = 0;
   #finished = false;
   #count = 0;
   /** Extra fields for the done event (pull adds its own). */
@@ -145,7 +147,8 @@ export class CallRun {
         this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
         // Its ContactId tags disagree: one of them is the followed contact's.
         this.#mixedContact = item.fragment.tags.some((t) => t.name === "ContactId" && t.value === item.contactId);
-        this.#stopFragment = item.fragment.kvs.fragmentNumber ?? `at byte ${item.fragment.offset}`;
+        this.#stopFragment = item.fragment.kvs.fragmentNumber;
+        this.#stopOffset = item.fragment.offset;
         this.#rep.event({
           event: "contact-changed",
           contactId: clipOrNull(item.contactId),
@@ -359,10 +362,13 @@ export class CallRun {
     if (w.appending && w.format !== undefined && w.appendedFrames !== undefined) {
       this.#rep.text(`appended after ${seconds(w.appendedFrames).toFixed(3)} s already in the files`);
     }
-    const at = `at fragment ${displayText(this.#stopFragment ?? "-", 64)}`;
+    const stopped = this.#stopFragment !== undefined
+      ? `fragment ${displayText(this.#stopFragment, 64)}`
+      : `the fragment at byte ${this.#stopOffset}`;
+    const at = `at ${stopped}`;
     const why = reason === "contact-changed"
       ? this.#mixedContact
-        ? `fragment ${displayText(this.#stopFragment ?? "-", 64)} is tagged with ContactId ${
+        ? `${stopped} is tagged with ContactId ${
           displayText(this.#contactId ?? "-", 64)
         } and ${
           displayText(this.#nextContactId ?? "-", 64)

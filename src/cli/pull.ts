@@ -186,7 +186,15 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const stopTimestampMs = stopTsFlag !== undefined
     ? timestamp("stop-timestamp", stopTsFlag)
     : event?.stopTimestampMs ?? (stopTsDefault !== undefined ? timestamp("stop-timestamp", stopTsDefault) : undefined);
+  if (startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < startTimestampMs) {
+    throw new UsageError(
+      `pull: the stop timestamp (${new Date(stopTimestampMs).toISOString()}) is before the start ` +
+        `(${new Date(startTimestampMs).toISOString()})`,
+    );
+  }
   const maxDuration = num("pull", values, "max-duration");
+  // (Fragments are whole: a duration shorter than one still writes the first; 0 would mean none at all.)
+  if (maxDuration === 0) throw new UsageError("pull: --max-duration must be more than 0 seconds");
   // (Timers take at most 2^31 - 1 ms: ~24.8 days.)
   const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
   let archived = flag(values, "archived");
