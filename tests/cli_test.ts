@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { jsonLines, kvsaudio, kvsaudioCommand, ROOT, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
+import { concat, ebmlHeader, el, encodeId, ID, strEl, tagsEl, uintEl, unknownSize } from "./support/mkv_writer.ts";
 import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
 import { READ_SIZE } from "../src/cli/input.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
@@ -1281,6 +1282,47 @@ Deno.test("extract: a contact change in a body without KVS fragment numbers name
       );
     } finally {
       await Deno.remove(path);
+    }
+  });
+});
+
+Deno.test("extract: WAVs made with no audio take the format the stream said, and --append re-heads a WAV with no audio", async () => {
+  // Was: 44-byte WAVs "at 8000 Hz" for a 16 kHz stream, and --append of its audio into them refused (exit 2).
+  // A document with both tracks and a Cluster but no block.
+  const noBlocks = (mime?: string) =>
+    concat([
+      ebmlHeader(),
+      encodeId(ID.Segment),
+      unknownSize(8),
+      el(ID.Tracks, [
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
+      ]),
+      ...(mime ? [tagsEl([["MimeType", mime]])] : []),
+      el(ID.Cluster, [uintEl(ID.Timecode, 1000)]),
+    ]);
+  const audio = connectStream({ fragments: 2, rate: 16000 });
+  const exp = expectedPcm(audio);
+  await withTempDir("kvsaudio-noaudio-", async (dir) => {
+    const nonePath = await tempFile(noBlocks("audio/L16;rate=16000;channels=1;")),
+      audioPath = await tempFile(audio.bytes);
+    const unsaid = await tempFile(noBlocks());
+    try {
+      for (const [first, rate] of [[nonePath, 16000], [unsaid, 8000]] as const) {
+        const out = `${dir}/${rate}`;
+        const r = await kvsaudio(["extract", first, "--out", out]);
+        assert.equal(r.code, 0, r.stderr);
+        const empty = await readWav(`${out}/from_customer.wav`);
+        assert.deepEqual([empty.info.rate, empty.data.length], [rate, 0]);
+        const a = await kvsaudio(["extract", audioPath, "--out", out, "--append"]);
+        assert.equal(a.code, 0, a.stderr);
+        const from = await readWav(`${out}/from_customer.wav`);
+        assert.equal(from.info.rate, 16000);
+        sameBytes(from.data, exp.from!, `from after ${rate}`);
+        sameBytes((await readWav(`${out}/to_customer.wav`)).data, exp.to!, `to after ${rate}`);
+      }
+    } finally {
+      for (const p of [nonePath, audioPath, unsaid]) await Deno.remove(p);
     }
   });
 });

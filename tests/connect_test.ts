@@ -1042,3 +1042,74 @@ function thrown(fn: () => unknown): DataError {
   }
   throw new Error("no DataError thrown");
 }
+
+Deno.test("plain files whose ContactId comes after their Clusters: another file's first Clusters are not written as this contact's", async () => {
+  // Was: `cat A.mkv B.mkv` (mkvmerge files, global tags at the end) wrote B's first Clusters into A's WAVs.
+  const doc = (contact: string, startMs: number, fill: number) =>
+    concat([
+      ebmlHeader(),
+      el(ID.Segment, [
+        el(ID.Info, [uintEl(ID.TimecodeScale, 1000000)]),
+        el(ID.Tracks, [
+          el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+          el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
+        ]),
+        ...[0, 1, 2].map((c) =>
+          el(ID.Cluster, [
+            uintEl(ID.Timecode, startMs + c * 64),
+            simpleBlock(1, 0, true, new Uint8Array(1024).fill(fill)),
+            simpleBlock(2, 0, true, new Uint8Array(1024).fill(fill + 1)),
+          ])
+        ),
+        tagsEl([["ContactId", contact]]),
+      ]),
+    ]);
+  const bytes = concat([doc("c-a", 1000, 10), doc("c-b", 1192, 20)]);
+  for (const chunkSize of [bytes.length, 777]) {
+    const r = await runPipeline(bytes, { chunkSize });
+    const stop = r.items.at(-1)!;
+    assert.equal(stop.kind === "stop" && stop.reason, "contact-unknown");
+    assert.equal(stop.kind === "stop" && stop.fragment?.document, 1);
+    const from = await readWav(`${r.dir}/from_customer.wav`);
+    sameBytes(from.data, new Uint8Array(3 * 1024).fill(10), "only c-a's three Clusters");
+    await Deno.remove(r.dir, { recursive: true });
+  }
+  // The ContactId before the Clusters (each document's first fragment carries it): every Cluster is written.
+  const before = (contact: string, startMs: number) =>
+    concat([
+      ebmlHeader(),
+      el(ID.Segment, [
+        el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]),
+        tagsEl([["ContactId", contact]]),
+        ...[0, 1].map((c) =>
+          el(ID.Cluster, [uintEl(ID.Timecode, startMs + c * 64), simpleBlock(1, 0, true, new Uint8Array(1024))])
+        ),
+      ]),
+    ]);
+  const r2 = await runPipeline(concat([before("c-a", 1000), before("c-a", 1128)]));
+  assert.equal(r2.items.filter((i) => i.kind === "audio").length, 4);
+  assert.equal(r2.items.at(-1)?.kind === "stop" && (r2.items.at(-1) as { reason: string }).reason, "end-of-input");
+  await Deno.remove(r2.dir, { recursive: true });
+});
+
+Deno.test("bad data inside a fragment: its whole blocks before it are written (unless its contact cannot be told), then the error", async () => {
+  // Was: the fragment holding the bad data was lost whole, e.g. a plain file's only Cluster for a damaged Cues.
+  for (const tagsPosition of ["both", "after"] as const) {
+    const s = connectStream({ fragments: 2, tagsPosition, continuationTokens: false });
+    const bytes = s.bytes.slice();
+    const f1 = s.fragments[1];
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    const text = hex(bytes.subarray(f1.offset, f1.offset + f1.bytes.length));
+    const cluster = text.indexOf("1f43b675") / 2;
+    const tagsAfter = (text.indexOf("1254c367", 2 * cluster)) / 2;
+    assert.ok(cluster > 0 && tagsAfter > cluster);
+    bytes[f1.offset + tagsAfter] = 0x00; // not an element id
+    const r = await runPipeline(bytes);
+    assert.ok(r.error instanceof DataError, String(r.error));
+    assert.equal((r.error as DataError).offset, f1.offset + tagsAfter);
+    const exp = expectedPcm(s, { untilIndex: tagsPosition === "both" ? 2 : 1 });
+    sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, exp.from!, `from, ContactId ${tagsPosition}`);
+    sameBytes((await readWav(`${r.dir}/to_customer.wav`)).data, exp.to!, `to, ContactId ${tagsPosition}`);
+    await Deno.remove(r.dir, { recursive: true });
+  }
+});

@@ -120,6 +120,8 @@ export class CallWriter {
   #mixer: StereoMixer | undefined;
   /** Set when the outputs are opened. */
   #format: PcmFormat | undefined;
+  /** The format of the last item without audio whose stream said one (for files made with none). */
+  #saidFormat: PcmFormat | undefined;
   #closed = false;
   /** A write or commit failed: {@linkcode CallWriter.durable} stays as it was then. */
   #failed = false;
@@ -438,7 +440,11 @@ export class CallWriter {
   /** Write one fragment's audio, then commit every output. */
   write(item: AudioItem): void {
     if (this.#closed) throw new Error("CallWriter: write() after close()");
-    if (!item.from && !item.to) return;
+    if (!item.from && !item.to) {
+      // No audio yet: files made at the end without any still take the format the stream said.
+      if (item.format.source !== "default") this.#saidFormat = item.format;
+      return;
+    }
     try {
       this.#write(item);
     } catch (e) {
@@ -547,7 +553,7 @@ export class CallWriter {
         this.#closed = true;
         return;
       }
-      this.#open({ rate: 8000, channels: 1, source: "default" });
+      this.#open(this.#saidFormat ?? { rate: 8000, channels: 1, source: "default" });
     }
     this.#closed = true;
     let first: unknown;

@@ -281,8 +281,8 @@ export class PcmFileSink extends BufferedSink {
     }
     const sink = new PcmFileSink(path, file, options);
     sink.startAt(dataBytes);
-    // (An empty file gets its header at the first commit.)
-    sink.#headerBytes = existing.rate === undefined && options.format === "wav" ? -1 : dataBytes;
+    // (An empty file, or a header with no audio after it, gets this stream's header at the first commit.)
+    sink.#headerBytes = (existing.rate === undefined || dataBytes === 0) && options.format === "wav" ? -1 : dataBytes;
     return sink;
   }
 
@@ -378,11 +378,13 @@ export function refuseHeld(path: string): void {
  */
 export function appendMismatch(
   path: string,
-  held: { rate?: number; channels?: number },
+  held: { rate?: number; channels?: number; dataBytes?: number },
   rate: number,
   channels: number,
 ): UsageError | undefined {
   if (held.rate === undefined || (held.rate === rate && held.channels === channels)) return undefined;
+  // A header with no audio after it (a run that found none) takes the stream's format.
+  if (held.dataBytes === 0) return undefined;
   return new UsageError(
     `cannot append to ${path}: it holds ${held.rate} Hz ${held.channels}-channel audio, the stream is ${rate} Hz ${channels}-channel`,
   );

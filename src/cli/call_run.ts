@@ -67,6 +67,8 @@ export class CallRun {
   #stopFragment: string | undefined;
   /** Where that fragment begins (named when it has no fragment number). */
   #stopOffset = 0;
+  /** Stopped at a Cluster of a document whose ContactId would come after its Clusters (not cut off). */
+  #laterTags = false;
   #finished = false;
   #count = 0;
   /** Extra fields for the done event (pull adds its own). */
@@ -140,8 +142,11 @@ export class CallRun {
       this.#reason = item.reason;
       this.#contactId = item.contactId ?? this.#contactId;
       if (item.reason === "contact-unknown" && item.fragment) {
+        this.#laterTags = item.fragment.complete && item.fragment.closedBy === "next-cluster";
         this.#rep.warning(
-          `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`,
+          this.#laterTags
+            ? `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is a Cluster of a document whose ContactId tags come after its last Cluster; not written (it may be another contact's audio)`
+            : `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`,
         );
       } else if (item.fragment) {
         this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
@@ -189,7 +194,8 @@ export class CallRun {
       if (cid !== undefined && cid !== "") this.#contactId = cid;
     }
     for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
-    if (!f.complete) {
+    // (One with bad data in it is told by the error that follows: one line.)
+    if (!f.complete && f.closedBy !== "bad-data") {
       this.#rep.warning(
         `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
       );
@@ -368,9 +374,7 @@ export class CallRun {
     const at = `at ${stopped}`;
     const why = reason === "contact-changed"
       ? this.#mixedContact
-        ? `${stopped} is tagged with ContactId ${
-          displayText(this.#contactId ?? "-", 64)
-        } and ${
+        ? `${stopped} is tagged with ContactId ${displayText(this.#contactId ?? "-", 64)} and ${
           displayText(this.#nextContactId ?? "-", 64)
         } (before and after its Cluster); that fragment was not written`
         : this.#count === 0
@@ -381,7 +385,9 @@ export class CallRun {
           displayText(this.#contactId ?? "-", 64)
         } (${at}); that fragment was not written`
       : reason === "contact-unknown"
-      ? "the input ended inside a fragment, before its ContactId; that fragment was not written"
+      ? this.#laterTags
+        ? "a document whose ContactId is not known before its end began; it was not written"
+        : "the input ended inside a fragment, before its ContactId; that fragment was not written"
       : reason === "interrupted"
       ? `interrupted by ${signal}; ${
         kept("the files hold everything received so far", "stdout received everything up to then")

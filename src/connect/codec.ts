@@ -17,13 +17,14 @@
 
 import type { Track } from "../mkv/fragment.ts";
 import { MAX_CHANNELS, MAX_RATE } from "./format.ts";
+import { displayText } from "../cli/sanitize.ts";
 
 /** What kvsaudio writes, for the end of each refusal. */
 const WRITES = "kvsaudio writes 16-bit little-endian PCM only (Connect's A_AAC-labelled PCM, or A_PCM/INT/LIT)";
 
 /** `track N "NAME"`, for messages. */
 export function trackLabel(t: Track): string {
-  return t.name !== undefined ? `track ${t.number} "${t.name}"` : `track ${t.number}`;
+  return t.name !== undefined ? `track ${t.number} "${displayText(t.name, 64)}"` : `track ${t.number}`;
 }
 
 /**
@@ -49,13 +50,14 @@ export function trackProblem(t: Track): string | undefined {
     const depth = t.audio?.bitDepth;
     if (depth !== undefined && depth !== 16) return `${label} is ${depth}-bit PCM: ${WRITES}`;
   } else if (codec !== undefined && codec !== "A_AAC") {
-    return `${label} has CodecID ${codec}: ${WRITES}`;
+    return `${label} has CodecID ${displayText(codec, 64)}: ${WRITES}`;
   }
   const a = t.audio;
   if (a !== undefined) {
     const sf = a.samplingFrequency, ch = a.channels;
     if (sf !== undefined && !(Number.isInteger(sf) && sf >= 1 && sf <= MAX_RATE)) {
-      return `${label} has SamplingFrequency ${sf}: kvsaudio writes whole rates from 1 to ${MAX_RATE} Hz`;
+      const what = Number.isFinite(sf) ? `SamplingFrequency ${sf}` : "a SamplingFrequency that is not a number";
+      return `${label} has ${what}: kvsaudio writes whole rates from 1 to ${MAX_RATE} Hz`;
     }
     if (ch !== undefined && !(ch >= 1 && ch <= MAX_CHANNELS)) {
       return `${label} has ${ch} channels: kvsaudio writes 1 to ${MAX_CHANNELS}`;

@@ -159,8 +159,9 @@ export class ConnectDemuxer {
   #layout = new FragmentLayout();
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
-  /** The tags of the last fragment with a ContactId (where this stream puts it). */
+  /** The tags of the last fragment with a ContactId (where this stream puts it), and its document. */
   #contactTags: readonly Tag[] | undefined;
+  #contactDoc = -1;
   /** Frames skipped by capped gaps (timeline shift applied to both directions). */
   #shiftFrames = 0;
   /**
@@ -255,9 +256,13 @@ export class ConnectDemuxer {
           };
         }
         this.#contactTags = f.tags;
+        this.#contactDoc = f.document;
       } else if (
         this.#target !== undefined &&
-        (!f.complete || (f.closedBy === "end-of-input" && !f.hasTagAfterCluster() && this.#contactAfter()))
+        (!f.complete || (f.closedBy === "end-of-input" && !f.hasTagAfterCluster() && this.#contactAfter()) ||
+          // One Cluster of a later document split into several (a plain file's), where this stream puts
+          // the ContactId after the Clusters: its tags reach only the document's last fragment.
+          (f.closedBy === "next-cluster" && f.document !== this.#contactDoc && this.#contactAfter()))
       ) {
         // Cut off before its ContactId tag (Connect's may come only after the
         // Cluster; an input ending before its trailing Tags, where this
@@ -497,10 +502,26 @@ export async function* demuxConnect(
   options: DemuxOptions = {},
 ): AsyncGenerator<ConnectItem> {
   const demuxer = new ConnectDemuxer(options);
-  for await (const f of fragments) {
-    const item = demuxer.fragment(f);
-    yield item;
-    if (item.kind === "stop") return;
+  try {
+    for await (const f of fragments) {
+      const item = demuxer.fragment(f);
+      yield item;
+      if (item.kind === "stop") return;
+    }
+  } catch (e) {
+    // Bad data inside a fragment: its whole blocks before it are audio like a truncated fragment's (unless
+    // the contact cannot be told, or the fragment is unusable itself); then the error goes on.
+    const f = e instanceof DataError ? e.fragment : undefined;
+    if (f !== undefined && f.blockTable.length > 0 && !options.dropIncomplete) {
+      let item: ConnectItem | undefined;
+      try {
+        item = demuxer.fragment(f);
+      } catch {
+        // (The bad data is the error to report.)
+      }
+      if (item?.kind === "audio") yield item;
+    }
+    throw e;
   }
   yield { kind: "stop", reason: "end-of-input", contactId: demuxer.contactId };
 }

@@ -103,6 +103,9 @@ interface SimpleTagBuilder {
 export class FragmentAssembler implements TokenSink {
   #opts: AssembleOptions;
   #maxBytes: number;
+  /** Documents begun so far (EBML headers, tokenized or replayed), and as many when the held-back document began. */
+  #docCount = 0;
+  #markDocCount = 0;
   #index = 0;
   #doc: DocState = newDoc();
   #frag: Fragment | undefined;
@@ -220,6 +223,7 @@ export class FragmentAssembler implements TokenSink {
     tokenizer.rewind(mark);
     this.#dropFragment();
     this.#index = this.#markIndex;
+    this.#docCount = this.#markDocCount;
     this.prefixHits = this.#markHits;
     this.prefixBytes = this.#markBytes;
     this.#rec = undefined;
@@ -230,6 +234,7 @@ export class FragmentAssembler implements TokenSink {
   #markDocument(offset: number): void {
     this.#markOffset = offset;
     this.#markIndex = this.#index;
+    this.#markDocCount = this.#docCount;
     this.#markHits = this.prefixHits;
     this.#markBytes = this.prefixBytes;
   }
@@ -288,6 +293,7 @@ export class FragmentAssembler implements TokenSink {
     this.#markDocument(offset);
     this.prefixHits++;
     this.prefixBytes += p.end;
+    this.#docCount++;
     this.#doc = {
       docType: p.docType,
       timecodeScale: p.timecodeScale,
@@ -562,6 +568,7 @@ export class FragmentAssembler implements TokenSink {
     this.#tagBytes = 0;
     this.#treeNodes = 0;
     f.docType = this.#doc.docType;
+    f.document = this.#docCount > 0 ? this.#docCount - 1 : 0;
     f.timecodeScale = this.#doc.timecodeScale;
     f.tracks = this.#doc.tracks;
     if (this.#opts.tree) f.tree = [];
@@ -576,6 +583,7 @@ export class FragmentAssembler implements TokenSink {
         if (t.depth === 0) {
           if (this.#frag) this.#close(t.offset, "next-document", out);
           this.#markDocument(t.offset);
+          this.#docCount++;
           this.#doc = newDoc();
           this.#ensureFragment(t.offset);
           if (this.#cache !== undefined) this.#rec = new PrefixRecording(t.offset);

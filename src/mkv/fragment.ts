@@ -207,6 +207,12 @@ export class Fragment {
   complete = true;
   /** Why it was closed. */
   closedBy: ClosedBy = "end-of-input";
+  /**
+   * 0-based count of the documents (EBML headers) before its own in the
+   * input: the fragments one document is split into (a plain file's
+   * Clusters) share it. Its tags after the last Cluster reach only the last.
+   */
+  document = 0;
   /** EBML DocType of its document (`matroska`, `webm`). */
   docType?: string;
   /** Nanoseconds per timecode tick (Info TimecodeScale, default 1,000,000). */
