@@ -560,35 +560,37 @@ async function waitInFifoOpen(pid: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 1500));
 }
 
-Deno.test("SIGTERM while extract waits for a FIFO writer, or pull for its --event: exit 130 and the done event", async () => {
-  // Was: no handler yet at that point, so the signal killed the process (exit 143).
+Deno.test("SIGTERM or SIGHUP while extract waits for a FIFO writer, or pull for its --event: exit 130 and the done event", async () => {
+  // Was: no handler yet at that point, so the signal killed the process (exit 143); SIGHUP had none at all (129).
   const dir = await Deno.makeTempDir();
   try {
     const fifo = `${dir}/in.fifo`;
     if (!await makeFifo(fifo, "FIFO signal test")) return;
     // (pull: while it waits for its --event; was no handler yet there either: no done event, SIGTERM exit 143.)
     for (
-      const args of [["extract", fifo, "--out", `${dir}/out`, "--json"], [
-        "pull",
-        "--event",
-        fifo,
-        "--out",
-        `${dir}/out2`,
-        "--json",
-        "--continuation-token",
-        "tok-123",
-      ]]
+      const [sig, args] of (["SIGTERM", "SIGHUP"] as const).flatMap((sig) =>
+        [["extract", fifo, "--out", `${dir}/out-${sig}`, "--json"], [
+          "pull",
+          "--event",
+          fifo,
+          "--out",
+          `${dir}/out2-${sig}`,
+          "--json",
+          "--continuation-token",
+          "tok-123",
+        ]].map((a) => [sig, a] as const)
+      )
     ) {
       const child = kvsaudioCommand(args, { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).spawn();
       const stdout = new Response(child.stdout).text();
       const stderr = new Response(child.stderr).text();
       await waitInFifoOpen(child.pid);
-      child.kill("SIGTERM");
+      child.kill(sig);
       const status = await child.status;
-      assert.equal(status.code, 130, `${args[0]}: ${await stderr}`);
+      assert.equal(status.code, 130, `${args[0]} ${sig}: ${await stderr}`);
       // --json output still ends with its done event.
       const done = jsonLines(await stdout).at(-1);
-      assert.deepEqual([done.event, done.reason, done.signal, done.fragments], ["done", "interrupted", "SIGTERM", 0]);
+      assert.deepEqual([done.event, done.reason, done.signal, done.fragments], ["done", "interrupted", sig, 0]);
       // A pull started from a token gives it back (was null: it was taken only after the event was read).
       assert.equal(done.continuationToken, args[0] === "pull" ? "tok-123" : null);
     }
@@ -1325,4 +1327,30 @@ Deno.test("extract: WAVs made with no audio take the format the stream said, and
       for (const p of [nonePath, audioPath, unsaid]) await Deno.remove(p);
     }
   });
+});
+
+Deno.test("--json with --out -: standard error is NDJSON to its end, also on an error (the done event tells it)", async () => {
+  // Was: the error's text line came after the done event there, so a JSON reader failed exactly on errors.
+  const s = connectStream({ fragments: 4, errorAt: { index: 2, code: "4000" } });
+  const path = await tempFile(s.bytes);
+  try {
+    for (const extra of [[], ["--bogus"]]) {
+      const r = await kvsaudio(["extract", path, "--out", "-", "--tracks", "from", "--json", ...extra]);
+      assert.equal(r.code, extra.length ? 2 : 5, r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      const events = lines.map((l) => JSON.parse(l));
+      const done = events.at(-1);
+      assert.equal(done.event, "done");
+      assert.equal(done.exitCode, r.code);
+      assert.match(done.message, extra.length ? /unknown option/ : /in-band error fragment/);
+    }
+    // Without --out -, the events are on standard output and the error line on standard error, as before.
+    const dir = await Deno.makeTempDir();
+    const r = await kvsaudio(["extract", path, "--out", dir, "--json"]);
+    assert.equal(r.code, 5);
+    assert.match(oneLineError(r.stderr), /^kvsaudio: KVS sent an in-band error fragment/);
+    await Deno.remove(dir, { recursive: true });
+  } finally {
+    await Deno.remove(path);
+  }
 });

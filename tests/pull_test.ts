@@ -823,6 +823,7 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
     assert.equal(parseTimestamp(bad), undefined, bad);
   }
   assert.equal(parseTimestamp("2026-11-24"), Date.UTC(2026, 10, 24));
+  assert.equal(parseTimestamp("2026-07-01T13:31:00"), Date.UTC(2026, 6, 1, 13, 31));
   assert.equal(parseTimestamp("2026-11-24 10:00:00.5+02:00"), Date.UTC(2026, 10, 24, 8, 0, 0, 500));
   assert.equal(parseTimestamp("2026-11-24t10:00:00.123456z"), Date.UTC(2026, 10, 24, 10, 0, 0, 123));
   assert.equal(parseTimestamp("2026-11-24T10:00:00-0130"), Date.UTC(2026, 10, 24, 11, 30));
@@ -1139,4 +1140,18 @@ Deno.test("TrailingTags: a list-body fragment is cut only without the ContactId 
   assert.ok(!t.whole(frag([])), "cut before its trailing Tags");
   t.learn(frag(["ContactId"])); // a stream whose fragments do not all carry MimeType after the Cluster
   assert.ok(t.whole(frag(["ContactId", "InstanceId"])));
+});
+
+Deno.test("parseTimestamp: a time without a zone is UTC whatever the machine's time zone", async () => {
+  // Was: local time, so one cron line pulled other audio on hosts in other zones.
+  const code = `import { parseTimestamp } from "${new URL("../src/cli/time.ts", import.meta.url).href}";
+    console.log(JSON.stringify([parseTimestamp("2026-07-01T13:31:00"), parseTimestamp("2026-07-01 13:31"),
+      new Date(2026, 6, 1).getTimezoneOffset()]));`;
+  for (const tz of ["Asia/Tokyo", "America/New_York"]) {
+    const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code], env: { TZ: tz }, stderr: "inherit" })
+      .output();
+    const [a, b, offset] = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.notEqual(offset, 0, `${tz} is not UTC in the child`);
+    assert.deepEqual([a, b], [Date.UTC(2026, 6, 1, 13, 31), Date.UTC(2026, 6, 1, 13, 31)], tz);
+  }
 });

@@ -232,7 +232,7 @@ export class CallRun {
 
   /** Finish after an error: close the outputs, report, rethrow it. */
   failed(e: KvsAudioError): never {
-    markAnnounced(e);
+    markAnnounced(e, this.#rep.eventsOnStderr);
     try {
       this.#finish("error", e);
     } catch {
@@ -411,7 +411,8 @@ export class CallRun {
     }
     this.#rep.flush();
     if (closeError !== undefined) {
-      if (typeof closeError === "object" && closeError !== null) markAnnounced(closeError); // its done event is out
+      // Its done event is out.
+      if (typeof closeError === "object" && closeError !== null) markAnnounced(closeError, this.#rep.eventsOnStderr);
       throw closeError;
     }
   }

@@ -61,9 +61,22 @@ export function withOptions(e: unknown, values: Record<string, unknown>): unknow
   return e;
 }
 
-/** Note that `e`'s run has ended with its own done event. */
-export function markAnnounced(e: object): void {
+/** Errors whose done event went to standard error with the other events: no text line after it there. */
+const inEvents = new WeakSet<object>();
+
+/**
+ * Note that `e`'s run has ended with its own done event; `onStderr` when
+ * that went to standard error (`--json` with `--out -`), where the error's
+ * text line would break the NDJSON stream (the event holds its message).
+ */
+export function markAnnounced(e: object, onStderr = false): void {
   announced.add(e);
+  if (onStderr) inEvents.add(e);
+}
+
+/** Whether `e` was told in a done event on standard error (see {@linkcode markAnnounced}). */
+export function toldInEvents(e: object): boolean {
+  return inEvents.has(e);
 }
 
 /**

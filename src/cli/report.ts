@@ -31,6 +31,8 @@ export class Reporter {
   #err: LineWriter;
   #json: boolean;
   #verbose: boolean;
+  /** JSON events go to standard error (the audio to standard output). */
+  readonly eventsOnStderr: boolean;
 
   constructor(opts: ReporterOptions) {
     // Results (stdout) must arrive: a failed write ends the run (exit 1). Messages on stderr are dropped instead.
@@ -40,6 +42,7 @@ export class Reporter {
     this.#err = opts.toStderr ? this.#out : new LineWriter(Deno.stderr, "standard error", true);
     this.#json = opts.json;
     this.#verbose = opts.verbose ?? false;
+    this.eventsOnStderr = opts.json && opts.toStderr;
   }
 
   /** Whether {@linkcode Reporter.event} prints events (callers skip building them otherwise). */

@@ -12,7 +12,7 @@
  */
 
 import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
-import { earlyDone } from "./early_done.ts";
+import { earlyDone, toldInEvents } from "./early_done.ts";
 import { say, warn } from "./output.ts";
 import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
@@ -71,6 +71,8 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof KvsAudioError) {
       const done = earlyDone(command, rest, e);
       if (done) say(done.line, done.toStderr ? Deno.stderr : Deno.stdout);
+      // On standard error with the events, the done event (its exitCode and message) is the error's one line.
+      if (done?.toStderr || toldInEvents(e)) return e.exitCode;
     }
     return report(e);
   }

@@ -1,5 +1,5 @@
 /**
- * SIGINT/SIGTERM handling: run a synchronous finalizer (commit and close the
+ * SIGINT/SIGTERM/SIGHUP handling: run a synchronous finalizer (commit and close the
  * WAVs), print a line, and exit 130. All writes are synchronous, so at any
  * signal the sinks are between writes and can be closed consistently.
  *
@@ -18,7 +18,8 @@ import { report } from "./run.ts";
 
 /** Install the handler; returns a function that removes it. */
 export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void {
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  // (SIGHUP: the terminal or SSH session went away; ending as interrupted keeps the done event and its token.)
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGHUP"];
   const handlers = signals.map((sig) => {
     const h = () => {
       let code: number = ExitCode.interrupted;

@@ -15,7 +15,8 @@
 /**
  * ISO 8601: a date, optionally a time (`T` or a space, seconds and a
  * fraction optional) with `Z` or an offset (`+02:00`, `+0200`); a time
- * without either is local time.
+ * without either is UTC, like a date alone (KVS and Connect times are UTC:
+ * the same command gives the same audio on a host in any time zone).
  */
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
@@ -40,7 +41,7 @@ export function parseTimestamp(text: string): number | undefined {
     if (hh === undefined) ms = day.getTime();
     else {
       if (Number(hh) > 23 || Number(mm) > 59 || Number(ss ?? 0) > 59) return undefined;
-      const z = zone === undefined ? "" : zone.toUpperCase() === "Z" ? "Z" : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+      const z = zone === undefined || zone.toUpperCase() === "Z" ? "Z" : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
       const f = (frac ?? "").padEnd(3, "0").slice(0, 3);
       ms = Date.parse(`${y}-${mo}-${d}T${hh}:${mm}:${ss ?? "00"}.${f}${z}`);
     }
