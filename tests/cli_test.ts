@@ -517,6 +517,17 @@ Deno.test("extract --out - into a pipe closed early: the summary says the run fa
   assert.match(text, /^stopped: error \(exit 1\); stdout received the audio up to then$/m);
   assert.doesNotMatch(text, /end of input/);
   assert.match(text, /^kvsaudio: .*output pipe closed/m);
+  // With --json: a fragment event only for what the reader got, as the done event counts it (was: one for every
+  // fragment read, ahead of the audio, so a script took a token of audio never delivered).
+  const j = await readerGoesAway(["extract", path, "--out", "-", "--tracks", "from", "--json"]);
+  assert.equal(j.code, 1, j.text);
+  const events = jsonLines(j.text);
+  const frags = events.filter((e) => e.event === "fragment");
+  const done = events.at(-1);
+  assert.equal(done.event, "done");
+  assert.ok(done.fragments < 20, `${done.fragments} of 20 fragments reached the reader`);
+  assert.equal(frags.length, done.fragments);
+  assert.equal(frags.at(-1)?.continuationToken ?? null, done.continuationToken);
   await Deno.remove(path);
 });
 

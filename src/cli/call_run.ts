@@ -92,6 +92,8 @@ export class CallRun {
     this.#source = source;
     // A commit that reached every output holds every fragment handed over so far.
     writer.onDurable = (last) => {
+      this.#durableLast = last;
+      if (this.#pending.length > 0) this.#flushEvents(last);
       if (last === this.#latestWritten) {
         this.#lastFragment = this.#latestFragment;
         this.#token = this.#latestToken;
@@ -203,14 +205,16 @@ export class CallRun {
     // Per-fragment events print only with --json or -v: build them only then.
     if (!this.#rep.detailed) return;
     const rate = item.format.rate;
-    this.#rep.event(
+    this.#queue(
+      f,
+      item.from !== undefined || item.to !== undefined,
       {
         event: "fragment",
         index: n,
         offset: f.offset,
         fragmentNumber: clipOrNull(k.fragmentNumber),
-        // (pull: printed after the commit that put this fragment's audio in the files, so a run killed
-        // with no done event can resume from the last one's token.)
+        // (Printed after the commit that put this fragment's audio in the files, so a run killed with
+        // no done event can resume from the last one's token.)
         continuationToken: clipOrNull(k.continuationToken),
         producerTimestampMs: k.producerTimestampMs ?? null,
         millisBehindNow: k.millisBehindNow ?? null,
@@ -222,6 +226,36 @@ export class CallRun {
         ((item.to?.frames ?? 0) / rate).toFixed(3)
       } s`,
     );
+  }
+
+  /** Fragment events not printed yet: their audio is not in the files' headers yet. */
+  #pending: { f: Fragment; audio: boolean; ev: FragmentEvent; text: string }[] = [];
+  /** The last fragment the writer reported durable. */
+  #durableLast: Fragment | undefined;
+
+  /** Print `f`'s event once its audio is committed (at once when it is, or when `f` wrote none and none waits). */
+  #queue(f: Fragment, audio: boolean, ev: FragmentEvent, text: string): void {
+    if (this.#pending.length === 0 && (!audio || this.#durableLast === f)) {
+      this.#rep.event(ev, text);
+      return;
+    }
+    this.#pending.push({ f, audio, ev, text });
+    if (this.#durableLast === f) this.#flushEvents(f);
+  }
+
+  /** Print the events up to fragment `upTo` (now committed), and those after it that wrote no audio. */
+  #flushEvents(upTo: Fragment): void {
+    const p = this.#pending;
+    let n = 0;
+    for (let i = p.length - 1; i >= 0; i--) {
+      if (p[i].f === upTo) {
+        n = i + 1;
+        break;
+      }
+    }
+    while (n < p.length && !p[n].audio) n++;
+    for (let i = 0; i < n; i++) this.#rep.event(p[i].ev, p[i].text);
+    p.splice(0, n);
   }
 
   /** Finish normally: close the outputs, print the summary, return 0. */
@@ -417,3 +451,6 @@ export class CallRun {
     }
   }
 }
+
+/** A `fragment` event. */
+type FragmentEvent = Record<string, unknown> & { event: string };
