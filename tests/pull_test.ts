@@ -1155,3 +1155,34 @@ Deno.test("parseTimestamp: a time without a zone is UTC whatever the machine's t
     assert.deepEqual([a, b], [Date.UTC(2026, 6, 1, 13, 31), Date.UTC(2026, 6, 1, 13, 31)], tz);
   }
 });
+
+Deno.test("CLI pull: a profile whose credentials come from credential_process works (as with the AWS CLI)", async () => {
+  // Was: "no AWS credentials found" (exit 4): the task's permissions did not let the SDK run the helper.
+  const s = connectStream({ fragments: 2 });
+  await withStandin(s, { live: true }, async (standin, dir) => {
+    const helper = `${dir}/creds.sh`;
+    await Deno.writeTextFile(
+      helper,
+      `#!/bin/sh\necho '${
+        JSON.stringify({ Version: 1, AccessKeyId: FAKE.accessKeyId, SecretAccessKey: FAKE.secretAccessKey })
+      }'\n`,
+    );
+    await Deno.chmod(helper, 0o755);
+    await Deno.writeTextFile(`${dir}/config`, `[profile helper]\nregion = us-east-1\ncredential_process = ${helper}\n`);
+    const env = {
+      ...AWS_ENV,
+      AWS_ACCESS_KEY_ID: "",
+      AWS_SECRET_ACCESS_KEY: "",
+      AWS_SESSION_TOKEN: "",
+      AWS_CONFIG_FILE: `${dir}/config`,
+    };
+    const args = ["--arn", ARN, "--start", "earliest", "--idle-timeout", "0.5", "--profile", "helper"];
+    const r = await kvsaudio(["pull", "--endpoint-url", standin.url, ...args, "--out", `${dir}/out`, "--json"], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(lastEvent(r).fragments, 2);
+    assert.ok(standin.requests.every((q) => (q.headers["authorization"] ?? "").includes(FAKE.accessKeyId)));
+    assert.equal(leaksSecret(r.stdoutText + r.stderr), undefined);
+  });
+});
