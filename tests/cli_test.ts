@@ -1366,3 +1366,27 @@ Deno.test("--json with --out -: standard error is NDJSON to its end, also on an 
     await Deno.remove(path);
   }
 });
+
+Deno.test("config file: a bad value names the file it came from; a UTF-8 BOM is no part of the first line", async () => {
+  // Was: "--max-gap needs …" with no such flag given, and "unknown option '[extract]'" for a file saved with a BOM.
+  await withTempDir("kvsaudio-config-", async (dir) => {
+    const ini = `${dir}/k.ini`;
+    await Deno.writeTextFile(ini, "[extract]\nmax-gap = 5s\n");
+    const r = await kvsaudio(["extract", "x.mkv", "--out", `${dir}/o`, "--config", ini]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      oneLineError(r.stderr),
+      `kvsaudio: extract: --max-gap needs a non-negative number, not '5s' (max-gap is set in ${ini})`,
+    );
+    // The same value as a flag is the flag's fault.
+    const flagged = await kvsaudio(["extract", "x.mkv", "--out", `${dir}/o`, "--max-gap", "5s"]);
+    assert.equal(oneLineError(flagged.stderr), "kvsaudio: extract: --max-gap needs a non-negative number, not '5s'");
+    await Deno.writeTextFile(ini, "\ufeff[extract]\nformat = flac\n");
+    const bom = await kvsaudio(["extract", "x.mkv", "--out", `${dir}/o`, "--config", ini]);
+    assert.equal(bom.code, 2);
+    assert.equal(
+      oneLineError(bom.stderr),
+      `kvsaudio: extract: --format must be one of wav, raw, not 'flac' (format is set in ${ini})`,
+    );
+  });
+});

@@ -22,6 +22,7 @@ import type { Fragment } from "../mkv/fragment.ts";
 import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
+import { blameConfig } from "./configured.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
 /** Why a run ended. */
@@ -266,6 +267,7 @@ export class CallRun {
 
   /** Finish after an error: close the outputs, report, rethrow it. */
   failed(e: KvsAudioError): never {
+    blameConfig(e);
     markAnnounced(e, this.#rep.eventsOnStderr);
     try {
       this.#finish("error", e);

@@ -27,7 +27,7 @@
 import { fsErrorMessage, UsageError } from "../errors.ts";
 import type { OptionSpec, Values } from "./args.ts";
 import { ALL_OPTIONS, EXTRACT_OPTIONS, INSPECT_OPTIONS, PULL_OPTIONS } from "./command_options.ts";
-import { markConfigured } from "./configured.ts";
+import { markConfigured, noteConfigFile } from "./configured.ts";
 
 export { fromConfig } from "./configured.ts";
 
@@ -61,6 +61,8 @@ export async function applyConfig(
     if (explicit === undefined && e instanceof Deno.errors.NotFound) return undefined;
     throw new UsageError(`cannot read config ${path}: ${fsErrorMessage(e)}`);
   }
+  // A file saved "as UTF-8 with BOM" (Windows editors): the BOM is no part of the first line.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const { parse } = await import("ini");
   const data = parse(text) as Record<string, unknown>;
   // The whole file is checked, whichever command reads it: a typo in another
@@ -97,6 +99,7 @@ export async function applyConfig(
     }
     if (values[key] !== undefined) continue;
     markConfigured(values, key);
+    noteConfigFile(path, key);
     if (opt.type === "boolean") {
       const v = String(raw).toLowerCase();
       if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {

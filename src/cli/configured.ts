@@ -104,3 +104,35 @@ export function withValues(values: Values, overrides: Values): Values {
   for (const key of fromConfig(values)) if (!(key in overrides)) markConfigured(copy, key);
   return copy;
 }
+
+/** The config file this process read and the options it set (one command per process). */
+let applied: { path: string; keys: Set<string> } | undefined;
+
+/** Note that `key` was set from the config file at `path` (for {@linkcode blameConfig}). */
+export function noteConfigFile(path: string, key: string): void {
+  if (applied === undefined || applied.path !== path) applied = { path, keys: new Set() };
+  applied.keys.add(key);
+}
+
+const blamed = new WeakSet<object>();
+
+/**
+ * A usage error about an option the config file set (`--max-gap needs …`)
+ * names the file: the user gave no such flag. Changes `e`'s message once.
+ *
+ * @example
+ * ```ts
+ * import { blameConfig, noteConfigFile } from "./configured.ts";
+ * import { UsageError } from "../errors.ts";
+ * noteConfigFile("kvsaudio.ini", "max-gap");
+ * blameConfig(new UsageError("extract: --max-gap needs a non-negative number, not '5s'")).message;
+ * // "extract: --max-gap needs a non-negative number, not '5s' (max-gap is set in kvsaudio.ini)"
+ * ```
+ */
+export function blameConfig<E>(e: E): E {
+  if (!(e instanceof UsageError) || applied === undefined || blamed.has(e)) return e;
+  blamed.add(e);
+  const keys = [...applied.keys].filter((k) => new RegExp(`--${k}(?![\\w-])`).test(e.message));
+  if (keys.length > 0) e.message += ` (${keys.join(", ")} ${keys.length > 1 ? "are" : "is"} set in ${applied.path})`;
+  return e;
+}

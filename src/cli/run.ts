@@ -13,6 +13,7 @@
 
 import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { earlyDone, toldInEvents } from "./early_done.ts";
+import { blameConfig } from "./configured.ts";
 import { say, warn } from "./output.ts";
 import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
@@ -69,6 +70,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     // With --json, a pull or extract refused before its run existed still ends with a done event.
     if (e instanceof KvsAudioError) {
+      blameConfig(e);
       const done = earlyDone(command, rest, e);
       if (done) say(done.line, done.toStderr ? Deno.stderr : Deno.stdout);
       // On standard error with the events, the done event (its exitCode and message) is the error's one line.
