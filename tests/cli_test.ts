@@ -1187,7 +1187,8 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
         oneLineError(missing.stderr),
         `kvsaudio: ContactId c-9 is not in ${path}: its 6 fragment(s) are of ContactId c-1, c-2, c-3`,
       );
-      assert.deepEqual([...Deno.readDirSync(`${dir}/c9`)], [], "no empty WAVs left");
+      // No empty WAVs left, nor the directory the run made (was: an empty directory).
+      assert.equal(await Deno.stat(`${dir}/c9`).then(() => true, () => false), false);
       // A fragment whose ContactId tags disagree (c-2 before its Cluster, c-1 after) is not the contact's first.
       const mixed = s.bytes.slice();
       const f2 = s.fragments[2];
@@ -1388,5 +1389,24 @@ Deno.test("config file: a bad value names the file it came from; a UTF-8 BOM is 
       oneLineError(bom.stderr),
       `kvsaudio: extract: --format must be one of wav, raw, not 'flac' (format is set in ${ini})`,
     );
+  });
+});
+
+Deno.test("a run that fails before writing audio leaves no directory it made; one that was there stays", async () => {
+  // Was: an empty output directory (and its new parents) after exit 3 on an empty input, or exit 4 in pull.
+  await withTempDir("kvsaudio-nodir-", async (dir) => {
+    const empty = await tempFile(new Uint8Array(0));
+    try {
+      const r = await kvsaudio(["extract", empty, "--out", `${dir}/new/sub/out`]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing left in the temp dir");
+      await Deno.mkdir(`${dir}/there`);
+      const kept = await kvsaudio(["extract", empty, "--out", `${dir}/there/out`]);
+      assert.equal(kept.code, 3);
+      assert.deepEqual([...Deno.readDirSync(`${dir}/there`)], [], "the made one is gone");
+      assert.ok((await Deno.stat(`${dir}/there`)).isDirectory, "the one that was there stays");
+    } finally {
+      await Deno.remove(empty);
+    }
   });
 });

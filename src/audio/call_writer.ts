@@ -165,6 +165,8 @@ export class CallWriter {
   readonly #commitIntervalMs: number;
   /** The last fragment written. */
   #lastFragment: Fragment | undefined;
+  /** Directories {@linkcode CallWriter.createDirectory} made, deepest first. */
+  #madeDirs: string[] = [];
   /**
    * Writing to a stream (stdout): each fragment written since the last commit,
    * with the stream position after it and the counts then. A failed write
@@ -301,8 +303,15 @@ export class CallWriter {
   createDirectory(): void {
     const o = this.#opts;
     if (o.outDir === "-") return;
+    // The directories this makes, deepest first: a run that ends writing nothing takes them away again.
+    const made: string[] = [];
+    for (let d = o.outDir.replace(/\/+$/, ""); d !== "" && d !== "." && d !== ".."; d = parentOf(d)) {
+      if (exists(d)) break;
+      made.push(d);
+    }
     try {
       Deno.mkdirSync(o.outDir, { recursive: true });
+      this.#madeDirs = made;
     } catch (e) {
       throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`, ExitCode.failure, {
         cause: e,
@@ -551,6 +560,16 @@ export class CallWriter {
       // (Appending with no audio: the files stay as they were.)
       if (!createEmpty || this.#opts.append) {
         this.#closed = true;
+        // A failed run leaves no empty directory of its own behind.
+        if (!createEmpty) {
+          for (const d of this.#madeDirs) {
+            try {
+              Deno.removeSync(d);
+            } catch {
+              break; // not empty (something else is in it now), or gone
+            }
+          }
+        }
         return;
       }
       this.#open(this.#saidFormat ?? { rate: 8000, channels: 1, source: "default" });
@@ -691,5 +710,21 @@ function writePieces(sink: AudioSink, pieces: readonly PcmPiece[]): void {
     const p = pieces[i];
     if (typeof p === "number") sink.writeSilence(p);
     else sink.write(p);
+  }
+}
+
+/** The directory `path` is in ("" for a bare name). */
+function parentOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "" : i === 0 ? "/" : path.slice(0, i);
+}
+
+/** Whether anything is at `path` (a broken symbolic link counts). */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
