@@ -14,7 +14,11 @@ import {
   wavHeader,
   writeAll,
 } from "../src/audio/mod.ts";
-import { concat } from "./support/mkv_writer.ts";
+import { concat, ebmlHeader, el, encodeId, ID, simpleBlock, strEl, uintEl, unknownSize } from "./support/mkv_writer.ts";
+import { CallWriter } from "../src/audio/call_writer.ts";
+import { assembleFragments } from "../src/mkv/assembler.ts";
+import { demuxConnect } from "../src/connect/demuxer.ts";
+import { interleave, readWav, sameBytes } from "./support/pipeline.ts";
 import { noise, withTempDir } from "./support/util.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -1042,4 +1046,48 @@ Deno.test({
       assert.equal(new TextDecoder().decode(out.stdout).trim(), "8000");
     });
   },
+});
+
+Deno.test("stereo.wav keeps up with the mono files while one side has no audio: each commit writes the mix through", async () => {
+  // Was: the mix held the other side's audio up to 5 s while one side had no block (a one-track stream, a
+  // direction silent for a while), though the fragment was counted written: after kill -9 that audio was missing.
+  const doc = (i: number, withTo: boolean, toTrack = withTo) =>
+    concat([
+      ebmlHeader(),
+      encodeId(ID.Segment),
+      unknownSize(8),
+      el(ID.Tracks, [
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+        ...(toTrack ? [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")])] : []),
+      ]),
+      encodeId(ID.Cluster),
+      unknownSize(1),
+      uintEl(ID.Timecode, 1000 + 128 * i),
+      ...[0, 64].flatMap((rel) => [
+        simpleBlock(1, rel, rel === 0, noise(1024, 10 * i + rel)),
+        ...(withTo ? [simpleBlock(2, rel, false, noise(1024, 7 * i + rel + 1))] : []),
+      ]),
+    ]);
+  const oneTrack = concat([0, 1, 2, 3, 4].map((i) => doc(i, false)));
+  // The agent's track there, without blocks for three fragments: the mix trails by at most one fragment.
+  const toLate = concat([0, 1, 2, 3, 4, 5].map((i) => doc(i, i >= 3, true)));
+  for (const [bytes, trail] of [[oneTrack, 0], [toLate, 1024]] as const) {
+    await withTempDir("kvsaudio-mix-", async (dir) => {
+      const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
+      w.prepare();
+      let from = 0;
+      for await (const item of demuxConnect(assembleFragments([bytes]))) {
+        if (item.kind !== "audio") continue;
+        w.write(item);
+        from += item.from?.frames ?? 0;
+        const st = await readWav(`${dir}/stereo.wav`);
+        assert.ok(st.data.length / 4 >= from - trail, `stereo.wav after fragment ${item.fragment.index}`);
+      }
+      w.close();
+      const left = (await readWav(`${dir}/from_customer.wav`)).data;
+      const right = (await readWav(`${dir}/to_customer.wav`)).data;
+      sameBytes((await readWav(`${dir}/stereo.wav`)).data, interleave(left, right), "the mix = the mono files");
+      assert.equal(w.stereoLate, 0);
+    });
+  }
 });

@@ -165,6 +165,8 @@ export class CallWriter {
   readonly #commitIntervalMs: number;
   /** The last fragment written. */
   #lastFragment: Fragment | undefined;
+  /** The stereo mix may be written through this timeline frame (see `#write`). */
+  #mixThrough = 0;
   /** Directories {@linkcode CallWriter.createDirectory} made, deepest first. */
   #madeDirs: string[] = [];
   /**
@@ -480,7 +482,22 @@ export class CallWriter {
         writePieces(sink, audio.pieces);
       }
     }
-    if (this.#mixer) mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
+    if (this.#mixer) {
+      mix(this.#mixer, item.from?.pieces ?? [], item.to?.pieces ?? [], this.#format!.rate);
+      // While one side has no audio, the mix is written at the next commit, not held until that side has
+      // audio again (up to 5 s, and missing from the file after a kill -9): through this fragment when the
+      // side has no track in it at all (a one-track stream), else up to where this fragment's audio begins
+      // (its audio for the places before would be in this fragment: each holds both directions' audio for its
+      // time, give or take a block or two; later than that it is left out of the mix and counted).
+      const f = item.from, t = item.to;
+      const hasF = f !== undefined && f.blocks > 0, hasT = t !== undefined && t.blocks > 0;
+      if (hasF !== hasT) {
+        const a = hasF ? f! : t!;
+        const noTrack = hasF ? t === undefined : f === undefined;
+        const lead = typeof a.pieces[0] === "number" ? a.pieces[0] : 0;
+        this.#mixThrough = Math.max(this.#mixThrough, noTrack ? a.startFrame + a.frames : a.startFrame + lead);
+      }
+    }
     this.#lastFragment = item.fragment;
     if (this.#stream !== undefined) this.#mark(this.#stream);
     const interval = this.#commitIntervalMs;
@@ -498,6 +515,7 @@ export class CallWriter {
   /** Make every output a valid file holding all audio written so far. */
   commit(): void {
     try {
+      if (this.#mixThrough > 0) this.#mixer?.catchUp(this.#mixThrough);
       for (const s of Object.values(this.#sinks)) s.commit();
       this.#stereoSink?.commit();
     } catch (e) {

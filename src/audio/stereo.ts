@@ -166,6 +166,36 @@ export class StereoMixer {
     return { left: this.#left.late, right: this.#right.late };
   }
 
+  /**
+   * No more audio will come for places before timeline frame `to` on the
+   * side that has none waiting: write the other side's waiting audio up to
+   * there against silence (as padding: later frames of the silent side for
+   * those places are skipped, audible ones counted in {@link late}).
+   *
+   * @example
+   * ```ts
+   * import { PcmFileSink } from "./file_sink.ts";
+   * import { StereoMixer } from "./stereo.ts";
+   * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 2, format: "wav", force: true });
+   * const m = new StereoMixer(sink, { rate: 8000 });
+   * m.pushLeft(new Uint8Array(16)); // 8 frames on the left, none on the right: held
+   * m.catchUp(8);                   // the right side is silent there: written
+   * sink.close();
+   * ```
+   */
+  catchUp(to: number): void {
+    const l = this.#left, r = this.#right;
+    const [a, b, aIsLeft] = l.pending > 0 ? [l, r, true] : [r, l, false];
+    const k = Math.min(a.pending, to - b.frames);
+    if (k <= 0) return;
+    this.#emitPair(aIsLeft, a.buf, a.head, null, 0, k);
+    a.head += k;
+    if (a.head === a.tail) a.clear();
+    b.padded += k;
+    b.frames += k;
+    b.owed += k;
+  }
+
   /** Append mono s16le audio to the left channel (even length). */
   pushLeft(pcm: Uint8Array): void {
     this.#pushBytes(this.#left, this.#right, true, pcm);

@@ -335,7 +335,7 @@ export class CallRun {
       this.#rep.warning(
         `stereo.wav: ${
           seconds(w.stereoLate).toFixed(3)
-        } s of audio came after the other side had run more than 5 s ahead and is missing from the mix (the mono files hold it)`,
+        } s of audio came after the mix had been written past its place (a fragment or more after the other side's, or more than 5 s behind) and is missing from the mix (the mono files hold it)`,
       );
     }
     if (this.#unnamed > 0 && w.fragments > 0 && reason !== "error" && reason !== "interrupted") {
