@@ -86,6 +86,8 @@ export class CallRun {
    * resumes from the same place.
    */
   startToken: string | undefined;
+  /** `pull --after-fragment N`: N, given back as the last fragment while this run writes none. */
+  startAfter: string | undefined;
 
   constructor(writer: CallWriter, reporter: Reporter, source: string) {
     this.#writer = writer;
@@ -304,7 +306,7 @@ export class CallRun {
     return {
       reason,
       fragments: w.durable.fragments,
-      lastFragmentNumber: clipOrNull(this.#lastFragment),
+      lastFragmentNumber: clipOrNull(this.#lastFragment ?? this.startAfter),
       continuationToken: clipOrNull(this.#lastFragment === undefined ? this.startToken : this.#token),
       samples: { from_customer: w.durable.frames.from, to_customer: w.durable.frames.to },
     };

@@ -41,6 +41,7 @@ export const PULL_OPTIONS: OptionSpec = {
   "timestamp-type": { type: "string" },
   start: { type: "string" },
   "continuation-token": { type: "string" },
+  "after-fragment": { type: "string" },
   "stop-fragment": { type: "string" },
   "stop-timestamp": { type: "string" },
   "max-duration": { type: "string" },

@@ -54,6 +54,8 @@ Start (one of):
                             (default producer)
   --start now|earliest      the live edge, or the oldest data kept
   --continuation-token TOK  resume where a previous run stopped (its done event's continuationToken)
+  --after-fragment N        resume after fragment N, which a previous run wrote (its done event's
+                            lastFragmentNumber, when it has no continuationToken)
 Stop (any):
   (another contact's fragment also ends a pull: see --contact-id and --follow-stream under Output)
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
@@ -92,6 +94,8 @@ export interface PullPlan {
   maxRetries: number;
   archived: boolean;
   startTimestampMs?: number;
+  /** `--after-fragment`: fragment N and those before it were written by an earlier run. */
+  afterFragment?: string;
   aws: { region?: string; profile?: string; endpointUrl?: string };
 }
 
@@ -139,7 +143,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     throw new UsageError(`pull: --arn is not a Kinesis Video stream ARN: '${arn}'`);
   }
   const timestampType = choice("pull", values, "timestamp-type", ["producer", "server"], "producer");
-  const starts = ["start-fragment", "start-timestamp", "start", "continuation-token"];
+  const starts = ["start-fragment", "start-timestamp", "start", "continuation-token", "after-fragment"];
   // The flags' start, else the event's, else the config file's.
   const startFrom = starts.some((k) => flagged(k) !== undefined) ||
       event?.startFragment !== undefined || event?.startTimestampMs !== undefined
@@ -155,8 +159,15 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const st = startFrom("start-timestamp");
   const s = startFrom("start");
   const tok = startFrom("continuation-token");
-  if (sf !== undefined) selector = { type: "FRAGMENT_NUMBER", fragmentNumber: fragmentNumber("start-fragment", sf) };
-  else if (st !== undefined) startTimestampMs = timestamp("start-timestamp", st);
+  const af = startFrom("after-fragment");
+  let afterFragment: string | undefined;
+  if (af !== undefined) {
+    // GetMedia from N (read as "from" or "after" N): N itself, if it comes, is dropped as written.
+    afterFragment = fragmentNumber("after-fragment", af);
+    selector = { type: "FRAGMENT_NUMBER", fragmentNumber: afterFragment };
+  } else if (sf !== undefined) {
+    selector = { type: "FRAGMENT_NUMBER", fragmentNumber: fragmentNumber("start-fragment", sf) };
+  } else if (st !== undefined) startTimestampMs = timestamp("start-timestamp", st);
   else if (s !== undefined) {
     if (s !== "now" && s !== "earliest") throw new UsageError(`pull: --start must be now or earliest, not '${s}'`);
     selector = { type: s === "now" ? "NOW" : "EARLIEST" };
@@ -222,6 +233,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     maxRetries: num("pull", values, "max-retries", 8, { integer: true }) as number,
     archived,
     startTimestampMs,
+    afterFragment,
     aws: { region: str(values, "region"), profile: str(values, "profile"), endpointUrl },
   };
 }
@@ -280,6 +292,7 @@ export async function pullCommand(args: string[]): Promise<number> {
   const run = new CallRun(writer, reporter, "stream");
   // A run started from a token gives it back while it writes no fragment, however and whenever it ends.
   run.startToken = startToken(values);
+  run.startAfter = str(values, "after-fragment");
   const abort = new AbortController();
   const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
   let millisBehindNow: number | undefined;
@@ -382,7 +395,12 @@ export async function pullCommand(args: string[]): Promise<number> {
           endMs: plan.stopTimestampMs!,
         },
       })
-      : new kvs.PullSource({ ...common, selector: plan.selector, idleTimeoutMs: plan.idleTimeoutMs });
+      : new kvs.PullSource({
+        ...common,
+        selector: plan.selector,
+        idleTimeoutMs: plan.idleTimeoutMs,
+        after: plan.afterFragment,
+      });
     const counts = () => ({
       stream: label,
       firstFragmentMatched: source.firstFragmentMatched ?? null,
@@ -430,7 +448,7 @@ export async function pullCommand(args: string[]): Promise<number> {
         // right after its last fragment.)
         if (
           item.reason === "contact-changed" && out.contactId !== undefined && !seen &&
-          plan.selector.type === "FRAGMENT_NUMBER" && !plan.archived
+          plan.selector.type === "FRAGMENT_NUMBER" && plan.afterFragment === undefined && !plan.archived
         ) {
           const at = item.fragment?.kvs.fragmentNumber;
           throw new UsageError(

@@ -52,6 +52,13 @@ export interface PullSourceOptions extends SourceOptions {
   idleTimeoutMs?: number;
   /** Reconnect at a fragment boundary once a session is this old (default 40 min). */
   maxSessionMs?: number;
+  /**
+   * Fragment number (decimal) an earlier run wrote last: with a `FRAGMENT_NUMBER`
+   * selector of it, it and any fragment before it are dropped if KVS sends
+   * them (it reads the selector as "from" or "after" N), and nothing is
+   * fetched separately.
+   */
+  after?: string;
 }
 
 /** A resumable GetMedia fragment source. */
@@ -141,7 +148,14 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     /** Bodies since the last whole fragment that ended inside the next one. */
     let cutOff = 0;
     let first = true;
-    const requested = o.selector.type === "FRAGMENT_NUMBER" ? o.selector.fragmentNumber : undefined;
+    const requested = o.selector.type === "FRAGMENT_NUMBER" && o.after === undefined
+      ? o.selector.fragmentNumber
+      : undefined;
+    if (o.after !== undefined && this.#lastBig === undefined) {
+      // As if the earlier run's last fragment had been read in this one.
+      this.#lastBig = parseFragmentNumber(o.after);
+      this.#recent.add(o.after);
+    }
     for (;;) {
       let body: MediaBody;
       try {
