@@ -2,7 +2,18 @@ import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
 import { jsonLines, kvsaudio, kvsaudioCommand, ROOT, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
-import { concat, ebmlHeader, el, encodeId, ID, strEl, tagsEl, uintEl, unknownSize } from "./support/mkv_writer.ts";
+import {
+  concat,
+  ebmlHeader,
+  el,
+  encodeId,
+  ID,
+  simpleBlock,
+  strEl,
+  tagsEl,
+  uintEl,
+  unknownSize,
+} from "./support/mkv_writer.ts";
 import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
 import { READ_SIZE } from "../src/cli/input.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
@@ -1409,4 +1420,49 @@ Deno.test("a run that fails before writing audio leaves no directory it made; on
       await Deno.remove(empty);
     }
   });
+});
+
+Deno.test("extract warns of an element of unknown id right in a Segment or a Cluster (a damaged Cluster or block id)", async () => {
+  // Was: skipped silently, its audio lost with exit 0 (only inspect's unknown-elements flag told).
+  const block = (t: number, rel: number) => simpleBlock(t, rel, rel === 0, new Uint8Array(1024).fill(t));
+  const tracks = el(ID.Tracks, [
+    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
+  ]);
+  const cluster = (tc: number, id: number = ID.Cluster) => el(id, [uintEl(ID.Timecode, tc), block(1, 0), block(2, 0)]);
+  const damagedCluster = concat([
+    ebmlHeader(),
+    el(ID.Segment, [tracks, cluster(0), cluster(64, 0x1a43b675), cluster(128)]),
+  ]);
+  const damagedBlock = concat([
+    ebmlHeader(),
+    el(ID.Segment, [
+      tracks,
+      el(ID.Cluster, [uintEl(ID.Timecode, 0), block(1, 0), el(0x7aaa, new Uint8Array(9)), block(2, 0)]),
+    ]),
+  ]);
+  for (
+    const [bytes, where] of [[damagedCluster, /0x1A43B675 \(\d+ bytes at byte \d+\) in its Segment was skipped/], [
+      damagedBlock,
+      /0x7AAA \(12 bytes at byte \d+\) in its Cluster was skipped/,
+    ]] as const
+  ) {
+    const path = await tempFile(bytes);
+    await withTempDir("kvsaudio-unknown-", async (dir) => {
+      const r = await kvsaudio(["extract", path, "--out", dir, "--force"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, where);
+      assert.match(r.stderr, /audio in it, if any, is not written/);
+    });
+    await Deno.remove(path);
+  }
+  // Known elements a plain file may hold there (Cues, Void, Chapters) are no such thing.
+  const plain = concat([ebmlHeader(), el(ID.Segment, [tracks, cluster(0), el(0xec, new Uint8Array(4)), cluster(64)])]);
+  const path = await tempFile(plain);
+  await withTempDir("kvsaudio-unknown-", async (dir) => {
+    const r = await kvsaudio(["extract", path, "--out", dir, "--force"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /unknown id/);
+  });
+  await Deno.remove(path);
 });

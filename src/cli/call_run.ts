@@ -19,6 +19,7 @@
 import type { CallWriter } from "../audio/call_writer.ts";
 import type { ConnectItem } from "../connect/demuxer.ts";
 import type { Fragment } from "../mkv/fragment.ts";
+import { formatId } from "../ebml/vint.ts";
 import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
@@ -199,6 +200,13 @@ export class CallRun {
       if (cid !== undefined && cid !== "") this.#contactId = cid;
     }
     for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
+    const lost = f.unknownInSegment;
+    if (lost !== undefined) {
+      this.#rep.warning(
+        `fragment ${n} at byte ${f.offset} of ${this.#source}: an element of unknown id ${formatId(lost.id)} ` +
+          `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`,
+      );
+    }
     // (One with bad data in it is told by the error that follows: one line.)
     if (!f.complete && f.closedBy !== "bad-data") {
       this.#rep.warning(

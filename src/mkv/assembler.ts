@@ -103,6 +103,8 @@ interface SimpleTagBuilder {
 export class FragmentAssembler implements TokenSink {
   #opts: AssembleOptions;
   #maxBytes: number;
+  /** Depth of the open Cluster (-2: none), for unknown elements right in it. */
+  #clusterDepth = -2;
   /** Documents begun so far (EBML headers, tokenized or replayed), and as many when the held-back document began. */
   #docCount = 0;
   #markDocCount = 0;
@@ -515,7 +517,14 @@ export class FragmentAssembler implements TokenSink {
             source: this.#opts.source,
           });
         }
-        if (this.#frag && !t.truncated) this.#frag.unknownElements++;
+        if (this.#frag && !t.truncated) {
+          const f = this.#frag;
+          f.unknownElements++;
+          if (f.unknownInSegment === undefined && (t.depth === 1 || t.depth === this.#clusterDepth + 1)) {
+            const parent = t.depth === 1 ? "Segment" : "Cluster";
+            f.unknownInSegment = { offset: t.offset, size: t.headerSize + t.size, id: t.id, parent };
+          }
+        }
         break;
     }
     if (this.#opts.tree && t.kind !== "end") this.#treeToken(t);
@@ -597,6 +606,7 @@ export class FragmentAssembler implements TokenSink {
         }
         return;
       case ID.Cluster: {
+        this.#clusterDepth = t.depth;
         let f = this.#ensureFragment(t.offset);
         if (
           f.clusters.length > 0 &&
@@ -765,6 +775,9 @@ export class FragmentAssembler implements TokenSink {
 
   #end(t: EbmlToken, final: boolean, out: Fragment[]): void {
     switch (t.id) {
+      case ID.Cluster:
+        this.#clusterDepth = -2;
+        return;
       case ID.TrackEntry: {
         const tr = this.#track;
         this.#track = undefined;

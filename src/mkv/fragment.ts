@@ -227,6 +227,11 @@ export class Fragment {
   clusters: ClusterInfo[] = [];
   /** Elements skipped because their id is not in the element table. */
   unknownElements = 0;
+  /**
+   * The first of them that stood right in the Segment or in a Cluster, where
+   * a damaged Cluster or block id leaves its audio unread.
+   */
+  unknownInSegment?: { offset: number; size: number; id: number; parent: "Segment" | "Cluster" };
   /** The fragment's raw bytes (only with the `raw` option). */
   raw?: Uint8Array;
   /** The element tree (only with the `tree` option). */
