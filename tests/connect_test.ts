@@ -1113,3 +1113,17 @@ Deno.test("bad data inside a fragment: its whole blocks before it are written (u
     await Deno.remove(r.dir, { recursive: true });
   }
 });
+
+Deno.test("two tracks with one direction's name: the first is written, the second warned about once", () => {
+  // Was: the second was ignored without a word.
+  const d = new ConnectDemuxer();
+  const tracks =
+    (): Track[] => [{ number: 1, name: "AUDIO_FROM_CUSTOMER" }, { number: 2, name: "audio_from_customer" }];
+  const a = d.fragment(layoutFragment(0, tracks(), undefined));
+  assert.deepEqual(a.kind === "audio" && a.warnings, [
+    `track 2 "audio_from_customer" has the name of track 1 "AUDIO_FROM_CUSTOMER": only track 1's audio is written`,
+  ]);
+  assert.equal(a.kind === "audio" && a.from?.track, 1);
+  const b = d.fragment(layoutFragment(1, tracks(), undefined));
+  assert.deepEqual(b.kind === "audio" && b.warnings, []);
+});

@@ -157,6 +157,8 @@ export class ConnectDemuxer {
   #format: StreamFormat | undefined;
   /** Track roles and format, worked out again only when a fragment's tracks or MimeType change. */
   #layout = new FragmentLayout();
+  /** The roles last warned about (a duplicate track name). */
+  #warnedRoles: object | undefined;
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
   /** The tags of the last fragment with a ContactId (where this stream puts it), and its document. */
@@ -279,6 +281,10 @@ export class ConnectDemuxer {
         (fmt.source !== "mime-type" ? roles.mismatch : undefined);
       // Written as 16-bit PCM, any of these would be noise.
       if (problem !== undefined) throw new DataError(problem, { offset: f.offset, element: "TrackEntry" });
+    }
+    if (roles.duplicate !== undefined && roles !== this.#warnedRoles) {
+      this.#warnedRoles = roles; // once for these tracks
+      warnings.push(roles.duplicate);
     }
     const hasFrom = roles.hasFrom, hasTo = roles.hasTo;
     const was = this.#format;

@@ -50,6 +50,8 @@ export interface TrackRoles {
   readonly aacTrack?: Track;
   /** The two tracks' Audio elements give different formats (what is said, when no MimeType gives the rate). */
   readonly mismatch?: string;
+  /** A second track named for a direction (not written: the first one is), as a warning. */
+  readonly duplicate?: string;
 }
 
 /**
@@ -107,6 +109,7 @@ export class FragmentLayout {
       problem,
       aacTrack,
       mismatch: map.from && map.to ? formatMismatch(map.from, map.to) : undefined,
+      duplicate: duplicateName(tracks, map),
     };
     return this.#roles;
   }
@@ -160,4 +163,19 @@ function formatMismatch(from: Track, to: Track): string | undefined {
   if (a.samplingFrequency === b.samplingFrequency && ca === cb) return undefined;
   return `${trackLabel(from)} is ${a.samplingFrequency} Hz ${ca} ch but ${trackLabel(to)} ` +
     `${b.samplingFrequency} Hz ${cb} ch: kvsaudio writes both directions in one format`;
+}
+
+/** A warning for a second track named like a mapped one, or undefined. */
+function duplicateName(tracks: readonly Track[], map: { from?: Track; to?: Track }): string | undefined {
+  for (const t of tracks) {
+    const first = t === map.from || t === map.to
+      ? undefined
+      : [map.from, map.to].find((m) =>
+        m !== undefined && m.name?.trim().toUpperCase() === t.name?.trim().toUpperCase()
+      );
+    if (first !== undefined) {
+      return `${trackLabel(t)} has the name of ${trackLabel(first)}: only track ${first.number}'s audio is written`;
+    }
+  }
+  return undefined;
 }
