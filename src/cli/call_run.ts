@@ -199,16 +199,17 @@ export class CallRun {
       const cid = f.contactId;
       if (cid !== undefined && cid !== "") this.#contactId = cid;
     }
-    for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`);
+    // The fragment that holds bad data: the error that follows is the one line that tells about it.
+    const quiet = f.closedBy === "bad-data";
+    if (!quiet) { for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`); }
     const lost = f.unknownInSegment;
-    if (lost !== undefined) {
+    if (lost !== undefined && !quiet) {
       this.#rep.warning(
         `fragment ${n} at byte ${f.offset} of ${this.#source}: an element of unknown id ${formatId(lost.id)} ` +
           `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`,
       );
     }
-    // (One with bad data in it is told by the error that follows: one line.)
-    if (!f.complete && f.closedBy !== "bad-data") {
+    if (!f.complete && !quiet) {
       this.#rep.warning(
         `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
       );

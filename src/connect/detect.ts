@@ -168,11 +168,10 @@ function formatMismatch(from: Track, to: Track): string | undefined {
 /** A warning for a second track named like a mapped one, or undefined. */
 function duplicateName(tracks: readonly Track[], map: { from?: Track; to?: Track }): string | undefined {
   for (const t of tracks) {
-    const first = t === map.from || t === map.to
-      ? undefined
-      : [map.from, map.to].find((m) =>
-        m !== undefined && m.name?.trim().toUpperCase() === t.name?.trim().toUpperCase()
-      );
+    const first = t === map.from || t === map.to ? undefined : [map.from, map.to].find((m) =>
+      // (Another TrackEntry with the same number: its blocks are that track's, written.)
+      m !== undefined && m.number !== t.number && m.name?.trim().toUpperCase() === t.name?.trim().toUpperCase()
+    );
     if (first !== undefined) {
       return `${trackLabel(t)} has the name of ${trackLabel(first)}: only track ${first.number}'s audio is written`;
     }
