@@ -3,6 +3,7 @@ import { choice, num, parseCommand } from "../src/cli/args.ts";
 import { UsageError } from "../src/errors.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
 import { applyConfig } from "../src/cli/config.ts";
+import { blameConfig, noteConfigFile } from "../src/cli/configured.ts";
 import { PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { catchError } from "./support/util.ts";
 
@@ -129,4 +130,17 @@ Deno.test("applyConfig: the command's section wins over the same key at the top 
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("blameConfig: names the file for an option it set, not for one whose quoted value came from elsewhere", () => {
+  noteConfigFile("k.ini", "stop-fragment", "123");
+  noteConfigFile("k.ini", "out", "-");
+  const fromEvent = blameConfig(new UsageError("pull: --stop-fragment must be a decimal fragment number, not '12x'"));
+  assert.equal(fromEvent.message, "pull: --stop-fragment must be a decimal fragment number, not '12x'");
+  const fromFile = blameConfig(new UsageError("pull: --stop-fragment must be at most 100, not '123'"));
+  assert.match(fromFile.message, /\(stop-fragment is set in k\.ini\)$/);
+  const unquoted = blameConfig(new UsageError("extract: with --out -, choose one track"));
+  assert.match(unquoted.message, /\(out is set in k\.ini\)$/);
+  // Once only.
+  assert.equal(blameConfig(unquoted).message.match(/is set in/g)?.length, 1);
 });

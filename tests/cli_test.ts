@@ -1416,6 +1416,11 @@ Deno.test("a run that fails before writing audio leaves no directory it made; on
       assert.equal(kept.code, 3);
       assert.deepEqual([...Deno.readDirSync(`${dir}/there`)], [], "the made one is gone");
       assert.ok((await Deno.stat(`${dir}/there`)).isDirectory, "the one that was there stays");
+      // Paths with `.` and `..` (a review: the removal stopped at such a part).
+      for (const out of [`${dir}/there/new/./x`, `${dir}/there/a/b/../c`, `${dir}/there//d/`]) {
+        assert.equal((await kvsaudio(["extract", empty, "--out", out])).code, 3);
+        assert.deepEqual([...Deno.readDirSync(`${dir}/there`)], [], out);
+      }
     } finally {
       await Deno.remove(empty);
     }
@@ -1463,6 +1468,59 @@ Deno.test("extract warns of an element of unknown id right in a Segment or a Clu
     const r = await kvsaudio(["extract", path, "--out", dir, "--force"]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /unknown id/);
+  });
+  await Deno.remove(path);
+});
+
+Deno.test("extract --json: events in the order of the stream (a fragment's warnings before its event, contact-changed after the last)", async () => {
+  // Was, for a while: fragment events waited for their commit while warnings and contact-changed did not.
+  const s = connectStream({ fragments: 6, omit: [2], contactIds: ["c-1", "c-1", "c-1", "c-1", "c-1", "c-2"] });
+  const path = await tempFile(s.bytes);
+  await withTempDir("kvsaudio-order-", async (dir) => {
+    const r = await kvsaudio(["extract", path, "--out", dir, "--json", "--max-gap", "0"]);
+    assert.equal(r.code, 0, r.stderr);
+    const kinds = jsonLines(r.stdoutText).map((e) => e.event === "fragment" ? `f${e.index}` : e.event);
+    assert.deepEqual(kinds, ["f0", "f1", "warning", "f2", "f3", "contact-changed", "done"]);
+  });
+  await Deno.remove(path);
+});
+
+Deno.test("--append: an empty WAV of this run takes the stream's format only if no other output holds audio in another", async () => {
+  // A review: a 16 kHz from_customer.wav with audio, an empty to_customer.wav; `--append --tracks to` of an 8 kHz
+  // stream re-headed the empty one at 8 kHz, leaving two formats in one directory.
+  const from16 = connectStream({ fragments: 2, rate: 16000, tracks: ["AUDIO_FROM_CUSTOMER"] });
+  const to8 = connectStream({ fragments: 1, tracks: ["AUDIO_TO_CUSTOMER"] });
+  await withTempDir("kvsaudio-mixed-", async (dir) => {
+    const a = await tempFile(from16.bytes), b = await tempFile(to8.bytes);
+    try {
+      assert.equal((await kvsaudio(["extract", a, "--out", dir])).code, 0);
+      const r = await kvsaudio(["extract", b, "--out", dir, "--append", "--tracks", "to"]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(oneLineError(r.stderr), /cannot append to .*from_customer\.wav: it holds 16000 Hz 1-channel audio/);
+      assert.equal((await readWav(`${dir}/to_customer.wav`)).info.rate, 16000, "left as it was");
+    } finally {
+      await Deno.remove(a);
+      await Deno.remove(b);
+    }
+  });
+});
+
+Deno.test("--stereo on a body with no audio whose MimeType says 2 channels: empty mono files, exit 0", async () => {
+  // A review: the empty files were opened at the format said, refused for --stereo after a normal end (exit 2).
+  const doc = concat([
+    ebmlHeader(),
+    encodeId(ID.Segment),
+    unknownSize(8),
+    el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]),
+    tagsEl([["MimeType", "audio/L16;rate=16000;channels=2;"]]),
+    el(ID.Cluster, [uintEl(ID.Timecode, 1000)]),
+  ]);
+  const path = await tempFile(doc);
+  await withTempDir("kvsaudio-stereo-empty-", async (dir) => {
+    const r = await kvsaudio(["extract", path, "--out", dir, "--stereo"]);
+    assert.equal(r.code, 0, r.stderr);
+    const st = await readWav(`${dir}/stereo.wav`);
+    assert.deepEqual([st.info.rate, st.info.channels, st.data.length], [16000, 2, 0]);
   });
   await Deno.remove(path);
 });

@@ -834,7 +834,7 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   // A reversed range (was: a ListFragments call with start after end) and --max-duration 0 (was: one fragment).
   assert.throws(
     () => planPull({ arn: ARN, "start-timestamp": "2000000", "stop-timestamp": "1000000" }, undefined, 5e12),
-    /pull: the stop timestamp \(1970-01-12T13:46:40\.000Z\) is before the start \(1970-01-24T03:33:20\.000Z\)/,
+    /pull: --stop-timestamp \(1970-01-12T13:46:40\.000Z\) is before --start-timestamp \(1970-01-24T03:33:20\.000Z\)/,
   );
   assert.equal(
     planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "1000000" }, undefined).archived,

@@ -306,10 +306,13 @@ export class CallWriter {
     const o = this.#opts;
     if (o.outDir === "-") return;
     // The directories this makes, deepest first: a run that ends writing nothing takes them away again.
+    // (Each prefix of the path as given, as the system resolves it; `.` and `..` name others, not new ones.)
     const made: string[] = [];
-    for (let d = o.outDir.replace(/\/+$/, ""); d !== "" && d !== "." && d !== ".."; d = parentOf(d)) {
-      if (exists(d)) break;
-      made.push(d);
+    let prefix = o.outDir.startsWith("/") ? "/" : "";
+    for (const part of o.outDir.split("/")) {
+      if (part === "") continue;
+      prefix = prefix === "" || prefix.endsWith("/") ? prefix + part : `${prefix}/${part}`;
+      if (part !== "." && part !== ".." && !exists(prefix)) made.unshift(prefix);
     }
     try {
       Deno.mkdirSync(o.outDir, { recursive: true });
@@ -415,11 +418,20 @@ export class CallWriter {
       throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
     }
     if (o.append) {
-      // Every existing output checked against the stream before any is opened (and cut).
-      for (const [what, path] of this.#planned()) {
-        const held = PcmFileSink.existing(path, o.format);
+      // Every existing output checked against the stream before any is opened (and cut); also those this run
+      // does not write, that hold audio: one directory, one format (an empty file of this run's takes it).
+      const planned = new Set(this.#planned().map(([, path]) => path));
+      for (const [what, path] of this.#planned(true)) {
+        let held;
+        try {
+          held = PcmFileSink.existing(path, o.format);
+        } catch (e) {
+          if (planned.has(path)) throw e;
+          continue; // one this run does not write may be anything
+        }
+        if (held === undefined || (!planned.has(path) && held.dataBytes === 0)) continue;
         const channels = what === "stereo" ? 2 * format.channels : format.channels;
-        const mismatch = held && appendMismatch(path, held, format.rate, channels);
+        const mismatch = appendMismatch(path, held, format.rate, channels);
         if (mismatch) throw mismatch;
       }
     }
@@ -590,7 +602,10 @@ export class CallWriter {
         }
         return;
       }
-      this.#open(this.#saidFormat ?? { rate: 8000, channels: 1, source: "default" });
+      // (--stereo takes mono tracks: a stream that said otherwise but gave no audio gets mono files.)
+      const said = this.#saidFormat;
+      const usable = said !== undefined && (!this.#opts.stereo || said.channels === 1);
+      this.#open(usable ? said : { rate: said?.rate ?? 8000, channels: 1, source: "default" });
     }
     this.#closed = true;
     let first: unknown;
@@ -729,12 +744,6 @@ function writePieces(sink: AudioSink, pieces: readonly PcmPiece[]): void {
     if (typeof p === "number") sink.writeSilence(p);
     else sink.write(p);
   }
-}
-
-/** The directory `path` is in ("" for a bare name). */
-function parentOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i < 0 ? "" : i === 0 ? "/" : path.slice(0, i);
 }
 
 /** Whether anything is at `path` (a broken symbolic link counts). */

@@ -149,24 +149,24 @@ export class CallRun {
       this.#contactId = item.contactId ?? this.#contactId;
       if (item.reason === "contact-unknown" && item.fragment) {
         this.#laterTags = item.fragment.complete && item.fragment.closedBy === "next-cluster";
-        this.#rep.warning(
-          this.#laterTags
-            ? `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is a Cluster of a document whose ContactId tags come after its last Cluster; not written (it may be another contact's audio)`
-            : `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`,
-        );
+        const msg = this.#laterTags
+          ? `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is a Cluster of a document whose ContactId tags come after its last Cluster; not written (it may be another contact's audio)`
+          : `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`;
+        this.#say(() => this.#rep.warning(msg));
       } else if (item.fragment) {
         this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
         // Its ContactId tags disagree: one of them is the followed contact's.
         this.#mixedContact = item.fragment.tags.some((t) => t.name === "ContactId" && t.value === item.contactId);
         this.#stopFragment = item.fragment.kvs.fragmentNumber;
         this.#stopOffset = item.fragment.offset;
-        this.#rep.event({
+        const ev = {
           event: "contact-changed",
           contactId: clipOrNull(item.contactId),
           nextContactId: clipOrNull(this.#nextContactId),
           fragmentNumber: clipOrNull(item.fragment.kvs.fragmentNumber),
           offset: item.fragment.offset,
-        });
+        };
+        this.#say(() => this.#rep.event(ev));
       }
       return;
     }
@@ -201,72 +201,84 @@ export class CallRun {
     }
     // The fragment that holds bad data: the error that follows is the one line that tells about it.
     const quiet = f.closedBy === "bad-data";
-    if (!quiet) { for (const w of item.warnings) this.#rep.warning(`fragment ${n} (byte ${f.offset}): ${w}`); }
+    if (!quiet) {
+      for (const w of item.warnings) {
+        const msg = `fragment ${n} (byte ${f.offset}): ${w}`;
+        this.#say(() => this.#rep.warning(msg));
+      }
+    }
     const lost = f.unknownInSegment;
     if (lost !== undefined && !quiet) {
-      this.#rep.warning(
+      const msg =
         `fragment ${n} at byte ${f.offset} of ${this.#source}: an element of unknown id ${formatId(lost.id)} ` +
-          `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`,
-      );
+        `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`;
+      this.#say(() => this.#rep.warning(msg));
     }
     if (!f.complete && !quiet) {
-      this.#rep.warning(
-        `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`,
-      );
+      const msg = `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`;
+      this.#say(() => this.#rep.warning(msg));
     }
     // Per-fragment events print only with --json or -v: build them only then.
     if (!this.#rep.detailed) return;
     const rate = item.format.rate;
-    this.#queue(
-      f,
-      item.from !== undefined || item.to !== undefined,
-      {
-        event: "fragment",
-        index: n,
-        offset: f.offset,
-        fragmentNumber: clipOrNull(k.fragmentNumber),
-        // (Printed after the commit that put this fragment's audio in the files, so a run killed with
-        // no done event can resume from the last one's token.)
-        continuationToken: clipOrNull(k.continuationToken),
-        producerTimestampMs: k.producerTimestampMs ?? null,
-        millisBehindNow: k.millisBehindNow ?? null,
-        contactId: clipOrNull(f.contactId),
-        complete: f.complete,
-        samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
-      },
-      `fragment ${n} ${k.fragmentNumber ?? "-"}: from ${((item.from?.frames ?? 0) / rate).toFixed(3)} s, to ${
-        ((item.to?.frames ?? 0) / rate).toFixed(3)
-      } s`,
-    );
+    const ev: FragmentEvent = {
+      event: "fragment",
+      index: n,
+      offset: f.offset,
+      fragmentNumber: clipOrNull(k.fragmentNumber),
+      // (Printed after the commit that put this fragment's audio in the files, so a run killed with
+      // no done event can resume from the last one's token.)
+      continuationToken: clipOrNull(k.continuationToken),
+      producerTimestampMs: k.producerTimestampMs ?? null,
+      millisBehindNow: k.millisBehindNow ?? null,
+      contactId: clipOrNull(f.contactId),
+      complete: f.complete,
+      samples: { from_customer: item.from?.frames ?? 0, to_customer: item.to?.frames ?? 0 },
+    };
+    const text = `fragment ${n} ${k.fragmentNumber ?? "-"}: from ${
+      ((item.from?.frames ?? 0) / rate).toFixed(3)
+    } s, to ${((item.to?.frames ?? 0) / rate).toFixed(3)} s`;
+    this.#queue(f, item.from !== undefined || item.to !== undefined, () => this.#rep.event(ev, text));
   }
 
-  /** Fragment events not printed yet: their audio is not in the files' headers yet. */
-  #pending: { f: Fragment; audio: boolean; ev: FragmentEvent; text: string }[] = [];
+  /**
+   * Lines not printed yet, in order: fragment events wait for the commit that puts their audio in the files,
+   * and what came after them waits with them. A fragment is named by its offset and number (holding the
+   * Fragment itself would keep its blocks alive for the young generation to copy).
+   */
+  #pending: { offset: number; fn: string | undefined; audio: boolean; emit: () => void }[] = [];
   /** The last fragment the writer reported durable. */
   #durableLast: Fragment | undefined;
 
+  /** Print now, or after the lines that wait. */
+  #say(emit: () => void): void {
+    if (this.#pending.length === 0) emit();
+    else this.#pending.push({ offset: -1, fn: undefined, audio: false, emit });
+  }
+
   /** Print `f`'s event once its audio is committed (at once when it is, or when `f` wrote none and none waits). */
-  #queue(f: Fragment, audio: boolean, ev: FragmentEvent, text: string): void {
+  #queue(f: Fragment, audio: boolean, emit: () => void): void {
     if (this.#pending.length === 0 && (!audio || this.#durableLast === f)) {
-      this.#rep.event(ev, text);
+      emit();
       return;
     }
-    this.#pending.push({ f, audio, ev, text });
+    this.#pending.push({ offset: f.offset, fn: f.kvs.fragmentNumber, audio, emit });
     if (this.#durableLast === f) this.#flushEvents(f);
   }
 
-  /** Print the events up to fragment `upTo` (now committed), and those after it that wrote no audio. */
+  /** Print the lines up to fragment `upTo`'s event (now committed), and those after it that are no fragment's audio. */
   #flushEvents(upTo: Fragment): void {
     const p = this.#pending;
+    const fn = upTo.kvs.fragmentNumber;
     let n = 0;
     for (let i = p.length - 1; i >= 0; i--) {
-      if (p[i].f === upTo) {
+      if (p[i].audio && p[i].offset === upTo.offset && p[i].fn === fn) {
         n = i + 1;
         break;
       }
     }
     while (n < p.length && !p[n].audio) n++;
-    for (let i = 0; i < n; i++) this.#rep.event(p[i].ev, p[i].text);
+    for (let i = 0; i < n; i++) p[i].emit();
     p.splice(0, n);
   }
 
@@ -337,6 +349,9 @@ export class CallRun {
         error = e;
       }
     }
+    // Fragment events whose audio never reached the files are left out; the other lines that waited still hold.
+    for (const e of this.#pending) if (!e.audio) e.emit();
+    this.#pending.length = 0;
     // What the files hold (behind what was written only after a failed write).
     const d = w.durable;
     const s = this.#summary(reason);

@@ -99,7 +99,7 @@ export async function applyConfig(
     }
     if (values[key] !== undefined) continue;
     markConfigured(values, key);
-    noteConfigFile(path, key);
+    noteConfigFile(path, key, String(raw));
     if (opt.type === "boolean") {
       const v = String(raw).toLowerCase();
       if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {

@@ -105,13 +105,13 @@ export function withValues(values: Values, overrides: Values): Values {
   return copy;
 }
 
-/** The config file this process read and the options it set (one command per process). */
-let applied: { path: string; keys: Set<string> } | undefined;
+/** The config file this process read and the options it set, with their values (one command per process). */
+let applied: { path: string; keys: Map<string, string> } | undefined;
 
-/** Note that `key` was set from the config file at `path` (for {@linkcode blameConfig}). */
-export function noteConfigFile(path: string, key: string): void {
-  if (applied === undefined || applied.path !== path) applied = { path, keys: new Set() };
-  applied.keys.add(key);
+/** Note that `key` was set to `value` from the config file at `path` (for {@linkcode blameConfig}). */
+export function noteConfigFile(path: string, key: string, value = ""): void {
+  if (applied === undefined || applied.path !== path) applied = { path, keys: new Map() };
+  applied.keys.set(key, value);
 }
 
 const blamed = new WeakSet<object>();
@@ -132,7 +132,12 @@ const blamed = new WeakSet<object>();
 export function blameConfig<E>(e: E): E {
   if (!(e instanceof UsageError) || applied === undefined || blamed.has(e)) return e;
   blamed.add(e);
-  const keys = [...applied.keys].filter((k) => new RegExp(`--${k}(?![\\w-])`).test(e.message));
+  // An option the message names, whose value from the file it quotes if it quotes one (a value that came from
+  // --event instead is not the file's fault).
+  const quoted = /'[^']*'/.test(e.message);
+  const keys = [...applied.keys].filter(([k, v]) =>
+    new RegExp(`--${k}(?![\\w-])`).test(e.message) && (!quoted || e.message.includes(`'${v}'`))
+  ).map(([k]) => k);
   if (keys.length > 0) e.message += ` (${keys.join(", ")} ${keys.length > 1 ? "are" : "is"} set in ${applied.path})`;
   return e;
 }

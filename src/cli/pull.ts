@@ -199,7 +199,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     : event?.stopTimestampMs ?? (stopTsDefault !== undefined ? timestamp("stop-timestamp", stopTsDefault) : undefined);
   if (startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < startTimestampMs) {
     throw new UsageError(
-      `pull: the stop timestamp (${new Date(stopTimestampMs).toISOString()}) is before the start ` +
+      `pull: --stop-timestamp (${new Date(stopTimestampMs).toISOString()}) is before --start-timestamp ` +
         `(${new Date(startTimestampMs).toISOString()})`,
     );
   }

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { ExitCode } from "../errors.ts";
+import { ExitCode, KvsAudioError } from "../errors.ts";
+import { toldInEvents } from "./early_done.ts";
 import { report } from "./run.ts";
 
 /** Install the handler; returns a function that removes it. */
@@ -26,8 +27,9 @@ export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void
       try {
         finalize(sig);
       } catch (e) {
-        // Finalizing failed (e.g. stdout closed): say so, with that error's exit code.
-        code = report(e);
+        // Finalizing failed (e.g. stdout closed): say so, with that error's exit code (on stderr only once:
+        // with --json --out - its done event told it there).
+        code = e instanceof KvsAudioError && toldInEvents(e) ? e.exitCode : report(e);
       } finally {
         Deno.exit(code);
       }
