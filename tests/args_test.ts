@@ -4,7 +4,7 @@ import { UsageError } from "../src/errors.ts";
 import { parseTimestamp } from "../src/cli/time.ts";
 import { applyConfig } from "../src/cli/config.ts";
 import { blameConfig, noteConfigFile } from "../src/cli/configured.ts";
-import { PULL_OPTIONS } from "../src/cli/command_options.ts";
+import { EXTRACT_OPTIONS, PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { catchError } from "./support/util.ts";
 
 const SPEC = {
@@ -143,4 +143,22 @@ Deno.test("blameConfig: names the file for an option it set, not for one whose q
   assert.match(unquoted.message, /\(out is set in k\.ini\)$/);
   // Once only.
   assert.equal(blameConfig(unquoted).message.match(/is set in/g)?.length, 1);
+});
+
+Deno.test("parseCommand: --no-FLAG turns a boolean off (over the config file); not for string options or unknown names", async () => {
+  // Was: a flag the config file turned on could not be turned off from the command line.
+  const spec = { stereo: { type: "boolean" as const }, out: { type: "string" as const } };
+  assert.deepEqual(parseCommand("extract", ["--no-stereo"], spec).values, { stereo: false });
+  assert.throws(() => parseCommand("extract", ["--no-out"], spec), /unknown option '--no-out'/);
+  assert.throws(() => parseCommand("extract", ["--no-bogus"], spec), /unknown option '--no-bogus'/);
+  assert.throws(() => parseCommand("extract", ["--no-stereo=1"], spec), /does not take a value/);
+  const path = await Deno.makeTempFile({ suffix: ".ini" });
+  try {
+    await Deno.writeTextFile(path, "[extract]\nstereo = true\n");
+    const { values } = parseCommand("extract", ["--no-stereo"], EXTRACT_OPTIONS);
+    await applyConfig("extract", values, EXTRACT_OPTIONS, path);
+    assert.equal(values.stereo, false);
+  } finally {
+    await Deno.remove(path);
+  }
 });

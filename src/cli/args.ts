@@ -77,6 +77,14 @@ export function parseCommand(
       const eq = arg.indexOf("=");
       name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       if (eq >= 0) inline = arg.slice(eq + 1);
+      // `--no-stereo`: a flag turned off (one the config file turns on).
+      const negated = name.startsWith("no-") ? name.slice(3) : undefined;
+      if (!Object.hasOwn(options, name) && negated !== undefined && options[negated]?.type === "boolean") {
+        if (!Object.hasOwn(options, negated)) fail(`unknown option '--${name}'`);
+        if (inline !== undefined) fail(`option '--${name}' does not take a value`);
+        set(negated, false);
+        continue;
+      }
       if (!Object.hasOwn(options, name)) fail(`unknown option '--${name}'`);
     } else {
       if (arg.length !== 2) fail(`unknown option '${arg}'`);

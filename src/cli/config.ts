@@ -35,8 +35,8 @@ export { fromConfig } from "./configured.ts";
 export const DEFAULT_CONFIG = "kvsaudio.ini";
 
 /** Help line of `--config` for `extract` and `inspect`. */
-export const CONFIG_HELP =
-  `  --config FILE         INI file with defaults for any long option (default ./kvsaudio.ini)`;
+export const CONFIG_HELP = `  --config FILE         INI file with defaults for any long option (default ./kvsaudio.ini);
+                        --no-FLAG turns off a flag it turns on (--no-stereo)`;
 
 /** The commands that read the config, each with a section of its own, and their options. */
 const SECTIONS: Record<string, OptionSpec> = { pull: PULL_OPTIONS, extract: EXTRACT_OPTIONS, inspect: INSPECT_OPTIONS };

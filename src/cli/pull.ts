@@ -74,7 +74,8 @@ AWS:
   --region REGION           AWS region (default: AWS_REGION or the profile's region, else the ARN's)
   --profile NAME            named profile from the AWS config/credentials files
   --endpoint-url URL        send all KVS calls (control and data plane) to this URL
-  --config FILE             INI file with defaults for any long option (default ./kvsaudio.ini)
+  --config FILE             INI file with defaults for any long option (default ./kvsaudio.ini);
+                            --no-FLAG turns off a flag it turns on (--no-stereo)
   -h, --help                show this help
 
 Credentials come from the AWS SDK's default chain (environment, profile, SSO,
