@@ -972,7 +972,7 @@ Deno.test("config: ./kvsaudio.ini and --config give extract and inspect their de
   });
 });
 
-Deno.test("extract: a stream without AUDIO_FROM_CUSTOMER / AUDIO_TO_CUSTOMER tracks says that no audio was written", async () => {
+Deno.test("extract: a stream without AUDIO_FROM_CUSTOMER / AUDIO_TO_CUSTOMER tracks is refused (exit 3), no WAVs written", async () => {
   const bytes = connectStream({ fragments: 2 }).bytes.slice();
   // Rename both tracks (same length): ...CUSTOMER -> ...CUSTOMEX, wherever the name appears.
   const name = new TextEncoder().encode("_CUSTOMER");
@@ -986,12 +986,17 @@ Deno.test("extract: a stream without AUDIO_FROM_CUSTOMER / AUDIO_TO_CUSTOMER tra
   assert.ok(renamed >= 2);
   const path = await tempFile(bytes);
   const dir = await Deno.makeTempDir();
-  const r = await kvsaudio(["extract", path, "--out", dir]);
-  assert.equal(r.code, 0, r.stderr);
+  // Exit 3 and no empty WAVs (was: exit 0, a warning and two 44-byte WAVs, which also replaced earlier ones with
+  // --force): not a Connect stream.
+  await Deno.writeTextFile(`${dir}/from_customer.wav`, "earlier");
+  const r = await kvsaudio(["extract", path, "--out", dir, "--force"]);
+  assert.equal(r.code, 3, r.stderr);
   assert.match(
-    r.stderr,
-    /warning: no audio: none of the 2 fragment\(s\) had blocks on a track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER/,
+    oneLineError(r.stderr),
+    /byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER \(tracks: track \d+ "AUDIO_\w+_CUSTOMEX" A_AAC, track \d+ "AUDIO_\w+_CUSTOMEX" A_AAC\): not an Amazon Connect stream/,
   );
+  assert.equal(await Deno.readTextFile(`${dir}/from_customer.wav`), "earlier", "left as it was");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["from_customer.wav"]);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(path);
 });

@@ -102,6 +102,8 @@ export async function extractCommand(args: string[]): Promise<number> {
     if (out.contactId !== undefined && run.skipped > 0 && !run.found) {
       throw run.missingContact(out.contactId, input.name);
     }
+    const notConnect = run.noConnectTracks();
+    if (notConnect) throw notConnect;
     return run.done();
   } catch (e) {
     if (e instanceof DataError && e.source === undefined) e.withSource(input.name);

@@ -490,6 +490,8 @@ export async function pullCommand(args: string[]): Promise<number> {
           : `the stream before the ${stopped.replaceAll("-", " ")}`,
       );
     }
+    const notConnect = run.noConnectTracks();
+    if (notConnect) throw notConnect;
     if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
     if (stopped !== "contact-changed") run.stop(stopped);
     if (source.firstFragmentMatched === false && plan.selector.type === "FRAGMENT_NUMBER") {
