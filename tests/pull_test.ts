@@ -1221,3 +1221,20 @@ Deno.test("CLI pull --after-fragment N resumes after a fragment an earlier run w
     /give one start, not --start-fragment and --after-fragment/,
   );
 });
+
+Deno.test("CLI pull --idle-timeout 0 with a stop timestamp already past: a quiet stream ends the pull there", async () => {
+  // Was: it waited until killed, though no fragment could reach the bound any more (found by a code review).
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    const stop = new Date(F[7].producerMs + 3000).toISOString();
+    const t0 = Date.now();
+    const r = await pullCli(standin.url, [
+      ...["--arn", ARN, "--start", "earliest", "--stop-timestamp", stop, "--idle-timeout", "0"],
+      ...["--out", dir, "--json"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const done = lastEvent(r);
+    assert.deepEqual([done.reason, done.fragments], ["stop-timestamp", 8]);
+    assert.ok(Date.now() - t0 < 30_000);
+    sameBytes((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
+  });
+});

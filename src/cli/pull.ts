@@ -401,6 +401,8 @@ export async function pullCommand(args: string[]): Promise<number> {
         selector: plan.selector,
         idleTimeoutMs: plan.idleTimeoutMs,
         after: plan.afterFragment,
+        // --idle-timeout 0 waits for a stop bound: past a stop timestamp, a quiet stream has reached it.
+        quietAfterMs: plan.idleTimeoutMs === 0 ? plan.stopTimestampMs : undefined,
       });
     const counts = () => ({
       stream: label,
@@ -492,7 +494,13 @@ export async function pullCommand(args: string[]): Promise<number> {
     }
     const notConnect = run.noConnectTracks();
     if (notConnect) throw notConnect;
-    if (stopped === undefined) stopped = source.endReason === "idle" ? "idle-timeout" : "end-of-stream";
+    if (stopped === undefined) {
+      stopped = source.endReason !== "idle"
+        ? "end-of-stream"
+        : plan.idleTimeoutMs === 0 && plan.stopTimestampMs !== undefined
+        ? "stop-timestamp"
+        : "idle-timeout";
+    }
     if (stopped !== "contact-changed") run.stop(stopped);
     if (source.firstFragmentMatched === false && plan.selector.type === "FRAGMENT_NUMBER") {
       reporter.text(

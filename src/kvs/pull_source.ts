@@ -59,7 +59,16 @@ export interface PullSourceOptions extends SourceOptions {
    * fetched separately.
    */
   after?: string;
+  /**
+   * With `idleTimeoutMs` 0: once the wall clock is past this (epoch ms: a stop
+   * timestamp), a body quiet for {@linkcode QUIET_AFTER_STOP_MS} ends the pull
+   * as idle (no fragment can reach the bound any more).
+   */
+  quietAfterMs?: number;
 }
+
+/** See {@linkcode PullSourceOptions.quietAfterMs}. */
+export const QUIET_AFTER_STOP_MS = 5000;
 
 /** A resumable GetMedia fragment source. */
 export class PullSource extends FragmentSource<PullSourceOptions> {
@@ -181,7 +190,12 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
         const chunks = idleGuard(
           body,
-          (lastChunkAt) => idleMs > 0 ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs : Infinity,
+          (lastChunkAt) =>
+            idleMs > 0
+              ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs
+              : o.quietAfterMs !== undefined
+              ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
+              : Infinity,
           state,
         );
         for await (
