@@ -1529,3 +1529,13 @@ Deno.test("--stereo on a body with no audio whose MimeType says 2 channels: empt
   });
   await Deno.remove(path);
 });
+
+Deno.test("extract: an output path with a newline is written escaped in the summary (one line)", async () => {
+  const path = await tempFile(connectStream({ fragments: 1 }).bytes);
+  await withTempDir("kvsaudio-nl-", async (dir) => {
+    const r = await kvsaudio(["extract", path, "--out", `${dir}/a\nb`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdoutText.split("\n")[0], /^wrote .*a\\x0ab\/from_customer\.wav, .*a\\x0ab\/to_customer\.wav$/);
+  });
+  await Deno.remove(path);
+});

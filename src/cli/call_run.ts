@@ -424,7 +424,7 @@ export class CallRun {
     }
     const files = w.written.filter((p) => p !== "-");
     if (files.length > 0) {
-      this.#rep.text(`wrote ${files.join(", ")}`);
+      this.#rep.text(`wrote ${files.map((p) => displayText(p)).join(", ")}`); // (a newline in a path stays one line)
     }
     // Where the audio written before a failure or an interruption went.
     const kept = (inFiles: string, onStdout: string) =>
