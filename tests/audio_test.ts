@@ -1091,3 +1091,71 @@ Deno.test("stereo.wav keeps up with the mono files while one side has no audio: 
     });
   }
 });
+
+Deno.test("stereo.wav = the mono files interleaved, committed after every fragment, for tracks on offset block grids that come and go", async () => {
+  // A review (240 random streams): writing the mix through the end of a fragment where one track was absent
+  // dropped that track's first block when its grid was offset and it came back in the next fragment.
+  let seed = 0x5eed;
+  const rnd = () => {
+    seed ^= seed << 13, seed >>>= 0, seed ^= seed >>> 17, seed ^= seed << 5, seed >>>= 0;
+    return seed / 4294967296;
+  };
+  const pcm = (ms: number, sign: number) => {
+    const b = new Uint8Array(1024), v = new DataView(b.buffer);
+    for (let i = 0; i < 512; i++) v.setInt16(2 * i, sign * (1 + ((ms * 8 + i) % 3000)), true);
+    return b;
+  };
+  await withTempDir("kvsaudio-grid-", async (dir) => {
+    for (let stream = 0; stream < 120; stream++) {
+      const n = 3 + Math.floor(rnd() * 8);
+      const off = [Math.floor(rnd() * 64), Math.floor(rnd() * 64)];
+      const carry: { track: number; ms: number }[][] = [[], []];
+      const docs: Uint8Array[] = [];
+      for (let k = 0; k < n; k++) {
+        const blocks: { track: number; ms: number }[] = [];
+        const tracks: Uint8Array[] = [];
+        for (let t = 0; t < 2; t++) {
+          const x = rnd();
+          const mode = x < 0.6 ? "blocks" : x < 0.8 ? "empty" : "absent";
+          const name = t ? "AUDIO_TO_CUSTOMER" : "AUDIO_FROM_CUSTOMER";
+          if (mode !== "absent") tracks.push(el(ID.TrackEntry, [uintEl(ID.TrackNumber, t + 1), strEl(ID.Name, name)]));
+          if (mode !== "blocks") {
+            carry[t] = [];
+            continue;
+          }
+          blocks.push(...carry[t]);
+          carry[t] = [];
+          for (let ms = off[t] + k * 1024 - (off[t] > 0 ? 64 : 0); ms < (k + 1) * 1024; ms += 64) {
+            if (ms < k * 1024) continue;
+            // A block at the boundary sometimes comes in the next fragment.
+            if (ms + 64 >= (k + 1) * 1024 && rnd() < 0.3) carry[t].push({ track: t + 1, ms });
+            else blocks.push({ track: t + 1, ms });
+          }
+        }
+        if (tracks.length === 0) continue;
+        blocks.sort((a, b) => a.ms - b.ms);
+        const base = blocks.length ? blocks[0].ms : k * 1024;
+        docs.push(concat([
+          ebmlHeader(),
+          encodeId(ID.Segment),
+          unknownSize(8),
+          el(ID.Tracks, tracks),
+          encodeId(ID.Cluster),
+          unknownSize(1),
+          uintEl(ID.Timecode, 100000 + base),
+          ...blocks.map((b, j) => simpleBlock(b.track, b.ms - base, j === 0, pcm(b.ms, b.track === 1 ? 1 : -1))),
+        ]));
+      }
+      const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: true });
+      w.prepare();
+      for await (const item of demuxConnect(assembleFragments([concat(docs)]))) {
+        if (item.kind === "audio") w.write(item);
+      }
+      w.close();
+      const left = (await readWav(`${dir}/from_customer.wav`)).data;
+      const right = (await readWav(`${dir}/to_customer.wav`)).data;
+      sameBytes((await readWav(`${dir}/stereo.wav`)).data, interleave(left, right), `stream ${stream}`);
+      assert.equal(w.stereoLate, 0, `stream ${stream}`);
+    }
+  });
+});

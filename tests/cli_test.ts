@@ -1422,7 +1422,9 @@ Deno.test("a run that fails before writing audio leaves no directory it made; on
       assert.deepEqual([...Deno.readDirSync(`${dir}/there`)], [], "the made one is gone");
       assert.ok((await Deno.stat(`${dir}/there`)).isDirectory, "the one that was there stays");
       // Paths with `.` and `..` (a review: the removal stopped at such a part).
-      for (const out of [`${dir}/there/new/./x`, `${dir}/there/a/b/../c`, `${dir}/there//d/`]) {
+      for (
+        const out of [`${dir}/there/new/./x`, `${dir}/there/a/b/../c`, `${dir}/there//d/`, `${dir}/there/e/f/../f`]
+      ) {
         assert.equal((await kvsaudio(["extract", empty, "--out", out])).code, 3);
         assert.deepEqual([...Deno.readDirSync(`${dir}/there`)], [], out);
       }
@@ -1538,4 +1540,10 @@ Deno.test("extract: an output path with a newline is written escaped in the summ
     assert.match(r.stdoutText.split("\n")[0], /^wrote .*a\\x0ab\/from_customer\.wav, .*a\\x0ab\/to_customer\.wav$/);
   });
   await Deno.remove(path);
+});
+
+Deno.test("--no-json after --json: a run refused while reading its options prints no done event", async () => {
+  const r = await kvsaudio(["extract", "x.mkv", "--out", "o", "--json", "--no-json", "--bogus"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdoutText, "");
 });

@@ -840,6 +840,29 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
     planPull({ arn: ARN, "start-timestamp": "1000000", "stop-timestamp": "1000000" }, undefined).archived,
     true,
   );
+  // The stop from the event: named so (a config file's stop-timestamp is not blamed for it).
+  const ev = parseConnectEvent({
+    Details: {
+      ContactData: {
+        ContactId: "c-1",
+        MediaStreams: {
+          Customer: {
+            Audio: {
+              StreamARN: ARN,
+              StartFragmentNumber: "1",
+              StartTimestamp: "1000000",
+              StopTimestamp: "900000",
+            },
+          },
+        },
+      },
+    },
+  }, "e.json");
+  assert.equal(typeof ev.stopTimestampMs, "number");
+  assert.throws(
+    () => planPull({ arn: ARN, "start-timestamp": "1000000" }, ev),
+    /pull: the event's stop timestamp \(.*\) is before --start-timestamp/,
+  );
   assert.throws(
     () => planPull({ arn: ARN, start: "now", "max-duration": "0" }, undefined),
     /--max-duration must be more than 0 seconds/,
@@ -1214,6 +1237,14 @@ Deno.test("CLI pull --after-fragment N resumes after a fragment an earlier run w
       ]);
       assert.equal(none.code, 0, none.stderr);
       assert.deepEqual([lastEvent(none).fragments, lastEvent(none).lastFragmentNumber], [0, F[7].fragmentNumber]);
+      // A config file's after-fragment that a flag's start overrides is not given back (a review).
+      await Deno.writeTextFile(`${dir}/k.ini`, "[pull]\nafter-fragment = 123456\n");
+      const over = await pullCli(standin.url, [
+        ...["--arn", ARN, "--start-fragment", F[1].fragmentNumber, "--stop-fragment", F[0].fragmentNumber],
+        ...["--idle-timeout", "0.5", "--json", "--config", `${dir}/k.ini`, "--out", `${dir}/over`],
+      ]);
+      assert.equal(over.code, 0, over.stderr);
+      assert.equal(lastEvent(over).lastFragmentNumber, null);
     });
   }
   assert.throws(

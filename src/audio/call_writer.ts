@@ -506,8 +506,14 @@ export class CallWriter {
       if (hasF !== hasT) {
         const a = hasF ? f! : t!;
         const noTrack = hasF ? t === undefined : f === undefined;
-        const lead = typeof a.pieces[0] === "number" ? a.pieces[0] : 0;
-        this.#mixThrough = Math.max(this.#mixThrough, noTrack ? a.startFrame + a.frames : a.startFrame + lead);
+        const first = a.pieces[0], last = a.pieces[a.pieces.length - 1];
+        const lead = typeof first === "number" ? first : 0;
+        // (Up to where its last block begins: the other side's grid of blocks may be offset by up to one.)
+        const tail = typeof last === "number" ? 0 : last.length >> 1;
+        this.#mixThrough = Math.max(
+          this.#mixThrough,
+          noTrack ? a.startFrame + a.frames - tail : a.startFrame + lead,
+        );
       }
     }
     this.#lastFragment = item.fragment;
@@ -595,8 +601,9 @@ export class CallWriter {
           for (const d of this.#madeDirs) {
             try {
               Deno.removeSync(d);
-            } catch {
-              break; // not empty (something else is in it now), or gone
+            } catch (e) {
+              if (e instanceof Deno.errors.NotFound) continue; // another name of one removed already (`a/b/../b`)
+              break; // not empty: something else is in it now
             }
           }
         }

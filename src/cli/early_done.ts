@@ -97,6 +97,7 @@ export function earlyDone(
   for (let i = 0; !known && i < args.length && args[i] !== "--"; i++) {
     const a = args[i];
     if (a === "--json") json = true;
+    else if (a === "--no-json") json = false;
     else if (a === "--out" || a === "-o") toStderr = args[i + 1] === "-";
     else if (a.startsWith("--out=")) toStderr = a === "--out=-";
     else if (a === "--continuation-token") token = startToken({ "continuation-token": args[i + 1] });

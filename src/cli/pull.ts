@@ -199,8 +199,13 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     ? timestamp("stop-timestamp", stopTsFlag)
     : event?.stopTimestampMs ?? (stopTsDefault !== undefined ? timestamp("stop-timestamp", stopTsDefault) : undefined);
   if (startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < startTimestampMs) {
+    // Each named by where it came from (a config file's value is blamed on the file only when it is named).
+    const stopName = stopTsFlag !== undefined || event?.stopTimestampMs === undefined
+      ? "--stop-timestamp"
+      : "the event's stop timestamp";
+    const startName = st !== undefined ? "--start-timestamp" : "the event's start timestamp";
     throw new UsageError(
-      `pull: --stop-timestamp (${new Date(stopTimestampMs).toISOString()}) is before --start-timestamp ` +
+      `pull: ${stopName} (${new Date(stopTimestampMs).toISOString()}) is before ${startName} ` +
         `(${new Date(startTimestampMs).toISOString()})`,
     );
   }
@@ -293,7 +298,6 @@ export async function pullCommand(args: string[]): Promise<number> {
   const run = new CallRun(writer, reporter, "stream");
   // A run started from a token gives it back while it writes no fragment, however and whenever it ends.
   run.startToken = startToken(values);
-  run.startAfter = str(values, "after-fragment");
   const abort = new AbortController();
   const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
   let millisBehindNow: number | undefined;
@@ -325,6 +329,8 @@ export async function pullCommand(args: string[]): Promise<number> {
       if (configured.has("follow-stream")) values["follow-stream"] = false;
     }
     plan = planPull(values, event);
+    // (The start in effect, checked: not a config file's after-fragment that a flag or the event overrode.)
+    run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
     kvs = await import("../kvs/mod.ts");
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
