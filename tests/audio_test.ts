@@ -14,7 +14,7 @@ import {
   wavHeader,
   writeAll,
 } from "../src/audio/mod.ts";
-import { concat, ebmlHeader, el, encodeId, ID, simpleBlock, strEl, uintEl, unknownSize } from "./support/mkv_writer.ts";
+import { concat, liveDocument, namedTracks, simpleBlock } from "./support/mkv_writer.ts";
 import { CallWriter } from "../src/audio/call_writer.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
 import { demuxConnect } from "../src/connect/demuxer.ts";
@@ -1052,26 +1052,19 @@ Deno.test("stereo.wav keeps up with the mono files while one side has no audio: 
   // Was: the mix held the other side's audio up to 5 s while one side had no block (a one-track stream, a
   // direction silent for a while), though the fragment was counted written: after kill -9 that audio was missing.
   const doc = (i: number, withTo: boolean, toTrack = withTo) =>
-    concat([
-      ebmlHeader(),
-      encodeId(ID.Segment),
-      unknownSize(8),
-      el(ID.Tracks, [
-        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
-        ...(toTrack ? [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")])] : []),
-      ]),
-      encodeId(ID.Cluster),
-      unknownSize(1),
-      uintEl(ID.Timecode, 1000 + 128 * i),
-      ...[0, 64].flatMap((rel) => [
+    liveDocument(
+      [namedTracks(["AUDIO_FROM_CUSTOMER", toTrack ? "AUDIO_TO_CUSTOMER" : undefined])],
+      1000 + 128 * i,
+      [0, 64].flatMap((rel) => [
         simpleBlock(1, rel, rel === 0, noise(1024, 10 * i + rel)),
         ...(withTo ? [simpleBlock(2, rel, false, noise(1024, 7 * i + rel + 1))] : []),
       ]),
-    ]);
+    );
   const oneTrack = concat([0, 1, 2, 3, 4].map((i) => doc(i, false)));
   // The agent's track there, without blocks for three fragments: the mix trails by at most one fragment.
   const toLate = concat([0, 1, 2, 3, 4, 5].map((i) => doc(i, i >= 3, true)));
-  for (const [bytes, trail] of [[oneTrack, 0], [toLate, 1024]] as const) {
+  // (One track: up to its last block's start, one block behind; the other track there but silent: a fragment.)
+  for (const [bytes, trail] of [[oneTrack, 512], [toLate, 1024]] as const) {
     await withTempDir("kvsaudio-mix-", async (dir) => {
       const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false });
       w.prepare();
@@ -1113,12 +1106,11 @@ Deno.test("stereo.wav = the mono files interleaved, committed after every fragme
       const docs: Uint8Array[] = [];
       for (let k = 0; k < n; k++) {
         const blocks: { track: number; ms: number }[] = [];
-        const tracks: Uint8Array[] = [];
+        const names: (string | undefined)[] = [];
         for (let t = 0; t < 2; t++) {
           const x = rnd();
           const mode = x < 0.6 ? "blocks" : x < 0.8 ? "empty" : "absent";
-          const name = t ? "AUDIO_TO_CUSTOMER" : "AUDIO_FROM_CUSTOMER";
-          if (mode !== "absent") tracks.push(el(ID.TrackEntry, [uintEl(ID.TrackNumber, t + 1), strEl(ID.Name, name)]));
+          names.push(mode === "absent" ? undefined : t ? "AUDIO_TO_CUSTOMER" : "AUDIO_FROM_CUSTOMER");
           if (mode !== "blocks") {
             carry[t] = [];
             continue;
@@ -1132,19 +1124,14 @@ Deno.test("stereo.wav = the mono files interleaved, committed after every fragme
             else blocks.push({ track: t + 1, ms });
           }
         }
-        if (tracks.length === 0) continue;
+        if (names.every((n) => n === undefined)) continue;
         blocks.sort((a, b) => a.ms - b.ms);
         const base = blocks.length ? blocks[0].ms : k * 1024;
-        docs.push(concat([
-          ebmlHeader(),
-          encodeId(ID.Segment),
-          unknownSize(8),
-          el(ID.Tracks, tracks),
-          encodeId(ID.Cluster),
-          unknownSize(1),
-          uintEl(ID.Timecode, 100000 + base),
-          ...blocks.map((b, j) => simpleBlock(b.track, b.ms - base, j === 0, pcm(b.ms, b.track === 1 ? 1 : -1))),
-        ]));
+        docs.push(liveDocument(
+          [namedTracks(names)],
+          100000 + base,
+          blocks.map((b, j) => simpleBlock(b.track, b.ms - base, j === 0, pcm(b.ms, b.track === 1 ? 1 : -1))),
+        ));
       }
       const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: true });
       w.prepare();

@@ -6,13 +6,12 @@ import {
   concat,
   ebmlHeader,
   el,
-  encodeId,
   ID,
+  liveDocument,
+  namedTracks,
   simpleBlock,
-  strEl,
   tagsEl,
   uintEl,
-  unknownSize,
 } from "./support/mkv_writer.ts";
 import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
 import { READ_SIZE } from "../src/cli/input.ts";
@@ -1321,17 +1320,7 @@ Deno.test("extract: WAVs made with no audio take the format the stream said, and
   // Was: 44-byte WAVs "at 8000 Hz" for a 16 kHz stream, and --append of its audio into them refused (exit 2).
   // A document with both tracks and a Cluster but no block.
   const noBlocks = (mime?: string) =>
-    concat([
-      ebmlHeader(),
-      encodeId(ID.Segment),
-      unknownSize(8),
-      el(ID.Tracks, [
-        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
-        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
-      ]),
-      ...(mime ? [tagsEl([["MimeType", mime]])] : []),
-      el(ID.Cluster, [uintEl(ID.Timecode, 1000)]),
-    ]);
+    liveDocument([namedTracks(), ...(mime ? [tagsEl([["MimeType", mime]])] : [])], 1000);
   const audio = connectStream({ fragments: 2, rate: 16000 });
   const exp = expectedPcm(audio);
   await withTempDir("kvsaudio-noaudio-", async (dir) => {
@@ -1437,10 +1426,7 @@ Deno.test("a run that fails before writing audio leaves no directory it made; on
 Deno.test("extract warns of an element of unknown id right in a Segment or a Cluster (a damaged Cluster or block id)", async () => {
   // Was: skipped silently, its audio lost with exit 0 (only inspect's unknown-elements flag told).
   const block = (t: number, rel: number) => simpleBlock(t, rel, rel === 0, new Uint8Array(1024).fill(t));
-  const tracks = el(ID.Tracks, [
-    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
-    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
-  ]);
+  const tracks = namedTracks();
   const cluster = (tc: number, id: number = ID.Cluster) => el(id, [uintEl(ID.Timecode, tc), block(1, 0), block(2, 0)]);
   const damagedCluster = concat([
     ebmlHeader(),
@@ -1514,14 +1500,10 @@ Deno.test("--append: an empty WAV of this run takes the stream's format only if 
 
 Deno.test("--stereo on a body with no audio whose MimeType says 2 channels: empty mono files, exit 0", async () => {
   // A review: the empty files were opened at the format said, refused for --stereo after a normal end (exit 2).
-  const doc = concat([
-    ebmlHeader(),
-    encodeId(ID.Segment),
-    unknownSize(8),
-    el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]),
-    tagsEl([["MimeType", "audio/L16;rate=16000;channels=2;"]]),
-    el(ID.Cluster, [uintEl(ID.Timecode, 1000)]),
-  ]);
+  const doc = liveDocument(
+    [namedTracks(["AUDIO_FROM_CUSTOMER"]), tagsEl([["MimeType", "audio/L16;rate=16000;channels=2;"]])],
+    1000,
+  );
   const path = await tempFile(doc);
   await withTempDir("kvsaudio-stereo-empty-", async (dir) => {
     const r = await kvsaudio(["extract", path, "--out", dir, "--stereo"]);

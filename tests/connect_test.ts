@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { concat, ebmlHeader, el, ID, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
+import { concat, ebmlHeader, el, ID, namedTracks, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
 import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/pipeline.ts";
 import { DataError, KvsStreamError, UsageError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
@@ -1050,10 +1050,7 @@ Deno.test("plain files whose ContactId comes after their Clusters: another file'
       ebmlHeader(),
       el(ID.Segment, [
         el(ID.Info, [uintEl(ID.TimecodeScale, 1000000)]),
-        el(ID.Tracks, [
-          el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
-          el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
-        ]),
+        namedTracks(),
         ...[0, 1, 2].map((c) =>
           el(ID.Cluster, [
             uintEl(ID.Timecode, startMs + c * 64),
@@ -1079,7 +1076,7 @@ Deno.test("plain files whose ContactId comes after their Clusters: another file'
     concat([
       ebmlHeader(),
       el(ID.Segment, [
-        el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]),
+        namedTracks(["AUDIO_FROM_CUSTOMER"]),
         tagsEl([["ContactId", contact]]),
         ...[0, 1].map((c) =>
           el(ID.Cluster, [uintEl(ID.Timecode, startMs + c * 64), simpleBlock(1, 0, true, new Uint8Array(1024))])

@@ -28,6 +28,8 @@ import {
   floatEl,
   ID,
   lacedBlock,
+  liveDocument,
+  namedTracks,
   simpleBlock,
   strEl,
   tagsEl,
@@ -1264,11 +1266,11 @@ Deno.test("a Cluster Timecode past 2^53 (epoch at a 100 ns TimecodeScale) is kep
   const t0 = 1782912654536n * 10000n; // ticks of 100 ns
   const docs: Uint8Array[] = [];
   for (let i = 0; i < 4; i++) {
-    docs.push(ebmlHeader(), encodeId(ID.Segment), unknownSize(8));
-    docs.push(el(ID.Info, [uintEl(ID.TimecodeScale, 100)]));
-    docs.push(el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")])]));
-    docs.push(encodeId(ID.Cluster), unknownSize(1), uintEl(ID.Timecode, t0 + BigInt(i) * 640000n, 8));
-    docs.push(simpleBlock(1, 0, true, new Uint8Array(1024)));
+    docs.push(liveDocument(
+      [el(ID.Info, [uintEl(ID.TimecodeScale, 100)]), namedTracks(["AUDIO_FROM_CUSTOMER"])],
+      t0 + BigInt(i) * 640000n,
+      [simpleBlock(1, 0, true, new Uint8Array(1024))],
+    ));
   }
   const bytes = concat(docs);
   for (const chunk of [bytes.length, 100]) {

@@ -477,3 +477,35 @@ export function tagsEl(
   }
   return el(ID.Tags, el(ID.Tag, tags.map(simple), o), o);
 }
+
+/**
+ * A Tracks element with one TrackEntry per name, numbered 1, 2, … in order
+ * (a name of `undefined` skips its number: that track is absent).
+ */
+export function namedTracks(
+  names: (string | undefined)[] = ["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"],
+): Uint8Array {
+  const entries: Uint8Array[] = [];
+  names.forEach((name, i) => {
+    if (name !== undefined) entries.push(el(ID.TrackEntry, [uintEl(ID.TrackNumber, i + 1), strEl(ID.Name, name)]));
+  });
+  return el(ID.Tracks, entries);
+}
+
+/**
+ * One document as KVS writes it: EBML header, unknown-size Segment holding
+ * `head` (Tracks, Tags, …), then an unknown-size Cluster with `timecode` and
+ * `blocks` (SimpleBlock elements).
+ */
+export function liveDocument(head: Uint8Array[], timecode: number | bigint, blocks: Uint8Array[] = []): Uint8Array {
+  return concat([
+    ebmlHeader(),
+    encodeId(ID.Segment),
+    unknownSize(8),
+    ...head,
+    encodeId(ID.Cluster),
+    unknownSize(1),
+    uintEl(ID.Timecode, timecode),
+    ...blocks,
+  ]);
+}
