@@ -1529,3 +1529,28 @@ Deno.test("--no-json after --json: a run refused while reading its options print
   assert.equal(r.code, 2);
   assert.equal(r.stdoutText, "");
 });
+
+Deno.test("extract --append: a track that has a TrackEntry but no more blocks is not padded by the next run", async () => {
+  // A tester: the next run padded it with silence to the other track's end, though one run leaves it as it ended.
+  const doc = (i: number, withTo: boolean) =>
+    liveDocument([namedTracks()], 1000 + 64 * i, [
+      simpleBlock(1, 0, true, new Uint8Array(1024).fill(i + 1)),
+      ...(withTo ? [simpleBlock(2, 0, false, new Uint8Array(1024).fill(0x40 + i))] : []),
+    ]);
+  const docs = [0, 1, 2, 3, 4, 5].map((i) => doc(i, i < 2));
+  await withTempDir("kvsaudio-nopad-", async (dir) => {
+    const whole = await tempFile(concat(docs)), first = await tempFile(concat(docs.slice(0, 4)));
+    const rest = await tempFile(concat(docs.slice(4)));
+    try {
+      assert.equal((await kvsaudio(["extract", whole, "--out", `${dir}/one`])).code, 0);
+      assert.equal((await kvsaudio(["extract", first, "--out", `${dir}/two`])).code, 0);
+      const r = await kvsaudio(["extract", rest, "--out", `${dir}/two`, "--append"]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const name of ["from_customer.wav", "to_customer.wav"]) {
+        sameBytes(await Deno.readFile(`${dir}/two/${name}`), await Deno.readFile(`${dir}/one/${name}`), name);
+      }
+    } finally {
+      for (const p of [whole, first, rest]) await Deno.remove(p);
+    }
+  });
+});

@@ -1269,3 +1269,16 @@ Deno.test("CLI pull --idle-timeout 0 with a stop timestamp already past: a quiet
     sameBytes((await readWav(`${dir}/from_customer.wav`)).data, FULL.from!, "from");
   });
 });
+
+Deno.test("CLI pull: a run that writes nothing gives back the ContactId it was asked for", async () => {
+  // A tester: resumed from the contact's last token, a run that wrote nothing said contactId null, so a script
+  // following the README's advice passed no --contact-id next time and appended the next contact's call.
+  await withStandin(STREAM, { live: true }, async (standin, dir) => {
+    const r = await pullCli(standin.url, [
+      ...["--arn", ARN, "--continuation-token", F[7].continuationToken!, "--contact-id", "c-asked"],
+      ...["--idle-timeout", "0.5", "--out", dir, "--json"],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([lastEvent(r).fragments, lastEvent(r).contactId], [0, "c-asked"]);
+  });
+});

@@ -490,7 +490,9 @@ export class CallWriter {
       this.droppedBlocks[dir] += audio.droppedBlocks;
       const sink = this.#sinks[dir];
       if (sink) {
-        if (sink.frames < this.#padTo) sink.writeSilence(this.#padTo - sink.frames); // append: see #open
+        // append (see #open): padded to the other outputs once its track has audio again, not for a fragment
+        // where it has none (a run's track that ends early stays as it ended).
+        if (sink.frames < this.#padTo && audio.frames > 0) sink.writeSilence(this.#padTo - sink.frames);
         writePieces(sink, audio.pieces);
       }
     }

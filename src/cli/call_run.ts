@@ -63,6 +63,15 @@ export class CallRun {
   /** The last fragment handed to the writer. */
   #latestWritten: Fragment | undefined;
   #contactId: string | undefined;
+
+  /**
+   * The contact asked for (`--contact-id`, the event, the config file): the done event's `contactId` until a
+   * fragment of it is written, so that a run that writes nothing still tells a resuming script which contact
+   * to pass on.
+   */
+  set contactId(id: string | undefined) {
+    this.#contactId ??= id;
+  }
   /** The ContactId of the fragment that ended the run, if another contact's. */
   #nextContactId: string | undefined;
   /** The fragment that ended the contact has the followed ContactId too (its tags disagree). */

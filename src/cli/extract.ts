@@ -65,6 +65,7 @@ export async function extractCommand(args: string[]): Promise<number> {
   const reporter = new Reporter({ json: out.json, toStderr: out.writer.outDir === "-", verbose: out.verbose });
   const name = positionals[0] === "-" ? "stdin" : positionals[0];
   const run = new CallRun(writer, reporter, name);
+  run.contactId = out.contactId;
   // SIGINT/SIGTERM: finalize what is written and exit 130 (also while a FIFO waits for its writer).
   const removeSignals = onInterrupt((sig) => run.interrupted(sig));
   let input;

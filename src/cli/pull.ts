@@ -332,6 +332,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     // (The start in effect, checked: not a config file's after-fragment that a flag or the event overrode.)
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
+    run.contactId = out.contactId;
     kvs = await import("../kvs/mod.ts");
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
     // No region given or configured: the ARN names it.
