@@ -69,9 +69,9 @@ export class FragmentLayout {
   #fromChannels: number | undefined;
   #toRate: number | undefined;
   #toChannels: number | undefined;
-  /** Codec fields of those two tracks (what `problem` depends on besides the rates). */
-  #fromCodec = "";
-  #toCodec = "";
+  /** Those two tracks (their codec fields are what `problem` depends on besides the rates). */
+  #fromTrack: Track | undefined;
+  #toTrack: Track | undefined;
   #roles: TrackRoles | undefined;
   #mime: string | undefined;
   #mimeFormat: StreamFormat | undefined;
@@ -90,8 +90,8 @@ export class FragmentLayout {
     this.#fromChannels = map.from?.audio?.channels;
     this.#toRate = map.to?.audio?.samplingFrequency;
     this.#toChannels = map.to?.audio?.channels;
-    this.#fromCodec = codecFields(map.from);
-    this.#toCodec = codecFields(map.to);
+    this.#fromTrack = map.from;
+    this.#toTrack = map.to;
     const found: Track[] = [];
     if (map.from) found.push(map.from);
     if (map.to) found.push(map.to);
@@ -137,22 +137,22 @@ export class FragmentLayout {
     if (this.#fromIndex >= 0) {
       const t = tracks[this.#fromIndex];
       if (t.number !== roles.from || t.audio?.samplingFrequency !== this.#fromRate) return false;
-      if (t.audio?.channels !== this.#fromChannels || codecFields(t) !== this.#fromCodec) return false;
+      if (t.audio?.channels !== this.#fromChannels || !sameCodec(t, this.#fromTrack!)) return false;
     }
     if (this.#toIndex >= 0) {
       const t = tracks[this.#toIndex];
       if (t.number !== roles.to || t.audio?.samplingFrequency !== this.#toRate) return false;
-      if (t.audio?.channels !== this.#toChannels || codecFields(t) !== this.#toCodec) return false;
+      if (t.audio?.channels !== this.#toChannels || !sameCodec(t, this.#toTrack!)) return false;
     }
     return true;
   }
 }
 
-/** The fields of `t` its codec verdict depends on, as one string ("" for none). */
-function codecFields(t: Track | undefined): string {
-  if (t === undefined) return "";
-  const a = t.audio;
-  return `${t.type}|${t.codecId}|${t.encoded}|${a === undefined ? "-" : a.bitDepth}`;
+/** Whether `a` and `b` get the same codec verdict (replayed documents share their Track objects). */
+function sameCodec(a: Track, b: Track): boolean {
+  if (a === b) return true;
+  return a.type === b.type && a.codecId === b.codecId && a.encoded === b.encoded &&
+    (a.audio === undefined) === (b.audio === undefined) && a.audio?.bitDepth === b.audio?.bitDepth;
 }
 
 /** Why the two tracks' Audio elements disagree on the format, or undefined. */
