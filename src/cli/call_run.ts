@@ -162,7 +162,7 @@ export class CallRun {
         const msg = this.#laterTags
           ? `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is a Cluster of a document whose ContactId tags come after its last Cluster; not written (it may be another contact's audio)`
           : `fragment ${this.#count} at byte ${item.fragment.offset} of ${this.#source} is cut off before its ContactId tag; not written (it may be another contact's audio)`;
-        this.#say(() => this.#rep.warning(msg));
+        this.#sayWarning(msg);
       } else if (item.fragment) {
         this.#nextContactId = item.nextContactId ?? item.fragment.contactId;
         // Its ContactId tags disagree: one of them is the followed contact's.
@@ -176,7 +176,7 @@ export class CallRun {
           fragmentNumber: clipOrNull(item.fragment.kvs.fragmentNumber),
           offset: item.fragment.offset,
         };
-        this.#say(() => this.#rep.event(ev));
+        this.#sayEvent(ev);
       }
       return;
     }
@@ -217,7 +217,7 @@ export class CallRun {
     if (!quiet) {
       for (const w of item.warnings) {
         const msg = `fragment ${n} (byte ${f.offset}): ${w}`;
-        this.#say(() => this.#rep.warning(msg));
+        this.#sayWarning(msg);
       }
     }
     const lost = f.unknownInSegment;
@@ -225,11 +225,11 @@ export class CallRun {
       const msg =
         `fragment ${n} at byte ${f.offset} of ${this.#source}: an element of unknown id ${formatId(lost.id)} ` +
         `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`;
-      this.#say(() => this.#rep.warning(msg));
+      this.#sayWarning(msg);
     }
     if (!f.complete && !quiet) {
       const msg = `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`;
-      this.#say(() => this.#rep.warning(msg));
+      this.#sayWarning(msg);
     }
     // Per-fragment events print only with --json or -v: build them only then.
     if (!this.#rep.detailed) return;
@@ -251,7 +251,7 @@ export class CallRun {
     const text = `fragment ${n} ${k.fragmentNumber ?? "-"}: from ${
       ((item.from?.frames ?? 0) / rate).toFixed(3)
     } s, to ${((item.to?.frames ?? 0) / rate).toFixed(3)} s`;
-    this.#queue(f, item.from !== undefined || item.to !== undefined, () => this.#rep.event(ev, text));
+    this.#queue(f, item.from !== undefined || item.to !== undefined, ev, text);
   }
 
   /**
@@ -259,9 +259,25 @@ export class CallRun {
    * and what came after them waits with them. A fragment is named by its offset and number (holding the
    * Fragment itself would keep its blocks alive for the young generation to copy).
    */
-  #pending: { offset: number; fn: string | undefined; audio: boolean; emit: () => void }[] = [];
+  #pending: { offset: number; fn: string | undefined; audio: boolean; emit: string | (() => void) }[] = [];
   /** The last fragment the writer reported durable. */
   #durableLast: Fragment | undefined;
+
+  // (The closures are made in these small methods: made in item(), they would share its context, which holds
+  // the item, and keep every waiting fragment alive.)
+
+  #sayWarning(msg: string): void {
+    this.#say(() => this.#rep.warning(msg));
+  }
+
+  #sayEvent(ev: Record<string, unknown> & { event: string }): void {
+    this.#say(() => this.#rep.event(ev));
+  }
+
+  #emit(e: string | (() => void)): void {
+    if (typeof e === "string") this.#rep.print(e);
+    else e();
+  }
 
   /** Print now, or after the lines that wait. */
   #say(emit: () => void): void {
@@ -270,12 +286,14 @@ export class CallRun {
   }
 
   /** Print `f`'s event once its audio is committed (at once when it is, or when `f` wrote none and none waits). */
-  #queue(f: Fragment, audio: boolean, emit: () => void): void {
+  #queue(f: Fragment, audio: boolean, ev: FragmentEvent, text: string): void {
     if (this.#pending.length === 0 && (!audio || this.#durableLast === f)) {
-      emit();
+      this.#rep.event(ev, text);
       return;
     }
-    this.#pending.push({ offset: f.offset, fn: f.kvs.fragmentNumber, audio, emit });
+    // Kept as its line (one string, not the event's objects, waits in the young generation).
+    const line = this.#rep.eventLine(ev, text);
+    if (line !== undefined) this.#pending.push({ offset: f.offset, fn: f.kvs.fragmentNumber, audio, emit: line });
     if (this.#durableLast === f) this.#flushEvents(f);
   }
 
@@ -291,7 +309,7 @@ export class CallRun {
       }
     }
     while (n < p.length && !p[n].audio) n++;
-    for (let i = 0; i < n; i++) p[i].emit();
+    for (let i = 0; i < n; i++) this.#emit(p[i].emit);
     p.splice(0, n);
   }
 
@@ -379,7 +397,7 @@ export class CallRun {
       }
     }
     // Fragment events whose audio never reached the files are left out; the other lines that waited still hold.
-    for (const e of this.#pending) if (!e.audio) e.emit();
+    for (const e of this.#pending) if (!e.audio) this.#emit(e.emit);
     this.#pending.length = 0;
     // What the files hold (behind what was written only after a failed write).
     const d = w.durable;

@@ -52,8 +52,20 @@ export class Reporter {
 
   /** Print an event: NDJSON as is, or with `--verbose` a text line when `text` is given. */
   event(ev: Record<string, unknown> & { event: string }, text?: string): void {
-    if (this.#json) this.#out.line(hideSecrets(jsonLine(ev)));
-    else if (text !== undefined && this.#verbose) this.#out.line(displayText(hideSecrets(text), 400));
+    const line = this.eventLine(ev, text);
+    if (line !== undefined) this.#out.line(line);
+  }
+
+  /** The line {@linkcode Reporter.event} would print for `ev` (none without `--json` or `--verbose`). */
+  eventLine(ev: Record<string, unknown> & { event: string }, text?: string): string | undefined {
+    if (this.#json) return hideSecrets(jsonLine(ev));
+    if (text !== undefined && this.#verbose) return displayText(hideSecrets(text), 400);
+    return undefined;
+  }
+
+  /** Print a line made by {@linkcode Reporter.eventLine}. */
+  print(line: string): void {
+    this.#out.line(line);
   }
 
   /** A warning (always shown). */
