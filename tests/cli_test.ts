@@ -1554,3 +1554,17 @@ Deno.test("extract --append: a track that has a TrackEntry but no more blocks is
     }
   });
 });
+
+Deno.test("a truncated stream of no Connect tracks is refused in one line (no 'its whole blocks were written')", async () => {
+  const doc = liveDocument([el(ID.Tracks, [el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1)])])], 1000, [
+    simpleBlock(1, 0, true, new Uint8Array(1024)),
+    simpleBlock(1, 64, false, new Uint8Array(1024)),
+  ]);
+  const path = await tempFile(doc.subarray(0, doc.length - 500));
+  await withTempDir("kvsaudio-trunc-", async (dir) => {
+    const r = await kvsaudio(["extract", path, "--out", `${dir}/o`]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(oneLineError(r.stderr), /not an Amazon Connect stream/);
+  });
+  await Deno.remove(path);
+});

@@ -1124,3 +1124,22 @@ Deno.test("two tracks with one direction's name: the first is written, the secon
   const b = d.fragment(layoutFragment(1, tracks(), undefined));
   assert.deepEqual(b.kind === "audio" && b.warnings, []);
 });
+
+Deno.test("a MimeType that is not audio/L16, or whose rate or channels are no such number, is refused", () => {
+  // A tester: audio/L24, audio/PCMU, rate=0 or channels=200 were written as 16-bit 8000 Hz mono, exit 0.
+  const tracks = (): Track[] => [{ number: 1, name: "AUDIO_FROM_CUSTOMER" }];
+  const cases: [string, RegExp][] = [
+    ["audio/L24;rate=8000;", /^byte 1200: MimeType tag: the MimeType tag says audio\/L24: kvsaudio writes 16-bit PCM/],
+    ["audio/PCMU;rate=8000", /says audio\/PCMU:/],
+    ["x", /says x:/],
+    ["audio/L16;rate=0;", /the MimeType tag's rate is no whole number of Hz kvsaudio can write \(1 to 384000\)/],
+    ["audio/L16;rate=8000;channels=200;", /the MimeType tag's channels is no channel count kvsaudio can write/],
+    ["audio/L16;rate=abc;", /rate is no whole number/],
+  ];
+  for (const [mime, re] of cases) {
+    assert.match(thrown(() => new ConnectDemuxer().fragment(layoutFragment(12, tracks(), mime))).message, re, mime);
+  }
+  for (const mime of ["audio/L16;rate=8000;channels=1;", "AUDIO/l16; rate=16000", "audio/L16;", "audio/L16"]) {
+    assert.equal(new ConnectDemuxer().fragment(layoutFragment(0, tracks(), mime)).kind, "audio", mime);
+  }
+});

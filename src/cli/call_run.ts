@@ -227,7 +227,7 @@ export class CallRun {
         `(${lost.size} bytes at byte ${lost.offset}) in its ${lost.parent} was skipped; audio in it, if any, is not written`;
       this.#sayWarning(msg);
     }
-    if (!f.complete && !quiet) {
+    if (!f.complete && !quiet && (item.from !== undefined || item.to !== undefined)) {
       const msg = `fragment ${n} at byte ${f.offset} of ${this.#source} is truncated; its whole blocks were written`;
       this.#sayWarning(msg);
     }

@@ -89,5 +89,39 @@ export function aacProblem(t: Track, mime: string | undefined): string | undefin
   ]
     .filter((s) => s !== "").join(", ");
   return `${trackLabel(t)} is A_AAC with an Audio element${what ? ` (${what})` : ""} and no audio/L16 MimeType tag: ` +
-    `real AAC, which kvsaudio does not decode (Connect's PCM tracks have no Audio element)`;
+    `real AAC, which kvsaudio does not decode (Connect's PCM tracks have no Audio element; a copy of a Connect ` +
+    `stream that carries its MimeType tag only after the audio, as mkvmerge's, cannot be told from AAC)`;
+}
+
+/**
+ * Why a fragment's MimeType tag rules out writing its audio as 16-bit PCM: another type than `audio/L16`,
+ * or a rate or channel count that is no such number. Undefined when it is usable (a rate may be missing).
+ *
+ * @example
+ * ```ts
+ * import { mimeProblem } from "./codec.ts";
+ * mimeProblem("audio/L16;rate=8000;channels=1;"); // undefined
+ * mimeProblem("audio/L24;rate=8000;");            // "the MimeType tag says audio/L24: …"
+ * ```
+ */
+export function mimeProblem(mime: string): string | undefined {
+  const [type, ...params] = mime.split(";");
+  const t = type.trim();
+  if (t.toLowerCase() !== "audio/l16") {
+    return `the MimeType tag says ${displayText(t, 64) || "no type"}: kvsaudio writes 16-bit PCM (audio/L16) only`;
+  }
+  for (const p of params) {
+    const eq = p.indexOf("=");
+    if (eq < 0) continue;
+    const key = p.slice(0, eq).trim().toLowerCase(), value = p.slice(eq + 1).trim();
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (key === "rate" && !(n >= 1 && n <= MAX_RATE)) {
+      // (The value itself is not quoted: it is anything a stream may hold.)
+      return `the MimeType tag's rate is no whole number of Hz kvsaudio can write (1 to ${MAX_RATE})`;
+    }
+    if (key === "channels" && !(n >= 1 && n <= MAX_CHANNELS)) {
+      return `the MimeType tag's channels is no channel count kvsaudio can write (1 to ${MAX_CHANNELS})`;
+    }
+  }
+  return undefined;
 }

@@ -282,6 +282,10 @@ export class ConnectDemuxer {
       // Written as 16-bit PCM, any of these would be noise.
       if (problem !== undefined) throw new DataError(problem, { offset: f.offset, element: "TrackEntry" });
     }
+    const mimeProblem = this.#layout.mimeProblem;
+    if (mimeProblem !== undefined && (roles.hasFrom || roles.hasTo)) {
+      throw new DataError(mimeProblem, { offset: f.offset, element: "MimeType tag" });
+    }
     if (roles.duplicate !== undefined && roles !== this.#warnedRoles) {
       this.#warnedRoles = roles; // once for these tracks
       warnings.push(roles.duplicate);

@@ -23,7 +23,7 @@
 import type { Fragment, Track } from "../mkv/fragment.ts";
 import { audioElementFormat, mimeTypeFormat, type StreamFormat } from "./format.ts";
 import { mapTracks } from "./tracks.ts";
-import { trackLabel, trackProblem } from "./codec.ts";
+import { mimeProblem, trackLabel, trackProblem } from "./codec.ts";
 
 /** The directions found among a fragment's tracks. */
 export interface TrackRoles {
@@ -75,6 +75,7 @@ export class FragmentLayout {
   #roles: TrackRoles | undefined;
   #mime: string | undefined;
   #mimeFormat: StreamFormat | undefined;
+  #mimeProblem: string | undefined;
 
   /** The directions of `tracks` (as {@linkcode mapTracks} maps them). */
   roles(tracks: readonly Track[]): TrackRoles {
@@ -123,8 +124,14 @@ export class FragmentLayout {
     if (mime !== this.#mime) {
       this.#mime = mime;
       this.#mimeFormat = mime === undefined ? undefined : mimeTypeFormat(mime);
+      this.#mimeProblem = mime === undefined ? undefined : mimeProblem(mime);
     }
     return this.#mimeFormat ?? roles.audioFormat;
+  }
+
+  /** Why the MimeType of the fragment last given to {@linkcode FragmentLayout.format} rules its audio out. */
+  get mimeProblem(): string | undefined {
+    return this.#mimeProblem;
   }
 
   /** True when `tracks` map exactly as the last ones did (to `roles`). */

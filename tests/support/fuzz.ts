@@ -62,7 +62,8 @@ export const DEFAULT_SEED = 0x6b7673;
 /** The name given to the input in error messages. */
 const SOURCE = "fuzz.mkv";
 /** extract's refusals of what inspect reads: a track it cannot write as 16-bit PCM, a change of format. */
-const WRITE_REFUSAL = /^byte \d+: (TrackEntry: track \d+|(MimeType tag|Audio): the format changed)/;
+const WRITE_REFUSAL =
+  /^byte \d+: (TrackEntry: track \d+|(MimeType tag|Audio): the format changed|MimeType tag: the MimeType tag)/;
 
 // ---------------------------------------------------------------------------
 // PRNG
