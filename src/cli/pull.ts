@@ -50,8 +50,8 @@ Stream:
                             contact-flow Lambda event or a contact record (JSON); flags win
 Start (one of):
   --start-fragment N        Connect's StartFragmentNumber; the audio of fragment N itself is included
-  --start-timestamp T       ISO 8601 or epoch seconds/ms, with --timestamp-type producer|server
-                            (default producer)
+  --start-timestamp T       ISO 8601 (without a zone: UTC) or epoch seconds/ms, with
+                            --timestamp-type producer|server (default producer)
   --start now|earliest      the live edge, or the oldest data kept
   --continuation-token TOK  resume where a previous run stopped (its done event's continuationToken)
   --after-fragment N        resume after fragment N, which a previous run wrote (its done event's
@@ -60,9 +60,10 @@ Stop (any):
   (another contact's fragment also ends a pull: see --contact-id and --follow-stream under Output)
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
-  --max-duration SECONDS    stop after this much stream time
+  --max-duration SECONDS    stop after this much stream time (more than 0; whole fragments)
   --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5;
-                            0: never, wait until a stop bound or a signal)
+                            0: never, wait until a stop bound or a signal; past --stop-timestamp,
+                            5 s without data end it)
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
@@ -79,7 +80,8 @@ AWS:
   -h, --help                show this help
 
 Credentials come from the AWS SDK's default chain (environment, profile, SSO,
-container and instance roles). They never appear in any output.
+credential_process, web identity, container and instance roles). They never
+appear in any output. SIGINT, SIGTERM and SIGHUP finalize the WAVs (exit 130).
 
 Exit codes: 0 done, 1 cannot write output, 2 usage, 3 bad stream data, 4 AWS error, 5 in-band KVS error, 130 interrupted.`;
 
