@@ -188,9 +188,19 @@ export class StereoMixer {
     const [a, b, aIsLeft] = l.pending > 0 ? [l, r, true] : [r, l, false];
     const k = Math.min(a.pending, to - b.frames);
     if (k <= 0) return;
+    this.#emitPending(a, aIsLeft, k);
+    this.#owe(b, k);
+  }
+
+  /** Write `k` of side a's waiting frames against silence on the other side. */
+  #emitPending(a: Side, aIsLeft: boolean, k: number): void {
     this.#emitPair(aIsLeft, a.buf, a.head, null, 0, k);
     a.head += k;
     if (a.head === a.tail) a.clear();
+  }
+
+  /** `k` frames of side b were written as silence: its own frames for those places are skipped when they come. */
+  #owe(b: Side, k: number): void {
     b.padded += k;
     b.frames += k;
     b.owed += k;
@@ -298,20 +308,14 @@ export class StereoMixer {
     const excess = a.pending + n - this.maxLagFrames;
     if (excess > 0) {
       const fromPending = Math.min(a.pending, excess);
-      if (fromPending > 0) {
-        this.#emitPair(aIsLeft, a.buf, a.head, null, 0, fromPending);
-        a.head += fromPending;
-        if (a.head === a.tail) a.clear();
-      }
+      if (fromPending > 0) this.#emitPending(a, aIsLeft, fromPending);
       const fromInput = excess - fromPending;
       if (fromInput > 0) {
         this.#emitPair(aIsLeft, src, off, null, 0, fromInput);
         off += fromInput;
         n -= fromInput;
       }
-      b.padded += excess;
-      b.frames += excess;
-      b.owed += excess;
+      this.#owe(b, excess);
     }
     if (n > 0) a.append(src, off, n);
   }

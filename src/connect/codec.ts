@@ -16,7 +16,15 @@
  */
 
 import type { Track } from "../mkv/fragment.ts";
-import { MAX_CHANNELS, MAX_RATE } from "./format.ts";
+import {
+  MAX_CHANNELS,
+  MAX_RATE,
+  type MimeType,
+  type MimeTypeRead,
+  parseMimeType,
+  usableChannels,
+  usableRate,
+} from "./format.ts";
 import { displayText } from "../cli/sanitize.ts";
 
 /** What kvsaudio writes, for the end of each refusal. */
@@ -55,11 +63,11 @@ export function trackProblem(t: Track): string | undefined {
   const a = t.audio;
   if (a !== undefined) {
     const sf = a.samplingFrequency, ch = a.channels;
-    if (sf !== undefined && !(Number.isInteger(sf) && sf >= 1 && sf <= MAX_RATE)) {
+    if (sf !== undefined && !usableRate(sf)) {
       const what = Number.isFinite(sf) ? `SamplingFrequency ${sf}` : "a SamplingFrequency that is not a number";
       return `${label} has ${what}: kvsaudio writes whole rates from 1 to ${MAX_RATE} Hz`;
     }
-    if (ch !== undefined && !(ch >= 1 && ch <= MAX_CHANNELS)) {
+    if (ch !== undefined && !usableChannels(ch)) {
       return `${label} has ${ch} channels: kvsaudio writes 1 to ${MAX_CHANNELS}`;
     }
   }
@@ -81,7 +89,7 @@ export function trackProblem(t: Track): string | undefined {
  */
 export function aacProblem(t: Track, mime: string | undefined): string | undefined {
   if (t.codecId !== "A_AAC" || t.audio === undefined) return undefined;
-  if (mime !== undefined && mime.split(";")[0].trim().toLowerCase() === "audio/l16") return undefined;
+  if (mime !== undefined && isL16(parseMimeType(mime))) return undefined;
   const a = t.audio;
   const what = [
     a.samplingFrequency !== undefined ? `${a.samplingFrequency} Hz` : "",
@@ -93,6 +101,11 @@ export function aacProblem(t: Track, mime: string | undefined): string | undefin
     `stream that carries its MimeType tag only after the audio, as mkvmerge's, cannot be told from AAC)`;
 }
 
+/** Whether a MimeType is `audio/L16` (any case). */
+function isL16(m: MimeType): boolean {
+  return m.type.toLowerCase() === "audio/l16";
+}
+
 /**
  * Why a fragment's MimeType tag rules out writing its audio as 16-bit PCM: another type than `audio/L16`,
  * or a rate or channel count that is no such number. Undefined when it is usable (a rate may be missing).
@@ -100,28 +113,22 @@ export function aacProblem(t: Track, mime: string | undefined): string | undefin
  * @example
  * ```ts
  * import { mimeProblem } from "./codec.ts";
- * mimeProblem("audio/L16;rate=8000;channels=1;"); // undefined
- * mimeProblem("audio/L24;rate=8000;");            // "the MimeType tag says audio/L24: …"
+ * import { readMimeType } from "./format.ts";
+ * mimeProblem(readMimeType("audio/L16;rate=8000;channels=1;")); // undefined
+ * mimeProblem(readMimeType("audio/L24;rate=8000;"));            // "the MimeType tag says audio/L24: …"
  * ```
  */
-export function mimeProblem(mime: string): string | undefined {
-  const [type, ...params] = mime.split(";");
-  const t = type.trim();
-  if (t.toLowerCase() !== "audio/l16") {
-    return `the MimeType tag says ${displayText(t, 64) || "no type"}: kvsaudio writes 16-bit PCM (audio/L16) only`;
+export function mimeProblem(read: MimeTypeRead): string | undefined {
+  const m = read.mime;
+  if (!isL16(m)) {
+    return `the MimeType tag says ${displayText(m.type, 64) || "no type"}: kvsaudio writes 16-bit PCM (audio/L16) only`;
   }
-  for (const p of params) {
-    const eq = p.indexOf("=");
-    if (eq < 0) continue;
-    const key = p.slice(0, eq).trim().toLowerCase(), value = p.slice(eq + 1).trim();
-    const n = /^\d+$/.test(value) ? Number(value) : NaN;
-    if (key === "rate" && !(n >= 1 && n <= MAX_RATE)) {
-      // (The value itself is not quoted: it is anything a stream may hold.)
-      return `the MimeType tag's rate is no whole number of Hz kvsaudio can write (1 to ${MAX_RATE})`;
-    }
-    if (key === "channels" && !(n >= 1 && n <= MAX_CHANNELS)) {
-      return `the MimeType tag's channels is no channel count kvsaudio can write (1 to ${MAX_CHANNELS})`;
-    }
+  // (The value itself is not quoted: it is anything a stream may hold.)
+  if (read.invalid === "rate") {
+    return `the MimeType tag's rate is no whole number of Hz kvsaudio can write (1 to ${MAX_RATE})`;
+  }
+  if (read.invalid === "channels") {
+    return `the MimeType tag's channels is no channel count kvsaudio can write (1 to ${MAX_CHANNELS})`;
   }
   return undefined;
 }

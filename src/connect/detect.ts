@@ -21,8 +21,8 @@
  */
 
 import type { Fragment, Track } from "../mkv/fragment.ts";
-import { audioElementFormat, mimeTypeFormat, type StreamFormat } from "./format.ts";
-import { mapTracks } from "./tracks.ts";
+import { audioElementFormat, mimeTypeFormat, readMimeType, type StreamFormat } from "./format.ts";
+import { mapTracks, nameKey } from "./tracks.ts";
 import { mimeProblem, trackLabel, trackProblem } from "./codec.ts";
 
 /** The directions found among a fragment's tracks. */
@@ -123,8 +123,9 @@ export class FragmentLayout {
     const mime = f.mimeType;
     if (mime !== this.#mime) {
       this.#mime = mime;
-      this.#mimeFormat = mime === undefined ? undefined : mimeTypeFormat(mime);
-      this.#mimeProblem = mime === undefined ? undefined : mimeProblem(mime);
+      const read = mime === undefined ? undefined : readMimeType(mime);
+      this.#mimeFormat = read === undefined ? undefined : mimeTypeFormat(read.mime);
+      this.#mimeProblem = read === undefined ? undefined : mimeProblem(read);
     }
     return this.#mimeFormat ?? roles.audioFormat;
   }
@@ -177,7 +178,7 @@ function duplicateName(tracks: readonly Track[], map: { from?: Track; to?: Track
   for (const t of tracks) {
     const first = t === map.from || t === map.to ? undefined : [map.from, map.to].find((m) =>
       // (Another TrackEntry with the same number: its blocks are that track's, written.)
-      m !== undefined && m.number !== t.number && m.name?.trim().toUpperCase() === t.name?.trim().toUpperCase()
+      m !== undefined && m.number !== t.number && nameKey(m.name) === nameKey(t.name)
     );
     if (first !== undefined) {
       return `${trackLabel(t)} has the name of ${trackLabel(first)}: only track ${first.number}'s audio is written`;

@@ -40,6 +40,41 @@ export interface MimeType {
   channels?: number;
 }
 
+/** A `MimeType` tag as read: the parsed type, and the first parameter whose value is no such number. */
+export interface MimeTypeRead {
+  /** The type and the usable parameters. */
+  mime: MimeType;
+  /** The first `rate=` or `channels=` parameter whose value is unusable (left out of `mime`). */
+  invalid?: "rate" | "channels";
+}
+
+/**
+ * Whether `n` is a sample rate kvsaudio writes (a whole number of Hz, 1 to {@linkcode MAX_RATE}).
+ *
+ * @example
+ * ```ts
+ * import { usableRate } from "./format.ts";
+ * usableRate(8000); // true
+ * usableRate(0);    // false
+ * ```
+ */
+export function usableRate(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_RATE;
+}
+
+/**
+ * Whether `n` is a channel count kvsaudio writes (1 to {@linkcode MAX_CHANNELS}).
+ *
+ * @example
+ * ```ts
+ * import { usableChannels } from "./format.ts";
+ * usableChannels(2); // true
+ * ```
+ */
+export function usableChannels(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= MAX_CHANNELS;
+}
+
 /**
  * Parse a MIME type with parameters; the trailing `;` is optional.
  *
@@ -50,16 +85,31 @@ export interface MimeType {
  * ```
  */
 export function parseMimeType(text: string): MimeType {
+  return readMimeType(text).mime;
+}
+
+/**
+ * {@linkcode parseMimeType}, also telling which parameter was unusable.
+ *
+ * @example
+ * ```ts
+ * import { readMimeType } from "./format.ts";
+ * readMimeType("audio/L16;rate=0").invalid; // "rate"
+ * ```
+ */
+export function readMimeType(text: string): MimeTypeRead {
   const [type, ...params] = text.split(";");
-  const out: MimeType = { type: type.trim() };
+  const out: MimeTypeRead = { mime: { type: type.trim() } };
   for (const p of params) {
     const eq = p.indexOf("=");
     if (eq < 0) continue;
     const key = p.slice(0, eq).trim().toLowerCase();
-    const value = Number(p.slice(eq + 1).trim());
-    if (!Number.isInteger(value) || value <= 0) continue;
-    if (key === "rate" && value <= MAX_RATE) out.rate = value;
-    if (key === "channels" && value <= MAX_CHANNELS) out.channels = value;
+    if (key !== "rate" && key !== "channels") continue;
+    const text = p.slice(eq + 1).trim();
+    const value = text === "" ? NaN : Number(text);
+    if (!(key === "rate" ? usableRate(value) : usableChannels(value))) out.invalid ??= key;
+    else if (key === "rate") out.mime.rate = value;
+    else out.mime.channels = value;
   }
   return out;
 }
@@ -89,8 +139,8 @@ export function streamFormat(fragment: Fragment, tracks: readonly Track[]): Stre
  * mimeTypeFormat("audio/L16;rate=16000;"); // { rate: 16000, channels: 1, source: "mime-type" }
  * ```
  */
-export function mimeTypeFormat(mime: string): StreamFormat | undefined {
-  const m = parseMimeType(mime);
+export function mimeTypeFormat(mime: string | MimeType): StreamFormat | undefined {
+  const m = typeof mime === "string" ? parseMimeType(mime) : mime;
   return m.rate !== undefined ? { rate: m.rate, channels: m.channels ?? 1, source: "mime-type" } : undefined;
 }
 
@@ -109,10 +159,7 @@ export function audioElementFormat(tracks: readonly Track[]): StreamFormat {
     const sf = t.audio?.samplingFrequency;
     const ch = t.audio?.channels ?? 1;
     // Same bounds as the MimeType path: anything else is not a usable PCM format.
-    if (
-      sf !== undefined && Number.isInteger(sf) && sf >= 1 && sf <= MAX_RATE && Number.isInteger(ch) && ch >= 1 &&
-      ch <= MAX_CHANNELS
-    ) {
+    if (sf !== undefined && usableRate(sf) && usableChannels(ch)) {
       return { rate: sf, channels: ch, source: "audio-element" };
     }
   }

@@ -63,9 +63,23 @@ export interface TrackMap {
 export function mapTracks(tracks: readonly Track[]): TrackMap {
   const map: TrackMap = {};
   for (const t of tracks) {
-    const name = t.name?.trim().toUpperCase();
+    const name = nameKey(t.name);
     if (name === TRACK_NAMES.from && map.from === undefined) map.from = t;
     else if (name === TRACK_NAMES.to && map.to === undefined) map.to = t;
   }
   return map;
+}
+
+/**
+ * A track name as directions are mapped by it: trimmed, in upper case (`" audio_to_customer"` is
+ * `AUDIO_TO_CUSTOMER`).
+ *
+ * @example
+ * ```ts
+ * import { nameKey } from "./tracks.ts";
+ * nameKey(" audio_to_customer "); // "AUDIO_TO_CUSTOMER"
+ * ```
+ */
+export function nameKey(name: string | undefined): string | undefined {
+  return name?.trim().toUpperCase();
 }
