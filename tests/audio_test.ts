@@ -17,6 +17,7 @@ import {
 import { concat, liveDocument, namedTracks, simpleBlock } from "./support/mkv_writer.ts";
 import { CallWriter } from "../src/audio/call_writer.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
+import { Fragment } from "../src/mkv/fragment.ts";
 import { demuxConnect } from "../src/connect/demuxer.ts";
 import { interleave, readWav, sameBytes } from "./support/pipeline.ts";
 import { noise, withTempDir } from "./support/util.ts";
@@ -617,6 +618,143 @@ Deno.test("PcmStreamSink: broken pipe becomes BrokenPipeError", () => {
   }
   sink.close(); // quiet: the reader is gone
   sink.close();
+});
+
+/** An asynchronous writer whose writes complete only when the test says: takes at most `max` bytes each. */
+class HeldWriter {
+  readonly chunks: Uint8Array[] = [];
+  readonly #held: { p: Uint8Array; resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
+  constructor(readonly max = Infinity) {}
+  write(p: Uint8Array): Promise<number> {
+    return new Promise((resolve, reject) => this.#held.push({ p, resolve, reject }));
+  }
+  get held(): number {
+    return this.#held.length;
+  }
+  /** Complete the oldest write (taking at most `max` bytes of it), or fail it with `err`. */
+  async take(err?: unknown): Promise<void> {
+    const w = this.#held.shift();
+    assert.ok(w, "no write is waiting");
+    if (err !== undefined) w.reject(err);
+    else {
+      const n = Math.min(w.p.length, this.max);
+      this.chunks.push(w.p.slice(0, n));
+      w.resolve(n);
+    }
+    for (let i = 0; i < 5; i++) await Promise.resolve(); // let the sink go on
+  }
+  get bytes(): Uint8Array {
+    return concat(this.chunks);
+  }
+}
+
+Deno.test("PcmStreamSink in the background: writes never wait for the reader; drained() bounds the queue", async () => {
+  const w = new HeldWriter(40_000);
+  const sink = new PcmStreamSink({ rate: 8000, channels: 1, format: "raw", bufferBytes: 1 << 16 });
+  sink.writeInBackground(w);
+  let told = 0;
+  sink.onWritten = () => told++;
+  const parts = [noise(50_000, 1), noise(30_000, 2), noise(100_000, 3)];
+  // Nothing is written while the writer holds its first write: everything flushed waits (copied) in the queue.
+  for (const p of parts) {
+    sink.write(p);
+    sink.commit();
+  }
+  assert.equal(w.held, 1);
+  assert.equal(sink.waiting, 180_000);
+  assert.deepEqual(sink.bytes, { accepted: 180_000, written: 0 });
+  assert.equal(sink.drained(180_000), undefined);
+  let drained = false;
+  const p = sink.drained(100_000)!.then(() => drained = true);
+  // 40,000 bytes per write, at most a pipe's worth (64 KiB) asked for at a time, in order.
+  await w.take();
+  assert.equal(sink.bytes.written, 40_000);
+  assert.equal(told, 1);
+  assert.equal(drained, false);
+  await w.take(); // the rest of the first flush: 10,000
+  assert.equal(drained, false);
+  await w.take(); // the second: 30,000
+  await p;
+  assert.equal(drained, true);
+  assert.equal(sink.waiting, 100_000);
+  while (w.held > 0) await w.take();
+  assert.equal(sink.waiting, 0);
+  assert.equal(sink.drained(0), undefined);
+  assert.deepEqual(w.bytes, concat(parts));
+  assert.ok(w.chunks.every((c) => c.length <= 40_000));
+  sink.close();
+  assert.equal(w.held, 0);
+});
+
+Deno.test("PcmStreamSink in the background: a failed write fails the sink; drained() and the next call throw it", async () => {
+  const w = new HeldWriter();
+  const sink = new PcmStreamSink({ rate: 8000, channels: 1, format: "wav" });
+  sink.writeInBackground(w);
+  sink.write(noise(1000));
+  sink.commit();
+  const waiting = sink.drained(0)!;
+  await w.take(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+  await assert.rejects(waiting, BrokenPipeError);
+  await assert.rejects(sink.drained(0)!, BrokenPipeError);
+  assert.throws(() => sink.write(noise(2)), BrokenPipeError);
+  assert.throws(() => sink.commit(), BrokenPipeError);
+  assert.deepEqual(sink.bytes, { accepted: 1044, written: 0 });
+  sink.close(); // quiet: the reader is gone
+  assert.throws(() => sink.writeInBackground(w), /after a write/);
+});
+
+Deno.test("CallWriter with a background writer: durable counts (and onDurable) follow what the reader took", async () => {
+  const w = new HeldWriter();
+  const writer = new CallWriter({ outDir: "-", tracks: "from", format: "raw", backgroundWriter: w });
+  const heard: number[] = [];
+  writer.onDurable = (f) => heard.push(f.index);
+  const item = (i: number) => ({
+    kind: "audio" as const,
+    fragment: new Fragment(i, i * 1000),
+    format: { rate: 8000, channels: 1, source: "mime-type" as const },
+    from: {
+      track: 1,
+      startFrame: i * 100,
+      pieces: [noise(200, i)],
+      frames: 100,
+      gapFrames: 0,
+      gaps: 0,
+      overlapFrames: 0,
+      droppedBlocks: 0,
+      blocks: 1,
+    },
+    warnings: [],
+  });
+  writer.write(item(0)); // commits: queued, not yet taken
+  assert.equal(writer.durable.fragments, 0);
+  assert.deepEqual(heard, []);
+  assert.ok(writer.backlog() === undefined, "200 bytes are within the backlog");
+  await w.take();
+  assert.equal(writer.durable.fragments, 1);
+  assert.deepEqual(heard, [0]);
+  writer.write(item(1));
+  writer.write(item(2));
+  const finished = writer.finish();
+  await w.take();
+  await w.take();
+  await finished;
+  assert.equal(writer.durable.fragments, 3);
+  assert.deepEqual(heard, [0, 1, 2]);
+  writer.close();
+  assert.equal(w.held, 0);
+  // A failed write: drained() rejects, and the counts stay at what the reader took.
+  const w2 = new HeldWriter();
+  const failing = new CallWriter({ outDir: "-", tracks: "from", format: "raw", backgroundWriter: w2 });
+  failing.write(item(0));
+  await w2.take();
+  failing.write(item(1));
+  const waiting = failing.drained(0)!;
+  await w2.take(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+  await assert.rejects(waiting, BrokenPipeError);
+  assert.equal(failing.durable.fragments, 1);
+  assert.throws(() => failing.write(item(2)), BrokenPipeError);
+  failing.close();
+  assert.equal(failing.durable.fragments, 1);
 });
 
 Deno.test({

@@ -301,6 +301,89 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
   summary.push(`pull: ${results.join(", ")}`);
 });
 
+/**
+ * Run kvsaudio writing `--out -` into a pipe nobody reads, with --json events on stderr: once it is blocked on
+ * the full pipe, SIGINT. Returns its status (or null if it had not ended 15 s later: then it is killed), the
+ * bytes the pipe took, and its done event.
+ */
+async function signalWhileStalled(args: string[], env: Record<string, string> = {}) {
+  const child = kvsaudioCommand([...args, "--out", "-", "--tracks", "from", "--json"], {
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", KVSAUDIO_DEBUG: "", ...AWS_ENV, ...env },
+  }).spawn();
+  let stderr = "";
+  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (t) => void (stderr += t) }),
+  );
+  // A fragment event: its audio is in the pipe; then give the run time to fill the pipe (64 KiB, 4 fragments)
+  // and block on it.
+  const deadline = Date.now() + 20_000;
+  while (!stderr.includes('"event":"fragment"') && Date.now() < deadline) await sleep(5);
+  await sleep(700);
+  child.kill("SIGINT");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    child.status,
+    new Promise<null>((r) => timer = setTimeout(() => r(null), 15_000)),
+  ]);
+  clearTimeout(timer);
+  if (status === null) child.kill("SIGKILL");
+  // What the pipe took (the process has ended: it is all there).
+  const received = new Uint8Array(await new Response(child.stdout).arrayBuffer());
+  await child.status;
+  await reading;
+  const done = stderr.split("\n").filter((l) => l.startsWith('{"event":"done"')).map((l) => JSON.parse(l))[0];
+  return { status, received, done, stderr };
+}
+
+Deno.test("a signal while the reader of --out - has stopped reading ends the run (exit 130, done event), extract and pull", async () => {
+  // Was: the writes to standard output were synchronous, so a run blocked on a full pipe never handled SIGINT
+  // (or SIGTERM): it stayed blocked until the reader read again or went away, and only SIGKILL ended it.
+  const long = connectStream({ fragments: 200 });
+  const pcm = expectedPcm(long).from!;
+  await withTempDir("kvsaudio-stall-", async (dir) => {
+    await Deno.writeFile(`${dir}/call.mkv`, long.bytes);
+    const runs = [
+      { name: "extract", go: () => signalWhileStalled(["extract", `${dir}/call.mkv`]) },
+      {
+        name: "pull",
+        go: () =>
+          withStandin(long, {}, (standin) =>
+            signalWhileStalled([
+              "pull",
+              "--endpoint-url",
+              standin.url,
+              "--region",
+              "us-east-1",
+              "--arn",
+              ARN,
+              "--start-fragment",
+              long.fragments[0].fragmentNumber,
+            ])),
+      },
+    ];
+    for (const { name, go } of runs) {
+      const { status, received, done, stderr } = await go();
+      assert.ok(status !== null, `${name}: still running 15 s after SIGINT; stderr:\n${stderr}`);
+      assert.equal(status.code, 130, `${name}: ${stderr}`);
+      assert.deepEqual([done?.reason, done?.signal], ["interrupted", "SIGINT"], `${name}: ${stderr}`);
+      // The pipe holds a prefix of the audio: the streaming header, then whole frames as far as they got.
+      assert.ok(received.length > 44 && received.length < 44 + pcm.length, `${name}: ${received.length} bytes`);
+      const data = received.subarray(44);
+      const diff = firstDifference(data, pcm.subarray(0, data.length));
+      assert.equal(diff, undefined, `${name}: not a prefix of the audio: ${diff}`);
+      // The done event counts whole fragments the pipe took: none it did not, at most one 64 KiB write fewer.
+      const claimed = 2 * (done.samples.from_customer as number);
+      assert.ok(claimed <= data.length, `${name}: claimed ${claimed} bytes, the pipe took ${data.length}`);
+      assert.ok(claimed >= data.length - 65536 - FRAG_PCM, `${name}: claimed ${claimed}, the pipe took ${data.length}`);
+      assert.equal(claimed % FRAG_PCM, 0);
+      assert.equal(done.fragments, claimed / FRAG_PCM);
+    }
+  });
+});
+
 Deno.test("a signal whose finalizing fails: that error's one line and exit code, not a silent 130", async () => {
   // Was: the summary said "error (exit 1)", then the process exited 130 without the error line.
   await withTempDir("kvsaudio-finalize-", async (dir) => {

@@ -171,6 +171,11 @@ export abstract class BufferedSink implements AudioSink {
     }
   }
 
+  /** Make the sink failed with I/O error `err` (as {@linkcode io} does); returns the error it reports. */
+  protected fail(err: unknown): KvsAudioError {
+    return this.#fail(err);
+  }
+
   #fail(err: unknown): KvsAudioError {
     this.#error = this.describeError(err);
     return this.#error;

@@ -30,7 +30,7 @@ import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
 import { appendMismatch, PcmFileSink, refuseHeld } from "./file_sink.ts";
 import { openSink } from "./open_sink.ts";
-import { PcmStreamSink } from "./stream_sink.ts";
+import { type AsyncWriter, PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
 import { StereoMixer } from "./stereo.ts";
@@ -70,6 +70,15 @@ export interface CallWriterOptions {
    * much of the most recent audio. The last fragment is always committed.
    */
   commitIntervalMs?: number;
+  /**
+   * With `outDir` `-`: write standard output through this writer's
+   * asynchronous `write` (`Deno.stdout`), in the background, instead of
+   * synchronously (see `PcmStreamSink.writeInBackground`). The caller bounds
+   * what waits with {@linkcode CallWriter.drained} and awaits
+   * {@linkcode CallWriter.finish} before closing; a program blocked on a
+   * reader that stopped reading then still handles signals. Default: none.
+   */
+  backgroundWriter?: AsyncWriter;
 }
 
 /**
@@ -114,7 +123,10 @@ export const FILE_NAMES = { from: "from_customer", to: "to_customer", stereo: "s
  * ```
  */
 export class CallWriter {
-  #opts: Required<Omit<CallWriterOptions, "commitIntervalMs">>;
+  #opts: Required<Omit<CallWriterOptions, "commitIntervalMs" | "backgroundWriter">>;
+  readonly #backgroundWriter: AsyncWriter | undefined;
+  /** The output written in the background (standard output), once open. */
+  #background: PcmStreamSink | undefined;
   #sinks: Partial<Record<Direction, AudioSink>> = {};
   #stereoSink: AudioSink | undefined;
   #mixer: StereoMixer | undefined;
@@ -202,6 +214,7 @@ export class CallWriter {
       append: options.append ?? false,
     };
     this.#commitIntervalMs = options.commitIntervalMs ?? 0;
+    this.#backgroundWriter = options.backgroundWriter;
     if (this.#opts.outDir === "-" && !this.#opts.stereo && this.#opts.tracks === "both") {
       throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
     }
@@ -455,6 +468,12 @@ export class CallWriter {
     }
     const only = this.#opts.outDir === "-" && !this.#stereoSink ? Object.values(this.#sinks)[0] : undefined;
     if (only instanceof PcmStreamSink) this.#stream = only;
+    const out = this.#stereoSink ?? only;
+    if (this.#backgroundWriter !== undefined && out instanceof PcmStreamSink) {
+      out.writeInBackground(this.#backgroundWriter);
+      out.onWritten = () => this.#advance();
+      this.#background = out;
+    }
     if (this.#stereoSink) {
       this.#mixer = new StereoMixer(this.#stereoSink, { rate: format.rate });
     }
@@ -543,7 +562,65 @@ export class CallWriter {
       this.#settle();
       throw e;
     }
-    this.#durable();
+    // (In the background, durable moves on as the writer takes the bytes: #advance.)
+    if (this.#background === undefined || this.#background.waiting === 0) this.#durable();
+  }
+
+  /**
+   * With a {@linkcode CallWriterOptions.backgroundWriter}: resolves once at
+   * most `limit` bytes wait to be written to standard output; rejects with
+   * the output's error if a write failed (the writer is failed then, as
+   * after a failed synchronous write). `undefined` when nothing is to wait for.
+   */
+  drained(limit = 0): Promise<void> | undefined {
+    const p = this.#background?.drained(limit);
+    return p?.catch((e) => {
+      this.#failed = true;
+      this.#settle();
+      throw e;
+    });
+  }
+
+  /**
+   * {@linkcode drained} to at most 1 MiB waiting: what a loop over items
+   * awaits after each, so that a reader that stopped reading holds the
+   * pipeline back (with at most that much copied), and signals are handled.
+   */
+  backlog(): Promise<void> | undefined {
+    return this.drained(BACKLOG_BYTES);
+  }
+
+  /**
+   * Write out everything (the stereo mix's held audio too) and wait until a
+   * background writer has taken it all; then {@linkcode close} writes
+   * nothing more. Without a background writer (or before any audio), nothing.
+   */
+  async finish(): Promise<void> {
+    if (this.#background === undefined || this.#closed || this.#failed) return;
+    this.#mixer?.flush();
+    this.commit();
+    await this.drained(0);
+  }
+
+  /** A background write went through: durable follows what the reader has got. */
+  #advance(): void {
+    const out = this.#background!;
+    if (this.#failed) return;
+    const { accepted, written } = out.bytes;
+    if (written === accepted) {
+      this.#durable();
+      return;
+    }
+    let m: StreamMark | undefined;
+    const pending = this.#pending;
+    let passed = 0;
+    while (passed < pending.length && pending[passed].end <= written) m = pending[passed++];
+    if (passed === 0) return;
+    pending.splice(0, passed);
+    this.#through = undefined;
+    if (m!.counts.fragments <= this.durable.fragments) return;
+    copyCounts(m!.counts, this.durable);
+    this.onDurable?.(m!.fragment);
   }
 
   /** Record where the stream stands after a fragment; drop the marks it has passed on. */
@@ -632,10 +709,15 @@ export class CallWriter {
       this.#settle();
       throw first;
     }
-    // (A sink that failed before closes without an error: its file holds what it held then.)
-    if (!this.#failed) this.#durable();
+    // (A sink that failed before closes without an error: its file holds what it held then. Bytes still
+    // waiting for a background writer, at a signal, are not counted: the program ends without them.)
+    if (this.#background !== undefined && this.#background.waiting > 0) this.#settle();
+    else if (!this.#failed) this.#durable();
   }
 }
+
+/** Bytes that may wait for a background writer before {@linkcode CallWriter.backlog} waits. */
+const BACKLOG_BYTES = 1 << 20;
 
 /** Where a stream stood after a fragment (see `CallWriter.#pending`). */
 interface StreamMark {

@@ -28,6 +28,6 @@ export { type SyncWriter, writeAll } from "./write_all.ts";
 export { DEFAULT_BUFFER_BYTES, PcmBuffer } from "./pcm_buffer.ts";
 export { BufferedSink } from "./buffered_sink.ts";
 export { type FileSinkOptions, PcmFileSink } from "./file_sink.ts";
-export { BrokenPipeError, PcmStreamSink, type StreamSinkOptions } from "./stream_sink.ts";
+export { type AsyncWriter, BrokenPipeError, PcmStreamSink, type StreamSinkOptions } from "./stream_sink.ts";
 export { openSink } from "./open_sink.ts";
 export { type SideFrames, StereoMixer, type StereoMixerOptions } from "./stereo.ts";

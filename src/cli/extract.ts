@@ -58,7 +58,8 @@ export async function extractCommand(args: string[]): Promise<number> {
     // 100 ms instead of after each fragment (the files are valid at every moment
     // either way). Live input (a pipe) also commits, and shows progress,
     // whenever reading may have to wait for the writer.
-    writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS });
+    // Standard output is written in the background, so that a signal is handled while its reader does not read.
+    writer = new CallWriter({ ...out.writer, commitIntervalMs: COMMIT_INTERVAL_MS, backgroundWriter: Deno.stdout });
   } catch (e) {
     throw withOptions(e, values); // for the done event of a refused --json run
   }
@@ -99,15 +100,20 @@ export async function extractCommand(args: string[]): Promise<number> {
       run.item(item);
       // The fragment is written: its input buffers may be reused.
       if (item.kind === "audio") input.release(item.fragment.offset + item.fragment.size);
+      const backlog = writer.backlog();
+      if (backlog) await backlog;
     }
     if (out.contactId !== undefined && run.skipped > 0 && !run.found) {
       throw run.missingContact(out.contactId, input.name);
     }
     const notConnect = run.noConnectTracks();
     if (notConnect) throw notConnect;
+    await writer.finish();
     return run.done();
   } catch (e) {
     if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
+    // The audio before bad data still reaches standard output (a failed write to it is the error itself).
+    if (e instanceof KvsAudioError) await writer.finish().catch(() => {});
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;
   } finally {

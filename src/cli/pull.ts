@@ -291,7 +291,8 @@ export async function pullCommand(args: string[]): Promise<number> {
   let early, writer;
   try {
     early = outputOptions("pull", withValues(values, { "contact-id": undefined, "follow-stream": undefined }));
-    writer = new CallWriter(early.writer);
+    // Standard output is written in the background, so that a signal is handled while its reader does not read.
+    writer = new CallWriter({ ...early.writer, backgroundWriter: Deno.stdout });
   } catch (e) {
     throw withOptions(e, values); // for the done event of a refused --json run
   }
@@ -452,6 +453,8 @@ export async function pullCommand(args: string[]): Promise<number> {
       if (!(item.kind === "audio" && item.skipped)) firstMs ??= f.kvs.producerTimestampMs;
       run.item(item);
       reporter.flush(); // live: show each fragment's events as it arrives
+      const backlog = writer.backlog();
+      if (backlog) await backlog;
       if (item.kind === "stop") {
         stopped = item.reason;
         // Started from a fragment number, the contact asked for (flag, config or event) never came before
@@ -516,12 +519,15 @@ export async function pullCommand(args: string[]): Promise<number> {
         `note: KVS started after fragment ${plan.selector.fragmentNumber}; it was fetched separately if possible`,
       );
     }
+    await writer.finish();
     return run.done();
   } catch (caught) {
     status.clear();
     if (sourceCounts) run.extra = sourceCounts();
     const e = kvs.blameMissingProfile(caught, plan.aws.profile);
     if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
+    // The audio before the failure still reaches standard output (a failed write to it is the error itself).
+    if (e instanceof KvsAudioError) await writer.finish().catch(() => {});
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;
   } finally {
