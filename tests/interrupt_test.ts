@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { ARN, AWS_ENV, leaksSecret, withStandin } from "./support/pull_harness.ts";
+import { ARN, AWS_ENV, leaksSecret, pullFrom, withStandin } from "./support/pull_harness.ts";
 import { kvsaudioCommand, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
 import { pool, seeded, withTempDir } from "./support/util.ts";
@@ -230,15 +230,7 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
     const opts = { live: true, delayMs: 3, chunkSize: [500, 2500] as [number, number], seed: c.after };
     return await withStandin(STREAM, opts, async (standin, dir) => {
       const args = [
-        "pull",
-        "--endpoint-url",
-        standin.url,
-        "--region",
-        "us-east-1",
-        "--arn",
-        ARN,
-        "--start-fragment",
-        STREAM.fragments[0].fragmentNumber,
+        ...pullFrom(standin.url, STREAM.fragments[0].fragmentNumber),
         "--idle-timeout",
         "30",
         "--out",
@@ -350,18 +342,11 @@ Deno.test("a signal while the reader of --out - has stopped reading ends the run
       {
         name: "pull",
         go: () =>
-          withStandin(long, {}, (standin) =>
-            signalWhileStalled([
-              "pull",
-              "--endpoint-url",
-              standin.url,
-              "--region",
-              "us-east-1",
-              "--arn",
-              ARN,
-              "--start-fragment",
-              long.fragments[0].fragmentNumber,
-            ])),
+          withStandin(
+            long,
+            {},
+            (standin) => signalWhileStalled(pullFrom(standin.url, long.fragments[0].fragmentNumber)),
+          ),
       },
     ];
     for (const { name, go } of runs) {

@@ -125,6 +125,11 @@ export async function pullInProcess(
   return { from, to, source, events, stop };
 }
 
+/** `pull`'s arguments for the stand-in at `url`, stream {@linkcode ARN} from fragment `start` (add --out …). */
+export function pullFrom(url: string, start: string): string[] {
+  return ["pull", "--endpoint-url", url, "--region", "us-east-1", "--arn", ARN, "--start-fragment", start];
+}
+
 /** Run `kvsaudio pull` against a stand-in URL with fake credentials. */
 export function pullCli(url: string, args: string[], env: Record<string, string> = {}) {
   return kvsaudio(["pull", "--endpoint-url", url, "--region", "us-east-1", ...args], { env: { ...AWS_ENV, ...env } });
