@@ -1,11 +1,16 @@
 /**
  * Every export in src/ carries a JSDoc example: they must stay correct code.
  * `deno check --doc` type-checks each example block against the module it
- * documents (running them would need their files, credentials and streams).
+ * documents, and `deno test --doc` runs them all, in a directory holding
+ * the files they name, against a loopback KVS stand-in.
  */
 
 import assert from "node:assert/strict";
 import { ROOT } from "./support/cli.ts";
+import { connectStream } from "./support/connect_stream.ts";
+import { startStandin } from "./support/kvs_standin.ts";
+import { AWS_ENV, standinFragments } from "./support/pull_harness.ts";
+import { withTempDir } from "./support/util.ts";
 
 Deno.test("docs: every JSDoc example in src/ type-checks (deno check --doc)", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -93,4 +98,41 @@ Deno.test("docs: every exported class, function, variable and enum of src/mod.ts
 
   assert.ok(checked.length > 20, `suspiciously few exports found (${checked.length}): ${checked.join(", ")}`);
   assert.deepEqual(missing, [], `exports of src/mod.ts without an @example:\n  ${missing.join("\n  ")}`);
+});
+
+Deno.test("docs: every JSDoc example in src/ runs (deno test --doc), with its files and a KVS stand-in", async () => {
+  // The examples read a saved GetMedia body (getmedia.mkv, call.mkv) from the directory they run in, write
+  // WAVs there, use the AWS profile "prod" and a stream "calls": a temporary directory holds those files, an
+  // AWS config file defines the profile, and the SDK's endpoint (AWS_ENDPOINT_URL) is a loopback stand-in
+  // serving a stream "calls".
+  const call = connectStream({ fragments: 3 });
+  const standin = startStandin({
+    streams: { "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1700000000000": standinFragments(call) },
+  });
+  try {
+    await withTempDir("kvsaudio-doc-", async (dir) => {
+      await Deno.writeFile(`${dir}/getmedia.mkv`, call.bytes);
+      await Deno.writeFile(`${dir}/call.mkv`, call.bytes);
+      await Deno.writeTextFile(`${dir}/aws-config`, "[profile prod]\nregion = us-east-1\n");
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["test", "--doc", "--allow-all", "--config", `${ROOT}deno.json`, `${ROOT}src/`],
+        cwd: dir,
+        env: {
+          ...AWS_ENV,
+          AWS_CONFIG_FILE: `${dir}/aws-config`,
+          AWS_ENDPOINT_URL: standin.url,
+          HOME: dir,
+          NO_COLOR: "1",
+        },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      const failed = text.split("\n").filter((l) => / \.\.\. FAILED/.test(l) || /^error: /.test(l));
+      assert.ok(out.success, `deno test --doc src/ failed:\n${failed.slice(0, 40).join("\n")}\n${text.slice(-3000)}`);
+      assert.match(text, /ok \| \d{3,} passed/, text.slice(-500));
+    });
+  } finally {
+    await standin.close();
+  }
 });

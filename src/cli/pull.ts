@@ -7,7 +7,12 @@
  * @example
  * ```ts
  * import { pullCommand } from "./pull.ts";
- * const code = await pullCommand(["--arn", "arn:aws:kinesisvideo:…", "--start-fragment", "9134…", "--out", "calls"]);
+ * const code = await pullCommand([
+ *   "--arn",
+ *   "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1700000000000",
+ *   ...["--start-fragment", "91343852333181551234925834077012571618243808844", "--out", "calls/c-2", "--quiet"],
+ * ]);
+ * console.log(code); // 0: calls/c-2/from_customer.wav and to_customer.wav written
  * ```
  * @module
  */

@@ -94,8 +94,15 @@ export function streamInput(stream: StreamRef): { StreamARN: string } | { Stream
  *
  * @example
  * ```ts
- * checkStreamRegion({ arn: "arn:aws:kinesisvideo:eu-west-1:123456789012:stream/s/1" }, "us-east-1");
- * // throws UsageError: stream s is in region eu-west-1 but the AWS region is us-east-1: pass --region eu-west-1
+ * import { UsageError } from "../errors.ts";
+ * checkStreamRegion({ arn: "arn:aws:kinesisvideo:us-east-1:123456789012:stream/s/1" }, "us-east-1"); // fine
+ * try {
+ *   checkStreamRegion({ arn: "arn:aws:kinesisvideo:eu-west-1:123456789012:stream/s/1" }, "us-east-1");
+ * } catch (e) {
+ *   e instanceof UsageError; // true
+ *   console.log((e as Error).message);
+ *   // stream s is in region eu-west-1 but the AWS region is us-east-1: pass --region eu-west-1
+ * }
  * ```
  */
 export function checkStreamRegion(stream: StreamRef, region: string): void {

@@ -19,8 +19,13 @@ import { UsageError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import { UsageError } from "../errors.ts";
  * checkEndpointUrl("http://127.0.0.1:4566"); // fine
- * checkEndpointUrl("localhost:4566"); // throws UsageError
+ * try {
+ *   checkEndpointUrl("localhost:4566");
+ * } catch (e) {
+ *   e instanceof UsageError; // true: "--endpoint-url "localhost:4566" is not an http(s) URL: …"
+ * }
  * ```
  */
 export function checkEndpointUrl(endpointUrl: string): void {

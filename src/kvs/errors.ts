@@ -38,7 +38,9 @@ export type KvsApi = "GetDataEndpoint" | "GetMedia" | "ListFragments" | "GetMedi
  *
  * @example
  * ```ts
- * throw new KvsTimeoutError("no response to GetMedia within 30 s", "response", "GetMedia", 30_000);
+ * const e = new KvsTimeoutError("no response to GetMedia within 30 s", "response", "GetMedia", 30_000);
+ * e.name; // "TimeoutError"
+ * e.kind; // "response"
  * ```
  */
 export class KvsTimeoutError extends Error {

@@ -22,7 +22,11 @@
  * import { createKvsClients } from "./client.ts";
  * import { PullSource } from "./pull_source.ts";
  * const clients = await createKvsClients({ region: "us-east-1" });
- * const src = new PullSource({ clients, stream: { arn: "arn:aws:kinesisvideo:…" }, selector: { type: "NOW" } });
+ * const src = new PullSource({
+ *   clients,
+ *   stream: { arn: "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1700000000000" },
+ *   selector: { type: "NOW" },
+ * });
  * for await (const f of src.fragments()) console.log(f.kvs.fragmentNumber);
  * clients.destroy();
  * ```
