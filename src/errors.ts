@@ -89,7 +89,10 @@ export class UsageError extends KvsAudioError {
 
 /** Where in the input a data error happened. */
 export interface DataErrorLocation {
-  /** Absolute byte offset in the input where the bad element starts. */
+  /**
+   * Absolute byte offset in the input where the bad element starts (a track
+   * refused for its codec or name: where its fragment begins).
+   */
   offset: number;
   /** Element name (or hex id) involved, if known. */
   element?: string;

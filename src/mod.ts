@@ -58,6 +58,7 @@ export {
   type ConnectItem,
   demuxConnect,
   type DemuxOptions,
+  notConnectError,
   type PcmPiece,
   type StopItem,
   type StopReason,

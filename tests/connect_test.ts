@@ -5,7 +5,7 @@ import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/
 import { DataError, KvsStreamError, UsageError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
 import { mapTracks } from "../src/connect/tracks.ts";
-import { ConnectDemuxer } from "../src/connect/demuxer.ts";
+import { ConnectDemuxer, demuxConnect } from "../src/connect/demuxer.ts";
 import { CallWriter } from "../src/audio/call_writer.ts";
 import { FragmentLayout } from "../src/connect/detect.ts";
 import { assembleFragments } from "../src/mkv/assembler.ts";
@@ -771,7 +771,7 @@ function layoutFragment(
 ): Fragment {
   const f = new Fragment(index, index * 100);
   f.tracks = tracks;
-  if (mime !== undefined) f.tags.push({ name: "MimeType", value: mime, position: "before", offset: 0 });
+  if (mime !== undefined) f.tags.push({ name: "MimeType", value: mime, position: "before", offset: f.offset + 40 });
   for (const t of tracks) {
     f.addBlock({
       track: t.number,
@@ -949,7 +949,7 @@ Deno.test("a format said after audio was written at another ends the run; before
   assert.equal(d.fragment(layoutFragment(0, tracks(), "audio/L16;rate=8000;")).kind, "audio");
   const changed = layoutFragment(1, tracks(), "audio/L16;rate=16000;channels=1;");
   const err = thrown(() => d.fragment(changed));
-  assert.equal(err.offset, changed.offset);
+  assert.equal(err.offset, changed.tags[0].offset, "where the MimeType tag is");
   assert.match(err.message, /MimeType tag: the format changed to 16000 Hz 1 ch from the 8000 Hz 1 ch written so far: /);
   // Assumed (no MimeType, no Audio element), then said: refused too, saying it was assumed.
   const d2 = new ConnectDemuxer();
@@ -1129,7 +1129,8 @@ Deno.test("a MimeType that is not audio/L16, or whose rate or channels are no su
   // A tester: audio/L24, audio/PCMU, rate=0 or channels=200 were written as 16-bit 8000 Hz mono, exit 0.
   const tracks = (): Track[] => [{ number: 1, name: "AUDIO_FROM_CUSTOMER" }];
   const cases: [string, RegExp][] = [
-    ["audio/L24;rate=8000;", /^byte 1200: MimeType tag: the MimeType tag says audio\/L24: kvsaudio writes 16-bit PCM/],
+    // (At the MimeType tag, not where the fragment begins: a library tester.)
+    ["audio/L24;rate=8000;", /^byte 1240: MimeType tag: the MimeType tag says audio\/L24: kvsaudio writes 16-bit PCM/],
     ["audio/PCMU;rate=8000", /says audio\/PCMU:/],
     ["x", /says x:/],
     ["audio/L16;rate=0;", /the MimeType tag's rate is no whole number of Hz kvsaudio can write \(1 to 384000\)/],
@@ -1142,4 +1143,34 @@ Deno.test("a MimeType that is not audio/L16, or whose rate or channels are no su
   for (const mime of ["audio/L16;rate=8000;channels=1;", "AUDIO/l16; rate=16000", "audio/L16;", "audio/L16"]) {
     assert.equal(new ConnectDemuxer().fragment(layoutFragment(0, tracks(), mime)).kind, "audio", mime);
   }
+});
+
+Deno.test("demuxConnect: a stream with blocks on no track named for a direction ends in the not-Connect DataError", async () => {
+  // A library tester: the CLI refused it (exit 3), but demuxConnect yielded items without audio and a quiet
+  // end-of-input stop, so a program built on the library wrote two empty WAVs and said nothing.
+  const bytes = connectStream({ fragments: 2 }).bytes.slice();
+  const name = new TextEncoder().encode("_CUSTOMER");
+  for (let i = 0; i + name.length <= bytes.length; i++) {
+    if (name.every((b, k) => bytes[i + k] === b)) bytes[i + name.length - 1] = 0x58; // …_CUSTOMEX
+  }
+  const items: string[] = [];
+  const e = await (async () => {
+    try {
+      for await (const item of demuxConnect(assembleFragments([bytes]))) items.push(item.kind);
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(e instanceof DataError, String(e));
+  assert.equal(e.offset, 0);
+  assert.equal(e.element, "Tracks");
+  assert.match(e.message, /^byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named/);
+  assert.match(e.message, /AUDIO_\w+_CUSTOMEX.*not an Amazon Connect stream$/);
+  assert.deepEqual(items, ["audio", "audio"], "the fragments come first, without audio; no stop item");
+  // A Connect stream ends as before.
+  const kinds: string[] = [];
+  for await (const item of demuxConnect(assembleFragments([connectStream({ fragments: 2 }).bytes]))) {
+    kinds.push(item.kind);
+  }
+  assert.deepEqual(kinds, ["audio", "audio", "stop"]);
 });

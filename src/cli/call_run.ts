@@ -17,11 +17,10 @@
  */
 
 import type { CallWriter } from "../audio/call_writer.ts";
-import type { ConnectItem } from "../connect/demuxer.ts";
-import type { Fragment } from "../mkv/fragment.ts";
+import { type ConnectItem, notConnectError } from "../connect/demuxer.ts";
+import type { Fragment, Track } from "../mkv/fragment.ts";
 import { formatId } from "../ebml/vint.ts";
-import { trackLabel } from "../connect/codec.ts";
-import { DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { type DataError, KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
 import { blameConfig } from "./configured.ts";
@@ -204,8 +203,7 @@ export class CallRun {
     this.#writer.write(item);
     // Blocks, but on no track named for a direction (names lost after the first fragments): counted, warned at the end.
     if (!item.from && !item.to && f.blockTable.length > 0 && this.#unnamed++ === 0) {
-      const tracks = f.tracks.map((t) => `${trackLabel(t)}${t.codecId ? ` ${displayText(t.codecId, 32)}` : ""}`);
-      this.#firstUnnamed = { offset: f.offset, tracks: tracks.slice(0, 4).join(", ") || "none" };
+      this.#firstUnnamed = { offset: f.offset, tracks: f.tracks };
     }
     if (item.from || item.to) {
       // The contact whose audio was written (the last one with --follow-stream).
@@ -344,7 +342,7 @@ export class CallRun {
   /** Fragments with blocks on no track named for a direction (their audio is not written). */
   #unnamed = 0;
   /** The first of them: where, and its tracks (for the error when no audio at all was written). */
-  #firstUnnamed: { offset: number; tracks: string } | undefined;
+  #firstUnnamed: { offset: number; tracks: readonly Track[] } | undefined;
 
   /**
    * The error for a run that wrote no audio because no fragment's blocks were on a track named for a direction
@@ -353,11 +351,7 @@ export class CallRun {
   noConnectTracks(): DataError | undefined {
     const first = this.#firstUnnamed;
     if (first === undefined || this.#writer.fragments > 0) return undefined;
-    return new DataError(
-      `no audio: the ${this.#unnamed} fragment(s) with blocks have no track named AUDIO_FROM_CUSTOMER or ` +
-        `AUDIO_TO_CUSTOMER (tracks: ${first.tracks}): not an Amazon Connect stream`,
-      { offset: first.offset, element: "Tracks" },
-    );
+    return notConnectError(this.#unnamed, first.offset, first.tracks);
   }
 
   /** Set by {@linkcode CallRun.refused}: the done event only, no summary lines. */

@@ -29,8 +29,9 @@
 
 import { DataError, KvsStreamError } from "../errors.ts";
 import type { BlockTable } from "../mkv/block_table.ts";
-import type { Fragment, Tag } from "../mkv/fragment.ts";
-import { aacProblem } from "./codec.ts";
+import type { Fragment, Tag, Track } from "../mkv/fragment.ts";
+import { aacProblem, trackLabel } from "./codec.ts";
+import { displayText } from "../cli/sanitize.ts";
 import { FragmentLayout } from "./detect.ts";
 import { DEFAULT_STREAM_FORMAT, type StreamFormat } from "./format.ts";
 import type { Direction } from "./tracks.ts";
@@ -177,6 +178,36 @@ export class ConnectDemuxer {
   #coveredAtStart = 0;
   /** Gaps longer than `maxGapMs` that were not filled. */
   cappedGaps = 0;
+  /** Fragments with blocks but no track named for a direction, and the first of them. */
+  #unnamed = 0;
+  #firstUnnamed: Fragment | undefined;
+  /** Audio of the call was produced (a fragment had blocks on a track named for a direction). */
+  #named = false;
+
+  /** Fragments so far whose blocks were on no track named for a direction (their audio is not produced). */
+  get unnamedFragments(): number {
+    return this.#unnamed;
+  }
+
+  /**
+   * The error for a stream that is no Connect call: fragments with blocks
+   * came, but none had a track named `AUDIO_FROM_CUSTOMER` or
+   * `AUDIO_TO_CUSTOMER` (a video stream, unnamed tracks); `undefined`
+   * otherwise. {@linkcode demuxConnect} throws it at the end of its input.
+   *
+   * @example
+   * ```ts
+   * import { ConnectDemuxer } from "./demuxer.ts";
+   * const demuxer = new ConnectDemuxer();
+   * // … demuxer.fragment(f) for each fragment …
+   * demuxer.notConnect(); // undefined: no fragment with blocks on unnamed tracks came
+   * ```
+   */
+  notConnect(): DataError | undefined {
+    const first = this.#firstUnnamed;
+    if (first === undefined || this.#named) return undefined;
+    return notConnectError(this.#unnamed, first.offset, first.tracks);
+  }
 
   /**
    * Create a demuxer at the start of a stream (both timelines at frame 0).
@@ -284,7 +315,7 @@ export class ConnectDemuxer {
     }
     const mimeProblem = this.#layout.mimeProblem;
     if (mimeProblem !== undefined && (roles.hasFrom || roles.hasTo)) {
-      throw new DataError(mimeProblem, { offset: f.offset, element: "MimeType tag" });
+      throw new DataError(mimeProblem, { offset: tagOffset(f, "MimeType"), element: "MimeType tag" });
     }
     if (roles.duplicate !== undefined && roles !== this.#warnedRoles) {
       this.#warnedRoles = roles; // once for these tracks
@@ -301,13 +332,19 @@ export class ConnectDemuxer {
       throw new DataError(
         `the format changed to ${fmt.rate} Hz ${fmt.channels} ch from the ${was.rate} Hz ${was.channels} ch ` +
           `written so far${assumed}: kvsaudio writes one format per call`,
-        { offset: f.offset, element: fmt.source === "mime-type" ? "MimeType tag" : "Audio" },
+        fmt.source === "mime-type"
+          ? { offset: tagOffset(f, "MimeType"), element: "MimeType tag" }
+          : { offset: f.offset, element: "Audio" },
       );
     }
     const format = this.#format ?? fmt;
     const item: AudioItem = { kind: "audio", fragment: f, format, warnings };
     if (this.#opts.dropIncomplete && !f.complete) return item;
-    if (!hasFrom && !hasTo) return item;
+    if (!hasFrom && !hasTo) {
+      // Blocks on no track named for a direction: not audio of this call (see notConnect).
+      if (f.blockTable.length > 0 && this.#unnamed++ === 0) this.#firstUnnamed = f;
+      return item;
+    }
     if (this.#originMs === undefined) {
       // A missing direction's number is NaN and matches no block.
       const from = roles.from, to = roles.to;
@@ -341,6 +378,7 @@ export class ConnectDemuxer {
       this.cappedGaps += holes.length / 2;
       if (holes.length > 0) this.#shiftFrames += holes[holes.length - 1];
     }
+    this.#named = true; // audio of the call was produced
     return item;
   }
 
@@ -515,6 +553,11 @@ export async function* demuxConnect(
   try {
     for await (const f of fragments) {
       const item = demuxer.fragment(f);
+      if (item.kind === "stop") {
+        // Not a Connect call at all: an error, not a run that quietly produced no audio.
+        const notConnect = demuxer.notConnect();
+        if (notConnect !== undefined) throw notConnect;
+      }
       yield item;
       if (item.kind === "stop") return;
     }
@@ -533,5 +576,35 @@ export async function* demuxConnect(
     }
     throw e;
   }
+  // Not a Connect call at all: an error, not a run that quietly produced no audio.
+  const notConnect = demuxer.notConnect();
+  if (notConnect !== undefined) throw notConnect;
   yield { kind: "stop", reason: "end-of-input", contactId: demuxer.contactId };
+}
+
+/**
+ * The error for a stream whose `count` fragments with blocks had no track
+ * named for a direction, the first at `offset` with `tracks` (exit 3).
+ *
+ * @example
+ * ```ts
+ * import { notConnectError } from "./demuxer.ts";
+ * notConnectError(9, 0, [{ number: 1, type: 1, codecId: "V_MPEG4/ISO/AVC" }]).message;
+ * // "byte 0: Tracks: no audio: the 9 fragment(s) with blocks have no track named AUDIO_FROM_CUSTOMER or
+ * //  AUDIO_TO_CUSTOMER (tracks: track 1 V_MPEG4/ISO/AVC): not an Amazon Connect stream"
+ * ```
+ */
+export function notConnectError(count: number, offset: number, tracks: readonly Track[]): DataError {
+  const names = tracks.map((t) => `${trackLabel(t)}${t.codecId ? ` ${displayText(t.codecId, 32)}` : ""}`);
+  return new DataError(
+    `no audio: the ${count} fragment(s) with blocks have no track named AUDIO_FROM_CUSTOMER or ` +
+      `AUDIO_TO_CUSTOMER (tracks: ${names.slice(0, 4).join(", ") || "none"}): not an Amazon Connect stream`,
+    { offset, element: "Tracks" },
+  );
+}
+
+/** Where the fragment's first string tag `name` begins (where the fragment does, if it has none). */
+function tagOffset(f: Fragment, name: string): number {
+  for (const t of f.tags) if (t.name === name && typeof t.value === "string") return t.offset;
+  return f.offset;
 }
