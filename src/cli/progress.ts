@@ -1,7 +1,9 @@
 /**
  * The live status line on stderr (only on a terminal, and not with --quiet
  * or --json): audio seconds per track, fragments, MILLIS_BEHIND_NOW,
- * reconnects. Redrawn at most 4 times a second. No colours (so NO_COLOR holds).
+ * reconnects. Redrawn at most 4 times a second. No colours (so NO_COLOR holds);
+ * with `TERM=dumb`, no escape codes either: the line is overwritten with
+ * spaces.
  *
  * @example
  * ```ts
@@ -22,9 +24,20 @@ export class StatusLine {
   #enabled: boolean;
   #last = 0;
   #shown = false;
+  /** `TERM=dumb`: a terminal without escape codes. */
+  readonly #dumb: boolean;
+  /** Characters of the line shown (what a dumb terminal's next line must cover). */
+  #width = 0;
 
   constructor(enabled: boolean) {
     this.#enabled = enabled;
+    let term: string | undefined;
+    try {
+      term = Deno.env.get("TERM");
+    } catch {
+      // no --allow-env: a terminal that takes escape codes, as most do
+    }
+    this.#dumb = term === "dumb";
   }
 
   /** Show `text` (throttled unless `force`). */
@@ -40,14 +53,21 @@ export class StatusLine {
     } catch {
       // not a terminal after all
     }
-    writeAll(Deno.stderr, enc.encode(`\r\x1b[2K${text.slice(0, Math.max(20, width - 1))}`));
+    const line = text.slice(0, Math.max(20, width - 1));
+    writeAll(Deno.stderr, enc.encode(`\r${this.#erase()}${line}`));
+    this.#width = line.length;
     this.#shown = true;
   }
 
   /** Remove the line. */
   clear(): void {
     if (!this.#enabled || !this.#shown) return;
-    writeAll(Deno.stderr, enc.encode("\r\x1b[2K"));
+    writeAll(Deno.stderr, enc.encode(`\r${this.#erase()}`));
     this.#shown = false;
+  }
+
+  /** After a carriage return: erase the line (ESC [2K), or on a dumb terminal overwrite it with spaces. */
+  #erase(): string {
+    return this.#dumb ? `${" ".repeat(this.#width)}\r` : "\x1b[2K";
   }
 }
