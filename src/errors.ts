@@ -255,7 +255,7 @@ export function fsErrorMessage(err: unknown): string {
       /^Requires (\w+) access to "?(.*?)"?, run again with the --allow-\S+ flag$/,
       "$1 access to $2 is not permitted",
     )
-    .replace(/[,:] \w+ '.*'$/, "");
+    .replace(/[,:] \w+ '[\s\S]*'$/, ""); // (the path may hold a newline)
 }
 
 /**

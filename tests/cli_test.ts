@@ -1568,3 +1568,42 @@ Deno.test("a truncated stream of no Connect tracks is refused in one line (no 'i
   });
   await Deno.remove(path);
 });
+
+Deno.test("an input that fails to read (standard input a directory, /proc/self/mem): one line naming it, exit 2, no output directory", async () => {
+  // A tester: "kvsaudio: internal error: Is a directory (os error 21)", exit 1, no summary or done event, and an
+  // empty output directory left behind.
+  await withTempDir("kvsaudio-readfail-", async (dir) => {
+    const x = await kvsaudio(["extract", "-", "--out", `${dir}/out`], { stdinFile: dir });
+    assert.equal(x.code, 2, x.stderr);
+    assert.equal(oneLineError(x.stderr), "kvsaudio: stdin: read failed: Is a directory (os error 21)");
+    assert.match(x.stdoutText, /stopped: error \(exit 2\); no audio was written/);
+    await assert.rejects(Deno.stat(`${dir}/out`), Deno.errors.NotFound);
+    const j = await kvsaudio(["extract", "-", "--out", `${dir}/out`, "--json"], { stdinFile: dir });
+    assert.equal(j.code, 2, j.stderr);
+    const done = jsonLines(j.stdoutText).find((e) => e.event === "done")!;
+    assert.deepEqual([done.reason, done.exitCode, done.message], [
+      "error",
+      2,
+      "stdin: read failed: Is a directory (os error 21)",
+    ]);
+    const i = await kvsaudio(["inspect", "-"], { stdinFile: dir });
+    assert.equal(i.code, 2, i.stderr);
+    assert.equal(oneLineError(i.stderr), "kvsaudio: stdin: read failed: Is a directory (os error 21)");
+    if (Deno.build.os === "linux") {
+      const m = await kvsaudio(["extract", "/proc/self/mem", "--out", `${dir}/out`]);
+      assert.equal(m.code, 2, m.stderr);
+      assert.equal(oneLineError(m.stderr), "kvsaudio: /proc/self/mem: read failed: Input/output error (os error 5)");
+    }
+  });
+});
+
+Deno.test("cannot open: a path with a newline gets the same message as any other (no ': stat …' tail)", async () => {
+  await withTempDir("kvsaudio-nl-", async (dir) => {
+    const r = await kvsaudio(["inspect", `${dir}/a\nb.mkv`]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(
+      oneLineError(r.stderr),
+      `kvsaudio: cannot open ${dir}/a\\x0ab.mkv: No such file or directory (os error 2)`,
+    );
+  });
+});

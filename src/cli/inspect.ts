@@ -200,7 +200,7 @@ export async function inspectCommand(args: string[]): Promise<number> {
   }
   // No signal handler: inspect writes nothing that needs finishing, and a handler could not run while a
   // write to a full pipe (`| less`) blocks, so SIGINT/SIGTERM end it at once, as they end any filter.
-  const input = await openInput(positionals[0]);
+  const input = await openInput(positionals[0], { signals: false });
   const out = new LineWriter(Deno.stdout);
   let fragments = 0;
   let blocks = 0;
