@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
-import { jsonLines, kvsaudio, kvsaudioCommand, ROOT, tempFile } from "./support/cli.ts";
+import { jsonLines, kvsaudio, kvsaudioCommand, MAIN, ROOT, RUN_ARGS, tempFile } from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import {
   concat,
@@ -1606,4 +1606,75 @@ Deno.test("cannot open: a path with a newline gets the same message as any other
       `kvsaudio: cannot open ${dir}/a\\x0ab.mkv: No such file or directory (os error 2)`,
     );
   });
+});
+
+Deno.test({
+  name:
+    "a full disk (a file size limit): every WAV cut back to the last commit, as the summary counts; none at all at the first",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    // A tester, on a small tmpfs: at the first write, a 0-byte from_customer.wav and the directory were left (and
+    // the next run refused to overwrite it); later, each WAV held megabytes its header did not count, and
+    // to_customer.wav was committed further at close than the summary said. `ulimit -f` makes writes past a size
+    // fail (EFBIG) as a full disk does (ENOSPC).
+    const s = connectStream({ fragments: 60 });
+    const exp = expectedPcm(s);
+    await withTempDir("kvsaudio-full-", async (dir) => {
+      await Deno.writeFile(`${dir}/call.mkv`, s.bytes);
+      const run = (blocks: number, out: string, extra: string[] = []) =>
+        new Deno.Command("sh", {
+          args: [
+            "-c",
+            `ulimit -f ${blocks}; trap '' XFSZ; exec "$@"`,
+            "sh",
+            Deno.execPath(),
+            ...RUN_ARGS,
+            MAIN,
+            "extract",
+            `${dir}/call.mkv`,
+            "--out",
+            out,
+            "--json",
+            ...extra,
+          ],
+          env: { NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      // 512 bytes: the headers fit, the first fragment's audio does not.
+      const first = await run(1, `${dir}/a`);
+      const firstErr = new TextDecoder().decode(first.stderr);
+      assert.equal(first.code, 1, firstErr);
+      assert.match(firstErr, /a\/from_customer\.wav: write failed: File too large/);
+      await assert.rejects(Deno.stat(`${dir}/a`), Deno.errors.NotFound, "no directory, no 0-byte or header-only WAV");
+      // 100 KiB: a few fragments fit.
+      for (const extra of [[], ["--stereo"]]) {
+        const out = `${dir}/b${extra.length}`;
+        const r = await run(200, out, extra);
+        const err = new TextDecoder().decode(r.stderr);
+        assert.equal(r.code, 1, err);
+        const done = jsonLines(new TextDecoder().decode(r.stdout)).find((e) => e.event === "done")!;
+        const frames = done.samples as { from_customer: number; to_customer: number };
+        assert.ok(done.fragments >= 1, err);
+        for (
+          const [name, pcm, n] of [
+            ["from_customer", exp.from!, frames.from_customer],
+            ["to_customer", exp.to!, frames.to_customer],
+          ] as const
+        ) {
+          const bytes = await Deno.readFile(`${out}/${name}.wav`);
+          const h = parseWavHeader(bytes);
+          assert.equal(bytes.length, 44 + h.dataBytes, `${name}: the file is what its header counts`);
+          assert.equal(h.dataBytes, 2 * n, `${name}: the header counts what the summary does`);
+          sameBytes(bytes.subarray(44), pcm.subarray(0, 2 * n), name);
+        }
+        if (extra.length > 0) {
+          const mix = await Deno.readFile(`${out}/stereo.wav`);
+          const h = parseWavHeader(mix);
+          assert.equal(mix.length, 44 + h.dataBytes);
+          assert.ok(h.dataBytes <= 4 * frames.from_customer, "the mix holds no more than the mono files");
+        }
+      }
+    });
+  },
 });

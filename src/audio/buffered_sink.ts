@@ -91,6 +91,11 @@ export abstract class BufferedSink implements AudioSink {
     this.#dataBytes = dataBytes;
   }
 
+  /** A write failed: the sink takes nothing more (see {@linkcode io}). */
+  protected get failed(): boolean {
+    return this.#error !== undefined;
+  }
+
   /** Sample frames accepted so far (silence included). */
   get frames(): number {
     return this.#dataBytes / this.blockAlign;
@@ -146,12 +151,39 @@ export abstract class BufferedSink implements AudioSink {
   close(): void {
     if (this.#closed) return;
     try {
-      if (this.#error === undefined) this.commit();
+      if (this.#error !== undefined) this.cutBack();
+      else {
+        try {
+          this.commit();
+        } catch (e) {
+          this.cutBack(); // (what this commit wrote, which no header counts)
+          throw e;
+        }
+      }
     } finally {
       this.#closed = true;
       this.release();
     }
   }
+
+  /**
+   * Close without committing what came after the last commit (a run whose
+   * write failed): a file goes back to its last commit, or to `frames`
+   * frames if that is less (where an earlier commit of every output stood).
+   * Idempotent.
+   */
+  abandon(frames?: number): void {
+    if (this.#closed) return;
+    try {
+      this.cutBack(frames === undefined ? undefined : frames * this.blockAlign);
+    } finally {
+      this.#closed = true;
+      this.release();
+    }
+  }
+
+  /** Go back to `dataBytes` of data, or to the last commit (files; nothing by default). */
+  protected cutBack(_dataBytes?: number): void {}
 
   /** Free the destination (close a file); nothing by default. */
   protected release(): void {}

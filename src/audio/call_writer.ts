@@ -140,6 +140,10 @@ export class CallWriter {
   #lastCommit = -Infinity;
   /** Paths of the outputs opened so far. */
   #opened: string[] = [];
+  /** Each output's frames at the last commit that reached them all (where a failed run cuts them back to). */
+  #durableFrames = new Map<AudioSink, number>();
+  /** Those of them this run created (or replaced), not continued: a failed run that committed nothing removes them. */
+  #created: string[] = [];
   /** Frames written per direction (silence included). */
   readonly frames: Record<Direction, number> = { from: 0, to: 0 };
   /** Gaps filled with silence, per direction. */
@@ -451,9 +455,11 @@ export class CallWriter {
     this.#format = format;
     const common = { rate: format.rate, format: o.format, force: o.force, append: o.append };
     for (const [what, path] of this.#planned()) {
-      if (what === "stereo") this.#stereoSink = openSink(path, { ...common, channels: 2 * format.channels });
-      else this.#sinks[what] = openSink(path, { ...common, channels: format.channels });
+      const sink = openSink(path, { ...common, channels: (what === "stereo" ? 2 : 1) * format.channels });
+      if (what === "stereo") this.#stereoSink = sink;
+      else this.#sinks[what] = sink;
       this.#opened.push(path);
+      if (sink instanceof PcmFileSink && !sink.continued) this.#created.push(path);
     }
     if (o.append) {
       // One timeline: each output is padded to the longest in the directory before this run's audio in it
@@ -659,6 +665,8 @@ export class CallWriter {
   #durable(): void {
     this.#pending = [];
     this.#through = undefined;
+    for (const s of Object.values(this.#sinks)) this.#durableFrames.set(s, s.frames);
+    if (this.#stereoSink) this.#durableFrames.set(this.#stereoSink, this.#stereoSink.frames);
     if (this.#lastFragment !== undefined) this.onDurable?.(this.#lastFragment);
     copyCounts(this, this.durable);
   }
@@ -676,16 +684,7 @@ export class CallWriter {
       if (!createEmpty || this.#opts.append) {
         this.#closed = true;
         // A failed run leaves no empty directory of its own behind.
-        if (!createEmpty) {
-          for (const d of this.#madeDirs) {
-            try {
-              Deno.removeSync(d);
-            } catch (e) {
-              if (e instanceof Deno.errors.NotFound) continue; // another name of one removed already (`a/b/../b`)
-              break; // not empty: something else is in it now
-            }
-          }
-        }
+        if (!createEmpty) this.#removeMadeDirs();
         return;
       }
       // (--stereo takes mono tracks: a stream that said otherwise but gave no audio gets mono files.)
@@ -702,9 +701,35 @@ export class CallWriter {
         first ??= e;
       }
     };
-    if (this.#mixer) attempt(() => this.#mixer!.flush());
-    for (const s of Object.values(this.#sinks)) attempt(() => s.close());
-    if (this.#stereoSink) attempt(() => this.#stereoSink!.close());
+    const sinks = [...Object.values(this.#sinks), ...(this.#stereoSink ? [this.#stereoSink] : [])];
+    if (!this.#failed) {
+      // The last commit, for every output at once before any is closed: if one fails (a full disk), the
+      // others must not stay committed further than the summary counts.
+      if (this.#mixer) attempt(() => this.#mixer!.flush());
+      if (first === undefined) attempt(() => this.commit());
+      else this.#failed = true;
+    }
+    if (this.#failed) {
+      // A write failed: every output goes back to the last commit that reached them all, which the summary
+      // counts, and nothing more is written.
+      for (const s of sinks) attempt(() => s.abandon ? s.abandon(this.#durableFrames.get(s)) : s.close());
+    } else {
+      for (const s of sinks) attempt(() => s.close());
+    }
+    if ((!createEmpty || this.#failed) && this.durable.fragments === 0) {
+      // A failed run that committed no audio (a full disk at the first write) leaves no file or directory of
+      // its own: a header, or less, is no use, and it would make the next run refuse to overwrite.
+      for (const path of this.#created) {
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // (gone already, or not ours to remove any more)
+        }
+      }
+      this.#opened = this.#opened.filter((p) => !this.#created.includes(p));
+      this.#created = [];
+      this.#removeMadeDirs();
+    }
     if (first !== undefined) {
       this.#settle();
       throw first;
@@ -713,6 +738,18 @@ export class CallWriter {
     // waiting for a background writer, at a signal, are not counted: the program ends without them.)
     if (this.#background !== undefined && this.#background.waiting > 0) this.#settle();
     else if (!this.#failed) this.#durable();
+  }
+
+  /** Take away the directories {@linkcode CallWriter.createDirectory} made, deepest first, while they are empty. */
+  #removeMadeDirs(): void {
+    for (const d of this.#madeDirs) {
+      try {
+        Deno.removeSync(d);
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue; // another name of one removed already (`a/b/../b`)
+        break; // not empty: something else is in it now
+      }
+    }
   }
 }
 

@@ -88,6 +88,13 @@ export class PcmFileSink extends BufferedSink {
   #headerFile: Deno.FsFile | undefined;
   #headerBytes = 0;
 
+  #continued = false;
+
+  /** It continues a file that was there before (`append`), rather than one it created. */
+  get continued(): boolean {
+    return this.#continued;
+  }
+
   private constructor(path: string, file: Deno.FsFile, options: FileSinkOptions) {
     super(options.channels, options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     this.path = path;
@@ -162,6 +169,12 @@ export class PcmFileSink extends BufferedSink {
         sink.io(() => writeAll(file, sink.#header()));
       } catch (err) {
         file.close();
+        // Not even its header fits (a full disk): no empty or cut-off file is left behind.
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // (gone already)
+        }
         throw err;
       }
     }
@@ -280,7 +293,9 @@ export class PcmFileSink extends BufferedSink {
       throw new KvsAudioError(`cannot append to ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
     }
     const sink = new PcmFileSink(path, file, options);
+    sink.#continued = true;
     sink.startAt(dataBytes);
+    sink.#committed = dataBytes;
     // (An empty file, or a header with no audio after it, gets this stream's header at the first commit.)
     sink.#headerBytes = (existing.rate === undefined || dataBytes === 0) && options.format === "wav" ? -1 : dataBytes;
     return sink;
@@ -301,17 +316,49 @@ export class PcmFileSink extends BufferedSink {
         writeAll(this.#headerFile, this.#header());
       });
     }
+    this.#committed = this.dataBytes;
   }
+
+  /** Data bytes as of the last commit (a continued file's from before this run included). */
+  #committed = 0;
 
   /** Append `bytes` to the file (data writes never seek). */
   protected override output(bytes: Uint8Array): void {
     writeAll(this.#file, bytes);
   }
 
-  /** Close the file and the header handle. */
+  /**
+   * Close the file and the header handle. After a failed write (a full
+   * disk), cut the file to what its last commit counts first: the bytes
+   * written after it (whole fragments among them) are not counted by its
+   * header, nor by the summary, and would be left after the data chunk.
+   */
   protected override release(): void {
     this.#file.close();
     this.#headerFile?.close();
+  }
+
+  /**
+   * Cut the file back to `dataBytes` of data (by default what its last commit
+   * counts; never more), its WAV header saying so: after a failed write (a
+   * full disk) the bytes written after that are counted by no header and
+   * would be left after the data chunk. Best effort.
+   */
+  protected override cutBack(dataBytes: number = this.#committed): void {
+    if (this.#headerBytes < 0) return; // (a continued file whose header still waits for this stream's)
+    const to = Math.min(dataBytes, this.#committed);
+    try {
+      if (this.format === "wav" && to !== this.#headerBytes) {
+        this.#headerFile ??= Deno.openSync(this.path, { write: true });
+        this.#headerFile.seekSync(0, Deno.SeekMode.Start);
+        writeAll(this.#headerFile, wavHeader({ rate: this.rate, channels: this.channels, dataBytes: to }));
+        this.#headerBytes = to;
+      }
+      this.#file.truncateSync((this.format === "wav" ? WAV_HEADER_BYTES : 0) + to);
+      this.#committed = to;
+    } catch {
+      // (left as it is: valid up to what its header counts)
+    }
   }
 
   #header(): Uint8Array {

@@ -58,4 +58,10 @@ export interface AudioSink {
   commit(): void;
   /** Commit, then release the destination. Idempotent. */
   close(): void;
+  /**
+   * Release the destination without committing (a failed run): a file goes
+   * back to its last commit, or to `frames` if that is less. Optional
+   * (`close` then serves). Idempotent.
+   */
+  abandon?(frames?: number): void;
 }

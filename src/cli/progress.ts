@@ -53,7 +53,9 @@ export class StatusLine {
     } catch {
       // not a terminal after all
     }
-    const line = text.slice(0, Math.max(20, width - 1));
+    // (One column short of the width: a line that fills it would wrap on some terminals, and then the
+    // carriage return would go back to its second row only.)
+    const line = text.slice(0, Math.max(1, width - 1));
     writeAll(Deno.stderr, enc.encode(`\r${this.#erase()}${line}`));
     this.#width = line.length;
     this.#shown = true;
