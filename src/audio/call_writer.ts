@@ -137,6 +137,8 @@ export class CallWriter {
   #closed = false;
   /** A write or commit failed: {@linkcode CallWriter.durable} stays as it was then. */
   #failed = false;
+  /** …because an output could not be written (a full disk, a closed pipe), not for what was written. */
+  #writeFailed = false;
   #lastCommit = -Infinity;
   /** Paths of the outputs opened so far. */
   #opened: string[] = [];
@@ -497,6 +499,7 @@ export class CallWriter {
       this.#write(item);
     } catch (e) {
       this.#failed = true; // what the outputs hold stays as of the last commit…
+      if (outputFailed(e)) this.#writeFailed = true;
       this.#settle(); // …or, on a stream, as far as its reader got
       throw e;
     }
@@ -565,6 +568,7 @@ export class CallWriter {
       this.#stereoSink?.commit();
     } catch (e) {
       this.#failed = true;
+      if (outputFailed(e)) this.#writeFailed = true;
       this.#settle();
       throw e;
     }
@@ -582,6 +586,7 @@ export class CallWriter {
     const p = this.#background?.drained(limit);
     return p?.catch((e) => {
       this.#failed = true;
+      if (outputFailed(e)) this.#writeFailed = true;
       this.#settle();
       throw e;
     });
@@ -707,16 +712,16 @@ export class CallWriter {
       // others must not stay committed further than the summary counts.
       if (this.#mixer) attempt(() => this.#mixer!.flush());
       if (first === undefined) attempt(() => this.commit());
-      else this.#failed = true;
+      else this.#failed = this.#writeFailed = true;
     }
-    if (this.#failed) {
+    if (this.#writeFailed) {
       // A write failed: every output goes back to the last commit that reached them all, which the summary
       // counts, and nothing more is written.
       for (const s of sinks) attempt(() => s.abandon ? s.abandon(this.#durableFrames.get(s)) : s.close());
     } else {
       for (const s of sinks) attempt(() => s.close());
     }
-    if ((!createEmpty || this.#failed) && this.durable.fragments === 0) {
+    if ((!createEmpty || this.#writeFailed) && this.durable.fragments === 0) {
       // A failed run that committed no audio (a full disk at the first write) leaves no file or directory of
       // its own: a header, or less, is no use, and it would make the next run refuse to overwrite.
       for (const path of this.#created) {
@@ -751,6 +756,11 @@ export class CallWriter {
       }
     }
   }
+}
+
+/** Whether `e` says an output could not be written (exit 1), rather than refusing what was to be written. */
+function outputFailed(e: unknown): boolean {
+  return e instanceof KvsAudioError && e.exitCode === ExitCode.failure;
 }
 
 /** Bytes that may wait for a background writer before {@linkcode CallWriter.backlog} waits. */

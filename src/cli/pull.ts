@@ -10,7 +10,8 @@
  * const code = await pullCommand([
  *   "--arn",
  *   "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1700000000000",
- *   ...["--start-fragment", "91343852333181551234925834077012571618243808844", "--out", "calls/c-2", "--quiet"],
+ *   ...["--start-fragment", "91343852333181551234925834077012571618243808844", "--out", "calls/c-2"],
+ *   ...["--idle-timeout", "1", "--quiet"], // done 1 s after the last fragment
  * ]);
  * console.log(code); // 0: calls/c-2/from_customer.wav and to_customer.wav written
  * ```

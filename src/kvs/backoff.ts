@@ -5,7 +5,8 @@
  * ```ts
  * import { backoffDelays } from "./backoff.ts";
  * for (let attempt = 0; attempt < 5; attempt++) {
- *   await new Promise((r) => setTimeout(r, backoffDelays(attempt)));
+ *   // (baseMs 20: up to 20, 40, 80, 160, 320 ms; the default starts at 200)
+ *   await new Promise((r) => setTimeout(r, backoffDelays(attempt, { baseMs: 20 })));
  *   // ... retry
  * }
  * ```

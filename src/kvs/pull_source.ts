@@ -26,6 +26,7 @@
  *   clients,
  *   stream: { arn: "arn:aws:kinesisvideo:us-east-1:123456789012:stream/calls/1700000000000" },
  *   selector: { type: "NOW" },
+ *   idleTimeoutMs: 1000, // the call has ended when nothing comes for 1 s
  * });
  * for await (const f of src.fragments()) console.log(f.kvs.fragmentNumber);
  * clients.destroy();
