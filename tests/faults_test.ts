@@ -101,6 +101,12 @@ interface CliRun {
  * no secret and no stack trace is printed, that stderr is empty on success
  * and one `kvsaudio:` line on failure, and that both WAVs are valid.
  */
+/** Both directions hold the whole call's audio. */
+function assertWholeCall(r: { from?: Uint8Array; to?: Uint8Array }): void {
+  sameBytes(r.from, FULL.from, "from");
+  sameBytes(r.to, FULL.to, "to");
+}
+
 async function cli(url: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const dir = await Deno.makeTempDir({ prefix: "kvsaudio-faults-" });
   try {
@@ -320,6 +326,30 @@ Deno.test("CLI: a body that goes silent inside a fragment is a broken connection
     } finally {
       await standin.close();
     }
+  }
+});
+
+Deno.test("in-process: with --idle-timeout 0, a body silent inside a fragment is still a broken connection: resumed after the stall limit", async () => {
+  // A tester: with idle timeout 0 (wait for a quiet stream) a body that went silent 50,000 bytes into a
+  // fragment, its connection open, was waited for forever: no reconnect, no error, only SIGINT ended it.
+  const standin = serve(STREAM, { faults: { stallAtByte: [{ at: F[1].offset + 20000, ms: 60_000 }] } });
+  injected("stall inside a fragment, idle timeout 0");
+  try {
+    const r = await inProcess(standin.url, { type: "EARLIEST" }, { idleTimeoutMs: 0, maxRetries: 1 }, {
+      responseTimeoutMs: 150,
+    });
+    assertWholeCall(r);
+    const reconnects = r.events.filter((e) => e.type === "reconnect").map((e) => e.type === "reconnect" && e.reason);
+    assert.equal(reconnects[0], "stalled");
+    const retry = r.events.find((e) => e.type === "retry");
+    assert.ok(
+      retry?.type === "retry" &&
+        /the body stopped in the middle of a fragment \(no data for 0\.\d+ s\)/.test(retry.reason),
+      JSON.stringify(retry),
+    );
+    assert.equal(r.source.endReason, "end-of-stream");
+  } finally {
+    await standin.close();
   }
 });
 
@@ -716,6 +746,31 @@ Deno.test("CLI: an endpoint that answers something other than KVS: the message n
       await standin.close();
     }
   }
+  for (const api of ["GetMedia", "GetMediaForFragmentList"]) {
+    // The same page with HTTP 200, from a media call: was exit 3 "byte 0: 0x3C6874: unknown top-level element"
+    // (bad stream data, which a resuming script does not retry), found by a tester.
+    const path = api === "GetMedia" ? "/getMedia" : "/getMediaForFragmentList";
+    const standin = serve(STREAM, { live: true, faults: { foreignResponses: [{ ...html, path }] } });
+    injected("foreign 200 media body");
+    try {
+      const args = api === "GetMedia" ? ["--start", "earliest", "--idle-timeout", "0.5"] : [
+        "--start-timestamp",
+        new Date(F[0].producerMs).toISOString(),
+        "--stop-timestamp",
+        new Date(F.at(-1)!.producerMs + 1).toISOString(),
+      ];
+      const r = await cli(standin.url, args);
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(
+        r.stderr.trimEnd(),
+        new RegExp(
+          `^kvsaudio: ${api}: http://127\\.0\\.0\\.1:\\d+ answered HTTP 200 \\(text/html\\) with something that is not a KVS media body: check --endpoint-url and the network$`,
+        ),
+      );
+    } finally {
+      await standin.close();
+    }
+  }
 });
 
 // ---------------------------------------------------------------- throttling and 5xx
@@ -751,6 +806,59 @@ Deno.test("in-process: throttling storms and 5xx bursts within the retry budget,
     } finally {
       await standin.close();
     }
+  }
+});
+
+Deno.test("CLI: AWS refusing the request time is tried again at once, once (the SDK has corrected its clock then); twice: check the system clock", async () => {
+  // A tester: a clock an hour off gave exit 4 after one request, though the SDK had corrected itself by then
+  // and a second request would have succeeded; a clock ahead was called an IAM problem.
+  const skew = (ahead: boolean) => ({
+    status: 403,
+    name: "InvalidSignatureException",
+    message: ahead
+      ? "Signature not yet current: 20261125T110000Z is still later than 20261125T100500Z (20261125T100000Z + 5 min.)"
+      : "Signature expired: 20261125T090000Z is now earlier than 20261125T095500Z (20261125T100000Z - 5 min.)",
+  });
+  for (const ahead of [false, true]) {
+    const once = serve(STREAM, { live: true, faults: { apiErrors: [skew(ahead)] } });
+    injected("clock skew once");
+    try {
+      const r = await cli(once.url, ["--start", "earliest", "--idle-timeout", "0.5", "--max-retries", "0"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.fragments, F.length);
+      const retries = r.events.filter((e) => e.event === "retry");
+      assert.equal(retries.length, 1);
+      assert.equal(retries[0].delayMs, 0, "at once");
+    } finally {
+      await once.close();
+    }
+    const twice = serve(STREAM, { live: true, faults: { apiErrors: [skew(ahead), skew(ahead), skew(ahead)] } });
+    injected("clock skew twice");
+    try {
+      const r = await cli(twice.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      assert.equal(r.code, 4, r.stderr);
+      assert.equal(r.stderr.trim(), "kvsaudio: AWS rejected the request time: check the system clock");
+      assert.equal(twice.requests.length, 2, "tried again once, not through the whole retry budget");
+    } finally {
+      await twice.close();
+    }
+  }
+});
+
+Deno.test("CLI: HTTP 429 from GetMedia is throttling: retried", async () => {
+  // A tester: exit 4 after one attempt ("Unknown (HTTP 429): Rate exceeded").
+  const standin = serve(STREAM, {
+    live: true,
+    faults: { apiErrors: [{ status: 429, name: "Unknown", message: "Rate exceeded", path: "/getMedia" }] },
+  });
+  injected("429");
+  try {
+    const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.done.fragments, F.length);
+    assert.equal(r.events.filter((e) => e.event === "retry").length, 1);
+  } finally {
+    await standin.close();
   }
 });
 

@@ -18,6 +18,7 @@ import {
   createKvsClients,
   describeNetworkError,
   finalAwsError,
+  isClockSkew,
   type KvsClientOptions,
   type KvsClients,
   listFragments,
@@ -443,6 +444,38 @@ Deno.test("classifyAwsError: the retry table and the plain-error cases", () => {
   assert.ok(classifyAwsError(aborted, "calls") instanceof AwsError, "a service error saying 'aborted' is final");
   const skew = classifyAwsError(sdk("InvalidSignatureException", 403, "Signature expired: 20200101T000000Z"), "c");
   assert.ok(skew instanceof AwsError && /system clock/.test(skew.message));
+  // A clock ahead of AWS's, and AWS's other names for it (a tester: "not yet current" was called an IAM problem).
+  for (
+    const e of [
+      sdk(
+        "InvalidSignatureException",
+        403,
+        "Signature not yet current: 20261125T100000Z is still later than 20261125T090500Z",
+      ),
+      sdk("RequestTimeTooSkewed", 403, "The difference between the request time and the current time is too large."),
+      sdk("RequestExpired", 400),
+    ]
+  ) {
+    const c = classifyAwsError(e, "c");
+    assert.ok(
+      c instanceof AwsError && c.message === "AWS rejected the request time: check the system clock",
+      e.message,
+    );
+    assert.ok(isClockSkew(e));
+  }
+  assert.ok(!isClockSkew(sdk("InvalidSignatureException", 403, "The request signature we calculated does not match")));
+  assert.ok(!isClockSkew(sdk("AccessDeniedException", 403)));
+  // HTTP 429 is throttling whatever the body says (a tester: exit 4 after one attempt).
+  assert.equal(classifyAwsError(sdk("Unknown", 429, "Rate exceeded"), "calls"), "retry");
+  assert.equal(
+    finalAwsError(sdk("Unknown", 429, "Rate exceeded"), "calls").message,
+    "KVS kept refusing calls for stream calls (HTTP 429): too many readers or calls; try again later",
+  );
+  // Without --endpoint-url, a refused connection names the address, not the option (a data endpoint refused).
+  assert.equal(
+    describeNetworkError(net("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:1")),
+    "connection refused by KVS (127.0.0.1:1): check the network",
+  );
   const region = classifyAwsError(new Error("Region is missing"), "calls");
   assert.ok(region instanceof UsageError);
   const mine = new UsageError("x");

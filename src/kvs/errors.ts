@@ -222,10 +222,14 @@ function networkCode(err: unknown): string | undefined {
 export function describeNetworkError(err: unknown, endpoint?: string): string | undefined {
   const code = networkCode(err);
   if (!code) return undefined;
-  const where = endpoint ? ` ${endpoint}` : " KVS";
+  // Without --endpoint-url: the address the system named, if it did (a data endpoint from GetDataEndpoint).
+  const address = endpoint ? undefined : /\b(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH) (\S+:\d+)/.exec(
+    str(shape(err).message),
+  )?.[1];
+  const where = endpoint ? ` ${endpoint}` : address ? ` KVS (${address})` : " KVS";
   switch (code) {
     case "ECONNREFUSED":
-      return `connection refused by${where}: check --endpoint-url and the network`;
+      return `connection refused by${where}: check ${endpoint ? "--endpoint-url and " : ""}the network`;
     case "ETIMEDOUT":
       return `connection to${where} timed out: check the network`;
     case "ENETUNREACH":
@@ -329,7 +333,10 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
   if (name === "AbortError" || (err instanceof DOMException && err.name === "AbortError")) {
     return new KvsAudioError("interrupted", ExitCode.interrupted, options);
   }
-  if (THROTTLED.has(name) || TRANSIENT.has(name) || (status !== undefined && status >= 500)) return "retry";
+  // (HTTP 429 is throttling whatever the body says: a proxy's or gateway's too.)
+  if (THROTTLED.has(name) || TRANSIENT.has(name) || (status !== undefined && (status >= 500 || status === 429))) {
+    return "retry";
+  }
   const foreign = notKvsResponse(err);
   if (foreign) {
     return new AwsError(
@@ -346,7 +353,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
     return new AwsError(
       `stream ${streamLabel} has no such fragment${
         detail ? ` (${detail})` : ""
-      }: it may have expired or never existed; check the fragment number`,
+      }: it may have expired (the stream's data retention) or never existed`,
       name,
       options,
     );
@@ -359,7 +366,7 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
       options,
     );
   }
-  if (name === "RequestExpired" || name === "InvalidSignatureException" && /expired/i.test(message)) {
+  if (isClockSkew(err)) {
     return new AwsError("AWS rejected the request time: check the system clock", name, options);
   }
   if (ACCESS_DENIED.has(name)) {
@@ -415,6 +422,31 @@ export function classifyAwsError(err: unknown, streamLabel: string, ctx: Classif
 }
 
 /**
+ * Whether AWS refused `err`'s request for its time (the signing clock is off
+ * by more than 5 minutes, either way). The SDK corrects its clock offset from
+ * that answer, so the call is worth one more try.
+ *
+ * @example
+ * ```ts
+ * isClockSkew({ name: "InvalidSignatureException", message: "Signature not yet current: 20261125T100000Z is still later than 20261125T090500Z" }); // true
+ * isClockSkew({ name: "AccessDeniedException", message: "User is not authorized" }); // false
+ * ```
+ */
+export function isClockSkew(err: unknown): boolean {
+  const { name } = errorCode(err);
+  if (CLOCK_SKEW.has(name)) return true;
+  return name === "InvalidSignatureException" && /expired|not yet current/i.test(str(shape(err).message));
+}
+
+/** Error names that say the request's time is off (the SDK's own list, and KVS's). */
+const CLOCK_SKEW = new Set([
+  "RequestExpired",
+  "RequestTimeTooSkewed",
+  "RequestInTheFuture",
+  "SignatureExpired",
+]);
+
+/**
  * The error to stop with once retries are exhausted: network errors get
  * {@link describeNetworkError}'s wording, throttling says so, other errors
  * go through {@link classifyAwsError}.
@@ -455,9 +487,11 @@ export function finalAwsError(err: unknown, streamLabel: string, ctx: ClassifyCo
   }
   const network = describeNetworkError(err, ctx.endpoint);
   if (network && status === undefined) return new AwsError(network, networkCode(err), options);
-  if (THROTTLED.has(name)) {
+  if (THROTTLED.has(name) || status === 429) {
     return new AwsError(
-      `KVS kept refusing calls for stream ${streamLabel} (${name}): too many readers or calls; try again later`,
+      `KVS kept refusing calls for stream ${streamLabel} (${
+        THROTTLED.has(name) ? name : "HTTP 429"
+      }): too many readers or calls; try again later`,
       name,
       options,
     );

@@ -62,7 +62,12 @@ export async function openFragmentList(
       (abortSignal) => client.send(command, { abortSignal }),
       { api: "GetMediaForFragmentList", timeoutMs, signal },
     );
-    return mediaBody(out.Payload, { dataEndpoint, contentType: out.ContentType, signal });
+    return mediaBody(out.Payload, {
+      dataEndpoint,
+      contentType: out.ContentType,
+      signal,
+      api: "GetMediaForFragmentList",
+    });
   };
   const first = await open(0);
   if (fragmentNumbers.length <= MAX_FRAGMENTS_PER_CALL) return first;

@@ -18,6 +18,7 @@
  */
 
 import { AwsError } from "../errors.ts";
+import { redact } from "./errors.ts";
 
 /** A media response body. Iterate it once; `close()` if you stop early without iterating. */
 export interface MediaBody extends AsyncIterable<Uint8Array> {
@@ -76,9 +77,20 @@ function abortReason(signal: AbortSignal): unknown {
  */
 export function mediaBody(
   payload: Payload,
-  info: { dataEndpoint: string; contentType?: string; signal?: AbortSignal },
+  info: { dataEndpoint: string; contentType?: string; signal?: AbortSignal; api?: string },
 ): MediaBody {
   if (payload === undefined || payload === null) throw new AwsError("KVS returned no media body");
+  const type = info.contentType ?? "";
+  if (/^\s*(text\/|application\/(json|xml|xhtml)|[^;]*\+(json|xml)\b)/i.test(type)) {
+    // A captive portal's page or a proxy's notice, answered with HTTP 200: not media, and not bad stream data.
+    if (isDestroyable(payload)) payload.destroy();
+    else if (isWebStream(payload)) payload.cancel().catch(() => {});
+    throw new AwsError(
+      `${info.api ?? "GetMedia"}: ${info.dataEndpoint} answered HTTP 200 (${
+        redact(type).slice(0, 60)
+      }) with something that is not a KVS media body: check --endpoint-url and the network`,
+    );
+  }
   let closed = false;
   let iterated = false;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;

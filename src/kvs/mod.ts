@@ -36,6 +36,7 @@ export {
   type ClassifyContext,
   describeNetworkError,
   finalAwsError,
+  isClockSkew,
   type KvsApi,
   KvsTimeoutError,
   notKvsResponse,

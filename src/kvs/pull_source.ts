@@ -156,6 +156,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     // --idle-timeout 0 (never finish on a quiet body) the response deadline still holds: a server that
     // never answers is retried, then an error, never a hang.
     const responseMs = o.clients.responseTimeoutMs;
+    /** How long a body may go silent inside a fragment with `idleTimeoutMs` 0 (0: forever, as the deadline). */
+    const stallMs = responseMs;
     const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
     let attempt = 0;
@@ -193,14 +195,17 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       let wholeEnd = 0;
       try {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
+        // With --idle-timeout 0 a quiet stream is waited for, but not a body gone silent inside a fragment: that
+        // connection is broken (stallMs, as for the other calls' bodies), and is resumed like any other.
         const chunks = idleGuard(
           body,
           (lastChunkAt) =>
-            idleMs > 0
-              ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs
-              : o.quietAfterMs !== undefined
-              ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
-              : Infinity,
+            idleMs > 0 ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs : Math.min(
+              state.bytes > wholeEnd && stallMs > 0 ? lastChunkAt + stallMs : Infinity,
+              o.quietAfterMs !== undefined
+                ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
+                : Infinity,
+            ),
           state,
         );
         for await (
@@ -278,11 +283,12 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         }
         // Idle with part of a fragment in hand: the connection broke; resume like after a drop.
         ended = "stalled";
+        const waited = idleMs > 0 ? idleMs : stallMs;
         error = new KvsTimeoutError(
-          `the body stopped in the middle of a fragment (no data for ${seconds(idleMs)})`,
+          `the body stopped in the middle of a fragment (no data for ${seconds(waited)})`,
           "stall",
           "GetMedia",
-          idleMs,
+          waited,
         );
       }
       if (ended === "error" || ended === "stalled") {

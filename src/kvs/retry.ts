@@ -21,7 +21,15 @@
 
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
-import { classifyAwsError, finalAwsError, type KvsApi, notKvsResponse, operationOf, redact } from "./errors.ts";
+import {
+  classifyAwsError,
+  finalAwsError,
+  isClockSkew,
+  type KvsApi,
+  notKvsResponse,
+  operationOf,
+  redact,
+} from "./errors.ts";
 import type { PullEvent } from "./fragment_source.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
@@ -49,6 +57,8 @@ export interface RetryOptions {
 /** Classifies failures and backs off. */
 export class RetryPolicy {
   #o: RetryOptions;
+  /** A call was tried again after AWS refused its time (once per run). */
+  #skewRetried = false;
   constructor(options: RetryOptions) {
     this.#o = options;
   }
@@ -89,6 +99,14 @@ export class RetryPolicy {
     if (err instanceof DataError) throw err;
     const o = this.#o;
     const ctx = { region: o.region, api, endpoint: o.endpoint };
+    if (isClockSkew(err) && !this.#skewRetried) {
+      // AWS refused the request's time; the SDK has corrected its clock offset from that answer: once more at
+      // once (a second refusal is the error, "check the system clock").
+      this.#skewRetried = true;
+      if (o.stats) o.stats.retries++;
+      o.onEvent?.({ type: "retry", attempt, delayMs: 0, reason: describe(err), failed: true });
+      return;
+    }
     const c = classifyAwsError(err, o.label, ctx);
     if (c !== "retry") throw c;
     if (attempt > this.maxRetries) throw finalAwsError(err, o.label, ctx);

@@ -87,7 +87,7 @@ export interface FaultPlan {
    * other than KVS would (a proxy's "Bad Gateway", a captive portal's HTML):
    * no `x-amzn-*` headers, any body.
    */
-  foreignResponses?: { status: number; contentType: string; body: string }[];
+  foreignResponses?: { status: number; contentType: string; body: string; path?: string }[];
   /**
    * The next API calls answer these errors, one each, in order (after
    * `throttle` and `serverErrors`), e.g.
@@ -626,7 +626,11 @@ export function startStandin(opts: StandinOptions): Standin {
       });
       return errorResponse(503, "ServiceUnavailableException", "gave up waiting");
     }
-    const foreign = faults.foreignResponses?.shift();
+    // (An entry with a `path` waits for a call to that path, as `apiErrors` do.)
+    const nextForeign = faults.foreignResponses?.[0];
+    const foreign = nextForeign && (nextForeign.path === undefined || nextForeign.path === path)
+      ? faults.foreignResponses!.shift()
+      : undefined;
     if (foreign) {
       return new Response(foreign.body, { status: foreign.status, headers: { "content-type": foreign.contentType } });
     }
