@@ -103,6 +103,8 @@ export interface ClassifyContext {
   api?: KvsApi;
   /** The endpoint called, for network messages. */
   endpoint?: string;
+  /** The call was tried more than once (default true): final messages say "also when retried". */
+  retried?: boolean;
 }
 
 /** What `classifyAwsError` says: try again, or this error. */
@@ -466,11 +468,16 @@ export function finalAwsError(err: unknown, streamLabel: string, ctx: ClassifyCo
   const api = operationOf(err) ?? ctx.api ?? "GetMedia";
   if (err instanceof KvsTimeoutError) {
     const s = seconds(err.waitedMs);
+    const again = ctx.retried === false
+      ? ""
+      : err.kind === "response"
+      ? ", also when retried"
+      : ", also after reconnecting";
     return new AwsError(
       err.kind === "response"
-        ? `${api} for stream ${streamLabel}: ${theEndpoint(ctx)} sent no response within ${s}, ` +
-          "also when retried: check --endpoint-url and the network"
-        : `${api} for stream ${streamLabel}: ${err.message}, also after reconnecting: check the network`,
+        ? `${api} for stream ${streamLabel}: ${theEndpoint(ctx)} sent no response within ${s}${again}: ` +
+          "check --endpoint-url and the network"
+        : `${api} for stream ${streamLabel}: ${err.message}${again}: check the network`,
       "TimeoutError",
       options,
     );

@@ -109,7 +109,7 @@ export class RetryPolicy {
     }
     const c = classifyAwsError(err, o.label, ctx);
     if (c !== "retry") throw c;
-    if (attempt > this.maxRetries) throw finalAwsError(err, o.label, ctx);
+    if (attempt > this.maxRetries) throw finalAwsError(err, o.label, { ...ctx, retried: this.maxRetries > 0 });
     const delayMs = this.delay(attempt);
     if (o.stats) o.stats.retries++;
     o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err), failed: true });
