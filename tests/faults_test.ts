@@ -847,6 +847,24 @@ Deno.test("CLI: AWS refusing the request time is tried again at once, once (the 
   }
 });
 
+Deno.test("CLI: a machine clock 10 minutes off either way: each client's first call is refused, tried again, and the pull succeeds", async () => {
+  // A re-test: GetDataEndpoint's retry got through (the SDK corrects the clock of the client that was refused),
+  // then GetMedia was refused on the media client, whose clock nobody had corrected, and the one retry of the run
+  // was spent: exit 4.
+  for (const offset of [600_000, -600_000]) {
+    const standin = serve(STREAM, { live: true, clockOffsetMs: offset });
+    try {
+      const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "0.5"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.done.fragments, F.length);
+      const refused = standin.requests.filter((q) => q.path === "/getDataEndpoint").length;
+      assert.equal(refused, 2, "GetDataEndpoint refused once, then through");
+    } finally {
+      await standin.close();
+    }
+  }
+});
+
 Deno.test("CLI: HTTP 429 from GetMedia is throttling: retried", async () => {
   // A tester: exit 4 after one attempt ("Unknown (HTTP 429): Rate exceeded").
   const standin = serve(STREAM, {

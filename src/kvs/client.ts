@@ -148,13 +148,13 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
       const endpoint = opts.endpointUrl ?? dataEndpoint;
       let c = mediaClients.get(endpoint);
       if (!c) mediaClients.set(endpoint, c = new KinesisVideoMediaClient({ ...dataConfig, endpoint }));
-      return c;
+      return sameClock(c, control);
     },
     archived(dataEndpoint: string): KinesisVideoArchivedMediaClient {
       const endpoint = opts.endpointUrl ?? dataEndpoint;
       let c = archivedClients.get(endpoint);
       if (!c) archivedClients.set(endpoint, c = new KinesisVideoArchivedMediaClient({ ...dataConfig, endpoint }));
-      return c;
+      return sameClock(c, control);
     },
     destroy(): void {
       control.destroy();
@@ -164,6 +164,22 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
       archivedClients.clear();
     },
   };
+}
+
+/**
+ * `client`, its clock offset set to `control`'s: when AWS refused a request's
+ * time, the SDK corrected the offset of the client that sent it (every data
+ * call comes after a GetDataEndpoint on `control`), and each client keeps its
+ * own. (A tester: a clock 10 minutes off got GetDataEndpoint through on its
+ * retry, then GetMedia refused on the media client.)
+ */
+function sameClock<C extends { config: { systemClockOffset?: number } }>(
+  client: C,
+  control: { config: { systemClockOffset?: number } },
+): C {
+  const offset = control.config.systemClockOffset;
+  if (offset) client.config.systemClockOffset = offset;
+  return client;
 }
 
 /**

@@ -57,8 +57,8 @@ export interface RetryOptions {
 /** Classifies failures and backs off. */
 export class RetryPolicy {
   #o: RetryOptions;
-  /** A call was tried again after AWS refused its time (once per run). */
-  #skewRetried = false;
+  /** The calls tried again after AWS refused their time (once each per run). */
+  #skewRetried = new Set<string>();
   constructor(options: RetryOptions) {
     this.#o = options;
   }
@@ -99,10 +99,11 @@ export class RetryPolicy {
     if (err instanceof DataError) throw err;
     const o = this.#o;
     const ctx = { region: o.region, api, endpoint: o.endpoint };
-    if (isClockSkew(err) && !this.#skewRetried) {
-      // AWS refused the request's time; the SDK has corrected its clock offset from that answer: once more at
-      // once (a second refusal is the error, "check the system clock").
-      this.#skewRetried = true;
+    const op = operationOf(err) ?? api;
+    if (isClockSkew(err) && !this.#skewRetried.has(op)) {
+      // AWS refused the request's time; the SDK has corrected its client's clock offset from that answer: once
+      // more at once, once per call (a second refusal is the error, "check the system clock").
+      this.#skewRetried.add(op);
       if (o.stats) o.stats.retries++;
       o.onEvent?.({ type: "retry", attempt, delayMs: 0, reason: describe(err), failed: true });
       return;

@@ -126,6 +126,13 @@ export interface StandinOptions {
   faults?: FaultPlan;
   /** Reject requests without a SigV4 `authorization` header (default true). */
   requireAuth?: boolean;
+  /**
+   * The stand-in's clock is this many ms off the machine's: as AWS does, it
+   * refuses (403 InvalidSignatureException, "Signature expired" or "not yet
+   * current") a request whose X-Amz-Date is more than 5 minutes from its own
+   * time, and sends that time in its errors' `Date` header.
+   */
+  clockOffsetMs?: number;
 }
 
 /** A request the stand-in received. */
@@ -605,6 +612,20 @@ export function startStandin(opts: StandinOptions): Standin {
       return errorResponse(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
     }
     if (req.method !== "POST") return errorResponse(405, "UnknownOperationException", "Use POST");
+    if (opts.clockOffsetMs) {
+      const now = Date.now() + opts.clockOffsetMs;
+      const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(headers["x-amz-date"] ?? "");
+      const signed = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : NaN;
+      if (!(Math.abs(signed - now) <= 5 * 60_000)) {
+        return errorResponse(
+          403,
+          "InvalidSignatureException",
+          signed < now
+            ? `Signature expired: ${headers["x-amz-date"]} is now earlier than the server's time minus 5 min.`
+            : `Signature not yet current: ${headers["x-amz-date"]} is still later than the server's time plus 5 min.`,
+        );
+      }
+    }
     if (faults.throttle && faults.throttle > 0) {
       faults.throttle--;
       return errorResponse(400, "ClientLimitExceededException", "Rate exceeded");
@@ -647,7 +668,15 @@ export function startStandin(opts: StandinOptions): Standin {
     }
   }
 
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  // A stand-in with its own clock says its time in every response, as a server does (the SDK reads it from each).
+  const dated = opts.clockOffsetMs
+    ? async (req: Request) => {
+      const r = await handler(req);
+      r.headers.set("date", new Date(Date.now() + opts.clockOffsetMs!).toUTCString());
+      return r;
+    }
+    : handler;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, dated);
   const port = server.addr.port;
   const url = `http://127.0.0.1:${port}`;
 
