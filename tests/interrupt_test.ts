@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm } from "./support/connect_stream.ts";
+import { concat } from "./support/mkv_writer.ts";
 import { ARN, AWS_ENV, leaksSecret, pullFrom, withStandin } from "./support/pull_harness.ts";
 import { kvsaudioCommand, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
@@ -294,12 +295,12 @@ Deno.test("pull from a slow stand-in: SIGINT/SIGTERM/SIGKILL at seeded random mo
 });
 
 /**
- * Run kvsaudio writing `--out -` into a pipe nobody reads, with --json events on stderr: once it is blocked on
- * the full pipe, SIGINT. Returns its status (or null if it had not ended 15 s later: then it is killed), the
+ * Run kvsaudio writing `--out -` into a pipe whose reader stops reading after 300,000 bytes, with --json events
+ * on stderr: once it is blocked on the full pipe, SIGINT. Returns its status (or null if it had not ended 15 s later: then it is killed), the
  * bytes the pipe took, and its done event.
  */
 async function signalWhileStalled(args: string[], env: Record<string, string> = {}) {
-  const child = kvsaudioCommand([...args, "--out", "-", "--tracks", "from", "--json"], {
+  const child = kvsaudioCommand([...args, "--out", "-", "--json"], {
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -309,10 +310,16 @@ async function signalWhileStalled(args: string[], env: Record<string, string> = 
   const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
     new WritableStream({ write: (t) => void (stderr += t) }),
   );
-  // A fragment event: its audio is in the pipe; then give the run time to fill the pipe (64 KiB, 4 fragments)
-  // and block on it.
-  const deadline = Date.now() + 20_000;
-  while (!stderr.includes('"event":"fragment"') && Date.now() < deadline) await sleep(5);
+  // The reader takes 300,000 bytes, then stops; the run fills the pipe (64 KiB) and blocks on it.
+  const reader = child.stdout.getReader();
+  const parts: Uint8Array[] = [];
+  let taken = 0;
+  while (taken < 300_000) {
+    const r = await reader.read();
+    if (r.done) break;
+    parts.push(r.value);
+    taken += r.value.length;
+  }
   await sleep(700);
   child.kill("SIGINT");
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -323,7 +330,8 @@ async function signalWhileStalled(args: string[], env: Record<string, string> = 
   clearTimeout(timer);
   if (status === null) child.kill("SIGKILL");
   // What the pipe took (the process has ended: it is all there).
-  const received = new Uint8Array(await new Response(child.stdout).arrayBuffer());
+  for (let r = await reader.read(); !r.done; r = await reader.read()) parts.push(r.value);
+  const received = concat(parts);
   await child.status;
   await reading;
   const done = stderr.split("\n").filter((l) => l.startsWith('{"event":"done"')).map((l) => JSON.parse(l))[0];
@@ -334,22 +342,28 @@ Deno.test("a signal while the reader of --out - has stopped reading ends the run
   // Was: the writes to standard output were synchronous, so a run blocked on a full pipe never handled SIGINT
   // (or SIGTERM): it stayed blocked until the reader read again or went away, and only SIGKILL ended it.
   const long = connectStream({ fragments: 200 });
-  const pcm = expectedPcm(long).from!;
+  const exp = expectedPcm(long);
+  const mono = ["--tracks", "from"];
   await withTempDir("kvsaudio-stall-", async (dir) => {
     await Deno.writeFile(`${dir}/call.mkv`, long.bytes);
     const runs = [
-      { name: "extract", go: () => signalWhileStalled(["extract", `${dir}/call.mkv`]) },
+      { name: "extract", go: () => signalWhileStalled(["extract", `${dir}/call.mkv`, ...mono]) },
       {
         name: "pull",
         go: () =>
           withStandin(
             long,
             {},
-            (standin) => signalWhileStalled(pullFrom(standin.url, long.fragments[0].fragmentNumber)),
+            (standin) => signalWhileStalled([...pullFrom(standin.url, long.fragments[0].fragmentNumber), ...mono]),
           ),
       },
+      // The mix: a re-test found its done event at 0 fragments however much the pipe had taken.
+      { name: "extract --stereo", go: () => signalWhileStalled(["extract", `${dir}/call.mkv`, "--stereo"]) },
     ];
     for (const { name, go } of runs) {
+      const stereo = name.endsWith("--stereo");
+      const pcm = stereo ? interleave(exp.from!, exp.to!) : exp.from!;
+      const frag = (stereo ? 2 : 1) * FRAG_PCM;
       const { status, received, done, stderr } = await go();
       assert.ok(status !== null, `${name}: still running 15 s after SIGINT; stderr:\n${stderr}`);
       assert.equal(status.code, 130, `${name}: ${stderr}`);
@@ -360,11 +374,11 @@ Deno.test("a signal while the reader of --out - has stopped reading ends the run
       const diff = firstDifference(data, pcm.subarray(0, data.length));
       assert.equal(diff, undefined, `${name}: not a prefix of the audio: ${diff}`);
       // The done event counts whole fragments the pipe took: none it did not, at most one 64 KiB write fewer.
-      const claimed = 2 * (done.samples.from_customer as number);
+      const claimed = (stereo ? 4 : 2) * (done.samples.from_customer as number);
       assert.ok(claimed <= data.length, `${name}: claimed ${claimed} bytes, the pipe took ${data.length}`);
-      assert.ok(claimed >= data.length - 65536 - FRAG_PCM, `${name}: claimed ${claimed}, the pipe took ${data.length}`);
-      assert.equal(claimed % FRAG_PCM, 0);
-      assert.equal(done.fragments, claimed / FRAG_PCM);
+      assert.ok(claimed >= data.length - 65536 - frag, `${name}: claimed ${claimed}, the pipe took ${data.length}`);
+      assert.equal(claimed % frag, 0);
+      assert.equal(done.fragments, claimed / frag);
     }
   });
 });

@@ -547,7 +547,10 @@ export class CallWriter {
       }
     }
     this.#lastFragment = item.fragment;
-    if (this.#stream !== undefined) this.#mark(this.#stream);
+    // (The stereo mix written in the background too: what a reader of it has got is counted as far as the mix
+    // had been written then; the mixer may still hold part of the fragment's audio, as at a commit.)
+    const marked = this.#stream ?? this.#background;
+    if (marked !== undefined) this.#mark(marked);
     const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
@@ -647,7 +650,7 @@ export class CallWriter {
 
   /** After a failed write to a stream: the counts of the last fragment its reader got, if past the last commit. */
   #settle(): void {
-    const stream = this.#stream;
+    const stream = this.#stream ?? this.#background;
     if (stream === undefined) return;
     const { written } = stream.bytes;
     for (const m of this.#pending) if (m.end <= written) this.#through = m;
