@@ -1675,6 +1675,20 @@ Deno.test({
           assert.ok(h.dataBytes <= 4 * frames.from_customer, "the mix holds no more than the mono files");
         }
       }
+      // --append, where only the mix (twice the size) meets the limit at the first commit: every file stays as it
+      // was before the run (a re-test: the mono files kept one more fragment than the mix and the done event).
+      const ten = connectStream({ fragments: 10 });
+      await Deno.writeFile(`${dir}/ten.mkv`, ten.bytes);
+      const before = await kvsaudio(["extract", `${dir}/ten.mkv`, "--out", `${dir}/c`, "--stereo"]);
+      assert.equal(before.code, 0, before.stderr);
+      const names = ["from_customer.wav", "to_customer.wav", "stereo.wav"];
+      const held = await Promise.all(names.map((n) => Deno.readFile(`${dir}/c/${n}`)));
+      const blocks = Math.ceil((held[2].length + 8000) / 512); // the mix can take less than a fragment more
+      const r = await run(blocks, `${dir}/c`, ["--stereo", "--append"]);
+      assert.equal(r.code, 1, new TextDecoder().decode(r.stderr));
+      const done = jsonLines(new TextDecoder().decode(r.stdout)).find((e) => e.event === "done")!;
+      assert.equal(done.fragments, 0);
+      for (const [i, n] of names.entries()) sameBytes(await Deno.readFile(`${dir}/c/${n}`), held[i], `${n} as it was`);
     });
   },
 });

@@ -462,6 +462,8 @@ export class CallWriter {
       else this.#sinks[what] = sink;
       this.#opened.push(path);
       if (sink instanceof PcmFileSink && !sink.continued) this.#created.push(path);
+      // Where a failed write takes it back to until a commit reaches every output (a file continued: as it was).
+      this.#durableFrames.set(sink, sink.frames);
     }
     if (o.append) {
       // One timeline: each output is padded to the longest in the directory before this run's audio in it
