@@ -757,6 +757,43 @@ Deno.test("CallWriter with a background writer: durable counts (and onDurable) f
   assert.equal(failing.durable.fragments, 1);
 });
 
+Deno.test("CallWriter, the stereo mix in the background: a fragment counts once the mix is written through its end", async () => {
+  // A review: with both sides' audio unequal, the mixer held part of the fragment while everything it had
+  // emitted was written, and the fragment was counted whole: after a signal the done event claimed 100 frames
+  // the reader never got 40 of.
+  const w = new HeldWriter();
+  const writer = new CallWriter({ outDir: "-", stereo: true, format: "raw", backgroundWriter: w });
+  const side = (frames: number, seed: number) => ({
+    track: 1,
+    startFrame: 0,
+    pieces: [noise(2 * frames, seed)],
+    frames,
+    gapFrames: 0,
+    gaps: 0,
+    overlapFrames: 0,
+    droppedBlocks: 0,
+    blocks: 1,
+  });
+  writer.write({
+    kind: "audio",
+    fragment: new Fragment(0, 0),
+    format: { rate: 8000, channels: 1, source: "mime-type" },
+    from: side(100, 1),
+    to: side(60, 2),
+    warnings: [],
+  });
+  while (w.held > 0) await w.take();
+  assert.equal(w.bytes.length, 60 * 4, "the mix of the frames both sides have");
+  assert.equal(writer.durable.fragments, 0, "40 frames of it are still in the mixer");
+  const finished = writer.finish();
+  for (let i = 0; i < 10 && w.held === 0; i++) await Promise.resolve();
+  while (w.held > 0) await w.take();
+  await finished;
+  assert.equal(w.bytes.length, 100 * 4);
+  assert.equal(writer.durable.fragments, 1);
+  writer.close();
+});
+
 Deno.test({
   name: "PcmStreamSink: real closed stdout pipe gives BrokenPipeError" +
     (canRun ? "" : " (skipped: needs --allow-run)"),

@@ -1689,6 +1689,12 @@ Deno.test({
       const done = jsonLines(new TextDecoder().decode(r.stdout)).find((e) => e.event === "done")!;
       assert.equal(done.fragments, 0);
       for (const [i, n] of names.entries()) sameBytes(await Deno.readFile(`${dir}/c/${n}`), held[i], `${n} as it was`);
+      // --append to empty files (a review: left as 44 zero bytes and audio, a file the next --append refused).
+      await Deno.mkdir(`${dir}/d`);
+      for (const n of names.slice(0, 2)) await Deno.writeFile(`${dir}/d/${n}`, new Uint8Array(0));
+      const empty = await run(1, `${dir}/d`, ["--append"]);
+      assert.equal(empty.code, 1, new TextDecoder().decode(empty.stderr));
+      for (const n of names.slice(0, 2)) assert.equal((await Deno.stat(`${dir}/d/${n}`)).size, 0, `${n} empty again`);
     });
   },
 });

@@ -29,7 +29,7 @@ import { pool, seeded } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 import { createKvsClients, type KvsClients } from "../src/kvs/client.ts";
 import { ArchivedSource } from "../src/kvs/archived_source.ts";
-import type { PullEvent } from "../src/kvs/pull_source.ts";
+import { type PullEvent, PullSource } from "../src/kvs/pull_source.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -349,6 +349,46 @@ Deno.test("in-process: with --idle-timeout 0, a body silent inside a fragment is
     );
     assert.equal(r.source.endReason, "end-of-stream");
   } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("in-process: with idle timeout 0, the stall limit never ends the call, also on a stream without KVS's tags after the Cluster", async () => {
+  // A review: there the last fragment is held back for its document's end, so the body looked silent inside a
+  // fragment; when the stall limit closed it, that fragment turned out whole, and the pull ended as "idle". On
+  // such a stream bytes past the last whole fragment do not tell a cut-off one: the limit is not applied.
+  const tagless = connectStream({ fragments: 3, kvsTags: false });
+  const standin = serve(tagless, { live: true });
+  const clients = await createKvsClients({
+    region: "us-east-1",
+    endpointUrl: standin.url,
+    credentials: FAKE,
+    responseTimeoutMs: 200,
+  });
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), 1500);
+  const events: PullEvent[] = [];
+  const source = new PullSource({
+    clients,
+    stream: { arn: ARN },
+    selector: { type: "EARLIEST" },
+    idleTimeoutMs: 0,
+    backoff: { baseMs: 1, capMs: 5 },
+    onEvent: (e) => events.push(e),
+    signal: stop.signal,
+  });
+  let got = 0;
+  try {
+    await assert.rejects(async () => {
+      for await (const _ of source.fragments()) got++;
+    }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
+    // The third is still held for its document's end (nothing says it is whole), and waited for, not cut off.
+    assert.equal(got, 2);
+    assert.notEqual(source.endReason, "idle", "waited for more, until stopped");
+    assert.ok(!events.some((e) => e.type === "reconnect"), JSON.stringify(events));
+  } finally {
+    clearTimeout(timer);
+    clients.destroy();
     await standin.close();
   }
 });

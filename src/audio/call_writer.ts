@@ -549,10 +549,15 @@ export class CallWriter {
       }
     }
     this.#lastFragment = item.fragment;
-    // (The stereo mix written in the background too: what a reader of it has got is counted as far as the mix
-    // had been written then; the mixer may still hold part of the fragment's audio, as at a commit.)
-    const marked = this.#stream ?? this.#background;
-    if (marked !== undefined) this.#mark(marked);
+    if (this.#stream !== undefined) this.#mark(this.#stream, this.#stream.bytes.accepted);
+    else if (this.#background !== undefined) {
+      // The stereo mix written in the background: the mixer may still hold part of this fragment's audio, so
+      // the fragment counts once the mix is written through its end on the timeline, not as far as it was.
+      let end = 0;
+      for (const a of [item.from, item.to]) if (a) end = Math.max(end, a.startFrame + a.frames);
+      const bg = this.#background;
+      this.#mark(bg, (bg.format === "wav" ? 44 : 0) + end * 2 * bg.channels);
+    }
     const interval = this.#commitIntervalMs;
     if (interval <= 0) this.commit();
     else {
@@ -577,8 +582,11 @@ export class CallWriter {
       this.#settle();
       throw e;
     }
-    // (In the background, durable moves on as the writer takes the bytes: #advance.)
-    if (this.#background === undefined || this.#background.waiting === 0) this.#durable();
+    // (In the background, durable moves on as the writer takes the bytes: #advance. The stereo mix only by its
+    // marks: the mixer may hold audio of fragments written.)
+    const bg = this.#background;
+    if (bg === undefined || (bg.waiting === 0 && this.#stream !== undefined)) this.#durable();
+    else this.#advance();
   }
 
   /**
@@ -609,9 +617,13 @@ export class CallWriter {
   /**
    * Write out everything (the stereo mix's held audio too) and wait until a
    * background writer has taken it all; then {@linkcode close} writes
-   * nothing more. Without a background writer (or before any audio), nothing.
+   * nothing more. Standard output that got no audio gets its empty WAV
+   * first, unless `createEmpty` is false (as for `close`). Without a
+   * background writer, nothing.
    */
-  async finish(): Promise<void> {
+  async finish(createEmpty = true): Promise<void> {
+    // (No audio came: standard output gets its empty WAV now, while it can still be waited for.)
+    if (this.#format === undefined && createEmpty && !this.#closed && this.#opts.outDir === "-") this.#openEmpty();
     if (this.#background === undefined || this.#closed || this.#failed) return;
     this.#mixer?.flush();
     this.commit();
@@ -623,7 +635,7 @@ export class CallWriter {
     const out = this.#background!;
     if (this.#failed) return;
     const { accepted, written } = out.bytes;
-    if (written === accepted) {
+    if (written === accepted && this.#stream !== undefined) {
       this.#durable();
       return;
     }
@@ -640,10 +652,10 @@ export class CallWriter {
   }
 
   /** Record where the stream stands after a fragment; drop the marks it has passed on. */
-  #mark(stream: PcmStreamSink): void {
-    const { accepted, written } = stream.bytes;
+  #mark(stream: PcmStreamSink, end: number): void {
+    const { written } = stream.bytes;
     const pending = this.#pending;
-    pending.push({ end: accepted, fragment: this.#lastFragment!, counts: this.#counts() });
+    pending.push({ end, fragment: this.#lastFragment!, counts: this.#counts() });
     let passed = 0;
     while (passed < pending.length && pending[passed].end <= written) passed++;
     if (passed > 0) this.#through = pending[passed - 1];
@@ -697,10 +709,7 @@ export class CallWriter {
         if (!createEmpty) this.#removeMadeDirs();
         return;
       }
-      // (--stereo takes mono tracks: a stream that said otherwise but gave no audio gets mono files.)
-      const said = this.#saidFormat;
-      const usable = said !== undefined && (!this.#opts.stereo || said.channels === 1);
-      this.#open(usable ? said : { rate: said?.rate ?? 8000, channels: 1, source: "default" });
+      this.#openEmpty();
     }
     this.#closed = true;
     let first: unknown;
@@ -719,6 +728,21 @@ export class CallWriter {
       if (first === undefined) attempt(() => this.commit());
       else this.#failed = this.#writeFailed = true;
     }
+    const removing = (!createEmpty || this.#writeFailed) && this.durable.fragments === 0;
+    if (removing) {
+      // A failed run that committed no audio (a full disk at the first write) leaves no file or directory of
+      // its own: a header, or less, is no use, and it would make the next run refuse to overwrite. (Removed
+      // while this run still holds them: another run cannot have taken them over yet.)
+      for (const path of this.#created) {
+        try {
+          Deno.removeSync(path);
+        } catch {
+          // (gone already)
+        }
+      }
+      this.#opened = this.#opened.filter((p) => !this.#created.includes(p));
+      this.#created = [];
+    }
     if (this.#writeFailed) {
       // A write failed: every output goes back to the last commit that reached them all, which the summary
       // counts, and nothing more is written.
@@ -726,20 +750,7 @@ export class CallWriter {
     } else {
       for (const s of sinks) attempt(() => s.close());
     }
-    if ((!createEmpty || this.#writeFailed) && this.durable.fragments === 0) {
-      // A failed run that committed no audio (a full disk at the first write) leaves no file or directory of
-      // its own: a header, or less, is no use, and it would make the next run refuse to overwrite.
-      for (const path of this.#created) {
-        try {
-          Deno.removeSync(path);
-        } catch {
-          // (gone already, or not ours to remove any more)
-        }
-      }
-      this.#opened = this.#opened.filter((p) => !this.#created.includes(p));
-      this.#created = [];
-      this.#removeMadeDirs();
-    }
+    if (removing) this.#removeMadeDirs();
     if (first !== undefined) {
       this.#settle();
       throw first;
@@ -748,6 +759,14 @@ export class CallWriter {
     // waiting for a background writer, at a signal, are not counted: the program ends without them.)
     if (this.#background !== undefined && this.#background.waiting > 0) this.#settle();
     else if (!this.#failed) this.#durable();
+  }
+
+  /** Open the outputs of a run that gave no audio: at the format the stream said, if any, else 8000 Hz mono. */
+  #openEmpty(): void {
+    // (--stereo takes mono tracks: a stream that said otherwise but gave no audio gets mono files.)
+    const said = this.#saidFormat;
+    const usable = said !== undefined && (!this.#opts.stereo || said.channels === 1);
+    this.#open(usable ? said : { rate: said?.rate ?? 8000, channels: 1, source: "default" });
   }
 
   /** Take away the directories {@linkcode CallWriter.createDirectory} made, deepest first, while they are empty. */

@@ -89,6 +89,8 @@ export class PcmFileSink extends BufferedSink {
   #headerBytes = 0;
 
   #continued = false;
+  /** A continued WAV that held no audio: its length before this run (0, or a header). */
+  #heldLength = 0;
 
   /** It continues a file that was there before (`append`), rather than one it created. */
   get continued(): boolean {
@@ -298,6 +300,8 @@ export class PcmFileSink extends BufferedSink {
     sink.#committed = dataBytes;
     // (An empty file, or a header with no audio after it, gets this stream's header at the first commit.)
     sink.#headerBytes = (existing.rate === undefined || dataBytes === 0) && options.format === "wav" ? -1 : dataBytes;
+    // (Such a file was empty, or a header alone.)
+    sink.#heldLength = existing.rate === undefined ? 0 : header;
     return sink;
   }
 
@@ -345,7 +349,15 @@ export class PcmFileSink extends BufferedSink {
    * would be left after the data chunk. Best effort.
    */
   protected override cutBack(dataBytes: number = this.#committed): void {
-    if (this.#headerBytes < 0) return; // (a continued file whose header still waits for this stream's)
+    if (this.#headerBytes < 0) {
+      // A continued file whose header still waits for this stream's (it held no audio): back to as it was.
+      try {
+        this.#file.truncateSync(this.#heldLength);
+      } catch {
+        // (left as it is)
+      }
+      return;
+    }
     const to = Math.min(dataBytes, this.#committed);
     try {
       if (this.format === "wav" && to !== this.#headerBytes) {

@@ -170,7 +170,9 @@ export class PcmStreamSink extends BufferedSink {
    * ```
    */
   writeInBackground(writer: AsyncWriter): void {
-    if (this.#written > 0 || this.#waiting > 0) throw new Error("writeInBackground() after a write");
+    if (this.#background !== undefined || this.#written > 0 || this.#waiting > 0) {
+      throw new Error("writeInBackground() after a write");
+    }
     this.#background = writer;
   }
 
@@ -248,6 +250,7 @@ export class PcmStreamSink extends BufferedSink {
       // The sink is failed: what follows is refused (and the queue will never be written).
       this.#backgroundError = this.fail(err);
       this.#queue = [];
+      this.#waiting = 0; // (never to be written)
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w.reject(this.#backgroundError);

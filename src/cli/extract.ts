@@ -113,7 +113,7 @@ export async function extractCommand(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof DataError && e.source === undefined) e.withSource(input.name);
     // The audio before bad data still reaches standard output (a failed write to it is the error itself).
-    if (e instanceof KvsAudioError) await writer.finish().catch(() => {});
+    if (e instanceof KvsAudioError) await writer.finish(false).catch(() => {});
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;
   } finally {

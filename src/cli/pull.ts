@@ -533,7 +533,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     const e = kvs.blameMissingProfile(caught, plan.aws.profile);
     if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
     // The audio before the failure still reaches standard output (a failed write to it is the error itself).
-    if (e instanceof KvsAudioError) await writer.finish().catch(() => {});
+    if (e instanceof KvsAudioError) await writer.finish(false).catch(() => {});
     if (e instanceof KvsAudioError) return run.failed(e);
     throw e;
   } finally {

@@ -178,7 +178,7 @@ function sameClock<C extends { config: { systemClockOffset?: number } }>(
   control: { config: { systemClockOffset?: number } },
 ): C {
   const offset = control.config.systemClockOffset;
-  if (offset) client.config.systemClockOffset = offset;
+  if (offset !== undefined) client.config.systemClockOffset = offset;
   return client;
 }
 

@@ -91,6 +91,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawTrailedWithoutKvs = false;
   /** A fragment closed by the next document had none. */
   #sawUntrailed = false;
+  /** A whole fragment came (after which, without KVS's tags after the Cluster, bytes past it may be one held back). */
+  #sawWhole = false;
 
   /** Whether `f`'s fragment number was already yielded. */
   #isDuplicate(f: Fragment): boolean {
@@ -193,19 +195,26 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       let truncated = false;
       /** Body offset where the last whole fragment of this session ended. */
       let wholeEnd = 0;
+      /** With idleMs 0: the guard's deadline is the stall limit (a body silent inside a fragment), not quiet. */
+      let stallFirst = false;
       try {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
         // With --idle-timeout 0 a quiet stream is waited for, but not a body gone silent inside a fragment: that
         // connection is broken (stallMs, as for the other calls' bodies), and is resumed like any other.
         const chunks = idleGuard(
           body,
-          (lastChunkAt) =>
-            idleMs > 0 ? Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs : Math.min(
-              state.bytes > wholeEnd && stallMs > 0 ? lastChunkAt + stallMs : Infinity,
-              o.quietAfterMs !== undefined
-                ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
-                : Infinity,
-            ),
+          (lastChunkAt) => {
+            if (idleMs > 0) return Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs;
+            // (Only where bytes past the last whole fragment mean one cut off: not on a stream whose fragments
+            // lack KVS's tags after the Cluster, where the last one is held back until the next begins.)
+            const partial = state.bytes > wholeEnd && (this.#sawKvsTrailing || !this.#sawWhole);
+            const stall = partial && stallMs > 0 ? lastChunkAt + stallMs : Infinity;
+            const quiet = o.quietAfterMs !== undefined
+              ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
+              : Infinity;
+            stallFirst = stall < quiet;
+            return Math.min(stall, quiet);
+          },
           state,
         );
         for await (
@@ -221,6 +230,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             continue;
           }
           wholeEnd = f.offset + f.size;
+          this.#sawWhole = true;
           if (!f.isError) this.#trailing.learn(f);
           if (f.hasTagAfterCluster(isKvsTag)) this.#sawKvsTrailing = true;
           if (f.hasTagAfterCluster()) {
@@ -275,7 +285,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       // Counted since the last whole fragment: a body with nothing at all in between does not reset it.
       cutOff = truncated ? (progressed ? 1 : cutOff + 1) : progressed ? 0 : cutOff;
       if (state.idle) {
-        if (state.bytes <= wholeEnd) {
+        // (With --idle-timeout 0 the stall limit does not end the call where the first fragment, held back for
+        // its end, turned out whole when the body was closed: that is resumed, if a fragment number tells where.)
+        if (state.bytes <= wholeEnd && !(idleMs === 0 && stallFirst && this.lastNumber !== undefined)) {
           // Idle at a fragment boundary: the call is over.
           yield* this.#unseenStart(first, requested);
           this.endReason = "idle";
