@@ -500,10 +500,7 @@ export class CallWriter {
     try {
       this.#write(item);
     } catch (e) {
-      this.#failed = true; // what the outputs hold stays as of the last commit…
-      if (outputFailed(e)) this.#writeFailed = true;
-      this.#settle(); // …or, on a stream, as far as its reader got
-      throw e;
+      throw this.#failedWith(e);
     }
   }
 
@@ -577,10 +574,7 @@ export class CallWriter {
       for (const s of Object.values(this.#sinks)) s.commit();
       this.#stereoSink?.commit();
     } catch (e) {
-      this.#failed = true;
-      if (outputFailed(e)) this.#writeFailed = true;
-      this.#settle();
-      throw e;
+      throw this.#failedWith(e);
     }
     // (In the background, durable moves on as the writer takes the bytes: #advance. The stereo mix only by its
     // marks: the mixer may hold audio of fragments written.)
@@ -598,10 +592,7 @@ export class CallWriter {
   drained(limit = 0): Promise<void> | undefined {
     const p = this.#background?.drained(limit);
     return p?.catch((e) => {
-      this.#failed = true;
-      if (outputFailed(e)) this.#writeFailed = true;
-      this.#settle();
-      throw e;
+      throw this.#failedWith(e);
     });
   }
 
@@ -628,6 +619,17 @@ export class CallWriter {
     this.#mixer?.flush();
     this.commit();
     await this.drained(0);
+  }
+
+  /**
+   * A write or commit failed with `e` (returned, to be thrown): what the outputs hold stays as of the last
+   * commit, or, on a stream, as far as its reader got.
+   */
+  #failedWith(e: unknown): unknown {
+    this.#failed = true;
+    if (outputFailed(e)) this.#writeFailed = true;
+    this.#settle();
+    return e;
   }
 
   /** A background write went through: durable follows what the reader has got. */

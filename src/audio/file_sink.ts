@@ -314,11 +314,7 @@ export class PcmFileSink extends BufferedSink {
   override commit(): void {
     super.commit();
     if (this.format === "wav" && this.#headerBytes !== this.dataBytes) {
-      this.io(() => {
-        this.#headerFile ??= Deno.openSync(this.path, { write: true });
-        this.#headerFile.seekSync(0, Deno.SeekMode.Start);
-        writeAll(this.#headerFile, this.#header());
-      });
+      this.io(() => this.#rewriteHeader(this.dataBytes));
     }
     this.#committed = this.dataBytes;
   }
@@ -360,12 +356,7 @@ export class PcmFileSink extends BufferedSink {
     }
     const to = Math.min(dataBytes, this.#committed);
     try {
-      if (this.format === "wav" && to !== this.#headerBytes) {
-        this.#headerFile ??= Deno.openSync(this.path, { write: true });
-        this.#headerFile.seekSync(0, Deno.SeekMode.Start);
-        writeAll(this.#headerFile, wavHeader({ rate: this.rate, channels: this.channels, dataBytes: to }));
-        this.#headerBytes = to;
-      }
+      if (this.format === "wav" && to !== this.#headerBytes) this.#rewriteHeader(to);
       this.#file.truncateSync((this.format === "wav" ? WAV_HEADER_BYTES : 0) + to);
       this.#committed = to;
     } catch {
@@ -378,6 +369,14 @@ export class PcmFileSink extends BufferedSink {
     const header = wavHeader({ rate: this.rate, channels: this.channels, dataBytes });
     this.#headerBytes = dataBytes;
     return header;
+  }
+
+  /** Rewrite the header at offset 0 to count `dataBytes` (through a second handle: data writes never seek). */
+  #rewriteHeader(dataBytes: number): void {
+    this.#headerFile ??= Deno.openSync(this.path, { write: true });
+    this.#headerFile.seekSync(0, Deno.SeekMode.Start);
+    writeAll(this.#headerFile, wavHeader({ rate: this.rate, channels: this.channels, dataBytes }));
+    this.#headerBytes = dataBytes;
   }
 }
 
