@@ -1282,3 +1282,32 @@ Deno.test("CLI pull: a run that writes nothing gives back the ContactId it was a
     assert.deepEqual([lastEvent(r).fragments, lastEvent(r).contactId], [0, "c-asked"]);
   });
 });
+
+Deno.test("pull of a stream whose blocks are on no Connect-named track: exit 3, the not-Connect error, no files", async () => {
+  // (pull asks its demuxer, as demuxConnect does for extract; one rule for both.)
+  const s = connectStream({ fragments: 2 });
+  const name = new TextEncoder().encode("_CUSTOMER");
+  for (const f of s.fragments) {
+    for (let i = 0; i + name.length <= f.bytes.length; i++) {
+      if (name.every((b, k) => f.bytes[i + k] === b)) f.bytes[i + name.length - 1] = 0x58; // …_CUSTOMEX
+    }
+  }
+  await withStandin(s, { live: true }, async (standin, dir) => {
+    const r = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--start",
+      "earliest",
+      "--idle-timeout",
+      "0.5",
+      "--out",
+      `${dir}/o`,
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /^kvsaudio: stream \S+: byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER .*: not an Amazon Connect stream\n$/,
+    );
+    await assert.rejects(Deno.stat(`${dir}/o`), Deno.errors.NotFound);
+  });
+});

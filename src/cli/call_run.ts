@@ -17,10 +17,10 @@
  */
 
 import type { CallWriter } from "../audio/call_writer.ts";
-import { type ConnectItem, notConnectError } from "../connect/demuxer.ts";
-import type { Fragment, Track } from "../mkv/fragment.ts";
+import type { ConnectItem } from "../connect/demuxer.ts";
+import type { Fragment } from "../mkv/fragment.ts";
 import { formatId } from "../ebml/vint.ts";
-import { type DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
 import { blameConfig } from "./configured.ts";
@@ -202,9 +202,7 @@ export class CallRun {
     }
     this.#writer.write(item);
     // Blocks, but on no track named for a direction (names lost after the first fragments): counted, warned at the end.
-    if (!item.from && !item.to && f.blockTable.length > 0 && this.#unnamed++ === 0) {
-      this.#firstUnnamed = { offset: f.offset, tracks: f.tracks };
-    }
+    if (!item.from && !item.to && f.blockTable.length > 0) this.#unnamed++;
     if (item.from || item.to) {
       // The contact whose audio was written (the last one with --follow-stream).
       const cid = f.contactId;
@@ -339,20 +337,11 @@ export class CallRun {
     return this.failed(e);
   }
 
-  /** Fragments with blocks on no track named for a direction (their audio is not written). */
-  #unnamed = 0;
-  /** The first of them: where, and its tracks (for the error when no audio at all was written). */
-  #firstUnnamed: { offset: number; tracks: readonly Track[] } | undefined;
-
   /**
-   * The error for a run that wrote no audio because no fragment's blocks were on a track named for a direction
-   * (not a Connect stream: a video stream, unnamed tracks), or undefined. Exit 3, and no empty WAVs.
+   * Fragments with blocks on no track named for a direction (their audio is not written): warned about at the
+   * end. (A run that wrote no audio at all for that is the demuxer's not-Connect error, exit 3.)
    */
-  noConnectTracks(): DataError | undefined {
-    const first = this.#firstUnnamed;
-    if (first === undefined || this.#writer.fragments > 0) return undefined;
-    return notConnectError(this.#unnamed, first.offset, first.tracks);
-  }
+  #unnamed = 0;
 
   /** Set by {@linkcode CallRun.refused}: the done event only, no summary lines. */
   #beforeStart = false;

@@ -104,22 +104,16 @@ async function signalTurn(): Promise<void> {
   } catch {
     // (Without read permission: the message alone.)
   }
-  const channel = new MessageChannel();
-  // Held until the message comes: a port that only the pending message refers to may be collected first.
-  turning.add(channel);
+  const { port1, port2 } = new MessageChannel();
   await new Promise<void>((resolve) => {
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      channel.port2.close();
-      turning.delete(channel);
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
       resolve();
     };
-    channel.port2.postMessage(null);
+    port2.postMessage(null);
   });
 }
-
-/** The channels of the turns under way. */
-const turning = new Set<MessageChannel>();
 
 interface Reader {
   read(p: Uint8Array): Promise<number | null>;

@@ -510,7 +510,7 @@ export async function pullCommand(args: string[]): Promise<number> {
           : `the stream before the ${stopped.replaceAll("-", " ")}`,
       );
     }
-    const notConnect = run.noConnectTracks();
+    const notConnect = demuxer.notConnect();
     if (notConnect) throw notConnect;
     if (stopped === undefined) {
       stopped = source.endReason !== "idle"

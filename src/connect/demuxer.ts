@@ -180,14 +180,9 @@ export class ConnectDemuxer {
   cappedGaps = 0;
   /** Fragments with blocks but no track named for a direction, and the first of them. */
   #unnamed = 0;
-  #firstUnnamed: Fragment | undefined;
+  #firstUnnamed: { offset: number; tracks: readonly Track[] } | undefined;
   /** Audio of the call was produced (a fragment had blocks on a track named for a direction). */
   #named = false;
-
-  /** Fragments so far whose blocks were on no track named for a direction (their audio is not produced). */
-  get unnamedFragments(): number {
-    return this.#unnamed;
-  }
 
   /**
    * The error for a stream that is no Connect call: fragments with blocks
@@ -342,7 +337,7 @@ export class ConnectDemuxer {
     if (this.#opts.dropIncomplete && !f.complete) return item;
     if (!hasFrom && !hasTo) {
       // Blocks on no track named for a direction: not audio of this call (see notConnect).
-      if (f.blockTable.length > 0 && this.#unnamed++ === 0) this.#firstUnnamed = f;
+      if (f.blockTable.length > 0 && this.#unnamed++ === 0) this.#firstUnnamed = { offset: f.offset, tracks: f.tracks };
       return item;
     }
     if (this.#originMs === undefined) {

@@ -80,17 +80,6 @@ export function mediaBody(
   info: { dataEndpoint: string; contentType?: string; signal?: AbortSignal; api?: string },
 ): MediaBody {
   if (payload === undefined || payload === null) throw new AwsError("KVS returned no media body");
-  const type = info.contentType ?? "";
-  if (/^\s*(text\/|application\/(json|xml|xhtml)|[^;]*\+(json|xml)\b)/i.test(type)) {
-    // A captive portal's page or a proxy's notice, answered with HTTP 200: not media, and not bad stream data.
-    if (isDestroyable(payload)) payload.destroy();
-    else if (isWebStream(payload)) payload.cancel().catch(() => {});
-    throw new AwsError(
-      `${info.api ?? "GetMedia"}: ${info.dataEndpoint} answered HTTP 200 (${
-        redact(type).slice(0, 60)
-      }) with something that is not a KVS media body: check --endpoint-url and the network`,
-    );
-  }
   let closed = false;
   let iterated = false;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -101,6 +90,16 @@ export function mediaBody(
     else if (reader) reader.cancel().catch(() => {});
     else if (isWebStream(payload)) payload.cancel().catch(() => {});
   };
+  const type = info.contentType ?? "";
+  if (/^\s*(text\/|application\/(json|xml|xhtml)|[^;]*\+(json|xml)\b)/i.test(type)) {
+    // A captive portal's page or a proxy's notice, answered with HTTP 200: not media, and not bad stream data.
+    close();
+    throw new AwsError(
+      `${info.api ?? "GetMedia"}: ${info.dataEndpoint} answered HTTP 200 (${
+        redact(type).slice(0, 60)
+      }) with something that is not a KVS media body: check --endpoint-url and the network`,
+    );
+  }
   const { signal } = info;
 
   async function* chunks(): AsyncGenerator<Uint8Array> {
