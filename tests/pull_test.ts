@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectStream, errorFragment, expectedPcm } from "./support/connect_stream.ts";
+import { connectStream, errorFragment, expectedPcm, renameDirections } from "./support/connect_stream.ts";
 import { concat } from "./support/mkv_writer.ts";
 import {
   ARN,
@@ -1286,12 +1286,7 @@ Deno.test("CLI pull: a run that writes nothing gives back the ContactId it was a
 Deno.test("pull of a stream whose blocks are on no Connect-named track: exit 3, the not-Connect error, no files", async () => {
   // (pull asks its demuxer, as demuxConnect does for extract; one rule for both.)
   const s = connectStream({ fragments: 2 });
-  const name = new TextEncoder().encode("_CUSTOMER");
-  for (const f of s.fragments) {
-    for (let i = 0; i + name.length <= f.bytes.length; i++) {
-      if (name.every((b, k) => f.bytes[i + k] === b)) f.bytes[i + name.length - 1] = 0x58; // …_CUSTOMEX
-    }
-  }
+  for (const f of s.fragments) renameDirections(f.bytes);
   await withStandin(s, { live: true }, async (standin, dir) => {
     const r = await pullCli(standin.url, [
       "--arn",
@@ -1301,7 +1296,7 @@ Deno.test("pull of a stream whose blocks are on no Connect-named track: exit 3, 
       "--idle-timeout",
       "0.5",
       "--out",
-      `${dir}/o`,
+      dir + "/o",
     ]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(

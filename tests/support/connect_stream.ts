@@ -765,3 +765,19 @@ export async function writeCallFile(
   }
   return { bytes, fragments };
 }
+
+/**
+ * Rename both Connect tracks in place, wherever their names appear (same length: `AUDIO_…_CUSTOMER` becomes
+ * `AUDIO_…_CUSTOMEX`), so that no track is named for a direction; returns how many names it changed.
+ */
+export function renameDirections(bytes: Uint8Array): number {
+  const name = new TextEncoder().encode("_CUSTOMER");
+  let renamed = 0;
+  for (let i = 0; i + name.length <= bytes.length; i++) {
+    if (name.every((b, k) => bytes[i + k] === b)) {
+      bytes[i + name.length - 1] = 0x58; // X
+      renamed++;
+    }
+  }
+  return renamed;
+}
