@@ -234,8 +234,10 @@ export class FragmentAssembler implements TokenSink {
 
   /** A document began at `offset`, after the fragment before it was closed. */
   #markDocument(offset: number): void {
-    // No Cluster is open at a document's start (one cut off by a held-back document's rewind ended no token).
+    // No Cluster or TrackEntry is open at a document's start (one cut off by a held-back document's rewind
+    // ended with no token).
     this.#clusterDepth = -2;
+    this.#track = undefined;
     this.#markOffset = offset;
     this.#markIndex = this.#index;
     this.#markDocCount = this.#docCount;
