@@ -13,7 +13,7 @@ import {
   tagsEl,
   uintEl,
 } from "./support/mkv_writer.ts";
-import { makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
+import { indexOfBytes, makeFifo, openFifoWriter, withTempDir } from "./support/util.ts";
 import { READ_SIZE } from "../src/cli/input.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
 
@@ -162,10 +162,28 @@ Deno.test("inspect: one line per fragment and a summary; --json NDJSON with the 
   oddBytes.set(new TextEncoder().encode("99999999999999"), pts);
   const oddPath = await tempFile(oddBytes);
   const oj = jsonLines((await kvsaudio(["inspect", "--json", oddPath])).stdoutText)[0];
-  assert.deepEqual([oj.producerTimestamp, oj.producerTimestampMs, oj.millisBehindNow], [null, 99999999999999000, null]);
+  // …and so is its number of milliseconds, which no double holds exactly (was 99999999999999000).
+  assert.deepEqual([oj.producerTimestamp, oj.producerTimestampMs, oj.millisBehindNow], [null, null, null]);
   const oddLine = (await kvsaudio(["inspect", oddPath])).stdoutText.split("\n")[1];
   assert.match(oddLine, /\d{47} {2}- {25}- {37}1:16/, oddLine);
+  // extract's fragment events say the same.
+  await withTempDir("kvsaudio-odd-", async (dir) => {
+    const x = await kvsaudio(["extract", oddPath, "--out", dir, "--json"]);
+    assert.equal(x.code, 0, x.stderr);
+    assert.equal(jsonLines(x.stdoutText).find((o) => o.event === "fragment").producerTimestampMs, null);
+  });
   await Deno.remove(oddPath);
+  // A Cluster Timecode past 2^53 is a string of its exact digits (was the nearest double, 9007199254740992).
+  const big = connectStream({ fragments: 1 });
+  const bigBytes = big.bytes.slice();
+  const tcAt = indexOfBytes(bigBytes, Uint8Array.of(0x1f, 0x43, 0xb6, 0x75));
+  const tc = indexOfBytes(bigBytes.subarray(tcAt), Uint8Array.of(0xe7, 0x88)) + tcAt;
+  assert.ok(tc > tcAt, "the Cluster's 8-byte Timecode");
+  new DataView(bigBytes.buffer).setBigUint64(tc + 2, 2n ** 53n + 1n);
+  const bigPath = await tempFile(bigBytes);
+  const bj = jsonLines((await kvsaudio(["inspect", "--json", bigPath])).stdoutText)[0];
+  assert.equal(bj.clusterTimecode, "9007199254740993");
+  await Deno.remove(bigPath);
   const tree = await kvsaudio(["inspect", "--tree", path]);
   assert.equal(tree.code, 0);
   assert.equal((tree.stdoutText.match(/SimpleBlock:/g) ?? []).length, 96);
@@ -1182,6 +1200,10 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
         s.fragments[4].fragmentNumber,
         2,
       ]);
+      // None skipped is 0, not left out.
+      const first = await kvsaudio(["extract", path, "--out", `${dir}/c1`, "--contact-id", "c-1", "--json"]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(jsonLines(first.stdoutText).at(-1).skippedFragments, 0);
       const exp = expectedPcm(s, { fromIndex: 2, untilIndex: 5 });
       sameBytes((await readWav(`${dir}/c2/from_customer.wav`)).data, exp.from!, "from");
       sameBytes((await readWav(`${dir}/c2/to_customer.wav`)).data, exp.to!, "to");
@@ -1222,6 +1244,17 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
       assert.match(
         oneLineError(om.stderr),
         /is not in .*: its 3 fragment\(s\) are of ContactId c-a, c-c \(it is only in fragments also tagged with another ContactId\)$/,
+      );
+      // …also when it is only in the ContactId tag after a Cluster (was: not named among them, as if not in the input).
+      const afterOnly = abc.bytes.slice();
+      afterOnly[f1.offset + b1.lastIndexOf("c-b") + 2] = 0x64; // its trailing ContactId → c-d
+      const afterOnlyPath = await tempFile(afterOnly);
+      const ao = await kvsaudio(["extract", afterOnlyPath, "--out", `${dir}/ao`, "--contact-id", "c-d"]);
+      await Deno.remove(afterOnlyPath);
+      assert.equal(ao.code, 2);
+      assert.match(
+        oneLineError(ao.stderr),
+        /is not in .*: its 3 fragment\(s\) are of ContactId c-a, c-b, c-c \(it is only in fragments also tagged with another ContactId\)$/,
       );
       sameBytes(
         (await readWav(`${dir}/m/from_customer.wav`)).data,

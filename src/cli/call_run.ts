@@ -23,6 +23,7 @@ import { formatId } from "../ebml/vint.ts";
 import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
+import { timeMsOrNull } from "./output.ts";
 import { blameConfig } from "./configured.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
@@ -86,6 +87,8 @@ export class CallRun {
   extra: Record<string, unknown> = {};
   /** Fragments skipped before the wanted contact's first (`extract --contact-id`). */
   skipped = 0;
+  /** Whether fragments before the wanted contact's first are skipped: the done event then counts them, also 0. */
+  skipping = false;
   /** Their ContactIds (the first 8). */
   skippedContacts: string[] = [];
   /** A fragment not skipped arrived. */
@@ -185,9 +188,9 @@ export class CallRun {
       // counted in the fragment numbering, so that it stays inspect's.
       this.skipped++;
       this.#count++;
-      const cid = f.contactIds[0];
-      if (cid !== undefined && this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) {
-        this.skippedContacts.push(cid);
+      // Every ContactId it is tagged with (the one after its Cluster may differ from the one before).
+      for (const cid of f.contactIds) {
+        if (this.skippedContacts.length < 8 && !this.skippedContacts.includes(cid)) this.skippedContacts.push(cid);
       }
       return;
     }
@@ -238,7 +241,7 @@ export class CallRun {
       // (Printed after the commit that put this fragment's audio in the files, so a run killed with
       // no done event can resume from the last one's token.)
       continuationToken: clipOrNull(k.continuationToken),
-      producerTimestampMs: k.producerTimestampMs ?? null,
+      producerTimestampMs: timeMsOrNull(k.producerTimestampMs),
       millisBehindNow: k.millisBehindNow ?? null,
       contactId: clipOrNull(f.contactId),
       complete: f.complete,
@@ -424,7 +427,7 @@ export class CallRun {
           appendedAfterSeconds: w.appendedFrames === undefined ? null : seconds(w.appendedFrames),
         }
         : {}),
-      ...(this.skipped > 0 ? { skippedFragments: this.skipped } : {}),
+      ...(this.skipped > 0 || this.skipping ? { skippedFragments: this.skipped } : {}),
       ...(error ? { exitCode: error.exitCode, message: clip(error.message, 2000) } : {}),
       ...(signal ? { signal } : {}),
     });

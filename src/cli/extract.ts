@@ -67,6 +67,7 @@ export async function extractCommand(args: string[]): Promise<number> {
   const name = positionals[0] === "-" ? "stdin" : positionals[0];
   const run = new CallRun(writer, reporter, name);
   run.contactId = out.contactId;
+  run.skipping = out.contactId !== undefined;
   // SIGINT/SIGTERM: finalize what is written and exit 130 (also while a FIFO waits for its writer).
   const removeSignals = onInterrupt((sig) => run.interrupted(sig));
   let input;

@@ -19,7 +19,7 @@ import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
 import { settle } from "./configured.ts";
 import { openInput } from "./input.ts";
-import { isoTime, LineWriter } from "./output.ts";
+import { isoTime, LineWriter, timeMsOrNull } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
 
 /** Help text of `inspect`. */
@@ -36,7 +36,8 @@ Options:
                  --no-FLAG turns off a flag it turns on (--no-json)
   -h, --help show this help
 
-Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read), 130 interrupted.`;
+Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read),
+130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.`;
 
 /** JSON form of a fragment (the fields `inspect --json` prints). */
 export function fragmentJson(f: Fragment): Record<string, unknown> {
@@ -61,9 +62,9 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     closedBy: f.closedBy,
     fragmentNumber: clipOrNull(k.fragmentNumber),
     producerTimestamp: isoOrNull(k.producerTimestampMs),
-    producerTimestampMs: k.producerTimestampMs ?? null,
+    producerTimestampMs: timeMsOrNull(k.producerTimestampMs),
     serverTimestamp: isoOrNull(k.serverTimestampMs),
-    serverTimestampMs: k.serverTimestampMs ?? null,
+    serverTimestampMs: timeMsOrNull(k.serverTimestampMs),
     millisBehindNow: k.millisBehindNow ?? null,
     continuationToken: clipOrNull(k.continuationToken),
     errorCode: clipOrNull(k.errorCode),
@@ -74,7 +75,8 @@ export function fragmentJson(f: Fragment): Record<string, unknown> {
     mimeType: clipOrNull(f.mimeType),
     docType: clipOrNull(f.docType),
     timecodeScale: f.timecodeScale,
-    clusterTimecode: f.clusterTimecode ?? null,
+    // Past 2^53 no JSON number holds it exactly: the digits, as a string.
+    clusterTimecode: f.clusters[0]?.exactTimecode?.toString() ?? f.clusterTimecode ?? null,
     clusters: f.clusters.length,
     durationMs: Math.round(f.durationMs),
     tags,

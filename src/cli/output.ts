@@ -164,6 +164,21 @@ export function isoTime(ms: number | undefined): string {
   return isoDatePart + DIGITS2[h] + ":" + DIGITS2[m] + ":" + DIGITS2[s] + "." + digits3(rest - s * 1000) + "Z";
 }
 
+/**
+ * Epoch milliseconds for JSON: `ms`, or null when unknown or out of a Date's
+ * range (where {@linkcode isoTime} gives `-`).
+ *
+ * @example
+ * ```ts
+ * import { timeMsOrNull } from "./output.ts";
+ * timeMsOrNull(1782912654536); // 1782912654536
+ * timeMsOrNull(99999999999999000); // null
+ * ```
+ */
+export function timeMsOrNull(ms: number | undefined): number | null {
+  return ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? null : ms;
+}
+
 const DAY_MS = 86400000;
 /** The day `isoDatePart` is for (days since the epoch). */
 let isoDay = NaN;

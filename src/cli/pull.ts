@@ -437,6 +437,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     // or a continuation token names the contact's own place.
     const skipping = out.contactId !== undefined &&
       (plan.archived || (plan.selector.type !== "FRAGMENT_NUMBER" && plan.selector.type !== "CONTINUATION_TOKEN"));
+    run.skipping = skipping;
     const demuxer = new ConnectDemuxer({
       contactId: out.contactId,
       followStream: out.followStream,

@@ -334,7 +334,10 @@ export class FragmentAssembler implements TokenSink {
           const v = decodeValueAt("uint", chunk, at, op.size);
           if (typeof v === "number" || typeof v === "bigint") {
             const tc = Number(v);
-            f.clusters[f.clusters.length - 1].timecode = tc;
+            const c = f.clusters[f.clusters.length - 1];
+            c.timecode = tc;
+            if (typeof v === "bigint") c.exactTimecode = v;
+            else if (c.exactTimecode !== undefined) delete c.exactTimecode;
             this.#clusterTc = tc;
           }
           break;
@@ -664,7 +667,10 @@ export class FragmentAssembler implements TokenSink {
           if (typeof v === "number" || typeof v === "bigint") {
             // Past 2^53 (epoch times at a fine TimecodeScale) to the nearest double: a tick or two off.
             const tc = Number(v);
-            f.clusters[f.clusters.length - 1].timecode = tc;
+            const c = f.clusters[f.clusters.length - 1];
+            c.timecode = tc;
+            if (typeof v === "bigint") c.exactTimecode = v;
+            else if (c.exactTimecode !== undefined) delete c.exactTimecode;
             this.#clusterTc = tc;
           }
           if (this.#rec !== undefined) {

@@ -67,8 +67,10 @@ export interface Tag {
 export interface ClusterInfo {
   /** Absolute offset of the Cluster element. */
   offset: number;
-  /** Cluster Timecode in TimecodeScale units (epoch ms for KVS/Connect). */
+  /** Cluster Timecode in TimecodeScale units (epoch ms for KVS/Connect); past 2^53, the nearest double. */
   timecode: number;
+  /** The exact Cluster Timecode, when it is past 2^53 (and `timecode` is rounded). */
+  exactTimecode?: bigint;
   /** Number of blocks in it. */
   blocks: number;
 }
