@@ -524,6 +524,12 @@ Deno.test("connection refused: retry, then a distinct message", async () => {
     const final = finalAwsError(err, "calls", { endpoint: url });
     assert.equal(final.message, `connection refused by ${url}: check --endpoint-url and the network`);
     assert.equal(final.exitCode, ExitCode.aws);
+    // An endpoint URL's password is not printed (was: as given).
+    const withUser = url.replace("://", "://user:S3cretPass@");
+    assert.equal(
+      finalAwsError(err, "calls", { endpoint: withUser }).message,
+      `connection refused by ${url.replace("://", "://user:…@")}: check --endpoint-url and the network`,
+    );
   } finally {
     clients.destroy();
   }
@@ -761,10 +767,15 @@ Deno.test("default chain: a profile with no credentials is a clear AwsError; a p
     await withEnv({ ...env, AWS_SECRET_ACCESS_KEY: undefined }, async () => {
       await withKvs({}, async (f) => {
         const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
-        assert.equal((err as Error).name, "CredentialsProviderError");
-        const verdict = classifyAwsError(err, "calls");
-        assert.ok(verdict instanceof AwsError);
-        assert.match(verdict.message, /^no AWS credentials found: /);
+        assert.ok(err instanceof AwsError);
+        assert.equal(err.code, "CredentialsProviderError");
+        assert.equal(classifyAwsError(err, "calls"), err);
+        // The profile passed is named, and not advised (was: "…, or AWS_PROFILE, or pass --profile").
+        assert.equal(
+          err.message,
+          "no AWS credentials found from profile 'kvsaudio-test-nocreds': " +
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        );
         assert.equal(f.standin.requests.length, 0);
       }, { credentials: undefined, profile: "kvsaudio-test-nocreds" });
       const missing = await catchError(createKvsClients({ region: REGION, profile: "kvsaudio-test-missing" }));
@@ -774,6 +785,139 @@ Deno.test("default chain: a profile with no credentials is a clear AwsError; a p
         `AWS profile 'kvsaudio-test-missing' not found in ${dir}/config or ${NO_AWS_FILES.AWS_SHARED_CREDENTIALS_FILE}: check --profile or AWS_PROFILE`,
       );
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("credentials that never come end the call after the deadline, naming their source; a failing credential_process or SSO login is named", async () => {
+  const dir = await Deno.makeTempDir();
+  const script = (name: string, body: string) => {
+    Deno.writeTextFileSync(`${dir}/${name}`, `#!/bin/sh\n${body}\n`);
+    Deno.chmodSync(`${dir}/${name}`, 0o755);
+    return `${dir}/${name}`;
+  };
+  await Deno.writeTextFile(
+    `${dir}/config`,
+    `[profile hang]\ncredential_process = ${script("hang.sh", "exec sleep 30")}\n` +
+      `[profile fails]\ncredential_process = ${script("fails.sh", "echo denied >&2; exit 3")}\n` +
+      "[profile sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n" +
+      "sso_account_id = 123456789012\nsso_role_name = R\n",
+  );
+  const env = {
+    ...NO_AWS_FILES,
+    AWS_CONFIG_FILE: `${dir}/config`,
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    HOME: dir,
+  };
+  try {
+    await withEnv(env, async () => {
+      // Was: the call waited for ever (the SDK's credential providers heed no call deadline).
+      const t0 = performance.now();
+      await withKvs({}, async (f) => {
+        const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+        assert.ok(err instanceof AwsError, String(err));
+        assert.equal(
+          err.message,
+          "no AWS credentials within 0.3 s from profile 'hang' (its credential_process): it does not answer",
+        );
+        assert.equal(classifyAwsError(err, "calls"), err, "not retried");
+        assert.equal(f.standin.requests.length, 0);
+      }, { credentials: undefined, profile: "hang", credentialsTimeoutMs: 300 });
+      assert.ok(performance.now() - t0 < 10_000);
+      // Was: "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or pass
+      // --profile" for both.
+      await withKvs({}, async (f) => {
+        const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+        assert.ok(err instanceof AwsError, String(err));
+        assert.match(
+          err.message,
+          /^no AWS credentials found from profile 'fails' \(its credential_process\): it failed/,
+        );
+      }, { credentials: undefined, profile: "fails" });
+      await withKvs({}, async (f) => {
+        const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+        assert.ok(err instanceof AwsError, String(err));
+        assert.match(
+          err.message,
+          // (The SDK's own words, when its provider says more than that none gave credentials.)
+          /^cannot get AWS credentials from profile 'sso' \(its SSO login\): .*run aws sso login/,
+        );
+      }, { credentials: undefined, profile: "sso" });
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a connection refused while getting credentials (STS for a role) is retried and then named as such, not as KVS's", async () => {
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+  await withKvs({}, async (f) => {
+    const err = await catchError(openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+    assert.equal(err, refused);
+    assert.equal(classifyAwsError(err, "calls"), "retry");
+    const final = finalAwsError(err, "calls", { endpoint: f.standin.url });
+    // Was: "connection refused by http://127.0.0.1:PORT (the stand-in): check --endpoint-url and the network".
+    assert.equal(final.message, "connection refused by the AWS credentials source (127.0.0.1:9): check the network");
+    assert.equal(f.standin.requests.length, 0);
+  }, { credentials: () => Promise.reject(refused) });
+});
+
+Deno.test("region names and endpoint variables are checked before any call; AWS_DEFAULT_REGION and AWS_DEFAULT_PROFILE count as for the AWS CLI", async () => {
+  // Was: exit 4 after a call ("Region not accepted: … is not a valid hostname component"), which scripts retry.
+  for (const bad of ["us_east_1", "us-east-1 ", "../x"]) {
+    const e = await catchError(
+      createKvsClients({ region: bad, credentials: { accessKeyId: "A", secretAccessKey: "B" } }),
+    );
+    assert.ok(e instanceof UsageError, bad);
+    assert.match(e.message, /^--region ".*" is not an AWS region name \(like us-east-1\)$/);
+  }
+  await withEnv({ ...NO_AWS_FILES, AWS_REGION: undefined, AWS_DEFAULT_REGION: "eu-west-1" }, async () => {
+    const c = await createKvsClients({ credentials: { accessKeyId: "A", secretAccessKey: "B" } });
+    assert.equal(c.region, "eu-west-1");
+    c.destroy();
+  });
+  await withEnv({ ...NO_AWS_FILES, AWS_REGION: "eu_west_1" }, async () => {
+    const e = await catchError(createKvsClients({ credentials: { accessKeyId: "A", secretAccessKey: "B" } }));
+    assert.ok(e instanceof UsageError);
+    assert.equal(e.message, 'AWS_REGION "eu_west_1" is not an AWS region name (like us-east-1)');
+  });
+  // Was: the SDK's "Unknown (HTTP 404)" from wherever that pointed, exit 4.
+  await withEnv({ ...NO_AWS_FILES, AWS_ENDPOINT_URL: "localhost:4566" }, async () => {
+    const e = await catchError(
+      createKvsClients({ region: REGION, credentials: { accessKeyId: "A", secretAccessKey: "B" } }),
+    );
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /^AWS_ENDPOINT_URL "localhost:4566" is not an http\(s\) URL/);
+  });
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/credentials`,
+    "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n[q]\naws_access_key_id = AKIDPROFILEQ\naws_secret_access_key = s2\n",
+  );
+  try {
+    await withEnv(
+      {
+        ...NO_AWS_FILES,
+        AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_PROFILE: undefined,
+        AWS_DEFAULT_PROFILE: "q",
+      },
+      async () => {
+        // Was: signed with the default profile's keys, without a word.
+        await withKvs({}, async (f) => {
+          await readAll(await openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+          assert.match(f.standin.requests[0].headers["authorization"], /Credential=AKIDPROFILEQ\//);
+        }, { credentials: undefined });
+        Deno.env.set("AWS_DEFAULT_PROFILE", "nosuch");
+        const e = await catchError(createKvsClients({ region: REGION }));
+        assert.ok(e instanceof UsageError);
+        assert.match(e.message, /^AWS profile 'nosuch' \(AWS_DEFAULT_PROFILE\) not found in /);
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

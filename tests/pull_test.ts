@@ -1211,6 +1211,56 @@ Deno.test("CLI pull: a profile whose credentials come from credential_process wo
   });
 });
 
+Deno.test("CLI pull: the SDK's own console lines stay off stderr's NDJSON; a failing credential_process is named", async () => {
+  const s = connectStream({ fragments: 2 });
+  // Container credentials that answer after the SDK's 1 s request timeout, which it only warns about.
+  const creds = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async () => {
+    await new Promise((r) => setTimeout(r, 1300));
+    return Response.json({
+      AccessKeyId: FAKE.accessKeyId,
+      SecretAccessKey: FAKE.secretAccessKey,
+      Token: FAKE.sessionToken,
+      Expiration: new Date(Date.now() + 3600_000).toISOString(),
+    });
+  });
+  try {
+    await withStandin(s, { live: true }, async (standin, dir) => {
+      const base = ["--arn", ARN, "--start", "earliest", "--idle-timeout", "0.5"];
+      const env = {
+        ...AWS_ENV,
+        AWS_ACCESS_KEY_ID: "",
+        AWS_SECRET_ACCESS_KEY: "",
+        AWS_SESSION_TOKEN: "",
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${creds.addr.port}/creds`,
+      };
+      const args = ["pull", "--endpoint-url", standin.url, ...base, "--out", "-", "--tracks", "from", "--json"];
+      const r = await kvsaudio(args, { env });
+      assert.equal(r.code, 0, r.stderr);
+      // Was: "@smithy/node-http-handler - [WARN] a request has exceeded the configured 1000 ms requestTimeout…"
+      // among the events.
+      for (const line of r.stderr.trim().split("\n")) assert.doesNotThrow(() => JSON.parse(line), line);
+      assert.equal(jsonLines(r.stderr).at(-1).fragments, 2);
+      // A credential_process that fails: named, with what to do (was "no AWS credentials found: …, or pass
+      // --profile" to a run that passed one).
+      const helper = `${dir}/fails.sh`;
+      await Deno.writeTextFile(helper, "#!/bin/sh\necho 'MFA device not found' >&2\nexit 3\n");
+      await Deno.chmod(helper, 0o755);
+      await Deno.writeTextFile(`${dir}/config`, `[profile ci]\ncredential_process = ${helper}\n`);
+      const f = await kvsaudio(
+        ["pull", "--endpoint-url", standin.url, ...base, "--profile", "ci", "--out", `${dir}/o`],
+        { env: { ...env, AWS_CONTAINER_CREDENTIALS_FULL_URI: "", AWS_CONFIG_FILE: `${dir}/config` } },
+      );
+      assert.equal(f.code, 4, f.stderr);
+      assert.match(
+        f.stderr.trim(),
+        /^kvsaudio: (no AWS credentials found|cannot get AWS credentials) from profile 'ci' \(its credential_process\): /,
+      );
+    });
+  } finally {
+    await creds.shutdown();
+  }
+});
+
 Deno.test("CLI pull --after-fragment N resumes after a fragment an earlier run wrote, under either reading of FRAGMENT_NUMBER", async () => {
   // For a run whose last fragment came from GetMediaForFragmentList (no continuation token in real bodies): its done
   // event gives lastFragmentNumber and no token; before, the README's "no token" advice re-pulled it (twice in the files).

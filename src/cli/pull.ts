@@ -26,7 +26,7 @@ import { parseFragmentNumber } from "../mkv/fragment.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { PullEvent } from "../kvs/pull_source.ts";
 import type { KvsClients } from "../kvs/client.ts";
-import { checkEndpointUrl } from "../kvs/endpoint_url.ts";
+import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "../kvs/endpoint_url.ts";
 import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
@@ -78,7 +78,8 @@ Stop (any):
 Output:
 ${CALL_HELP}
 AWS:
-  --region REGION           AWS region (default: AWS_REGION or the profile's region, else the ARN's)
+  --region REGION           AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region,
+                            else the ARN's)
   --profile NAME            named profile from the AWS config/credentials files
   --endpoint-url URL        send all KVS calls (control and data plane) to this URL
   --config FILE             INI file with defaults for any long option (default ./kvsaudio.ini);
@@ -133,6 +134,9 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   // Checked before any output is created or the SDK is loaded.
   const endpointUrl = str(values, "endpoint-url");
   if (endpointUrl !== undefined) checkEndpointUrl(endpointUrl);
+  else checkEndpointVariables();
+  const region = str(values, "region");
+  if (region !== undefined) checkRegionName(region, "--region");
   // Flags first, then the event, then the config file's defaults: a default never excludes what a flag or
   // the event gives (its stream, start or stop).
   const configured = fromConfig(values);
@@ -282,6 +286,24 @@ export function sdkWarning(message: string, profileFlag: boolean): string {
   return `AWS SDK: ${message.replace(/\s+/g, " ").trim()}`;
 }
 
+/**
+ * Lines the AWS SDK's parts print with `console.warn` themselves (an HTTP
+ * handler made without a logger, such as the container credentials
+ * provider's: "@smithy/node-http-handler - [WARN] a request has exceeded the
+ * configured 1000 ms requestTimeout…") go to `onWarning` instead, as one
+ * kvsaudio warning line, so that stderr keeps its form (NDJSON with `--json
+ * --out -`); a request timeout, which the call's own deadline handles, is
+ * dropped. Other lines print as before.
+ */
+function sdkConsoleWarnings(onWarning: (message: string) => void): void {
+  const warn = console.warn;
+  console.warn = (...parts: unknown[]) => {
+    const message = parts.map(String).join(" ");
+    if (!/^@(smithy|aws-sdk)\//.test(message)) return warn(...parts);
+    if (!/requestTimeout/.test(message)) onWarning(message);
+  };
+}
+
 /** Run `pull`; returns the exit code. */
 export async function pullCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
@@ -343,6 +365,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
     kvs = await import("../kvs/mod.ts");
+    sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
     // No region given or configured: the ARN names it.
     const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;

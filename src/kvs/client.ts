@@ -26,8 +26,10 @@ import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
 import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
-import { checkEndpointUrl } from "./endpoint_url.ts";
-import { checkProfile } from "./profiles.ts";
+import { guardCredentials } from "./credentials.ts";
+import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
+import { isNetworkError } from "./errors.ts";
+import { checkProfile, missingProfileMessage, profileDefined } from "./profiles.ts";
 
 export { checkProfile };
 
@@ -55,6 +57,8 @@ export interface KvsClientOptions extends AwsOptions {
    * caller retries with `classifyAwsError` and `backoffDelays`).
    */
   maxAttempts?: number;
+  /** Give up getting credentials after this many ms (default 60 000). */
+  credentialsTimeoutMs?: number;
   /** Give up connecting after this many ms (default 10 000). */
   connectionTimeoutMs?: number;
   /**
@@ -104,17 +108,33 @@ export interface KvsClients {
  */
 export async function createKvsClients(opts: KvsClientOptions = {}): Promise<KvsClients> {
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
+  else checkEndpointVariables();
+  if (opts.region) checkRegionName(opts.region, "--region");
+  // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set.
+  const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE")
+    ? Deno.env.get("AWS_DEFAULT_PROFILE") || undefined
+    : undefined;
+  const profile = opts.profile || defaultProfile;
   // With credentials given, a profile only names where the region may come from. (An AWS_PROFILE no
   // file defines is not refused here: container, web-identity or instance credentials may still come.)
-  if (opts.profile && !opts.credentials) await checkProfile(opts.profile);
+  if (profile && !opts.credentials) {
+    if (defaultProfile !== undefined && !profileDefined(defaultProfile)) {
+      throw new UsageError(missingProfileMessage(defaultProfile, "AWS_DEFAULT_PROFILE"));
+    }
+    await checkProfile(profile);
+  }
   const base = {
-    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(profile ? { profile } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.maxAttempts ?? 1,
     ...(opts.onSdkWarning ? { logger: sdkLogger(opts.onSdkWarning) } : {}),
     requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 10_000 },
   };
-  let region = opts.region;
+  // The AWS CLI's AWS_DEFAULT_REGION (after AWS_REGION, before the profile's), which the SDK ignores.
+  let region = opts.region || Deno.env.get("AWS_REGION") || Deno.env.get("AWS_DEFAULT_REGION") || undefined;
+  if (region && !opts.region) {
+    checkRegionName(region, Deno.env.get("AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
+  }
   if (!region) {
     // The SDK's own resolution: AWS_REGION, then the profile's `region`.
     const probe = new KinesisVideoClient(base);
@@ -125,6 +145,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     } finally {
       probe.destroy();
     }
+    if (region) checkRegionName(region, `the region of profile '${profile ?? "default"}'`);
     region ||= opts.fallbackRegion;
   }
   if (!region) throw new UsageError("no AWS region: pass --region or set AWS_REGION");
@@ -135,8 +156,16 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
   });
   // One credentials chain for every client: SSO, process or assume-role
-  // credentials are then resolved (and refreshed) once, not per client.
-  const dataConfig = { ...config, credentials: opts.credentials ?? control.config.credentials };
+  // credentials are then resolved (and refreshed) once, not per client; and
+  // bounded (a credential_process or STS that never answers is no hang).
+  // (The SDK reads a client's `config.credentials` at each request.)
+  const credentials = guardCredentials(control.config.credentials, {
+    profile,
+    timeoutMs: opts.credentialsTimeoutMs,
+    isNetworkError,
+  });
+  control.config.credentials = credentials;
+  const dataConfig = { ...config, credentials };
   const mediaClients = new Map<string, KinesisVideoMediaClient>();
   const archivedClients = new Map<string, KinesisVideoArchivedMediaClient>();
   return {

@@ -18,6 +18,7 @@ import { AwsError } from "../errors.ts";
 import { checkStreamRegion, streamInput, streamLabel, type StreamRef } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { withResponseDeadline } from "./deadline.ts";
+import { withoutPassword } from "./errors.ts";
 
 /** The data-plane APIs kvsaudio calls. */
 export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGMENT_LIST";
@@ -50,7 +51,9 @@ export async function getDataEndpoint(
     { api: "GetDataEndpoint", timeoutMs: clients.responseTimeoutMs, signal },
   );
   if (!out.DataEndpoint) {
-    const where = clients.endpointUrl ? ` (is ${clients.endpointUrl} a KVS endpoint? check --endpoint-url)` : "";
+    const where = clients.endpointUrl
+      ? ` (is ${withoutPassword(clients.endpointUrl)} a KVS endpoint? check --endpoint-url)`
+      : "";
     throw new AwsError(`GetDataEndpoint returned no endpoint for stream ${streamLabel(stream)}${where}`);
   }
   return out.DataEndpoint;

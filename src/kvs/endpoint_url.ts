@@ -15,7 +15,8 @@ import { UsageError } from "../errors.ts";
 /**
  * Refuse an `--endpoint-url` that is not an http(s) URL (UsageError, exit 2)
  * before any call: the SDK would only fail on the first request, with a bare
- * "Invalid URL".
+ * "Invalid URL". `from` names where it came from in the message (an
+ * `AWS_ENDPOINT_URL…` variable).
  *
  * @example
  * ```ts
@@ -28,7 +29,7 @@ import { UsageError } from "../errors.ts";
  * }
  * ```
  */
-export function checkEndpointUrl(endpointUrl: string): void {
+export function checkEndpointUrl(endpointUrl: string, from = "--endpoint-url"): void {
   let url: URL | undefined;
   try {
     url = new URL(endpointUrl);
@@ -38,7 +39,44 @@ export function checkEndpointUrl(endpointUrl: string): void {
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
     const shown = JSON.stringify(endpointUrl.length > 100 ? endpointUrl.slice(0, 100) + "…" : endpointUrl);
     throw new UsageError(
-      `--endpoint-url ${shown} is not an http(s) URL: give one like https://kinesisvideo.us-east-1.amazonaws.com or http://127.0.0.1:4566`,
+      `${from} ${shown} is not an http(s) URL: give one like https://kinesisvideo.us-east-1.amazonaws.com or http://127.0.0.1:4566`,
     );
   }
+}
+
+/**
+ * Check the endpoint variables the SDK takes when no `--endpoint-url` is
+ * given (`AWS_ENDPOINT_URL_KINESIS_VIDEO`, else `AWS_ENDPOINT_URL`, unless
+ * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is true) like the flag (UsageError
+ * naming the variable).
+ *
+ * @example
+ * ```ts
+ * import { checkEndpointVariables } from "./endpoint_url.ts";
+ * checkEndpointVariables(); // throws if AWS_ENDPOINT_URL=localhost:4566
+ * ```
+ */
+export function checkEndpointVariables(): void {
+  if ((Deno.env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? "").toLowerCase() === "true") return;
+  for (const name of ["AWS_ENDPOINT_URL_KINESIS_VIDEO", "AWS_ENDPOINT_URL"]) {
+    const v = Deno.env.get(name);
+    if (v) return checkEndpointUrl(v, name);
+  }
+}
+
+/**
+ * Refuse a region that is no region name (UsageError naming `from`): the SDK
+ * would send it into a host name and fail the first call (exit 4, which a
+ * resuming script retries).
+ *
+ * @example
+ * ```ts
+ * import { checkRegionName } from "./endpoint_url.ts";
+ * checkRegionName("eu-west-1", "--region"); // fine
+ * ```
+ */
+export function checkRegionName(region: string, from: string): void {
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(region)) return;
+  const shown = JSON.stringify(region.length > 64 ? region.slice(0, 64) + "…" : region);
+  throw new UsageError(`${from} ${shown} is not an AWS region name (like us-east-1)`);
 }

@@ -26,6 +26,7 @@
 import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { missingProfileMessage, profileDefined } from "./profiles.ts";
+import { FROM_CREDENTIALS } from "./credentials.ts";
 
 /** The KVS API a call was for; picks the IAM permissions named in messages. */
 export type KvsApi = "GetDataEndpoint" | "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
@@ -196,6 +197,25 @@ export function redact(message: string): string {
 }
 
 /** Does `err` (or its cause) look like a network failure? */
+/**
+ * Whether `err` is a network failure (a refused, reset or timed-out
+ * connection, a DNS failure), not an answer.
+ *
+ * @example
+ * ```ts
+ * import { isNetworkError } from "./errors.ts";
+ * isNetworkError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" })); // true
+ * ```
+ */
+export function isNetworkError(err: unknown): boolean {
+  return networkCode(err) !== undefined;
+}
+
+/** `url` without the password of its user part, for messages (`http://u:…@host`). */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:…@");
+}
+
 function networkCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = shape(e).cause, depth++) {
     const { code, name } = errorCode(e);
@@ -224,11 +244,15 @@ function networkCode(err: unknown): string | undefined {
 export function describeNetworkError(err: unknown, endpoint?: string): string | undefined {
   const code = networkCode(err);
   if (!code) return undefined;
+  // Met while getting credentials (STS, a container endpoint): not KVS, nor --endpoint-url.
+  const credentials = typeof err === "object" && err !== null && FROM_CREDENTIALS in err;
+  if (credentials) endpoint = undefined;
   // Without --endpoint-url: the address the system named, if it did (a data endpoint from GetDataEndpoint).
   const address = endpoint ? undefined : /\b(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH) (\S+:\d+)/.exec(
     str(shape(err).message),
   )?.[1];
-  const where = endpoint ? ` ${endpoint}` : address ? ` KVS (${address})` : " KVS";
+  const service = credentials ? "the AWS credentials source" : "KVS";
+  const where = endpoint ? ` ${withoutPassword(endpoint)}` : address ? ` ${service} (${address})` : ` ${service}`;
   switch (code) {
     case "ECONNREFUSED":
       return `connection refused by${where}: check ${endpoint ? "--endpoint-url and " : ""}the network`;
@@ -275,7 +299,7 @@ export function notKvsResponse(err: unknown): string | undefined {
 
 /** "the endpoint URL" or "the endpoint". */
 function theEndpoint(ctx: ClassifyContext): string {
-  return ctx.endpoint ? `the endpoint ${ctx.endpoint}` : "the endpoint";
+  return ctx.endpoint ? `the endpoint ${withoutPassword(ctx.endpoint)}` : "the endpoint";
 }
 
 /**

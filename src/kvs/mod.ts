@@ -28,7 +28,15 @@ export {
   type KvsCredentials,
 } from "./client.ts";
 export { type DataApiName, getDataEndpoint } from "./data_endpoint.ts";
-export { checkEndpointUrl } from "./endpoint_url.ts";
+export { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
+export {
+  credentialsError,
+  credentialSource,
+  DEFAULT_CREDENTIALS_TIMEOUT_MS,
+  FROM_CREDENTIALS,
+  guardCredentials,
+  type GuardOptions,
+} from "./credentials.ts";
 export {
   blameMissingProfile,
   type Classification,

@@ -82,6 +82,71 @@ export function definedProfiles(text: string, configFile: boolean): Set<string> 
 }
 
 /**
+ * The settings of `profile` in one file (keys lower-cased), parsed as
+ * {@linkcode definedProfiles} reads sections; empty when it has none.
+ *
+ * @example
+ * ```ts
+ * import { profileSettingsIn } from "./profiles.ts";
+ * profileSettingsIn("[profile ci]\ncredential_process = /bin/creds\n", true, "ci"); // { credential_process: "/bin/creds" }
+ * ```
+ */
+export function profileSettingsIn(text: string, configFile: boolean, profile: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  let inProfile = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.split(/(^|\s)[;#]/)[0].trim();
+    if (line[0] === "[" && line[line.length - 1] === "]") {
+      const name = line.slice(1, -1);
+      if (name === "__proto__" || name === "profile __proto__") return {};
+      const m = PREFIXED.exec(name);
+      inProfile = configFile
+        ? (m ? m[1] === "profile" && m[3] === profile : name === "default" && profile === "default")
+        : !m && name === profile;
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (!inProfile || eq <= 0) continue;
+    const key = line.slice(0, eq).trim().toLowerCase();
+    const value = line.slice(eq + 1).trim();
+    if (value !== "" && !Object.hasOwn(settings, key)) settings[key] = value;
+  }
+  return settings;
+}
+
+/**
+ * The settings of `profile` in both shared AWS files (the credentials file's
+ * first, as the SDK merges them); a missing or unreadable file gives none.
+ *
+ * @example
+ * ```ts
+ * import { profileSettings } from "./profiles.ts";
+ * profileSettings("default").region; // e.g. "eu-west-1"
+ * ```
+ */
+export function profileSettings(profile: string): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const [text, configFile] of awsFileTexts()) {
+    for (const [k, v] of Object.entries(profileSettingsIn(text, configFile, profile))) merged[k] ??= v;
+  }
+  return merged;
+}
+
+/** The texts of the shared AWS files that can be read, credentials file first, each with whether it is the config file. */
+function awsFileTexts(): [string, boolean][] {
+  const { config, credentials } = awsFilePaths();
+  const texts: [string, boolean][] = [];
+  for (const [path, configFile] of [[credentials, false], [config, true]] as const) {
+    try {
+      texts.push([Deno.readTextFileSync(path), configFile]);
+    } catch {
+      // a missing or unreadable file defines nothing
+    }
+  }
+  return texts;
+}
+
+/**
  * Whether either shared AWS file defines `profile` (a missing or unreadable
  * file defines nothing).
  *
@@ -92,17 +157,7 @@ export function definedProfiles(text: string, configFile: boolean): Set<string> 
  * ```
  */
 export function profileDefined(profile: string): boolean {
-  const { config, credentials } = awsFilePaths();
-  for (const [path, configFile] of [[config, true], [credentials, false]] as const) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(path);
-    } catch {
-      continue;
-    }
-    if (definedProfiles(text, configFile).has(profile)) return true;
-  }
-  return false;
+  return awsFileTexts().some(([text, configFile]) => definedProfiles(text, configFile).has(profile));
 }
 
 /**
@@ -115,8 +170,14 @@ export function profileDefined(profile: string): boolean {
  * missingProfileMessage("prod", "--profile"); // "AWS profile 'prod' not found in …/config or …/credentials: check --profile or AWS_PROFILE"
  * ```
  */
-export function missingProfileMessage(profile: string, from: "--profile" | "AWS_PROFILE"): string {
+export function missingProfileMessage(
+  profile: string,
+  from: "--profile" | "AWS_PROFILE" | "AWS_DEFAULT_PROFILE",
+): string {
   const { config, credentials } = awsFilePaths();
+  if (from === "AWS_DEFAULT_PROFILE") {
+    return `AWS profile '${profile}' (AWS_DEFAULT_PROFILE) not found in ${config} or ${credentials}: check AWS_DEFAULT_PROFILE`;
+  }
   return from === "AWS_PROFILE"
     ? `AWS profile '${profile}' (AWS_PROFILE) not found in ${config} or ${credentials}, and no other source gave credentials: check AWS_PROFILE`
     : `AWS profile '${profile}' not found in ${config} or ${credentials}: check --profile or AWS_PROFILE`;
