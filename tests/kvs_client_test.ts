@@ -825,6 +825,13 @@ Deno.test("credentials that never come end the call after the deadline, naming t
         assert.equal(classifyAwsError(err, "calls"), err, "not retried");
         assert.equal(f.standin.requests.length, 0);
       }, { credentials: undefined, profile: "hang", credentialsTimeoutMs: 300 });
+      // checkCredentials (what pull does before its first call, outside the call's 20 s deadline, which would
+      // otherwise fire first and be retried as a silent endpoint): the same error.
+      await withKvs({}, async (f) => {
+        const err = await catchError(f.clients.checkCredentials());
+        assert.ok(err instanceof AwsError, String(err));
+        assert.match(err.message, /^no AWS credentials within 0\.3 s from profile 'hang'/);
+      }, { credentials: undefined, profile: "hang", credentialsTimeoutMs: 300, responseTimeoutMs: 100 });
       assert.ok(performance.now() - t0 < 10_000);
       // Was: "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or pass
       // --profile" for both.
@@ -860,6 +867,9 @@ Deno.test("a connection refused while getting credentials (STS for a role) is re
     const final = finalAwsError(err, "calls", { endpoint: f.standin.url });
     // Was: "connection refused by http://127.0.0.1:PORT (the stand-in): check --endpoint-url and the network".
     assert.equal(final.message, "connection refused by the AWS credentials source (127.0.0.1:9): check the network");
+    const checked = await catchError(f.clients.checkCredentials());
+    assert.ok(checked instanceof AwsError);
+    assert.equal(checked.message, final.message);
     assert.equal(f.standin.requests.length, 0);
   }, { credentials: () => Promise.reject(refused) });
 });

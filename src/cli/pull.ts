@@ -376,9 +376,11 @@ export async function pullCommand(args: string[]): Promise<number> {
     });
     try {
       kvs.checkStreamRegion(plan.stream, clients.region);
+      // Before the first call, outside its deadline: credentials that never come are named, not retried.
+      await clients.checkCredentials();
     } catch (e) {
       clients.destroy();
-      throw e;
+      throw kvs.blameMissingProfile(e, plan.aws.profile);
     }
     // The directory only once the options hold (an undefined --profile or a region other than the ARN's
     // is refused above).

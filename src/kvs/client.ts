@@ -24,11 +24,11 @@
 import { KinesisVideoClient, type KinesisVideoClientConfig } from "@aws-sdk/client-kinesis-video";
 import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
 import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
-import { UsageError } from "../errors.ts";
+import { AwsError, UsageError } from "../errors.ts";
 import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
-import { guardCredentials } from "./credentials.ts";
+import { FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
-import { isNetworkError } from "./errors.ts";
+import { describeNetworkError, isNetworkError } from "./errors.ts";
 import { checkProfile, missingProfileMessage, profileDefined } from "./profiles.ts";
 
 export { checkProfile };
@@ -90,6 +90,13 @@ export interface KvsClients {
   media(dataEndpoint: string): KinesisVideoMediaClient;
   /** ListFragments / GetMediaForFragmentList client for a data endpoint (cached; same override). */
   archived(dataEndpoint: string): KinesisVideoArchivedMediaClient;
+  /**
+   * Get the credentials now, outside any call's deadline (which a slow
+   * `credential_process` or STS would otherwise run into, and be retried as
+   * a silent endpoint): bounded by `credentialsTimeoutMs`, failing with one
+   * {@link AwsError} that names their source. Later calls reuse them.
+   */
+  checkCredentials(): Promise<void>;
   /** Close every client's connections. */
   destroy(): void;
 }
@@ -184,6 +191,17 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
       let c = archivedClients.get(endpoint);
       if (!c) archivedClients.set(endpoint, c = new KinesisVideoArchivedMediaClient({ ...dataConfig, endpoint }));
       return sameClock(c, control);
+    },
+    async checkCredentials(): Promise<void> {
+      try {
+        await credentials();
+      } catch (e) {
+        // A network error met on the way (STS, a container endpoint): said as such, once.
+        const network = typeof e === "object" && e !== null && FROM_CREDENTIALS in e
+          ? describeNetworkError(e)
+          : undefined;
+        throw network === undefined ? e : new AwsError(network, "CredentialsNetworkError", { cause: e });
+      }
     },
     destroy(): void {
       control.destroy();
