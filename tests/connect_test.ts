@@ -688,6 +688,21 @@ Deno.test("rate and channels from MimeType, else the Audio element, else 8000 Hz
   const rd = await checkStream(connectStream({ fragments: 2, mimeType: null }));
   assert.equal(rd.writer.format?.source, "default");
   assert.equal(rd.writer.format?.rate, 8000);
+  // An Audio element without SamplingFrequency is 8000 Hz (Matroska's default), with its own Channels (was: 8000 Hz
+  // mono, as if it had none: mkvmerge's copy of an 8 kHz stereo file was written as mono, half of it "overlap").
+  const r2 = await checkStream(
+    connectStream({
+      fragments: 2,
+      channels: 2,
+      mimeType: null,
+      audioElement: "no-rate",
+      codecId: "A_PCM/INT/LIT",
+    }),
+  );
+  assert.deepEqual(
+    [r2.writer.format?.rate, r2.writer.format?.channels, r2.writer.format?.source],
+    [8000, 2, "audio-element"],
+  );
 });
 
 Deno.test("stereo.wav: left = from customer, right = to customer, interleaved", async () => {

@@ -166,11 +166,13 @@ function sameCodec(a: Track, b: Track): boolean {
 /** Why the two tracks' Audio elements disagree on the format, or undefined. */
 function formatMismatch(from: Track, to: Track): string | undefined {
   const a = from.audio, b = to.audio;
-  if (a?.samplingFrequency === undefined || b?.samplingFrequency === undefined) return undefined;
+  if (a === undefined || b === undefined) return undefined;
+  // (Matroska's defaults: 8000 Hz, 1 channel.)
+  const ra = a.samplingFrequency ?? 8000, rb = b.samplingFrequency ?? 8000;
   const ca = a.channels ?? 1, cb = b.channels ?? 1;
-  if (a.samplingFrequency === b.samplingFrequency && ca === cb) return undefined;
-  return `${trackLabel(from)} is ${a.samplingFrequency} Hz ${ca} ch but ${trackLabel(to)} ` +
-    `${b.samplingFrequency} Hz ${cb} ch: kvsaudio writes both directions in one format`;
+  if (ra === rb && ca === cb) return undefined;
+  return `${trackLabel(from)} is ${ra} Hz ${ca} ch but ${trackLabel(to)} ` +
+    `${rb} Hz ${cb} ch: kvsaudio writes both directions in one format`;
 }
 
 /** A warning for a second track named like a mapped one, or undefined. */

@@ -156,7 +156,9 @@ export function mimeTypeFormat(mime: string | MimeType): StreamFormat | undefine
  */
 export function audioElementFormat(tracks: readonly Track[]): StreamFormat {
   for (const t of tracks) {
-    const sf = t.audio?.samplingFrequency;
+    // Matroska's defaults for an Audio element's children: 8000 Hz, 1 channel (mkvmerge leaves out
+    // SamplingFrequency 8000 and keeps Channels 2).
+    const sf = t.audio === undefined ? undefined : t.audio.samplingFrequency ?? 8000;
     const ch = t.audio?.channels ?? 1;
     // Same bounds as the MimeType path: anything else is not a usable PCM format.
     if (sf !== undefined && usableRate(sf) && usableChannels(ch)) {

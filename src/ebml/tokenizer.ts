@@ -290,8 +290,9 @@ export class EbmlTokenizer {
           depth: stack.length,
           parts: [],
           got: 0,
-          // Void content is never used: skip it rather than buffer it.
-          skip: leafType === SKIP || id === VOID_ID,
+          // Void's and an attachment's content are never used: skip them rather than buffer them (an
+          // attachment may be far larger than maxValueBytes).
+          skip: leafType === SKIP || id === VOID_ID || id === FILE_DATA_ID,
         };
       }
     }
@@ -479,7 +480,7 @@ export class EbmlTokenizer {
 
   #finishLeaf(leaf: PendingLeaf, out: TokenSink): void {
     if (leaf.skip) {
-      if (leaf.id === VOID_ID) {
+      if (leaf.id === VOID_ID || leaf.id === FILE_DATA_ID) {
         this.#emitValue(leaf.id, leaf.name, "binary", leaf.offset, leaf.headerSize, leaf.size, EMPTY, 0, out);
       }
       return;
@@ -535,6 +536,8 @@ const MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 /** Void's id: its data is padding. */
 const VOID_ID = 0xec;
+/** FileData's id: an attachment's bytes, kept only when they lie whole in one chunk. */
+const FILE_DATA_ID = 0x465c;
 /** The EBML header's id: where a document (and a possible known prefix) begins. */
 const EBML_ID = 0x1a45dfa3;
 const EBML_DEF = elementById(EBML_ID)!;

@@ -88,8 +88,12 @@ export interface ConnectStreamOptions {
   tagsPosition?: "both" | "before" | "after";
   /** MimeType tag value, default `audio/L16;rate=${rate};channels=${channels};`; null omits it. */
   mimeType?: string | null;
-  /** Write an Audio master (SamplingFrequency, Channels, BitDepth 16); default false. */
-  audioElement?: boolean;
+  /**
+   * Write an Audio master (SamplingFrequency, Channels, BitDepth 16); default
+   * false. `"no-rate"`: without SamplingFrequency, as mkvmerge writes 8000 Hz
+   * (Matroska's default).
+   */
+  audioElement?: boolean | "no-rate";
   /**
    * Put element ids into the PCM of the first block of each track of every
    * fragment: bytes `1A 45 DF A3 1F 43 B6 75 12 54 C3 67` at payload offset 16
@@ -276,7 +280,7 @@ interface Plan {
   tagsBefore: boolean;
   tagsAfter: boolean;
   mimeType: string | null;
-  audioElement: boolean;
+  audioElement: boolean | "no-rate";
   magicInPcm: boolean;
   pcm: (dir: Direction, sample: number) => number;
   base: bigint;
@@ -452,7 +456,7 @@ class FragmentBuilder {
         ];
         if (p.audioElement) {
           children.push(el(ID.Audio, [
-            floatEl(ID.SamplingFrequency, p.rate),
+            ...(p.audioElement === "no-rate" ? [] : [floatEl(ID.SamplingFrequency, p.rate)]),
             uintEl(ID.Channels, p.channels),
             uintEl(ID.BitDepth, 16),
           ]));
