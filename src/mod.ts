@@ -46,6 +46,7 @@ export {
   assembleFragments,
   type AssembleOptions,
   FragmentAssembler,
+  fragmentOpenAt,
   fragmentsFromTokens,
   type RereadableSource,
 } from "./mkv/assembler.ts";

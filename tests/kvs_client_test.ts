@@ -16,6 +16,7 @@ import {
   checkProfile,
   classifyAwsError,
   createKvsClients,
+  credentialsError,
   describeNetworkError,
   finalAwsError,
   isClockSkew,
@@ -31,6 +32,7 @@ import {
   toSdkStartSelector,
 } from "../src/kvs/mod.ts";
 import { type Standin, type StandinFragment, type StandinOptions, startStandin } from "./support/kvs_standin.ts";
+import { ARN as ARN_FOR_PULL, pullInProcess } from "./support/pull_harness.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -1031,4 +1033,115 @@ Deno.test("checkProfile: profiles as the SDK reads the AWS files ([default], [pr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("credentials refreshed mid-pull that never come: the pull ends naming them, not the endpoint", async () => {
+  // Credentials that expire within the SDK's refresh window: every call after the first refreshes them, and the
+  // refresh hangs. Was: each call's response deadline fired first, retried as a silent endpoint, then "the endpoint
+  // … sent no response within 20 s, also when retried" after minutes.
+  let calls = 0;
+  const credentials = () => {
+    calls++;
+    if (calls > 1) return new Promise<never>(() => {});
+    return Promise.resolve({
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: SECRET,
+      expiration: new Date(Date.now() + 60_000),
+    });
+  };
+  const standin = startStandin({ streams: { [ARN_FOR_PULL]: fragments(3) }, live: true });
+  try {
+    const err = await catchError(pullInProcess(standin.url, { type: "EARLIEST" }, {}, {
+      credentials,
+      credentialsTimeoutMs: 300,
+      responseTimeoutMs: 200,
+    }));
+    assert.ok(err instanceof AwsError, String(err));
+    assert.match(err.message, /^no AWS credentials within 0\.3 s from /);
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("a profile's region that is no region name is refused, also where an ARN would name one", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/config`, "[profile badreg]\nregion = us_east_1\n");
+  try {
+    await withEnv({ ...NO_AWS_FILES, AWS_CONFIG_FILE: `${dir}/config`, AWS_REGION: undefined }, async () => {
+      // Was: the ARN's region used without a word, or "no AWS region: pass --region or set AWS_REGION".
+      for (const fallbackRegion of [undefined, "us-east-1"]) {
+        const e = await catchError(
+          createKvsClients({
+            profile: "badreg",
+            fallbackRegion,
+            credentials: { accessKeyId: "A", secretAccessKey: "B" },
+          }),
+        );
+        assert.ok(e instanceof UsageError, String(e));
+        assert.equal(
+          e.message,
+          `the region of profile 'badreg' "us_east_1" is not an AWS region name (like us-east-1)`,
+        );
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an endpoint URL's password is never printed, not even one holding @ or in a URL refused as not http(s)", async () => {
+  const e = await catchError(
+    createKvsClients({
+      region: REGION,
+      endpointUrl: "hxxp://alice:Sup3rSecretPw@127.0.0.1:9",
+      credentials: { accessKeyId: "A", secretAccessKey: "B" },
+    }),
+  );
+  assert.ok(e instanceof UsageError);
+  assert.ok(!e.message.includes("Sup3rSecretPw"), e.message);
+  assert.match(e.message, /"hxxp:\/\/alice:…@127\.0\.0\.1:9"/);
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+  const m = finalAwsError(refused, "calls", { endpoint: "http://alice:Sup3r@Secret@127.0.0.1:9" }).message;
+  assert.equal(m, "connection refused by http://alice:…@127.0.0.1:9: check --endpoint-url and the network");
+});
+
+Deno.test("AWS_DEFAULT_PROFILE does not take over from keys in the environment (as for the AWS CLI)", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/credentials`, "[q]\naws_access_key_id = AKIDPROFILEQ\naws_secret_access_key = s2\n");
+  try {
+    await withEnv(
+      {
+        ...NO_AWS_FILES,
+        AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+        AWS_ACCESS_KEY_ID: "AKIDFROMENV",
+        AWS_SECRET_ACCESS_KEY: SECRET,
+        AWS_DEFAULT_PROFILE: "q",
+      },
+      async () => {
+        await withKvs({}, async (f) => {
+          await readAll(await openMedia(f.clients, { name: "calls" }, { type: "NOW" }));
+          assert.match(f.standin.requests[0].headers["authorization"], /Credential=AKIDFROMENV\//);
+        }, { credentials: undefined });
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("credentialsError: no credentials from a container endpoint says to check it (was: set keys or pass --profile)", async () => {
+  await withEnv(
+    { ...NO_AWS_FILES, AWS_ACCESS_KEY_ID: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1:9/creds" },
+    () => {
+      const none = Object.assign(new Error("Could not load credentials from any providers"), {
+        name: "CredentialsProviderError",
+      });
+      assert.equal(
+        credentialsError(none, undefined).message,
+        "no AWS credentials found from the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*): it gave " +
+          "none (refused, failed or answered no credentials): check AWS_CONTAINER_CREDENTIALS_* and that endpoint",
+      );
+      return Promise.resolve();
+    },
+  );
 });

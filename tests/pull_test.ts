@@ -9,8 +9,10 @@ import {
   leaksSecret,
   pullCli,
   pullInProcess,
+  standinFragments,
   withStandin,
 } from "./support/pull_harness.ts";
+import { startStandin } from "./support/kvs_standin.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
 import { seeded, withTempDir } from "./support/util.ts";
@@ -1157,7 +1159,11 @@ Deno.test("TrailingTags: a list-body fragment is cut only without the ContactId 
   };
   const all = ["ContactId", "InstanceId", "MimeType", "AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"];
   const t = new TrailingTags();
-  assert.ok(t.whole(frag([])), "nothing learned yet");
+  // Nothing to go by: not taken as whole at once (was: a body ending between SimpleBlocks was taken whole), but
+  // asked for again, and taken when it comes the same way.
+  assert.ok(!t.whole(frag([])), "nothing learned yet");
+  assert.ok(!t.wholeOrStored(frag([])) && t.unproven, "asked for again");
+  assert.ok(t.wholeOrStored(frag([])), "it came the same way");
   t.learn(frag([...all, "Events"]));
   assert.ok(t.whole(frag(all)), "without the occasional Events tag");
   assert.ok(!t.whole(frag(["ContactId", "InstanceId"])), "cut before its MimeType");
@@ -1354,5 +1360,143 @@ Deno.test("pull of a stream whose blocks are on no Connect-named track: exit 3, 
       /^kvsaudio: stream \S+: byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER .*: not an Amazon Connect stream\n$/,
     );
     await assert.rejects(Deno.stat(`${dir}/o`), Deno.errors.NotFound);
+  });
+});
+
+/** `pull --json` from fragment `n` into `dir`, ending after 1 s without data. */
+function pullFromFragment(url: string, n: string, dir: string) {
+  return pullCli(url, ["--arn", ARN, "--start-fragment", n, "--idle-timeout", "1", "--out", dir, "--json"]);
+}
+
+/** The WAV data of a pull's two outputs in `dir`. */
+async function pulledPcm(dir: string) {
+  return {
+    from: (await readWav(`${dir}/from_customer.wav`)).data,
+    to: (await readWav(`${dir}/to_customer.wav`)).data,
+  };
+}
+
+Deno.test("CLI pull --start now: a drop inside the first fragment asks for that fragment again by number (the live edge has moved on)", async () => {
+  const s = connectStream({ fragments: 4 });
+  const all = standinFragments(s);
+  const standin = startStandin({
+    streams: { [ARN]: all.slice(0, 3) },
+    chunkSize: [100, 5000],
+    live: true,
+    faults: { dropAtByte: [3000] },
+  });
+  // A fragment arrives while kvsaudio backs off, as Connect adds one every second.
+  let calls = 0;
+  const push = standin.requests.push.bind(standin.requests);
+  standin.requests.push = (...items) => {
+    for (const q of items) if (q.path === "/getMedia" && ++calls === 2) standin.addFragment(ARN, all[3]);
+    return push(...items);
+  };
+  try {
+    await withTempDir("kvsaudio-now-", async (dir) => {
+      const r = await pullCli(standin.url, ["--arn", ARN, "--start", "now", "--idle-timeout", "1", "--out", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      // Was: the second GetMedia asked for NOW again, and fragment 2 was lost without a word.
+      const exp = expectedPcm(s, { fromIndex: 2 });
+      const got = await pulledPcm(dir);
+      sameBytes(got.from, exp.from!, "from");
+      sameBytes(got.to, exp.to!, "to");
+      const selectors = standin.requests.filter((q) => q.path === "/getMedia").map((q) =>
+        (q.body as { StartSelector: { StartSelectorType: string } }).StartSelector.StartSelectorType
+      );
+      assert.deepEqual(selectors, ["NOW", "FRAGMENT_NUMBER"]);
+    });
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("CLI pull: a config file's continuation token that a flag's start overrides is not given back", async () => {
+  const s = connectStream({ fragments: 4 });
+  const F = s.fragments;
+  await withStandin(s, { live: true, faults: { throttle: 100 } }, async (standin, dir) => {
+    await Deno.writeTextFile(`${dir}/k.ini`, `[pull]\ncontinuation-token = ${F[0].continuationToken}\n`);
+    const args = ["--arn", ARN, "--config", `${dir}/k.ini`, "--start-fragment", F[2].fragmentNumber];
+    const r = await pullCli(standin.url, [...args, "--max-retries", "1", "--out", `${dir}/o`, "--json"]);
+    assert.equal(r.code, 4, r.stderr);
+    // Was: F0's token, from which a resuming script would append audio from before the start asked for.
+    assert.equal(lastEvent(r).continuationToken, null);
+  });
+});
+
+Deno.test("CLI pull: a GetMediaForFragmentList body that ends between SimpleBlocks of a fragment with no tags after its Cluster is asked for again", async () => {
+  // Nothing tells such a cut from the whole fragment (was: taken whole, the rest of its audio lost, exit 0).
+  const s = connectStream({ fragments: 4, tagsPosition: "before" });
+  const F = s.fragments;
+  const cut = (await cutsInside(s, 3))[10] - F[3].offset;
+  const opts = { live: true, fragmentNumberMode: "after" as const, faults: { listEndEarlyAtByte: [cut] } };
+  await withStandin(s, opts, async (standin, dir) => {
+    const r = await pullFromFragment(standin.url, F[3].fragmentNumber, dir);
+    assert.equal(r.code, 0, r.stderr);
+    const exp = expectedPcm(s, { fromIndex: 3 });
+    const got = await pulledPcm(dir);
+    sameBytes(got.from, exp.from!, "from");
+    sameBytes(got.to, exp.to!, "to");
+    assert.equal(standin.requests.filter((q) => q.path === "/getMediaForFragmentList").length, 3);
+  });
+  // --archived: the last fragment of the range, cut the same way.
+  const range = [
+    "--start-timestamp",
+    String(F[0].producerMs / 1000),
+    "--stop-timestamp",
+    String(F[3].producerMs / 1000),
+  ];
+  const lastCut = (await cutsInside(s, 3))[10] - F[0].offset;
+  await withStandin(s, { faults: { listEndEarlyAtByte: [lastCut] } }, async (standin, dir) => {
+    const r = await pullCli(standin.url, ["--arn", ARN, "--archived", ...range, "--out", dir, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const exp = expectedPcm(s);
+    const got = await pulledPcm(dir);
+    sameBytes(got.from, exp.from!, "archived from");
+    sameBytes(got.to, exp.to!, "archived to");
+  });
+});
+
+Deno.test("CLI pull --start-fragment with leading zeros is that fragment (compared as a number, under either reading)", async () => {
+  const s = connectStream({ fragments: 3 });
+  const n = "0" + s.fragments[1].fragmentNumber;
+  for (const mode of ["inclusive", "after"] as const) {
+    await withStandin(s, { live: true, fragmentNumberMode: mode }, async (standin, dir) => {
+      const r = await pullFromFragment(standin.url, n, dir);
+      assert.equal(r.code, 0, r.stderr);
+      // Was: inclusive, firstFragmentMatched false; after, fragment 1 asked for as "0…", not found, its audio lost.
+      assert.equal(lastEvent(r).firstFragmentMatched, mode === "inclusive", mode);
+      const exp = expectedPcm(s, { fromIndex: 1 });
+      sameBytes((await pulledPcm(dir)).from, exp.from!, `${mode} from`);
+    });
+  }
+});
+
+Deno.test("CLI pull: KVS starting at N with every body cut inside it: N matched, fetched alone, and no warning that audio is missing", async () => {
+  const s = connectStream({ fragments: 4 });
+  const F = s.fragments;
+  const opts = { fragmentNumberMode: "inclusive" as const, faults: { endEarlyAtByte: [3000, 3000, 3000] } };
+  await withStandin(s, opts, async (standin, dir) => {
+    const r = await pullCli(standin.url, [
+      "--arn",
+      ARN,
+      "--start-fragment",
+      F[3].fragmentNumber,
+      "--max-retries",
+      "2",
+      "--out",
+      dir,
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const events = jsonLines(r.stdoutText);
+    // Was: received "", matched false, and "the stream ends inside the fragment after fragment N … not written".
+    assert.deepEqual(
+      events.filter((e) => e.event === "first-fragment").map((e) => [e.received, e.matched, e.fetchedRequested]),
+      [[F[3].fragmentNumber, true, true]],
+    );
+    assert.equal(lastEvent(r).firstFragmentMatched, true);
+    assert.equal(events.filter((e) => e.event === "warning").length, 0, r.stdoutText);
+    sameBytes((await pulledPcm(dir)).from, expectedPcm(s, { fromIndex: 3 }).from!, "from");
   });
 });

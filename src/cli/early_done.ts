@@ -16,6 +16,8 @@
 
 import type { KvsAudioError } from "../errors.ts";
 import { clip, hideSecrets, jsonLine } from "./sanitize.ts";
+import type { Values } from "./args.ts";
+import { fromConfig } from "./configured.ts";
 
 /** Errors whose run printed its own done event (or knew it needs none). */
 const announced = new WeakSet<object>();
@@ -46,8 +48,18 @@ export const CONTINUATION_TOKEN = /^[A-Za-z0-9_.-]{1,128}$/;
  */
 export function startToken(values: Record<string, unknown>): string | undefined {
   const t = values["continuation-token"];
-  return typeof t === "string" && CONTINUATION_TOKEN.test(t) ? t : undefined;
+  if (typeof t !== "string" || !CONTINUATION_TOKEN.test(t)) return undefined;
+  // A config file's token gives way to another start given as a flag (as the pull's plan has it): the run
+  // does not start from it, so it is no token to give back.
+  const configured = fromConfig(values as Values);
+  if (configured.has("continuation-token")) {
+    for (const k of OTHER_STARTS) if (values[k] !== undefined && !configured.has(k)) return undefined;
+  }
+  return t;
 }
+
+/** The starts other than a continuation token. */
+const OTHER_STARTS = ["start-fragment", "start-timestamp", "start", "after-fragment"] as const;
 
 /**
  * Note, for `e` raised once the command line and config file were read, what

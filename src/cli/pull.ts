@@ -113,7 +113,8 @@ function fragmentNumber(name: string, value: string): string {
   if (!/^\d{1,64}$/.test(value)) {
     throw new UsageError(`pull: --${name} must be a decimal fragment number, not '${value}'`);
   }
-  return value;
+  // Without leading zeros, as KVS writes them (it is asked for and compared as that number).
+  return BigInt(value).toString();
 }
 
 /** Longest --idle-timeout (s): a timer waits at most 2^31 - 1 ms. */
@@ -360,6 +361,8 @@ export async function pullCommand(args: string[]): Promise<number> {
       if (configured.has("follow-stream")) values["follow-stream"] = false;
     }
     plan = planPull(values, event);
+    // The token given back is the one the run starts from (not a config file's that a flag or the event overrode).
+    run.startToken = plan.selector.type === "CONTINUATION_TOKEN" ? plan.selector.token : undefined;
     // (The start in effect, checked: not a config file's after-fragment that a flag or the event overrode.)
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);

@@ -83,6 +83,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     const trailing = new TrailingTags();
     /** A body was cut or failed after it opened: the next one opened is a reconnection (not a next batch). */
     let reconnecting = false;
+    /** The last fragment of the body is to be asked for again to see whether it comes the same way. */
+    let confirming = false;
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
@@ -101,7 +103,10 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           const atEnd = f.closedBy === "end-of-input" && !f.isError;
           const lastAsked = f.kvs.fragmentNumber === asked[asked.length - 1];
           if (!f.complete || (atEnd && (!lastAsked || !trailing.wholeOrStored(f)))) {
-            this.stats.discarded++;
+            // Nothing tells whether it is whole (no whole fragment with ContactId or MimeType after its Cluster
+            // yet): the next body asks for it again, which is no reconnection, and takes it if it comes the same.
+            if (f.complete && atEnd && lastAsked && trailing.unproven) confirming = true;
+            else this.stats.discarded++;
             continue;
           }
           if (f.closedBy !== "end-of-input") trailing.learn(f);
@@ -129,6 +134,10 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       }
       if (next >= numbers.length) break;
       if (failure === undefined && next >= before + asked.length) continue; // the batch is done: the next one
+      if (failure === undefined && confirming) {
+        confirming = false;
+        continue; // its last fragment, asked for again (above)
+      }
       // A call that failed to open connected nothing: no reconnection (as in live pulls).
       const opened = body !== undefined;
       if (opened) reconnecting = true;

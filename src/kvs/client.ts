@@ -29,7 +29,7 @@ import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
 import { FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
 import { describeNetworkError, isNetworkError } from "./errors.ts";
-import { checkProfile, missingProfileMessage, profileDefined } from "./profiles.ts";
+import { checkProfile, missingProfileMessage, profileDefined, profileSettings } from "./profiles.ts";
 
 export { checkProfile };
 
@@ -117,8 +117,9 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
   else checkEndpointVariables();
   if (opts.region) checkRegionName(opts.region, "--region");
-  // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set.
-  const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE")
+  // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set
+  // (and, as for the AWS CLI, not over keys in the environment).
+  const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE") && !Deno.env.get("AWS_ACCESS_KEY_ID")
     ? Deno.env.get("AWS_DEFAULT_PROFILE") || undefined
     : undefined;
   const profile = opts.profile || defaultProfile;
@@ -143,6 +144,11 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     checkRegionName(region, Deno.env.get("AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
   }
   if (!region) {
+    // The profile's region, checked first (the SDK's resolution throws on one that is no region name, which
+    // would read as none at all, or let the ARN's region take its place unsaid).
+    const named = profile ?? (Deno.env.get("AWS_PROFILE") || "default");
+    const profileRegion = profileSettings(named).region;
+    if (profileRegion) checkRegionName(profileRegion, `the region of profile '${named}'`);
     // The SDK's own resolution: AWS_REGION, then the profile's `region`.
     const probe = new KinesisVideoClient(base);
     try {
@@ -152,7 +158,6 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     } finally {
       probe.destroy();
     }
-    if (region) checkRegionName(region, `the region of profile '${profile ?? "default"}'`);
     region ||= opts.fallbackRegion;
   }
   if (!region) throw new UsageError("no AWS region: pass --region or set AWS_REGION");

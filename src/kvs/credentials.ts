@@ -78,6 +78,10 @@ function advice(source: string, name: string): string {
   }
   if (source.includes("SSO login")) return `its token is missing or expired: run aws sso login --profile ${name}`;
   if (source.includes("role_arn")) return "check its source_profile's credentials and that it may assume the role";
+  if (source.includes("container credentials")) {
+    return "it gave none (refused, failed or answered no credentials): check AWS_CONTAINER_CREDENTIALS_* and that endpoint";
+  }
+  if (source.includes("web identity")) return "STS gave none for its token: check the token file and the role";
   return "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or pass --profile";
 }
 

@@ -18,7 +18,7 @@ import { AwsError } from "../errors.ts";
 import { checkStreamRegion, streamInput, streamLabel, type StreamRef } from "./arn.ts";
 import type { KvsClients } from "./client.ts";
 import { withResponseDeadline } from "./deadline.ts";
-import { withoutPassword } from "./errors.ts";
+import { withoutPassword } from "./endpoint_url.ts";
 
 /** The data-plane APIs kvsaudio calls. */
 export type DataApiName = "GET_MEDIA" | "LIST_FRAGMENTS" | "GET_MEDIA_FOR_FRAGMENT_LIST";

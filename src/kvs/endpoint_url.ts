@@ -37,7 +37,8 @@ export function checkEndpointUrl(endpointUrl: string, from = "--endpoint-url"): 
     url = undefined;
   }
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || !url.hostname) {
-    const shown = JSON.stringify(endpointUrl.length > 100 ? endpointUrl.slice(0, 100) + "…" : endpointUrl);
+    const bare = withoutPassword(endpointUrl);
+    const shown = JSON.stringify(bare.length > 100 ? bare.slice(0, 100) + "…" : bare);
     throw new UsageError(
       `${from} ${shown} is not an http(s) URL: give one like https://kinesisvideo.us-east-1.amazonaws.com or http://127.0.0.1:4566`,
     );
@@ -79,4 +80,18 @@ export function checkRegionName(region: string, from: string): void {
   if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(region)) return;
   const shown = JSON.stringify(region.length > 64 ? region.slice(0, 64) + "…" : region);
   throw new UsageError(`${from} ${shown} is not an AWS region name (like us-east-1)`);
+}
+
+/**
+ * `url` without the password of its user part, for messages
+ * (`http://user:…@host`); a password holding `@` included.
+ *
+ * @example
+ * ```ts
+ * import { withoutPassword } from "./endpoint_url.ts";
+ * withoutPassword("http://me:secret@127.0.0.1:4566"); // "http://me:…@127.0.0.1:4566"
+ * ```
+ */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/]*@/i, "$1:…@");
 }

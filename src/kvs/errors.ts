@@ -27,6 +27,7 @@ import { hideSecrets } from "../secrets.ts";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { missingProfileMessage, profileDefined } from "./profiles.ts";
 import { FROM_CREDENTIALS } from "./credentials.ts";
+import { withoutPassword } from "./endpoint_url.ts";
 
 /** The KVS API a call was for; picks the IAM permissions named in messages. */
 export type KvsApi = "GetDataEndpoint" | "GetMedia" | "ListFragments" | "GetMediaForFragmentList";
@@ -209,11 +210,6 @@ export function redact(message: string): string {
  */
 export function isNetworkError(err: unknown): boolean {
   return networkCode(err) !== undefined;
-}
-
-/** `url` without the password of its user part, for messages (`http://u:…@host`). */
-export function withoutPassword(url: string): string {
-  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:…@");
 }
 
 function networkCode(err: unknown): string | undefined {

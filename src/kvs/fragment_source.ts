@@ -109,6 +109,7 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
       label: this.label,
       endpoint: options.clients.endpointUrl,
       stats: this.stats,
+      checkCredentials: () => options.clients.checkCredentials(),
     });
   }
 

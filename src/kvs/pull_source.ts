@@ -35,7 +35,7 @@
  */
 
 import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
-import { assembleFragments } from "../mkv/assembler.ts";
+import { assembleFragments, fragmentOpenAt } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { classifyAwsError, KvsTimeoutError, operationOf, seconds } from "./errors.ts";
 import { stallGuard } from "./deadline.ts";
@@ -93,6 +93,15 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawUntrailed = false;
   /** A whole fragment came (after which, without KVS's tags after the Cluster, bytes past it may be one held back). */
   #sawWhole = false;
+  /** The number of the first fragment a body began, even cut off (what KVS started at). */
+  #firstSeen: string | undefined;
+  /** The number of the last fragment discarded as cut off. */
+  #lastCut: string | undefined;
+  /**
+   * `NOW`: the fragment a body was cut inside before any whole one came. The
+   * live edge has moved on by the reconnection: it is asked for by number.
+   */
+  #firstCut: string | undefined;
 
   /** Whether `f`'s fragment number was already yielded. */
   #isDuplicate(f: Fragment): boolean {
@@ -121,6 +130,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #resumeSelector(): StartSelector {
     if (this.token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.token };
     if (this.lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.lastNumber };
+    if (this.#firstCut !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.#firstCut };
     return this.options.selector;
   }
 
@@ -169,6 +179,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const requested = o.selector.type === "FRAGMENT_NUMBER" && o.after === undefined
       ? o.selector.fragmentNumber
       : undefined;
+    /** The fragment to begin with: the one asked for, or the first one of a NOW start cut off (not reported). */
+    const wanted = () => requested ?? this.#firstCut;
     if (o.after !== undefined && this.#lastBig === undefined) {
       // As if the earlier run's last fragment had been read in this one.
       this.#lastBig = parseFragmentNumber(o.after);
@@ -223,7 +235,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           // A fragment is whole once its trailing KVS tags were read, or the next document began.
           const whole = f.closedBy === "end-of-input" ? this.#wholeAtEnd(f, state.idle) : f.complete;
           if (f.kvs.continuationToken !== undefined) this.#sawTokens = true;
+          if (first) this.#firstSeen ??= f.kvs.fragmentNumber;
           if (!whole && !f.isError) {
+            const n = f.kvs.fragmentNumber;
+            if (n !== undefined) {
+              this.#lastCut = n;
+              if (first && o.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= n;
+            }
             this.stats.discarded++;
             truncated = true;
             this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
@@ -248,22 +266,30 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             this.emit({ type: "duplicate", fragmentNumber: f.kvs.fragmentNumber! });
             continue;
           }
-          if (first && requested !== undefined) {
+          const want = first ? wanted() : undefined;
+          if (want !== undefined) {
             const received = f.kvs.fragmentNumber ?? "";
-            const matched = received === requested;
-            this.firstFragmentMatched = matched;
-            const qb = parseFragmentNumber(requested);
+            const matched = sameNumber(received, want);
+            const qb = parseFragmentNumber(want);
             let fetched = false;
             const big = f.fragmentNumberBigInt;
             if (!matched && big !== undefined && qb !== undefined && big > qb) {
-              const missing = await this.#fetchOne(requested, `KVS started after fragment ${requested}`);
+              const missing = await this.#fetchOne(
+                want,
+                requested !== undefined
+                  ? `KVS started after fragment ${want}`
+                  : `fragment ${want}, cut off by a dropped connection, did not come again`,
+              );
               if (missing) {
                 fetched = true;
                 this.#accept(missing);
                 yield missing;
               }
             }
-            this.emit({ type: "first-fragment", requested, received, matched, fetchedRequested: fetched });
+            if (requested !== undefined) {
+              this.firstFragmentMatched = matched;
+              this.emit({ type: "first-fragment", requested, received, matched, fetchedRequested: fetched });
+            }
           }
           first = false;
           progressed = true;
@@ -279,6 +305,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         if (e instanceof KvsAudioError && e.exitCode !== ExitCode.aws) throw e;
         ended = "error";
         error = e;
+        // A NOW start cut off before any whole fragment: the fragment cut is asked for again by number.
+        const cutAt = fragmentOpenAt(e);
+        if (cutAt !== undefined) {
+          if (first) this.#firstSeen ??= cutAt;
+          this.#lastCut = cutAt;
+          if (first && o.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= cutAt;
+        }
       } finally {
         body.close();
       }
@@ -289,7 +322,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // its end, turned out whole when the body was closed: that is resumed, if a fragment number tells where.)
         if (state.bytes <= wholeEnd && !(idleMs === 0 && stallFirst && this.lastNumber !== undefined)) {
           // Idle at a fragment boundary: the call is over.
-          yield* this.#unseenStart(first, requested);
+          yield* this.#unseenStart(first, wanted(), requested !== undefined);
           this.endReason = "idle";
           return;
         }
@@ -309,8 +342,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       } else if (ended === "eof" && !progressed) {
         // The body ended with nothing new: back off; past the retry budget, the stream has ended.
         if (++attempt > this.retry.maxRetries) {
-          yield* this.#unseenStart(first, requested);
-          if (cutOff > 0) {
+          yield* this.#unseenStart(first, wanted(), requested !== undefined);
+          // (Not when the fragment cut off every time was then fetched on its own.)
+          if (cutOff > 0 && !(this.#lastCut !== undefined && sameNumber(this.#lastCut, this.lastNumber))) {
             // Never silently: the audio after the last whole fragment is missing.
             const after = this.lastNumber !== undefined ? `fragment ${this.lastNumber}` : "the start";
             this.emit({
@@ -348,11 +382,19 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
    * fragment N: when KVS reads `FRAGMENT_NUMBER` as "after N" and N is the
    * newest fragment, only GetMediaForFragmentList gives N.
    */
-  async *#unseenStart(first: boolean, requested: string | undefined): AsyncGenerator<Fragment> {
+  async *#unseenStart(first: boolean, requested: string | undefined, report: boolean): AsyncGenerator<Fragment> {
     if (!first || requested === undefined) return;
-    this.firstFragmentMatched = false;
-    const missing = await this.#fetchOne(requested, `KVS sent no fragment from ${requested} on`);
-    this.emit({ type: "first-fragment", requested, received: "", matched: false, fetchedRequested: !!missing });
+    // KVS may have started at it, every body cut off inside it: then it is what it started with.
+    const received = this.#firstSeen ?? "";
+    const matched = sameNumber(received, requested);
+    const missing = await this.#fetchOne(
+      requested,
+      matched ? `fragment ${requested} came cut off every time` : `KVS sent no fragment from ${requested} on`,
+    );
+    if (report) {
+      this.firstFragmentMatched = matched;
+      this.emit({ type: "first-fragment", requested, received, matched, fetchedRequested: !!missing });
+    }
     if (missing) {
       this.#accept(missing);
       yield missing;
@@ -372,6 +414,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       this.emit({ type: "warning", message: `${context}, and ${why}: its audio is missing` });
       return undefined;
     };
+    /** Asked for again once, to see whether it comes the same way (nothing else tells a cut from the whole). */
+    let reasked = false;
     for (let attempt = 1;; attempt++) {
       let body: MediaBody | undefined;
       try {
@@ -379,16 +423,23 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         const chunks = stallGuard(body, o.clients.responseTimeoutMs, "GetMediaForFragmentList");
         // A body with no fragment at all, or one without a fragment number, was cut before that tag.
         let cut = true;
+        let unproven = false;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.isError) return f; // an in-band error answers the call, whatever fragment number it carries
-          if (f.kvs.fragmentNumber !== fragmentNumber) {
+          if (!sameNumber(f.kvs.fragmentNumber, fragmentNumber)) {
             if (f.kvs.fragmentNumber !== undefined) cut = false; // another fragment's data
             continue;
           }
           if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) return f;
+          unproven = f.complete && this.#trailing.unproven;
           cut = true;
         }
         if (!cut) return missing("GetMediaForFragmentList returned other data for it");
+        if (unproven && !reasked) {
+          reasked = true;
+          attempt--; // (not a retry)
+          continue;
+        }
         // The body ended inside it: asked for again, as after a drop, within the retry budget.
         this.stats.discarded++;
         this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: 0 });
@@ -418,6 +469,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       }
     }
   }
+}
+
+/** Whether two fragment numbers are the same number (compared as BigInt when both are decimal). */
+function sameNumber(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const x = parseFragmentNumber(a), y = parseFragmentNumber(b);
+  return x !== undefined && y !== undefined ? x === y : a === b;
 }
 
 /** Whether a tag name is one of KVS's own (`AWS_KINESISVIDEO_…`). */

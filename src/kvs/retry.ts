@@ -26,11 +26,13 @@ import {
   finalAwsError,
   isClockSkew,
   type KvsApi,
+  KvsTimeoutError,
   notKvsResponse,
   operationOf,
   redact,
 } from "./errors.ts";
 import type { PullEvent } from "./fragment_source.ts";
+import type { KvsClients } from "./client.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
 export interface RetryOptions {
@@ -52,6 +54,12 @@ export interface RetryOptions {
   onEvent?: (event: PullEvent) => void;
   /** Counters to update (`retries`). */
   stats?: { retries: number };
+  /**
+   * Before retrying a call that got no answer: get the credentials (see
+   * {@linkcode KvsClients.checkCredentials}), which throws their own error
+   * when it is they that hang.
+   */
+  checkCredentials?: () => Promise<void>;
 }
 
 /** Classifies failures and backs off. */
@@ -111,6 +119,9 @@ export class RetryPolicy {
     const c = classifyAwsError(err, o.label, ctx);
     if (c !== "retry") throw c;
     if (attempt > this.maxRetries) throw finalAwsError(err, o.label, { ...ctx, retried: this.maxRetries > 0 });
+    // A call that got no answer may have waited for credentials being refreshed (a credential_process or STS
+    // that hangs): those are then the error, named, not the endpoint (at most their own deadline).
+    if (err instanceof KvsTimeoutError && err.kind === "response") await o.checkCredentials?.();
     const delayMs = this.delay(attempt);
     if (o.stats) o.stats.retries++;
     o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err), failed: true });

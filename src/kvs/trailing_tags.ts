@@ -13,7 +13,7 @@
  * import { Fragment } from "../mkv/fragment.ts";
  * const trailing = new TrailingTags();
  * const f = new Fragment(0, 0);
- * trailing.whole(f); // true: nothing learned yet
+ * trailing.whole(f); // false: nothing learned yet (such a fragment is asked for again: wholeOrStored)
  * ```
  * @module
  */
@@ -50,7 +50,9 @@ export class TrailingTags {
   /**
    * Whether `f`, ended by the end of a body with its elements complete, has
    * after its Cluster each of ContactId and MimeType that every whole
-   * fragment so far had there (true before any was seen). Other tags may
+   * fragment so far had there (false when there is nothing to go by: no
+   * whole fragment seen, or none with either of them after its Cluster —
+   * a body that ends inside such a fragment's Cluster looks the same). Other tags may
    * come and go (Connect adds `Events` now and then), so they are not asked
    * for.
    *
@@ -58,12 +60,22 @@ export class TrailingTags {
    * ```ts
    * import { TrailingTags } from "./trailing_tags.ts";
    * import { Fragment } from "../mkv/fragment.ts";
-   * new TrailingTags().whole(new Fragment(0, 0)); // true
+   * new TrailingTags().whole(new Fragment(0, 0)); // false: nothing to go by
    * ```
    */
   whole(f: Fragment): boolean {
-    return this.#always === undefined || this.#always.every((name) => f.hasTagAfterCluster(name));
+    const always = this.#always;
+    return always !== undefined && always.length > 0 && always.every((name) => f.hasTagAfterCluster(name));
   }
+
+  /**
+   * Whether the last {@linkcode wholeOrStored} that said no had nothing to
+   * go by (no whole fragment seen, or none with those tags after its
+   * Cluster) and had not seen that fragment before: it is to be asked for
+   * again once, to see whether it comes the same way (then it is stored so),
+   * which is no sign of a cut.
+   */
+  unproven = false;
 
   /**
    * {@linkcode whole}, or, for a fragment without those tags, whether it came
@@ -74,14 +86,20 @@ export class TrailingTags {
    * ```ts
    * import { TrailingTags } from "./trailing_tags.ts";
    * import { Fragment } from "../mkv/fragment.ts";
-   * new TrailingTags().wholeOrStored(new Fragment(0, 0)); // true: nothing learned yet
+   * const t = new TrailingTags();
+   * t.wholeOrStored(new Fragment(0, 0)); // false: nothing learned yet (t.unproven: ask again)
+   * t.wholeOrStored(new Fragment(0, 0)); // true: it came the same way again
    * ```
    */
   wholeOrStored(f: Fragment): boolean {
+    this.unproven = false;
     if (this.whole(f)) return true;
     const last = this.#lacked;
     this.#lacked = { n: f.kvs.fragmentNumber, size: f.size };
-    return last !== undefined && last.n === f.kvs.fragmentNumber && last.size === f.size;
+    const seen = last !== undefined && last.n === f.kvs.fragmentNumber;
+    if (seen && last.size === f.size) return true;
+    this.unproven = !seen && (this.#always === undefined || this.#always.length === 0);
+    return false;
   }
 
   /** The last fragment {@linkcode wholeOrStored} found without the tags. */

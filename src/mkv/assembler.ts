@@ -274,6 +274,12 @@ export class FragmentAssembler implements TokenSink {
     return f;
   }
 
+  /** The KVS fragment number of the fragment being read and not yet handed on, when its tag was read. */
+  get openFragmentNumber(): string | undefined {
+    const f = this.#frag;
+    return f === undefined || this.#emitted ? undefined : f.kvs.fragmentNumber;
+  }
+
   /** Forget the open fragment and what was being built in it. */
   #dropFragment(): void {
     this.#frag = undefined;
@@ -1067,9 +1073,38 @@ async function* drive<T>(
       // Whole before the bad data began (KVS's tags after its Cluster read): handed on like any other.
       if (f !== undefined && f.complete) yield f;
       else e.fragment = f;
+    } else if (typeof e === "object" && e !== null) {
+      const n = asm.openFragmentNumber;
+      if (n !== undefined) openAtError.set(e, n);
     }
     throw e;
   }
+}
+
+/** The fragment number of the fragment open when an input error (a dropped connection) ended assembling. */
+const openAtError = new WeakMap<object, string>();
+
+/**
+ * The fragment number of the fragment whose bytes were coming when `e`, an
+ * error of the input (not bad data), ended {@linkcode assembleFragments}:
+ * the fragment a dropped connection cut off, if its number had been read.
+ *
+ * @example
+ * ```ts
+ * import { assembleFragments, fragmentOpenAt } from "./assembler.ts";
+ * async function* dropped() {
+ *   yield new Uint8Array(0);
+ *   throw new Error("ECONNRESET");
+ * }
+ * try {
+ *   for await (const f of assembleFragments(dropped())) console.log(f.index);
+ * } catch (e) {
+ *   fragmentOpenAt(e); // undefined: no fragment had begun
+ * }
+ * ```
+ */
+export function fragmentOpenAt(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null ? openAtError.get(e) : undefined;
 }
 
 /**
