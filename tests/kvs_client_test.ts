@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../src/errors.ts";
 import { awsFilePaths, definedProfiles, profileDefined } from "../src/kvs/profiles.ts";
+import { withoutPassword } from "../src/kvs/endpoint_url.ts";
 import {
   backoffDelays,
   checkProfile,
@@ -32,7 +33,8 @@ import {
   toSdkStartSelector,
 } from "../src/kvs/mod.ts";
 import { type Standin, type StandinFragment, type StandinOptions, startStandin } from "./support/kvs_standin.ts";
-import { ARN as ARN_FOR_PULL, pullInProcess } from "./support/pull_harness.ts";
+import { ARN as ARN_FOR_PULL, pullInProcess, standinFragments } from "./support/pull_harness.ts";
+import { connectStream } from "./support/connect_stream.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -1144,4 +1146,65 @@ Deno.test("credentialsError: no credentials from a container endpoint says to ch
       return Promise.resolve();
     },
   );
+});
+
+Deno.test("a connection refused while getting credentials before the first call is retried like a call's", async () => {
+  // Was (for a moment today): exit 4 at once, no retry.
+  let calls = 0;
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+  const credentials = () => {
+    calls++;
+    return calls < 3
+      ? Promise.reject(refused)
+      : Promise.resolve({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: SECRET });
+  };
+  const standin = startStandin({ streams: { [ARN_FOR_PULL]: standinFragments(connectStream({ fragments: 2 })) } });
+  try {
+    const r = await pullInProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 3 }, { credentials });
+    assert.equal(r.events.filter((e) => e.type === "retry" && e.failed).length, 2);
+    assert.ok(r.from.length > 0);
+  } finally {
+    await standin.close();
+  }
+});
+
+Deno.test("a caller's own credentials provider that fails is named as such, not as the environment's", async () => {
+  await withKvs({}, async (f) => {
+    const err = await catchError(f.clients.checkCredentials());
+    assert.ok(err instanceof AwsError);
+    assert.equal(
+      err.message,
+      "cannot get AWS credentials from the credentials given to createKvsClients: VaultError: vault lease expired",
+    );
+  }, { credentials: () => Promise.reject(Object.assign(new Error("vault lease expired"), { name: "VaultError" })) });
+});
+
+Deno.test("AWS_DEFAULT_PROFILE's region counts also when keys in the environment sign (as for the AWS CLI)", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/config`, "[default]\nregion = us-west-2\n[profile work]\nregion = eu-west-1\n");
+  try {
+    await withEnv(
+      {
+        ...NO_AWS_FILES,
+        AWS_CONFIG_FILE: `${dir}/config`,
+        AWS_REGION: undefined,
+        AWS_ACCESS_KEY_ID: "AKIDFROMENV",
+        AWS_SECRET_ACCESS_KEY: SECRET,
+        AWS_DEFAULT_PROFILE: "work",
+      },
+      async () => {
+        const c = await createKvsClients({});
+        assert.equal(c.region, "eu-west-1");
+        c.destroy();
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("withoutPassword: a password with / or @ in a URL refused as not http(s) is hidden too", () => {
+  assert.equal(withoutPassword("http://me:se/cret@127.0.0.1:4566"), "http://me:…@127.0.0.1:4566");
+  assert.equal(withoutPassword("http://me:a@b@127.0.0.1:9/x"), "http://me:…@127.0.0.1:9/x");
+  assert.equal(withoutPassword("http://127.0.0.1:9/a@b"), "http://127.0.0.1:9/a@b");
 });

@@ -7,6 +7,7 @@ import {
   cutsInside,
   FAKE,
   leaksSecret,
+  profileEnv,
   pullCli,
   pullInProcess,
   standinFragments,
@@ -1199,13 +1200,7 @@ Deno.test("CLI pull: a profile whose credentials come from credential_process wo
     );
     await Deno.chmod(helper, 0o755);
     await Deno.writeTextFile(`${dir}/config`, `[profile helper]\nregion = us-east-1\ncredential_process = ${helper}\n`);
-    const env = {
-      ...AWS_ENV,
-      AWS_ACCESS_KEY_ID: "",
-      AWS_SECRET_ACCESS_KEY: "",
-      AWS_SESSION_TOKEN: "",
-      AWS_CONFIG_FILE: `${dir}/config`,
-    };
+    const env = profileEnv(`${dir}/config`);
     const args = ["--arn", ARN, "--start", "earliest", "--idle-timeout", "0.5", "--profile", "helper"];
     const r = await kvsaudio(["pull", "--endpoint-url", standin.url, ...args, "--out", `${dir}/out`, "--json"], {
       env,
@@ -1411,6 +1406,38 @@ Deno.test("CLI pull --start now: a drop inside the first fragment asks for that 
   }
 });
 
+Deno.test("CLI pull --start now cut before the first fragment's number: a warning that its audio is not written", async () => {
+  const s = connectStream({ fragments: 3 });
+  const standin = startStandin({
+    streams: { [ARN]: standinFragments(s) },
+    chunkSize: [100, 5000],
+    live: true,
+    faults: { dropAtByte: [300] },
+  });
+  try {
+    await withTempDir("kvsaudio-now-", async (dir) => {
+      const r = await pullCli(standin.url, [
+        "--arn",
+        ARN,
+        "--start",
+        "now",
+        "--idle-timeout",
+        "1",
+        "--out",
+        dir,
+        "--json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      // Was: lost without a word.
+      const warnings = jsonLines(r.stdoutText).filter((e) => e.event === "warning");
+      assert.equal(warnings.length, 1, r.stdoutText);
+      assert.match(warnings[0].message, /first fragment from NOW was cut off before its fragment number/);
+    });
+  } finally {
+    await standin.close();
+  }
+});
+
 Deno.test("CLI pull: a config file's continuation token that a flag's start overrides is not given back", async () => {
   const s = connectStream({ fragments: 4 });
   const F = s.fragments;
@@ -1454,6 +1481,24 @@ Deno.test("CLI pull: a GetMediaForFragmentList body that ends between SimpleBloc
     const got = await pulledPcm(dir);
     sameBytes(got.from, exp.from!, "archived from");
     sameBytes(got.to, exp.to!, "archived to");
+    assert.equal(lastEvent(r).partialDiscarded, 1);
+  });
+  // The last fragment of a batch (1000 fragments) cut so: the next batch begins with it, whole; the cut is counted
+  // then (was: not at all).
+  const big = connectStream({ fragments: 1002, blocksPerTrack: 2, samplesPerBlock: 32, tagsPosition: "before" });
+  const B = big.fragments;
+  const batchCut = (await cutsInside(big, 999))[1] - B[0].offset;
+  const wide = [
+    "--start-timestamp",
+    String(B[0].producerMs / 1000),
+    "--stop-timestamp",
+    String(B[1001].producerMs / 1000),
+  ];
+  await withStandin(big, { faults: { listEndEarlyAtByte: [batchCut] } }, async (standin, dir) => {
+    const r = await pullCli(standin.url, ["--arn", ARN, "--archived", ...wide, "--out", dir, "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    sameBytes((await pulledPcm(dir)).from, expectedPcm(big).from!, "batches from");
+    assert.deepEqual([lastEvent(r).partialDiscarded, lastEvent(r).reconnects], [1, 1]);
   });
 });
 
@@ -1498,5 +1543,49 @@ Deno.test("CLI pull: KVS starting at N with every body cut inside it: N matched,
     assert.equal(lastEvent(r).firstFragmentMatched, true);
     assert.equal(events.filter((e) => e.event === "warning").length, 0, r.stdoutText);
     sameBytes((await pulledPcm(dir)).from, expectedPcm(s, { fromIndex: 3 }).from!, "from");
+  });
+});
+
+Deno.test("pull: a fragment cut once and then whole does not hide a later cut's warning that audio is missing", async () => {
+  // F2 cut once, then whole; after it every body ends inside F3 before its number. Was: no warning, exit 0.
+  const s = connectStream({ fragments: 6 });
+  const F = s.fragments;
+  const cuts = [F[2].offset - F[0].offset + 5000, F[3].offset - F[2].offset + 200, 200, 200, 200, 200];
+  await withStandin(s, { fragmentNumberMode: "inclusive", faults: { endEarlyAtByte: cuts } }, async (standin) => {
+    const start = { type: "FRAGMENT_NUMBER" as const, fragmentNumber: F[0].fragmentNumber };
+    const r = await pullInProcess(standin.url, start, { maxRetries: 2 });
+    assert.equal(r.source.endReason, "end-of-stream");
+    assert.equal(r.source.lastFragmentNumber, F[2].fragmentNumber);
+    const warnings = r.events.filter((e) => e.type === "warning");
+    assert.equal(warnings.length, 1, JSON.stringify(r.events));
+  });
+});
+
+Deno.test("CLI pull: STS refusing the role's credentials is retried like a call, then named as the credentials source", async () => {
+  const s = connectStream({ fragments: 2 });
+  await withStandin(s, {}, async (standin, dir) => {
+    await Deno.writeTextFile(
+      `${dir}/config`,
+      "[profile base]\nregion = us-east-1\n[profile role]\nrole_arn = arn:aws:iam::123456789012:role/R\n" +
+        "source_profile = base\nregion = us-east-1\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/credentials`,
+      `[base]\naws_access_key_id = ${FAKE.accessKeyId}\naws_secret_access_key = x\n`,
+    );
+    const env = profileEnv(`${dir}/config`, {
+      AWS_SHARED_CREDENTIALS_FILE: `${dir}/credentials`,
+      AWS_ENDPOINT_URL_STS: "http://127.0.0.1:9",
+    });
+    const args = ["--arn", ARN, "--start", "earliest", "--profile", "role", "--max-retries", "2"];
+    const r = await kvsaudio(["pull", "--endpoint-url", standin.url, ...args, "--out", `${dir}/o`, "--json"], { env });
+    assert.equal(r.code, 4, r.stderr);
+    // Was (for a moment today): exit 4 at once, with no retry.
+    assert.equal(jsonLines(r.stdoutText).filter((e) => e.event === "retry" && e.failed).length, 2);
+    assert.match(
+      r.stderr,
+      /^kvsaudio: connection refused by the AWS credentials source \(127\.0\.0\.1:9\): check the network$/m,
+    );
+    assert.equal(standin.requests.length, 0);
   });
 });

@@ -172,8 +172,10 @@ function treeLines(nodes: readonly ElementNode[], depth: number, out: LineWriter
     let value = "";
     if (n.children) value = n.unknownSize ? "(master, unknown size)" : "(master)";
     else if (n.unknownElement) value = "(unknown element, skipped)";
-    else if (n.value instanceof Uint8Array) value = `<${hexPreview(n.value, 8)}>`;
-    else if (n.value instanceof Date) value = n.value.toISOString();
+    else if (n.value instanceof Uint8Array) {
+      // (Void padding, and an attachment's bytes that did not lie in one read buffer, are not kept.)
+      value = n.value.length === 0 && n.size > 0 ? "(not kept)" : `<${hexPreview(n.value, 8)}>`;
+    } else if (n.value instanceof Date) value = n.value.toISOString();
     else if (typeof n.value === "string") value = `'${displayText(n.value, 80)}'`;
     else if (n.value !== undefined) value = String(n.value);
     if (n.truncated) value += " [truncated]";

@@ -296,12 +296,17 @@ export function sdkWarning(message: string, profileFlag: boolean): string {
  * --out -`); a request timeout, which the call's own deadline handles, is
  * dropped. Other lines print as before.
  */
-function sdkConsoleWarnings(onWarning: (message: string) => void): void {
+function sdkConsoleWarnings(onWarning: (message: string) => void): () => void {
   const warn = console.warn;
-  console.warn = (...parts: unknown[]) => {
+  const mine = (...parts: unknown[]) => {
     const message = parts.map(String).join(" ");
-    if (!/^@(smithy|aws-sdk)\//.test(message)) return warn(...parts);
+    if (!/^@(smithy|aws-sdk)\b/.test(message)) return warn(...parts);
     if (!/requestTimeout/.test(message)) onWarning(message);
+  };
+  console.warn = mine;
+  // Put back when the run ends (pullCommand may run in-process again).
+  return () => {
+    if (console.warn === mine) console.warn = warn;
   };
 }
 
@@ -342,6 +347,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     if (sourceCounts) run.extra = sourceCounts();
     run.interrupted(sig);
   });
+  let restoreWarn = () => {};
   let plan: PullPlan;
   let out: CallOutputOptions;
   let kvs: typeof import("../kvs/mod.ts");
@@ -368,7 +374,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
     kvs = await import("../kvs/mod.ts");
-    sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
+    restoreWarn = sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
     // No region given or configured: the ARN names it.
     const arnRegion = plan.stream.arn !== undefined ? kvs.parseStreamArn(plan.stream.arn)?.region : undefined;
@@ -379,17 +385,16 @@ export async function pullCommand(args: string[]): Promise<number> {
     });
     try {
       kvs.checkStreamRegion(plan.stream, clients.region);
-      // Before the first call, outside its deadline: credentials that never come are named, not retried.
-      await clients.checkCredentials();
     } catch (e) {
       clients.destroy();
-      throw kvs.blameMissingProfile(e, plan.aws.profile);
+      throw e;
     }
     // The directory only once the options hold (an undefined --profile or a region other than the ARN's
     // is refused above).
     writer.createDirectory();
   } catch (e) {
     removeSignals();
+    restoreWarn();
     // With --json, a run refused before it began still ends with its done event.
     if (e instanceof KvsAudioError) return run.refused(e);
     throw e;
@@ -567,6 +572,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     throw e;
   } finally {
     removeSignals();
+    restoreWarn();
     clients.destroy();
   }
 }

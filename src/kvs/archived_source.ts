@@ -46,6 +46,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
   /** The fragments, in producer-timestamp order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
     const o = this.options;
+    await this.credentialsReady();
     let numbers: string[] = [];
     for (let attempt = 1;; attempt++) {
       try {
@@ -85,10 +86,15 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     let reconnecting = false;
     /** The last fragment of the body is to be asked for again to see whether it comes the same way. */
     let confirming = false;
+    /** That fragment as it came (a later copy of another size proves it was cut: counted then). */
+    let unconfirmed: { n: string | undefined; size: number } | undefined;
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
       const before = next;
+      confirming = false;
+      /** Fragments of this body discarded as cut off. */
+      let cutHere = 0;
       // One batch per body (at most MAX_FRAGMENTS_PER_CALL): the end of each body is then seen, and checked.
       const asked = numbers.slice(next, next + MAX_FRAGMENTS_PER_CALL);
       try {
@@ -105,9 +111,24 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           if (!f.complete || (atEnd && (!lastAsked || !trailing.wholeOrStored(f)))) {
             // Nothing tells whether it is whole (no whole fragment with ContactId or MimeType after its Cluster
             // yet): the next body asks for it again, which is no reconnection, and takes it if it comes the same.
-            if (f.complete && atEnd && lastAsked && trailing.unproven) confirming = true;
-            else this.stats.discarded++;
+            if (f.complete && atEnd && lastAsked && trailing.unproven) {
+              confirming = true;
+              unconfirmed = { n: f.kvs.fragmentNumber, size: f.size };
+            } else {
+              this.stats.discarded++;
+              cutHere++;
+              // (Counted now: the copy that left it unconfirmed needs no count of its own.)
+              if (unconfirmed?.n === f.kvs.fragmentNumber) unconfirmed = undefined;
+            }
             continue;
+          }
+          if (unconfirmed !== undefined && f.kvs.fragmentNumber === unconfirmed.n) {
+            // It came again: of another size, the first copy was cut (a discarded fragment, a reconnection).
+            if (f.size !== unconfirmed.size) {
+              this.stats.discarded++;
+              this.stats.reconnects++;
+            }
+            unconfirmed = undefined;
           }
           if (f.closedBy !== "end-of-input") trailing.learn(f);
           const n = f.kvs.fragmentNumber;
@@ -146,9 +167,13 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       } else if (next === before) {
         if (++attempt > this.retry.maxRetries) {
           throw new AwsError(
-            `GetMediaForFragmentList on stream ${this.label} returned none of the ${
-              numbers.length - next
-            } fragments asked for`,
+            cutHere > 0
+              ? `GetMediaForFragmentList on stream ${this.label} kept ending inside fragment ${
+                numbers[next]
+              } (cut off ${attempt} times)`
+              : `GetMediaForFragmentList on stream ${this.label} returned none of the ${
+                numbers.length - next
+              } fragments asked for`,
           );
         }
         await this.retry.sleep(this.retry.delay(attempt));

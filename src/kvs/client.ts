@@ -26,7 +26,7 @@ import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
 import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
 import { AwsError, UsageError } from "../errors.ts";
 import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
-import { FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
+import { CREDENTIALS_NETWORK_ERROR, FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
 import { describeNetworkError, isNetworkError } from "./errors.ts";
 import { checkProfile, missingProfileMessage, profileDefined, profileSettings } from "./profiles.ts";
@@ -117,12 +117,13 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
   else checkEndpointVariables();
   if (opts.region) checkRegionName(opts.region, "--region");
-  // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set
-  // (and, as for the AWS CLI, not over keys in the environment).
-  const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE") && !Deno.env.get("AWS_ACCESS_KEY_ID")
+  // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set (as
+  // AWS CLI v2 has it); as for the AWS CLI, keys in the environment win over it, but its region still counts.
+  const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE")
     ? Deno.env.get("AWS_DEFAULT_PROFILE") || undefined
     : undefined;
-  const profile = opts.profile || defaultProfile;
+  const keysInEnv = Boolean(Deno.env.get("AWS_ACCESS_KEY_ID"));
+  const profile = opts.profile || (keysInEnv ? undefined : defaultProfile);
   // With credentials given, a profile only names where the region may come from. (An AWS_PROFILE no
   // file defines is not refused here: container, web-identity or instance credentials may still come.)
   if (profile && !opts.credentials) {
@@ -146,9 +147,12 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   if (!region) {
     // The profile's region, checked first (the SDK's resolution throws on one that is no region name, which
     // would read as none at all, or let the ARN's region take its place unsaid).
-    const named = profile ?? (Deno.env.get("AWS_PROFILE") || "default");
+    const named = profile ?? defaultProfile ?? (Deno.env.get("AWS_PROFILE") || "default");
     const profileRegion = profileSettings(named).region;
     if (profileRegion) checkRegionName(profileRegion, `the region of profile '${named}'`);
+    region = profileRegion;
+  }
+  if (!region) {
     // The SDK's own resolution: AWS_REGION, then the profile's `region`.
     const probe = new KinesisVideoClient(base);
     try {
@@ -173,6 +177,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   // (The SDK reads a client's `config.credentials` at each request.)
   const credentials = guardCredentials(control.config.credentials, {
     profile,
+    ...(opts.credentials ? { source: "the credentials given to createKvsClients" } : {}),
     timeoutMs: opts.credentialsTimeoutMs,
     isNetworkError,
   });
@@ -205,7 +210,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
         const network = typeof e === "object" && e !== null && FROM_CREDENTIALS in e
           ? describeNetworkError(e)
           : undefined;
-        throw network === undefined ? e : new AwsError(network, "CredentialsNetworkError", { cause: e });
+        throw network === undefined ? e : new AwsError(network, CREDENTIALS_NETWORK_ERROR, { cause: e });
       }
     },
     destroy(): void {

@@ -24,6 +24,9 @@ import { profileSettings } from "./profiles.ts";
 /** How long getting credentials may take, ms (an MFA prompt in a `credential_process` included). */
 export const DEFAULT_CREDENTIALS_TIMEOUT_MS = 60_000;
 
+/** The code of `KvsClients.checkCredentials`'s error for a network error met on the way (its cause). */
+export const CREDENTIALS_NETWORK_ERROR = "CredentialsNetworkError";
+
 /** Set on a network error met while getting credentials: retried, then named as such (not as KVS's). */
 export const FROM_CREDENTIALS: unique symbol = Symbol("kvsaudio.credentials");
 
@@ -33,6 +36,8 @@ export interface GuardOptions {
   timeoutMs?: number;
   /** `--profile`, if given (else AWS_PROFILE or `default` is the profile in effect). */
   profile?: string;
+  /** Where the credentials come from, in messages, when not the SDK's default chain (a caller's own provider). */
+  source?: string;
   /** Whether the network error `e` is one (then it is passed on, marked, to be retried). */
   isNetworkError?: (e: unknown) => boolean;
 }
@@ -108,7 +113,7 @@ export function guardCredentials<A extends unknown[], T>(
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const source = credentialSource(opts.profile);
+        const source = opts.source ?? credentialSource(opts.profile);
         reject(
           new AwsError(
             `no AWS credentials within ${timeoutMs / 1000} s from ${source}: it does not answer`,
@@ -125,7 +130,7 @@ export function guardCredentials<A extends unknown[], T>(
         (e as Record<symbol, unknown>)[FROM_CREDENTIALS] = true;
         throw e;
       }
-      throw credentialsError(e, opts.profile);
+      throw credentialsError(e, opts.profile, opts.source);
     } finally {
       clearTimeout(timer);
     }
@@ -144,11 +149,11 @@ export function guardCredentials<A extends unknown[], T>(
  * credentialsError(e, undefined).message; // "no AWS credentials found from …"
  * ```
  */
-export function credentialsError(e: unknown, profileFlag: string | undefined): AwsError {
+export function credentialsError(e: unknown, profileFlag: string | undefined, given?: string): AwsError {
   const err = (typeof e === "object" && e !== null ? e : {}) as { name?: unknown; message?: unknown };
   const name = typeof err.name === "string" ? err.name : "Error";
   const message = typeof err.message === "string" ? err.message : String(e);
-  const source = credentialSource(profileFlag);
+  const source = given ?? credentialSource(profileFlag);
   const profile = profileFlag ?? (Deno.env.get("AWS_PROFILE") || "default");
   let text: string;
   if (/could not load credentials from any providers/i.test(message)) {

@@ -93,5 +93,16 @@ export function checkRegionName(region: string, from: string): void {
  * ```
  */
 export function withoutPassword(url: string): string {
-  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/]*@/i, "$1:…@");
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed !== undefined) {
+    if (parsed.password === "") return url;
+    return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/?#]*@/i, "$1:…@");
+  }
+  // Not a URL: everything from "scheme://user:" to the last "@" may be its password.
+  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):.*@/is, "$1:…@");
 }

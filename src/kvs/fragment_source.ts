@@ -17,6 +17,8 @@ import type { Fragment } from "../mkv/fragment.ts";
 import { streamLabel, type StreamRef } from "./arn.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
+import { CREDENTIALS_NETWORK_ERROR } from "./credentials.ts";
+import { AwsError } from "../errors.ts";
 import { RetryPolicy } from "./retry.ts";
 
 /** Progress events of a pull. */
@@ -111,6 +113,23 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
       stats: this.stats,
       checkCredentials: () => options.clients.checkCredentials(),
     });
+  }
+
+  /**
+   * Get the credentials before the first call, outside its response
+   * deadline (see {@linkcode KvsClients.checkCredentials}): a network error on
+   * the way (STS, a container endpoint) is retried like a call's; anything
+   * else ends the pull, named.
+   */
+  protected async credentialsReady(): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.options.clients.checkCredentials();
+      } catch (e) {
+        if (!(e instanceof AwsError && e.code === CREDENTIALS_NETWORK_ERROR)) throw e;
+        await this.retry.failed(e.cause, attempt, "GetDataEndpoint");
+      }
+    }
   }
 
   /** Fragment number of the last fragment yielded. */

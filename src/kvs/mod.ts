@@ -30,6 +30,7 @@ export {
 export { type DataApiName, getDataEndpoint } from "./data_endpoint.ts";
 export { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
 export {
+  CREDENTIALS_NETWORK_ERROR,
   credentialsError,
   credentialSource,
   DEFAULT_CREDENTIALS_TIMEOUT_MS,

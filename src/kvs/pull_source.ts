@@ -95,8 +95,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #sawWhole = false;
   /** The number of the first fragment a body began, even cut off (what KVS started at). */
   #firstSeen: string | undefined;
-  /** The number of the last fragment discarded as cut off. */
-  #lastCut: string | undefined;
+  /** The warning that a NOW start's first fragment was lost was given. */
+  #nowLossSaid = false;
+  /** The fragment cut off every time (KVS started at it) was then fetched on its own. */
+  #fetchedCut = false;
   /**
    * `NOW`: the fragment a body was cut inside before any whole one came. The
    * live edge has moved on by the reconnection: it is asked for by number.
@@ -161,6 +163,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   /** Fragments, in order, each once. */
   async *fragments(): AsyncGenerator<Fragment> {
     const o = this.options;
+    await this.credentialsReady();
     const idleMs = o.idleTimeoutMs ?? 5000;
     const maxSessionMs = o.maxSessionMs ?? 40 * 60 * 1000;
     // GetMedia may hold its headers back until it has something to send: wait for them at least as long
@@ -238,9 +241,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           if (first) this.#firstSeen ??= f.kvs.fragmentNumber;
           if (!whole && !f.isError) {
             const n = f.kvs.fragmentNumber;
-            if (n !== undefined) {
-              this.#lastCut = n;
-              if (first && o.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= n;
+            if (n !== undefined && first && o.selector.type === "NOW" && this.lastNumber === undefined) {
+              this.#firstCut ??= n;
             }
             this.stats.discarded++;
             truncated = true;
@@ -309,7 +311,6 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         const cutAt = fragmentOpenAt(e);
         if (cutAt !== undefined) {
           if (first) this.#firstSeen ??= cutAt;
-          this.#lastCut = cutAt;
           if (first && o.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= cutAt;
         }
       } finally {
@@ -344,7 +345,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         if (++attempt > this.retry.maxRetries) {
           yield* this.#unseenStart(first, wanted(), requested !== undefined);
           // (Not when the fragment cut off every time was then fetched on its own.)
-          if (cutOff > 0 && !(this.#lastCut !== undefined && sameNumber(this.#lastCut, this.lastNumber))) {
+          if (cutOff > 0 && !this.#fetchedCut) {
             // Never silently: the audio after the last whole fragment is missing.
             const after = this.lastNumber !== undefined ? `fragment ${this.lastNumber}` : "the start";
             this.emit({
@@ -359,6 +360,18 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         const delayMs = this.retry.delay(attempt);
         this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment", failed: false });
         await this.retry.sleep(delayMs);
+      }
+      if (
+        first && o.selector.type === "NOW" && this.#firstCut === undefined && this.lastNumber === undefined &&
+        state.bytes > 0 && (ended !== "eof" || truncated) && !this.#nowLossSaid
+      ) {
+        // Nothing tells which fragment it was: the live edge is asked for again, which has moved on.
+        this.#nowLossSaid = true;
+        this.emit({
+          type: "warning",
+          message: "the first fragment from NOW was cut off before its fragment number: the pull goes on from the " +
+            "live edge, and that fragment's audio is not written",
+        });
       }
       selector = this.#resumeSelector();
       this.emit({
@@ -391,6 +404,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       requested,
       matched ? `fragment ${requested} came cut off every time` : `KVS sent no fragment from ${requested} on`,
     );
+    this.#fetchedCut = matched && missing !== undefined;
     if (report) {
       this.firstFragmentMatched = matched;
       this.emit({ type: "first-fragment", requested, received, matched, fetchedRequested: !!missing });

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { DataError, ExitCode, KvsAudioError } from "../errors.ts";
+import { AwsError, DataError, ExitCode, KvsAudioError } from "../errors.ts";
 import { backoffDelays, type BackoffOptions } from "./backoff.ts";
 import {
   classifyAwsError,
@@ -33,6 +33,7 @@ import {
 } from "./errors.ts";
 import type { PullEvent } from "./fragment_source.ts";
 import type { KvsClients } from "./client.ts";
+import { CREDENTIALS_NETWORK_ERROR } from "./credentials.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
 export interface RetryOptions {
@@ -121,7 +122,12 @@ export class RetryPolicy {
     if (attempt > this.maxRetries) throw finalAwsError(err, o.label, { ...ctx, retried: this.maxRetries > 0 });
     // A call that got no answer may have waited for credentials being refreshed (a credential_process or STS
     // that hangs): those are then the error, named, not the endpoint (at most their own deadline).
-    if (err instanceof KvsTimeoutError && err.kind === "response") await o.checkCredentials?.();
+    if (err instanceof KvsTimeoutError && err.kind === "response") {
+      // (A network error on their way is the call's to retry: it fails the same way, marked as theirs.)
+      await o.checkCredentials?.().catch((e) => {
+        if (!(e instanceof AwsError && e.code === CREDENTIALS_NETWORK_ERROR)) throw e;
+      });
+    }
     const delayMs = this.delay(attempt);
     if (o.stats) o.stats.retries++;
     o.onEvent?.({ type: "retry", attempt, delayMs, reason: describe(err), failed: true });

@@ -40,6 +40,18 @@ export const AWS_ENV: Record<string, string> = {
   AWS_EC2_METADATA_DISABLED: "true",
 };
 
+/** {@linkcode AWS_ENV} without keys in the environment, with the config file at `config` (profile tests). */
+export function profileEnv(config: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...AWS_ENV,
+    AWS_ACCESS_KEY_ID: "",
+    AWS_SECRET_ACCESS_KEY: "",
+    AWS_SESSION_TOKEN: "",
+    AWS_CONFIG_FILE: config,
+    ...extra,
+  };
+}
+
 /** Stand-in fragments from a generated stream. */
 export function standinFragments(s: GeneratedStream): StandinFragment[] {
   return s.fragments.map((f) => ({
