@@ -1181,7 +1181,10 @@ Deno.test("a caller's own credentials provider that fails is named as such, not 
 
 Deno.test("AWS_DEFAULT_PROFILE's region counts also when keys in the environment sign (as for the AWS CLI)", async () => {
   const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/config`, "[default]\nregion = us-west-2\n[profile work]\nregion = eu-west-1\n");
+  await Deno.writeTextFile(
+    `${dir}/config`,
+    "[default]\nregion = us-west-2\n[profile work]\nregion = eu-west-1\n[profile bare]\noutput = json\n",
+  );
   try {
     await withEnv(
       {
@@ -1196,6 +1199,11 @@ Deno.test("AWS_DEFAULT_PROFILE's region counts also when keys in the environment
         const c = await createKvsClients({});
         assert.equal(c.region, "eu-west-1");
         c.destroy();
+        // A profile without a region: the ARN's, not [default]'s (was us-west-2).
+        Deno.env.set("AWS_DEFAULT_PROFILE", "bare");
+        const d = await createKvsClients({ fallbackRegion: "us-east-1" });
+        assert.equal(d.region, "us-east-1");
+        d.destroy();
       },
     );
   } finally {

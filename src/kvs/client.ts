@@ -152,7 +152,9 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     if (profileRegion) checkRegionName(profileRegion, `the region of profile '${named}'`);
     region = profileRegion;
   }
-  if (!region) {
+  // (Not where AWS_DEFAULT_PROFILE names the region's profile beside keys in the environment: the SDK would
+  // read [default]'s.)
+  if (!region && !(keysInEnv && defaultProfile !== undefined && !opts.profile)) {
     // The SDK's own resolution: AWS_REGION, then the profile's `region`.
     const probe = new KinesisVideoClient(base);
     try {
@@ -162,8 +164,8 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     } finally {
       probe.destroy();
     }
-    region ||= opts.fallbackRegion;
   }
+  region ||= opts.fallbackRegion;
   if (!region) throw new UsageError("no AWS region: pass --region or set AWS_REGION");
 
   const config = { ...base, region };

@@ -370,7 +370,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         this.emit({
           type: "warning",
           message: "the first fragment from NOW was cut off before its fragment number: the pull goes on from the " +
-            "live edge, and that fragment's audio is not written",
+            "live edge, which may have moved past it (its audio is then not written)",
         });
       }
       selector = this.#resumeSelector();
