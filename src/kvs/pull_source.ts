@@ -129,6 +129,16 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     this.#lastFragmentAt = Date.now();
   }
 
+  /**
+   * Fragment `n` (if its number was read) came cut off before any whole
+   * one: KVS started at it, and a NOW start asks for it again by number.
+   */
+  #firstCutOff(n: string | undefined): void {
+    if (n === undefined) return;
+    this.#firstSeen ??= n;
+    if (this.options.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= n;
+  }
+
   #resumeSelector(): StartSelector {
     if (this.token !== undefined) return { type: "CONTINUATION_TOKEN", token: this.token };
     if (this.lastNumber !== undefined) return { type: "FRAGMENT_NUMBER", fragmentNumber: this.lastNumber };
@@ -240,10 +250,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           if (f.kvs.continuationToken !== undefined) this.#sawTokens = true;
           if (first) this.#firstSeen ??= f.kvs.fragmentNumber;
           if (!whole && !f.isError) {
-            const n = f.kvs.fragmentNumber;
-            if (n !== undefined && first && o.selector.type === "NOW" && this.lastNumber === undefined) {
-              this.#firstCut ??= n;
-            }
+            if (first) this.#firstCutOff(f.kvs.fragmentNumber);
             this.stats.discarded++;
             truncated = true;
             this.emit({ type: "discarded", reason: "cut off by the end of the body", offset: f.offset });
@@ -307,12 +314,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         if (e instanceof KvsAudioError && e.exitCode !== ExitCode.aws) throw e;
         ended = "error";
         error = e;
-        // A NOW start cut off before any whole fragment: the fragment cut is asked for again by number.
-        const cutAt = fragmentOpenAt(e);
-        if (cutAt !== undefined) {
-          if (first) this.#firstSeen ??= cutAt;
-          if (first && o.selector.type === "NOW" && this.lastNumber === undefined) this.#firstCut ??= cutAt;
-        }
+        if (first) this.#firstCutOff(fragmentOpenAt(e));
       } finally {
         body.close();
       }
