@@ -32,7 +32,6 @@ import {
   redact,
 } from "./errors.ts";
 import type { PullEvent } from "./fragment_source.ts";
-import type { KvsClients } from "./client.ts";
 import { CREDENTIALS_NETWORK_ERROR } from "./credentials.ts";
 
 /** Options of {@linkcode RetryPolicy}. */
@@ -57,7 +56,7 @@ export interface RetryOptions {
   stats?: { retries: number };
   /**
    * Before retrying a call that got no answer: get the credentials (see
-   * {@linkcode KvsClients.checkCredentials}), which throws their own error
+   * `KvsClients.checkCredentials`), which throws their own error
    * when it is they that hang.
    */
   checkCredentials?: () => Promise<void>;
