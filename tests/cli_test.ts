@@ -1233,27 +1233,25 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
       // A contact only in a fragment whose tags disagree: said so (was listed among the ContactIds the input holds,
       // after "is not in").
       const abc = connectStream({ fragments: 3, contactIds: ["c-a", "c-b", "c-c"] });
-      const onlyMixed = abc.bytes.slice();
       const f1 = abc.fragments[1];
-      const b1 = new TextDecoder("latin1").decode(onlyMixed.subarray(f1.offset, f1.offset + f1.bytes.length));
-      onlyMixed[f1.offset + b1.lastIndexOf("c-b") + 2] = 0x63; // its trailing ContactId → c-c
-      const onlyMixedPath = await tempFile(onlyMixed);
-      const om = await kvsaudio(["extract", onlyMixedPath, "--out", `${dir}/om`, "--contact-id", "c-b"]);
-      await Deno.remove(onlyMixedPath);
-      assert.equal(om.code, 2);
+      const b1 = new TextDecoder("latin1").decode(abc.bytes.subarray(f1.offset, f1.offset + f1.bytes.length));
+      /** extract --contact-id `id` of `abc` whose fragment 1 ends its trailing ContactId with `last`: the error. */
+      const refused = async (last: number, id: string) => {
+        const bytes = abc.bytes.slice();
+        bytes[f1.offset + b1.lastIndexOf("c-b") + 2] = last;
+        const path = await tempFile(bytes);
+        const r = await kvsaudio(["extract", path, "--out", `${dir}/x-${id}`, "--contact-id", id]);
+        await Deno.remove(path);
+        assert.equal(r.code, 2);
+        return oneLineError(r.stderr);
+      };
       assert.match(
-        oneLineError(om.stderr),
+        await refused(0x63, "c-b"), // its trailing ContactId → c-c
         /is not in .*: its 3 fragment\(s\) are of ContactId c-a, c-c \(it is only in fragments also tagged with another ContactId\)$/,
       );
       // …also when it is only in the ContactId tag after a Cluster (was: not named among them, as if not in the input).
-      const afterOnly = abc.bytes.slice();
-      afterOnly[f1.offset + b1.lastIndexOf("c-b") + 2] = 0x64; // its trailing ContactId → c-d
-      const afterOnlyPath = await tempFile(afterOnly);
-      const ao = await kvsaudio(["extract", afterOnlyPath, "--out", `${dir}/ao`, "--contact-id", "c-d"]);
-      await Deno.remove(afterOnlyPath);
-      assert.equal(ao.code, 2);
       assert.match(
-        oneLineError(ao.stderr),
+        await refused(0x64, "c-d"), // its trailing ContactId → c-d
         /is not in .*: its 3 fragment\(s\) are of ContactId c-a, c-b, c-c \(it is only in fragments also tagged with another ContactId\)$/,
       );
       sameBytes(

@@ -145,25 +145,12 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     checkRegionName(region, Deno.env.get("AWS_REGION") ? "AWS_REGION" : "AWS_DEFAULT_REGION");
   }
   if (!region) {
-    // The profile's region, checked first (the SDK's resolution throws on one that is no region name, which
-    // would read as none at all, or let the ARN's region take its place unsaid).
+    // The profile's region, read as the SDK reads it (and checked: the SDK's resolution throws on one that is
+    // no region name, which would read as none at all, or let the ARN's region take its place unsaid). Beside
+    // keys in the environment, AWS_DEFAULT_PROFILE still names it, as for the AWS CLI.
     const named = profile ?? defaultProfile ?? (Deno.env.get("AWS_PROFILE") || "default");
-    const profileRegion = profileSettings(named).region;
-    if (profileRegion) checkRegionName(profileRegion, `the region of profile '${named}'`);
-    region = profileRegion;
-  }
-  // (Not where AWS_DEFAULT_PROFILE names the region's profile beside keys in the environment: the SDK would
-  // read [default]'s.)
-  if (!region && !(keysInEnv && defaultProfile !== undefined && !opts.profile)) {
-    // The SDK's own resolution: AWS_REGION, then the profile's `region`.
-    const probe = new KinesisVideoClient(base);
-    try {
-      region = await probe.config.region();
-    } catch {
-      region = undefined;
-    } finally {
-      probe.destroy();
-    }
+    region = profileSettings(named).region;
+    if (region) checkRegionName(region, `the region of profile '${named}'`);
   }
   region ||= opts.fallbackRegion;
   if (!region) throw new UsageError("no AWS region: pass --region or set AWS_REGION");
