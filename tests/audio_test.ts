@@ -20,6 +20,7 @@ import { assembleFragments } from "../src/mkv/assembler.ts";
 import { Fragment } from "../src/mkv/fragment.ts";
 import { demuxConnect } from "../src/connect/demuxer.ts";
 import { interleave, readWav, sameBytes } from "./support/pipeline.ts";
+import { connectStream } from "./support/connect_stream.ts";
 import { noise, withTempDir } from "./support/util.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -1319,5 +1320,122 @@ Deno.test("stereo.wav = the mono files interleaved, committed after every fragme
       sameBytes((await readWav(`${dir}/stereo.wav`)).data, interleave(left, right), `stream ${stream}`);
       assert.equal(w.stereoLate, 0, `stream ${stream}`);
     }
+  });
+});
+
+Deno.test("CallWriter --force: an output it cannot open leaves every file that was there as it was (no audio yet)", async () => {
+  // --force emptied each existing file as it opened it: when a later one could not be opened (a root-owned
+  // stereo.wav, an immutable file, a read-only mount, no inodes left for a new file), the run failed before any
+  // audio, and the user's earlier WAVs were gone.
+  await withTempDir("kvsaudio-force-", async (dir) => {
+    const stream = concat([liveDocument([namedTracks(["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"])], 100000, [
+      simpleBlock(1, 0, true, new Uint8Array(64).fill(1)),
+      simpleBlock(2, 0, true, new Uint8Array(64).fill(2)),
+    ])]);
+    const old = new Uint8Array(1000).fill(7);
+    const openSync = Deno.openSync;
+    const refuse = (what: string, refused: string, present: string[]) => async () => {
+      for (const name of ["from_customer.wav", "to_customer.wav", "stereo.wav"]) {
+        await Deno.remove(`${dir}/${name}`).catch(() => {});
+      }
+      for (const name of present) await Deno.writeFile(`${dir}/${name}`, old);
+      // (As root, no permission is refused: the refusal is the file system's answer, simulated.)
+      Deno.openSync = ((path: string | URL, options?: Deno.OpenOptions) => {
+        if (String(path).endsWith(`/${refused}`) && (options?.write || options?.createNew)) {
+          throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+        }
+        return openSync(path, options);
+      }) as typeof Deno.openSync;
+      let err: unknown;
+      try {
+        const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: true });
+        w.prepare();
+        try {
+          for await (const item of demuxConnect(assembleFragments([stream]))) {
+            if (item.kind === "audio") w.write(item);
+          }
+        } catch (e) {
+          err = e;
+          w.close(false);
+        }
+      } finally {
+        Deno.openSync = openSync;
+      }
+      assert.ok(err instanceof KvsAudioError && err.exitCode === ExitCode.failure, `${what}: exit 1 (${err})`);
+      assert.match(String((err as Error).message), new RegExp(`cannot create .*${refused}: Permission denied`));
+      for (const name of present) {
+        assert.deepEqual(await Deno.readFile(`${dir}/${name}`), old, `${what}: ${name} as it was`);
+      }
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(left, [...present].sort(), `${what}: no file of this run left behind`);
+    };
+    // An existing stereo.wav that cannot be opened for writing: checked before any file is emptied.
+    await refuse("existing", "stereo.wav", ["from_customer.wav", "to_customer.wav", "stereo.wav"])();
+    // A new stereo.wav that cannot be created: created before the existing files are emptied.
+    await refuse("new", "stereo.wav", ["from_customer.wav", "to_customer.wav"])();
+    // The first of them, existing and refused, with a new one after it.
+    await refuse("first", "from_customer.wav", ["from_customer.wav"])();
+  });
+});
+
+Deno.test("CallWriter: an output directory named with a trailing `/.`, and one another run took away before the first audio", async () => {
+  await withTempDir("kvsaudio-outdir-", async (dir) => {
+    const stream = concat([liveDocument([namedTracks(["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"])], 100000, [
+      simpleBlock(1, 0, true, new Uint8Array(64).fill(1)),
+      simpleBlock(2, 0, true, new Uint8Array(64).fill(2)),
+    ])]);
+    const run = async (w: CallWriter) => {
+      for await (const item of demuxConnect(assembleFragments([stream]))) {
+        if (item.kind === "audio") w.write(item);
+      }
+      w.close();
+    };
+    // `mkdir -p new/.` makes `new`; the system's recursive mkdir refused it ("No such file or directory").
+    for (const out of [`${dir}/new/.`, `${dir}/new2/./.`, `${dir}/new3//.`]) {
+      const w = new CallWriter({ outDir: out, format: "wav", stereo: false, tracks: "both", force: false });
+      w.prepare();
+      await run(w);
+      assert.equal((await readWav(`${out}/from_customer.wav`)).data.length, 64, out);
+    }
+    // Two runs start on one new directory (each writing its own track); the first to fail, before any audio,
+    // removes it as its own; the other then made its files in a directory that was gone (exit 1).
+    const shared = `${dir}/shared`;
+    const a = new CallWriter({ outDir: shared, format: "wav", stereo: false, tracks: "from", force: false });
+    const b = new CallWriter({ outDir: shared, format: "wav", stereo: false, tracks: "to", force: false });
+    a.prepare();
+    b.prepare();
+    a.close(false);
+    await run(b);
+    assert.equal((await readWav(`${shared}/to_customer.wav`)).data.length, 64);
+  });
+});
+
+Deno.test("CallWriter --append --stereo: a mix left behind the mono files (failed write, kill -9) is brought up to them from their audio", async () => {
+  // A tester: after a full disk, stereo.wav ended one block short of from_customer.wav (the mix is written a block
+  // behind a side with no track), and the resume with --append padded it with silence: 64 ms of the customer's
+  // voice missing from the mix. The mono files hold that audio.
+  await withTempDir("kvsaudio-mixfill-", async (dir) => {
+    const s = connectStream({ fragments: 6, tracks: ["AUDIO_FROM_CUSTOMER"] });
+    const run = async (bytes: Uint8Array, append: boolean) => {
+      const w = new CallWriter({ outDir: dir, format: "wav", stereo: true, tracks: "both", force: false, append });
+      w.prepare();
+      for await (const item of demuxConnect(assembleFragments([bytes]))) {
+        if (item.kind === "audio") w.write(item);
+      }
+      w.close();
+    };
+    await run(concat(s.fragments.slice(0, 3).map((f) => f.bytes)), false);
+    // As a failed write or kill -9 leaves it: the mix's header counts 700 frames less than the mono file holds.
+    const path = `${dir}/stereo.wav`;
+    const mix = await Deno.readFile(path);
+    const dataBytes = parseWavHeader(mix).dataBytes - 700 * 4;
+    const cut = new Uint8Array(44 + dataBytes);
+    cut.set(mix.subarray(0, cut.length));
+    cut.set(wavHeader({ rate: 8000, channels: 2, dataBytes }), 0);
+    await Deno.writeFile(path, cut);
+    await run(concat(s.fragments.slice(3).map((f) => f.bytes)), true);
+    const from = (await readWav(`${dir}/from_customer.wav`)).data;
+    assert.equal(from.length, 6 * 8192 * 2);
+    sameBytes((await readWav(path)).data, interleave(from, new Uint8Array(from.length)), "the mix of the whole call");
   });
 });

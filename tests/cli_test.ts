@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm, renameDirections } from "./support/connect_stream.ts";
-import { jsonLines, kvsaudio, kvsaudioCommand, MAIN, ROOT, RUN_ARGS, tempFile } from "./support/cli.ts";
+import {
+  jsonLines,
+  kvsaudio,
+  kvsaudioCommand,
+  kvsaudioInShell,
+  MAIN,
+  ROOT,
+  RUN_ARGS,
+  tempFile,
+} from "./support/cli.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
 import {
   concat,
@@ -1720,4 +1729,92 @@ Deno.test({
       for (const n of names.slice(0, 2)) assert.equal((await Deno.stat(`${dir}/d/${n}`)).size, 0, `${n} empty again`);
     });
   },
+});
+
+Deno.test("extract --append that adds no audio does not say it wrote the files", async () => {
+  // A tester: with stereo.wav immutable, `--append --stereo` failed before any audio (exit 1, nothing changed), yet
+  // the summary said "wrote …/from_customer.wav, …/to_customer.wav" and "the files hold everything written before
+  // it". (As root no file is refused: the run goes through a script that refuses stereo.wav as the system would.)
+  await withTempDir("kvsaudio-append-none-", async (dir) => {
+    const input = await tempFile(connectStream({ fragments: 2 }).bytes);
+    assert.equal((await kvsaudio(["extract", input, "--out", dir, "--stereo"])).code, 0);
+    const before = await Deno.readFile(`${dir}/from_customer.wav`);
+    const script = `${dir}/refusing.ts`;
+    await Deno.writeTextFile(
+      script,
+      `const openSync = Deno.openSync;
+Deno.openSync = (path, options) => {
+  if (String(path).endsWith("/stereo.wav") && options?.write) throw new Deno.errors.PermissionDenied("Operation not permitted (os error 1)");
+  return openSync(path, options);
+};
+const { run } = await import(${JSON.stringify(`${ROOT}src/cli/run.ts`)});
+Deno.exit(await run(Deno.args));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", script, "extract", input, "--out", `${dir}`, "--stereo", "--append"],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
+    assert.equal(out.code, 1, stderr);
+    assert.match(stderr, /stereo\.wav: Operation not permitted/);
+    assert.doesNotMatch(stdout, /wrote|the files hold/);
+    assert.match(stdout, /no audio was written/);
+    assert.deepEqual(await Deno.readFile(`${dir}/from_customer.wav`), before);
+    await Deno.remove(input);
+  });
+});
+
+Deno.test("extract under a file size limit (ulimit -f), SIGXFSZ not ignored: exit 1 with one line, the files at their last commit", async () => {
+  // A tester: the process was killed by SIGXFSZ (exit 153): no error line, no done event, and a WAV holding bytes its
+  // header did not count. (The test above ignores the signal, as `trap '' XFSZ` does; a shell does not by default.)
+  await withTempDir("kvsaudio-fsize-", async (dir) => {
+    const input = `${dir}/call.mkv`;
+    await Deno.writeFile(input, connectStream({ fragments: 30 }).bytes);
+    // (Once without the limit: Deno's own cache is written then, not under the limit.)
+    assert.equal((await kvsaudio(["extract", input, "--out", `${dir}/warm`, "--stereo"])).code, 0);
+    const out = await kvsaudioInShell('ulimit -f 300 && exec "$@"', [
+      "extract",
+      input,
+      "--out",
+      `${dir}/o`,
+      "--stereo",
+      "--json",
+    ], { stdout: "piped", stderr: "piped", env: { NO_COLOR: "1" } }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.signal, null, "not killed by a signal");
+    assert.equal(out.code, 1, stderr);
+    assert.match(oneLineError(stderr), /^kvsaudio: .*\/o\/[a-z_]+\.wav: write failed: File too large \(os error 27\)$/);
+    const done = jsonLines(new TextDecoder().decode(out.stdout)).find((e) => e.event === "done")!;
+    assert.equal(done.exitCode, 1);
+    for (const name of ["from_customer", "to_customer", "stereo"]) {
+      const bytes = await Deno.readFile(`${dir}/o/${name}.wav`);
+      const info = parseWavHeader(bytes);
+      assert.equal(bytes.length, 44 + info.dataBytes, `${name}: the header counts what the file holds`);
+      const perFragment = 8192 * 2 * (name === "stereo" ? 2 : 1);
+      assert.equal(info.dataBytes, done.fragments * perFragment, `${name}: the fragments the done event counts`);
+    }
+    assert.ok(done.fragments > 0 && done.fragments < 30);
+  });
+});
+
+Deno.test("extract --json --out -: events that cannot be written to standard error fail the run (exit 1)", async () => {
+  // A tester: with the events on stderr (the audio on stdout), `2>/dev/full` or a reader of stderr that went away
+  // lost every event silently, and the run exited 0.
+  const input = await tempFile(connectStream({ fragments: 3 }).bytes);
+  const run = (...extra: string[]) =>
+    kvsaudioInShell('exec "$@" 2>/dev/full', ["extract", input, "--out", "-", "--tracks", "from", ...extra], {
+      stdout: "piped",
+      stderr: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+  const out = await run("--json");
+  assert.equal(out.code, 1);
+  // Without --json, stderr holds messages only: those are dropped, and the run goes on.
+  const text = await run();
+  assert.equal(text.code, 0);
+  assert.equal(text.stdout.length, 44 + 3 * 8192 * 2, "the audio on standard output");
+  await Deno.remove(input);
 });

@@ -31,6 +31,14 @@ Deno.test("parseMimeType: rate and channels, with or without the trailing ;", ()
   assert.deepEqual(parseMimeType("audio/L16;rate=8000;channels=1;"), { type: "audio/L16", rate: 8000, channels: 1 });
   assert.deepEqual(parseMimeType("audio/L16;rate=16000;channels=2"), { type: "audio/L16", rate: 16000, channels: 2 });
   assert.deepEqual(parseMimeType("audio/L16; rate=abc"), { type: "audio/L16" });
+  // A parameter value may be a quoted string (RFC 2045); a verifier's stream was refused for it (exit 3).
+  assert.deepEqual(parseMimeType('audio/L16;rate="16000";channels="1"'), {
+    type: "audio/L16",
+    rate: 16000,
+    channels: 1,
+  });
+  assert.deepEqual(parseMimeType('audio/L16;rate=""'), { type: "audio/L16" });
+  assert.deepEqual(parseMimeType('audio/L16;rate="16000'), { type: "audio/L16" });
 });
 
 Deno.test("mapTracks maps by Name only", () => {

@@ -9,10 +9,10 @@
  */
 
 import assert from "node:assert/strict";
-import { connectStream, expectedPcm } from "./support/connect_stream.ts";
+import { connectStream, expectedPcm, writeCallFile } from "./support/connect_stream.ts";
 import { concat } from "./support/mkv_writer.ts";
 import { ARN, AWS_ENV, leaksSecret, pullFrom, withStandin } from "./support/pull_harness.ts";
-import { kvsaudioCommand, ROOT } from "./support/cli.ts";
+import { kvsaudioCommand, kvsaudioInShell, ROOT } from "./support/cli.ts";
 import { firstDifference, interleave } from "./support/pipeline.ts";
 import { pool, seeded, withTempDir } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
@@ -400,6 +400,79 @@ await new Promise((r) => setTimeout(r, 10_000));
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
     assert.equal(stderr.trim(), "kvsaudio: standard output was closed before the run ended");
+  });
+});
+
+Deno.test("extract of a saved file, stopped after its commits: the fragment events printed account for every fragment the WAVs count", async () => {
+  // The periodic commits of a saved file (every 100 ms) printed their fragments' events only when the 64 KiB line
+  // buffer filled: a run killed then had committed up to ~150 fragments more than its last event said, and a resume
+  // from that event repeated them all.
+  await withTempDir("kvsaudio-stop-", async (dir) => {
+    const input = `${dir}/call.mkv`;
+    const { fragments } = await writeCallFile(input, 3600);
+    const perFragment = 8192 * 2;
+    // Standard output straight into a file (`> FILE`), as a script that keeps the events would have it.
+    const child = kvsaudioInShell('exec "$@" > "$EVENTS"', ["extract", input, "--out", `${dir}/o`, "--json"], {
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+      env: { EVENTS: `${dir}/events.ndjson` },
+    }).spawn();
+    const committed = async (): Promise<number> => {
+      let file;
+      try {
+        file = await Deno.open(`${dir}/o/from_customer.wav`);
+      } catch {
+        return 0;
+      }
+      try {
+        const head = new Uint8Array(44);
+        return (await file.read(head)) === 44 ? parseWavHeader(head).dataBytes / perFragment : 0;
+      } finally {
+        file.close();
+      }
+    };
+    const printed = async (): Promise<number> => {
+      const text = await Deno.readTextFile(`${dir}/events.ndjson`);
+      return text.split("\n").filter((l) => l.startsWith('{"event":"fragment"')).length;
+    };
+    // The run goes on in slices of 5 ms; between them it is stopped, and what the files hold is compared with the
+    // events printed. Stopped between a commit and its lines, the events lag once: by the next stop they are out.
+    const seen: { committed: number; printed: number }[] = [];
+    let ended = false;
+    try {
+      child.kill("SIGSTOP");
+      for (let i = 0; i < 2000; i++) {
+        try {
+          child.kill("SIGCONT");
+          await sleep(5);
+          child.kill("SIGSTOP");
+        } catch {
+          ended = true; // (it ended in this slice)
+          break;
+        }
+        seen.push({ committed: await committed(), printed: await printed() });
+      }
+    } finally {
+      try {
+        child.kill("SIGCONT");
+        child.kill("SIGKILL");
+      } catch {
+        // (ended)
+      }
+      await child.status;
+    }
+    assert.ok(ended, "the run ended");
+    const said = seen.map((c) => `${c.printed} events for ${c.committed} fragments committed`).join("; ");
+    const during = seen.filter((c) => c.committed > 1 && c.committed < fragments);
+    assert.ok(during.length >= 2, `stopped at least twice after a periodic commit, before the end: ${said}`);
+    for (let i = 1; i < seen.length; i++) {
+      const [before, now] = [seen[i - 1], seen[i]];
+      if (now.committed === before.committed) {
+        assert.ok(now.printed >= now.committed, `the events lag behind the commits: ${said}`);
+      }
+    }
   });
 });
 

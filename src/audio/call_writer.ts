@@ -28,7 +28,7 @@ import { ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.t
 import type { AudioItem, PcmPiece } from "../connect/demuxer.ts";
 import { type Direction, DIRECTIONS } from "../connect/tracks.ts";
 import type { StreamFormat as PcmFormat } from "../connect/format.ts";
-import { appendMismatch, PcmFileSink, refuseHeld } from "./file_sink.ts";
+import { appendMismatch, checkReplaceable, PcmFileSink, refuseHeld } from "./file_sink.ts";
 import { openSink } from "./open_sink.ts";
 import { type AsyncWriter, PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
@@ -334,8 +334,9 @@ export class CallWriter {
       if (part !== "." && part !== ".." && !exists(prefix)) made.unshift(prefix);
     }
     try {
-      Deno.mkdirSync(o.outDir, { recursive: true });
-      this.#madeDirs = made;
+      // (`new/.`: the system's recursive mkdir takes the `.` for a directory to make, in one not made yet.)
+      Deno.mkdirSync(o.outDir.replace(/(?<=[^/])(\/+\.)+\/*$/, ""), { recursive: true });
+      this.#madeDirs = [...made, ...this.#madeDirs.filter((d) => !made.includes(d))];
     } catch (e) {
       throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`, ExitCode.failure, {
         cause: e,
@@ -456,7 +457,18 @@ export class CallWriter {
     }
     this.#format = format;
     const common = { rate: format.rate, format: o.format, force: o.force, append: o.append };
-    for (const [what, path] of this.#planned()) {
+    // Another run that created the same new directory, and failed, took it away while it was empty (the
+    // outputs are created at the first audio): it is made again.
+    if (o.outDir !== "-" && !exists(o.outDir)) this.createDirectory();
+    let planned = this.#planned();
+    if (o.force) {
+      // Every file that --force empties is checked first and emptied last, after those created anew (which may
+      // fail: a directory without write permission, no inodes left): a run that fails before any audio leaves
+      // the files that were there as they were.
+      const inPlace = new Set(planned.filter(([, path]) => path !== "-" && checkReplaceable(path)));
+      planned = [...planned.filter((p) => !inPlace.has(p)), ...planned.filter((p) => inPlace.has(p))];
+    }
+    for (const [what, path] of planned) {
       const sink = openSink(path, { ...common, channels: (what === "stereo" ? 2 : 1) * format.channels });
       if (what === "stereo") this.#stereoSink = sink;
       else this.#sinks[what] = sink;
@@ -465,6 +477,12 @@ export class CallWriter {
       // Where a failed write takes it back to until a commit reaches every output (a file continued: as it was).
       this.#durableFrames.set(sink, sink.frames);
     }
+    // (Named, and written, in the usual order.)
+    const order = this.#planned();
+    this.#opened.sort((a, b) => order.findIndex(([, p]) => p === a) - order.findIndex(([, p]) => p === b));
+    const sinks = this.#sinks;
+    this.#sinks = {};
+    for (const [what] of order) if (what !== "stereo" && sinks[what]) this.#sinks[what] = sinks[what];
     if (o.append) {
       // One timeline: each output is padded to the longest in the directory before this run's audio in it
       // (a mono file when its track's first audio comes, as one run leaves a track that ends early; the mix,
@@ -474,7 +492,7 @@ export class CallWriter {
       this.appendedFrames = longest;
       this.#padTo = longest;
       const mix = this.#stereoSink;
-      if (mix && mix.frames < longest) mix.writeSilence(longest - mix.frames);
+      if (mix && mix.frames < longest) this.#fillMix(mix, longest);
     }
     const only = this.#opts.outDir === "-" && !this.#stereoSink ? Object.values(this.#sinks)[0] : undefined;
     if (only instanceof PcmStreamSink) this.#stream = only;
@@ -761,6 +779,38 @@ export class CallWriter {
     // waiting for a background writer, at a signal, are not counted: the program ends without them.)
     if (this.#background !== undefined && this.#background.waiting > 0) this.#settle();
     else if (!this.#failed) this.#durable();
+  }
+
+  /**
+   * Bring a continued mix up to frame `end` from the mono files it continues: a run that ended by a failed write or
+   * by SIGKILL leaves the mix behind them (a side with no block in the last fragments), and what they hold there
+   * is its audio. Silence where a mono file has none (or is not written by this run).
+   */
+  #fillMix(mix: AudioSink, end: number): void {
+    const sides = [this.#sinks.from, this.#sinks.to].map((s) =>
+      s instanceof PcmFileSink && s.continued ? s : undefined
+    );
+    const held = sides.map((s) => s?.frames ?? 0);
+    const step = 1 << 15;
+    const side = [new Uint8Array(2 * step), new Uint8Array(2 * step)];
+    const out = new Uint8Array(4 * step);
+    for (let at = mix.frames; at < end;) {
+      const k = Math.min(step, end - at);
+      for (let c = 0; c < 2; c++) {
+        const buf = side[c].subarray(0, 2 * k);
+        buf.fill(0);
+        const s = sides[c];
+        if (s !== undefined && at < held[c]) s.readData(2 * at, buf.subarray(0, 2 * Math.min(k, held[c] - at)));
+      }
+      for (let i = 0; i < k; i++) {
+        out[4 * i] = side[0][2 * i];
+        out[4 * i + 1] = side[0][2 * i + 1];
+        out[4 * i + 2] = side[1][2 * i];
+        out[4 * i + 3] = side[1][2 * i + 1];
+      }
+      mix.write(out.subarray(0, 4 * k));
+      at += k;
+    }
   }
 
   /** Open the outputs of a run that gave no audio: at the format the stream said, if any, else 8000 Hz mono. */

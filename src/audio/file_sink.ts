@@ -319,6 +319,39 @@ export class PcmFileSink extends BufferedSink {
     this.#committed = this.dataBytes;
   }
 
+  /**
+   * Read data bytes from `at` (counted from the start of the data) into
+   * `into`, as far as the file holds them (a continued file: what it held
+   * before this run); returns how many were read. Through this sink's own
+   * handle (which holds the file's lock); writing goes on at the end.
+   *
+   * @example
+   * ```ts
+   * import { PcmFileSink } from "./file_sink.ts";
+   * const sink = PcmFileSink.open("call.wav", { rate: 8000, channels: 1, format: "wav", append: true });
+   * const first = new Uint8Array(320);
+   * sink.readData(0, first); // 0 for a new file
+   * sink.close();
+   * ```
+   */
+  readData(at: number, into: Uint8Array): number {
+    const file = this.#file;
+    let got = 0;
+    try {
+      file.seekSync((this.format === "wav" ? WAV_HEADER_BYTES : 0) + at, Deno.SeekMode.Start);
+      while (got < into.length) {
+        const n = file.readSync(into.subarray(got));
+        if (n === null || n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      throw new KvsAudioError(`cannot read ${this.path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
+    } finally {
+      file.seekSync(0, Deno.SeekMode.End);
+    }
+    return got;
+  }
+
   /** Data bytes as of the last commit (a continued file's from before this run included). */
   #committed = 0;
 
@@ -420,6 +453,36 @@ export function refuseHeld(path: string): void {
   } finally {
     file.close();
   }
+}
+
+/**
+ * With `force`: refuse (exit 1) `path` when it is a file that
+ * {@linkcode PcmFileSink.open} would truncate in place but cannot open for
+ * writing (no permission, immutable, a read-only mount), so that a run checks
+ * every output before it empties any. Returns whether `path` is such a file
+ * (one truncated in place): it is opened after those created anew, which
+ * may fail too.
+ *
+ * @example
+ * ```ts
+ * import { checkReplaceable } from "./file_sink.ts";
+ * checkReplaceable("calls/from_customer.wav"); // false: no such file yet
+ * ```
+ */
+export function checkReplaceable(path: string): boolean {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!info.isFile || (info.nlink ?? 1) > 1) return false;
+  try {
+    Deno.openSync(path, { write: true }).close();
+  } catch (err) {
+    throw new KvsAudioError(`cannot create ${path}: ${fsErrorMessage(err)}`, ExitCode.failure, { cause: err });
+  }
+  return true;
 }
 
 /**

@@ -109,7 +109,11 @@ export class CallRun {
     // A commit that reached every output holds every fragment handed over so far.
     writer.onDurable = (last) => {
       this.#durableLast = last;
-      if (this.#pending.length > 0) this.#flushEvents(last);
+      // (A commit made by the write of `last` itself: its event is not queued yet, and every line waiting is
+      // of a fragment before it.)
+      if (this.#pending.length > 0) this.#flushEvents(last, last === this.#inWrite);
+      // Out at once, not when the line buffer fills: a run killed after this commit has said what it holds.
+      this.#rep.flush();
       if (last === this.#latestWritten) {
         this.#lastFragment = this.#latestFragment;
         this.#token = this.#latestToken;
@@ -203,7 +207,12 @@ export class CallRun {
       this.#latestToken = k.continuationToken;
       this.#latestWritten = f;
     }
-    this.#writer.write(item);
+    this.#inWrite = f;
+    try {
+      this.#writer.write(item);
+    } finally {
+      this.#inWrite = undefined;
+    }
     // Blocks, but on no track named for a direction (names lost after the first fragments): counted, warned at the end.
     if (!item.from && !item.to && f.blockTable.length > 0) this.#unnamed++;
     if (item.from || item.to) {
@@ -261,6 +270,8 @@ export class CallRun {
   #pending: { offset: number; fn: string | undefined; audio: boolean; emit: string | (() => void) }[] = [];
   /** The last fragment the writer reported durable. */
   #durableLast: Fragment | undefined;
+  /** The fragment whose audio the writer is taking now (a commit it makes is of every fragment before it too). */
+  #inWrite: Fragment | undefined;
 
   // (The closures are made in these small methods: made in item(), they would share its context, which holds
   // the item, and keep every waiting fragment alive.)
@@ -288,6 +299,8 @@ export class CallRun {
   #queue(f: Fragment, audio: boolean, ev: FragmentEvent, text: string): void {
     if (this.#pending.length === 0 && (!audio || this.#durableLast === f)) {
       this.#rep.event(ev, text);
+      // (Its audio was committed by its own write: the line goes out with it, not at the next commit.)
+      if (audio) this.#rep.flush();
       return;
     }
     // Kept as its line (one string, not the event's objects, waits in the young generation).
@@ -296,12 +309,15 @@ export class CallRun {
     if (this.#durableLast === f) this.#flushEvents(f);
   }
 
-  /** Print the lines up to fragment `upTo`'s event (now committed), and those after it that are no fragment's audio. */
-  #flushEvents(upTo: Fragment): void {
+  /**
+   * Print the lines up to fragment `upTo`'s event (now committed), and those after it that are no fragment's audio;
+   * `all`: every line waiting (`upTo` is being written, its event not queued yet).
+   */
+  #flushEvents(upTo: Fragment, all = false): void {
     const p = this.#pending;
     const fn = upTo.kvs.fragmentNumber;
-    let n = 0;
-    for (let i = p.length - 1; i >= 0; i--) {
+    let n = all ? p.length : 0;
+    for (let i = p.length - 1; i >= 0 && !all; i--) {
       if (p[i].audio && p[i].offset === upTo.offset && p[i].fn === fn) {
         n = i + 1;
         break;
@@ -435,13 +451,15 @@ export class CallRun {
       this.#rep.flush();
       return;
     }
-    const files = w.written.filter((p) => p !== "-");
+    // (Files appended to without audio of this run are as they were: not named as written.)
+    const written = w.appending && d.fragments === 0 ? [] : w.written;
+    const files = written.filter((p) => p !== "-");
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.map((p) => displayText(p)).join(", ")}`); // (a newline in a path stays one line)
     }
     // Where the audio written before a failure or an interruption went.
     const kept = (inFiles: string, onStdout: string) =>
-      files.length > 0 ? inFiles : w.written.length > 0 ? onStdout : "no audio was written";
+      files.length > 0 ? inFiles : written.length > 0 ? onStdout : "no audio was written";
     // Gaps and overlaps are per file: each direction has its own.
     const gaps = d.gaps.from + d.gaps.to > 0
       ? `; gaps filled: from customer ${d.gaps.from} (${

@@ -35,9 +35,10 @@ export class Reporter {
   readonly eventsOnStderr: boolean;
 
   constructor(opts: ReporterOptions) {
-    // Results (stdout) must arrive: a failed write ends the run (exit 1). Messages on stderr are dropped instead.
+    // Results (stdout) must arrive: a failed write ends the run (exit 1). Messages on stderr are dropped instead,
+    // but not the events of `--json --out -`, which are results there.
     this.#out = opts.toStderr
-      ? new LineWriter(Deno.stderr, "standard error", true)
+      ? new LineWriter(Deno.stderr, "standard error", !opts.json)
       : new LineWriter(Deno.stdout, "standard output");
     this.#err = opts.toStderr ? this.#out : new LineWriter(Deno.stderr, "standard error", true);
     this.#json = opts.json;

@@ -37,6 +37,13 @@ export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
+  // A file size limit (`ulimit -f`) reached: not a silent death by SIGXFSZ, but a write that fails (EFBIG), so
+  // that the outputs go back to their last commit and the error is told, exit 1.
+  if (Deno.build.os !== "windows") {
+    const ignore = () => {};
+    Deno.addSignalListener("SIGXFSZ", ignore);
+    handlers.push(["SIGXFSZ", ignore] as const);
+  }
   return () => {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   };

@@ -105,7 +105,8 @@ export function readMimeType(text: string): MimeTypeRead {
     if (eq < 0) continue;
     const key = p.slice(0, eq).trim().toLowerCase();
     if (key !== "rate" && key !== "channels") continue;
-    const text = p.slice(eq + 1).trim();
+    // (A parameter value may be a quoted string, RFC 2045: `rate="16000"`.)
+    const text = p.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1").trim();
     const value = text === "" ? NaN : Number(text);
     if (!(key === "rate" ? usableRate(value) : usableChannels(value))) out.invalid ??= key;
     else if (key === "rate") out.mime.rate = value;

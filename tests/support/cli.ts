@@ -88,3 +88,18 @@ export async function tempFile(bytes: Uint8Array, suffix = ".mkv"): Promise<stri
 export function jsonLines(text: string) {
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
 }
+
+/**
+ * A command that runs `kvsaudio ARGS` through `bash -c SCRIPT`, whose `exec "$@"` runs it with what the script puts
+ * around it: redirections, limits (`ulimit -f 300 && exec "$@" 2>/dev/full`).
+ */
+export function kvsaudioInShell(
+  script: string,
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command("bash", {
+    ...options,
+    args: ["-c", script, "bash", Deno.execPath(), ...RUN_ARGS, MAIN, ...args],
+  });
+}
