@@ -1234,6 +1234,63 @@ Deno.test("assembler: what one fragment may hold is bounded (tags, tag bytes, Cl
   assert.equal(split.reduce((n, f) => n + f.blockTable.length, 0), f0.blockTable.length);
 });
 
+Deno.test("assembler: blocks and laced frames one fragment may hold are bounded; a large table keeps every row", async () => {
+  // A fuzzer: 7-byte blocks of 256 empty laced frames each made a 1.4 MB input take 4.3 GB and kill Deno (V8 out of
+  // memory); a million 6-byte blocks in one Cluster, within the old cap of 1,048,576, took 300–900 MB.
+  const head = [namedTracks(["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"])];
+  const empty = new Uint8Array(0);
+  const laced = lacedBlock(1, 0, 0x80, Array.from({ length: 256 }, () => empty), "fixed");
+  const tooLaced = liveDocument(head, 1000, Array.from({ length: 257 }, () => laced));
+  const e = await assembleError(tooLaced);
+  assert.match(e.message, /SimpleBlock: more than 65536 laced frames in one fragment/);
+  assert.equal(e.offset, tooLaced.length - laced.length, "at the block past the limit");
+  assert.equal(
+    (await assemble(liveDocument(head, 1000, Array.from({ length: 256 }, () => laced))))[0].blockTable
+      .lacedFrames,
+    65536,
+  );
+  const tiny = simpleBlock(2, 0, true, empty);
+  const tooMany = liveDocument(head, 1000, Array.from({ length: 65537 }, () => tiny));
+  assert.match((await assembleError(tooMany)).message, /SimpleBlock: more than 65536 blocks in one Cluster/);
+  // 65,536 blocks are still taken, each row as it was given (rows past the first 1,024 are kept in pages).
+  const rows = Array.from(
+    { length: 65536 },
+    (_, i) => simpleBlock(1 + (i % 2), i % 30000, true, Uint8Array.of(i & 0xff, i >> 8)),
+  );
+  const [f] = await assemble(liveDocument(head, 1000, rows));
+  const t = f.blockTable;
+  assert.equal(t.length, 65536);
+  for (const i of [0, 1023, 1024, 1025, 2047, 2048, 40000, 65535]) {
+    assert.equal(t.track(i), 1 + (i % 2), `track of row ${i}`);
+    assert.equal(t.timeMs(i), 1000 + (i % 30000), `time of row ${i}`);
+    assert.deepEqual([...t.frame(i, 0)], [i & 0xff, i >> 8], `frame of row ${i}`);
+    assert.equal(t.block(i).timecode, i % 30000, `block ${i}`);
+    assert.equal(t.offset(i), t.block(i).offset);
+  }
+});
+
+Deno.test("assembler: two TrackEntries of one TrackNumber and different names are damaged data", async () => {
+  // A fuzzer: AUDIO_TO_CUSTOMER and AUDIO_FROM_CUSTOMER both numbered 1 put track 1's audio in both WAVs, exit 0.
+  const te = (n: number, name: string) =>
+    el(ID.TrackEntry, [
+      uintEl(ID.TrackNumber, n),
+      uintEl(ID.TrackType, 2),
+      strEl(ID.Name, name),
+      strEl(ID.CodecID, "A_AAC"),
+    ]);
+  const tracks = el(ID.Tracks, [te(1, "AUDIO_TO_CUSTOMER"), te(1, "AUDIO_FROM_CUSTOMER")]);
+  const doc = liveDocument([tracks], 1000, [simpleBlock(1, 0, true, new Uint8Array(64))]);
+  const e = await assembleError(doc);
+  assert.match(
+    e.message,
+    /TrackEntry: two TrackEntries have TrackNumber 1 \("AUDIO_TO_CUSTOMER" and "AUDIO_FROM_CUSTOMER"\)/,
+  );
+  // The same Tracks element twice (the same entries again) is still taken.
+  const once = el(ID.Tracks, [te(1, "AUDIO_TO_CUSTOMER"), te(2, "AUDIO_FROM_CUSTOMER")]);
+  const [f] = await assemble(liveDocument([once, once], 1000, [simpleBlock(1, 0, true, new Uint8Array(64))]));
+  assert.deepEqual(f.tracks.map((t) => t.number), [1, 2, 1, 2]);
+});
+
 Deno.test("assembler: valid input the damage checks must let through (review)", async () => {
   const s = connectStream({ fragments: 2 });
   const [f0] = await assemble(s.bytes);

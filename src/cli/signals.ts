@@ -21,7 +21,7 @@ import { report } from "./run.ts";
 export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void {
   // (SIGHUP: the terminal or SSH session went away; ending as interrupted keeps the done event and its token.)
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = signals.map((sig) => {
+  const handlers: (readonly [Deno.Signal, () => void])[] = signals.map((sig) => {
     const h = () => {
       let code: number = ExitCode.interrupted;
       try {
@@ -42,7 +42,7 @@ export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void
   if (Deno.build.os !== "windows") {
     const ignore = () => {};
     Deno.addSignalListener("SIGXFSZ", ignore);
-    handlers.push(["SIGXFSZ", ignore] as const);
+    handlers.push(["SIGXFSZ", ignore]);
   }
   return () => {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);

@@ -780,6 +780,14 @@ export class FragmentAssembler implements TokenSink {
     }
     f.blockTable.add(buf, start, len, offset, simple, this.#clusterTc, f.timecodeScale, duration);
     f.clusters[f.clusters.length - 1].blocks++;
+    // (Each frame of a laced block is a view of its own: 256 empty frames fit in a 7-byte block.)
+    if (f.blockTable.lacedFrames > LIMITS.lacedFrames) {
+      throw this.#tooMuch(
+        `more than ${LIMITS.lacedFrames} laced frames in one fragment`,
+        offset,
+        simple ? "SimpleBlock" : "Block",
+      );
+    }
     const rec = this.#rec;
     if (rec !== undefined) {
       if (simple) {
@@ -798,6 +806,18 @@ export class FragmentAssembler implements TokenSink {
         const tr = this.#track;
         this.#track = undefined;
         if (tr && tr.number > 0 && !t.truncated) {
+          // Blocks name their track by number: two tracks of one number but another name (two directions of a
+          // call) would put one track's audio in both. (The same TrackEntry again, as a Tracks element given
+          // twice holds it, changes nothing.)
+          const same = this.#doc.tracks.find((x) => x.number === tr.number);
+          if (same !== undefined && (same.name ?? "") !== (tr.name ?? "")) {
+            throw new DataError(
+              `two TrackEntries have TrackNumber ${tr.number} (${JSON.stringify(same.name ?? "")} and ${
+                JSON.stringify(tr.name ?? "")
+              }): damaged data`,
+              { offset: t.offset, element: t.name, source: this.#opts.source },
+            );
+          }
           this.#docChanged();
           this.#doc.tracks.push(tr);
         }
@@ -976,7 +996,9 @@ export class FragmentAssembler implements TokenSink {
 /**
  * What one fragment may hold, so that memory stays bounded by its bytes and
  * not by how many tiny elements damaged input packs into them (a Connect
- * fragment has ~15 tags, 1 Cluster, 32 blocks). Past a limit the input is
+ * fragment has ~15 tags, 1 Cluster, 32 blocks; a Cluster spans at most
+ * 65,536 of its timecode units, so 65,536 blocks of audio in one is far past
+ * any real stream). Past a limit the input is
  * refused as bad data; an unknown-size Segment is split at the next Cluster
  * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks,
  * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
@@ -986,7 +1008,8 @@ const LIMITS = {
   tagBytes: 16 * 1024 * 1024,
   clusters: 4096,
   splitBlocks: 1 << 16,
-  blocks: 1 << 20,
+  blocks: 1 << 16,
+  lacedFrames: 1 << 16,
   treeNodes: 1 << 18,
   emptyDocs: 16,
 } as const;

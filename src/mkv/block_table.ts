@@ -29,6 +29,18 @@ const SIMPLE = 0x100;
 
 const header: BlockHeader = { track: 0, timecode: 0, flags: 0, lacing: "none", payloadStart: 0 };
 
+/**
+ * Rows kept in the plain array; past them, rows go into typed-array pages.
+ * (A plain array that large lives in V8's large-object space, freed only by a
+ * full collection: damaged input of many thousand tiny blocks per fragment
+ * made RSS grow to hundreds of MB between them. A typed array's memory is
+ * freed as soon as its table dies young.)
+ */
+const PLAIN_ROWS = 1024;
+const PAGE_SHIFT = 10;
+const PAGE_ROWS = 1 << PAGE_SHIFT;
+const PAGE_MASK = PAGE_ROWS - 1;
+
 /** Rows a new table makes room for: the most any table has held (from 32, at most 256). */
 let rowsHint = 32;
 /**
@@ -72,6 +84,8 @@ export class BlockTable {
    * table so far so it rarely grows (past its length it grows by assignment).
    */
   #rows: number[] = NO_ROWS;
+  /** Rows from {@linkcode PLAIN_ROWS} on, {@linkcode PAGE_ROWS} to a page. */
+  #pages: Float64Array[] | undefined;
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
@@ -82,6 +96,13 @@ export class BlockTable {
   get length(): number {
     return this.#count;
   }
+
+  /** Frames of the laced blocks, all told (each laced block's frames are views kept apart). */
+  get lacedFrames(): number {
+    return this.#lacedFrames;
+  }
+
+  #lacedFrames = 0;
 
   /**
    * Add the block whose data (element data, without the element header) is
@@ -102,6 +123,16 @@ export class BlockTable {
   ): void {
     const h = readBlockHeader(buf, start, len, offset, simple, header);
     const row = this.#count++;
+    if (row >= PLAIN_ROWS) {
+      this.#pagedRow(row, offset, ((clusterTimecode + h.timecode) * timecodeScale) / 1e6, h.track, h.timecode);
+      this.#setPaged(row, FLAGS, h.flags | (simple ? SIMPLE : 0));
+      this.#setPaged(row, BUF, this.#bufIndex(buf));
+      this.#setPaged(row, START, h.payloadStart);
+      this.#setPaged(row, END, start + len);
+      this.#setPaged(row, DURATION, duration ?? NaN);
+      this.#unlaced(h, buf, start, len, offset, simple, row);
+      return;
+    }
     // Rows only for a table that gets a block (a document with none costs no row array).
     const r = this.#rows === NO_ROWS ? (this.#rows = blankRows()) : this.#rows;
     const at = row * STRIDE;
@@ -115,16 +146,54 @@ export class BlockTable {
     r[at + END] = start + len;
     r[at + DURATION] = duration ?? NaN;
     if (row >= rowsHint && row < 256) rowsHint = row + 1;
-    if (h.lacing !== "none") {
-      const data = buf.subarray(start, start + len);
-      (this.#laced ??= new Map()).set(row, unlace(data, h.payloadStart - start, h.lacing, offset, simple));
-    }
+    if (h.lacing !== "none") this.#unlaced(h, buf, start, len, offset, simple, row);
+  }
+
+  /** Keep the frames of laced block `row`. */
+  #unlaced(h: BlockHeader, buf: Uint8Array, start: number, len: number, offset: number, simple: boolean, row: number) {
+    if (h.lacing === "none") return;
+    const data = buf.subarray(start, start + len);
+    const frames = unlace(data, h.payloadStart - start, h.lacing, offset, simple);
+    (this.#laced ??= new Map()).set(row, frames);
+    this.#lacedFrames += frames.length;
+  }
+
+  /** Start paged row `row` (past {@linkcode PLAIN_ROWS}) with its first columns. */
+  #pagedRow(row: number, offset: number, timeMs: number, track: number, timecode: number): void {
+    const j = row - PLAIN_ROWS;
+    const pages = this.#pages ??= [];
+    if (j >> PAGE_SHIFT === pages.length) pages.push(new Float64Array(PAGE_ROWS * STRIDE));
+    this.#setPaged(row, OFFSET, offset);
+    this.#setPaged(row, TIME_MS, timeMs);
+    this.#setPaged(row, TRACK, track);
+    this.#setPaged(row, TIMECODE, timecode);
+  }
+
+  #setPaged(row: number, col: number, value: number): void {
+    const j = row - PLAIN_ROWS;
+    this.#pages![j >> PAGE_SHIFT][(j & PAGE_MASK) * STRIDE + col] = value;
+  }
+
+  /** Column `col` of row `i`. */
+  #cell(i: number, col: number): number {
+    if (i < PLAIN_ROWS) return this.#rows[i * STRIDE + col];
+    const j = i - PLAIN_ROWS;
+    return this.#pages![j >> PAGE_SHIFT][(j & PAGE_MASK) * STRIDE + col];
   }
 
   /** Add a decoded {@linkcode Block} (its frames are kept as they are). */
   push(b: Block): void {
     const row = this.#count++;
     const flags = blockFlags(b);
+    if (row >= PLAIN_ROWS) {
+      this.#pagedRow(row, b.offset, b.timeMs, b.track, b.timecode);
+      this.#setPaged(row, FLAGS, flags | (b.simple ? SIMPLE : 0));
+      this.#setPaged(row, BUF, -1);
+      this.#setPaged(row, DURATION, b.duration ?? NaN);
+      (this.#laced ??= new Map()).set(row, b.frames);
+      this.#lacedFrames += b.frames.length;
+      return;
+    }
     const r = this.#rows === NO_ROWS ? (this.#rows = blankRows()) : this.#rows;
     const at = row * STRIDE;
     r[at + OFFSET] = b.offset;
@@ -137,21 +206,22 @@ export class BlockTable {
     r[at + END] = 0;
     r[at + DURATION] = b.duration ?? NaN;
     (this.#laced ??= new Map()).set(row, b.frames);
+    this.#lacedFrames += b.frames.length;
   }
 
   /** Track number of block `i`. */
   track(i: number): number {
-    return this.#rows[i * STRIDE + TRACK];
+    return i < PLAIN_ROWS ? this.#rows[i * STRIDE + TRACK] : this.#cell(i, TRACK);
   }
 
   /** Absolute time of block `i` in ms ((Cluster timecode + timecode) × TimecodeScale). */
   timeMs(i: number): number {
-    return this.#rows[i * STRIDE + TIME_MS];
+    return i < PLAIN_ROWS ? this.#rows[i * STRIDE + TIME_MS] : this.#cell(i, TIME_MS);
   }
 
   /** Absolute offset of block `i`'s element (a Block's is its BlockGroup's). */
   offset(i: number): number {
-    return this.#rows[i * STRIDE + OFFSET];
+    return i < PLAIN_ROWS ? this.#rows[i * STRIDE + OFFSET] : this.#cell(i, OFFSET);
   }
 
   /** Number of frames in block `i` (1 without lacing). */
@@ -163,6 +233,7 @@ export class BlockTable {
   frame(i: number, k = 0): Uint8Array {
     const laced = this.#laced?.get(i);
     if (laced !== undefined) return laced[k];
+    if (i >= PLAIN_ROWS) return this.#bufs[this.#cell(i, BUF)].subarray(this.#cell(i, START), this.#cell(i, END));
     const at = i * STRIDE;
     const r = this.#rows;
     return this.#bufs[r[at + BUF]].subarray(r[at + START], r[at + END]);
@@ -170,21 +241,19 @@ export class BlockTable {
 
   /** Block `i` as an object. */
   block(i: number): Block {
-    const at = i * STRIDE;
-    const r = this.#rows;
-    const flags = r[at + FLAGS];
+    const flags = this.#cell(i, FLAGS);
     const simple = (flags & SIMPLE) !== 0;
     const frames = this.#laced?.get(i) ?? [this.frame(i, 0)];
     const b = blockFromFlags(
-      r[at + TRACK],
-      r[at + TIMECODE],
-      r[at + TIME_MS],
+      this.#cell(i, TRACK),
+      this.#cell(i, TIMECODE),
+      this.#cell(i, TIME_MS),
       flags & 0xff,
       simple,
       frames,
-      r[at + OFFSET],
+      this.#cell(i, OFFSET),
     );
-    const d = r[at + DURATION];
+    const d = this.#cell(i, DURATION);
     if (!Number.isNaN(d)) b.duration = d;
     return b;
   }
