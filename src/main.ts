@@ -12,6 +12,10 @@
 import { run } from "./cli/run.ts";
 
 if (import.meta.main) {
+  // A file size limit (`ulimit -f`) reached: not a silent death by SIGXFSZ, but a write that fails (EFBIG), so that
+  // the outputs go back to their last commit and the error is told, exit 1. For the whole process: Deno writes
+  // what standard output did not take again as it exits. (A listener does not keep the process alive.)
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGXFSZ", () => {});
   const code = await run(Deno.args);
   Deno.exit(code);
 }

@@ -1334,11 +1334,12 @@ Deno.test("CallWriter --force: an output it cannot open leaves every file that w
     ])]);
     const old = new Uint8Array(1000).fill(7);
     const openSync = Deno.openSync;
-    const refuse = (what: string, refused: string, present: string[]) => async () => {
+    const refuse = (what: string, refused: string, present: string[], more?: () => Promise<void>) => async () => {
       for (const name of ["from_customer.wav", "to_customer.wav", "stereo.wav"]) {
         await Deno.remove(`${dir}/${name}`).catch(() => {});
       }
       for (const name of present) await Deno.writeFile(`${dir}/${name}`, old);
+      await more?.();
       // (As root, no permission is refused: the refusal is the file system's answer, simulated.)
       Deno.openSync = ((path: string | URL, options?: Deno.OpenOptions) => {
         if (String(path).endsWith(`/${refused}`) && (options?.write || options?.createNew)) {
@@ -1366,8 +1367,8 @@ Deno.test("CallWriter --force: an output it cannot open leaves every file that w
       for (const name of present) {
         assert.deepEqual(await Deno.readFile(`${dir}/${name}`), old, `${what}: ${name} as it was`);
       }
-      const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-      assert.deepEqual(left, [...present].sort(), `${what}: no file of this run left behind`);
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => !more || n !== "from_customer.wav");
+      assert.deepEqual(left.sort(), [...present].sort(), `${what}: no file of this run left behind`);
     };
     // An existing stereo.wav that cannot be opened for writing: checked before any file is emptied.
     await refuse("existing", "stereo.wav", ["from_customer.wav", "to_customer.wav", "stereo.wav"])();
@@ -1375,6 +1376,14 @@ Deno.test("CallWriter --force: an output it cannot open leaves every file that w
     await refuse("new", "stereo.wav", ["from_customer.wav", "to_customer.wav"])();
     // The first of them, existing and refused, with a new one after it.
     await refuse("first", "from_customer.wav", ["from_customer.wav"])();
+    // A symbolic link (which --force replaces by a file of its own) is not unlinked before a new file fails.
+    await Deno.writeFile(`${dir}/target`, old);
+    const link = async () => {
+      await Deno.remove(`${dir}/from_customer.wav`).catch(() => {});
+      await Deno.symlink(`${dir}/target`, `${dir}/from_customer.wav`);
+    };
+    await refuse("link", "stereo.wav", ["to_customer.wav", "target"], link)();
+    assert.equal((await Deno.lstat(`${dir}/from_customer.wav`)).isSymlink, true, "the link is still there");
   });
 });
 

@@ -1751,18 +1751,37 @@ const { run } = await import(${JSON.stringify(`${ROOT}src/cli/run.ts`)});
 Deno.exit(await run(Deno.args));
 `,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-check", script, "extract", input, "--out", `${dir}`, "--stereo", "--append"],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
+    const refusing = (...extra: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--no-check",
+          script,
+          "extract",
+          input,
+          "--out",
+          `${dir}`,
+          "--stereo",
+          "--append",
+          ...extra,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+    const out = await refusing();
     const [stdout, stderr] = [out.stdout, out.stderr].map((b) => new TextDecoder().decode(b));
     assert.equal(out.code, 1, stderr);
     assert.match(stderr, /stereo\.wav: Operation not permitted/);
     assert.doesNotMatch(stdout, /wrote|the files hold/);
     assert.match(stdout, /no audio was written/);
     assert.deepEqual(await Deno.readFile(`${dir}/from_customer.wav`), before);
+    // The done event's `files` (the paths written) likewise.
+    const json = await refusing("--json");
+    assert.equal(json.code, 1);
+    const done = jsonLines(new TextDecoder().decode(json.stdout)).find((e) => e.event === "done")!;
+    assert.deepEqual(done.files, []);
     await Deno.remove(input);
   });
 });
@@ -1797,6 +1816,21 @@ Deno.test("extract under a file size limit (ulimit -f), SIGXFSZ not ignored: exi
       assert.equal(info.dataBytes, done.fragments * perFragment, `${name}: the fragments the done event counts`);
     }
     assert.ok(done.fragments > 0 && done.fragments < 30);
+    // Standard output into a file under the limit: Deno writes what it did not take again as the process exits,
+    // which raised SIGXFSZ once more after kvsaudio's listener was gone (exit 153 in most runs).
+    for (let i = 0; i < 3; i++) {
+      const piped = await kvsaudioInShell('ulimit -f 40 && exec "$@" > "$OUT"', [
+        "extract",
+        input,
+        "--out",
+        "-",
+        "--tracks",
+        "from",
+        "--json",
+      ], { stdout: "null", stderr: "piped", env: { NO_COLOR: "1", OUT: `${dir}/stdout.wav` } }).output();
+      assert.equal(piped.signal, null, "--out -: not killed by a signal");
+      assert.equal(piped.code, 1, new TextDecoder().decode(piped.stderr));
+    }
   });
 });
 
@@ -1817,4 +1851,35 @@ Deno.test("extract --json --out -: events that cannot be written to standard err
   assert.equal(text.code, 0);
   assert.equal(text.stdout.length, 44 + 3 * 8192 * 2, "the audio on standard output");
   await Deno.remove(input);
+});
+
+Deno.test("extract --json into a standard output closed before the first commit: the files keep the audio committed", async () => {
+  // A review: the lines printed at a commit are written out at once now; a write to a closed standard output failed
+  // inside the commit's report, before its counts were recorded, and the run then removed its files and their
+  // directory as if nothing had been committed, though their headers counted audio.
+  await withTempDir("kvsaudio-closed-", async (dir) => {
+    const s = connectStream({ fragments: 5 });
+    // (The first fragment is not Connect's: no audio, its event is printed before any commit.)
+    const first = s.fragments[0].bytes.slice();
+    renameDirections(first);
+    const input = `${dir}/call.mkv`;
+    await Deno.writeFile(input, concat([first, s.bytes.subarray(s.fragments[1].offset)]));
+    const child = kvsaudioInShell('exec "$@" > "$FIFO"', ["extract", input, "--out", `${dir}/o`, "--json"], {
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1", FIFO: `${dir}/fifo` },
+    });
+    if (!(await makeFifo(`${dir}/fifo`, "fifo"))) return;
+    const running = child.output();
+    // The reader opens the FIFO and goes away at once: every write to it fails (EPIPE).
+    (await Deno.open(`${dir}/fifo`, { read: true })).close();
+    const out = await running;
+    assert.equal(out.code, 1, new TextDecoder().decode(out.stderr));
+    for (const name of ["from_customer", "to_customer"]) {
+      const bytes = await Deno.readFile(`${dir}/o/${name}.wav`);
+      const info = parseWavHeader(bytes);
+      assert.equal(bytes.length, 44 + info.dataBytes, `${name}: the header counts what the file holds`);
+      assert.ok(info.dataBytes > 0, `${name}: the audio committed is kept`);
+    }
+  });
 });

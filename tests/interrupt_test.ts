@@ -467,6 +467,8 @@ Deno.test("extract of a saved file, stopped after its commits: the fragment even
     const said = seen.map((c) => `${c.printed} events for ${c.committed} fragments committed`).join("; ");
     const during = seen.filter((c) => c.committed > 1 && c.committed < fragments);
     assert.ok(during.length >= 2, `stopped at least twice after a periodic commit, before the end: ${said}`);
+    // Never an event before the commit that puts its audio in the files.
+    for (const c of seen) assert.ok(c.printed <= c.committed, `an event before its audio was committed: ${said}`);
     for (let i = 1; i < seen.length; i++) {
       const [before, now] = [seen[i - 1], seen[i]];
       if (now.committed === before.committed) {

@@ -465,8 +465,10 @@ export class CallWriter {
       // Every file that --force empties is checked first and emptied last, after those created anew (which may
       // fail: a directory without write permission, no inodes left): a run that fails before any audio leaves
       // the files that were there as they were.
+      // (A symbolic link or a hard-linked name, unlinked and created anew, comes between them.)
       const inPlace = new Set(planned.filter(([, path]) => path !== "-" && checkReplaceable(path)));
-      planned = [...planned.filter((p) => !inPlace.has(p)), ...planned.filter((p) => inPlace.has(p))];
+      const rank = (p: [Direction | "stereo", string]) => inPlace.has(p) ? 2 : p[1] !== "-" && exists(p[1]) ? 1 : 0;
+      planned = [...planned].sort((a, b) => rank(a) - rank(b));
     }
     for (const [what, path] of planned) {
       const sink = openSink(path, { ...common, channels: (what === "stereo" ? 2 : 1) * format.channels });
@@ -709,8 +711,9 @@ export class CallWriter {
     this.#through = undefined;
     for (const s of Object.values(this.#sinks)) this.#durableFrames.set(s, s.frames);
     if (this.#stereoSink) this.#durableFrames.set(this.#stereoSink, this.#stereoSink.frames);
-    if (this.#lastFragment !== undefined) this.onDurable?.(this.#lastFragment);
+    // (Counted before it is told: a listener that fails, e.g. on a closed standard output, leaves them right.)
     copyCounts(this, this.durable);
+    if (this.#lastFragment !== undefined) this.onDurable?.(this.#lastFragment);
   }
 
   /**

@@ -401,6 +401,8 @@ export class CallRun {
     // Fragment events whose audio never reached the files are left out; the other lines that waited still hold.
     for (const e of this.#pending) if (!e.audio) this.#emit(e.emit);
     this.#pending.length = 0;
+    // (Files appended to without audio of this run are as they were: not named as written.)
+    const written = w.appending && w.durable.fragments === 0 ? [] : w.written;
     // What the files hold (behind what was written only after a failed write).
     const d = w.durable;
     const s = this.#summary(reason);
@@ -436,7 +438,7 @@ export class CallRun {
       gaps: { from_customer: d.gaps.from, to_customer: d.gaps.to },
       gapSeconds: { from_customer: seconds(d.gapFrames.from), to_customer: seconds(d.gapFrames.to) },
       overlapFrames: { from_customer: d.overlapFrames.from, to_customer: d.overlapFrames.to },
-      files: w.written,
+      files: written,
       ...(w.appending
         ? {
           appendedAfterFrames: w.appendedFrames ?? null,
@@ -451,8 +453,6 @@ export class CallRun {
       this.#rep.flush();
       return;
     }
-    // (Files appended to without audio of this run are as they were: not named as written.)
-    const written = w.appending && d.fragments === 0 ? [] : w.written;
     const files = written.filter((p) => p !== "-");
     if (files.length > 0) {
       this.#rep.text(`wrote ${files.map((p) => displayText(p)).join(", ")}`); // (a newline in a path stays one line)

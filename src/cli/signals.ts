@@ -21,7 +21,7 @@ import { report } from "./run.ts";
 export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void {
   // (SIGHUP: the terminal or SSH session went away; ending as interrupted keeps the done event and its token.)
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers: (readonly [Deno.Signal, () => void])[] = signals.map((sig) => {
+  const handlers = signals.map((sig) => {
     const h = () => {
       let code: number = ExitCode.interrupted;
       try {
@@ -37,13 +37,6 @@ export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
-  // A file size limit (`ulimit -f`) reached: not a silent death by SIGXFSZ, but a write that fails (EFBIG), so
-  // that the outputs go back to their last commit and the error is told, exit 1.
-  if (Deno.build.os !== "windows") {
-    const ignore = () => {};
-    Deno.addSignalListener("SIGXFSZ", ignore);
-    handlers.push(["SIGXFSZ", ignore]);
-  }
   return () => {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   };
