@@ -259,6 +259,25 @@ export function fsErrorMessage(err: unknown): string {
 }
 
 /**
+ * {@linkcode errorMessage} of a failed write, saying what to do when the
+ * output is a non-blocking pipe that was full (EAGAIN): such a write cannot
+ * be retried, since Deno does not tell how much of it went out.
+ *
+ * @example
+ * ```ts
+ * import { writeErrorMessage } from "./errors.ts";
+ * writeErrorMessage(new Deno.errors.WouldBlock("Resource temporarily unavailable (os error 11)"));
+ * // "Resource temporarily unavailable (os error 11): the output is a non-blocking pipe, …"
+ * ```
+ */
+export function writeErrorMessage(err: unknown): string {
+  const text = fsErrorMessage(err);
+  if (!(err instanceof Deno.errors.WouldBlock)) return text;
+  return `${text}: the output is a non-blocking pipe, left so by the program that started kvsaudio, and was full; ` +
+    "give kvsaudio a blocking one (e.g. through `| cat`)";
+}
+
+/**
  * Whether `err` says the reader of a pipe went away (EPIPE), e.g. after
  * `kvsaudio … | head`.
  *

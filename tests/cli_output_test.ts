@@ -4,7 +4,7 @@
  * it replaced (the output must stay byte-identical).
  */
 import assert from "node:assert/strict";
-import { isoTime } from "../src/cli/output.ts";
+import { isoTime, outputError } from "../src/cli/output.ts";
 import { displayText } from "../src/cli/sanitize.ts";
 import { textLine } from "../src/cli/inspect.ts";
 import { Fragment } from "../src/mkv/fragment.ts";
@@ -160,4 +160,22 @@ Deno.test("inspect text line: same as the array-and-join version, with every fla
     }
     assert.equal(textLine(f), textLineArray(f), `case ${i}`);
   }
+});
+
+Deno.test("a write to a full non-blocking pipe says what to do (it is not retried: Deno does not tell how much went out)", () => {
+  // A tester: a parent that leaves standard output non-blocking made kvsaudio fail with "Resource temporarily
+  // unavailable (os error 11)" and nothing more.
+  const e = outputError(
+    "standard output",
+    new Deno.errors.WouldBlock("Resource temporarily unavailable (os error 11)"),
+  );
+  assert.equal(e.exitCode, 1);
+  assert.match(
+    e.message,
+    /^standard output: write failed: Resource temporarily unavailable \(os error 11\): the output is a non-blocking pipe, .* \(e\.g\. through `\| cat`\)$/,
+  );
+  assert.equal(
+    outputError("standard output", new Error("No space left on device (os error 28)")).message,
+    "standard output: write failed: No space left on device (os error 28)",
+  );
 });

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { errorMessage, ExitCode, KvsAudioError } from "../errors.ts";
+import { ExitCode, KvsAudioError, writeErrorMessage } from "../errors.ts";
 import { PcmBuffer } from "./pcm_buffer.ts";
 import type { AudioSink } from "./sink.ts";
 
@@ -74,7 +74,9 @@ export abstract class BufferedSink implements AudioSink {
 
   /** The error to report for an I/O failure `err`: `<destination>: write failed: <message>` (exit 1). */
   protected describeError(err: unknown): KvsAudioError {
-    return new KvsAudioError(`${this.#label}: write failed: ${errorMessage(err)}`, ExitCode.failure, { cause: err });
+    return new KvsAudioError(`${this.#label}: write failed: ${writeErrorMessage(err)}`, ExitCode.failure, {
+      cause: err,
+    });
   }
 
   /** The destination as messages name it. */

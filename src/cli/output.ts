@@ -13,7 +13,7 @@
  */
 
 import { type SyncWriter, writeAll } from "../audio/write_all.ts";
-import { errorMessage, ExitCode, isBrokenPipe, KvsAudioError } from "../errors.ts";
+import { ExitCode, isBrokenPipe, KvsAudioError, writeErrorMessage } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -99,7 +99,7 @@ export function outputError(name: string, cause: unknown): KvsAudioError {
   return new KvsAudioError(
     isBrokenPipe(cause)
       ? `${name} was closed before the run ended (the reader went away, e.g. | head)`
-      : `${name}: write failed: ${errorMessage(cause)}`,
+      : `${name}: write failed: ${writeErrorMessage(cause)}`,
     ExitCode.failure,
     { cause },
   );
