@@ -6,6 +6,8 @@ import { applyConfig } from "../src/cli/config.ts";
 import { blameConfig, noteConfigFile } from "../src/cli/configured.ts";
 import { EXTRACT_OPTIONS, PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { catchError } from "./support/util.ts";
+import { planPull } from "../src/cli/pull.ts";
+import type { ConnectEventValues } from "../src/cli/event.ts";
 
 const SPEC = {
   out: { type: "string", short: "o" },
@@ -161,4 +163,65 @@ Deno.test("parseCommand: --no-FLAG turns a boolean off (over the config file); n
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("applyConfig: values the INI parser makes of what is no `key = value` of kvsaudio's are refused, naming the file", async () => {
+  // A tester: `out[] = a` twice wrote to a directory named "a,b"; a bare `out` to one named "true"; `out = null`
+  // was dropped at the top level and taken as "null" in a section; `out = "o3` kept its quote; `[extract.sub]` was
+  // called an unknown option; `json = maybe` passed when --json was given.
+  const path = await Deno.makeTempFile({ suffix: ".ini" });
+  try {
+    const cases: [string, RegExp, Record<string, string | boolean | undefined>?][] = [
+      ["[extract]\nout[] = a\nout[] = b\n", /'out' is given as a list \(out\[\]\); give one value/],
+      ["out[] = a\n", /'out' is given as a list/],
+      ["[extract]\nout\n", /'out' needs a value \(out = VALUE\), not true/],
+      ["out = null\n", /'out' is null; give a value, or leave the key out/],
+      ["[extract]\nout = null\n", /'out' is null/],
+      ['[extract]\nout = "o3\n', /'out' has a quote that is not closed: "o3/],
+      ["[extract.sub]\nx = 1\n", /unknown section \[extract\.sub\]/],
+      ["[pull.x]\ny = 1\n", /unknown section \[pull\.x\]/],
+      ["json = maybe\n", /'json' must be true or false, not 'maybe'/, { json: true }],
+    ];
+    for (const [ini, error, values] of cases) {
+      await Deno.writeTextFile(path, ini);
+      await assert.rejects(() => applyConfig("extract", { ...values }, EXTRACT_OPTIONS, path), (e: Error) => {
+        assert.ok(e instanceof UsageError, ini);
+        assert.match(e.message, error, ini);
+        assert.ok(e.message.startsWith(`${path}: `), ini);
+        return true;
+      });
+    }
+    // Quoted values, and a bare boolean key, are still taken.
+    await Deno.writeTextFile(path, '[extract]\nout = "a b"\nstereo\n');
+    const values: Record<string, string | boolean | undefined> = {};
+    await applyConfig("extract", values, EXTRACT_OPTIONS, path);
+    assert.deepEqual(values, { out: "a b", stereo: true });
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("planPull: an event's values are named as the event's, an empty name is refused, a stop fragment before the start", () => {
+  const ARN = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-x/1700000000000";
+  const refused = (values: Record<string, string | boolean | undefined>, event: ConnectEventValues | undefined) =>
+    catchError(() => planPull(values, event)) as Error;
+  // A tester: an event's bad StreamARN was called "--arn", though no --arn was given.
+  assert.match(refused({}, { arn: "arn:bad", startFragment: "1" }).message, /^pull: the --event's stream ARN is not/);
+  assert.match(refused({ arn: "arn:bad", "start-fragment": "1" }, undefined).message, /^pull: --arn is not/);
+  // …and an event's start timestamp that is no time was dropped: "a start is required".
+  assert.match(
+    refused({}, { arn: ARN, startTimestampMs: NaN }).message,
+    /^pull: the --event's start timestamp is not an ISO 8601 time/,
+  );
+  // (Not refused where the event's start fragment is used instead.)
+  assert.equal(planPull({}, { arn: ARN, startFragment: "5", startTimestampMs: NaN }).selector.type, "FRAGMENT_NUMBER");
+  // `--profile ""` was taken as no profile (then "no credentials … pass --profile"); `--stream-name ""` failed late.
+  assert.match(refused({ arn: ARN, start: "now", profile: "" }, undefined).message, /^pull: --profile needs a name/);
+  assert.match(refused({ "stream-name": " ", start: "now" }, undefined).message, /^pull: --stream-name needs a name/);
+  // A stop fragment before the start fragment wrote two empty WAVs, exit 0.
+  assert.match(
+    refused({ arn: ARN, "start-fragment": "0200", "stop-fragment": "199" }, undefined).message,
+    /^pull: the stop fragment 199 is before the start fragment 200$/,
+  );
+  assert.equal(planPull({ arn: ARN, "start-fragment": "200", "stop-fragment": "200" }, undefined).stopFragment, 200n);
 });

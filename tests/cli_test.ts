@@ -74,6 +74,12 @@ Deno.test("--help on every command; no command shows help and exits 2", async ()
   const h = await kvsaudio(["help", "pull"]);
   assert.equal(h.code, 0);
   assert.match(h.stdoutText, /^Usage: kvsaudio pull/);
+  // `help` of no command is that unknown command's error (a tester: the main help, exit 0).
+  const bogus = await kvsaudio(["help", "bogus"]);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /^kvsaudio: unknown command 'bogus'/);
+  // Each command's help speaks of that command (a tester: extract's told of pull's starts).
+  assert.doesNotMatch((await kvsaudio(["extract", "--help"])).stdoutText, /\bpull\b/);
   // Each option is listed once.
   for (const cmd of ["pull", "extract", "inspect"]) {
     const text = (await kvsaudio([cmd, "--help"])).stdoutText;
@@ -1881,5 +1887,33 @@ Deno.test("extract --json into a standard output closed before the first commit:
       assert.equal(bytes.length, 44 + info.dataBytes, `${name}: the header counts what the file holds`);
       assert.ok(info.dataBytes > 0, `${name}: the audio committed is kept`);
     }
+  });
+});
+
+Deno.test("pull: a wrong value is told as such before files in the way; an event the config file names names the file", async () => {
+  // A tester: with a file in the output directory, every pull value error was told as "refusing to overwrite …
+  // (use --force)"; `event = missing.json` in kvsaudio.ini was not blamed on the file.
+  await withTempDir("kvsaudio-pullorder-", async (dir) => {
+    await Deno.mkdir(`${dir}/o`);
+    await Deno.writeFile(`${dir}/o/from_customer.wav`, new Uint8Array(0));
+    const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-x/1700000000000";
+    const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "x", HOME: dir };
+    const bad = await kvsaudio(["pull", "--arn", arn, "--start-timestamp", "2026-02-30", "--out", "o"], {
+      cwd: dir,
+      env,
+    });
+    assert.equal(bad.code, 2);
+    assert.match(oneLineError(bad.stderr), /--start-timestamp must be/);
+    const fine = await kvsaudio(["pull", "--arn", arn, "--start", "now", "--out", "o"], { cwd: dir, env });
+    assert.equal(fine.code, 2);
+    assert.match(oneLineError(fine.stderr), /refusing to overwrite o\/from_customer\.wav \(use --force\)/);
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "[pull]\nevent = missing.json\n");
+    const ev = await kvsaudio(["pull", "--out", "p"], { cwd: dir, env });
+    assert.equal(ev.code, 2);
+    assert.match(oneLineError(ev.stderr), /cannot read event missing\.json: .* \(event is set in kvsaudio\.ini\)$/);
+    await Deno.writeTextFile(`${dir}/kvsaudio.ini`, "[pull]\nevent =\n");
+    const empty = await kvsaudio(["pull", "--out", "p"], { cwd: dir, env });
+    assert.equal(empty.code, 2);
+    assert.match(oneLineError(empty.stderr), /--event needs a file .* \(event is set in kvsaudio\.ini\)$/);
   });
 });

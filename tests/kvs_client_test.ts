@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { homedir } from "node:os";
 import { AwsError, ExitCode, KvsAudioError, UsageError } from "../src/errors.ts";
 import { awsFilePaths, definedProfiles, profileDefined } from "../src/kvs/profiles.ts";
-import { withoutPassword } from "../src/kvs/endpoint_url.ts";
+import { checkRegionName, withoutPassword } from "../src/kvs/endpoint_url.ts";
 import {
   backoffDelays,
   checkProfile,
@@ -1215,4 +1215,14 @@ Deno.test("withoutPassword: a password with / or @ in a URL refused as not http(
   assert.equal(withoutPassword("http://me:se/cret@127.0.0.1:4566"), "http://me:…@127.0.0.1:4566");
   assert.equal(withoutPassword("http://me:a@b@127.0.0.1:9/x"), "http://me:…@127.0.0.1:9/x");
   assert.equal(withoutPassword("http://127.0.0.1:9/a@b"), "http://127.0.0.1:9/a@b");
+  // Without a scheme (a tester: shown whole, in the message and the done event).
+  assert.equal(withoutPassword("user:s3cr3tpw@host"), "user:…@host");
+  assert.equal(withoutPassword("//user:s3cr3tpw@host"), "//user:…@host");
+  assert.equal(withoutPassword("localhost:s3cr3tpw@x"), "localhost:…@x");
+  assert.equal(withoutPassword("localhost:4566"), "localhost:4566");
+});
+
+Deno.test("checkRegionName: a region in capitals is refused (it is part of the signature)", () => {
+  assert.throws(() => checkRegionName("US-EAST-1", "--region"), /--region "US-EAST-1" is not an AWS region name/);
+  checkRegionName("us-east-1", "--region");
 });

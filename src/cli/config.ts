@@ -68,13 +68,19 @@ export async function applyConfig(
   // The whole file is checked, whichever command reads it: a typo in another
   // command's section is found now, not when that command runs.
   for (const [name, v] of Object.entries(data)) {
-    if (typeof v !== "object" || v === null) continue;
+    if (typeof v !== "object" || v === null || Array.isArray(v)) continue;
     const other = Object.hasOwn(SECTIONS, name) ? SECTIONS[name] : undefined;
     if (other === undefined) {
       throw new UsageError(`${path}: unknown section [${name}] (sections: ${Object.keys(SECTIONS).join(", ")})`);
     }
-    if (name === command) continue; // checked below, with its values
-    for (const key of Object.keys(v)) {
+    for (const [key, value] of Object.entries(v)) {
+      // (`[extract.sub]` is read as a section inside [extract].)
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+        throw new UsageError(
+          `${path}: unknown section [${name}.${key}] (sections: ${Object.keys(SECTIONS).join(", ")})`,
+        );
+      }
+      if (name === command) continue; // checked below, with its values
       if (key === "config" || key === "help" || !Object.hasOwn(other, key)) {
         throw new UsageError(`${path}: unknown option '${key}' for ${name}`);
       }
@@ -87,7 +93,9 @@ export async function applyConfig(
   if (section && typeof section === "object") {
     for (const [k, v] of Object.entries(section as Record<string, unknown>)) entries.push([k, v, false]);
   }
-  for (const [k, v] of Object.entries(data)) if (typeof v !== "object") entries.push([k, v, true]);
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) entries.push([k, v, true]);
+  }
   for (const [key, raw, topLevel] of entries) {
     const settable = key !== "config" && key !== "help";
     const opt = settable && Object.hasOwn(spec, key) ? spec[key] : undefined;
@@ -97,18 +105,39 @@ export async function applyConfig(
       if (topLevel && settable && ALL_OPTIONS.includes(key)) continue;
       throw new UsageError(`${path}: unknown option '${key}' for ${command}`);
     }
+    // Checked even when a flag overrides it: the file is wrong either way.
+    const value = configValue(path, key, raw, opt.type === "boolean");
     if (values[key] !== undefined) continue;
     markConfigured(values, key);
     noteConfigFile(path, key, String(raw));
-    if (opt.type === "boolean") {
-      const v = String(raw).toLowerCase();
-      if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {
-        throw new UsageError(`${path}: '${key}' must be true or false, not '${raw}'`);
-      }
-      values[key] = ["true", "1", "yes"].includes(v);
-    } else {
-      values[key] = String(raw);
-    }
+    values[key] = value;
   }
   return path;
+}
+
+/**
+ * The value of `key` as the INI parser gave it (`raw`): a boolean option's
+ * true/false spelling, otherwise a string. A UsageError naming the file for
+ * what the parser makes of lines that are no `key = value` of kvsaudio's: a
+ * list (`key[] = …`), a bare key or `= true` where a value is wanted, `null`,
+ * a quote opened and not closed.
+ */
+function configValue(path: string, key: string, raw: unknown, boolean: boolean): string | boolean {
+  if (Array.isArray(raw)) throw new UsageError(`${path}: '${key}' is given as a list (${key}[]); give one value`);
+  if (raw === null) throw new UsageError(`${path}: '${key}' is null; give a value, or leave the key out`);
+  if (boolean) {
+    const v = String(raw).toLowerCase();
+    if (!["true", "false", "1", "0", "yes", "no"].includes(v)) {
+      throw new UsageError(`${path}: '${key}' must be true or false, not '${raw}'`);
+    }
+    return ["true", "1", "yes"].includes(v);
+  }
+  if (typeof raw === "boolean") {
+    throw new UsageError(`${path}: '${key}' needs a value (${key} = VALUE), not ${raw}`);
+  }
+  const text = String(raw);
+  if (/^["']/.test(text) && !(text.length > 1 && text.endsWith(text[0]))) {
+    throw new UsageError(`${path}: '${key}' has a quote that is not closed: ${text}`);
+  }
+  return text;
 }

@@ -141,3 +141,24 @@ export function blameConfig<E>(e: E): E {
   if (keys.length > 0) e.message += ` (${keys.join(", ")} ${keys.length > 1 ? "are" : "is"} set in ${applied.path})`;
   return e;
 }
+
+/**
+ * A usage error about option `key`'s value that does not name it as a flag
+ * (`cannot read event x.json: …`) names the config file when the file set
+ * it. Changes `e`'s message once.
+ *
+ * @example
+ * ```ts
+ * import { blameConfigFor, noteConfigFile } from "./configured.ts";
+ * import { UsageError } from "../errors.ts";
+ * noteConfigFile("kvsaudio.ini", "event", "x.json");
+ * blameConfigFor(new UsageError("cannot read event x.json: No such file or directory (os error 2)"), "event").message;
+ * // "cannot read event x.json: No such file or directory (os error 2) (event is set in kvsaudio.ini)"
+ * ```
+ */
+export function blameConfigFor<E>(e: E, key: string): E {
+  if (!(e instanceof UsageError) || applied === undefined || blamed.has(e) || !applied.keys.has(key)) return e;
+  blamed.add(e);
+  e.message += ` (${key} is set in ${applied.path})`;
+  return e;
+}

@@ -46,9 +46,13 @@ function text(x: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * A timestamp of the event: none when absent, NaN when it is no timestamp (refused by the run only if it uses it:
+ * a contact record's start fragment is used before its timestamps).
+ */
 function time(x: unknown): number | undefined {
   const t = text(x);
-  return t === undefined ? undefined : parseTimestamp(t);
+  return t === undefined ? undefined : parseTimestamp(t) ?? NaN;
 }
 
 /** Extract the values from a parsed event; `source` names it in errors. */

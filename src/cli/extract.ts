@@ -20,7 +20,7 @@ import { applyConfig, CONFIG_HELP } from "./config.ts";
 import { openInput } from "./input.ts";
 import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
-import { CALL_HELP, outputOptions } from "./output_options.ts";
+import { callHelp, outputOptions } from "./output_options.ts";
 import { CallRun } from "./call_run.ts";
 import { withOptions } from "./early_done.ts";
 
@@ -35,7 +35,7 @@ stdin): from_customer.wav (the customer's voice) and to_customer.wav (what the
 customer hears), 16-bit PCM at the stream's rate, both on one timeline.
 
 Options:
-${CALL_HELP}
+${callHelp("extract")}
 ${CONFIG_HELP}
   -h, --help            show this help
 

@@ -30,11 +30,11 @@ per fragment: index, byte offset, size, fragment number, producer time,
 ContactId, blocks per track, duration and flags; then a summary.
 
 Options:
-  --tree     print each fragment's element tree instead (offset, size, name, value)
-  --json     print NDJSON: one object per fragment, then a {"summary": ...} object
+  --tree         print each fragment's element tree instead (offset, size, name, value)
+  --json         print NDJSON: one object per fragment, then a {"summary": ...} object
   --config FILE  INI file with defaults for any long option (default ./kvsaudio.ini);
                  --no-FLAG turns off a flag it turns on (--no-json)
-  -h, --help show this help
+  -h, --help     show this help
 
 Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after printing what was read),
 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.`;

@@ -33,8 +33,26 @@ export const CALL_OPTIONS: OptionSpec = {
   "max-gap": { type: "string" },
 };
 
-/** Help lines for {@linkcode CALL_OPTIONS}. */
-export const CALL_HELP = `  -o, --out DIR         output directory (created if missing), or - to write audio to stdout
+/** Help lines for {@linkcode CALL_OPTIONS}, as `command` takes them. */
+export function callHelp(command: "pull" | "extract"): string {
+  return CALL_HELP.replace(
+    CONTACT_ID_HELP,
+    command === "extract"
+      ? `it ends the run (default: the first fragment's ContactId); the fragments
+                        before its first are skipped (a saved body may hold several contacts;
+                        exit 2 if it is not there)`
+      : `it ends the run (default: the first fragment's ContactId); from a fragment
+                        number: exit 2 if another's comes first; from a time, the fragments
+                        before its first are skipped (exit 2 if it never comes)`,
+  );
+}
+
+const CONTACT_ID_HELP = `it ends the run (default: the first fragment's ContactId); extract skips
+                        the fragments before its first (a saved body may hold several contacts;
+                        exit 2 if it is not there); pull from a fragment number: exit 2
+                        if another's comes first; pull from a time skips as extract does`;
+
+const CALL_HELP = `  -o, --out DIR         output directory (created if missing), or - to write audio to stdout
   --stereo              also write stereo.wav (left = from customer, right = to customer);
                         with --out -, write the stereo mix
   --format wav|raw      WAV files (default) or headerless s16le

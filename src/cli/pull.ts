@@ -34,8 +34,8 @@ import { CallRun } from "./call_run.ts";
 import { CONTINUATION_TOKEN, startToken, withOptions } from "./early_done.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
-import { CALL_HELP, type CallOutputOptions, outputOptions } from "./output_options.ts";
-import { withValues } from "./configured.ts";
+import { callHelp, type CallOutputOptions, outputOptions } from "./output_options.ts";
+import { blameConfig, blameConfigFor, withValues } from "./configured.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
 import { onInterrupt } from "./signals.ts";
@@ -70,13 +70,14 @@ Stop (any):
   --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5;
                             0: never, wait until a stop bound or a signal; past --stop-timestamp,
                             5 s without data end it)
+Reading:
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)
   --archived                read archived data (ListFragments + GetMediaForFragmentList) between
                             --start-timestamp and --stop-timestamp (both needed); automatic when
                             both are given and the stop lies more than a minute in the past
 Output:
-${CALL_HELP}
+${callHelp("pull")}
 AWS:
   --region REGION           AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region,
                             else the ARN's)
@@ -130,6 +131,13 @@ function timestamp(name: string, value: string): number {
   return ms;
 }
 
+/** The refusal of an event's start or stop timestamp that is none (used, not only given). */
+function badEventTime(which: "start" | "stop"): UsageError {
+  return new UsageError(
+    `pull: the --event's ${which} timestamp is not an ISO 8601 time or epoch seconds/milliseconds`,
+  );
+}
+
 /** Validate options (after config and event defaults) into a plan. */
 export function planPull(values: Values, event: ConnectEventValues | undefined, now = Date.now()): PullPlan {
   // Checked before any output is created or the SDK is loaded.
@@ -138,6 +146,10 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   else checkEndpointVariables();
   const region = str(values, "region");
   if (region !== undefined) checkRegionName(region, "--region");
+  // (An empty name would be none at all: no profile, no stream, said only after the SDK's chain or a call.)
+  for (const key of ["profile", "stream-name"]) {
+    if (str(values, key)?.trim() === "") throw new UsageError(`pull: --${key} needs a name, not ''`);
+  }
   // Flags first, then the event, then the config file's defaults: a default never excludes what a flag or
   // the event gives (its stream, start or stop).
   const configured = fromConfig(values);
@@ -154,7 +166,9 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     throw new UsageError("pull: --arn ARN or --stream-name NAME is required");
   }
   if (arn !== undefined && !/^arn:aws[a-z-]*:kinesisvideo:[a-z0-9-]+:\d{12}:stream\/[^/]+\/\d+$/.test(arn)) {
-    throw new UsageError(`pull: --arn is not a Kinesis Video stream ARN: '${arn}'`);
+    // (Named where it came from: the event's, when no flag or config file gave one.)
+    const from = arn === flagged("arn") || arn === defaulted("arn") ? "--arn" : "the --event's stream ARN";
+    throw new UsageError(`pull: ${from} is not a Kinesis Video stream ARN: '${arn}'`);
   }
   const timestampType = choice("pull", values, "timestamp-type", ["producer", "server"], "producer");
   const starts = ["start-fragment", "start-timestamp", "start", "continuation-token", "after-fragment"];
@@ -193,8 +207,10 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
       type: "FRAGMENT_NUMBER",
       fragmentNumber: fragmentNumber("event StartFragmentNumber", event.startFragment),
     };
-  } else if (event?.startTimestampMs !== undefined) startTimestampMs = event.startTimestampMs;
-  else {
+  } else if (event?.startTimestampMs !== undefined) {
+    if (Number.isNaN(event.startTimestampMs)) throw badEventTime("start");
+    startTimestampMs = event.startTimestampMs;
+  } else {
     throw new UsageError(
       "pull: a start is required: --start-fragment N, --start-timestamp T, --start now|earliest or --continuation-token TOKEN",
     );
@@ -211,6 +227,7 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   const stopTimestampMs = stopTsFlag !== undefined
     ? timestamp("stop-timestamp", stopTsFlag)
     : event?.stopTimestampMs ?? (stopTsDefault !== undefined ? timestamp("stop-timestamp", stopTsDefault) : undefined);
+  if (Number.isNaN(stopTimestampMs)) throw badEventTime("stop");
   if (startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < startTimestampMs) {
     // Each named by where it came from (a config file's value is blamed on the file only when it is named).
     const stopName = stopTsFlag !== undefined || event?.stopTimestampMs === undefined
@@ -239,13 +256,19 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   if (!archived && startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < now - 60_000) {
     archived = true; // the whole range lies in the past
   }
+  const stopFragment = stopFragmentText !== undefined
+    ? parseFragmentNumber(fragmentNumber("stop-fragment", stopFragmentText))
+    : undefined;
+  const sel = selector!;
+  if (stopFragment !== undefined && sel.type === "FRAGMENT_NUMBER" && stopFragment < BigInt(sel.fragmentNumber)) {
+    // (Fragment numbers grow along a stream: nothing from the start on could be the stop's.)
+    throw new UsageError(`pull: the stop fragment ${stopFragment} is before the start fragment ${sel.fragmentNumber}`);
+  }
   return {
     stream: arn !== undefined ? { arn } : { name },
-    selector: selector!,
+    selector: sel,
     timestampType,
-    stopFragment: stopFragmentText !== undefined
-      ? parseFragmentNumber(fragmentNumber("stop-fragment", stopFragmentText))
-      : undefined,
+    stopFragment,
     stopTimestampMs,
     maxDurationMs: maxDuration !== undefined ? maxDuration * 1000 : undefined,
     idleTimeoutMs: idle * 1000,
@@ -353,9 +376,16 @@ export async function pullCommand(args: string[]): Promise<number> {
   let kvs: typeof import("../kvs/mod.ts");
   let clients: KvsClients;
   try {
-    // Refuse to overwrite before the event is read (it may be stdin), and before contacting KVS.
-    writer.refuseExisting();
-    const event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
+    // Refuse to overwrite before contacting KVS, and before an event on stdin is read (not to be read twice);
+    // otherwise after the options are checked, so that a wrong value is told as such, not as files in the way.
+    if (eventPath === "-") writer.refuseExisting();
+    if (eventPath === "") throw blameConfig(new UsageError("pull: --event needs a file (or - for standard input)"));
+    let event;
+    try {
+      event = eventPath !== undefined ? await readConnectEvent(eventPath) : undefined;
+    } catch (e) {
+      throw blameConfigFor(e, "event");
+    }
     // The event's ContactId beats the config file's contact-id and follow-stream defaults, never the flags.
     const configured = fromConfig(values);
     const followFlag = flag(values, "follow-stream") && !configured.has("follow-stream");
@@ -373,6 +403,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
+    if (eventPath !== "-") writer.refuseExisting();
     kvs = await import("../kvs/mod.ts");
     restoreWarn = sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;

@@ -42,6 +42,8 @@ export async function run(args: string[]): Promise<number> {
       case "help":
         // `kvsaudio help pull` = `kvsaudio pull --help`.
         if (rest.length > 0 && ["pull", "extract", "inspect"].includes(rest[0])) return await run([rest[0], "--help"]);
+        // (`help help`, `help version`: the main help; anything else is no command.)
+        if (rest.length > 0 && !["help", "version"].includes(rest[0])) return await run([rest[0]]);
         console.log(MAIN_HELP);
         return 0;
       case "-h":

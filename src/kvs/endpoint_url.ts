@@ -77,7 +77,8 @@ export function checkEndpointVariables(): void {
  * ```
  */
 export function checkRegionName(region: string, from: string): void {
-  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(region)) return;
+  // (Lower case: a region is part of the signature, where `US-EAST-1` is not `us-east-1`.)
+  if (/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(region)) return;
   const shown = JSON.stringify(region.length > 64 ? region.slice(0, 64) + "…" : region);
   throw new UsageError(`${from} ${shown} is not an AWS region name (like us-east-1)`);
 }
@@ -99,10 +100,12 @@ export function withoutPassword(url: string): string {
   } catch {
     parsed = undefined;
   }
-  if (parsed !== undefined) {
+  if (parsed !== undefined && parsed.host !== "") {
     if (parsed.password === "") return url;
     return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/?#]*@/i, "$1:…@");
   }
-  // Not a URL: everything from "scheme://user:" to the last "@" may be its password.
-  return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):.*@/is, "$1:…@");
+  // Not a URL with a host: everything from "scheme://user:" to the last "@" may be its password; without a
+  // scheme (`user:pass@host`, `//user:pass@host`, which the URL parser takes for a scheme or a path), the same.
+  if (/^[a-z][\w+.-]*:\/\//i.test(url)) return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):.*@/is, "$1:…@");
+  return url.replace(/^(\/\/)?([^/@:]*):.*@/s, "$1$2:…@");
 }
