@@ -1897,7 +1897,7 @@ Deno.test("pull: a wrong value is told as such before files in the way; an event
     await Deno.mkdir(`${dir}/o`);
     await Deno.writeFile(`${dir}/o/from_customer.wav`, new Uint8Array(0));
     const arn = "arn:aws:kinesisvideo:us-east-1:123456789012:stream/connect-x/1700000000000";
-    const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "x", HOME: dir };
+    const env = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" };
     const bad = await kvsaudio(["pull", "--arn", arn, "--start-timestamp", "2026-02-30", "--out", "o"], {
       cwd: dir,
       env,

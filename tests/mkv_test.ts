@@ -1239,16 +1239,23 @@ Deno.test("assembler: blocks and laced frames one fragment may hold are bounded;
   // memory); a million 6-byte blocks in one Cluster, within the old cap of 1,048,576, took 300–900 MB.
   const head = [namedTracks(["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"])];
   const empty = new Uint8Array(0);
-  const laced = lacedBlock(1, 0, 0x80, Array.from({ length: 256 }, () => empty), "fixed");
+  // Frames of no bytes: a few bytes of lacing for 256 frames. Refused at the first such block.
+  const bomb = lacedBlock(1, 0, 0x80, Array.from({ length: 256 }, () => empty), "fixed");
+  const bombed = liveDocument(head, 1000, [bomb, bomb]);
+  const b = await assembleError(bombed);
+  assert.match(b.message, /SimpleBlock: bad fixed lacing: 256 frames in 0 bytes/);
+  assert.equal(b.offset, bombed.length - 2 * bomb.length);
+  // Frames of a byte each: 65,536 in a fragment are taken, one more is not.
+  const laced = lacedBlock(1, 0, 0x80, Array.from({ length: 256 }, () => Uint8Array.of(7)), "fixed");
   const tooLaced = liveDocument(head, 1000, Array.from({ length: 257 }, () => laced));
   const e = await assembleError(tooLaced);
   assert.match(e.message, /SimpleBlock: more than 65536 laced frames in one fragment/);
   assert.equal(e.offset, tooLaced.length - laced.length, "at the block past the limit");
-  assert.equal(
-    (await assemble(liveDocument(head, 1000, Array.from({ length: 256 }, () => laced))))[0].blockTable
-      .lacedFrames,
-    65536,
-  );
+  const [full] = await assemble(liveDocument(head, 1000, Array.from({ length: 256 }, () => laced)));
+  assert.equal(full.blockTable.lacedFrames, 65536);
+  assert.equal(full.blockTable.frameCount(255), 256);
+  assert.deepEqual([...full.blockTable.frame(255, 255)], [7]);
+  assert.equal(full.blockTable.block(3).frames.length, 256);
   const tiny = simpleBlock(2, 0, true, empty);
   const tooMany = liveDocument(head, 1000, Array.from({ length: 65537 }, () => tiny));
   assert.match((await assembleError(tooMany)).message, /SimpleBlock: more than 65536 blocks in one Cluster/);
@@ -1271,19 +1278,25 @@ Deno.test("assembler: blocks and laced frames one fragment may hold are bounded;
 
 Deno.test("assembler: two TrackEntries of one TrackNumber and different names are damaged data", async () => {
   // A fuzzer: AUDIO_TO_CUSTOMER and AUDIO_FROM_CUSTOMER both numbered 1 put track 1's audio in both WAVs, exit 0.
-  const te = (n: number, name: string) =>
+  const te = (n: number, name: string, codec = "A_AAC") =>
     el(ID.TrackEntry, [
       uintEl(ID.TrackNumber, n),
       uintEl(ID.TrackType, 2),
       strEl(ID.Name, name),
-      strEl(ID.CodecID, "A_AAC"),
+      strEl(ID.CodecID, codec),
     ]);
   const tracks = el(ID.Tracks, [te(1, "AUDIO_TO_CUSTOMER"), te(1, "AUDIO_FROM_CUSTOMER")]);
   const doc = liveDocument([tracks], 1000, [simpleBlock(1, 0, true, new Uint8Array(64))]);
   const e = await assembleError(doc);
   assert.match(
     e.message,
-    /TrackEntry: two TrackEntries have TrackNumber 1 \("AUDIO_TO_CUSTOMER" and "AUDIO_FROM_CUSTOMER"\)/,
+    /TrackEntry: two TrackEntries have TrackNumber 1 \("AUDIO_TO_CUSTOMER" "A_AAC" and "AUDIO_FROM_CUSTOMER" "A_AAC"\)/,
+  );
+  // The same name with another codec was taken by whichever came first (a re-tester).
+  const codec = el(ID.Tracks, [te(2, "AUDIO_FROM_CUSTOMER"), te(2, "AUDIO_FROM_CUSTOMER", "A_OPUS")]);
+  assert.match(
+    (await assembleError(liveDocument([codec], 1000, []))).message,
+    /TrackNumber 2 \("AUDIO_FROM_CUSTOMER" "A_AAC" and "AUDIO_FROM_CUSTOMER" "A_OPUS"\)/,
   );
   // The same Tracks element twice (the same entries again) is still taken.
   const once = el(ID.Tracks, [te(1, "AUDIO_TO_CUSTOMER"), te(2, "AUDIO_FROM_CUSTOMER")]);

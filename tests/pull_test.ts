@@ -979,7 +979,10 @@ Deno.test("CLI pull --event: INI defaults still give way to flags, and --json re
     await Deno.writeTextFile(`${dir}/from_customer.wav`, "x");
     for (const [event, why] of [["event.json", /refusing to overwrite/], ["missing.json", /missing\.json/]] as const) {
       const outDir = event === "event.json" ? dir : `${dir}/o`;
-      const j = await kvsaudio([...args, "--event", event, "--out", outDir, "--json"], { cwd: dir, env: AWS_ENV });
+      const j = await kvsaudio([...args, "--event", event, "--start", "now", "--out", outDir, "--json"], {
+        cwd: dir,
+        env: AWS_ENV,
+      });
       assert.equal(j.code, 2, j.stderr);
       const done = jsonLines(j.stdoutText).at(-1);
       assert.deepEqual([done?.event, done?.reason, done?.exitCode], ["done", "error", 2], j.stdoutText);
@@ -1291,11 +1294,11 @@ Deno.test("CLI pull --after-fragment N resumes after a fragment an earlier run w
       // A config file's after-fragment that a flag's start overrides is not given back (a review).
       await Deno.writeTextFile(`${dir}/k.ini`, "[pull]\nafter-fragment = 123456\n");
       const over = await pullCli(standin.url, [
-        ...["--arn", ARN, "--start-fragment", F[1].fragmentNumber, "--stop-fragment", F[0].fragmentNumber],
+        ...["--arn", ARN, "--start-fragment", F[1].fragmentNumber, "--stop-fragment", F[1].fragmentNumber],
         ...["--idle-timeout", "0.5", "--json", "--config", `${dir}/k.ini`, "--out", `${dir}/over`],
       ]);
       assert.equal(over.code, 0, over.stderr);
-      assert.equal(lastEvent(over).lastFragmentNumber, null);
+      assert.equal(lastEvent(over).lastFragmentNumber, F[1].fragmentNumber);
     });
   }
   assert.throws(

@@ -624,7 +624,8 @@ export class FragmentAssembler implements TokenSink {
         if (
           f.clusters.length > 0 &&
           (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes ||
-            f.clusters.length >= LIMITS.clusters || f.blockTable.length >= LIMITS.splitBlocks)
+            f.clusters.length >= LIMITS.clusters || f.blockTable.length >= LIMITS.splitBlocks ||
+            f.blockTable.lacedFrames >= LIMITS.splitBlocks)
         ) {
           this.#close(t.offset, "next-cluster", out);
           f = this.#ensureFragment(t.offset);
@@ -807,14 +808,14 @@ export class FragmentAssembler implements TokenSink {
         this.#track = undefined;
         if (tr && tr.number > 0 && !t.truncated) {
           // Blocks name their track by number: two tracks of one number but another name (two directions of a
-          // call) would put one track's audio in both. (The same TrackEntry again, as a Tracks element given
+          // call) or codec would put one track's audio in both, or take it by whichever came first. (The same TrackEntry again, as a Tracks element given
           // twice holds it, changes nothing.)
           const same = this.#doc.tracks.find((x) => x.number === tr.number);
-          if (same !== undefined && (same.name ?? "") !== (tr.name ?? "")) {
+          if (same !== undefined && ((same.name ?? "") !== (tr.name ?? "") || same.codecId !== tr.codecId)) {
+            const label = (x: Track) =>
+              JSON.stringify(x.name ?? "") + (x.codecId ? ` ${JSON.stringify(x.codecId)}` : "");
             throw new DataError(
-              `two TrackEntries have TrackNumber ${tr.number} (${JSON.stringify(same.name ?? "")} and ${
-                JSON.stringify(tr.name ?? "")
-              }): damaged data`,
+              `two TrackEntries have TrackNumber ${tr.number} (${label(same)} and ${label(tr)}): damaged data`,
               { offset: t.offset, element: t.name, source: this.#opts.source },
             );
           }
@@ -1000,7 +1001,7 @@ export class FragmentAssembler implements TokenSink {
  * 65,536 of its timecode units, so 65,536 blocks of audio in one is far past
  * any real stream). Past a limit the input is
  * refused as bad data; an unknown-size Segment is split at the next Cluster
- * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks,
+ * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks (or laced frames),
  * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
  */
 const LIMITS = {

@@ -215,6 +215,36 @@ export function unlace(
   offset: number,
   simple: boolean,
 ): Uint8Array[] {
+  const sizes = laceSizes(data, start, lacing, offset, simple);
+  const frames: Uint8Array[] = new Array(sizes.length);
+  let p = sizes.first;
+  for (let i = 0; i < sizes.length; i++) {
+    frames[i] = data.subarray(p, p + sizes[i]);
+    p += sizes[i];
+  }
+  return frames;
+}
+
+/**
+ * The frame sizes of laced block data, as {@linkcode unlace} splits it, and
+ * (`first`) the index in `data` where the first frame begins. More frames
+ * than bytes of them (frames of 0 bytes: a few bytes of lacing would stand
+ * for thousands of frames) is refused as bad lacing.
+ *
+ * @example
+ * ```ts
+ * import { laceSizes } from "./block.ts";
+ * const sizes = laceSizes(new Uint8Array([1, 0xa, 0xb, 0xc, 0xd]), 0, "fixed", 0, true);
+ * [...sizes, sizes.first]; // [2, 2, 1]
+ * ```
+ */
+export function laceSizes(
+  data: Uint8Array,
+  start: number,
+  lacing: Lacing,
+  offset: number,
+  simple: boolean,
+): number[] & { first: number } {
   const name = simple ? "SimpleBlock" : "Block";
   const fail = (why: string) => new DataError(`bad ${lacing} lacing: ${why}`, { offset, element: name });
   const end = data.length;
@@ -264,14 +294,14 @@ export function unlace(
     }
     if (count > 1) sizes[count - 1] = end - p - sum;
   }
-  const frames: Uint8Array[] = new Array(count);
+  let at = p;
   for (let i = 0; i < count; i++) {
     const s = sizes[i];
-    if (s < 0 || p + s > end) {
+    if (s < 0 || at + s > end) {
       throw fail(`frame ${i} (${s} bytes) runs past the block`);
     }
-    frames[i] = data.subarray(p, p + s);
-    p += s;
+    at += s;
   }
-  return frames;
+  if (count > 1 && count > end - p) throw fail(`${count} frames in ${end - p} bytes`);
+  return Object.assign(sizes, { first: p });
 }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type Block, blockFlags, blockFromFlags, type BlockHeader, readBlockHeader, unlace } from "./block.ts";
+import { type Block, blockFlags, blockFromFlags, type BlockHeader, laceSizes, readBlockHeader } from "./block.ts";
 
 /** Numbers kept per block (the row stride). */
 const STRIDE = 9;
@@ -89,15 +89,22 @@ export class BlockTable {
   #count = 0;
   /** Buffers the rows point into (consecutive blocks mostly share one). */
   #bufs: Uint8Array[] = [];
-  /** Frames of laced blocks, by row (unlaced once, when added). */
+  /** Frames of laced blocks {@linkcode BlockTable.push}ed as decoded Blocks, by row. */
   #laced: Map<number, Uint8Array[]> | undefined;
+  /**
+   * Where each frame of an added laced block begins and ends in its buffer, two numbers a frame (no view
+   * per frame: a few bytes of lacing can stand for 256 frames). Such a row's START is its first frame's
+   * index here and its END minus its frame count.
+   */
+  #lace: Int32Array | undefined;
+  #laceUsed = 0;
 
   /** Number of blocks. */
   get length(): number {
     return this.#count;
   }
 
-  /** Frames of the laced blocks, all told (each laced block's frames are views kept apart). */
+  /** Frames of the laced blocks, all told. */
   get lacedFrames(): number {
     return this.#lacedFrames;
   }
@@ -149,13 +156,33 @@ export class BlockTable {
     if (h.lacing !== "none") this.#unlaced(h, buf, start, len, offset, simple, row);
   }
 
-  /** Keep the frames of laced block `row`. */
+  /** Record where the frames of laced block `row` are (see `#lace`). */
   #unlaced(h: BlockHeader, buf: Uint8Array, start: number, len: number, offset: number, simple: boolean, row: number) {
     if (h.lacing === "none") return;
-    const data = buf.subarray(start, start + len);
-    const frames = unlace(data, h.payloadStart - start, h.lacing, offset, simple);
-    (this.#laced ??= new Map()).set(row, frames);
-    this.#lacedFrames += frames.length;
+    const sizes = laceSizes(buf.subarray(start, start + len), h.payloadStart - start, h.lacing, offset, simple);
+    const n = sizes.length;
+    const first = this.#laceUsed;
+    let lace = this.#lace;
+    if (lace === undefined || lace.length < 2 * (first + n)) {
+      const grown = new Int32Array(Math.max(64, 2 * (first + n), 2 * (lace?.length ?? 0)));
+      if (lace !== undefined) grown.set(lace);
+      this.#lace = lace = grown;
+    }
+    let p = start + sizes.first;
+    for (let k = 0; k < n; k++) {
+      lace[2 * (first + k)] = p;
+      p += sizes[k];
+      lace[2 * (first + k) + 1] = p;
+    }
+    this.#laceUsed += n;
+    this.#lacedFrames += n;
+    if (row < PLAIN_ROWS) {
+      this.#rows[row * STRIDE + START] = first;
+      this.#rows[row * STRIDE + END] = -n;
+    } else {
+      this.#setPaged(row, START, first);
+      this.#setPaged(row, END, -n);
+    }
   }
 
   /** Start paged row `row` (past {@linkcode PLAIN_ROWS}) with its first columns. */
@@ -226,24 +253,38 @@ export class BlockTable {
 
   /** Number of frames in block `i` (1 without lacing). */
   frameCount(i: number): number {
-    return this.#laced?.get(i)?.length ?? 1;
+    const laced = this.#laced?.get(i);
+    if (laced !== undefined) return laced.length;
+    const end = i < PLAIN_ROWS ? this.#rows[i * STRIDE + END] : this.#cell(i, END);
+    return end < 0 ? -end : 1;
   }
 
   /** Frame `k` of block `i`: a view into the input, not a copy. */
   frame(i: number, k = 0): Uint8Array {
     const laced = this.#laced?.get(i);
     if (laced !== undefined) return laced[k];
-    if (i >= PLAIN_ROWS) return this.#bufs[this.#cell(i, BUF)].subarray(this.#cell(i, START), this.#cell(i, END));
-    const at = i * STRIDE;
-    const r = this.#rows;
-    return this.#bufs[r[at + BUF]].subarray(r[at + START], r[at + END]);
+    let buf: number, start: number, end: number;
+    if (i < PLAIN_ROWS) {
+      const at = i * STRIDE;
+      const r = this.#rows;
+      buf = r[at + BUF];
+      start = r[at + START];
+      end = r[at + END];
+    } else {
+      buf = this.#cell(i, BUF);
+      start = this.#cell(i, START);
+      end = this.#cell(i, END);
+    }
+    if (end >= 0) return this.#bufs[buf].subarray(start, end);
+    const p = 2 * (start + k);
+    return this.#bufs[buf].subarray(this.#lace![p], this.#lace![p + 1]);
   }
 
   /** Block `i` as an object. */
   block(i: number): Block {
     const flags = this.#cell(i, FLAGS);
     const simple = (flags & SIMPLE) !== 0;
-    const frames = this.#laced?.get(i) ?? [this.frame(i, 0)];
+    const frames = this.#laced?.get(i) ?? Array.from({ length: this.frameCount(i) }, (_, k) => this.frame(i, k));
     const b = blockFromFlags(
       this.#cell(i, TRACK),
       this.#cell(i, TIMECODE),
