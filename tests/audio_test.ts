@@ -1442,6 +1442,17 @@ Deno.test("CallWriter --append --stereo: a mix left behind the mono files (faile
     cut.set(mix.subarray(0, cut.length));
     cut.set(wavHeader({ rate: 8000, channels: 2, dataBytes }), 0);
     await Deno.writeFile(path, cut);
+    // A resume that brings no audio (killed while it waited for more after its last fragment) fills it too.
+    const before = await Deno.readFile(path);
+    await run(concat([liveDocument([namedTracks(["AUDIO_FROM_CUSTOMER"])], 5000, [])]), true);
+    const three = (await readWav(`${dir}/from_customer.wav`)).data;
+    assert.equal(three.length, 3 * 8192 * 2);
+    sameBytes(
+      (await readWav(path)).data,
+      interleave(three, new Uint8Array(three.length)),
+      "the mix, no audio appended",
+    );
+    await Deno.writeFile(path, before);
     await run(concat(s.fragments.slice(3).map((f) => f.bytes)), true);
     const from = (await readWav(`${dir}/from_customer.wav`)).data;
     assert.equal(from.length, 6 * 8192 * 2);

@@ -4,9 +4,9 @@
  * it replaced (the output must stay byte-identical).
  */
 import assert from "node:assert/strict";
-import { isoTime, outputError } from "../src/cli/output.ts";
-import { displayText } from "../src/cli/sanitize.ts";
-import { textLine } from "../src/cli/inspect.ts";
+import { isoTime, outputError, timeMsOrNull } from "../src/cli/output.ts";
+import { displayText, jsonLine } from "../src/cli/sanitize.ts";
+import { fragmentJson, textLine } from "../src/cli/inspect.ts";
 import { Fragment } from "../src/mkv/fragment.ts";
 import { parseBlock } from "../src/mkv/block.ts";
 import { seededInts } from "./support/util.ts";
@@ -19,7 +19,7 @@ function isoTimeDate(ms: number | undefined): string {
 function displayTextRegex(text: string, max = 256): string {
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  s = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g, (c) => {
     const code = c.charCodeAt(0);
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
   });
@@ -178,4 +178,24 @@ Deno.test("a write to a full non-blocking pipe says what to do (it is not retrie
     outputError("standard output", new Error("No space left on device (os error 28)")).message,
     "standard output: write failed: No space left on device (os error 28)",
   );
+});
+
+Deno.test("inspect --json: tags named like Object.prototype members, whole-ms times, invisible characters escaped", () => {
+  // An inspect tester: tags named constructor, toString, hasOwnProperty became [null, value] arrays; a timestamp tag
+  // with a fourth decimal gave a fractional producerTimestampMs; U+200B and U+FEFF reached the terminal as they were.
+  const f = new Fragment(0, 0);
+  for (const [name, value] of [["constructor", "y"], ["toString", "z"], ["__proto__", "p"], ["hasOwnProperty", "w"]]) {
+    f.tags.push({ name, value, position: "before", offset: 0 });
+  }
+  const json = JSON.parse(jsonLine(fragmentJson(f)));
+  assert.deepEqual(Object.entries(json.tags), [
+    ["constructor", "y"],
+    ["toString", "z"],
+    ["__proto__", "p"],
+    ["hasOwnProperty", "w"],
+  ]);
+  assert.equal(timeMsOrNull(1599166395000.5), 1599166395000);
+  assert.equal(timeMsOrNull(1599166395999.9), 1599166395999);
+  assert.equal(displayText("a\u200bb\ufeffc\u2060d"), "a\\u{200b}b\\u{feff}c\\u{2060}d");
+  assert.equal(jsonLine({ v: "a\u200bb\ufeff" }), '{"v":"a\\u200bb\\ufeff"}');
 });

@@ -580,7 +580,9 @@ Deno.test("fragment: durationMs and blockCounts, few or many track numbers, matc
     }
     let best = 0;
     for (const [track, n] of count) {
-      const d = n > 1 ? ((last.get(track)! - first.get(track)!) * n) / (n - 1) : 0;
+      // (No PCM format or BlockDuration: the last block lasts one average interval.)
+      const span = last.get(track)! - first.get(track)!;
+      const d = span + (n > 1 ? span / (n - 1) : 0);
       if (d > best) best = d;
     }
     assert.deepEqual([...f.blockCounts()], [...count], `round ${round}`);
@@ -1370,4 +1372,43 @@ Deno.test("a Cluster Timecode past 2^53 (epoch at a 100 ns TimecodeScale) is kep
     // 64 ms apart, on the epoch.
     assert.deepEqual(frags.map((f) => f.blockTable.timeMs(0) - 1782912654536), [0, 64, 128, 192]);
   }
+});
+
+Deno.test("assembler: a document inside an element whose size runs over it is damaged data, not a truncation", async () => {
+  // An inspect tester: one byte of a Tags size (256 MiB) after fragment 5's Cluster hid the 14 fragments after it
+  // inside that Tags element, and the run ended exit 0 as if the file were cut there.
+  const s = connectStream({ fragments: 4 });
+  const tags = tagsEl([["AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "1"]]);
+  const body = tags.subarray(encodeId(ID.Tags).length + 1); // (tagsEl's size is one byte here)
+  const huge = concat([encodeId(ID.Tags), encodeSize(256 << 20, 8), body]);
+  const f1 = s.fragments[1];
+  const input = concat([
+    s.bytes.subarray(0, f1.offset + f1.bytes.length),
+    huge,
+    s.bytes.subarray(f1.offset + f1.bytes.length),
+  ]);
+  const e = await assembleError(input);
+  assert.match(e.message, /an EBML header inside another element: the size of an element before it is damaged/);
+  assert.equal(e.offset, s.fragments[2].offset + huge.length);
+});
+
+Deno.test("fragment: durationMs ends a track at its last block's end (PCM bytes, BlockDuration), not one interval on", async () => {
+  // An inspect tester: a fragment of one 64 ms block per track said 0.000 s, and a short last block was counted as
+  // long as the others.
+  const mime = tagsEl([["MimeType", "audio/L16;rate=8000;channels=1;"]]);
+  const head = [namedTracks(["AUDIO_FROM_CUSTOMER", "AUDIO_TO_CUSTOMER"]), mime];
+  const one = await assemble(liveDocument(head, 1000, [simpleBlock(1, 0, true, new Uint8Array(1024))]));
+  assert.equal(one[0].durationMs, 64);
+  // Blocks at 0 and 64 ms, the last of 16 ms (256 bytes): 80 ms, not 128.
+  const [short] = await assemble(liveDocument(head, 1000, [
+    simpleBlock(1, 0, true, new Uint8Array(1024)),
+    simpleBlock(1, 64, true, new Uint8Array(256)),
+  ]));
+  assert.equal(short.durationMs, 80);
+  // A BlockGroup's BlockDuration (ms ticks here) wins.
+  const [group] = await assemble(liveDocument([namedTracks(["AUDIO_FROM_CUSTOMER"])], 1000, [
+    simpleBlock(1, 0, true, new Uint8Array(10)),
+    blockGroup(1, 40, new Uint8Array(10), 25),
+  ]));
+  assert.equal(group.durationMs, 65);
 });

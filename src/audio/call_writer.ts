@@ -724,6 +724,12 @@ export class CallWriter {
    */
   close(createEmpty = true): void {
     if (this.#closed) return;
+    if (this.#format === undefined && createEmpty && this.#opts.append && this.#opts.stereo) {
+      // Appending with no audio, to a mix left behind the mono files (kill -9 while the run that wrote them
+      // waited for more): brought up to them all the same.
+      const held = this.#mixBehind();
+      if (held !== undefined) this.#open(held);
+    }
     if (this.#format === undefined) {
       // (Appending with no audio: the files stay as they were.)
       if (!createEmpty || this.#opts.append) {
@@ -814,6 +820,34 @@ export class CallWriter {
       mix.write(out.subarray(0, 4 * k));
       at += k;
     }
+  }
+
+  /**
+   * The format of the mono files when stereo.wav is behind them (WAV: their headers'), for a run that appends
+   * no audio; undefined when it is not, or they say no format.
+   */
+  #mixBehind(): PcmFormat | undefined {
+    let mix: number | undefined;
+    let mono = 0;
+    let rate: number | undefined;
+    for (const [what, path] of this.#planned(true)) {
+      let held;
+      try {
+        held = PcmFileSink.existing(path, this.#opts.format);
+      } catch {
+        return undefined; // (opening it says why)
+      }
+      if (held === undefined) continue;
+      if (what === "stereo") mix = Math.floor(held.dataBytes / 4);
+      else {
+        if (held.channels !== undefined && held.channels !== 1) return undefined;
+        mono = Math.max(mono, Math.floor(held.dataBytes / 2));
+        rate ??= held.rate;
+      }
+    }
+    if (mix === undefined || mix >= mono) return undefined;
+    if (rate === undefined && this.#opts.format === "wav") return undefined;
+    return { rate: rate ?? 8000, channels: 1, source: "default" };
   }
 
   /** Open the outputs of a run that gave no audio: at the format the stream said, if any, else 8000 Hz mono. */

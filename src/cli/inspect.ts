@@ -42,7 +42,8 @@ Exit codes: 0 ok, 1 cannot write output, 2 usage, 3 bad stream data (after print
 /** JSON form of a fragment (the fields `inspect --json` prints). */
 export function fragmentJson(f: Fragment): Record<string, unknown> {
   const k = f.kvs;
-  const tags: Record<string, string | string[]> = {};
+  // (No prototype: a tag named `constructor` or `__proto__` is a tag like any other.)
+  const tags: Record<string, string | string[]> = Object.create(null);
   for (const t of f.tags) {
     const v = typeof t.value === "string" ? clip(t.value) : `hex:${hexPreview(t.value, 64)}`;
     const name = clip(t.name);

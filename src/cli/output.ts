@@ -165,18 +165,20 @@ export function isoTime(ms: number | undefined): string {
 }
 
 /**
- * Epoch milliseconds for JSON: `ms`, or null when unknown or out of a Date's
- * range (where {@linkcode isoTime} gives `-`).
+ * Epoch milliseconds for JSON: `ms` in whole milliseconds (a fraction of one
+ * cut off, as {@linkcode isoTime} cuts it), or null when unknown or out of a
+ * Date's range (where {@linkcode isoTime} gives `-`).
  *
  * @example
  * ```ts
  * import { timeMsOrNull } from "./output.ts";
  * timeMsOrNull(1782912654536); // 1782912654536
+ * timeMsOrNull(1599166395000.5); // 1599166395000
  * timeMsOrNull(99999999999999000); // null
  * ```
  */
 export function timeMsOrNull(ms: number | undefined): number | null {
-  return ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? null : ms;
+  return ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? null : Math.floor(ms);
 }
 
 const DAY_MS = 86400000;

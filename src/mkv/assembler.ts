@@ -600,6 +600,16 @@ export class FragmentAssembler implements TokenSink {
   }
 
   #start(t: EbmlToken, out: Fragment[]): void {
+    if ((t.id === ID.EBML || t.id === ID.Segment) && t.depth > 0) {
+      // Only the top level holds these: an element around it declared a size that runs over the next
+      // document (one damaged byte), which would hide every fragment after it in that element.
+      const what = t.id === ID.EBML ? "an EBML header" : "a Segment";
+      throw new DataError(`${what} inside another element: the size of an element before it is damaged`, {
+        offset: t.offset,
+        element: t.name,
+        source: this.#opts.source,
+      });
+    }
     switch (t.id) {
       case ID.EBML:
         if (t.depth === 0) {

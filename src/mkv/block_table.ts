@@ -251,6 +251,12 @@ export class BlockTable {
     return i < PLAIN_ROWS ? this.#rows[i * STRIDE + OFFSET] : this.#cell(i, OFFSET);
   }
 
+  /** BlockDuration of block `i` (a BlockGroup's, in TimecodeScale units), if it has one. */
+  duration(i: number): number | undefined {
+    const d = this.#cell(i, DURATION);
+    return Number.isNaN(d) ? undefined : d;
+  }
+
   /** Number of frames in block `i` (1 without lacing). */
   frameCount(i: number): number {
     const laced = this.#laced?.get(i);

@@ -300,20 +300,34 @@ export class Fragment {
   }
 
   /**
-   * Duration covered by the blocks in ms: per track, the span from the first
-   * to the last block start plus one average block interval; the longest
-   * track wins. 0 without blocks.
+   * Duration covered by the blocks in ms: per track, from the first block's
+   * start to the last one's end; the longest track wins. A block ends after
+   * its BlockDuration, else after its PCM (16-bit from the `MimeType` tag, or
+   * an `A_PCM/…` track's Audio element), else one average block interval
+   * after it starts (0 for a track of one such block). 0 without blocks.
    */
   get durationMs(): number {
-    const k = tally(this.blockTable);
+    const t = this.blockTable;
+    const k = tally(t);
     let best = 0;
     for (let j = 0; j < k; j++) {
       const n = tallyCount[j];
       const span = tallyLast[j] - tallyFirst[j];
-      const d = n > 1 ? (span * n) / (n - 1) : 0;
+      const d = span + (this.#blockMs(t, tallyLastIndex[j]) ?? (n > 1 ? span / (n - 1) : 0));
       if (d > best) best = d;
     }
     return best;
+  }
+
+  /** How long block `i` lasts in ms, if its BlockDuration or its PCM says. */
+  #blockMs(t: BlockTable, i: number): number | undefined {
+    const ticks = t.duration(i);
+    if (ticks !== undefined) return (ticks * this.timecodeScale) / 1e6;
+    const perMs = pcmBytesPerMs(this.mimeType, this.tracks, t.track(i));
+    if (perMs === undefined) return undefined;
+    let bytes = 0;
+    for (let k = 0, n = t.frameCount(i); k < n; k++) bytes += t.frame(i, k).length;
+    return bytes / perMs;
   }
 
   /**
@@ -497,6 +511,36 @@ const tallyTrack: number[] = [];
 const tallyCount: number[] = [];
 const tallyFirst: number[] = [];
 const tallyLast: number[] = [];
+/** The index of each track's last block. */
+const tallyLastIndex: number[] = [];
+
+/** The last `MimeType` tag seen, and the bytes a ms of 16-bit PCM it says takes (undefined: no L16). */
+let perMsMime: string | undefined;
+let perMsValue: number | undefined;
+
+/**
+ * Bytes of PCM per ms of track `track`: 16-bit at the rate and channels of a
+ * `MimeType` tag of L16 (Connect's, for its tracks), or as an `A_PCM/…`
+ * track's Audio element says; undefined otherwise.
+ */
+function pcmBytesPerMs(mime: string | undefined, tracks: readonly Track[], track: number): number | undefined {
+  if (mime !== undefined) {
+    if (mime !== perMsMime) {
+      perMsMime = mime;
+      const rate = /^\s*audio\/L16\s*;/i.test(mime) ? /;\s*rate\s*=\s*"?(\d+)/i.exec(mime)?.[1] : undefined;
+      const channels = /;\s*channels\s*=\s*"?(\d+)/i.exec(mime)?.[1] ?? "1";
+      perMsValue = rate !== undefined && Number(rate) > 0 ? (2 * Number(channels) * Number(rate)) / 1000 : undefined;
+    }
+    if (perMsValue !== undefined) return perMsValue;
+  }
+  for (const tr of tracks) {
+    if (tr.number !== track) continue;
+    const a = tr.audio;
+    if (!tr.codecId?.startsWith("A_PCM/") || a === undefined || !(a.bitDepth! > 0)) return undefined;
+    return ((a.bitDepth! / 8) * (a.channels ?? 1) * (a.samplingFrequency ?? 8000)) / 1000;
+  }
+  return undefined;
+}
 
 /** The table (and its length: tables only grow) the tallies hold, and their track count. */
 let tallied: BlockTable | undefined;
@@ -538,6 +582,7 @@ function tally(t: BlockTable): number {
     }
     tallyCount[j]++;
     tallyLast[j] = t.timeMs(i);
+    tallyLastIndex[j] = i;
   }
   tallied = t;
   talliedLength = t.length;
