@@ -19,10 +19,13 @@ function isoTimeDate(ms: number | undefined): string {
 function displayTextRegex(text: string, max = 256): string {
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
-  s = s.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
-  });
+  s = s.replace(
+    /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
+    },
+  );
   return text.length > max ? `${s}…(+${text.length - max} chars)` : s;
 }
 
@@ -198,4 +201,9 @@ Deno.test("inspect --json: tags named like Object.prototype members, whole-ms ti
   assert.equal(timeMsOrNull(1599166395999.9), 1599166395999);
   assert.equal(displayText("a\u200bb\ufeffc\u2060d"), "a\\u{200b}b\\u{feff}c\\u{2060}d");
   assert.equal(jsonLine({ v: "a\u200bb\ufeff" }), '{"v":"a\\u200bb\\ufeff"}');
+  // (Not the joiners of Persian, Indic scripts and emoji.)
+  assert.equal(
+    displayText("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u{1f469}\u200d\u{1f4bb}"),
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u{1f469}\u200d\u{1f4bb}",
+  );
 });

@@ -1251,13 +1251,24 @@ Deno.test("assembler: blocks and laced frames one fragment may hold are bounded;
   const laced = lacedBlock(1, 0, 0x80, Array.from({ length: 256 }, () => Uint8Array.of(7)), "fixed");
   const tooLaced = liveDocument(head, 1000, Array.from({ length: 257 }, () => laced));
   const e = await assembleError(tooLaced);
-  assert.match(e.message, /SimpleBlock: more than 65536 laced frames in one fragment/);
+  assert.match(e.message, /SimpleBlock: more than 65536 laced frames in one Cluster/);
   assert.equal(e.offset, tooLaced.length - laced.length, "at the block past the limit");
   const [full] = await assemble(liveDocument(head, 1000, Array.from({ length: 256 }, () => laced)));
   assert.equal(full.blockTable.lacedFrames, 65536);
   assert.equal(full.blockTable.frameCount(255), 256);
   assert.deepEqual([...full.blockTable.frame(255, 255)], [7]);
   assert.equal(full.blockTable.block(3).frames.length, 256);
+  // An unknown-size Segment of many Clusters (a live capture) is split between them as their frames add up, not
+  // refused (a review: the split came only when a fragment held exactly 65,536 at a Cluster's start).
+  const few = lacedBlock(1, 0, 0x80, Array.from({ length: 255 }, () => Uint8Array.of(7)), "fixed");
+  const clusters = Array.from(
+    { length: 400 },
+    (_, i) => concat([encodeId(ID.Cluster), unknownSize(1), uintEl(ID.Timecode, 1000 + i), few]),
+  );
+  const split = await assemble(concat([liveDocument(head, 999, []), ...clusters]));
+  assert.ok(split.length >= 2, `${split.length} fragments`);
+  assert.equal(split.reduce((n, f) => n + f.blockTable.lacedFrames, 0), 400 * 255);
+  assert.ok(split.every((f) => f.blockTable.lacedFrames <= 65536 + 255));
   const tiny = simpleBlock(2, 0, true, empty);
   const tooMany = liveDocument(head, 1000, Array.from({ length: 65537 }, () => tiny));
   assert.match((await assembleError(tooMany)).message, /SimpleBlock: more than 65536 blocks in one Cluster/);
@@ -1411,4 +1422,8 @@ Deno.test("fragment: durationMs ends a track at its last block's end (PCM bytes,
     blockGroup(1, 40, new Uint8Array(10), 25),
   ]));
   assert.equal(group.durationMs, 65);
+  // A MimeType of 0 channels says nothing of the PCM (a review: Infinity).
+  const zero = [namedTracks(["AUDIO_FROM_CUSTOMER"]), tagsEl([["MimeType", "audio/L16;rate=8000;channels=0;"]])];
+  const [none] = await assemble(liveDocument(zero, 1000, [simpleBlock(1, 0, true, new Uint8Array(1024))]));
+  assert.equal(none.durationMs, 0);
 });

@@ -136,8 +136,12 @@ function configValue(path: string, key: string, raw: unknown, boolean: boolean):
     throw new UsageError(`${path}: '${key}' needs a value (${key} = VALUE), not ${raw}`);
   }
   const text = String(raw);
-  if (/^["']/.test(text) && !(text.length > 1 && text.endsWith(text[0]))) {
-    throw new UsageError(`${path}: '${key}' has a quote that is not closed: ${text}`);
+  // A quoted value the INI reader took is unquoted by now: a quote still there is one it could not take.
+  if (/^["']/.test(text)) {
+    throw new UsageError(
+      `${path}: '${key}' = ${text}: a quote the INI reader did not take (not closed, a comment after it, or a \\ ` +
+        "inside: write \\\\ for one)",
+    );
   }
   return text;
 }

@@ -146,9 +146,9 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   else checkEndpointVariables();
   const region = str(values, "region");
   if (region !== undefined) checkRegionName(region, "--region");
-  // (An empty name would be none at all: no profile, no stream, said only after the SDK's chain or a call.)
-  for (const key of ["profile", "stream-name"]) {
-    if (str(values, key)?.trim() === "") throw new UsageError(`pull: --${key} needs a name, not ''`);
+  // (An empty name would be none at all: no profile, said only after the SDK's chain.)
+  if (str(values, "profile")?.trim() === "") {
+    throw new UsageError(`pull: --profile needs a name, not '${str(values, "profile")}'`);
   }
   // Flags first, then the event, then the config file's defaults: a default never excludes what a flag or
   // the event gives (its stream, start or stop).
@@ -162,6 +162,8 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
     arn = defaulted("arn");
   }
   if (arn !== undefined && name !== undefined) throw new UsageError("pull: give --arn or --stream-name, not both");
+  // (The stream in effect: a config file's empty stream-name that --arn overrides is no matter.)
+  if (name?.trim() === "") throw new UsageError(`pull: --stream-name needs a name, not '${name}'`);
   if (arn === undefined && name === undefined) {
     throw new UsageError("pull: --arn ARN or --stream-name NAME is required");
   }
@@ -378,7 +380,9 @@ export async function pullCommand(args: string[]): Promise<number> {
   try {
     // Refuse to overwrite before contacting KVS, and before an event on stdin is read (not to be read twice);
     // otherwise after the options are checked, so that a wrong value is told as such, not as files in the way.
-    if (eventPath === "-") writer.refuseExisting();
+    // (Standard input, or a pipe or FIFO by name, /dev/stdin: read once.)
+    const eventStream = eventPath === "-" || (eventPath !== undefined && eventPath !== "" && notAFile(eventPath));
+    if (eventStream) writer.refuseExisting();
     if (eventPath === "") throw blameConfig(new UsageError("pull: --event needs a file (or - for standard input)"));
     let event;
     try {
@@ -403,7 +407,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
-    if (eventPath !== "-") writer.refuseExisting();
+    if (!eventStream) writer.refuseExisting();
     kvs = await import("../kvs/mod.ts");
     restoreWarn = sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
@@ -605,5 +609,14 @@ export async function pullCommand(args: string[]): Promise<number> {
     removeSignals();
     restoreWarn();
     clients.destroy();
+  }
+}
+
+/** Whether `path` names something that is not a regular file (following links): a FIFO, a device. */
+function notAFile(path: string): boolean {
+  try {
+    return !Deno.statSync(path).isFile;
+  } catch {
+    return false; // (nothing there: reading it says so)
   }
 }

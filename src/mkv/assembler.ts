@@ -116,6 +116,8 @@ export class FragmentAssembler implements TokenSink {
   #simpleTags: SimpleTagBuilder[] = [];
   #group: { data?: Uint8Array; offset: number; duration?: number } | undefined;
   #clusterTc = 0;
+  /** The fragment's laced frames when its current Cluster began (the limit counts them per Cluster). */
+  #clusterLaced = 0;
   #pieces: { chunk: Uint8Array; offset: number }[] = [];
   #nodes: { node: ElementNode; frag: Fragment }[] = [];
   /** The recorded documents (templates); undefined when not used. */
@@ -335,6 +337,7 @@ export class FragmentAssembler implements TokenSink {
         case OP_CLUSTER:
           f.clusters.push({ offset: offset + op.rel, timecode: 0, blocks: 0 });
           this.#clusterTc = 0;
+          this.#clusterLaced = f.blockTable.lacedFrames;
           break;
         case OP_TIMECODE: {
           const v = decodeValueAt("uint", chunk, at, op.size);
@@ -643,6 +646,7 @@ export class FragmentAssembler implements TokenSink {
         }
         f.clusters.push({ offset: t.offset, timecode: 0, blocks: 0 });
         this.#clusterTc = 0;
+        this.#clusterLaced = f.blockTable.lacedFrames;
         if (this.#rec !== undefined) {
           // Eager mode emits at the trailing Tags: a replay could not; record up to here only.
           if (this.#opts.eager) this.#rec.full = true;
@@ -791,10 +795,10 @@ export class FragmentAssembler implements TokenSink {
     }
     f.blockTable.add(buf, start, len, offset, simple, this.#clusterTc, f.timecodeScale, duration);
     f.clusters[f.clusters.length - 1].blocks++;
-    // (Each frame of a laced block is a view of its own: 256 empty frames fit in a 7-byte block.)
-    if (f.blockTable.lacedFrames > LIMITS.lacedFrames) {
+    // (Counted per Cluster, as blocks are: an unknown-size Segment is split between Clusters at this many.)
+    if (f.blockTable.lacedFrames - this.#clusterLaced > LIMITS.lacedFrames) {
       throw this.#tooMuch(
-        `more than ${LIMITS.lacedFrames} laced frames in one fragment`,
+        `more than ${LIMITS.lacedFrames} laced frames in one Cluster`,
         offset,
         simple ? "SimpleBlock" : "Block",
       );

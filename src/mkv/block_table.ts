@@ -96,7 +96,7 @@ export class BlockTable {
    * per frame: a few bytes of lacing can stand for 256 frames). Such a row's START is its first frame's
    * index here and its END minus its frame count.
    */
-  #lace: Int32Array | undefined;
+  #lace: Float64Array | undefined;
   #laceUsed = 0;
 
   /** Number of blocks. */
@@ -164,7 +164,7 @@ export class BlockTable {
     const first = this.#laceUsed;
     let lace = this.#lace;
     if (lace === undefined || lace.length < 2 * (first + n)) {
-      const grown = new Int32Array(Math.max(64, 2 * (first + n), 2 * (lace?.length ?? 0)));
+      const grown = new Float64Array(Math.max(64, 2 * (first + n), 2 * (lace?.length ?? 0)));
       if (lace !== undefined) grown.set(lace);
       this.#lace = lace = grown;
     }

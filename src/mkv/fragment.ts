@@ -529,7 +529,8 @@ function pcmBytesPerMs(mime: string | undefined, tracks: readonly Track[], track
       perMsMime = mime;
       const rate = /^\s*audio\/L16\s*;/i.test(mime) ? /;\s*rate\s*=\s*"?(\d+)/i.exec(mime)?.[1] : undefined;
       const channels = /;\s*channels\s*=\s*"?(\d+)/i.exec(mime)?.[1] ?? "1";
-      perMsValue = rate !== undefined && Number(rate) > 0 ? (2 * Number(channels) * Number(rate)) / 1000 : undefined;
+      const perMs = (2 * Number(channels) * Number(rate)) / 1000;
+      perMsValue = rate !== undefined && perMs > 0 && Number.isFinite(perMs) ? perMs : undefined;
     }
     if (perMsValue !== undefined) return perMsValue;
   }
@@ -537,7 +538,8 @@ function pcmBytesPerMs(mime: string | undefined, tracks: readonly Track[], track
     if (tr.number !== track) continue;
     const a = tr.audio;
     if (!tr.codecId?.startsWith("A_PCM/") || a === undefined || !(a.bitDepth! > 0)) return undefined;
-    return ((a.bitDepth! / 8) * (a.channels ?? 1) * (a.samplingFrequency ?? 8000)) / 1000;
+    const perMs = ((a.bitDepth! / 8) * (a.channels ?? 1) * (a.samplingFrequency ?? 8000)) / 1000;
+    return perMs > 0 && Number.isFinite(perMs) ? perMs : undefined;
   }
   return undefined;
 }
