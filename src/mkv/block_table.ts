@@ -259,6 +259,8 @@ export class BlockTable {
 
   /** Number of frames in block `i` (1 without lacing). */
   frameCount(i: number): number {
+    // (No laced block added: every row's one frame, or a pushed Block's.)
+    if (this.#lace === undefined) return this.#laced?.get(i)?.length ?? 1;
     const laced = this.#laced?.get(i);
     if (laced !== undefined) return laced.length;
     const end = i < PLAIN_ROWS ? this.#rows[i * STRIDE + END] : this.#cell(i, END);
