@@ -1904,6 +1904,13 @@ Deno.test("pull: a wrong value is told as such before files in the way; an event
     });
     assert.equal(bad.code, 2);
     assert.match(oneLineError(bad.stderr), /--start-timestamp must be/);
+    // The profile's and the region's checks too (a re-tester: --region eu-west-1 was told as "use --force").
+    const region = await kvsaudio(["pull", "--arn", arn, "--start", "now", "--out", "o", "--region", "eu-west-1"], {
+      cwd: dir,
+      env,
+    });
+    assert.equal(region.code, 2);
+    assert.match(oneLineError(region.stderr), /is in region us-east-1 but the AWS region is eu-west-1/);
     const fine = await kvsaudio(["pull", "--arn", arn, "--start", "now", "--out", "o"], { cwd: dir, env });
     assert.equal(fine.code, 2);
     assert.match(oneLineError(fine.stderr), /refusing to overwrite o\/from_customer\.wav \(use --force\)/);
@@ -1915,5 +1922,20 @@ Deno.test("pull: a wrong value is told as such before files in the way; an event
     const empty = await kvsaudio(["pull", "--out", "p"], { cwd: dir, env });
     assert.equal(empty.code, 2);
     assert.match(oneLineError(empty.stderr), /--event needs a file .* \(event is set in kvsaudio\.ini\)$/);
+  });
+});
+
+Deno.test("extract --force says which outputs of an earlier run it leaves as they are", async () => {
+  // A re-tester: --force without --stereo left an earlier run's stereo.wav; the resume's --append then lined the mono
+  // files up with it, and ~29 s of silence went into the middle of the call, without a word.
+  await withTempDir("kvsaudio-leftover-", async (dir) => {
+    const input = await tempFile(connectStream({ fragments: 2 }).bytes);
+    assert.equal((await kvsaudio(["extract", input, "--out", dir, "--stereo"])).code, 0);
+    const r = await kvsaudio(["extract", input, "--out", dir, "--force"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^kvsaudio: warning: .*\/stereo\.wav is from an earlier run and is left as it is/m);
+    const again = await kvsaudio(["extract", input, "--out", dir, "--force", "--stereo"]);
+    assert.equal(again.stderr, "");
+    await Deno.remove(input);
   });
 });

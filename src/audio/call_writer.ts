@@ -388,6 +388,26 @@ export class CallWriter {
   }
 
   /**
+   * With `force`: the outputs of an earlier run this one does not write
+   * (`stereo.wav` without `stereo`, a track left out by `tracks`), which stay
+   * as they were. A later `append` lines up with the longest output there,
+   * these too, so a caller should say so.
+   *
+   * @example
+   * ```ts
+   * import { CallWriter } from "./call_writer.ts";
+   * const w = new CallWriter({ outDir: "calls/c-1", format: "wav", stereo: false, tracks: "both", force: true });
+   * w.leftOver(); // ["calls/c-1/stereo.wav"] if an earlier run wrote one
+   * ```
+   */
+  leftOver(): string[] {
+    const o = this.#opts;
+    if (!o.force || o.outDir === "-") return [];
+    const written = new Set(this.#planned().map(([, path]) => path));
+    return this.#planned(true).map(([, path]) => path).filter((path) => !written.has(path) && exists(path));
+  }
+
+  /**
    * `append`: check the existing outputs now, before any input is read (each
    * one kvsaudio can continue, all of one format); a symbolic link is refused
    * (appending would write outside the output directory).

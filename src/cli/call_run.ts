@@ -533,3 +533,13 @@ export class CallRun {
 
 /** A `fragment` event. */
 type FragmentEvent = Record<string, unknown> & { event: string };
+
+/** Say which outputs of an earlier run `--force` leaves as they were (a later `--append` lines up with them too). */
+export function warnLeftOver(writer: CallWriter, reporter: Reporter): void {
+  for (const path of writer.leftOver()) {
+    reporter.warning(
+      `${displayText(path)} is from an earlier run and is left as it is (this run does not write it); a later ` +
+        "--append lines up with the longest output there, this one too: remove it if it is not this call's",
+    );
+  }
+}

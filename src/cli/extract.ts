@@ -21,7 +21,7 @@ import { openInput } from "./input.ts";
 import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
 import { callHelp, outputOptions } from "./output_options.ts";
-import { CallRun } from "./call_run.ts";
+import { CallRun, warnLeftOver } from "./call_run.ts";
 import { withOptions } from "./early_done.ts";
 
 /** Longest time between WAV header rewrites while input keeps coming (ms). */
@@ -75,6 +75,7 @@ export async function extractCommand(args: string[]): Promise<number> {
     // Refuse to overwrite before anything else; create the directory only once the input is open.
     writer.refuseExisting();
     input = await openInput(positionals[0]);
+    warnLeftOver(writer, reporter);
     writer.createDirectory();
   } catch (e) {
     removeSignals();

@@ -30,7 +30,7 @@ import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "../kv
 import type { StartSelector } from "../kvs/selector.ts";
 import { choice, flag, num, parseCommand, str, type Values } from "./args.ts";
 import { PULL_OPTIONS } from "./command_options.ts";
-import { CallRun } from "./call_run.ts";
+import { CallRun, warnLeftOver } from "./call_run.ts";
 import { CONTINUATION_TOKEN, startToken, withOptions } from "./early_done.ts";
 import { applyConfig, fromConfig } from "./config.ts";
 import { type ConnectEventValues, readConnectEvent } from "./event.ts";
@@ -407,7 +407,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
-    if (!eventStream) writer.refuseExisting();
+
     kvs = await import("../kvs/mod.ts");
     restoreWarn = sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
@@ -420,10 +420,14 @@ export async function pullCommand(args: string[]): Promise<number> {
     });
     try {
       kvs.checkStreamRegion(plan.stream, clients.region);
+      // (After every check of the options, also the profile's and region's: a wrong one is not told as files
+      // in the way.)
+      if (!eventStream) writer.refuseExisting();
     } catch (e) {
       clients.destroy();
       throw e;
     }
+    warnLeftOver(writer, reporter);
     // The directory only once the options hold (an undefined --profile or a region other than the ARN's
     // is refused above).
     writer.createDirectory();
