@@ -7,7 +7,7 @@ import { blameConfig, markConfigured, noteConfigFile } from "../src/cli/configur
 import { EXTRACT_OPTIONS, PULL_OPTIONS } from "../src/cli/command_options.ts";
 import { catchError } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
-import type { ConnectEventValues } from "../src/cli/event.ts";
+import { type ConnectEventValues, readConnectEvent } from "../src/cli/event.ts";
 
 const SPEC = {
   out: { type: "string", short: "o" },
@@ -182,6 +182,8 @@ Deno.test("applyConfig: values the INI parser makes of what is no `key = value` 
       ['[extract]\nout = "calls" ; my dir\n', /'out' = "calls": a quote the INI reader did not take/],
       ['[extract]\nout = "C:\\calls"\n', /'out' = "C:\\calls": a quote the INI reader did not take/],
       ["[extract.sub]\nx = 1\n", /unknown section \[extract\.sub\]/],
+      // (A re-tester: read as JSON escapes, "C:\temp" was a directory named C:<tab>emp.)
+      ['[extract]\nout = "C:\\temp"\n', /'out' holds a control character \(a \\ in a quoted value is an escape/],
       ["[pull.x]\ny = 1\n", /unknown section \[pull\.x\]/],
       ["json = maybe\n", /'json' must be true or false, not 'maybe'/, { json: true }],
     ];
@@ -221,6 +223,11 @@ Deno.test("planPull: an event's values are named as the event's, an empty name i
   // `--profile ""` was taken as no profile (then "no credentials … pass --profile"); `--stream-name ""` failed late.
   assert.match(refused({ arn: ARN, start: "now", profile: "" }, undefined).message, /^pull: --profile needs a name/);
   assert.match(refused({ "stream-name": " ", start: "now" }, undefined).message, /^pull: --stream-name needs a name/);
+  // An event's bad StopFragmentNumber is the event's, as its start's is (a re-tester: "--stop-fragment").
+  assert.match(
+    refused({}, { arn: ARN, startFragment: "1", stopFragment: "zz" }).message,
+    /^pull: --event StopFragmentNumber must be a decimal fragment number, not 'zz'/,
+  );
   // A config file's empty stream-name gives way to --arn as any default does (a review: it refused the run).
   const configured: Record<string, string | boolean | undefined> = { "stream-name": "", arn: ARN, start: "now" };
   markConfigured(configured, "stream-name");
@@ -231,4 +238,18 @@ Deno.test("planPull: an event's values are named as the event's, an empty name i
     /^pull: the stop fragment 199 is before the start fragment 200$/,
   );
   assert.equal(planPull({ arn: ARN, "start-fragment": "200", "stop-fragment": "200" }, undefined).stopFragment, 200n);
+});
+
+Deno.test("readConnectEvent: a file saved as UTF-8 with a BOM is read (a re-tester: 'not valid JSON')", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(
+      path,
+      "\ufeff" + JSON.stringify({ ContactId: "c-1", Recordings: [{ FragmentStartNumber: "12" }] }),
+    );
+    const ev = await readConnectEvent(path);
+    assert.deepEqual([ev.contactId, ev.startFragment], ["c-1", "12"]);
+  } finally {
+    await Deno.remove(path);
+  }
 });

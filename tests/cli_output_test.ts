@@ -20,7 +20,7 @@ function displayTextRegex(text: string, max = 256): string {
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
   s = s.replace(
-    /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g,
+    /[\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g,
     (c) => {
       const code = c.charCodeAt(0);
       return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
@@ -200,6 +200,11 @@ Deno.test("inspect --json: tags named like Object.prototype members, whole-ms ti
   assert.equal(timeMsOrNull(1599166395000.5), 1599166395000);
   assert.equal(timeMsOrNull(1599166395999.9), 1599166395999);
   assert.equal(displayText("a\u200bb\ufeffc\u2060d"), "a\\u{200b}b\\u{feff}c\\u{2060}d");
+  // …and the others that show as nothing (a re-tester: `a\u2061b` looked like `ab`).
+  for (const c of ["\u00ad", "\u034f", "\u180e", "\u2061", "\u2064", "\u115f", "\u3164", "\uffa0", "\ufffa"]) {
+    const code = c.charCodeAt(0);
+    assert.equal(displayText(`a${c}b`), code <= 0xff ? `a\\x${code.toString(16)}b` : `a\\u{${code.toString(16)}}b`);
+  }
   assert.equal(jsonLine({ v: "a\u200bb\ufeff" }), '{"v":"a\\u200bb\\ufeff"}');
   // (Not the joiners of Persian, Indic scripts and emoji.)
   assert.equal(

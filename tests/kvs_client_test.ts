@@ -1220,6 +1220,11 @@ Deno.test("withoutPassword: a password with / or @ in a URL refused as not http(
   assert.equal(withoutPassword("//user:s3cr3tpw@host"), "//user:…@host");
   assert.equal(withoutPassword("localhost:s3cr3tpw@x"), "localhost:…@x");
   assert.equal(withoutPassword("localhost:4566"), "localhost:4566");
+  // Forms the URL parser takes for http://user:pass@… (a re-tester: shown whole in the error and the done event).
+  assert.equal(withoutPassword("http:u:s3cretE@127.0.0.1:9"), "http:u:…@127.0.0.1:9");
+  assert.equal(withoutPassword(" http://u:s3cretK@h"), " http://u:…@h");
+  assert.equal(withoutPassword("http:/u:pw@h"), "http:/u:…@h");
+  assert.equal(withoutPassword("http://user@host"), "http://user@host");
 });
 
 Deno.test("checkRegionName: a region in capitals is refused (it is part of the signature)", () => {

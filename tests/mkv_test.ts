@@ -1426,4 +1426,18 @@ Deno.test("fragment: durationMs ends a track at its last block's end (PCM bytes,
   const zero = [namedTracks(["AUDIO_FROM_CUSTOMER"]), tagsEl([["MimeType", "audio/L16;rate=8000;channels=0;"]])];
   const [none] = await assemble(liveDocument(zero, 1000, [simpleBlock(1, 0, true, new Uint8Array(1024))]));
   assert.equal(none.durationMs, 0);
+  // As extract reads them (a re-tester: 0): Connect's A_AAC with no MimeType or Audio element is 8000 Hz mono
+  // 16-bit; blocks stored out of time order end at the latest one's end.
+  const plain = [
+    el(ID.Tracks, [
+      el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), strEl(ID.Name, "AUDIO_FROM_CUSTOMER"), strEl(ID.CodecID, "A_AAC")]),
+    ]),
+  ];
+  const [bare] = await assemble(liveDocument(plain, 1000, [simpleBlock(1, 0, true, new Uint8Array(1600))]));
+  assert.equal(bare.durationMs, 100);
+  const [swapped] = await assemble(liveDocument(plain, 1000, [
+    simpleBlock(1, 500, true, new Uint8Array(1600)),
+    simpleBlock(1, 0, true, new Uint8Array(1600)),
+  ]));
+  assert.equal(swapped.durationMs, 600);
 });

@@ -136,6 +136,14 @@ function configValue(path: string, key: string, raw: unknown, boolean: boolean):
     throw new UsageError(`${path}: '${key}' needs a value (${key} = VALUE), not ${raw}`);
   }
   const text = String(raw);
+  // The INI reader reads a double-quoted value as JSON: `"C:\temp"` holds a tab. No option takes a control
+  // character.
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(text)) {
+    throw new UsageError(
+      `${path}: '${key}' holds a control character (a \\ in a quoted value is an escape: write \\\\ for one)`,
+    );
+  }
   // A quoted value the INI reader took is unquoted by now: a quote still there is one it could not take.
   if (/^["']/.test(text)) {
     throw new UsageError(

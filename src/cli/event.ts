@@ -100,6 +100,8 @@ export async function readConnectEvent(path: string): Promise<ConnectEventValues
     throw new UsageError(`cannot read event ${path}: ${fsErrorMessage(e)}`);
   }
   const source = path === "-" ? "stdin" : path;
+  // A file saved "as UTF-8 with BOM": the BOM is no part of the JSON.
+  if (raw.charCodeAt(0) === 0xfeff) raw = raw.slice(1);
   let json: unknown;
   try {
     json = JSON.parse(raw);

@@ -258,8 +258,11 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
   if (!archived && startTimestampMs !== undefined && stopTimestampMs !== undefined && stopTimestampMs < now - 60_000) {
     archived = true; // the whole range lies in the past
   }
+  const stopFromEvent = flagged("stop-fragment") === undefined && event?.stopFragment !== undefined;
   const stopFragment = stopFragmentText !== undefined
-    ? parseFragmentNumber(fragmentNumber("stop-fragment", stopFragmentText))
+    ? parseFragmentNumber(
+      fragmentNumber(stopFromEvent ? "event StopFragmentNumber" : "stop-fragment", stopFragmentText),
+    )
     : undefined;
   const sel = selector!;
   if (stopFragment !== undefined && sel.type === "FRAGMENT_NUMBER" && stopFragment < BigInt(sel.fragmentNumber)) {

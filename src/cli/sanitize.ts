@@ -20,7 +20,8 @@ export const MAX_DISPLAY = 256;
 
 /**
  * Escape control characters (C0, DEL, C1, bidi controls, the Unicode line and
- * paragraph separators, the zero-width space, the word joiner and the BOM;
+ * paragraph separators, the zero-width space, the word joiner, the BOM and
+ * other characters that show as nothing (soft hyphen, Hangul fillers, …);
  * not the zero-width joiners that Persian, Indic scripts and emoji use) as `\xNN`/`\u{…}` and
  * cut text longer than `max` characters, saying how much was cut.
  *
@@ -35,7 +36,7 @@ export function displayText(text: string, max = MAX_DISPLAY): string {
   let s = text.length > max ? text.slice(0, max) : text;
   // deno-lint-ignore no-control-regex
   s = s.replace(
-    /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g,
+    /[\x00-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g,
     (c) => {
       const code = c.charCodeAt(0);
       return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
@@ -51,8 +52,10 @@ function hasControls(text: string): boolean {
     if (c < 0x20) return true;
     if (
       c >= 0x7f &&
-      (c <= 0x9f || c === 0x061c || c === 0x200b || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
-        c === 0x2060 || (c >= 0x2066 && c <= 0x2069) || c === 0xfeff)
+      (c <= 0x9f || c === 0xad || c === 0x034f || c === 0x061c || c === 0x115f || c === 0x1160 || c === 0x17b4 ||
+        c === 0x17b5 || c === 0x180e || c === 0x200b || c === 0x200e || c === 0x200f || (c >= 0x2028 && c <= 0x202e) ||
+        (c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x2069) || c === 0x3164 || c === 0xfeff || c === 0xffa0 ||
+        (c >= 0xfff9 && c <= 0xfffb))
     ) {
       return true;
     }
@@ -136,7 +139,7 @@ export function clipOrNull(text: string | undefined): string | null {
  */
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(
-    /[\x7f-\x9f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g,
+    /[\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }

@@ -100,12 +100,10 @@ export function withoutPassword(url: string): string {
   } catch {
     parsed = undefined;
   }
-  if (parsed !== undefined && parsed.host !== "") {
-    if (parsed.password === "") return url;
-    return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):[^/?#]*@/i, "$1:…@");
-  }
-  // Not a URL with a host: everything from "scheme://user:" to the last "@" may be its password; without a
-  // scheme (`user:pass@host`, `//user:pass@host`, which the URL parser takes for a scheme or a path), the same.
-  if (/^[a-z][\w+.-]*:\/\//i.test(url)) return url.replace(/^([a-z][\w+.-]*:\/\/[^/@:]*):.*@/is, "$1:…@");
-  return url.replace(/^(\/\/)?([^/@:]*):.*@/s, "$1$2:…@");
+  // A URL with a host and no password: as it is (an `@` in its path is no user part).
+  if (parsed !== undefined && parsed.host !== "" && parsed.password === "") return url;
+  // Otherwise everything from the user name's `:` to the last `@` may be its password, whatever comes before
+  // the user name: `scheme://`, `scheme:` or `scheme:/` (which the URL parser takes for `scheme://` too), `//`,
+  // spaces, or nothing (`user:pass@host`).
+  return url.replace(/^(\s*(?:[a-z][\w+.-]*:)?\/*)([^/@:\s]*):.*@/is, "$1$2:…@");
 }

@@ -301,9 +301,11 @@ export class Fragment {
 
   /**
    * Duration covered by the blocks in ms: per track, from the first block's
-   * start to the last one's end; the longest track wins. A block ends after
-   * its BlockDuration, else after its PCM (16-bit from the `MimeType` tag, or
-   * an `A_PCM/…` track's Audio element), else one average block interval
+   * start to the last one's end (by time: blocks may be stored out of
+   * order); the longest track wins. A block ends after its BlockDuration,
+   * else after its PCM (16-bit from the `MimeType` tag, or as extract reads
+   * an `A_PCM/…` track or Connect's `A_AAC` without an Audio element: 8000 Hz
+   * mono unless its Audio element says), else one average block interval
    * after it starts (0 for a track of one such block). 0 without blocks.
    */
   get durationMs(): number {
@@ -536,9 +538,11 @@ function pcmBytesPerMs(mime: string | undefined, tracks: readonly Track[], track
   }
   for (const tr of tracks) {
     if (tr.number !== track) continue;
+    // As extract reads them: an A_PCM track, or Connect's A_AAC with no Audio element (PCM all the same), with
+    // Matroska's defaults of 8000 Hz and 1 channel, 16 bits unless its Audio element says.
     const a = tr.audio;
-    if (!tr.codecId?.startsWith("A_PCM/") || a === undefined || !(a.bitDepth! > 0)) return undefined;
-    const perMs = ((a.bitDepth! / 8) * (a.channels ?? 1) * (a.samplingFrequency ?? 8000)) / 1000;
+    if (!tr.codecId?.startsWith("A_PCM/") && !(tr.codecId === "A_AAC" && a === undefined)) return undefined;
+    const perMs = (((a?.bitDepth ?? 16) / 8) * (a?.channels ?? 1) * (a?.samplingFrequency ?? 8000)) / 1000;
     return perMs > 0 && Number.isFinite(perMs) ? perMs : undefined;
   }
   return undefined;
@@ -579,12 +583,18 @@ function tally(t: BlockTable): number {
         tallySlot.set(track, j);
         tallyTrack[j] = track;
         tallyCount[j] = 0;
-        tallyFirst[j] = t.timeMs(i);
+        tallyFirst[j] = Infinity;
+        tallyLast[j] = -Infinity;
       }
     }
     tallyCount[j]++;
-    tallyLast[j] = t.timeMs(i);
-    tallyLastIndex[j] = i;
+    // (Blocks stored out of time order: the earliest start and the latest one.)
+    const ms = t.timeMs(i);
+    if (ms < tallyFirst[j]) tallyFirst[j] = ms;
+    if (ms >= tallyLast[j]) {
+      tallyLast[j] = ms;
+      tallyLastIndex[j] = i;
+    }
   }
   tallied = t;
   talliedLength = t.length;
