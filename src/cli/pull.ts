@@ -381,9 +381,9 @@ export async function pullCommand(args: string[]): Promise<number> {
   let kvs: typeof import("../kvs/mod.ts");
   let clients: KvsClients;
   try {
-    // Refuse to overwrite before contacting KVS, and before an event on stdin is read (not to be read twice);
-    // otherwise after the options are checked, so that a wrong value is told as such, not as files in the way.
-    // (Standard input, or a pipe or FIFO by name, /dev/stdin: read once.)
+    // Refuse to overwrite before contacting KVS, and before an event that can be read only once is read
+    // (standard input, a pipe or FIFO by name, /dev/stdin); otherwise after every option is checked, so that a
+    // wrong value is told as such, not as files in the way.
     const eventStream = eventPath === "-" || (eventPath !== undefined && eventPath !== "" && notAFile(eventPath));
     if (eventStream) writer.refuseExisting();
     if (eventPath === "") throw blameConfig(new UsageError("pull: --event needs a file (or - for standard input)"));
@@ -410,7 +410,6 @@ export async function pullCommand(args: string[]): Promise<number> {
     run.startAfter = plan.afterFragment;
     out = outputOptions("pull", values);
     run.contactId = out.contactId;
-
     kvs = await import("../kvs/mod.ts");
     restoreWarn = sdkConsoleWarnings((m) => reporter.warning(sdkWarning(m, Boolean(plan.aws.profile))));
     run.source = `stream ${kvs.streamLabel(plan.stream)}`;
