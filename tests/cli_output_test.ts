@@ -16,7 +16,7 @@ function isoTimeDate(ms: number | undefined): string {
   return new Date(ms).toISOString();
 }
 
-/** The characters displayText escapes (a string: the linter takes `\\x00` in a regex literal for a mistake). */
+/** The characters displayText escapes (built from a string: the linter's exception must sit on the line it flags, and deno fmt wraps a long regex literal onto the next). */
 // deno-lint-ignore no-control-regex
 const DISPLAY_ESCAPED = new RegExp(
   "[\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb]",
