@@ -33,7 +33,7 @@ import { openSink } from "./open_sink.ts";
 import { type AsyncWriter, PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
-import { StereoMixer } from "./stereo.ts";
+import { interleave, StereoMixer } from "./stereo.ts";
 
 /** Which mono tracks to write. */
 export type TrackChoice = "both" | "from" | "to";
@@ -821,23 +821,19 @@ export class CallWriter {
     );
     const held = sides.map((s) => s?.frames ?? 0);
     const step = 1 << 15;
-    const side = [new Uint8Array(2 * step), new Uint8Array(2 * step)];
-    const out = new Uint8Array(4 * step);
+    const side = [new Uint16Array(step), new Uint16Array(step)];
+    const out = new Uint16Array(2 * step);
     for (let at = mix.frames; at < end;) {
       const k = Math.min(step, end - at);
       for (let c = 0; c < 2; c++) {
-        const buf = side[c].subarray(0, 2 * k);
-        buf.fill(0);
+        side[c].fill(0, 0, k);
         const s = sides[c];
-        if (s !== undefined && at < held[c]) s.readData(2 * at, buf.subarray(0, 2 * Math.min(k, held[c] - at)));
+        if (s !== undefined && at < held[c]) {
+          s.readData(2 * at, new Uint8Array(side[c].buffer, 0, 2 * Math.min(k, held[c] - at)));
+        }
       }
-      for (let i = 0; i < k; i++) {
-        out[4 * i] = side[0][2 * i];
-        out[4 * i + 1] = side[0][2 * i + 1];
-        out[4 * i + 2] = side[1][2 * i];
-        out[4 * i + 3] = side[1][2 * i + 1];
-      }
-      mix.write(out.subarray(0, 4 * k));
+      interleave(out, side[0], 0, side[1], 0, k);
+      mix.write(new Uint8Array(out.buffer, 0, 4 * k));
       at += k;
     }
   }

@@ -470,13 +470,7 @@ export function refuseHeld(path: string): void {
  * ```
  */
 export function checkReplaceable(path: string): boolean {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.lstatSync(path);
-  } catch {
-    return false;
-  }
-  if (!info.isFile || (info.nlink ?? 1) > 1) return false;
+  if (replaceHow(path) !== "truncate") return false;
   try {
     Deno.openSync(path, { write: true }).close();
   } catch (err) {
@@ -528,15 +522,25 @@ function checkFormat(o: FileSinkOptions) {
 
 /** Unlink `path` if it is a symbolic link or a file with other names; says how to open it then. */
 function unlinkShared(path: string): "create" | "truncate" {
+  const how = replaceHow(path);
+  if (how === "unlink") {
+    Deno.removeSync(path);
+    return "create";
+  }
+  return how;
+}
+
+/**
+ * How `--force` replaces `path`: a symbolic link or a name of a hard-linked file is unlinked (and the file
+ * created anew), anything else there is opened and truncated in place (a directory: refused by the open),
+ * nothing there is created.
+ */
+function replaceHow(path: string): "create" | "truncate" | "unlink" {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);
   } catch {
     return "create"; // absent (or unreadable: opening it reports that)
   }
-  if (info.isSymlink || (info.isFile && (info.nlink ?? 1) > 1)) {
-    Deno.removeSync(path);
-    return "create";
-  }
-  return "truncate";
+  return info.isSymlink || (info.isFile && (info.nlink ?? 1) > 1) ? "unlink" : "truncate";
 }

@@ -411,7 +411,19 @@ class Side {
   }
 }
 
-function interleave(
+/**
+ * Interleave `n` s16 frames of two mono sides, from `lOff` of `l` and `rOff`
+ * of `r`, into `out` (left, right, left, …).
+ *
+ * @example
+ * ```ts
+ * import { interleave } from "./stereo.ts";
+ * const out = new Uint16Array(4);
+ * interleave(out, Uint16Array.of(1, 2), 0, Uint16Array.of(3, 4), 0, 2);
+ * out; // Uint16Array [1, 3, 2, 4]
+ * ```
+ */
+export function interleave(
   out: Uint16Array,
   l: Uint16Array,
   lOff: number,

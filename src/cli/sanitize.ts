@@ -18,12 +18,17 @@ export { hideSecrets } from "../secrets.ts";
 /** Longest tag value shown in full by `inspect` (longer ones are cut). */
 export const MAX_DISPLAY = 256;
 
-/** The characters {@linkcode displayText} escapes (built from a string: the linter's exception must sit on the line it flags, and deno fmt wraps a long regex literal onto the next). */
-// deno-lint-ignore no-control-regex
-const DISPLAY_ESCAPED = new RegExp(
-  "[\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb]",
-  "g",
-);
+/**
+ * What shows as something else or as nothing: DEL and C1 controls, bidi controls, the Unicode line and paragraph
+ * separators, the zero-width space, the word joiner, the BOM, the soft hyphen, Hangul fillers, … (not the
+ * zero-width joiners that Persian, Indic scripts and emoji use). {@linkcode displayText} escapes these and C0;
+ * {@linkcode jsonLine} these (JSON escapes C0 itself).
+ */
+const INVISIBLE =
+  "\\x7f-\\x9f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028\\u2029" +
+  "\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb";
+const DISPLAY_ESCAPED = new RegExp(`[\\x00-\\x1f${INVISIBLE}]`, "g");
+const JSON_ESCAPED = new RegExp(`[${INVISIBLE}]`, "g");
 
 /**
  * Escape control characters (C0, DEL, C1, bidi controls, the Unicode line and
@@ -145,7 +150,7 @@ export function clipOrNull(text: string | undefined): string | null {
  */
 export function jsonLine(value: unknown): string {
   return JSON.stringify(value).replace(
-    /[\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g,
+    JSON_ESCAPED,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
 }
