@@ -1441,3 +1441,71 @@ Deno.test("fragment: durationMs ends a track at its last block's end (PCM bytes,
   ]));
   assert.equal(swapped.durationMs, 600);
 });
+
+/** `n` tiny documents (one 2-byte block each), ContactId `c` + index. */
+function tinyDocuments(n: number): Uint8Array {
+  const docs: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const tags = tagsEl([["ContactId", `c${String(i).padStart(5, "0")}`]]);
+    docs.push(liveDocument([namedTracks(), tags], i, [simpleBlock(1, 0, true, new Uint8Array(2))]));
+  }
+  return concat(docs);
+}
+
+Deno.test("assembler: a chunk of thousands of tiny fragments is handed on in parts, never all held at once", async () => {
+  const n = 3000;
+  const data = tinyDocuments(n);
+  // feed stops after a few dozen fragments and says how far it got; the rest, fed next, gives the same fragments.
+  const tk = new EbmlTokenizer();
+  const asm = new FragmentAssembler();
+  const out: Fragment[] = [];
+  const used = asm.feed(tk, data, out);
+  assert.ok(used < data.length / 10, `used ${used} of ${data.length}`);
+  assert.ok(out.length > 0 && out.length <= 64, `${out.length} fragments`);
+  let at = used;
+  while (at < data.length) at += asm.feed(tk, data.subarray(at), out);
+  asm.finish(tk, out);
+  assert.equal(out.length, n);
+  assert.deepEqual(out.map((f) => f.contactId), Array.from({ length: n }, (_, i) => `c${String(i).padStart(5, "0")}`));
+
+  // Through assembleFragments, from a plain source and from a RereadableSource: when the first fragment is handed
+  // on, the chunk's last document has not been read yet (a ContactId changed in the chunk then is seen).
+  const last = new TextEncoder().encode(`c${String(n - 1).padStart(5, "0")}`);
+  const lastAt = data.lastIndexOf(last[last.length - 1]) - last.length + 1;
+  assert.deepEqual(data.subarray(lastAt, lastAt + last.length), last);
+  const plain = async function* (bytes: Uint8Array) {
+    yield bytes;
+  };
+  let unreads = 0;
+  const rereadable = (bytes: Uint8Array) => {
+    let back = 0;
+    return {
+      unread(k: number) {
+        unreads++;
+        back = k;
+      },
+      async *[Symbol.asyncIterator]() {
+        yield bytes;
+        while (back > 0) {
+          const again = bytes.subarray(bytes.length - back);
+          back = 0;
+          yield again;
+        }
+      },
+    };
+  };
+  for (const [label, source] of [["plain", plain], ["rereadable", rereadable]] as const) {
+    const bytes = data.slice();
+    const ids: (string | undefined)[] = [];
+    for await (const f of assembleFragments(source(bytes))) {
+      if (ids.length === 0) bytes.set(new TextEncoder().encode("xxxxxx"), lastAt);
+      ids.push(f.contactId);
+    }
+    assert.equal(ids.length, n, label);
+    assert.equal(ids[n - 2], `c${String(n - 2).padStart(5, "0")}`, label);
+    assert.equal(ids[n - 1], "xxxxxx", `${label}: the last document was read after the first fragment was handed on`);
+  }
+  // Only the last document, which the chunk's end may cut, is given back: the rest of the chunk after a pause is fed
+  // from the chunk, not read again.
+  assert.equal(unreads, 1);
+});

@@ -116,6 +116,13 @@ export interface TokenSink {
    * tokenize as usual.
    */
   prefix?(chunk: Uint8Array, start: number, offset: number): PrefixTaken | undefined;
+  /**
+   * Optional: when true, the tokenizer's `push` returns at the next
+   * point between elements, before the end of its chunk, with the number of
+   * bytes it used (a sink that has collected enough for now sets it). The
+   * rest of the chunk must be pushed next.
+   */
+  readonly paused?: boolean;
 }
 
 /** What a {@linkcode TokenSink.prefix} hook took. */

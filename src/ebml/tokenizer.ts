@@ -151,9 +151,12 @@ export class EbmlTokenizer {
 
   /**
    * Tokenize `chunk`, passing completed tokens to `sink`: appended to an
-   * array, or given field by field to a {@linkcode TokenSink}.
+   * array, or given field by field to a {@linkcode TokenSink}. Returns how
+   * many bytes of `chunk` were used: all of them, unless the sink asked to
+   * pause (see {@linkcode TokenSink.paused}); then the rest must be pushed
+   * next, as a chunk of its own.
    */
-  push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): void {
+  push(chunk: Uint8Array, sink: EbmlToken[] | TokenSink): number {
     if (this.#ended) throw new Error("EbmlTokenizer: push() after end()");
     if (!(chunk instanceof Uint8Array)) throw notAChunk(chunk);
     const out = toSink(sink);
@@ -164,7 +167,7 @@ export class EbmlTokenizer {
       const leaf = this.#leaf;
       if (leaf !== undefined) {
         const avail = len - i;
-        if (avail === 0) return;
+        if (avail === 0) return len;
         const need = leaf.size - leaf.got;
         const take = need < avail ? need : avail;
         // A leaf spanning chunks: keep a copy of what arrived so far (bounded
@@ -183,7 +186,9 @@ export class EbmlTokenizer {
         continue;
       }
       if (stack.length > 0 && stack[stack.length - 1].limit <= this.#pos) this.#closeEnded(out);
-      if (i >= len) return;
+      if (i >= len) return len;
+      // Between elements, nothing half read: the sink may take a breath here.
+      if (out.paused === true && i > 0) return i;
 
       // Element header (id + size). Fast path: the whole header is in this chunk.
       let id: number;
@@ -196,7 +201,7 @@ export class EbmlTokenizer {
         if (i + idw >= len) {
           this.#carry.set(chunk.subarray(i, len), 0);
           this.#carryLen = len - i;
-          return;
+          return len;
         }
         id = b0;
         for (let k = 1; k < idw; k++) id = id * 256 + chunk[i + k];
@@ -208,7 +213,7 @@ export class EbmlTokenizer {
         if (i + hs > len) {
           this.#carry.set(chunk.subarray(i, len), 0);
           this.#carryLen = len - i;
-          return;
+          return len;
         }
         const mask = (0x80 >> (sw - 1)) - 1;
         size = s0 & mask;
@@ -259,7 +264,7 @@ export class EbmlTokenizer {
         }
         if (idv === undefined || sizev === undefined) {
           this.#carryLen = end;
-          return;
+          return len;
         }
         id = idv.value;
         size = sizev.value;

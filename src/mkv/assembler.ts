@@ -164,6 +164,13 @@ export class FragmentAssembler implements TokenSink {
   /** Output and end-of-input flag for tokens arriving through {@linkcode token}. */
   #sinkOut: Fragment[] = [];
   #sinkFinal = false;
+  /**
+   * {@linkcode TokenSink.paused}: set by {@linkcode feed} once it has
+   * collected {@linkcode FEED_FRAGMENTS} fragments, so that a chunk of many
+   * tiny fragments is handed on in parts.
+   */
+  paused = false;
+  #pausable = false;
   /** One reused token for the sink path: the assembler keeps no token objects. */
   #scratch: EbmlToken = {
     kind: "start",
@@ -188,7 +195,10 @@ export class FragmentAssembler implements TokenSink {
    * fed again at the start of the next chunk, where the whole document can be
    * replayed from a recording. The fragments are the same
    * either way. (Not with the `raw`, `tree` or `eager` options: those use all
-   * bytes.)
+   * bytes.) Also fewer once `out` holds 1,024 fragments (damaged or hostile
+   * input: a real stream's fragment takes kilobytes), with or without
+   * `holdBack`: the rest must then be fed next, after `out` is handed on, so
+   * that a chunk's fragments are never all held at once.
    *
    * @example
    * ```ts
@@ -212,10 +222,14 @@ export class FragmentAssembler implements TokenSink {
     this.#chunk = chunk;
     const chunkOffset = tokenizer.offset;
     this.#chunkOffset = chunkOffset;
+    let used: number;
+    this.#pausable = true;
     try {
-      tokenizer.push(chunk, this);
+      used = tokenizer.push(chunk, this);
     } finally {
       this.#chunk = undefined;
+      this.#pausable = false;
+      this.paused = false;
     }
     // Hold back the document still in progress when it began inside this
     // chunk (not at its first byte): the caller presents its bytes again at
@@ -223,7 +237,7 @@ export class FragmentAssembler implements TokenSink {
     // (A mark is set only while that document's fragment is open: #close clears it.
     // The next bytes begin with its EBML header, whose start resets the document state.)
     const mark = this.#markOffset;
-    if (!holdBack || mark <= chunkOffset || !this.#holdable) return chunk.length;
+    if (!holdBack || mark <= chunkOffset || !this.#holdable) return used;
     tokenizer.rewind(mark);
     this.#dropFragment();
     this.#index = this.#markIndex;
@@ -914,7 +928,7 @@ export class FragmentAssembler implements TokenSink {
     this.#dropFragment();
     if (this.#emitted) return;
     this.#finish(f, end, by);
-    out.push(f);
+    if (out.push(f) >= FEED_FRAGMENTS && this.#pausable) this.paused = true;
   }
 
   /** Documents with no Segment closed in a row (see LIMITS). */
@@ -1018,6 +1032,9 @@ export class FragmentAssembler implements TokenSink {
  * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks (or laced frames),
  * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
  */
+/** Fragments {@linkcode FragmentAssembler.feed} collects before it pauses. */
+const FEED_FRAGMENTS = 64;
+
 const LIMITS = {
   tags: 4096,
   tagBytes: 16 * 1024 * 1024,
@@ -1080,7 +1097,9 @@ export async function* fragmentsFromTokens(
 }
 
 /**
- * Run `step` on each input, yielding the fragments it completes. When a step
+ * Run `step` on each input, yielding the fragments it completes. A step may
+ * return the part of its input it left (see {@linkcode FragmentAssembler.feed}):
+ * that is stepped on next, once the fragments are handed on. When a step
  * throws, the fragments it completed before the error are whole: they are
  * handed on first, then the error is rethrown; a DataError (also one of the
  * inputs) carries the open fragment as far as it was read.
@@ -1088,21 +1107,24 @@ export async function* fragmentsFromTokens(
 async function* drive<T>(
   inputs: AsyncIterable<T> | Iterable<T>,
   asm: FragmentAssembler,
-  step: (input: T, out: Fragment[]) => void,
+  step: (input: T, out: Fragment[]) => T | void,
 ): AsyncGenerator<Fragment> {
   const out: Fragment[] = [];
   try {
     for await (const input of inputs) {
-      try {
-        step(input, out);
-      } catch (e) {
-        yield* out;
-        throw e;
-      }
-      if (out.length > 0) {
-        yield* out;
-        out.length = 0;
-      }
+      let rest: T | void = input;
+      do {
+        try {
+          rest = step(rest, out);
+        } catch (e) {
+          yield* out;
+          throw e;
+        }
+        if (out.length > 0) {
+          yield* out;
+          out.length = 0;
+        }
+      } while (rest !== undefined);
     }
   } catch (e) {
     // Also for an error of the inputs (a tokenizer stage before this one).
@@ -1207,7 +1229,12 @@ export async function* assembleFragments(
   const reread = "unread" in source && typeof source.unread === "function" ? source : undefined;
   yield* drive(source, asm, (chunk, out) => {
     const used = asm.feed(tokenizer, chunk, out, reread !== undefined);
-    if (used < chunk.length) reread!.unread(chunk.length - used);
+    if (used === chunk.length) return;
+    // A document held back is given again by the source, first in its next
+    // chunk. After a pause (many tiny fragments) the rest of this chunk is fed
+    // next.
+    if (reread !== undefined && out.length < FEED_FRAGMENTS) reread.unread(chunk.length - used);
+    else return chunk.subarray(used);
   });
   yield* drive([undefined], asm, (_, out) => asm.finish(tokenizer, out));
 }

@@ -307,8 +307,8 @@ try {
     const tk = new EbmlTokenizer();
     const asm = new FragmentAssembler();
     const out: Fragment[] = [];
-    for (let i = 0; i < data.length; i += 1 << 18) {
-      asm.feed(tk, data.subarray(i, i + (1 << 18)), out);
+    for (let i = 0; i < data.length;) {
+      i += asm.feed(tk, data.subarray(i, i + (1 << 18)), out);
       out.length = 0;
     }
     asm.finish(tk, out);
