@@ -775,6 +775,48 @@ Deno.test("overlapping blocks are trimmed and counted; jitter within tolerance i
   await Deno.remove(r.dir, { recursive: true });
 });
 
+Deno.test("a Cluster's blocks out of time order are placed by time; a fragment before audio already written is warned about", async () => {
+  const pcm = (v: number) => {
+    const b = new Uint8Array(512 * 2); // 64 ms at 8 kHz
+    const dv = new DataView(b.buffer);
+    for (let i = 0; i < 512; i++) dv.setInt16(2 * i, v + i, true);
+    return b;
+  };
+  const blocks = [pcm(100), pcm(2000), pcm(5000), pcm(9000)];
+  const tracks = el(ID.Tracks, [
+    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), uintEl(ID.TrackType, 2), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+  ]);
+  const doc = (timecode: number, order: number[], cid = "x") =>
+    concat([
+      ebmlHeader(),
+      el(ID.Segment, [
+        tracks,
+        el(ID.Cluster, [uintEl(ID.Timecode, timecode), ...order.map((k) => simpleBlock(1, 64 * k, true, blocks[k]))]),
+        tagsEl([["ContactId", cid]]),
+      ], { unknownSize: true }),
+    ]);
+  // A verifier's stream: the blocks in reverse order lost three quarters of the audio as "overlaps" (exit 0).
+  for (const order of [[3, 2, 1, 0], [2, 0, 3, 1], [0, 1, 2, 3]]) {
+    const r = await runPipeline(doc(1000, order));
+    const from = (await readWav(`${r.dir}/from_customer.wav`)).data;
+    assert.deepEqual(r.writer.overlapFrames, { from: 0, to: 0 }, `order ${order}`);
+    sameBytes(from, concat(blocks), `order ${order}`);
+    const audio = r.items.find((i) => i.kind === "audio");
+    assert.deepEqual(audio?.kind === "audio" && audio.warnings, [], `order ${order}`);
+    await Deno.remove(r.dir, { recursive: true });
+  }
+  // A whole fragment before audio already written cannot be placed in a file written in order: its blocks are
+  // dropped, and now said so with the fragment (it used to show only as a count in the summary).
+  const r = await runPipeline(concat([doc(2000, [0, 1, 2, 3]), doc(1000, [0, 1, 2, 3]), doc(2192, [0])]));
+  assert.deepEqual(r.writer.overlapFrames, { from: 4 * 512 + 512, to: 0 });
+  const warned = r.items.flatMap((i) => i.kind === "audio" ? i.warnings : []);
+  assert.deepEqual(warned, [
+    "from: 4 block(s) lie wholly before audio already written (out of time order, or repeated); not written",
+    "from: 1 block(s) lie wholly before audio already written (out of time order, or repeated); not written",
+  ]);
+  await Deno.remove(r.dir, { recursive: true });
+});
+
 Deno.test("ConnectDemuxer: positions advance per direction; format is fixed by the first audio fragment", async () => {
   const s = connectStream({ fragments: 2 });
   const d = new ConnectDemuxer();

@@ -444,7 +444,12 @@ export class ConnectDemuxer {
     /** Holes before the current block: the index into `#holes` of the next one, and their length. */
     let hole = 0;
     let skipped = 0;
-    for (let i = 0; i < blocks.length; i++) {
+    // Blocks are placed in time order: a Cluster's blocks out of order are
+    // taken in order of time (ties as stored), not as overlaps.
+    const order = timeOrder(blocks, track);
+    const n = order === undefined ? blocks.length : order.length;
+    for (let j = 0; j < n; j++) {
+      const i = order === undefined ? j : order[j];
       if (blocks.track(i) !== track) continue;
       const raw = this.#rawPosition(blocks, i, rate);
       // A gap longer than the maximum in this direction may be a hole in the
@@ -499,9 +504,35 @@ export class ConnectDemuxer {
       else out.droppedBlocks++;
     }
     if (oddBytes > 0) warnings.push(`${dir}: ${oddBytes} trailing bytes not a whole sample frame were dropped`);
+    if (out.droppedBlocks > 0) {
+      // Whole blocks lost (the summary counts partial overlaps too): say so where it happens.
+      warnings.push(
+        `${dir}: ${out.droppedBlocks} block(s) lie wholly before audio already written (out of time order, or repeated); ` +
+          `not written`,
+      );
+    }
     this.#next[dir] = next;
     return out;
   }
+}
+
+/**
+ * The rows of `track`'s blocks in order of time (a stable sort), or undefined
+ * when they are in time order as stored (as a Connect stream's are).
+ */
+function timeOrder(blocks: BlockTable, track: number): number[] | undefined {
+  let last = -Infinity;
+  for (let i = 0; i < blocks.length; i++) {
+    if (blocks.track(i) !== track) continue;
+    const ms = blocks.timeMs(i);
+    if (ms < last) {
+      const rows: number[] = [];
+      for (let r = 0; r < blocks.length; r++) if (blocks.track(r) === track) rows.push(r);
+      return rows.sort((a, b) => blocks.timeMs(a) - blocks.timeMs(b) || a - b);
+    }
+    last = ms;
+  }
+  return undefined;
 }
 
 /** Whether the ContactId tags among `tags` all come after their Cluster. */
