@@ -817,6 +817,36 @@ Deno.test("a Cluster's blocks out of time order are placed by time; a fragment b
   await Deno.remove(r.dir, { recursive: true });
 });
 
+Deno.test("blocks on a track number no TrackEntry declares are warned about with their fragment; a declared other track is not", async () => {
+  const a = new Uint8Array(1024).fill(1);
+  const doc = concat([
+    ebmlHeader(),
+    el(ID.Segment, [
+      el(ID.Tracks, [
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), uintEl(ID.TrackType, 2), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 2), uintEl(ID.TrackType, 2), strEl(ID.Name, "AUDIO_TO_CUSTOMER")]),
+        el(ID.TrackEntry, [uintEl(ID.TrackNumber, 3), uintEl(ID.TrackType, 1), strEl(ID.Name, "video")]),
+      ]),
+      el(ID.Cluster, [
+        uintEl(ID.Timecode, 1000),
+        simpleBlock(5, 0, true, a), // a verifier's damaged track byte: was dropped without a word, exit 0
+        simpleBlock(2, 0, true, a),
+        simpleBlock(3, 0, true, a),
+        simpleBlock(1, 64, true, a),
+        simpleBlock(5, 64, true, a),
+        simpleBlock(7, 64, true, a),
+      ]),
+      tagsEl([["ContactId", "x"]]),
+    ], { unknownSize: true }),
+  ]);
+  const r = await runPipeline(doc);
+  const audio = r.items.find((i) => i.kind === "audio");
+  assert.deepEqual(audio?.kind === "audio" && audio.warnings, [
+    "block(s) on a track number that no TrackEntry declares (damaged?), not written: 2 on track 5, 1 on track 7",
+  ]);
+  await Deno.remove(r.dir, { recursive: true });
+});
+
 Deno.test("ConnectDemuxer: positions advance per direction; format is fixed by the first audio fragment", async () => {
   const s = connectStream({ fragments: 2 });
   const d = new ConnectDemuxer();

@@ -360,6 +360,8 @@ export class ConnectDemuxer {
     // the holes before it. (Shifting the timeline as the first direction
     // placed met a hole moved the other's audio before it too, onto audio
     // already placed, where it was dropped as overlap.)
+    const stray = undeclaredBlocks(f, roles.from, roles.to);
+    if (stray !== undefined) warnings.push(stray);
     this.#holes = undefined;
     this.#coveredAtStart = Math.max(this.#next.from, this.#next.to);
     if (hasFrom) item.from = this.#place("from", roles.from, roles.to, f.blockTable, format, warnings);
@@ -514,6 +516,25 @@ export class ConnectDemuxer {
     this.#next[dir] = next;
     return out;
   }
+}
+
+/**
+ * A warning for `f`'s blocks on track numbers that no TrackEntry of the
+ * fragment declares (damage: a block's track byte), or undefined. Blocks on
+ * declared tracks of no direction (a video track) are not audio of the call.
+ */
+function undeclaredBlocks(f: Fragment, from: number, to: number): string | undefined {
+  const blocks = f.blockTable;
+  let counts: Map<number, number> | undefined;
+  for (let i = 0; i < blocks.length; i++) {
+    const t = blocks.track(i);
+    if (t === from || t === to || f.tracks.some((tr) => tr.number === t)) continue;
+    counts ??= new Map();
+    counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  if (counts === undefined) return undefined;
+  const list = [...counts].map(([t, n]) => `${n} on track ${t}`).join(", ");
+  return `block(s) on a track number that no TrackEntry declares (damaged?), not written: ${list}`;
 }
 
 /**
