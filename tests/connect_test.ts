@@ -8,7 +8,8 @@ import { mapTracks } from "../src/connect/tracks.ts";
 import { ConnectDemuxer, demuxConnect } from "../src/connect/demuxer.ts";
 import { CallWriter } from "../src/audio/call_writer.ts";
 import { FragmentLayout } from "../src/connect/detect.ts";
-import { assembleFragments } from "../src/mkv/assembler.ts";
+import { assembleFragments, fragmentsFromTokens } from "../src/mkv/assembler.ts";
+import { tokenize, tokenizeBatches } from "../src/ebml/tokenizer.ts";
 import { Fragment, type Track } from "../src/mkv/fragment.ts";
 import { seededInts } from "./support/util.ts";
 
@@ -845,6 +846,38 @@ Deno.test("blocks on a track number no TrackEntry declares are warned about with
     "block(s) on a track number that no TrackEntry declares (damaged?), not written: 2 on track 5, 1 on track 7",
   ]);
   await Deno.remove(r.dir, { recursive: true });
+});
+
+Deno.test("demuxer: errors name the input given as source; contactId with followStream is refused (library)", async () => {
+  const s = connectStream({ fragments: 3, errorAt: { index: 1, code: "4000" } });
+  const e = await (async () => {
+    for await (const _ of demuxConnect(assembleFragments([s.bytes], { source: "in.mkv" }), { source: "in.mkv" })) {
+      // audio of the first fragment
+    }
+  })().then(() => assert.fail("expected the in-band error"), (e) => e);
+  assert.ok(e instanceof KvsStreamError);
+  assert.match(e.message, /^in\.mkv: byte \d+: KVS sent an in-band error fragment at fragment \d{47}: .*4000/);
+  assert.equal(e.message.split(": ")[1], `byte ${e.offset}`);
+  // The data errors of a block (parsed where no name is known) carry the assembler's source too.
+  const bad = connectStream({ fragments: 2 }).bytes.slice();
+  const tokens = [];
+  for await (const t of tokenize([bad])) if (t.name === "SimpleBlock") tokens.push(t);
+  bad[tokens[3].offset + tokens[3].headerSize] = 0; // an invalid track number
+  for (
+    const run of [
+      () => assembleFragments([bad], { source: "in.mkv" }),
+      () => fragmentsFromTokens(tokenizeBatches([bad], { source: "in.mkv" }), { source: "in.mkv" }),
+    ]
+  ) {
+    const d = await (async () => {
+      for await (const _ of run()) { /* fragments */ }
+    })().then(() => assert.fail("expected a DataError"), (e) => e);
+    assert.ok(d instanceof DataError);
+    assert.equal(d.source, "in.mkv");
+    assert.match(d.message, new RegExp(`^in\\.mkv: byte ${tokens[3].offset}: SimpleBlock: invalid track number`));
+  }
+  // A library caller's contactId and followStream: the CLI refuses the pair; the demuxer took every contact.
+  assert.throws(() => new ConnectDemuxer({ contactId: "b", followStream: true }), TypeError);
 });
 
 Deno.test("ConnectDemuxer: positions advance per direction; format is fixed by the first audio fragment", async () => {

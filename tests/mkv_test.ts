@@ -638,6 +638,14 @@ Deno.test("assembler: empty input is a DataError unless strictStart is off (both
       assert.deepEqual(await collect(run({ strictStart: false })), [], "pull: an empty body is no error");
     }
   }
+  // Bytes, but no document: a tester's two Voids (or a ChapterTimeStart-looking byte pair) were called empty.
+  for (const bytes of [Uint8Array.of(0xec, 0x80, 0xec, 0x80), Uint8Array.of(0x91, 0x80)]) {
+    const e = await collect(assembleFragments([bytes], { source: "in.mkv" })).then(() => assert.fail(), (e) => e);
+    assert.equal(
+      e.message,
+      `in.mkv: byte 0: EBML: no EBML header in the input's ${bytes.length} bytes: not a Matroska/GetMedia stream`,
+    );
+  }
 });
 
 Deno.test("assembler: the last fragment is flushed only at end of input", () => {

@@ -146,7 +146,11 @@ export class CallWriter {
   #durableFrames = new Map<AudioSink, number>();
   /** Those of them this run created (or replaced), not continued: a failed run that committed nothing removes them. */
   #created: string[] = [];
-  /** Frames written per direction (silence included). */
+  /**
+   * Frames per direction on the call's timeline (silence included): what
+   * each direction's file holds, and as much for a direction that
+   * `tracks` leaves unwritten.
+   */
   readonly frames: Record<Direction, number> = { from: 0, to: 0 };
   /** Gaps filled with silence, per direction. */
   readonly gaps: Record<Direction, number> = { from: 0, to: 0 };
@@ -174,7 +178,7 @@ export class CallWriter {
   onDurable: ((last: Fragment) => void) | undefined;
   /**
    * The counts above as of the last commit that reached every output: what
-   * the files' headers count. Behind them only after a failed write (a full
+   * the files' headers count (a direction not written counted as above). Behind them only after a failed write (a full
    * disk, a closed pipe), when a summary must not claim audio that is not in
    * the files.
    */

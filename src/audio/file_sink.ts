@@ -64,6 +64,7 @@ export interface FileSinkOptions {
  * @example
  * ```ts
  * import { PcmFileSink } from "./file_sink.ts";
+ * Deno.mkdirSync("out", { recursive: true });
  * const sink = PcmFileSink.open("out/agent.wav", {
  *   rate: 8000,
  *   channels: 1,

@@ -97,6 +97,7 @@ export async function extractCommand(args: string[]): Promise<number> {
       maxGapMs: out.maxGapMs,
       // A saved body may hold several contacts: --contact-id picks one out.
       skipUntilContact: out.contactId !== undefined,
+      source: input.name,
     });
     for await (const item of items) {
       run.item(item);

@@ -135,6 +135,12 @@ export interface DemuxOptions {
    * fragments whose ContactId tags all name it begin it. Default false.
    */
   skipUntilContact?: boolean;
+  /**
+   * The input's name, for errors (as the assembler's `source` option):
+   * data errors carry it, and an in-band error fragment's message begins
+   * with it and the fragment's byte offset.
+   */
+  source?: string;
 }
 
 /**
@@ -201,7 +207,7 @@ export class ConnectDemuxer {
   notConnect(): DataError | undefined {
     const first = this.#firstUnnamed;
     if (first === undefined || this.#named) return undefined;
-    return notConnectError(this.#unnamed, first.offset, first.tracks);
+    return notConnectError(this.#unnamed, first.offset, first.tracks, this.#opts.source);
   }
 
   /**
@@ -217,6 +223,9 @@ export class ConnectDemuxer {
     }
     if (toleranceMs !== undefined && !(toleranceMs >= 0 && toleranceMs < Infinity)) {
       throw new RangeError(`toleranceMs must be a finite number of ms, 0 or more, got ${toleranceMs}`);
+    }
+    if (options.contactId !== undefined && options.followStream) {
+      throw new TypeError("contactId and followStream exclude each other: followStream takes every contact's audio");
     }
     this.#opts = options;
     this.#target = options.contactId;
@@ -245,10 +254,16 @@ export class ConnectDemuxer {
     const kvs = f.kvs;
     if (kvs.errorCode !== undefined) {
       const id = kvs.errorId !== undefined ? ` (error id ${kvs.errorId})` : "";
-      const at = kvs.fragmentNumber !== undefined ? ` at fragment ${kvs.fragmentNumber}` : ` at byte ${f.offset}`;
+      const source = this.#opts.source;
+      const where = source !== undefined ? `${source}: byte ${f.offset}: ` : "";
+      const at = kvs.fragmentNumber !== undefined
+        ? ` at fragment ${kvs.fragmentNumber}`
+        : source === undefined
+        ? ` at byte ${f.offset}`
+        : "";
       const msg = kvs.errorMessage ? `: ${kvs.errorMessage}` : "";
       throw new KvsStreamError(
-        `KVS sent an in-band error fragment${at}: AWS_KINESISVIDEO_ERROR_CODE ${kvs.errorCode}${id}${msg}`,
+        `${where}KVS sent an in-band error fragment${at}: AWS_KINESISVIDEO_ERROR_CODE ${kvs.errorCode}${id}${msg}`,
         kvs.errorCode,
         kvs.errorId,
         f,
@@ -306,11 +321,17 @@ export class ConnectDemuxer {
       const problem = roles.problem ?? (roles.aacTrack && aacProblem(roles.aacTrack, f.mimeType)) ??
         (fmt.source !== "mime-type" ? roles.mismatch : undefined);
       // Written as 16-bit PCM, any of these would be noise.
-      if (problem !== undefined) throw new DataError(problem, { offset: f.offset, element: "TrackEntry" });
+      if (problem !== undefined) {
+        throw new DataError(problem, { offset: f.offset, element: "TrackEntry", source: this.#opts.source });
+      }
     }
     const mimeProblem = this.#layout.mimeProblem;
     if (mimeProblem !== undefined && (roles.hasFrom || roles.hasTo)) {
-      throw new DataError(mimeProblem, { offset: tagOffset(f, "MimeType"), element: "MimeType tag" });
+      throw new DataError(mimeProblem, {
+        offset: tagOffset(f, "MimeType"),
+        element: "MimeType tag",
+        source: this.#opts.source,
+      });
     }
     if (roles.duplicate !== undefined && roles !== this.#warnedRoles) {
       this.#warnedRoles = roles; // once for these tracks
@@ -328,8 +349,8 @@ export class ConnectDemuxer {
         `the format changed to ${fmt.rate} Hz ${fmt.channels} ch from the ${was.rate} Hz ${was.channels} ch ` +
           `written so far${assumed}: kvsaudio writes one format per call`,
         fmt.source === "mime-type"
-          ? { offset: tagOffset(f, "MimeType"), element: "MimeType tag" }
-          : { offset: f.offset, element: "Audio" },
+          ? { offset: tagOffset(f, "MimeType"), element: "MimeType tag", source: this.#opts.source }
+          : { offset: f.offset, element: "Audio", source: this.#opts.source },
       );
     }
     const format = this.#format ?? fmt;
@@ -641,12 +662,17 @@ export async function* demuxConnect(
  * //  AUDIO_TO_CUSTOMER (tracks: track 1 V_MPEG4/ISO/AVC): not an Amazon Connect stream"
  * ```
  */
-export function notConnectError(count: number, offset: number, tracks: readonly Track[]): DataError {
+export function notConnectError(
+  count: number,
+  offset: number,
+  tracks: readonly Track[],
+  source?: string,
+): DataError {
   const names = tracks.map((t) => `${trackLabel(t)}${t.codecId ? ` ${displayText(t.codecId, 32)}` : ""}`);
   return new DataError(
     `no audio: the ${count} fragment(s) with blocks have no track named AUDIO_FROM_CUSTOMER or ` +
       `AUDIO_TO_CUSTOMER (tracks: ${names.slice(0, 4).join(", ") || "none"}): not an Amazon Connect stream`,
-    { offset, element: "Tracks" },
+    { offset, element: "Tracks", source },
   );
 }
 

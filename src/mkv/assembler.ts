@@ -226,6 +226,8 @@ export class FragmentAssembler implements TokenSink {
     this.#pausable = true;
     try {
       used = tokenizer.push(chunk, this);
+    } catch (e) {
+      throw this.#sourced(e);
     } finally {
       this.#chunk = undefined;
       this.#pausable = false;
@@ -396,8 +398,19 @@ export class FragmentAssembler implements TokenSink {
   finish(tokenizer: EbmlTokenizer, out: Fragment[]): void {
     this.#sinkOut = out;
     this.#sinkFinal = true;
-    tokenizer.end(this);
-    this.#endOfInput(tokenizer.offset, out);
+    try {
+      tokenizer.end(this);
+      this.#endOfInput(tokenizer.offset, out);
+    } catch (e) {
+      throw this.#sourced(e);
+    }
+  }
+
+  /** `e`, a DataError given the input's name if it has none (a block's, parsed where no name is known). */
+  #sourced(e: unknown): unknown {
+    const source = this.#opts.source;
+    if (e instanceof DataError && e.source === undefined && source !== undefined) e.withSource(source);
+    return e;
   }
 
   /** {@linkcode TokenSink}: one token, field by field. */
@@ -465,10 +478,14 @@ export class FragmentAssembler implements TokenSink {
       this.#pieces.push({ chunk: batch.chunk, offset: batch.offset });
     }
     const tokens = batch.tokens;
-    for (let i = 0; i < tokens.length; i++) {
-      this.#token(tokens[i], batch.final, out);
+    try {
+      for (let i = 0; i < tokens.length; i++) {
+        this.#token(tokens[i], batch.final, out);
+      }
+      if (batch.final) this.#endOfInput(batch.offset, out);
+    } catch (e) {
+      throw this.#sourced(e);
     }
-    if (batch.final) this.#endOfInput(batch.offset, out);
   }
 
   /** The input ended at `end`: close the open fragment; an input with no document at all is refused. */
@@ -476,8 +493,9 @@ export class FragmentAssembler implements TokenSink {
     if (this.#frag) this.#closeAtEnd(end, out);
     else if (this.#index === 0 && this.#opts.strictStart !== false) {
       // Not one byte of a document: an empty file or stdin is no stream either.
-      throw new DataError("the input is empty: not a Matroska/GetMedia stream", {
-        offset: end,
+      const what = end === 0 ? "the input is empty" : `no EBML header in the input's ${end} bytes`;
+      throw new DataError(`${what}: not a Matroska/GetMedia stream`, {
+        offset: 0,
         element: "EBML",
         source: this.#opts.source,
       });

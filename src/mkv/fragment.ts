@@ -221,7 +221,12 @@ export class Fragment {
   timecodeScale = 1000000;
   /** Tracks of its document. */
   tracks: Track[] = [];
-  /** Every SimpleTag, in order, before and after the Cluster. */
+  /**
+   * Every SimpleTag, in order, before and after the Cluster. Read, not
+   * changed, once the fragment is handed on: `kvs`, `contactId`,
+   * `contactIds` and `fragmentNumberBigInt` are then computed once, from the
+   * tags as they were.
+   */
   tags: Tag[] = [];
   /** Blocks in order, compactly (no object per block): what fast consumers read. */
   readonly blockTable: BlockTable = new BlockTable();
