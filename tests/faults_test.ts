@@ -1250,3 +1250,21 @@ Deno.test("summary", () => {
   );
   assert.ok(faults > 0);
 });
+
+Deno.test("in-process: bodies that end with nothing new (GetMedia's ~3 s answer on a quiet stream) end the pull at the idle timeout, counted across reconnects", async () => {
+  // A tester: with the stand-in ending each idle body cleanly after 3 s (as KVS documents for GetMedia), the idle
+  // clock restarted with each reconnect, so the pull ran on until the retries ran out (~45 s, "end-of-stream"),
+  // and with --idle-timeout 1 never ended after 1 s.
+  const standin = serve(STREAM, { live: true, closeAfterMs: 300 });
+  injected("idle bodies that end cleanly");
+  try {
+    const r = await inProcess(standin.url, { type: "EARLIEST" }, { idleTimeoutMs: 1000, maxRetries: 8 });
+    assertWholeCall(r);
+    // Ended by the idle timeout, 1 s after the last fragment, not by the eight retries ("end-of-stream").
+    assert.equal(r.source.endReason, "idle");
+    const getMedia = standin.requests.filter((q) => q.path === "/getMedia").length;
+    assert.ok(getMedia >= 2, `${getMedia} GetMedia calls: quiet counted across a reconnect`);
+  } finally {
+    await standin.close();
+  }
+});

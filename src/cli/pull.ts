@@ -67,9 +67,9 @@ Stop (any):
   --stop-fragment N         stop after fragment N (Connect's StopFragmentNumber)
   --stop-timestamp T        stop at fragments produced after T
   --max-duration SECONDS    stop after this much stream time (more than 0; whole fragments)
-  --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long (default 5;
-                            0: never, wait until a stop bound or a signal; past --stop-timestamp,
-                            5 s without data end it)
+  --idle-timeout SECONDS    finish when no fragment (and no byte) arrives for this long, across
+                            reconnects (default 5; 0: never, wait until a stop bound or a signal;
+                            past --stop-timestamp, 5 s without data end it)
 Reading:
   --max-retries N           consecutive failed attempts (throttling, 5xx, network) before giving up
                             (default 8; exponential backoff with jitter, up to 10 s apart)

@@ -80,6 +80,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #lastBig: bigint | undefined;
   #recent = new Set<string>();
   #lastFragmentAt = 0;
+  /**
+   * When the stream last sent something (a fragment, or bytes in a body), or
+   * a failed call was last retried: bodies that end with nothing new
+   * (GetMedia's answer when no fragment comes within ~3 s) count as quiet
+   * from here, across reconnects.
+   */
+  #quietFrom = 0;
   #sawTokens = false;
   /** A fragment had tags after its Cluster. */
   #sawTrailingTags = false;
@@ -126,7 +133,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       if (this.#recent.size > 256) this.#recent.delete(this.#recent.values().next().value!);
     }
     this.token = f.kvs.continuationToken ?? this.token;
-    this.#lastFragmentAt = Date.now();
+    this.#lastFragmentAt = this.#quietFrom = Date.now();
   }
 
   /**
@@ -199,6 +206,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       this.#lastBig = parseFragmentNumber(o.after);
       this.#recent.add(o.after);
     }
+    this.#quietFrom = Date.now();
     for (;;) {
       let body: MediaBody;
       try {
@@ -206,6 +214,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         body = await openMedia(o.clients, o.stream, selector, o.signal, { responseTimeoutMs: headersMs });
       } catch (e) {
         await this.retry.failed(e, ++attempt, "GetMedia");
+        this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
         continue;
       }
       this.stats.sessions++;
@@ -339,11 +348,21 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           waited,
         );
       }
+      if (state.bytes > 0) this.#quietFrom = Math.max(this.#quietFrom, Date.now());
       if (ended === "error" || ended === "stalled") {
         if (progressed) attempt = 0;
         await this.retry.failed(error, ++attempt, "GetMedia");
+        this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
       } else if (ended === "eof" && !progressed) {
-        // The body ended with nothing new: back off; past the retry budget, the stream has ended.
+        // The body ended with nothing new (GetMedia ends its body when no fragment comes within ~3 s): quiet
+        // for the idle timeout since the stream last sent something, across reconnects, ends the pull as idle.
+        const quietEnd = idleMs > 0 && !truncated ? this.#quietFrom + idleMs : Infinity;
+        if (Date.now() >= quietEnd) {
+          yield* this.#unseenStart(first, wanted(), requested !== undefined);
+          this.endReason = "idle";
+          return;
+        }
+        // Else back off; past the retry budget, the stream has ended.
         if (++attempt > this.retry.maxRetries) {
           yield* this.#unseenStart(first, wanted(), requested !== undefined);
           // (Not when the fragment cut off every time was then fetched on its own.)
@@ -360,6 +379,13 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           return;
         }
         const delayMs = this.retry.delay(attempt);
+        if (Date.now() + delayMs >= quietEnd) {
+          // Nothing can come before the idle timeout is reached: wait for it, and end there.
+          await this.retry.sleep(Math.max(0, quietEnd - Date.now()));
+          yield* this.#unseenStart(first, wanted(), requested !== undefined);
+          this.endReason = "idle";
+          return;
+        }
         this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment", failed: false });
         await this.retry.sleep(delayMs);
       }
