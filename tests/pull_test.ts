@@ -868,7 +868,12 @@ Deno.test("planPull, parseConnectEvent and parseTimestamp", () => {
   );
   assert.throws(
     () => planPull({ arn: ARN, start: "now", "max-duration": "0" }, undefined),
-    /--max-duration must be more than 0 seconds/,
+    /^UsageError: pull: --max-duration needs a number more than 0, not '0'$/,
+  );
+  // A tester: a bad value was asked for as "a non-negative number", which 0 is, and 0 was then refused.
+  assert.throws(
+    () => planPull({ arn: ARN, start: "now", "max-duration": "abc" }, undefined),
+    /^UsageError: pull: --max-duration needs a number more than 0, not 'abc'$/,
   );
   assert.equal(planPull({ arn: ARN, start: "now", "max-duration": "0.5" }, undefined).maxDurationMs, 500);
   const rec = parseConnectEvent({

@@ -165,7 +165,7 @@ export function choice<T extends string>(
 
 /**
  * A non-negative decimal number option (`5`, `0.5`), at most `limits.max`,
- * and a whole number with `limits.integer`.
+ * a whole number with `limits.integer`, more than 0 with `limits.positive`.
  *
  * @example
  * ```ts
@@ -179,15 +179,19 @@ export function num(
   values: Values,
   name: string,
   fallback?: number,
-  limits: { max?: number; integer?: boolean } = {},
+  limits: { max?: number; integer?: boolean; positive?: boolean } = {},
 ): number | undefined {
   const v = str(values, name);
   if (v === undefined) return fallback;
   const integer = limits.integer === true;
+  const kind = `${limits.positive ? "" : "non-negative "}${integer ? "whole " : ""}number${
+    limits.positive ? " more than 0" : ""
+  }`;
   if (!(integer ? /^\d+$/ : /^\d+(\.\d+)?$|^\.\d+$/).test(v)) {
-    throw new UsageError(`${command}: --${name} needs a non-negative ${integer ? "whole " : ""}number, not '${v}'`);
+    throw new UsageError(`${command}: --${name} needs a ${kind}, not '${v}'`);
   }
   const n = Number(v);
+  if (limits.positive && n === 0) throw new UsageError(`${command}: --${name} needs a ${kind}, not '${v}'`);
   const max = limits.max ?? Number.MAX_SAFE_INTEGER;
   if (n > max) throw new UsageError(`${command}: --${name} must be at most ${max}, not '${v}'`);
   return n;

@@ -241,9 +241,8 @@ export function planPull(values: Values, event: ConnectEventValues | undefined, 
         `(${new Date(startTimestampMs).toISOString()})`,
     );
   }
-  const maxDuration = num("pull", values, "max-duration");
+  const maxDuration = num("pull", values, "max-duration", undefined, { positive: true });
   // (Fragments are whole: a duration shorter than one still writes the first; 0 would mean none at all.)
-  if (maxDuration === 0) throw new UsageError("pull: --max-duration must be more than 0 seconds");
   // (Timers take at most 2^31 - 1 ms: ~24.8 days.)
   const idle = num("pull", values, "idle-timeout", 5, { max: MAX_WAIT_S }) as number;
   let archived = flag(values, "archived");
