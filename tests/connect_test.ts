@@ -816,6 +816,18 @@ Deno.test("a Cluster's blocks out of time order are placed by time; a fragment b
     "from: 1 block(s) lie wholly before audio already written (out of time order, or repeated); not written",
   ]);
   await Deno.remove(r.dir, { recursive: true });
+  // An empty block there is no audio lost: no warning (the review's 10,000 empty blocks each said so).
+  const empty = concat([
+    ebmlHeader(),
+    el(ID.Segment, [
+      tracks,
+      el(ID.Cluster, [uintEl(ID.Timecode, 1000), simpleBlock(1, 0, true, new Uint8Array(0))]),
+      tagsEl([["ContactId", "x"]]),
+    ], { unknownSize: true }),
+  ]);
+  const e = await runPipeline(concat([doc(2000, [0, 1, 2, 3]), empty]));
+  assert.deepEqual(e.items.flatMap((i) => i.kind === "audio" ? i.warnings : []), []);
+  await Deno.remove(e.dir, { recursive: true });
 });
 
 Deno.test("blocks on a track number no TrackEntry declares are warned about with their fragment; a declared other track is not", async () => {

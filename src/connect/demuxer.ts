@@ -499,12 +499,14 @@ export class ConnectDemuxer {
       }
       let skip = pos < next - tol ? next - pos : 0;
       let used = false;
+      let empty = true;
       const laces = blocks.frameCount(i);
       for (let k = 0; k < laces; k++) {
         const frame = blocks.frame(i, k);
         let len = frame.length - (frame.length % frameBytes);
         oddBytes += frame.length - len;
         const frameCount = len / frameBytes;
+        if (frameCount > 0) empty = false;
         // Also takes a lace shorter than one frame (frameCount 0): below, len > 0.
         if (skip >= frameCount) {
           skip -= frameCount;
@@ -524,7 +526,7 @@ export class ConnectDemuxer {
         used = true;
       }
       if (used) out.blocks++;
-      else out.droppedBlocks++;
+      else if (!empty) out.droppedBlocks++; // (a block without one whole frame is no audio lost)
     }
     if (oddBytes > 0) warnings.push(`${dir}: ${oddBytes} trailing bytes not a whole sample frame were dropped`);
     if (out.droppedBlocks > 0) {
