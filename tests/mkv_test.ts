@@ -1516,4 +1516,12 @@ Deno.test("assembler: a chunk of thousands of tiny fragments is handed on in par
   // Only the last document, which the chunk's end may cut, is given back: the rest of the chunk after a pause is fed
   // from the chunk, not read again.
   assert.equal(unreads, 1);
+  // raw: each fragment's bytes exactly, the rest of a paused chunk kept once (a review: kept again at every pause,
+  // 100,000 fragments in one chunk took 4.2 s instead of 0.85).
+  let raws = 0;
+  for await (const f of assembleFragments([data], { raw: true })) {
+    assert.deepEqual(f.raw, data.subarray(f.offset, f.offset + f.size));
+    raws++;
+  }
+  assert.equal(raws, n);
 });

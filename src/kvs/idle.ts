@@ -27,7 +27,7 @@ const IDLE = Symbol("idle");
 export async function* idleGuard(
   source: AsyncIterable<Uint8Array>,
   deadline: (lastChunkAt: number) => number,
-  state: { idle: boolean; bytes?: number },
+  state: { idle: boolean; bytes?: number; lastAt?: number },
 ): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   let lastChunkAt = Date.now();
@@ -54,6 +54,7 @@ export async function* idleGuard(
     if (r.done) return;
     lastChunkAt = Date.now();
     if (state.bytes !== undefined) state.bytes += r.value.length;
+    if (state.lastAt !== undefined) state.lastAt = lastChunkAt;
     yield r.value;
   }
 }

@@ -222,7 +222,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       const started = Date.now();
       // The idle clock restarts with each session: time spent backing off is not idleness.
       this.#lastFragmentAt = started;
-      const state = { idle: false, bytes: 0 };
+      const state = { idle: false, bytes: 0, lastAt: 0 };
       let ended: "eof" | "error" | "age" | "stalled" = "eof";
       let error: unknown;
       let progressed = false;
@@ -348,7 +348,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           waited,
         );
       }
-      if (state.bytes > 0) this.#quietFrom = Math.max(this.#quietFrom, Date.now());
+      if (state.bytes > 0) this.#quietFrom = Math.max(this.#quietFrom, state.lastAt);
       if (ended === "error" || ended === "stalled") {
         if (progressed) attempt = 0;
         await this.retry.failed(error, ++attempt, "GetMedia");
@@ -378,14 +378,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           this.endReason = "end-of-stream";
           return;
         }
-        const delayMs = this.retry.delay(attempt);
-        if (Date.now() + delayMs >= quietEnd) {
-          // Nothing can come before the idle timeout is reached: wait for it, and end there.
-          await this.retry.sleep(Math.max(0, quietEnd - Date.now()));
-          yield* this.#unseenStart(first, wanted(), requested !== undefined);
-          this.endReason = "idle";
-          return;
-        }
+        // Backing off no further than the idle timeout: the stream is asked once more after it, and a fragment
+        // that came while waiting is not missed.
+        const delayMs = Math.min(this.retry.delay(attempt), Math.max(0, quietEnd - Date.now()));
         this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment", failed: false });
         await this.retry.sleep(delayMs);
       }

@@ -216,7 +216,7 @@ export class FragmentAssembler implements TokenSink {
    * ```
    */
   feed(tokenizer: EbmlTokenizer, chunk: Uint8Array, out: Fragment[], holdBack = false): number {
-    if (this.#opts.raw && chunk.length > 0) this.#pieces.push({ chunk, offset: tokenizer.offset });
+    if (this.#opts.raw && chunk.length > 0) this.#keepPiece(chunk, tokenizer.offset);
     this.#sinkOut = out;
     this.#sinkFinal = false;
     this.#chunk = chunk;
@@ -474,9 +474,7 @@ export class FragmentAssembler implements TokenSink {
 
   /** Process one token batch, appending finished fragments to `out`. */
   push(batch: TokenBatch, out: Fragment[]): void {
-    if (this.#opts.raw && batch.chunk.length > 0) {
-      this.#pieces.push({ chunk: batch.chunk, offset: batch.offset });
-    }
+    if (this.#opts.raw && batch.chunk.length > 0) this.#keepPiece(batch.chunk, batch.offset);
     const tokens = batch.tokens;
     try {
       for (let i = 0; i < tokens.length; i++) {
@@ -981,6 +979,17 @@ export class FragmentAssembler implements TokenSink {
       element,
       source: this.#opts.source,
     });
+  }
+
+  /**
+   * Keep `chunk` (at `offset`) for `raw`: the part not kept already (the
+   * rest of a chunk fed again after a pause is).
+   */
+  #keepPiece(chunk: Uint8Array, offset: number): void {
+    const last = this.#pieces.at(-1);
+    const kept = last === undefined ? 0 : last.offset + last.chunk.length - offset;
+    if (kept <= 0) this.#pieces.push({ chunk, offset });
+    else if (kept < chunk.length) this.#pieces.push({ chunk: chunk.subarray(kept), offset: offset + kept });
   }
 
   #rawBytes(start: number, end: number): Uint8Array {
