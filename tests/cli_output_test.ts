@@ -129,6 +129,10 @@ Deno.test("displayText: same as the regex version, for every UTF-16 code unit", 
     }
   }
   assert.equal(displayText("a".repeat(300), 10), "aaaaaaaaaa…(+290 chars)");
+  // Keeping the end: an error about a very long path said neither its end nor why (an environment tester).
+  assert.equal(displayText("a".repeat(300) + ": why", 20, 5), "aaaaaaaaaaaaaaa…(+285 chars)…: why");
+  assert.equal(displayText("a\x1b".repeat(20) + "\x07!", 10, 2), "a\\x1ba\\x1ba\\x1ba\\x1b…(+32 chars)…\\x07!");
+  assert.equal(displayText("short", 10, 4), "short");
   assert.equal(displayText("abc"), "abc");
 });
 

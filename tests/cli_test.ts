@@ -424,7 +424,18 @@ Deno.test("extract: files, summary, --json done event; refuses to overwrite with
   await Deno.writeTextFile(`${dir}/afile`, "x");
   const file = await kvsaudio(["extract", path, "--out", `${dir}/afile`]);
   assert.equal(file.code, 1, file.stderr);
-  assert.match(oneLineError(file.stderr), /^kvsaudio: cannot create output directory .*afile: /);
+  // (It said "File exists (os error 17)", which the file in the way does, but not why that stops the run.)
+  assert.equal(
+    oneLineError(file.stderr),
+    `kvsaudio: cannot create output directory ${dir}/afile: ${dir}/afile exists and is not a directory`,
+  );
+  await Deno.symlink(`${dir}/nowhere`, `${dir}/dangling`);
+  const dangling = await kvsaudio(["extract", path, "--out", `${dir}/dangling/sub`]);
+  assert.equal(dangling.code, 1, dangling.stderr);
+  assert.equal(
+    oneLineError(dangling.stderr),
+    `kvsaudio: cannot create output directory ${dir}/dangling/sub: ${dir}/dangling is a symbolic link to nothing`,
+  );
   const forced = await kvsaudio(["extract", path, "--out", dir, "--force", "--stereo"]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match(forced.stdoutText, /wrote .*from_customer\.wav, .*to_customer\.wav, .*stereo\.wav/);
@@ -1940,5 +1951,45 @@ Deno.test("extract --force says which outputs of an earlier run it leaves as the
     const again = await kvsaudio(["extract", input, "--out", dir, "--force", "--stereo"]);
     assert.equal(again.stderr, "");
     await Deno.remove(input);
+  });
+});
+
+Deno.test("a working directory the user cannot search holds no config: extract and inspect run (sudo -u svc from root's home)", async () => {
+  // An environment tester: every command refused with "cannot read config kvsaudio.ini: Permission denied", exit 2,
+  // though no such file existed. (A kvsaudio.ini that exists but cannot be read is still refused: its stat works.)
+  const setpriv = "/usr/bin/setpriv";
+  if (Deno.uid() !== 0 || !(await Deno.stat(setpriv).then(() => true, () => false))) {
+    console.log("skip: needs root and setpriv to run as a user who cannot search the directory");
+    return;
+  }
+  await withTempDir("kvsaudio-cwd-", async (dir) => {
+    const s = connectStream({ fragments: 2 });
+    await Deno.chmod(dir, 0o777);
+    await Deno.writeFile(`${dir}/in.mkv`, s.bytes);
+    await Deno.chmod(`${dir}/in.mkv`, 0o644);
+    await Deno.mkdir(`${dir}/closed`, { mode: 0o700 });
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command(setpriv, {
+        args: ["--reuid=54321", "--regid=54321", "--clear-groups", Deno.execPath(), ...RUN_ARGS, MAIN, ...args],
+        cwd: `${dir}/closed`,
+        clearEnv: true,
+        env: { PATH: Deno.env.get("PATH") ?? "", DENO_DIR: `${dir}/cache`, HOME: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    const x = await run("extract", `${dir}/in.mkv`, "--out", `${dir}/out`, "-q");
+    assert.equal(x.code, 0, x.stderr);
+    sameBytes((await readWav(`${dir}/out/from_customer.wav`)).data, expectedPcm(s).from!, "from");
+    const i = await run("inspect", `${dir}/in.mkv`);
+    assert.equal(i.code, 0, i.stderr);
+    // An unreadable config file where it can be seen is still an error.
+    await Deno.chmod(`${dir}/closed`, 0o777);
+    await Deno.writeTextFile(`${dir}/closed/kvsaudio.ini`, "[extract]\nstereo = true\n");
+    await Deno.chmod(`${dir}/closed/kvsaudio.ini`, 0o600);
+    const u = await run("inspect", `${dir}/in.mkv`);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /cannot read config kvsaudio\.ini: Permission denied/);
   });
 });

@@ -15,7 +15,7 @@ import {
 } from "./support/pull_harness.ts";
 import { startStandin } from "./support/kvs_standin.ts";
 import { readWav, sameBytes } from "./support/pipeline.ts";
-import { type CliResult, jsonLines, kvsaudio } from "./support/cli.ts";
+import { type CliResult, jsonLines, kvsaudio, MAIN, RUN_ARGS } from "./support/cli.ts";
 import { seeded, withTempDir } from "./support/util.ts";
 import { planPull } from "../src/cli/pull.ts";
 import { parseConnectEvent } from "../src/cli/event.ts";
@@ -1595,5 +1595,55 @@ Deno.test("CLI pull: STS refusing the role's credentials is retried like a call,
       /^kvsaudio: connection refused by the AWS credentials source \(127\.0\.0\.1:9\): check the network$/m,
     );
     assert.equal(standin.requests.length, 0);
+  });
+});
+
+Deno.test("CLI pull from a cron-like environment: an empty Deno cache prints nothing of Deno's; no home directory still takes keys from the environment", async () => {
+  // An environment tester: with a fresh (or read-only) DENO_DIR, Deno's coloured "Download …" lines for the AWS SDK
+  // came first on stderr, breaking --json --out -'s NDJSON; the npm registry is made unreachable here, so nothing
+  // is fetched (node_modules has the packages).
+  await withStandin(STREAM, {}, async (standin, dir) => {
+    const cache = await Deno.makeTempDir({ prefix: "kvsaudio-deno-dir-" });
+    try {
+      const r = await pullCli(standin.url, [
+        ...["--arn", ARN, "--start", "earliest", "--out", "-", "--tracks", "from", "--json", "--max-retries", "1"],
+      ], { DENO_DIR: cache, NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/" });
+      assert.equal(r.code, 0, r.stderr);
+      for (const line of r.stderr.trim().split("\n")) JSON.parse(line); // every line an event
+    } finally {
+      await Deno.remove(cache, { recursive: true });
+    }
+    // A uid with no passwd entry and no HOME (a container's numeric --user): the SDK failed on the shared files'
+    // paths ("The \"path\" argument must be of type string"), exit 4, with keys in the environment.
+    const setpriv = "/usr/bin/setpriv";
+    if (Deno.uid() !== 0 || !(await Deno.stat(setpriv).then(() => true, () => false))) {
+      console.log("skip: no home directory case (needs root and setpriv)");
+      return;
+    }
+    await Deno.chmod(dir, 0o777);
+    const cmd = new Deno.Command(setpriv, {
+      args: [
+        ...["--reuid=54321", "--regid=54321", "--clear-groups", Deno.execPath()],
+        ...RUN_ARGS,
+        ...[MAIN, "pull", "--endpoint-url", standin.url, "--region", "us-east-1", "--arn", ARN, "--start", "earliest"],
+        ...["--out", `${dir}/nohome`, "--max-retries", "1"],
+      ],
+      clearEnv: true,
+      env: {
+        // (Not AWS_ENV's file variables: with them the SDK never looked for a home directory.)
+        AWS_ACCESS_KEY_ID: AWS_ENV.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: AWS_ENV.AWS_SECRET_ACCESS_KEY,
+        AWS_EC2_METADATA_DISABLED: "true",
+        PATH: Deno.env.get("PATH") ?? "",
+        DENO_DIR: `${dir}/cache`,
+        NPM_CONFIG_REGISTRY: "http://127.0.0.1:9/",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await cmd.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    sameBytes((await readWav(`${dir}/nohome/from_customer.wav`)).data, FULL.from!, "from");
   });
 });

@@ -38,6 +38,26 @@ import { interleave, StereoMixer } from "./stereo.ts";
 /** Which mono tracks to write. */
 export type TrackChoice = "both" | "from" | "to";
 
+/** What the first prefix of `path` that is there but no directory is (a file, a link to nothing), if any. */
+function notADirectory(path: string): string | undefined {
+  let prefix = path.startsWith("/") ? "/" : "";
+  for (const part of path.split("/")) {
+    if (part === "") continue;
+    prefix = prefix === "" || prefix.endsWith("/") ? prefix + part : `${prefix}/${part}`;
+    try {
+      if (!Deno.statSync(prefix).isDirectory) return `${prefix} exists and is not a directory`;
+    } catch {
+      try {
+        Deno.lstatSync(prefix);
+        return `${prefix} is a symbolic link to nothing`;
+      } catch {
+        return undefined; // missing from here on
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Options of {@linkcode CallWriter}. */
 export interface CallWriterOptions {
   /** Output directory, or `-` for stdout. */
@@ -342,9 +362,11 @@ export class CallWriter {
       Deno.mkdirSync(o.outDir.replace(/(?<=[^/])(\/+\.)+\/*$/, ""), { recursive: true });
       this.#madeDirs = [...made, ...this.#madeDirs.filter((d) => !made.includes(d))];
     } catch (e) {
-      throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${fsErrorMessage(e)}`, ExitCode.failure, {
-        cause: e,
-      });
+      // EEXIST from a recursive mkdir: a part of the path is there, but no directory (a file, a dangling link).
+      const why = e instanceof Deno.errors.AlreadyExists
+        ? notADirectory(o.outDir) ?? "a part of it exists and is not a directory"
+        : fsErrorMessage(e);
+      throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${why}`, ExitCode.failure, { cause: e });
     }
   }
 

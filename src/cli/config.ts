@@ -42,6 +42,22 @@ export const CONFIG_HELP = `  --config FILE         INI file with defaults for a
 const SECTIONS: Record<string, OptionSpec> = { pull: PULL_OPTIONS, extract: EXTRACT_OPTIONS, inspect: INSPECT_OPTIONS };
 
 /**
+ * Whether `e`, from reading `path`, means its directory cannot be searched
+ * (`sudo -u svc kvsaudio …` run from root's home): then no file there can be
+ * read, nor told to exist. A file there that exists but cannot be read is
+ * another matter (its stat succeeds).
+ */
+function unsearchableDir(e: unknown, path: string): boolean {
+  if (!(e instanceof Deno.errors.PermissionDenied)) return false;
+  try {
+    Deno.statSync(path);
+    return false;
+  } catch (s) {
+    return s instanceof Deno.errors.PermissionDenied;
+  }
+}
+
+/**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
  * or ./kvsaudio.ini if it exists. Returns the file used, if any. The INI
  * parser is loaded only when there is a file to read. The options filled in
@@ -58,7 +74,7 @@ export async function applyConfig(
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    if (explicit === undefined && e instanceof Deno.errors.NotFound) return undefined;
+    if (explicit === undefined && (e instanceof Deno.errors.NotFound || unsearchableDir(e, path))) return undefined;
     throw new UsageError(`cannot read config ${path}: ${fsErrorMessage(e)}`);
   }
   // A file saved "as UTF-8 with BOM" (Windows editors): the BOM is no part of the first line.

@@ -75,7 +75,7 @@ export class Reporter {
     else {
       // Text mode: warnings go to stderr, keeping stdout for results.
       this.#out.flush();
-      this.#err.line(displayText(hideSecrets(`kvsaudio: warning: ${message}`), 400));
+      this.#err.line(displayText(hideSecrets(`kvsaudio: warning: ${message}`), 400, 120));
       this.#err.flush();
     }
   }
@@ -84,7 +84,7 @@ export class Reporter {
   notice(message: string): void {
     if (this.#json) return;
     this.#out.flush();
-    this.#err.line(displayText(hideSecrets(`kvsaudio: ${message}`), 400));
+    this.#err.line(displayText(hideSecrets(`kvsaudio: ${message}`), 400, 120));
     this.#err.flush();
   }
 

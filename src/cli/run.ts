@@ -89,7 +89,8 @@ export function report(e: unknown): number {
   if (Deno.env.get("KVSAUDIO_DEBUG") === "1") warn(hideSecrets(Deno.inspect(e, { depth: 8 })));
   // Messages may quote stream data (an in-band error code): one escaped, bounded line.
   if (e instanceof KvsAudioError) {
-    warn(`kvsaudio: ${displayText(hideSecrets(e.message), 2000)}`);
+    // (The end kept: it says why, after a path however long.)
+    warn(`kvsaudio: ${displayText(hideSecrets(e.message), 2000, 400)}`);
     return e.exitCode;
   }
   const msg = errorMessage(e);

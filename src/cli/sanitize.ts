@@ -35,25 +35,34 @@ const JSON_ESCAPED = new RegExp(`[${INVISIBLE}]`, "g");
  * paragraph separators, the zero-width space, the word joiner, the BOM and
  * other characters that show as nothing (soft hyphen, Hangul fillers, …);
  * not the zero-width joiners that Persian, Indic scripts and emoji use) as `\xNN`/`\u{…}` and
- * cut text longer than `max` characters, saying how much was cut.
+ * cut text longer than `max` characters, saying how much was cut. With
+ * `keepEnd`, the cut text ends with its last `keepEnd` of those characters
+ * (where an error message says why: a long path's "File name too long").
  *
  * @example
  * ```ts
  * import { displayText } from "./sanitize.ts";
  * displayText("a".repeat(300), 10); // "aaaaaaaaaa…(+290 chars)"
+ * displayText("a".repeat(300) + ": why", 20, 5); // "aaaaaaaaaaaaaaa…(+285 chars)…: why"
  * ```
  */
-export function displayText(text: string, max = MAX_DISPLAY): string {
+export function displayText(text: string, max = MAX_DISPLAY, keepEnd = 0): string {
   if (text.length <= max && !hasControls(text)) return text;
-  let s = text.length > max ? text.slice(0, max) : text;
-  s = s.replace(
+  if (text.length <= max) return escaped(text);
+  const tail = Math.min(keepEnd, max);
+  const head = escaped(text.slice(0, max - tail));
+  const cut = `…(+${text.length - max} chars)`;
+  return tail > 0 ? `${head}${cut}…${escaped(text.slice(text.length - tail))}` : `${head}${cut}`;
+}
+
+function escaped(text: string): string {
+  return text.replace(
     DISPLAY_ESCAPED,
     (c) => {
       const code = c.charCodeAt(0);
       return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u{${code.toString(16)}}`;
     },
   );
-  return text.length > max ? `${s}…(+${text.length - max} chars)` : s;
 }
 
 /** True when `text` has a character {@linkcode displayText} escapes (a loop: cheaper than the regex when there is none). */

@@ -29,7 +29,7 @@ import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
 import { CREDENTIALS_NETWORK_ERROR, FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
 import { describeNetworkError, isNetworkError } from "./errors.ts";
-import { checkProfile, missingProfileMessage, profileDefined, profileSettings } from "./profiles.ts";
+import { checkProfile, missingProfileMessage, profileDefined, profileSettings, withoutHome } from "./profiles.ts";
 
 export { checkProfile };
 
@@ -117,6 +117,8 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
   if (opts.endpointUrl !== undefined) checkEndpointUrl(opts.endpointUrl);
   else checkEndpointVariables();
   if (opts.region) checkRegionName(opts.region, "--region");
+  // No home directory: the SDK would fail on the shared files' paths, even with keys in the environment.
+  withoutHome();
   // The AWS CLI's AWS_DEFAULT_PROFILE, which the SDK ignores, when neither --profile nor AWS_PROFILE is set (as
   // AWS CLI v2 has it); as for the AWS CLI, keys in the environment win over it, but its region still counts.
   const defaultProfile = !opts.profile && !Deno.env.get("AWS_PROFILE")

@@ -17,11 +17,41 @@
 import { homedir } from "node:os";
 import { UsageError } from "../errors.ts";
 
-/** The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH, else the account's. */
-function homeDir(): string {
+/**
+ * The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH,
+ * else the account's (none for a uid with no passwd entry).
+ */
+function homeDir(): string | undefined {
   const env = (name: string) => Deno.env.get(name) || undefined;
   return env("HOME") ?? env("USERPROFILE") ??
-    (env("HOMEPATH") !== undefined ? `${env("HOMEDRIVE") ?? "C:/"}${env("HOMEPATH")}` : homedir());
+    (env("HOMEPATH") !== undefined ? `${env("HOMEDRIVE") ?? "C:/"}${env("HOMEPATH")}` : homedir() || undefined);
+}
+
+/** Where {@linkcode withoutHome} points the shared files' variables: a directory that does not exist. */
+const NO_HOME = "/nonexistent";
+
+/**
+ * With no home directory (HOME unset, a uid with no passwd entry: a
+ * container's numeric `--user`), the SDK fails on the shared files' paths
+ * (`TypeError: The "path" argument must be of type string`), even with keys
+ * in the environment. Then this points `AWS_CONFIG_FILE` and
+ * `AWS_SHARED_CREDENTIALS_FILE`, where unset, at files that do not exist,
+ * so that the SDK reads none, as when they are absent. Returns whether it
+ * did.
+ *
+ * @example
+ * ```ts
+ * import { withoutHome } from "./profiles.ts";
+ * withoutHome(); // false where HOME is set
+ * ```
+ */
+export function withoutHome(): boolean {
+  if (homeDir() !== undefined) return false;
+  if (!Deno.env.get("AWS_CONFIG_FILE")) Deno.env.set("AWS_CONFIG_FILE", `${NO_HOME}/.aws/config`);
+  if (!Deno.env.get("AWS_SHARED_CREDENTIALS_FILE")) {
+    Deno.env.set("AWS_SHARED_CREDENTIALS_FILE", `${NO_HOME}/.aws/credentials`);
+  }
+  return true;
 }
 
 /**
@@ -175,12 +205,17 @@ export function missingProfileMessage(
   from: "--profile" | "AWS_PROFILE" | "AWS_DEFAULT_PROFILE",
 ): string {
   const { config, credentials } = awsFilePaths();
+  const noHome = [config, credentials].every((p) => p.startsWith(`${NO_HOME}/`));
+  const files = noHome
+    ? "the shared AWS files (there is no home directory: HOME is unset; AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE " +
+      "can name them)"
+    : `${config} or ${credentials}`;
   if (from === "AWS_DEFAULT_PROFILE") {
-    return `AWS profile '${profile}' (AWS_DEFAULT_PROFILE) not found in ${config} or ${credentials}: check AWS_DEFAULT_PROFILE`;
+    return `AWS profile '${profile}' (AWS_DEFAULT_PROFILE) not found in ${files}: check AWS_DEFAULT_PROFILE`;
   }
   return from === "AWS_PROFILE"
-    ? `AWS profile '${profile}' (AWS_PROFILE) not found in ${config} or ${credentials}, and no other source gave credentials: check AWS_PROFILE`
-    : `AWS profile '${profile}' not found in ${config} or ${credentials}: check --profile or AWS_PROFILE`;
+    ? `AWS profile '${profile}' (AWS_PROFILE) not found in ${files}, and no other source gave credentials: check AWS_PROFILE`
+    : `AWS profile '${profile}' not found in ${files}: check --profile or AWS_PROFILE`;
 }
 
 /**
