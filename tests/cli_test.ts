@@ -1993,3 +1993,22 @@ Deno.test("a working directory the user cannot search holds no config: extract a
     assert.match(u.stderr, /cannot read config kvsaudio\.ini: Permission denied/);
   });
 });
+
+Deno.test("an input that is a directory or a socket: one line saying what it is, exit 2, no files", async () => {
+  await withTempDir("kvsaudio-input-kind-", async (dir) => {
+    const sock = Deno.listen({ transport: "unix", path: `${dir}/sock` });
+    try {
+      for (const [path, what] of [[dir, "a directory"], [`${dir}/sock`, "a socket"]]) {
+        for (const cmd of [["inspect", path], ["extract", path, "--out", `${dir}/out`]]) {
+          const r = await kvsaudio(cmd);
+          assert.equal(r.code, 2, r.stderr);
+          // (A socket said "cannot open …: No such device or address", an environment tester.)
+          assert.match(oneLineError(r.stderr), new RegExp(`^kvsaudio: ${path}: is ${what}, not a file`));
+        }
+      }
+      assert.equal(await Deno.stat(`${dir}/out`).then(() => true, () => false), false);
+    } finally {
+      sock.close();
+    }
+  });
+});

@@ -154,6 +154,8 @@ export async function openInput(path: string, options: InputOptions = {}): Promi
     // writer, so anything else opens asynchronously.
     const info = Deno.statSync(path);
     if (info.isDirectory) throw new UsageError(`${path}: is a directory, not a file`);
+    // (Opening one fails as "No such device or address".)
+    if (info.isSocket) throw new UsageError(`${path}: is a socket, not a file (give its data on standard input)`);
     regular = info.isFile;
     file = regular ? Deno.openSync(path, { read: true }) : await Deno.open(path, { read: true });
   } catch (e) {
