@@ -9,6 +9,7 @@ import { readSize } from "../src/ebml/vint.ts";
 import { EbmlTokenizer, tokenizeBatches } from "../src/ebml/tokenizer.ts";
 import type { EbmlToken } from "../src/ebml/token.ts";
 import { type Block, parseBlock } from "../src/mkv/block.ts";
+import { BlockTable } from "../src/mkv/block_table.ts";
 import {
   assembleFragments,
   type AssembleOptions,
@@ -1524,4 +1525,29 @@ Deno.test("assembler: a chunk of thousands of tiny fragments is handed on in par
     raws++;
   }
   assert.equal(raws, n);
+});
+
+Deno.test("BlockTable: inTimeOrder and trackNumbers, from added and pushed blocks", () => {
+  const sb = (track: number, rel: number) => dataOf(simpleBlock(track, rel, true, new Uint8Array(4)));
+  const t = new BlockTable();
+  assert.deepEqual(t.trackNumbers, []);
+  assert.equal(t.inTimeOrder, true);
+  // Connect's interleaving: both tracks at each time.
+  for (const [track, rel] of [[2, 0], [1, 0], [2, 64], [1, 64], [3, 64]]) {
+    const d = sb(track, rel);
+    t.add(d, 0, d.length, 0, true, 1000, 1000000);
+  }
+  assert.deepEqual(t.trackNumbers, [2, 1, 3]);
+  assert.equal(t.inTimeOrder, true);
+  t.push(parseBlock(sb(4, 0), 0, true));
+  assert.deepEqual(t.trackNumbers, [2, 1, 3, 4]);
+  assert.equal(t.inTimeOrder, false, "a block before the one added before it");
+  // One track's blocks, then the other's: each track in order, not the table.
+  const g = new BlockTable();
+  for (const [track, rel] of [[1, 0], [1, 64], [2, 0], [2, 64]]) {
+    const d = sb(track, rel);
+    g.add(d, 0, d.length, 0, true, 1000, 1000000);
+  }
+  assert.equal(g.inTimeOrder, false);
+  assert.deepEqual(g.trackNumbers, [1, 2]);
 });

@@ -548,14 +548,13 @@ export class ConnectDemuxer {
  */
 function undeclaredBlocks(f: Fragment, from: number, to: number): string | undefined {
   const blocks = f.blockTable;
-  let counts: Map<number, number> | undefined;
+  const declared = (t: number) => t === from || t === to || f.tracks.some((tr) => tr.number === t);
+  if (blocks.trackNumbers.every(declared)) return undefined;
+  const counts = new Map<number, number>();
   for (let i = 0; i < blocks.length; i++) {
     const t = blocks.track(i);
-    if (t === from || t === to || f.tracks.some((tr) => tr.number === t)) continue;
-    counts ??= new Map();
-    counts.set(t, (counts.get(t) ?? 0) + 1);
+    if (!declared(t)) counts.set(t, (counts.get(t) ?? 0) + 1);
   }
-  if (counts === undefined) return undefined;
   const list = [...counts].map(([t, n]) => `${n} on track ${t}`).join(", ");
   return `block(s) on a track number that no TrackEntry declares (damaged?), not written: ${list}`;
 }
@@ -565,6 +564,7 @@ function undeclaredBlocks(f: Fragment, from: number, to: number): string | undef
  * when they are in time order as stored (as a Connect stream's are).
  */
 function timeOrder(blocks: BlockTable, track: number): number[] | undefined {
+  if (blocks.inTimeOrder) return undefined;
   let last = -Infinity;
   for (let i = 0; i < blocks.length; i++) {
     if (blocks.track(i) !== track) continue;

@@ -112,6 +112,43 @@ export class BlockTable {
   #lacedFrames = 0;
 
   /**
+   * Whether every block came at or after the block before it (of any track),
+   * as a Connect stream's interleaved blocks do: then each track's blocks
+   * are in time order too.
+   */
+  get inTimeOrder(): boolean {
+    return this.#ordered;
+  }
+
+  /**
+   * The track numbers of its blocks, each once, in order of their first
+   * block.
+   */
+  get trackNumbers(): readonly number[] {
+    return this.#more === undefined
+      ? (Number.isNaN(this.#t0) ? [] : Number.isNaN(this.#t1) ? [this.#t0] : [this.#t0, this.#t1])
+      : [this.#t0, this.#t1, ...this.#more];
+  }
+
+  #lastMs = -Infinity;
+  #ordered = true;
+  /** The first two track numbers seen (NaN: none yet), and any more. */
+  #t0 = NaN;
+  #t1 = NaN;
+  #more: number[] | undefined;
+
+  /** Note a block's time and track (see {@linkcode inTimeOrder}, {@linkcode trackNumbers}). */
+  #seen(timeMs: number, track: number): void {
+    if (timeMs < this.#lastMs) this.#ordered = false;
+    this.#lastMs = timeMs;
+    if (track === this.#t0 || track === this.#t1) return;
+    if (Number.isNaN(this.#t0)) this.#t0 = track;
+    else if (Number.isNaN(this.#t1)) this.#t1 = track;
+    else if (this.#more === undefined) this.#more = [track];
+    else if (!this.#more.includes(track)) this.#more.push(track);
+  }
+
+  /**
    * Add the block whose data (element data, without the element header) is
    * `buf[start … start + len)`. The buffer is kept, not copied: it must not
    * change afterwards. `clusterTimecode` and `timecodeScale` give the
@@ -130,8 +167,10 @@ export class BlockTable {
   ): void {
     const h = readBlockHeader(buf, start, len, offset, simple, header);
     const row = this.#count++;
+    const timeMs = ((clusterTimecode + h.timecode) * timecodeScale) / 1e6;
+    this.#seen(timeMs, h.track);
     if (row >= PLAIN_ROWS) {
-      this.#pagedRow(row, offset, ((clusterTimecode + h.timecode) * timecodeScale) / 1e6, h.track, h.timecode);
+      this.#pagedRow(row, offset, timeMs, h.track, h.timecode);
       this.#setPaged(row, FLAGS, h.flags | (simple ? SIMPLE : 0));
       this.#setPaged(row, BUF, this.#bufIndex(buf));
       this.#setPaged(row, START, h.payloadStart);
@@ -144,7 +183,7 @@ export class BlockTable {
     const r = this.#rows === NO_ROWS ? (this.#rows = blankRows()) : this.#rows;
     const at = row * STRIDE;
     r[at + OFFSET] = offset;
-    r[at + TIME_MS] = ((clusterTimecode + h.timecode) * timecodeScale) / 1e6;
+    r[at + TIME_MS] = timeMs;
     r[at + TRACK] = h.track;
     r[at + TIMECODE] = h.timecode;
     r[at + FLAGS] = h.flags | (simple ? SIMPLE : 0);
@@ -211,6 +250,7 @@ export class BlockTable {
   /** Add a decoded {@linkcode Block} (its frames are kept as they are). */
   push(b: Block): void {
     const row = this.#count++;
+    this.#seen(b.timeMs, b.track);
     const flags = blockFlags(b);
     if (row >= PLAIN_ROWS) {
       this.#pagedRow(row, b.offset, b.timeMs, b.track, b.timecode);
