@@ -1451,12 +1451,13 @@ Deno.test("fragment: durationMs ends a track at its last block's end (PCM bytes,
   assert.equal(swapped.durationMs, 600);
 });
 
-/** `n` tiny documents (one 2-byte block each), ContactId `c` + index. */
-function tinyDocuments(n: number): Uint8Array {
+/** `n` tiny documents (one 2-byte block each), ContactId `c` + index; with `tokens`, KVS's tags after the Cluster. */
+function tinyDocuments(n: number, tokens = false): Uint8Array {
   const docs: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     const tags = tagsEl([["ContactId", `c${String(i).padStart(5, "0")}`]]);
     docs.push(liveDocument([namedTracks(), tags], i, [simpleBlock(1, 0, true, new Uint8Array(2))]));
+    if (tokens) docs.push(tagsEl([["AWS_KINESISVIDEO_CONTINUATION_TOKEN", `t${i}`]]));
   }
   return concat(docs);
 }
@@ -1525,6 +1526,24 @@ Deno.test("assembler: a chunk of thousands of tiny fragments is handed on in par
     raws++;
   }
   assert.equal(raws, n);
+  // pull's eager mode, where a fragment is handed on at its continuation token (a review: that path never paused),
+  // and a caller that keeps adding to one array (each feed adds at most 64, not: pauses once 64 are there).
+  const tokened = tinyDocuments(n, true);
+  for (const eager of [false, true]) {
+    const tk2 = new EbmlTokenizer();
+    const asm2 = new FragmentAssembler({ eager });
+    const all: Fragment[] = [];
+    let feeds = 0;
+    for (let o = 0; o < tokened.length; feeds++) {
+      const before = all.length;
+      o += asm2.feed(tk2, tokened.subarray(o), all);
+      assert.ok(all.length - before <= 64, `eager ${eager}: ${all.length - before} in one feed`);
+      assert.equal(asm2.paused, o < tokened.length, "paused says whether the rest is to be fed");
+    }
+    asm2.finish(tk2, all);
+    assert.equal(all.length, n, `eager ${eager}`);
+    assert.ok(feeds >= n / 64 && feeds <= n / 64 + 2, `eager ${eager}: ${feeds} feeds`);
+  }
 });
 
 Deno.test("BlockTable: inTimeOrder and trackNumbers, from added and pushed blocks", () => {

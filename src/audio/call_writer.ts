@@ -363,8 +363,9 @@ export class CallWriter {
       this.#madeDirs = [...made, ...this.#madeDirs.filter((d) => !made.includes(d))];
     } catch (e) {
       // EEXIST from a recursive mkdir: a part of the path is there, but no directory (a file, a dangling link).
-      const why = e instanceof Deno.errors.AlreadyExists
-        ? notADirectory(o.outDir) ?? "a part of it exists and is not a directory"
+      // (NotADirectory: a file in the middle of the path.)
+      const why = e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.NotADirectory
+        ? notADirectory(o.outDir) ?? fsErrorMessage(e)
         : fsErrorMessage(e);
       throw new KvsAudioError(`cannot create output directory ${o.outDir}: ${why}`, ExitCode.failure, { cause: e });
     }

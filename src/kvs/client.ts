@@ -104,7 +104,9 @@ export interface KvsClients {
 /**
  * Build the clients, resolving the region now: explicit `region`, else the
  * SDK's resolution (AWS_REGION, the profile's `region`), else
- * `fallbackRegion`; none of them → UsageError.
+ * `fallbackRegion`; none of them → UsageError. Where there is no home
+ * directory, it sets `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` in
+ * the process's environment, where unset (see `withoutHome`).
  *
  * @example
  * ```ts

@@ -64,7 +64,8 @@ export function withoutHome(): boolean {
  * ```
  */
 export function awsFilePaths(): { config: string; credentials: string } {
-  const home = homeDir();
+  // (No home directory: no file there, as withoutHome has the SDK read it.)
+  const home = homeDir() ?? NO_HOME;
   const path = (variable: string, fallback: string) => {
     const p = Deno.env.get(variable) || `${home}/.aws/${fallback}`;
     return p.startsWith("~/") ? `${home}/${p.slice(2)}` : p;

@@ -348,7 +348,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           waited,
         );
       }
-      if (state.bytes > 0) this.#quietFrom = Math.max(this.#quietFrom, state.lastAt);
+      // Bytes past the last whole fragment (part of one) are the stream sending; a fragment sent again (as the
+      // resume point of a stream without continuation tokens is) is not.
+      if (state.bytes > wholeEnd) this.#quietFrom = Math.max(this.#quietFrom, state.lastAt);
       if (ended === "error" || ended === "stalled") {
         if (progressed) attempt = 0;
         await this.retry.failed(error, ++attempt, "GetMedia");

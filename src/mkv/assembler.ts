@@ -165,12 +165,14 @@ export class FragmentAssembler implements TokenSink {
   #sinkOut: Fragment[] = [];
   #sinkFinal = false;
   /**
-   * {@linkcode TokenSink.paused}: set by {@linkcode feed} once it has
-   * collected {@linkcode FEED_FRAGMENTS} fragments, so that a chunk of many
-   * tiny fragments is handed on in parts.
+   * {@linkcode TokenSink.paused}: set while {@linkcode feed} runs once it has
+   * added 64 fragments to `out`, so that a chunk of many tiny fragments is
+   * handed on in parts; after a feed, whether that feed paused (the rest of
+   * its chunk is to be fed next).
    */
   paused = false;
-  #pausable = false;
+  /** While feeding: the length of `out` at which to pause (Infinity otherwise). */
+  #pauseAt = Infinity;
   /** One reused token for the sink path: the assembler keeps no token objects. */
   #scratch: EbmlToken = {
     kind: "start",
@@ -195,10 +197,11 @@ export class FragmentAssembler implements TokenSink {
    * fed again at the start of the next chunk, where the whole document can be
    * replayed from a recording. The fragments are the same
    * either way. (Not with the `raw`, `tree` or `eager` options: those use all
-   * bytes.) Also fewer once `out` holds 1,024 fragments (damaged or hostile
-   * input: a real stream's fragment takes kilobytes), with or without
-   * `holdBack`: the rest must then be fed next, after `out` is handed on, so
-   * that a chunk's fragments are never all held at once.
+   * bytes.) Also fewer once it has added 64 fragments to `out` (damaged or
+   * hostile input: a real stream's fragment takes kilobytes), with or
+   * without `holdBack` ({@linkcode paused} then says so): the rest must then
+   * be fed next, after `out` is handed on, so that a chunk's fragments are
+   * never all held at once.
    *
    * @example
    * ```ts
@@ -223,15 +226,15 @@ export class FragmentAssembler implements TokenSink {
     const chunkOffset = tokenizer.offset;
     this.#chunkOffset = chunkOffset;
     let used: number;
-    this.#pausable = true;
+    this.paused = false;
+    this.#pauseAt = out.length + FEED_FRAGMENTS;
     try {
       used = tokenizer.push(chunk, this);
     } catch (e) {
       throw this.#sourced(e);
     } finally {
       this.#chunk = undefined;
-      this.#pausable = false;
-      this.paused = false;
+      this.#pauseAt = Infinity;
     }
     // Hold back the document still in progress when it began inside this
     // chunk (not at its first byte): the caller presents its bytes again at
@@ -904,7 +907,7 @@ export class FragmentAssembler implements TokenSink {
         ) {
           const end = t.offset + t.headerSize + t.size;
           this.#finish(f, end, "continuation-token");
-          out.push(f);
+          this.#emit(f, out);
           // Anything later in this document goes to a detached fragment that is
           // dropped at the document's end: the emitted one never changes.
           const late = new Fragment(f.index, end);
@@ -944,7 +947,12 @@ export class FragmentAssembler implements TokenSink {
     this.#dropFragment();
     if (this.#emitted) return;
     this.#finish(f, end, by);
-    if (out.push(f) >= FEED_FRAGMENTS && this.#pausable) this.paused = true;
+    this.#emit(f, out);
+  }
+
+  /** Hand on `f`: into `out`, pausing a feed that has added enough. */
+  #emit(f: Fragment, out: Fragment[]): void {
+    if (out.push(f) >= this.#pauseAt) this.paused = true;
   }
 
   /** Documents with no Segment closed in a row (see LIMITS). */
@@ -1049,6 +1057,9 @@ export class FragmentAssembler implements TokenSink {
   }
 }
 
+/** Fragments {@linkcode FragmentAssembler.feed} adds to `out` before it pauses. */
+const FEED_FRAGMENTS = 64;
+
 /**
  * What one fragment may hold, so that memory stays bounded by its bytes and
  * not by how many tiny elements damaged input packs into them (a Connect
@@ -1059,9 +1070,6 @@ export class FragmentAssembler implements TokenSink {
  * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks (or laced frames),
  * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
  */
-/** Fragments {@linkcode FragmentAssembler.feed} collects before it pauses. */
-const FEED_FRAGMENTS = 64;
-
 const LIMITS = {
   tags: 4096,
   tagBytes: 16 * 1024 * 1024,
@@ -1260,7 +1268,7 @@ export async function* assembleFragments(
     // A document held back is given again by the source, first in its next
     // chunk. After a pause (many tiny fragments) the rest of this chunk is fed
     // next.
-    if (reread !== undefined && out.length < FEED_FRAGMENTS) reread.unread(chunk.length - used);
+    if (reread !== undefined && !asm.paused) reread.unread(chunk.length - used);
     else return chunk.subarray(used);
   });
   yield* drive([undefined], asm, (_, out) => asm.finish(tokenizer, out));
