@@ -242,14 +242,14 @@ Deno.test("in-process: drops one byte either side of every boundary and at 2 see
     cuts.push(f.offset + 2 + Math.floor(rnd() * (f.bytes.length - 4)));
   }
   for (const k of cuts) {
-    // Not live: after the last fragment the stream ends (end-of-stream after the retries), no idle wait.
+    // Not live: after the last fragment every body ends with nothing new, for the idle timeout.
     const standin = serve(STREAM, { faults: { dropAtByte: [k] }, seed: k });
     injected("drop");
     try {
       const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
       sameBytes(r.from, FULL.from, `from, drop at ${k}`);
       sameBytes(r.to, FULL.to, `to, drop at ${k}`);
-      assert.equal(r.source.endReason, "end-of-stream");
+      assert.equal(r.source.endReason, "idle");
       assert.equal(r.source.stats.duplicates, 0);
       assert.equal(r.source.lastFragmentNumber, LAST);
       assert.ok(r.events.some((e) => e.type === "reconnect" && e.reason === "dropped"), `reconnected after ${k}`);
@@ -838,11 +838,11 @@ Deno.test("in-process: throttling storms and 5xx bursts within the retry budget,
       // The drop uses one attempt too.
       const r = await inProcess(standin.url, { type: "EARLIEST" }, {
         maxRetries: c.errors.length + (c.afterDrop ? 1 : 0),
-        idleTimeoutMs: 5000,
+        idleTimeoutMs: 1500,
       });
       sameBytes(r.from, FULL.from, `from: ${c.name}`);
       sameBytes(r.to, FULL.to, `to: ${c.name}`);
-      assert.equal(r.source.endReason, "end-of-stream");
+      assert.equal(r.source.endReason, "idle");
       const retries = r.events.filter((e) => e.type === "retry" && e.reason !== "the body ended with no new fragment");
       assert.equal(retries.length, c.errors.length + (c.afterDrop ? 1 : 0), c.name);
     } finally {
@@ -1316,5 +1316,55 @@ Deno.test("in-process: a fragment that comes while bodies end with nothing new, 
     assert.equal(r.source.endReason, "idle");
   } finally {
     await standin.close();
+  }
+});
+
+Deno.test("in-process: quiet bodies do not use up the retry budget of failed calls; with idle timeout 0, the quiet after the stop timestamp spans reconnects", async () => {
+  // A tester: bodies that ended with nothing new counted as failed attempts, so a short throttling burst after a
+  // quiet spell ended the pull (exit 4) and lost the fragment that came next.
+  const all = standinFragments(STREAM);
+  const standin = startStandin({
+    streams: { [ARN]: all.slice(0, 5) },
+    chunkSize: [100, 5000],
+    live: true,
+    closeAfterMs: 50,
+  });
+  injected("throttling after quiet bodies");
+  try {
+    let armed = false;
+    const events: PullEvent[] = [];
+    const r = await inProcess(standin.url, { type: "EARLIEST" }, {
+      idleTimeoutMs: 3000,
+      maxRetries: 2,
+      backoff: { baseMs: 20, capMs: 20 },
+      onEvent: (e) => {
+        events.push(e);
+        if (!armed && e.type === "retry" && !e.failed && e.attempt === 2) {
+          armed = true;
+          standin.setFaults({ throttle: 2 });
+          standin.addFragment(ARN, all[5]);
+        }
+      },
+    });
+    assert.ok(armed);
+    assertWholeCall(r);
+    assert.equal(r.source.endReason, "idle");
+    assert.equal(events.filter((e) => e.type === "retry" && e.failed).length, 2, "the burst retried");
+  } finally {
+    await standin.close();
+  }
+  // --idle-timeout 0 past the stop timestamp: 5 s of quiet end the pull, also when each body ends after a moment
+  // (it was measured within one body, so such bodies ran the retries out: "end-of-stream").
+  const quiet = serve(STREAM, { live: true, closeAfterMs: 100 });
+  try {
+    const r = await inProcess(quiet.url, { type: "EARLIEST" }, {
+      idleTimeoutMs: 0,
+      quietAfterMs: Date.now(),
+      maxRetries: 2,
+    });
+    assertWholeCall(r);
+    assert.equal(r.source.endReason, "idle");
+  } finally {
+    await quiet.close();
   }
 });

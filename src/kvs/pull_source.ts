@@ -192,7 +192,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     const stallMs = responseMs;
     const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
     let selector = o.selector;
+    /** Failed calls in a row (throttling, 5xx, drops): the retry budget. */
     let attempt = 0;
+    /** Bodies in a row that ended with nothing new: their own back-off and, where nothing else ends them, budget. */
+    let empties = 0;
     /** Bodies since the last whole fragment that ended inside the next one. */
     let cutOff = 0;
     let first = true;
@@ -311,7 +314,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           }
           first = false;
           progressed = true;
-          attempt = 0;
+          attempt = empties = 0;
           this.#accept(f);
           yield f;
           if (Date.now() - started >= maxSessionMs) {
@@ -357,15 +360,25 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
       } else if (ended === "eof" && !progressed) {
         // The body ended with nothing new (GetMedia ends its body when no fragment comes within ~3 s): quiet
-        // for the idle timeout since the stream last sent something, across reconnects, ends the pull as idle.
-        const quietEnd = idleMs > 0 && !truncated ? this.#quietFrom + idleMs : Infinity;
+        // for the idle timeout since the stream last sent something, across reconnects, ends the pull as idle
+        // (with --idle-timeout 0, quiet for QUIET_AFTER_STOP_MS once past the stop timestamp).
+        const quietEnd = truncated
+          ? Infinity
+          : idleMs > 0
+          ? this.#quietFrom + idleMs
+          : o.quietAfterMs !== undefined
+          ? Math.max(o.quietAfterMs, this.#quietFrom) + QUIET_AFTER_STOP_MS
+          : Infinity;
         if (Date.now() >= quietEnd) {
           yield* this.#unseenStart(first, wanted(), requested !== undefined);
           this.endReason = "idle";
           return;
         }
-        // Else back off; past the retry budget, the stream has ended.
-        if (++attempt > this.retry.maxRetries) {
+        // Else back off. Where no quiet deadline ends it (bodies cut inside a fragment, --idle-timeout 0 with no
+        // stop timestamp), past the retry budget the stream has ended. (Failed calls have a budget of their own:
+        // quiet bodies before a throttling burst must not use it up.)
+        ++empties;
+        if (quietEnd === Infinity && empties > this.retry.maxRetries) {
           yield* this.#unseenStart(first, wanted(), requested !== undefined);
           // (Not when the fragment cut off every time was then fetched on its own.)
           if (cutOff > 0 && !this.#fetchedCut) {
@@ -382,8 +395,14 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         }
         // Backing off no further than the idle timeout: the stream is asked once more after it, and a fragment
         // that came while waiting is not missed.
-        const delayMs = Math.min(this.retry.delay(attempt), Math.max(0, quietEnd - Date.now()));
-        this.emit({ type: "retry", attempt, delayMs, reason: "the body ended with no new fragment", failed: false });
+        const delayMs = Math.min(this.retry.delay(empties), Math.max(0, quietEnd - Date.now()));
+        this.emit({
+          type: "retry",
+          attempt: empties,
+          delayMs,
+          reason: "the body ended with no new fragment",
+          failed: false,
+        });
         await this.retry.sleep(delayMs);
       }
       if (
