@@ -1287,9 +1287,8 @@ Deno.test("in-process: bodies that end with nothing new (GetMedia's ~3 s answer 
   }
 });
 
-Deno.test("in-process: a fragment that comes while bodies end with nothing new, within the idle timeout, is written", async () => {
-  // A review: after an empty body the back-off that would have run past the idle timeout was cut short by ending
-  // the pull there, without asking again: a fragment added meanwhile was lost (4 of 8 runs), reason "idle".
+/** A live stand-in serving STREAM but its last fragment (`all[5]`, to add later); idle bodies end after 50 ms. */
+function liveWithoutLast() {
   const all = standinFragments(STREAM);
   const standin = startStandin({
     streams: { [ARN]: all.slice(0, 5) },
@@ -1297,6 +1296,13 @@ Deno.test("in-process: a fragment that comes while bodies end with nothing new, 
     live: true,
     closeAfterMs: 50,
   });
+  return { all, standin };
+}
+
+Deno.test("in-process: a fragment that comes while bodies end with nothing new, within the idle timeout, is written", async () => {
+  // A review: after an empty body the back-off that would have run past the idle timeout was cut short by ending
+  // the pull there, without asking again: a fragment added meanwhile was lost (4 of 8 runs), reason "idle".
+  const { all, standin } = liveWithoutLast();
   injected("a fragment after a pause, bodies ending with nothing new");
   try {
     let added = false;
@@ -1322,13 +1328,7 @@ Deno.test("in-process: a fragment that comes while bodies end with nothing new, 
 Deno.test("in-process: quiet bodies do not use up the retry budget of failed calls; with idle timeout 0, the quiet after the stop timestamp spans reconnects", async () => {
   // A tester: bodies that ended with nothing new counted as failed attempts, so a short throttling burst after a
   // quiet spell ended the pull (exit 4) and lost the fragment that came next.
-  const all = standinFragments(STREAM);
-  const standin = startStandin({
-    streams: { [ARN]: all.slice(0, 5) },
-    chunkSize: [100, 5000],
-    live: true,
-    closeAfterMs: 50,
-  });
+  const { all, standin } = liveWithoutLast();
   injected("throttling after quiet bodies");
   try {
     let armed = false;
