@@ -246,7 +246,7 @@ Deno.test("in-process: drops one byte either side of every boundary and at 2 see
     const standin = serve(STREAM, { faults: { dropAtByte: [k] }, seed: k });
     injected("drop");
     try {
-      const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2 });
+      const r = await inProcess(standin.url, { type: "EARLIEST" }, { maxRetries: 2, idleTimeoutMs: 150 });
       sameBytes(r.from, FULL.from, `from, drop at ${k}`);
       sameBytes(r.to, FULL.to, `to, drop at ${k}`);
       assert.equal(r.source.endReason, "idle");
