@@ -532,7 +532,7 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     assert.equal(r.code, 5);
     assert.match(r.stderr, /AWS_KINESISVIDEO_ERROR_CODE 4000/);
   });
-  await t.step("a stream that has ended: the end-of-stream backoff is no failure and is not announced", async () => {
+  await t.step("a stream that has ended: the back-off after bodies with nothing new is no failure and is not announced", async () => {
     await withStandin(STREAM, {}, async (standin, dir) => {
       const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--max-retries", "1"]);
       assert.equal(r.code, 0, r.stderr);
