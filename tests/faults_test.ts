@@ -24,6 +24,7 @@ import {
 } from "./support/pull_harness.ts";
 import { type Standin, startStandin } from "./support/kvs_standin.ts";
 import { sameBytes } from "./support/pipeline.ts";
+import { concat } from "./support/mkv_writer.ts";
 import { jsonLines } from "./support/cli.ts";
 import { pool, seeded } from "./support/util.ts";
 import { parseWavHeader } from "../src/audio/wav.ts";
@@ -495,15 +496,21 @@ Deno.test("CLI: a GetMediaForFragmentList body that ends cleanly between a fragm
 });
 
 /** Read STREAM's whole time range with an ArchivedSource; checks that each fragment came once, in order. */
-async function readArchived(clients: KvsClients): Promise<{ source: ArchivedSource; events: PullEvent[] }> {
-  const events: PullEvent[] = [];
-  const source = new ArchivedSource({
+/** An ArchivedSource over STREAM's whole range, its events into `events`. */
+function archivedSource(clients: KvsClients, events: PullEvent[], maxRetries?: number): ArchivedSource {
+  return new ArchivedSource({
     clients,
     stream: { arn: ARN },
     range: { type: "PRODUCER_TIMESTAMP", startMs: F[0].producerMs, endMs: F.at(-1)!.producerMs },
     backoff: { baseMs: 1, capMs: 5 },
+    maxRetries,
     onEvent: (e) => events.push(e),
   });
+}
+
+async function readArchived(clients: KvsClients): Promise<{ source: ArchivedSource; events: PullEvent[] }> {
+  const events: PullEvent[] = [];
+  const source = archivedSource(clients, events);
   const got: string[] = [];
   for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
   assert.deepEqual(got, F.map((f) => f.fragmentNumber), "each fragment once, in order");
@@ -1366,5 +1373,52 @@ Deno.test("in-process: quiet bodies do not use up the retry budget of failed cal
     assert.equal(r.source.endReason, "idle");
   } finally {
     await quiet.close();
+  }
+});
+
+Deno.test("in-process archived: a fragment listed but never sent is warned about wherever it falls; the one before a missing last one is kept", async () => {
+  // An archived-mode tester: a listed fragment whose media never came was skipped without a word in the middle or
+  // at the start; at the end, the whole fragment before it was taken for cut, asked for until the retries ran out,
+  // and the run failed (exit 4) blaming it, its audio lost.
+  for (const k of [0, 2, 5]) {
+    const frags = standinFragments(STREAM);
+    frags[k] = { ...frags[k], bytes: new Uint8Array(0) }; // listed, but its media comes empty
+    const standin = startStandin({ streams: { [ARN]: frags }, chunkSize: [100, 5000] });
+    injected("a listed fragment that never comes");
+    const clients = await createKvsClients({ region: "us-east-1", endpointUrl: standin.url, credentials: FAKE });
+    try {
+      const events: PullEvent[] = [];
+      const source = archivedSource(clients, events, 2);
+      const got: string[] = [];
+      for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
+      assert.deepEqual(got, F.filter((_, i) => i !== k).map((f) => f.fragmentNumber), `missing ${k}`);
+      const warnings = events.filter((e) => e.type === "warning").map((e) => e.type === "warning" && e.message);
+      assert.equal(warnings.length, 1, `missing ${k}: ${JSON.stringify(warnings)}`);
+      assert.match(warnings[0] as string, new RegExp(`ListFragments listed \\((from )?${F[k].fragmentNumber}\\)`));
+      assert.equal(source.endReason, "end-of-stream");
+    } finally {
+      clients.destroy();
+      await standin.close();
+    }
+  }
+  // A fragment the body carries that was not asked for (not listed): warned about, not counted as a duplicate.
+  const frags = standinFragments(STREAM);
+  frags[2] = { ...frags[2], bytes: concat([frags[2].bytes, frags[3].bytes]) };
+  frags[3] = { ...frags[3], producerMs: 1, serverMs: 1 }; // listed outside the range
+  const standin = startStandin({ streams: { [ARN]: frags }, chunkSize: [100, 5000] });
+  const clients = await createKvsClients({ region: "us-east-1", endpointUrl: standin.url, credentials: FAKE });
+  try {
+    const events: PullEvent[] = [];
+    const source = archivedSource(clients, events, 2);
+    for await (const _ of source.fragments()) { /* read */ }
+    assert.equal(source.stats.duplicates, 0);
+    const warnings = events.filter((e) => e.type === "warning").map((e) => e.type === "warning" && e.message);
+    assert.deepEqual(warnings, [
+      `GetMediaForFragmentList sent fragment ${F[3].fragmentNumber} at byte ${F[3].offset - F[0].offset}, ` +
+      "which was not asked for (not in the listed range): not written",
+    ]);
+  } finally {
+    clients.destroy();
+    await standin.close();
   }
 });

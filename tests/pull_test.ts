@@ -532,13 +532,16 @@ Deno.test("CLI pull: errors get their exit code and a one-line message naming th
     assert.equal(r.code, 5);
     assert.match(r.stderr, /AWS_KINESISVIDEO_ERROR_CODE 4000/);
   });
-  await t.step("a stream that has ended: the back-off after bodies with nothing new is no failure and is not announced", async () => {
-    await withStandin(STREAM, {}, async (standin, dir) => {
-      const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--max-retries", "1"]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, "");
-    });
-  });
+  await t.step(
+    "a stream that has ended: the back-off after bodies with nothing new is no failure and is not announced",
+    async () => {
+      await withStandin(STREAM, {}, async (standin, dir) => {
+        const r = await pullCli(standin.url, ["--arn", ARN, "--start", "earliest", "--out", dir, "--max-retries", "1"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stderr, "");
+      });
+    },
+  );
   await t.step("two drops far apart: one retry notice for the run, and the audio whole", async () => {
     const faults = { dropAtByte: [F[1].offset + 700, F[2].bytes.length + 900] };
     await withStandin(STREAM, { live: true, faults }, async (standin, dir) => {
@@ -806,6 +809,18 @@ Deno.test("CLI pull and a stream reused by several contacts: the contact's end, 
     assert.match(
       missing.stderr,
       /ContactId c-z is not in the archived range: its 5 fragment\(s\) are of ContactId c-a, c-b/,
+    );
+    // A stop fragment before the contact begins is named, as in a live pull (an archived-mode tester: "not in the
+    // archived range", though it is).
+    const stopped = await pullCli(standin.url, [
+      ...args,
+      ...["--stop-timestamp", String(T[5].producerMs), "--contact-id", "c-b", "--stop-fragment", T[2].fragmentNumber],
+      ...["--out", `${dir}/s`],
+    ]);
+    assert.equal(stopped.code, 2);
+    assert.match(
+      stopped.stderr,
+      /ContactId c-b is not in the archived range before the stop fragment: its 2 fragment\(s\) are of ContactId c-a/,
     );
   });
 });

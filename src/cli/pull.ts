@@ -577,11 +577,11 @@ export async function pullCommand(args: string[]): Promise<number> {
     if (skipping && !run.found) {
       throw run.missingContact(
         out.contactId!,
-        plan.archived
+        stopped !== undefined
+          ? `the ${plan.archived ? "archived range" : "stream"} before the ${stopped.replaceAll("-", " ")}`
+          : plan.archived
           ? "the archived range"
-          : stopped === undefined
-          ? "the stream from that start"
-          : `the stream before the ${stopped.replaceAll("-", " ")}`,
+          : "the stream from that start",
       );
     }
     const notConnect = demuxer.notConnect();

@@ -88,6 +88,13 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
     let confirming = false;
     /** That fragment as it came (a later copy of another size proves it was cut: counted then). */
     let unconfirmed: { n: string | undefined; size: number } | undefined;
+    /**
+     * A whole fragment (its tags after the Cluster read) that ended a body before the fragments asked for after
+     * it: a cut at its end, or KVS not sending those. Taken when the next body ends after it the same way.
+     */
+    let endedEarly: { n: string | undefined; size: number } | undefined;
+    /** Bodies in a row cut inside the fragment the pull is at. */
+    let cutTimes = 0;
     while (next < numbers.length) {
       let body: MediaBody | undefined;
       let failure: unknown;
@@ -108,7 +115,16 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
           const atEnd = f.closedBy === "end-of-input" && !f.isError;
           const lastAsked = f.kvs.fragmentNumber === asked[asked.length - 1];
-          if (!f.complete || (atEnd && (!lastAsked || !trailing.wholeOrStored(f)))) {
+          if (f.complete && atEnd && !lastAsked && trailing.whole(f)) {
+            const again = endedEarly?.n === f.kvs.fragmentNumber && endedEarly?.size === f.size;
+            endedEarly = { n: f.kvs.fragmentNumber, size: f.size };
+            if (!again) {
+              this.stats.discarded++;
+              cutHere++;
+              continue;
+            }
+            // (Then taken: the next body asks for the fragments after it.)
+          } else if (!f.complete || (atEnd && (!lastAsked || !trailing.wholeOrStored(f)))) {
             // Nothing tells whether it is whole (no whole fragment with ContactId or MimeType after its Cluster
             // yet): the next body asks for it again, which is no reconnection, and takes it if it comes the same.
             if (f.complete && atEnd && lastAsked && trailing.unproven) {
@@ -138,10 +154,28 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
               yield f;
               return;
             }
-            this.stats.duplicates++;
+            if (n !== undefined && numbers.includes(n)) this.stats.duplicates++;
+            else {
+              // Not asked for (KVS sends only those): never silently, nor as a duplicate.
+              this.emit({
+                type: "warning",
+                message: `GetMediaForFragmentList sent fragment ${n ?? "without a number"} at byte ${f.offset}, ` +
+                  "which was not asked for (not in the listed range): not written",
+              });
+            }
             continue;
           }
+          if (at > next) {
+            // KVS sends the fragments asked for in order: those before this one did not come (gone, or not
+            // readable). Never silently: their audio is missing (a gap, filled as any other).
+            this.emit({
+              type: "warning",
+              message: `GetMediaForFragmentList did not send ${at - next} fragment(s) that ListFragments listed ` +
+                `(${numbers[next]}${at - next > 1 ? " …" : ""}): their audio is missing`,
+            });
+          }
           next = at + 1;
+          endedEarly = undefined;
           this.lastNumber = n;
           this.token = f.kvs.continuationToken ?? this.token;
           attempt = 0;
@@ -153,6 +187,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       } finally {
         body?.close();
       }
+      // (A body that brought fragments and was then cut counts as the first cut of the fragment after them.)
+      cutTimes = next > before ? cutHere : cutTimes + cutHere;
       if (next >= numbers.length) break;
       if (failure === undefined && next >= before + asked.length) continue; // the batch is done: the next one
       if (failure === undefined && confirming) {
@@ -166,15 +202,20 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         await this.retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {
         if (++attempt > this.retry.maxRetries) {
-          throw new AwsError(
-            cutHere > 0
-              ? `GetMediaForFragmentList on stream ${this.label} kept ending inside fragment ${
+          if (cutHere > 0) {
+            throw new AwsError(
+              `GetMediaForFragmentList on stream ${this.label} kept ending inside fragment ${
                 numbers[next]
-              } (cut off ${attempt} times)`
-              : `GetMediaForFragmentList on stream ${this.label} returned none of the ${
-                numbers.length - next
-              } fragments asked for`,
-          );
+              } (cut off ${cutTimes} times)`,
+            );
+          }
+          // Listed, but none of them sent (gone since the listing, or not readable): said, as a gap is.
+          this.emit({
+            type: "warning",
+            message: `GetMediaForFragmentList sent none of the last ${numbers.length - next} fragment(s) that ` +
+              `ListFragments listed (from ${numbers[next]}): their audio is missing`,
+          });
+          break;
         }
         await this.retry.sleep(this.retry.delay(attempt));
       }
