@@ -38,12 +38,21 @@ import { interleave, StereoMixer } from "./stereo.ts";
 /** Which mono tracks to write. */
 export type TrackChoice = "both" | "from" | "to";
 
-/** What the first prefix of `path` that is there but no directory is (a file, a link to nothing), if any. */
-function notADirectory(path: string): string | undefined {
+/** Each prefix of `path` as given (`a`, `a/b`, …; `/a`, … for an absolute one), with its last part. */
+function pathPrefixes(path: string): [prefix: string, part: string][] {
+  const out: [string, string][] = [];
   let prefix = path.startsWith("/") ? "/" : "";
   for (const part of path.split("/")) {
     if (part === "") continue;
     prefix = prefix === "" || prefix.endsWith("/") ? prefix + part : `${prefix}/${part}`;
+    out.push([prefix, part]);
+  }
+  return out;
+}
+
+/** What the first prefix of `path` that is there but no directory is (a file, a link to nothing), if any. */
+function notADirectory(path: string): string | undefined {
+  for (const [prefix] of pathPrefixes(path)) {
     try {
       if (!Deno.statSync(prefix).isDirectory) return `${prefix} exists and is not a directory`;
     } catch {
@@ -351,10 +360,7 @@ export class CallWriter {
     // The directories this makes, deepest first: a run that ends writing nothing takes them away again.
     // (Each prefix of the path as given, as the system resolves it; `.` and `..` name others, not new ones.)
     const made: string[] = [];
-    let prefix = o.outDir.startsWith("/") ? "/" : "";
-    for (const part of o.outDir.split("/")) {
-      if (part === "") continue;
-      prefix = prefix === "" || prefix.endsWith("/") ? prefix + part : `${prefix}/${part}`;
+    for (const [prefix, part] of pathPrefixes(o.outDir)) {
       if (part !== "." && part !== ".." && !exists(prefix)) made.unshift(prefix);
     }
     try {
