@@ -1401,6 +1401,26 @@ Deno.test("in-process archived: a fragment listed but never sent is warned about
       await standin.close();
     }
   }
+  // Cut inside fragment 2, then bodies with nothing: still the cut's error (a review: "sent none of the rest" was
+  // decided from the last body alone, exit 0 with 2 of 6 fragments).
+  {
+    const cutStandin = serve(STREAM, { faults: { listEndEarlyAtByte: [F[2].offset - F[0].offset + 500, 0, 500, 0] } });
+    const clients = await createKvsClients({ region: "us-east-1", endpointUrl: cutStandin.url, credentials: FAKE });
+    try {
+      const source = archivedSource(clients, [], 2);
+      const got: string[] = [];
+      await assert.rejects(
+        async () => {
+          for await (const f of source.fragments()) got.push(f.kvs.fragmentNumber!);
+        },
+        new RegExp(`kept ending inside fragment ${F[2].fragmentNumber} \\(cut off 2 times\\)`),
+      );
+      assert.deepEqual(got, [F[0].fragmentNumber, F[1].fragmentNumber]);
+    } finally {
+      clients.destroy();
+      await cutStandin.close();
+    }
+  }
   // A fragment the body carries that was not asked for (not listed): warned about, not counted as a duplicate.
   const frags = standinFragments(STREAM);
   frags[2] = { ...frags[2], bytes: concat([frags[2].bytes, frags[3].bytes]) };
@@ -1419,6 +1439,46 @@ Deno.test("in-process archived: a fragment listed but never sent is warned about
     ]);
   } finally {
     clients.destroy();
+    await standin.close();
+  }
+});
+
+Deno.test("in-process: a body that ends a few bytes into a fragment is a cut whatever the deadline; a quiet body ends a run of failed calls", async () => {
+  // A review: bytes that formed no fragment moved the quiet clock on, so a stream whose bodies each ended 3 bytes
+  // into the next fragment was asked again and again (309 calls, never ending with a fault that stays).
+  const F5 = F[5].offset - F[0].offset;
+  const few = serve(STREAM, {
+    live: true,
+    closeAfterMs: 50,
+    faults: { endEarlyAtByte: [F5 + 3, ...Array(50).fill(3)] },
+  });
+  injected("bodies ending 3 bytes into a fragment");
+  try {
+    const r = await inProcess(few.url, { type: "EARLIEST" }, { idleTimeoutMs: 400, maxRetries: 3 });
+    assert.equal(r.source.endReason, "end-of-stream");
+    assert.equal(few.requests.filter((q) => q.path === "/getMedia").length, 5, "the first body and 4 more, no more");
+  } finally {
+    await few.close();
+  }
+  // Two throttling bursts, each within --max-retries 2, with quiet bodies between them: the second had only the
+  // budget the first left (exit 4, the fragment after them lost).
+  const { all, standin } = liveWithoutLast();
+  injected("two throttling bursts between quiet bodies");
+  try {
+    let quiet = 0;
+    const r = await inProcess(standin.url, { type: "EARLIEST" }, {
+      idleTimeoutMs: 5000,
+      maxRetries: 2,
+      backoff: { baseMs: 20, capMs: 20 },
+      onEvent: (e) => {
+        if (e.type !== "retry" || e.failed) return;
+        quiet++;
+        if (quiet === 1 || quiet === 3) standin.setFaults({ throttle: 2 });
+        if (quiet === 5) standin.addFragment(ARN, all[5]);
+      },
+    });
+    assertWholeCall(r);
+  } finally {
     await standin.close();
   }
 });

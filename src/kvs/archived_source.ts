@@ -102,6 +102,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       confirming = false;
       /** Fragments of this body discarded as cut off. */
       let cutHere = 0;
+      /** Bytes this body brought. */
+      let bodyBytes = 0;
       // One batch per body (at most MAX_FRAGMENTS_PER_CALL): the end of each body is then seen, and checked.
       const asked = numbers.slice(next, next + MAX_FRAGMENTS_PER_CALL);
       try {
@@ -109,7 +111,13 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         this.stats.sessions++;
         if (reconnecting) this.stats.reconnects++;
         reconnecting = false;
-        const chunks = stallGuard(body, stallMs, "GetMediaForFragmentList");
+        const guarded = stallGuard(body, stallMs, "GetMediaForFragmentList");
+        const chunks = (async function* () {
+          for await (const c of guarded) {
+            bodyBytes += c.length;
+            yield c;
+          }
+        })();
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           // At the end of the body: whole only if it is the last fragment asked for (KVS sends them all in one
           // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
@@ -188,7 +196,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         body?.close();
       }
       // (A body that brought fragments and was then cut counts as the first cut of the fragment after them.)
-      cutTimes = next > before ? cutHere : cutTimes + cutHere;
+      // (Bytes that formed no fragment are a cut too.)
+      cutTimes = next > before ? cutHere : cutTimes + (bodyBytes > 0 ? Math.max(cutHere, 1) : cutHere);
       if (next >= numbers.length) break;
       if (failure === undefined && next >= before + asked.length) continue; // the batch is done: the next one
       if (failure === undefined && confirming) {
@@ -202,7 +211,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         await this.retry.failed(failure, ++attempt, "GetMediaForFragmentList");
       } else if (next === before) {
         if (++attempt > this.retry.maxRetries) {
-          if (cutHere > 0) {
+          // Cut inside the fragment, in this body or an earlier one: never "none sent".
+          if (cutTimes > 0) {
             throw new AwsError(
               `GetMediaForFragmentList on stream ${this.label} kept ending inside fragment ${
                 numbers[next]

@@ -359,10 +359,14 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         await this.retry.failed(error, ++attempt, "GetMedia");
         this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
       } else if (ended === "eof" && !progressed) {
+        // Part of a fragment came (no whole one): a cut, even where it formed no fragment to discard.
+        const cut = truncated || state.bytes > wholeEnd;
+        // A call that opened and ended cleanly breaks a run of failed calls.
+        if (!cut) attempt = 0;
         // The body ended with nothing new (GetMedia ends its body when no fragment comes within ~3 s): quiet
         // for the idle timeout since the stream last sent something, across reconnects, ends the pull as idle
         // (with --idle-timeout 0, quiet for QUIET_AFTER_STOP_MS once past the stop timestamp).
-        const quietEnd = truncated
+        const quietEnd = cut
           ? Infinity
           : idleMs > 0
           ? this.#quietFrom + idleMs
