@@ -1457,6 +1457,11 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
     const r = await inProcess(few.url, { type: "EARLIEST" }, { idleTimeoutMs: 400, maxRetries: 3 });
     assert.equal(r.source.endReason, "end-of-stream");
     assert.equal(few.requests.filter((q) => q.path === "/getMedia").length, 5, "the first body and 4 more, no more");
+    // Never silently (a review: the lost fragment had no warning).
+    assert.ok(
+      r.events.some((e) => e.type === "warning" && /the stream ends inside the fragment after/.test(e.message)),
+      JSON.stringify(r.events.filter((e) => e.type === "warning")),
+    );
   } finally {
     await few.close();
   }
@@ -1480,5 +1485,22 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
     assertWholeCall(r);
   } finally {
     await standin.close();
+  }
+  // A server that answers a failed call after every quiet body: the idle timeout still ends the pull (a review:
+  // each failure restarted the quiet clock and each quiet body the failed calls' count, so it never ended).
+  const alternating = serve(STREAM, { live: true, closeAfterMs: 100 });
+  try {
+    const r = await inProcess(alternating.url, { type: "EARLIEST" }, {
+      idleTimeoutMs: 1000,
+      maxRetries: 2,
+      backoff: { baseMs: 20, capMs: 20 },
+      onEvent: (e) => {
+        if (e.type === "retry" && !e.failed) alternating.setFaults({ throttle: 1 });
+      },
+    });
+    assertWholeCall(r);
+    assert.equal(r.source.endReason, "idle");
+  } finally {
+    await alternating.close();
   }
 });

@@ -102,8 +102,9 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       confirming = false;
       /** Fragments of this body discarded as cut off. */
       let cutHere = 0;
-      /** Bytes this body brought. */
+      /** Bytes this body brought, and fragments (of any kind) they formed. */
       let bodyBytes = 0;
+      let formed = 0;
       // One batch per body (at most MAX_FRAGMENTS_PER_CALL): the end of each body is then seen, and checked.
       const asked = numbers.slice(next, next + MAX_FRAGMENTS_PER_CALL);
       try {
@@ -119,6 +120,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           }
         })();
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
+          formed++;
           // At the end of the body: whole only if it is the last fragment asked for (KVS sends them all in one
           // body, so ending before them is a cut) and has the tags after its Cluster whole fragments had.
           const atEnd = f.closedBy === "end-of-input" && !f.isError;
@@ -196,8 +198,8 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
         body?.close();
       }
       // (A body that brought fragments and was then cut counts as the first cut of the fragment after them.)
-      // (Bytes that formed no fragment are a cut too.)
-      cutTimes = next > before ? cutHere : cutTimes + (bodyBytes > 0 ? Math.max(cutHere, 1) : cutHere);
+      // (Bytes that formed no fragment at all are a cut too.)
+      cutTimes = next > before ? cutHere : cutTimes + (bodyBytes > 0 && formed === 0 ? 1 : cutHere);
       if (next >= numbers.length) break;
       if (failure === undefined && next >= before + asked.length) continue; // the batch is done: the next one
       if (failure === undefined && confirming) {

@@ -81,10 +81,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
   #recent = new Set<string>();
   #lastFragmentAt = 0;
   /**
-   * When the stream last sent something (a fragment, or bytes in a body), or
-   * a failed call was last retried: bodies that end with nothing new
-   * (GetMedia's answer when no fragment comes within ~3 s) count as quiet
-   * from here, across reconnects.
+   * When the stream last sent something (a fragment, or bytes in a body):
+   * bodies that end with nothing new (GetMedia's answer when no fragment
+   * comes within ~3 s) count as quiet from here, across reconnects and failed
+   * calls (what was sent meanwhile comes in the next body).
    */
   #quietFrom = 0;
   #sawTokens = false;
@@ -194,7 +194,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     let selector = o.selector;
     /** Failed calls in a row (throttling, 5xx, drops): the retry budget. */
     let attempt = 0;
-    /** Bodies in a row that ended with nothing new: their own back-off and, where nothing else ends them, budget. */
+    /** Bodies in a row that ended with nothing new: their own back-off. */
+    let quiet = 0;
+    /** Of those, the ones no quiet deadline ends (cut inside a fragment; --idle-timeout 0 and no stop): a budget. */
     let empties = 0;
     /** Bodies since the last whole fragment that ended inside the next one. */
     let cutOff = 0;
@@ -217,7 +219,6 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         body = await openMedia(o.clients, o.stream, selector, o.signal, { responseTimeoutMs: headersMs });
       } catch (e) {
         await this.retry.failed(e, ++attempt, "GetMedia");
-        this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
         continue;
       }
       this.stats.sessions++;
@@ -314,7 +315,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           }
           first = false;
           progressed = true;
-          attempt = empties = 0;
+          attempt = quiet = empties = 0;
           this.#accept(f);
           yield f;
           if (Date.now() - started >= maxSessionMs) {
@@ -331,7 +332,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         body.close();
       }
       // Counted since the last whole fragment: a body with nothing at all in between does not reset it.
-      cutOff = truncated ? (progressed ? 1 : cutOff + 1) : progressed ? 0 : cutOff;
+      // Part of a fragment came (no whole one after it): a cut, even where it formed no fragment to discard.
+      const cut = truncated || state.bytes > wholeEnd;
+      cutOff = cut ? (progressed ? 1 : cutOff + 1) : progressed ? 0 : cutOff;
       if (state.idle) {
         // (With --idle-timeout 0 the stall limit does not end the call where the first fragment, held back for
         // its end, turned out whole when the body was closed: that is resumed, if a fragment number tells where.)
@@ -356,11 +359,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       if (state.bytes > wholeEnd) this.#quietFrom = Math.max(this.#quietFrom, state.lastAt);
       if (ended === "error" || ended === "stalled") {
         if (progressed) attempt = 0;
+        // (Time spent failing counts as quiet: data sent meanwhile comes in the next body, as progress.)
         await this.retry.failed(error, ++attempt, "GetMedia");
-        this.#quietFrom = Date.now(); // time spent failing and backing off is not quiet
       } else if (ended === "eof" && !progressed) {
-        // Part of a fragment came (no whole one): a cut, even where it formed no fragment to discard.
-        const cut = truncated || state.bytes > wholeEnd;
         // A call that opened and ended cleanly breaks a run of failed calls.
         if (!cut) attempt = 0;
         // The body ended with nothing new (GetMedia ends its body when no fragment comes within ~3 s): quiet
@@ -381,8 +382,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // Else back off. Where no quiet deadline ends it (bodies cut inside a fragment, --idle-timeout 0 with no
         // stop timestamp), past the retry budget the stream has ended. (Failed calls have a budget of their own:
         // quiet bodies before a throttling burst must not use it up.)
-        ++empties;
-        if (quietEnd === Infinity && empties > this.retry.maxRetries) {
+        ++quiet;
+        if (quietEnd === Infinity && ++empties > this.retry.maxRetries) {
           yield* this.#unseenStart(first, wanted(), requested !== undefined);
           // (Not when the fragment cut off every time was then fetched on its own.)
           if (cutOff > 0 && !this.#fetchedCut) {
@@ -399,10 +400,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         }
         // Backing off no further than the idle timeout: the stream is asked once more after it, and a fragment
         // that came while waiting is not missed.
-        const delayMs = Math.min(this.retry.delay(empties), Math.max(0, quietEnd - Date.now()));
+        const delayMs = Math.min(this.retry.delay(quiet), Math.max(0, quietEnd - Date.now()));
         this.emit({
           type: "retry",
-          attempt: empties,
+          attempt: quiet,
           delayMs,
           reason: "the body ended with no new fragment",
           failed: false,
