@@ -1503,4 +1503,32 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
   } finally {
     await alternating.close();
   }
+  // Bodies that drop 700 bytes into the next fragment, each followed by a quiet body: the drops' retry budget runs
+  // out (a review: each drop moved the quiet clock and each quiet body cleared the count, so it never ended).
+  const { all: rest, standin: dropping } = liveWithoutLast();
+  try {
+    let armed = false;
+    const never = 1e12;
+    await assert.rejects(
+      () =>
+        inProcess(dropping.url, { type: "EARLIEST" }, {
+          idleTimeoutMs: 1000,
+          maxRetries: 3,
+          backoff: { baseMs: 20, capMs: 20 },
+          onEvent: (e) => {
+            if (armed || e.type !== "retry" || e.failed) return;
+            armed = true;
+            dropping.setFaults({
+              dropAtByte: Array.from({ length: 40 }, (_, i) => i % 2 ? never : 700),
+              endEarlyAtByte: Array.from({ length: 40 }, (_, i) => i % 2 ? 0 : never),
+            });
+            dropping.addFragment(ARN, rest[5]);
+          },
+        }),
+      /dropped/,
+    );
+    assert.ok(dropping.requests.filter((q) => q.path === "/getMedia").length < 20, "bounded by the retries");
+  } finally {
+    await dropping.close();
+  }
 });

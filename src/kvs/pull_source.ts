@@ -362,8 +362,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // (Time spent failing counts as quiet: data sent meanwhile comes in the next body, as progress.)
         await this.retry.failed(error, ++attempt, "GetMedia");
       } else if (ended === "eof" && !progressed) {
-        // A call that opened and ended cleanly breaks a run of failed calls.
-        if (!cut) attempt = 0;
+        // A call that opened and ended cleanly breaks a run of failed calls (not while bodies keep being cut
+        // inside the fragment after the last whole one: a drop, a quiet body, a drop… would never end).
+        if (!cut && cutOff === 0) attempt = 0;
         // The body ended with nothing new (GetMedia ends its body when no fragment comes within ~3 s): quiet
         // for the idle timeout since the stream last sent something, across reconnects, ends the pull as idle
         // (with --idle-timeout 0, quiet for QUIET_AFTER_STOP_MS once past the stop timestamp).
