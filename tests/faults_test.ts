@@ -21,6 +21,7 @@ import {
   pullInProcess,
   serve,
   standinFragments,
+  withStandin,
 } from "./support/pull_harness.ts";
 import { type Standin, startStandin } from "./support/kvs_standin.ts";
 import { sameBytes } from "./support/pipeline.ts";
@@ -1277,8 +1278,7 @@ Deno.test("in-process: bodies that end with nothing new (GetMedia's ~3 s answer 
   // A stream without continuation tokens is resumed at its last fragment, which each body sends again: a fragment
   // dropped as seen is no sign of life (a review: the clock restarted with it, "end-of-stream" after the retries).
   const tokenless = connectStream({ fragments: 3, continuationTokens: false });
-  const plain = serve(tokenless, { live: true, closeAfterMs: 300 });
-  try {
+  await withStandin(tokenless, { live: true, closeAfterMs: 300 }, async (plain) => {
     const r = await inProcess(plain.url, { type: "EARLIEST" }, {
       idleTimeoutMs: 1000,
       maxRetries: 8,
@@ -1289,9 +1289,7 @@ Deno.test("in-process: bodies that end with nothing new (GetMedia's ~3 s answer 
     sameBytes(r.to, exp.to!, "to");
     assert.equal(r.source.endReason, "idle");
     assert.ok(r.source.stats.duplicates > 0, "the resume point came again");
-  } finally {
-    await plain.close();
-  }
+  });
 });
 
 /** A live stand-in serving STREAM but its last fragment (`all[5]`, to add later); idle bodies end after 50 ms. */
@@ -1362,8 +1360,7 @@ Deno.test("in-process: quiet bodies do not use up the retry budget of failed cal
   }
   // --idle-timeout 0 past the stop timestamp: 5 s of quiet end the pull, also when each body ends after a moment
   // (it was measured within one body, so such bodies ran the retries out: "end-of-stream").
-  const quiet = serve(STREAM, { live: true, closeAfterMs: 100 });
-  try {
+  await withStandin(STREAM, { live: true, closeAfterMs: 100 }, async (quiet) => {
     const r = await inProcess(quiet.url, { type: "EARLIEST" }, {
       idleTimeoutMs: 0,
       quietAfterMs: Date.now(),
@@ -1371,9 +1368,7 @@ Deno.test("in-process: quiet bodies do not use up the retry budget of failed cal
     });
     assertWholeCall(r);
     assert.equal(r.source.endReason, "idle");
-  } finally {
-    await quiet.close();
-  }
+  });
 });
 
 Deno.test("in-process archived: a fragment listed but never sent is warned about wherever it falls; the one before a missing last one is kept", async () => {
@@ -1447,13 +1442,12 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
   // A review: bytes that formed no fragment moved the quiet clock on, so a stream whose bodies each ended 3 bytes
   // into the next fragment was asked again and again (309 calls, never ending with a fault that stays).
   const F5 = F[5].offset - F[0].offset;
-  const few = serve(STREAM, {
+  injected("bodies ending 3 bytes into a fragment");
+  await withStandin(STREAM, {
     live: true,
     closeAfterMs: 50,
     faults: { endEarlyAtByte: [F5 + 3, ...Array(50).fill(3)] },
-  });
-  injected("bodies ending 3 bytes into a fragment");
-  try {
+  }, async (few) => {
     const r = await inProcess(few.url, { type: "EARLIEST" }, { idleTimeoutMs: 400, maxRetries: 3 });
     assert.equal(r.source.endReason, "end-of-stream");
     assert.equal(few.requests.filter((q) => q.path === "/getMedia").length, 5, "the first body and 4 more, no more");
@@ -1462,9 +1456,7 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
       r.events.some((e) => e.type === "warning" && /the stream ends inside the fragment after/.test(e.message)),
       JSON.stringify(r.events.filter((e) => e.type === "warning")),
     );
-  } finally {
-    await few.close();
-  }
+  });
   // Two throttling bursts, each within --max-retries 2, with quiet bodies between them: the second had only the
   // budget the first left (exit 4, the fragment after them lost).
   const { all, standin } = liveWithoutLast();
@@ -1488,8 +1480,7 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
   }
   // A server that answers a failed call after every quiet body: the idle timeout still ends the pull (a review:
   // each failure restarted the quiet clock and each quiet body the failed calls' count, so it never ended).
-  const alternating = serve(STREAM, { live: true, closeAfterMs: 100 });
-  try {
+  await withStandin(STREAM, { live: true, closeAfterMs: 100 }, async (alternating) => {
     const r = await inProcess(alternating.url, { type: "EARLIEST" }, {
       idleTimeoutMs: 1000,
       maxRetries: 2,
@@ -1500,9 +1491,7 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
     });
     assertWholeCall(r);
     assert.equal(r.source.endReason, "idle");
-  } finally {
-    await alternating.close();
-  }
+  });
   // Bodies that drop 700 bytes into the next fragment, each followed by a quiet body: the drops' retry budget runs
   // out (a review: each drop moved the quiet clock and each quiet body cleared the count, so it never ended).
   const { all: rest, standin: dropping } = liveWithoutLast();
