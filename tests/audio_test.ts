@@ -394,7 +394,7 @@ Deno.test("PcmFileSink: refuses to overwrite without force", async () => {
       () => PcmFileSink.open(path, { rate: 8000, channels: 1, format: "wav" }),
       (e: unknown) => {
         assert.ok(e instanceof UsageError);
-        assert.equal(e.message, `refusing to overwrite ${path} (use --force)`);
+        assert.equal(e.message, `refusing to overwrite ${path} (use force: true)`);
         assert.equal(e.exitCode, ExitCode.usage);
         return true;
       },
@@ -1457,5 +1457,59 @@ Deno.test("CallWriter --append --stereo: a mix left behind the mono files (faile
     const from = (await readWav(`${dir}/from_customer.wav`)).data;
     assert.equal(from.length, 6 * 8192 * 2);
     sameBytes((await readWav(path)).data, interleave(from, new Uint8Array(from.length)), "the mix of the whole call");
+  });
+});
+
+Deno.test("CallWriter: errors name the library's options, or the CLI's flags with optionStyle cli", async () => {
+  await withTempDir("kvsaudio_audio_test_", (dir) => {
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        assert.ok(e instanceof UsageError, String(e));
+        return e.message;
+      }
+      assert.fail("no error");
+    };
+    // Was: the library's errors named CLI flags (`--force`, `--tracks`) that a library user has no way to pass.
+    for (
+      const [style, stdout, appendForce, appendStdout, overwrite] of [
+        [
+          undefined,
+          'with outDir "-", choose one track (tracks: "from" or "to") or the stereo mix (stereo: true)',
+          "append: true and force: true exclude each other",
+          'append: true continues files in an output directory, not outDir "-"',
+          "(use force: true)",
+        ],
+        [
+          "cli",
+          "with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)",
+          "--append and --force exclude each other",
+          "--append continues files in an output directory, not --out -",
+          "(use --force)",
+        ],
+      ] as const
+    ) {
+      const optionStyle = style;
+      assert.equal(message(() => new CallWriter({ outDir: "-", optionStyle })), stdout);
+      assert.equal(message(() => new CallWriter({ outDir: dir, append: true, force: true, optionStyle })), appendForce);
+      assert.equal(
+        message(() => new CallWriter({ outDir: "-", tracks: "to", append: true, optionStyle })),
+        appendStdout,
+      );
+      Deno.writeTextFileSync(`${dir}/to_customer.wav`, "precious");
+      assert.equal(
+        message(() => new CallWriter({ outDir: dir, optionStyle }).prepare()),
+        `refusing to overwrite ${dir}/to_customer.wav ${overwrite}`,
+      );
+      Deno.removeSync(`${dir}/to_customer.wav`);
+      const path = `${dir}/x.wav`;
+      Deno.writeTextFileSync(path, "precious");
+      assert.equal(
+        message(() => PcmFileSink.open(path, { rate: 8000, channels: 1, format: "wav", optionStyle })),
+        `refusing to overwrite ${path} ${overwrite}`,
+      );
+      Deno.removeSync(path);
+    }
   });
 });

@@ -383,7 +383,7 @@ Deno.test("CallWriter: --stereo on a stream of 2-channel tracks is refused befor
   assert.ok(item.kind === "audio");
   assert.throws(
     () => writer.write(item),
-    (e) => e instanceof UsageError && /--stereo needs mono tracks/.test(e.message),
+    (e) => e instanceof UsageError && /^stereo: true needs mono tracks/.test(e.message),
   );
   writer.close(false); // a failed run
   assert.deepEqual([...Deno.readDirSync(dir)], [], "no empty file blocks a retry");

@@ -34,6 +34,9 @@ import { type AsyncWriter, PcmStreamSink } from "./stream_sink.ts";
 import type { Fragment } from "../mkv/fragment.ts";
 import type { AudioFormat, AudioSink } from "./sink.ts";
 import { interleave, StereoMixer } from "./stereo.ts";
+import { OPTION_NAMES, type OptionStyle } from "./option_names.ts";
+
+export type { OptionStyle };
 
 /** Which mono tracks to write. */
 export type TrackChoice = "both" | "from" | "to";
@@ -108,6 +111,12 @@ export interface CallWriterOptions {
    * reader that stopped reading then still handles signals. Default: none.
    */
   backgroundWriter?: AsyncWriter;
+  /**
+   * How errors name these options: `library` (the default) names the fields
+   * (`refusing to overwrite out/to_customer.wav (use force: true)`), `cli`
+   * the command line's flags (`… (use --force)`).
+   */
+  optionStyle?: OptionStyle;
 }
 
 /**
@@ -152,8 +161,9 @@ export const FILE_NAMES = { from: "from_customer", to: "to_customer", stereo: "s
  * ```
  */
 export class CallWriter {
-  #opts: Required<Omit<CallWriterOptions, "commitIntervalMs" | "backgroundWriter">>;
+  #opts: Required<Omit<CallWriterOptions, "commitIntervalMs" | "backgroundWriter" | "optionStyle">>;
   readonly #backgroundWriter: AsyncWriter | undefined;
+  readonly #optionStyle: OptionStyle;
   /** The output written in the background (standard output), once open. */
   #background: PcmStreamSink | undefined;
   #sinks: Partial<Record<Direction, AudioSink>> = {};
@@ -254,12 +264,14 @@ export class CallWriter {
     };
     this.#commitIntervalMs = options.commitIntervalMs ?? 0;
     this.#backgroundWriter = options.backgroundWriter;
+    this.#optionStyle = options.optionStyle ?? "library";
+    const n = OPTION_NAMES[this.#optionStyle];
     if (this.#opts.outDir === "-" && !this.#opts.stereo && this.#opts.tracks === "both") {
-      throw new UsageError("with --out -, choose one track (--tracks from|to) or the stereo mix (--stereo)");
+      throw new UsageError(`with ${n.stdout}, choose one track (${n.oneTrack}) or the stereo mix (${n.stereo})`);
     }
-    if (this.#opts.append && this.#opts.force) throw new UsageError("--append and --force exclude each other");
+    if (this.#opts.append && this.#opts.force) throw new UsageError(`${n.append} and ${n.force} exclude each other`);
     if (this.#opts.append && this.#opts.outDir === "-") {
-      throw new UsageError("--append continues files in an output directory, not --out -");
+      throw new UsageError(`${n.append} continues files in an output directory, not ${n.stdout}`);
     }
   }
 
@@ -413,7 +425,7 @@ export class CallWriter {
       }
     }
     if (!o.append && existing.length > 0 && !o.force) {
-      throw new UsageError(`refusing to overwrite ${existing[0][0]} (use --force)`);
+      throw new UsageError(`refusing to overwrite ${existing[0][0]} (use ${OPTION_NAMES[this.#optionStyle].force})`);
     }
     // Another run writing any of them: refused before this one changes (truncates, cuts) one.
     for (const [path, info] of existing) if (info.isFile) refuseHeld(path);
@@ -488,7 +500,11 @@ export class CallWriter {
     const o = this.#opts;
     // Refused before any output exists, so that a run without --stereo is not blocked by empty files.
     if (o.stereo && format.channels !== 1) {
-      throw new UsageError(`--stereo needs mono tracks; this stream has ${format.channels} channels per track`);
+      throw new UsageError(
+        `${
+          OPTION_NAMES[this.#optionStyle].stereo
+        } needs mono tracks; this stream has ${format.channels} channels per track`,
+      );
     }
     if (o.append) {
       // Every existing output checked against the stream before any is opened (and cut); also those this run
@@ -509,7 +525,13 @@ export class CallWriter {
       }
     }
     this.#format = format;
-    const common = { rate: format.rate, format: o.format, force: o.force, append: o.append };
+    const common = {
+      rate: format.rate,
+      format: o.format,
+      force: o.force,
+      append: o.append,
+      optionStyle: this.#optionStyle,
+    };
     // Another run that created the same new directory, and failed, took it away while it was empty (the
     // outputs are created at the first audio): it is made again.
     if (o.outDir !== "-" && !exists(o.outDir)) this.createDirectory();

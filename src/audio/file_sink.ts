@@ -15,6 +15,7 @@
 import { errorMessage, ExitCode, fsErrorMessage, KvsAudioError, UsageError } from "../errors.ts";
 import { BufferedSink } from "./buffered_sink.ts";
 import { DEFAULT_BUFFER_BYTES } from "./pcm_buffer.ts";
+import { OPTION_NAMES, type OptionStyle } from "./option_names.ts";
 import type { AudioFormat } from "./sink.ts";
 import { parseWavHeader, wavHeader } from "./wav.ts";
 import { writeAll } from "./write_all.ts";
@@ -43,6 +44,8 @@ export interface FileSinkOptions {
   append?: boolean;
   /** Internal buffer size in bytes. Default 1 MiB. */
   bufferBytes?: number;
+  /** How errors name `force`: `library` (the default, `force: true`) or `cli` (`--force`). */
+  optionStyle?: OptionStyle;
 }
 
 /**
@@ -110,7 +113,7 @@ export class PcmFileSink extends BufferedSink {
    * Create `path` and, for WAV, write an empty-data header right away.
    * Without `force` the file is created with `createNew` (atomic, no race)
    * and an existing file raises
-   * `UsageError("refusing to overwrite PATH (use --force)")`; with `force`
+   * `UsageError("refusing to overwrite PATH (use force: true)")` (`--force` with `optionStyle` `cli`); with `force`
    * an existing file is truncated, and a symbolic link or a name of a
    * hard-linked file is replaced by a new file: nothing outside it changes. With `append` an
    * existing file is continued instead ({@linkcode PcmFileSink.existing} says what it holds): cut to
@@ -156,9 +159,12 @@ export class PcmFileSink extends BufferedSink {
         );
       }
       if (err instanceof Deno.errors.AlreadyExists) {
-        throw new UsageError(`refusing to overwrite ${path} (use --force)`, {
-          cause: err,
-        });
+        throw new UsageError(
+          `refusing to overwrite ${path} (use ${OPTION_NAMES[options.optionStyle ?? "library"].force})`,
+          {
+            cause: err,
+          },
+        );
       }
       throw new KvsAudioError(
         `cannot create ${path}: ${fsErrorMessage(err)}`,

@@ -24,6 +24,7 @@ export {
   type WavInfo,
 } from "./wav.ts";
 export type { AudioFormat, AudioSink } from "./sink.ts";
+export type { OptionStyle } from "./option_names.ts";
 export { type SyncWriter, writeAll } from "./write_all.ts";
 export { DEFAULT_BUFFER_BYTES, PcmBuffer } from "./pcm_buffer.ts";
 export { BufferedSink } from "./buffered_sink.ts";

@@ -131,7 +131,7 @@ export function outputOptions(command: string, values: Values): CallOutputOption
     else throw new UsageError(`${command}: --append continues files in an output directory, not --out -`);
   }
   return {
-    writer: { outDir, format, stereo, tracks, force, append },
+    writer: { outDir, format, stereo, tracks, force, append, optionStyle: "cli" },
     json: flag(values, "json"),
     verbose: flag(values, "verbose"),
     quiet: flag(values, "quiet"),

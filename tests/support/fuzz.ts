@@ -1203,7 +1203,7 @@ export function classifyError(e: unknown, len: number, allowKvs: boolean, stereo
     }
     return { kind: "kvs-error", message: e.message, json: [] };
   }
-  if (stereo && e instanceof UsageError && /--stereo needs mono tracks/.test(e.message)) {
+  if (stereo && e instanceof UsageError && /^stereo: true needs mono tracks/.test(e.message)) {
     return { kind: "usage-stereo", message: e.message, json: [] };
   }
   return { kind: "failure", message: describeError(e), json: [] };
