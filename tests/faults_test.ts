@@ -1030,7 +1030,9 @@ Deno.test("CLI: an in-band error fragment → exit 5 naming the code; the audio 
       assert.match(
         r.stderr,
         new RegExp(
-          `^kvsaudio: KVS sent an in-band error fragment at fragment ${
+          `^kvsaudio: stream \\S+${
+            resumeFirst ? " \\(GetMedia response 2\\)" : ""
+          }: KVS sent an in-band error fragment at fragment ${
             F[3].fragmentNumber
           }: AWS_KINESISVIDEO_ERROR_CODE 4504 \\(error id 17\\)$`,
           "m",
@@ -1044,6 +1046,70 @@ Deno.test("CLI: an in-band error fragment → exit 5 naming the code; the audio 
     } finally {
       await standin.close();
     }
+  }
+});
+
+/** A copy of `s` whose fragment `k` has its first SimpleBlock's track number set to 0 (bad data); and that block's offset. */
+function badTrackIn(s: GeneratedStream, k: number): { stream: GeneratedStream; at: number } {
+  const f = s.fragments[k];
+  const bytes = f.bytes.slice();
+  let b = -1;
+  for (let i = 0; i + 4 < bytes.length && b < 0; i++) {
+    if (bytes[i] === 0x1f && bytes[i + 1] === 0x43 && bytes[i + 2] === 0xb6 && bytes[i + 3] === 0x75) { // Cluster
+      for (let j = i + 4; j < bytes.length; j++) {
+        if (bytes[j] === 0xa3) { // SimpleBlock
+          b = j;
+          break;
+        }
+      }
+    }
+  }
+  assert.ok(b > 0, "a SimpleBlock");
+  const width = Math.clz32(bytes[b + 1]) - 23; // its size's length
+  assert.equal(bytes[b + 1 + width] & 0x80, 0x80, "a one-byte track number");
+  bytes[b + 1 + width] = 0x00; // no valid track number
+  const fragments = s.fragments.map((x, i) => (i === k ? { ...x, bytes } : x));
+  return { stream: { ...s, fragments, bytes: concat(fragments.map((x) => x.bytes)) }, at: f.offset + b };
+}
+
+Deno.test("CLI: bad data after a reconnection names the response and the fragment; in a start fragment fetched on its own it is exit 3", async () => {
+  // Was: after a reconnection, "stream …: byte N" counted from the second response's start, as if from the
+  // stream's, and sent the user to another fragment.
+  const { stream, at } = badTrackIn(STREAM, 2);
+  const standin = serve(stream, { live: true, faults: { dropAtByte: [F[1].offset + 500] } });
+  injected("drop");
+  try {
+    const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "3"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^kvsaudio: stream \\S+ \\(GetMedia response 2, fragment ${F[2].fragmentNumber}\\): byte ${
+          at - F[1].offset
+        }: SimpleBlock: `,
+      ),
+    );
+    sameBytes(r.from, upTo(2).from, "from: the audio before the bad fragment");
+  } finally {
+    await standin.close();
+  }
+  // Was: a start fragment that KVS skipped ("after" reading), fetched with GetMediaForFragmentList and holding
+  // bad data, was only a warning ("its audio is missing") and the pull went on to exit 0.
+  const first = badTrackIn(STREAM, 0);
+  const after = serve(first.stream, { live: true, fragmentNumberMode: "after" });
+  try {
+    const r = await cli(after.url, ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "1"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^kvsaudio: stream \\S+ \\(GetMediaForFragmentList of fragment ${
+          F[0].fragmentNumber
+        }\\): byte ${first.at}: SimpleBlock: `,
+      ),
+    );
+  } finally {
+    await after.close();
   }
 });
 

@@ -789,6 +789,17 @@ Deno.test("default chain: a profile with no credentials is a clear AwsError; a p
         `AWS profile 'kvsaudio-test-missing' not found in ${dir}/config or ${NO_AWS_FILES.AWS_SHARED_CREDENTIALS_FILE}: check --profile or AWS_PROFILE`,
       );
     });
+    // A shared file that is there but cannot be read is named with why (was: "not found in …", which sent the
+    // user to the profile's name rather than the file's permissions).
+    await withEnv({ ...env, AWS_CONFIG_FILE: dir }, async () => {
+      const unreadable = await catchError(createKvsClients({ region: REGION, profile: "kvsaudio-test-missing" }));
+      assert.ok(unreadable instanceof UsageError);
+      assert.match(
+        unreadable.message,
+        new RegExp(`^AWS profile 'kvsaudio-test-missing' not found: cannot read ${dir}: `),
+      );
+      assert.doesNotMatch(unreadable.message, /\n/);
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

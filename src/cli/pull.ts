@@ -19,7 +19,7 @@
  */
 
 import { ConnectDemuxer } from "../connect/demuxer.ts";
-import { DataError, KvsAudioError, UsageError } from "../errors.ts";
+import { DataError, KvsAudioError, KvsStreamError, UsageError } from "../errors.ts";
 import { displayText } from "./sanitize.ts";
 import { CallWriter } from "../audio/call_writer.ts";
 import { parseFragmentNumber } from "../mkv/fragment.ts";
@@ -366,6 +366,10 @@ export async function pullCommand(args: string[]): Promise<number> {
   const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
+  let locate: ((e: DataError, f: Fragment | undefined) => DataError) | undefined;
+  let describe: (() => string) | undefined;
+  /** The fragment being demultiplexed and written (for a data error's place). */
+  let current: Fragment | undefined;
   // SIGINT/SIGTERM: finalize and exit 130, also while the event is read (stdin, a FIFO).
   const removeSignals = onInterrupt((sig) => {
     status.clear();
@@ -505,6 +509,8 @@ export async function pullCommand(args: string[]): Promise<number> {
       archived: plan.archived,
     });
     sourceCounts = counts;
+    locate = (e, f) => f !== undefined ? source.locateIn(e, f) : source.locate(e, e.fragment?.kvs.fragmentNumber);
+    describe = () => source.describe();
     // A start by time (a timestamp, an archived range, earliest, now) may fall in the previous contact's
     // fragments: those are skipped until the contact asked for begins, as extract does. A fragment number
     // or a continuation token names the contact's own place.
@@ -528,7 +534,9 @@ export async function pullCommand(args: string[]): Promise<number> {
         break;
       }
       millisBehindNow = f.kvs.millisBehindNow ?? millisBehindNow;
+      current = f;
       const item = demuxer.fragment(f);
+      current = undefined;
       // --max-duration counts from the contact's first fragment, not from skipped ones.
       if (!(item.kind === "audio" && item.skipped)) firstMs ??= f.kvs.producerTimestampMs;
       run.item(item);
@@ -604,8 +612,16 @@ export async function pullCommand(args: string[]): Promise<number> {
   } catch (caught) {
     status.clear();
     if (sourceCounts) run.extra = sourceCounts();
-    const e = kvs.blameMissingProfile(caught, plan.aws.profile);
-    if (e instanceof DataError && e.source === undefined) e.withSource(`stream ${label}`);
+    let e = kvs.blameMissingProfile(caught, plan.aws.profile);
+    // A demuxer's error (bad data in a fragment the source handed on): named by its response and fragment.
+    if (e instanceof DataError && (e.source === undefined || e.source === `stream ${label}`)) {
+      if (locate) locate(e, current);
+      else e.withSource(`stream ${label}`);
+    }
+    // An in-band error fragment: named by the stream (and the response, after a reconnection).
+    if (e instanceof KvsStreamError && describe) {
+      e = new KvsStreamError(`${describe()}: ${e.message}`, e.code, e.errorId, e.fragment);
+    }
     // The audio before the failure still reaches standard output (a failed write to it is the error itself).
     if (e instanceof KvsAudioError) await writer.finish(false).catch(() => {});
     if (e instanceof KvsAudioError) return run.failed(e);

@@ -256,7 +256,7 @@ export class ConnectDemuxer {
       const id = kvs.errorId !== undefined ? ` (error id ${kvs.errorId})` : "";
       const source = this.#opts.source;
       const where = source !== undefined ? `${source}: byte ${f.offset}: ` : "";
-      const at = kvs.fragmentNumber !== undefined
+      const at = kvs.fragmentNumber !== undefined && kvs.fragmentNumber !== ""
         ? ` at fragment ${kvs.fragmentNumber}`
         : source === undefined
         ? ` at byte ${f.offset}`

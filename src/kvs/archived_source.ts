@@ -19,7 +19,7 @@
  * @module
  */
 
-import { AwsError } from "../errors.ts";
+import { AwsError, DataError } from "../errors.ts";
 import { assembleFragments } from "../mkv/assembler.ts";
 import { type Fragment, parseFragmentNumber } from "../mkv/fragment.ts";
 import { stallGuard } from "./deadline.ts";
@@ -110,6 +110,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
       try {
         body = await openFragmentList(o.clients, o.stream, asked, o.signal);
         this.stats.sessions++;
+        this.response = this.stats.sessions > 1 ? `GetMediaForFragmentList response ${this.stats.sessions}` : "";
         if (reconnecting) this.stats.reconnects++;
         reconnecting = false;
         const guarded = stallGuard(body, stallMs, "GetMediaForFragmentList");
@@ -193,6 +194,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           if (f.isError) return;
         }
       } catch (e) {
+        if (e instanceof DataError) throw this.locate(e, e.fragment?.kvs.fragmentNumber);
         failure = e;
       } finally {
         body?.close();

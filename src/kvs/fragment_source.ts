@@ -18,7 +18,7 @@ import { streamLabel, type StreamRef } from "./arn.ts";
 import type { BackoffOptions } from "./backoff.ts";
 import type { KvsClients } from "./client.ts";
 import { CREDENTIALS_NETWORK_ERROR } from "./credentials.ts";
-import { AwsError } from "../errors.ts";
+import { AwsError, type DataError } from "../errors.ts";
 import { RetryPolicy } from "./retry.ts";
 
 /** Progress events of a pull. */
@@ -130,6 +130,59 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
         await this.retry.failed(e.cause, attempt, "GetDataEndpoint");
       }
     }
+  }
+
+  /**
+   * The response the fragments come in, for messages: `""` for the first
+   * (byte offsets from the start fragment on), `GetMedia response 2` after a
+   * reconnection (offsets from that response's start).
+   */
+  protected response = "";
+  /** Fragments that came in a response of their own (a start fragment fetched with GetMediaForFragmentList). */
+  protected readonly responses: WeakMap<Fragment, string> = new WeakMap();
+  /** Data errors already named by {@linkcode FragmentSource.locate}. */
+  readonly #located: WeakSet<DataError> = new WeakSet();
+
+  /**
+   * Name a data error in this source's fragments by the stream, the response
+   * its byte offset counts from (after the first) and its fragment:
+   * `stream NAME (GetMedia response 2, fragment N): byte 35754: …`.
+   *
+   * @param e the error, renamed in place (once: an error already named keeps its name)
+   * @param fragmentNumber the fragment the bad data is in, if known
+   * @param response the response it came in (default: the one being read)
+   * @returns `e`
+   */
+  locate(e: DataError, fragmentNumber?: string, response: string = this.response): DataError {
+    if (this.#located.has(e)) return e; // (named where it was found, on its way out)
+    this.#located.add(e);
+    return e.withSource(this.describe(fragmentNumber, response));
+  }
+
+  /**
+   * {@linkcode FragmentSource.locate} for a data error found in fragment `f`
+   * once it was handed on (by the demuxer): named by the response `f` came in.
+   *
+   * @param e the error, renamed in place
+   * @param f the fragment the bad data is in (the last one handed on)
+   * @returns `e`
+   */
+  locateIn(e: DataError, f: Fragment): DataError {
+    const own = this.responses.get(f);
+    return own !== undefined ? this.locate(e, undefined, own) : this.locate(e, f.kvs.fragmentNumber);
+  }
+
+  /**
+   * This source's name for messages: `stream NAME`, with the response being
+   * read (after the first) and a fragment number when given.
+   *
+   * @param fragmentNumber a fragment to name, if any
+   * @param response the response (default: the one being read)
+   */
+  describe(fragmentNumber?: string, response: string = this.response): string {
+    const parts = [response, fragmentNumber !== undefined && fragmentNumber !== "" ? `fragment ${fragmentNumber}` : ""]
+      .filter((p) => p !== "");
+    return `stream ${this.label}${parts.length > 0 ? ` (${parts.join(", ")})` : ""}`;
   }
 
   /** Fragment number of the last fragment yielded. */

@@ -15,7 +15,7 @@
  */
 
 import { homedir } from "node:os";
-import { UsageError } from "../errors.ts";
+import { fsErrorMessage, UsageError } from "../errors.ts";
 
 /**
  * The SDK's home directory: HOME, else USERPROFILE, else HOMEDRIVE + HOMEPATH,
@@ -177,6 +177,21 @@ function awsFileTexts(): [string, boolean][] {
   return texts;
 }
 
+/** Why each shared AWS file that is there cannot be read (a missing file is no problem: it defines nothing). */
+function unreadableAwsFiles(): string[] {
+  const { config, credentials } = awsFilePaths();
+  const out: string[] = [];
+  for (const path of [config, credentials]) {
+    if (path.startsWith(`${NO_HOME}/`)) continue;
+    try {
+      Deno.readTextFileSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) out.push(`cannot read ${path}: ${fsErrorMessage(e)}`);
+    }
+  }
+  return out;
+}
+
 /**
  * Whether either shared AWS file defines `profile` (a missing or unreadable
  * file defines nothing).
@@ -211,6 +226,12 @@ export function missingProfileMessage(
     ? "the shared AWS files (there is no home directory: HOME is unset; AWS_CONFIG_FILE or AWS_SHARED_CREDENTIALS_FILE " +
       "can name them)"
     : `${config} or ${credentials}`;
+  // A file that is there but cannot be read (permissions, a directory) is the likelier cause: said first.
+  const unreadable = unreadableAwsFiles();
+  if (unreadable.length > 0) {
+    const named = from === "--profile" ? "" : ` (${from})`;
+    return `AWS profile '${profile}'${named} not found: ${unreadable.join("; ")}`;
+  }
   if (from === "AWS_DEFAULT_PROFILE") {
     return `AWS profile '${profile}' (AWS_DEFAULT_PROFILE) not found in ${files}: check AWS_DEFAULT_PROFILE`;
   }

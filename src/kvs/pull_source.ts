@@ -223,6 +223,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       }
       this.stats.sessions++;
       if (this.stats.sessions > 1) this.stats.reconnects++;
+      this.response = this.stats.sessions > 1 ? `GetMedia response ${this.stats.sessions}` : "";
       const started = Date.now();
       // The idle clock restarts with each session: time spent backing off is not idleness.
       this.#lastFragmentAt = started;
@@ -324,6 +325,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           }
         }
       } catch (e) {
+        if (e instanceof DataError) throw this.locate(e, e.fragment?.kvs.fragmentNumber);
         if (e instanceof KvsAudioError && e.exitCode !== ExitCode.aws) throw e;
         ended = "error";
         error = e;
@@ -494,7 +496,10 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             if (f.kvs.fragmentNumber !== undefined) cut = false; // another fragment's data
             continue;
           }
-          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) return f;
+          if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) {
+            this.responses.set(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+            return f;
+          }
           unproven = f.complete && this.#trailing.unproven;
           cut = true;
         }
@@ -518,8 +523,12 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
               "(expired, or not a fragment of this stream: check the start fragment)",
           );
         }
+        // Bad data in it is bad stream data (exit 3), as in a GetMedia body; not a fragment to go on without.
+        if (e instanceof DataError) {
+          throw this.locate(e, undefined, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+        }
         const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
-        const c = e instanceof DataError ? e : classifyAwsError(e, this.label, ctx);
+        const c = classifyAwsError(e, this.label, ctx);
         if (c === "retry") {
           // Counted and reported like any retry; past the budget the pull ends (exit 4).
           await this.retry.failed(e, attempt, "GetMediaForFragmentList");
