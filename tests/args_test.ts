@@ -186,6 +186,9 @@ Deno.test("applyConfig: values the INI parser makes of what is no `key = value` 
       ['[extract]\nout = "C:\\temp"\n', /'out' holds a control character \(a \\ in a quoted value is an escape/],
       ["[pull.x]\ny = 1\n", /unknown section \[pull\.x\]/],
       ["json = maybe\n", /'json' must be true or false, not 'maybe'/, { json: true }],
+      // (An error-path audit: the INI reader drops __proto__ without a word; the run went on, exit 0.)
+      ["[__proto__]\nbogus = 1\n", /: line 1: unknown section \[__proto__\]$/],
+      ["[extract]\nout = o\n  __proto__ = 1\n", /: line 3: unknown option '__proto__'$/],
     ];
     for (const [ini, error, values] of cases) {
       await Deno.writeTextFile(path, ini);
@@ -196,6 +199,17 @@ Deno.test("applyConfig: values the INI parser makes of what is no `key = value` 
         return true;
       });
     }
+    // Bytes that are not UTF-8 are refused with their line (was: a Latin-1 é became U+FFFD, and `out` a directory
+    // the user never named); an empty --config is no file name.
+    await Deno.writeFile(path, new Uint8Array([...new TextEncoder().encode("[extract]\nout = caf"), 0xe9, 0x0a]));
+    await assert.rejects(
+      () => applyConfig("extract", {}, EXTRACT_OPTIONS, path),
+      (e: Error) => e instanceof UsageError && e.message === `${path}: line 2: not UTF-8 text (save the file as UTF-8)`,
+    );
+    await assert.rejects(
+      () => applyConfig("extract", {}, EXTRACT_OPTIONS, ""),
+      (e: Error) => e instanceof UsageError && e.message === "extract: --config needs a file name",
+    );
     // Quoted values, and a bare boolean key, are still taken.
     await Deno.writeTextFile(path, '[extract]\nout = "a b"\nstereo\n');
     const values: Record<string, string | boolean | undefined> = {};

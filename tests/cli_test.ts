@@ -1244,6 +1244,15 @@ Deno.test("extract --contact-id picks one contact out of a body that holds sever
       );
       // No empty WAVs left, nor the directory the run made (was: an empty directory).
       assert.equal(await Deno.stat(`${dir}/c9`).then(() => true, () => false), false);
+      // Set in the config file, the ContactId is blamed on it (an error-path audit: the file went unnamed).
+      await Deno.writeTextFile(`${dir}/c9.ini`, "[extract]\ncontact-id = c-9\n");
+      const configured = await kvsaudio(["extract", path, "--out", `${dir}/c9`, "--config", `${dir}/c9.ini`]);
+      assert.equal(configured.code, 2);
+      assert.equal(
+        oneLineError(configured.stderr),
+        `kvsaudio: ContactId c-9 is not in ${path}: its 6 fragment(s) are of ContactId c-1, c-2, c-3 ` +
+          `(contact-id is set in ${dir}/c9.ini)`,
+      );
       // A fragment whose ContactId tags disagree (c-2 before its Cluster, c-1 after) is not the contact's first.
       const mixed = s.bytes.slice();
       const f2 = s.fragments[2];
@@ -2011,4 +2020,26 @@ Deno.test("an input that is a directory or a socket: one line saying what it is,
       sock.close();
     }
   });
+});
+
+Deno.test("--help and --version that cannot be written say so on stderr, exit 1; a reader that went away ends them quietly", async () => {
+  // An error-path audit: `--version >/dev/full` said "internal error: No space left on device (set KVSAUDIO_DEBUG=1
+  // for details)".
+  for (
+    const args of [["--version"], ["--help"], ["help"], ["pull", "--help"], ["extract", "--help"], ["inspect", "-h"]]
+  ) {
+    const full = await kvsaudioInShell('exec "$@" >/dev/full', args, { stdout: "null", stderr: "piped" }).output();
+    assert.equal(full.code, 1, args.join(" "));
+    assert.equal(
+      new TextDecoder().decode(full.stderr),
+      "kvsaudio: standard output: write failed: No space left on device (os error 28)\n",
+    );
+    // (`| head -1`: the help's first line, no message, exit 0.)
+    const head = await kvsaudioInShell('"$@" | head -c 1 >/dev/null; exit "${PIPESTATUS[0]}"', args, {
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(head.stderr), "", args.join(" "));
+    assert.equal(head.code, 0);
+  }
 });

@@ -24,7 +24,7 @@ import { KvsAudioError, UsageError } from "../errors.ts";
 import type { Reporter } from "./report.ts";
 import { markAnnounced } from "./early_done.ts";
 import { timeMsOrNull } from "./output.ts";
-import { blameConfig } from "./configured.ts";
+import { blameConfig, blameConfigFor } from "./configured.ts";
 import { clip, clipOrNull, displayText } from "./sanitize.ts";
 
 /** Why a run ended. */
@@ -155,7 +155,11 @@ export class CallRun {
       : `${its} are of ContactId ${others}${
         mixed ? " (it is only in fragments also tagged with another ContactId)" : ""
       }`;
-    return new UsageError(`ContactId ${displayText(contactId, 64)} is not in ${where}: ${held}`);
+    // (A ContactId that the config file set: the message says so.)
+    return blameConfigFor(
+      new UsageError(`ContactId ${displayText(contactId, 64)} is not in ${where}: ${held}`),
+      "contact-id",
+    );
   }
 
   /** Handle one demuxer item. */

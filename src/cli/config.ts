@@ -58,6 +58,21 @@ function unsearchableDir(e: unknown, path: string): boolean {
 }
 
 /**
+ * The config file's text; a UsageError naming the file and line for bytes
+ * that are not UTF-8 (a Latin-1 `é` would become U+FFFD in a path: a
+ * directory the user never named).
+ */
+function utf8Text(path: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const lossy = new TextDecoder().decode(bytes);
+    const line = lossy.slice(0, Math.max(0, lossy.indexOf("\ufffd"))).split("\n").length;
+    throw new UsageError(`${path}: line ${line}: not UTF-8 text (save the file as UTF-8)`);
+  }
+}
+
+/**
  * Fill `values` from the config file: `explicit` (from --config; must exist)
  * or ./kvsaudio.ini if it exists. Returns the file used, if any. The INI
  * parser is loaded only when there is a file to read. The options filled in
@@ -69,16 +84,25 @@ export async function applyConfig(
   spec: OptionSpec,
   explicit: string | undefined,
 ): Promise<string | undefined> {
+  if (explicit === "") throw new UsageError(`${command}: --config needs a file name`);
   const path = explicit ?? DEFAULT_CONFIG;
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = Deno.readTextFileSync(path);
+    bytes = Deno.readFileSync(path);
   } catch (e) {
     if (explicit === undefined && (e instanceof Deno.errors.NotFound || unsearchableDir(e, path))) return undefined;
     throw new UsageError(`cannot read config ${path}: ${fsErrorMessage(e)}`);
   }
+  let text = utf8Text(path, bytes);
   // A file saved "as UTF-8 with BOM" (Windows editors): the BOM is no part of the first line.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  // The INI parser drops a section or key named __proto__ without a word: refused as unknown, like any other.
+  const proto = /^[ \t]*(?:\[[^\]\n]*__proto__[^\]\n]*\]|__proto__[ \t]*(?:=|$))/m.exec(text);
+  if (proto) {
+    const line = text.slice(0, proto.index).split("\n").length;
+    const what = proto[0].trim().startsWith("[") ? `section ${proto[0].trim()}` : "option '__proto__'";
+    throw new UsageError(`${path}: line ${line}: unknown ${what}`);
+  }
   const { parse } = await import("ini");
   const data = parse(text) as Record<string, unknown>;
   // The whole file is checked, whichever command reads it: a typo in another

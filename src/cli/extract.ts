@@ -20,6 +20,7 @@ import { applyConfig, CONFIG_HELP } from "./config.ts";
 import { openInput } from "./input.ts";
 import { onInterrupt } from "./signals.ts";
 import { Reporter } from "./report.ts";
+import { printOut } from "./output.ts";
 import { callHelp, outputOptions } from "./output_options.ts";
 import { CallRun, warnLeftOver } from "./call_run.ts";
 import { withOptions } from "./early_done.ts";
@@ -46,7 +47,7 @@ Audio written before an error or an interruption stays a valid WAV.`;
 export async function extractCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("extract", args, EXTRACT_OPTIONS);
   if (flag(values, "help")) {
-    console.log(EXTRACT_HELP);
+    printOut(EXTRACT_HELP);
     return 0;
   }
   await applyConfig("extract", values, EXTRACT_OPTIONS, str(values, "config"));

@@ -19,7 +19,7 @@ import { INSPECT_OPTIONS } from "./command_options.ts";
 import { applyConfig } from "./config.ts";
 import { settle } from "./configured.ts";
 import { openInput } from "./input.ts";
-import { isoTime, LineWriter, timeMsOrNull } from "./output.ts";
+import { isoTime, LineWriter, printOut, timeMsOrNull } from "./output.ts";
 import { clip, clipOrNull, displayText, hexPreview, jsonLine } from "./sanitize.ts";
 
 /** Help text of `inspect`. */
@@ -191,7 +191,7 @@ function treeLines(nodes: readonly ElementNode[], depth: number, out: LineWriter
 export async function inspectCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("inspect", args, INSPECT_OPTIONS);
   if (flag(values, "help")) {
-    console.log(INSPECT_HELP);
+    printOut(INSPECT_HELP);
     return 0;
   }
   await applyConfig("inspect", values, INSPECT_OPTIONS, str(values, "config"));

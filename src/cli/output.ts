@@ -136,6 +136,25 @@ export function say(line: string, to: SyncWriter): void {
 }
 
 /**
+ * Print text the user asked for (help, the version) on standard output: a
+ * reader that went away (`| head -1`) ends it quietly; any other failed write
+ * (`>/dev/full`) is the run's error, exit 1, naming standard output.
+ *
+ * @example
+ * ```ts
+ * import { printOut } from "./output.ts";
+ * printOut("kvsaudio 0.1.0");
+ * ```
+ */
+export function printOut(text: string): void {
+  try {
+    writeAll(Deno.stdout, encoder.encode(text + "\n"));
+  } catch (e) {
+    if (!isBrokenPipe(e)) throw outputError("standard output", e);
+  }
+}
+
+/**
  * Format epoch milliseconds as ISO 8601, or `-` when unknown/invalid.
  *
  * @example

@@ -38,6 +38,7 @@ import { callHelp, type CallOutputOptions, outputOptions } from "./output_option
 import { blameConfig, blameConfigFor, withValues } from "./configured.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
+import { printOut } from "./output.ts";
 import { onInterrupt } from "./signals.ts";
 import { parseTimestamp } from "./time.ts";
 
@@ -341,7 +342,7 @@ function sdkConsoleWarnings(onWarning: (message: string) => void): () => void {
 export async function pullCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
   if (flag(values, "help")) {
-    console.log(PULL_HELP);
+    printOut(PULL_HELP);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
@@ -554,12 +555,15 @@ export async function pullCommand(args: string[]): Promise<number> {
           plan.selector.type === "FRAGMENT_NUMBER" && plan.afterFragment === undefined && !plan.archived
         ) {
           const at = item.fragment?.kvs.fragmentNumber;
-          throw new UsageError(
-            `a fragment of ContactId ${displayText(item.nextContactId ?? "-", 64)}${
-              at !== undefined ? ` (${displayText(at, 64)})` : ""
-            } came before any of ${
-              displayText(out.contactId, 64)
-            }: check the start fragment (--start-fragment or the event's) and the ContactId`,
+          throw blameConfigFor(
+            new UsageError(
+              `a fragment of ContactId ${displayText(item.nextContactId ?? "-", 64)}${
+                at !== undefined ? ` (${displayText(at, 64)})` : ""
+              } came before any of ${
+                displayText(out.contactId, 64)
+              }: check the start fragment (--start-fragment or the event's) and the ContactId`,
+            ),
+            "contact-id",
           );
         }
         break;

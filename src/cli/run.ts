@@ -14,7 +14,7 @@
 import { errorMessage, ExitCode, KvsAudioError, UsageError } from "../errors.ts";
 import { earlyDone, toldInEvents } from "./early_done.ts";
 import { blameConfig } from "./configured.ts";
-import { say, warn } from "./output.ts";
+import { printOut, say, warn } from "./output.ts";
 import { displayText, hideSecrets } from "./sanitize.ts";
 import { VERSION } from "./version.ts";
 
@@ -44,15 +44,15 @@ export async function run(args: string[]): Promise<number> {
         if (rest.length > 0 && ["pull", "extract", "inspect"].includes(rest[0])) return await run([rest[0], "--help"]);
         // (`help help`, `help version`: the main help; anything else is no command.)
         if (rest.length > 0 && !["help", "version"].includes(rest[0])) return await run([rest[0]]);
-        console.log(MAIN_HELP);
+        printOut(MAIN_HELP);
         return 0;
       case "-h":
       case "--help":
-        console.log(MAIN_HELP);
+        printOut(MAIN_HELP);
         return 0;
       case "--version":
       case "version":
-        console.log(VERSION);
+        printOut(VERSION);
         return 0;
       case "inspect": {
         const { inspectCommand } = await import("./inspect.ts");
