@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
 import { connectStream, expectedPcm, renameDirections } from "./support/connect_stream.ts";
-import { concat, ebmlHeader, el, ID, namedTracks, simpleBlock, strEl, tagsEl, uintEl } from "./support/mkv_writer.ts";
+import {
+  concat,
+  ebmlHeader,
+  el,
+  ID,
+  lacedBlock,
+  namedTracks,
+  simpleBlock,
+  strEl,
+  tagsEl,
+  uintEl,
+} from "./support/mkv_writer.ts";
 import { chunked, interleave, readWav, runPipeline, sameBytes } from "./support/pipeline.ts";
 import { DataError, KvsStreamError, UsageError } from "../src/errors.ts";
 import { parseMimeType, streamFormat } from "../src/connect/format.ts";
@@ -1310,4 +1321,40 @@ Deno.test("demuxConnect: a stream with blocks on no track named for a direction 
     kinds.push(item.kind);
   }
   assert.deepEqual(kinds, ["audio", "audio", "stop"]);
+});
+
+Deno.test("laced blocks are one run of samples, whatever sizes the lacing gives the frames; bad lacing writes none of its block", async () => {
+  const tracks = el(ID.Tracks, [
+    el(ID.TrackEntry, [uintEl(ID.TrackNumber, 1), uintEl(ID.TrackType, 2), strEl(ID.Name, "AUDIO_FROM_CUSTOMER")]),
+  ]);
+  const pcm = (k: number) => Uint8Array.from({ length: 1024 }, (_, i) => (k * 31 + i * 7) & 0xff);
+  const doc = (blocks: Uint8Array[]) =>
+    concat([
+      ebmlHeader(),
+      el(ID.Segment, [
+        tracks,
+        tagsEl([["MimeType", "audio/L16;rate=8000;channels=1;"]]),
+        el(ID.Cluster, [uintEl(ID.Timecode, 1000), ...blocks]),
+        tagsEl([["ContactId", "x"]]),
+      ], { unknownSize: true }),
+    ]);
+  // A foreign-MKV tester: 1,024-byte blocks laced as 101 + 923 bytes were read a frame at a time, the second one a
+  // byte off: the whole file became noise, exit 0.
+  for (const lacing of ["xiph", "ebml"] as const) {
+    const r = await runPipeline(
+      doc([0, 1, 2].map((k) => lacedBlock(1, 64 * k, 0x80, [pcm(k).subarray(0, 101), pcm(k).subarray(101)], lacing))),
+    );
+    sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, concat([pcm(0), pcm(1), pcm(2)]), lacing);
+    assert.deepEqual(r.items.flatMap((i) => i.kind === "audio" ? i.warnings : []), [], lacing);
+    await Deno.remove(r.dir, { recursive: true });
+  }
+  // Bad fixed lacing (1,024 bytes in 3 frames) in the middle of a fragment: the blocks before it are written, and
+  // none of its bytes (was: its whole payload, lace byte included, as 512 samples of noise).
+  const badLaced = lacedBlock(1, 64, 0x80, [pcm(1).subarray(0, 512), pcm(1).subarray(512)], "fixed");
+  badLaced[badLaced.length - 1024 - 1] = 2; // the lace count (frames - 1), right before the data: 3 frames
+  const r = await runPipeline(doc([simpleBlock(1, 0, true, pcm(0)), badLaced, simpleBlock(1, 128, true, pcm(2))]));
+  assert.ok(r.error instanceof DataError, String(r.error));
+  assert.match(r.error.message, /SimpleBlock: bad fixed lacing/);
+  sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, pcm(0), "the block before it, and nothing of it");
+  await Deno.remove(r.dir, { recursive: true });
 });

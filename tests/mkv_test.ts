@@ -1222,6 +1222,51 @@ Deno.test("assembler: damaged input found by fuzzing (each was exit 0 with audio
   assert.equal(junk.e.fragment, undefined, "handed on, not attached to the error");
 });
 
+Deno.test("assembler: a body cut inside a block with another body appended (`curl >> body.mkv`) is bad data, not a cut", async () => {
+  // A foreign-MKV tester: the cut block's size ran on into the appended body, the rest of which was read as
+  // an unknown Cluster child (or an element of another parent) running past the end: "truncated", exit 0, and
+  // the whole appended body lost in silence.
+  const a = connectStream({ fragments: 3 });
+  const b = connectStream({ fragments: 3 });
+  const f2 = a.fragments[2];
+  const [first] = (await assemble(f2.bytes))[0].clusters;
+  const blockAt = first.offset + 30; // (inside the Cluster's first blocks, counted from the fragment's start)
+  let refused = 0;
+  let cuts = 0;
+  for (let c = blockAt; c < blockAt + 4000; c += 13) {
+    const input = concat([a.bytes.subarray(0, f2.offset + c), b.bytes]);
+    const got: Fragment[] = [];
+    const e = await (async () => {
+      for await (const f of assembleFragments([input], { source: "body.mkv" })) got.push(f);
+    })().then(() => undefined, (e) => e);
+    if (e === undefined) {
+      // Taken as a cut only when nothing tells it from one: B's fragments then came through, or the block's
+      // declared size is one a block may have (B's bytes read as its data).
+      if (got.length < 5) cuts++;
+      continue;
+    }
+    assert.ok(e instanceof DataError, String(e));
+    assert.match(e.message, /^body\.mkv: byte \d+: /);
+    assert.equal(got.length, 2, `the two whole fragments before it are handed on (cut at ${c}: ${e.message})`);
+    refused++;
+  }
+  assert.ok(refused > 200, `refused ${refused}`);
+  assert.ok(cuts < refused / 10, `taken as cuts: ${cuts} of ${refused + cuts}`);
+  // Hand-made: an unknown Cluster child, and one of another parent (ChapterTimeEnd), running past the end.
+  for (
+    const [child, name] of [[concat([encodeId(0x4321), encodeSize(1 << 20, 4)]), /an unknown element/], [
+      concat([encodeId(0x92), encodeSize(1 << 20, 4)]),
+      /an element out of place \(ChapterTimeEnd\)/,
+    ]] as const
+  ) {
+    const doc = liveDocument([namedTracks()], 1000, [simpleBlock(1, 0, true, new Uint8Array(1024))]);
+    const input = concat([a.bytes, doc, child, new Uint8Array(100)]);
+    const e = await assembleError(input);
+    assert.match(e.message, name);
+    assert.match(e.message, /declared 1048576 bytes long: damaged data, not a cut$/);
+  }
+});
+
 Deno.test("assembler: what one fragment may hold is bounded (tags, tag bytes, Clusters split off)", async () => {
   const base = connectStream({ fragments: 1 });
   const [f0] = await assemble(base.bytes);

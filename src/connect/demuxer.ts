@@ -410,9 +410,7 @@ export class ConnectDemuxer {
     for (let i = 0; i < blocks.length; i++) {
       const track = blocks.track(i);
       if (track !== a && track !== b) continue;
-      let frames = 0;
-      for (let k = 0; k < blocks.frameCount(i); k++) frames += Math.floor(blocks.frame(i, k).length / frameBytes);
-      spans.push(this.#rawPosition(blocks, i, rate), frames);
+      spans.push(this.#rawPosition(blocks, i, rate), Math.floor(blockBytes(blocks, i) / frameBytes));
     }
     const order = Array.from({ length: spans.length / 2 }, (_, j) => 2 * j).sort((x, y) => spans[x] - spans[y]);
     const holes: number[] = [];
@@ -497,36 +495,27 @@ export class ConnectDemuxer {
         out.gaps++;
         next = pos;
       }
-      let skip = pos < next - tol ? next - pos : 0;
-      let used = false;
-      let empty = true;
-      const laces = blocks.frameCount(i);
-      for (let k = 0; k < laces; k++) {
-        const frame = blocks.frame(i, k);
-        let len = frame.length - (frame.length % frameBytes);
-        oddBytes += frame.length - len;
-        const frameCount = len / frameBytes;
-        if (frameCount > 0) empty = false;
-        // Also takes a lace shorter than one frame (frameCount 0): below, len > 0.
-        if (skip >= frameCount) {
-          skip -= frameCount;
-          out.overlapFrames += frameCount;
-          continue;
-        }
-        let start = 0;
-        if (skip > 0) {
-          start = skip * frameBytes;
-          out.overlapFrames += skip;
-          len -= start;
-          skip = 0;
-        }
-        out.pieces.push(start === 0 && len === frame.length ? frame : frame.subarray(start, start + len));
-        out.frames += len / frameBytes;
-        next += len / frameBytes;
-        used = true;
+      const skip = pos < next - tol ? next - pos : 0;
+      // A laced block's frames are one run of samples (they lie back to back; a frame may end inside a sample).
+      const data = blocks.frameCount(i) === 1 ? blocks.frame(i, 0) : blocks.data(i);
+      let len = data.length - (data.length % frameBytes);
+      oddBytes += data.length - len;
+      const frameCount = len / frameBytes;
+      if (skip >= frameCount) {
+        out.overlapFrames += frameCount;
+        if (frameCount > 0) out.droppedBlocks++; // (a block without one whole frame is no audio lost)
+        continue;
       }
-      if (used) out.blocks++;
-      else if (!empty) out.droppedBlocks++; // (a block without one whole frame is no audio lost)
+      let start = 0;
+      if (skip > 0) {
+        start = skip * frameBytes;
+        out.overlapFrames += skip;
+        len -= start;
+      }
+      out.pieces.push(start === 0 && len === data.length ? data : data.subarray(start, start + len));
+      out.frames += len / frameBytes;
+      next += len / frameBytes;
+      out.blocks++;
     }
     if (oddBytes > 0) warnings.push(`${dir}: ${oddBytes} trailing bytes not a whole sample frame were dropped`);
     if (out.droppedBlocks > 0) {
@@ -682,4 +671,13 @@ export function notConnectError(
 function tagOffset(f: Fragment, name: string): number {
   for (const t of f.tags) if (t.name === name && typeof t.value === "string") return t.offset;
   return f.offset;
+}
+
+/** The bytes of block `i`'s frames together (laced frames lie back to back). */
+function blockBytes(blocks: BlockTable, i: number): number {
+  const n = blocks.frameCount(i);
+  if (n === 1) return blocks.frame(i, 0).length;
+  let bytes = 0;
+  for (let k = 0; k < n; k++) bytes += blocks.frame(i, k).length;
+  return bytes;
 }

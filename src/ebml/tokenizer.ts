@@ -40,10 +40,10 @@ export interface TokenizerOptions {
   /**
    * Largest value copied together from several chunks, in bytes (default
    * 16 MiB): once more of one has arrived, the input is rejected, so memory
-   * stays bounded whatever the input holds. (A larger declared size alone is
-   * no error: the input may end first, a truncation. A value lying whole in
+   * stays bounded whatever the input holds; so is input that ends inside
+   * such a value (it could never have been taken). A value lying whole in
    * one chunk is read in place, whatever its size. Unknown elements and Void
-   * are skipped at any size.)
+   * are skipped at any size.
    */
   maxValueBytes?: number;
   /** Input name used in error messages (a file path, `-`, a stream name). */
@@ -360,6 +360,16 @@ export class EbmlTokenizer {
     this.#closeEnded(out);
     let truncated = false;
     const leaf = this.#leaf;
+    if (leaf !== undefined && !leaf.skip && leaf.size > this.#maxValue) {
+      // Being copied from chunks, it would have been refused once its bytes arrived: a declared size no input
+      // of this reading could deliver (a damaged size, or another body's bytes read as one), not a cut.
+      this.#leaf = undefined;
+      throw this.#error(
+        `declared ${leaf.size} bytes, more than the ${this.#maxValue} kept of one element, and the input ends inside it`,
+        leaf.name,
+        leaf.offset,
+      );
+    }
     if (leaf !== undefined) {
       truncated = true;
       this.#leaf = undefined;

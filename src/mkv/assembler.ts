@@ -47,7 +47,8 @@ export interface AssembleOptions extends TokenizerOptions {
    * the first element, or right after the EBML header) is a DataError, "not a
    * complete Matroska/GetMedia stream" (default true); so is input that ends
    * inside a child of an unknown-size Segment whose id no Segment child has (a
-   * damaged header, not a cut). Off, such a start is
+   * damaged header, not a cut), and so does one inside a Cluster child of such
+   * an id. Off, such a start is
    * a truncated fragment like any other: `pull` reads a GetMedia body cut
    * that early as a dropped connection, and resumes.
    */
@@ -524,16 +525,20 @@ export class FragmentAssembler implements TokenSink {
 
   #token(t: EbmlToken, final: boolean, out: Fragment[]): void {
     if (
-      t.truncated && t.kind === "skip" && t.depth === 1 && this.#doc.segment && !this.#doc.segmentKnownSize &&
-      t.id !== 0 && elementById(t.id) === undefined && this.#opts.strictStart !== false
+      t.truncated && t.kind === "skip" && t.id !== 0 && this.#opts.strictStart !== false &&
+      ((t.depth === 1 && this.#doc.segment && !this.#doc.segmentKnownSize && !childOf(t.id, ID.Segment)) ||
+        (t.depth === this.#clusterDepth + 1 && !childOf(t.id, ID.Cluster)))
     ) {
-      // The input ends inside a child of an unknown-size Segment of an id no Segment child has (every real
-      // one is known), whose declared size runs past the end: a damaged header (one wrong byte can make any
-      // id and size, e.g. where the next document should begin), not a cut. Refused, so that the rest of
-      // the call is not dropped in silence; a whole fragment before it is still handed on. (A cut inside
-      // an unknown element deeper down, e.g. a Colour child in Tracks, stays a cut.)
+      // The input ends inside an element that cannot stand where it was read — in an unknown-size Segment
+      // or in a Cluster, an unknown id or one of another parent (every real child is known) — whose declared
+      // size runs past the end: a damaged header (one wrong byte can make any id and size, e.g. where the next
+      // document should begin), or a block whose data ran on into another body appended to a cut one
+      // (`curl >> body.mkv` after a drop), not a cut. Refused, so that the rest of the call is not dropped in
+      // silence; a whole fragment before it is still handed on. (A cut inside an unknown element elsewhere,
+      // e.g. a Colour child in Tracks, stays a cut.)
+      const what = elementById(t.id) === undefined ? "an unknown element" : `an element out of place (${t.name})`;
       throw new DataError(
-        `the input ends inside an unknown element declared ${t.size} bytes long: damaged data, not a cut`,
+        `the input ends inside ${what} declared ${t.size} bytes long: damaged data, not a cut`,
         { offset: t.offset, element: t.name, source: this.#opts.source },
       );
     }
@@ -1272,4 +1277,10 @@ export async function* assembleFragments(
     else return chunk.subarray(used);
   });
   yield* drive([undefined], asm, (_, out) => asm.finish(tokenizer, out));
+}
+
+/** Whether an element of id `id` may stand right inside a master of id `parent` (globals such as Void may). */
+function childOf(id: number, parent: number): boolean {
+  const def = elementById(id);
+  return def !== undefined && (def.global || def.parents.includes(parent));
 }

@@ -166,6 +166,10 @@ export class BlockTable {
     duration?: number,
   ): void {
     const h = readBlockHeader(buf, start, len, offset, simple, header);
+    // (Bad lacing is refused before the block takes a row: none of its bytes is audio.)
+    const sizes = h.lacing === "none"
+      ? undefined
+      : laceSizes(buf.subarray(start, start + len), h.payloadStart - start, h.lacing, offset, simple);
     const row = this.#count++;
     const timeMs = ((clusterTimecode + h.timecode) * timecodeScale) / 1e6;
     this.#seen(timeMs, h.track);
@@ -176,7 +180,7 @@ export class BlockTable {
       this.#setPaged(row, START, h.payloadStart);
       this.#setPaged(row, END, start + len);
       this.#setPaged(row, DURATION, duration ?? NaN);
-      this.#unlaced(h, buf, start, len, offset, simple, row);
+      if (sizes !== undefined) this.#unlaced(sizes, start, row);
       return;
     }
     // Rows only for a table that gets a block (a document with none costs no row array).
@@ -192,13 +196,11 @@ export class BlockTable {
     r[at + END] = start + len;
     r[at + DURATION] = duration ?? NaN;
     if (row >= rowsHint && row < 256) rowsHint = row + 1;
-    if (h.lacing !== "none") this.#unlaced(h, buf, start, len, offset, simple, row);
+    if (sizes !== undefined) this.#unlaced(sizes, start, row);
   }
 
-  /** Record where the frames of laced block `row` are (see `#lace`). */
-  #unlaced(h: BlockHeader, buf: Uint8Array, start: number, len: number, offset: number, simple: boolean, row: number) {
-    if (h.lacing === "none") return;
-    const sizes = laceSizes(buf.subarray(start, start + len), h.payloadStart - start, h.lacing, offset, simple);
+  /** Record where the frames of laced block `row` (starting at `start` of its buffer) are (see `#lace`). */
+  #unlaced(sizes: ReturnType<typeof laceSizes>, start: number, row: number) {
     const n = sizes.length;
     const first = this.#laceUsed;
     let lace = this.#lace;
@@ -326,6 +328,43 @@ export class BlockTable {
     if (end >= 0) return this.#bufs[buf].subarray(start, end);
     const p = 2 * (start + k);
     return this.#bufs[buf].subarray(this.#lace![p], this.#lace![p + 1]);
+  }
+
+  /**
+   * All of block `i`'s frame data as one view: laced frames lie back to back
+   * after the lace header, so for PCM they are one run of samples, whatever
+   * sizes the lacing gave them (a frame may end inside a sample). A copy only
+   * for a pushed Block whose frames are not back to back.
+   *
+   * @example
+   * ```ts
+   * import { BlockTable } from "./block_table.ts";
+   * const table = new BlockTable();
+   * // Xiph lacing of two frames, 3 + 1 bytes: one run of 4.
+   * table.add(new Uint8Array([0x81, 0, 0, 0x02, 1, 3, 10, 11, 12, 13]), 0, 10, 0, true, 0, 1_000_000);
+   * table.data(0); // Uint8Array [10, 11, 12, 13]
+   * ```
+   */
+  data(i: number): Uint8Array {
+    const n = this.frameCount(i);
+    const first = this.frame(i, 0);
+    if (n === 1) return first;
+    let end = first.byteOffset + first.length;
+    let joined = true;
+    for (let k = 1; k < n && joined; k++) {
+      const f = this.frame(i, k);
+      joined = f.buffer === first.buffer && f.byteOffset === end;
+      end += f.length;
+    }
+    if (joined) return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
+    const frames = Array.from({ length: n }, (_, k) => this.frame(i, k));
+    const out = new Uint8Array(frames.reduce((sum, f) => sum + f.length, 0));
+    let at = 0;
+    for (const f of frames) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
   }
 
   /** Block `i` as an object. */
