@@ -4,6 +4,7 @@ import {
   concat,
   ebmlHeader,
   el,
+  floatEl,
   ID,
   lacedBlock,
   namedTracks,
@@ -1357,4 +1358,36 @@ Deno.test("laced blocks are one run of samples, whatever sizes the lacing gives 
   assert.match(r.error.message, /SimpleBlock: bad fixed lacing/);
   sameBytes((await readWav(`${r.dir}/from_customer.wav`)).data, pcm(0), "the block before it, and nothing of it");
   await Deno.remove(r.dir, { recursive: true });
+});
+
+Deno.test("a MimeType tag and an Audio element that disagree: written as the tag says, with one warning", async () => {
+  // A foreign-MKV tester: a 16 kHz tag over 8 kHz tracks gave choppy audio at exit 0 and no word of the conflict.
+  const entry = (n: number, name: string) =>
+    el(ID.TrackEntry, [
+      uintEl(ID.TrackNumber, n),
+      uintEl(ID.TrackType, 2),
+      strEl(ID.Name, name),
+      el(ID.Audio, [floatEl(ID.SamplingFrequency, 8000)]),
+    ]);
+  const tracks = el(ID.Tracks, [entry(1, "AUDIO_FROM_CUSTOMER"), entry(2, "AUDIO_TO_CUSTOMER")]);
+  const doc = (tc: number, rate: number) =>
+    concat([
+      ebmlHeader(),
+      el(ID.Segment, [
+        tracks,
+        tagsEl([["MimeType", `audio/L16;rate=${rate};channels=1;`], ["ContactId", "x"]]),
+        el(ID.Cluster, [uintEl(ID.Timecode, tc), simpleBlock(1, 0, true, new Uint8Array(2048))]),
+      ], { unknownSize: true }),
+    ]);
+  const r = await runPipeline(concat([doc(1000, 16000), doc(1064, 16000)]));
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.items.flatMap((i) => i.kind === "audio" ? i.warnings : []), [
+    "the MimeType tag says 16000 Hz 1 ch, but the tracks' Audio element 8000 Hz 1 ch: written as the MimeType tag says",
+  ]);
+  assert.equal((await readWav(`${r.dir}/from_customer.wav`)).info.rate, 16000);
+  await Deno.remove(r.dir, { recursive: true });
+  // Agreeing, no word.
+  const ok = await runPipeline(concat([doc(1000, 8000), doc(1128, 8000)]));
+  assert.deepEqual(ok.items.flatMap((i) => i.kind === "audio" ? i.warnings : []), []);
+  await Deno.remove(ok.dir, { recursive: true });
 });

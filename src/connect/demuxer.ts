@@ -33,8 +33,8 @@ import type { Fragment, Tag, Track } from "../mkv/fragment.ts";
 import { aacProblem, trackLabel } from "./codec.ts";
 import { displayText } from "../cli/sanitize.ts";
 import { FragmentLayout } from "./detect.ts";
-import { DEFAULT_STREAM_FORMAT, type StreamFormat } from "./format.ts";
-import type { Direction } from "./tracks.ts";
+import { audioElementFormat, DEFAULT_STREAM_FORMAT, type StreamFormat } from "./format.ts";
+import { type Direction, TRACK_NAMES } from "./tracks.ts";
 
 /** PCM bytes (a view into the input) or a number of silent frames. */
 export type PcmPiece = Uint8Array | number;
@@ -166,6 +166,8 @@ export class ConnectDemuxer {
   #layout = new FragmentLayout();
   /** The roles last warned about (a duplicate track name). */
   #warnedRoles: object | undefined;
+  /** A MimeType tag and an Audio element that disagree were warned about. */
+  #warnedDisagree = false;
   #originMs: number | undefined;
   #next: Record<Direction, number> = { from: 0, to: 0 };
   /** The tags of the last fragment with a ContactId (where this stream puts it), and its document. */
@@ -338,6 +340,16 @@ export class ConnectDemuxer {
       warnings.push(roles.duplicate);
     }
     const hasFrom = roles.hasFrom, hasTo = roles.hasTo;
+    if (fmt.source === "mime-type" && !this.#warnedDisagree) {
+      const said = disagreeingAudio(f.tracks, fmt);
+      if (said !== undefined) {
+        this.#warnedDisagree = true; // once per stream
+        warnings.push(
+          `the MimeType tag says ${fmt.rate} Hz ${fmt.channels} ch, but the tracks' Audio element ${said.rate} Hz ` +
+            `${said.channels} ch: written as the MimeType tag says`,
+        );
+      }
+    }
     const was = this.#format;
     if (was === undefined || (this.#originMs === undefined && fmt.source !== "default")) {
       // Until audio is placed, a format that is said replaces one assumed.
@@ -671,6 +683,22 @@ export function notConnectError(
 function tagOffset(f: Fragment, name: string): number {
   for (const t of f.tags) if (t.name === name && typeof t.value === "string") return t.offset;
   return f.offset;
+}
+
+/**
+ * The format that the Audio element of a direction's track says, when it
+ * says one other than `fmt` (a MimeType tag's); Connect's tracks have none.
+ */
+function disagreeingAudio(tracks: readonly Track[], fmt: StreamFormat): StreamFormat | undefined {
+  let named: Track[] | undefined;
+  for (const t of tracks) {
+    if (t.audio !== undefined && (t.name === TRACK_NAMES.from || t.name === TRACK_NAMES.to)) (named ??= []).push(t);
+  }
+  if (named === undefined) return undefined;
+  const said = audioElementFormat(named);
+  return said.source === "audio-element" && (said.rate !== fmt.rate || said.channels !== fmt.channels)
+    ? said
+    : undefined;
 }
 
 /** The bytes of block `i`'s frames together (laced frames lie back to back). */
