@@ -1648,3 +1648,22 @@ Deno.test("BlockTable: inTimeOrder and trackNumbers, from added and pushed block
   assert.equal(g.inTimeOrder, false);
   assert.deepEqual(g.trackNumbers, [1, 2]);
 });
+
+Deno.test("assembler: Connect's tag names in another case (ffmpeg's -c copy upper-cases them) are Connect's", async () => {
+  // A foreign-MKV tester: `CONTACTID` and `MIMETYPE` were not recognised: --contact-id found "no ContactId tag".
+  const doc = (names: [string, string]) =>
+    liveDocument(
+      [
+        namedTracks(),
+        tagsEl([[names[0], "c-1"], [names[1], "audio/L16;rate=16000;channels=1;"], ["CONTACTIDS", "x"]]),
+      ],
+      0,
+      [simpleBlock(1, 0, true, new Uint8Array(64))],
+    );
+  for (const names of [["CONTACTID", "MIMETYPE"], ["contactid", "mimetype"], ["ContactId", "MimeType"]] as const) {
+    const [f] = await assemble(doc([names[0], names[1]]));
+    assert.deepEqual(f.contactIds, ["c-1"], names[0]);
+    assert.equal(f.mimeType, "audio/L16;rate=16000;channels=1;", names[1]);
+    assert.deepEqual(f.tags.map((t) => t.name), ["ContactId", "MimeType", "CONTACTIDS"], "other names as they came");
+  }
+});

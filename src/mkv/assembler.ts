@@ -744,7 +744,7 @@ export class FragmentAssembler implements TokenSink {
       case ID.TagBinary: {
         const st = this.#simpleTags[this.#simpleTags.length - 1];
         if (!st) return;
-        if (t.id === ID.TagName) st.name = v as string;
+        if (t.id === ID.TagName) st.name = connectTagName(v as string);
         else {
           st.value = v as string | Uint8Array;
           if (this.#rec !== undefined) {
@@ -1301,4 +1301,15 @@ function childOf(id: number, parent: number): boolean {
 function clustersSpan(f: Fragment): number {
   const c = f.clusters;
   return c.length < 2 ? 0 : ((c[c.length - 1].timecode - c[0].timecode) * f.timecodeScale) / 1e6;
+}
+
+/**
+ * Connect's tag names as Connect spells them, in whatever case they came:
+ * ffmpeg's `-c copy` writes them upper-cased (`CONTACTID`, `MIMETYPE`), which
+ * would otherwise lose the call's contact and format.
+ */
+function connectTagName(name: string): string {
+  if (name.length === 9 && name !== "ContactId" && name.toLowerCase() === "contactid") return "ContactId";
+  if (name.length === 8 && name !== "MimeType" && name.toLowerCase() === "mimetype") return "MimeType";
+  return name;
 }
