@@ -1267,39 +1267,6 @@ Deno.test("assembler: a body cut inside a block with another body appended (`cur
   }
 });
 
-Deno.test("assembler: one unknown-size Segment of many Clusters (a live ffmpeg pipe) is handed on about every second", async () => {
-  // A foreign-MKV tester: `ffmpeg … -f matroska - | kvsaudio extract -` wrote nothing until 4,096 Clusters (half an
-  // hour of audio) had come, and a SIGINT lost all of it.
-  const cluster = (ms: number) =>
-    concat([
-      encodeId(ID.Cluster),
-      unknownSize(1),
-      uintEl(ID.Timecode, ms),
-      simpleBlock(1, 0, true, new Uint8Array(500 * 16)),
-    ]);
-  const input = concat([
-    ebmlHeader(),
-    encodeId(ID.Segment),
-    unknownSize(8),
-    namedTracks(),
-    ...Array.from({ length: 10 }, (_, i) => cluster(500 * i)),
-  ]);
-  for (const chunk of [undefined, 333]) {
-    const frags = await assemble(input, {}, chunk);
-    // Split at the next Cluster once a fragment's Clusters span a second: 0, 500, 1000 | 1500, 2000, 2500 | …
-    assert.deepEqual(frags.map((f) => f.clusters.map((c) => c.timecode)), [
-      [0, 500, 1000],
-      [1500, 2000, 2500],
-      [3000, 3500, 4000],
-      [4500],
-    ]);
-    assert.deepEqual(frags.map((f) => f.tracks.length), [2, 2, 2, 2], "each keeps the document's tracks");
-  }
-  // Two Clusters less than a second apart stay one fragment (the third-party multi_cluster fixture's reading).
-  const two = concat([ebmlHeader(), encodeId(ID.Segment), unknownSize(8), namedTracks(), cluster(0), cluster(200)]);
-  assert.equal((await assemble(two)).length, 1);
-});
-
 Deno.test("assembler: what one fragment may hold is bounded (tags, tag bytes, Clusters split off)", async () => {
   const base = connectStream({ fragments: 1 });
   const [f0] = await assemble(base.bytes);

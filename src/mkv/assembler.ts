@@ -674,7 +674,7 @@ export class FragmentAssembler implements TokenSink {
         let f = this.#ensureFragment(t.offset);
         if (
           f.clusters.length > 0 &&
-          (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes || clustersSpan(f) >= SPLIT_AFTER_MS ||
+          (this.#doc.segmentKnownSize || t.offset - f.offset >= this.#maxBytes ||
             f.clusters.length >= LIMITS.clusters || f.blockTable.length >= LIMITS.splitBlocks ||
             f.blockTable.lacedFrames >= LIMITS.splitBlocks)
         ) {
@@ -1074,19 +1074,7 @@ const FEED_FRAGMENTS = 64;
  * refused as bad data; an unknown-size Segment is split at the next Cluster
  * instead once a fragment holds `clusters` Clusters or `splitBlocks` blocks (or laced frames),
  * as `maxFragmentBytes` does (so only one Cluster can reach `blocks`).
- * An unknown-size Segment is also split at the next Cluster once its
- * fragment's Clusters span {@linkcode SPLIT_AFTER_MS} (see there).
  */
-/**
- * An unknown-size Segment of several Clusters (KVS writes one per document;
- * a live writer such as ffmpeg's `-f matroska -` streams one Segment of
- * Clusters of ~0.5–5 s) is split at the next Cluster once its fragment's
- * Clusters span this long from the first one's timecode: a fragment is
- * written only once it ends, and with 4,096 Clusters half an hour of such a
- * stream waited, all lost to a SIGINT.
- */
-const SPLIT_AFTER_MS = 1000;
-
 const LIMITS = {
   tags: 4096,
   tagBytes: 16 * 1024 * 1024,
@@ -1295,12 +1283,6 @@ export async function* assembleFragments(
 function childOf(id: number, parent: number): boolean {
   const def = elementById(id);
   return def !== undefined && (def.global || def.parents.includes(parent));
-}
-
-/** How long fragment `f`'s Clusters span, in ms: from the first one's timecode to the last one's. */
-function clustersSpan(f: Fragment): number {
-  const c = f.clusters;
-  return c.length < 2 ? 0 : ((c[c.length - 1].timecode - c[0].timecode) * f.timecodeScale) / 1e6;
 }
 
 /**
