@@ -125,7 +125,9 @@ export class DataError extends KvsAudioError {
    * From the fragment assemblers: the fragment the bad data is in, as far as
    * it was read (`complete: false`, `closedBy: "bad-data"`), when its
    * document had begun. Its fragment number, tags and whole blocks before the
-   * bad data are as in the input; it was not handed on.
+   * bad data are as in the input; it was not handed on. From the demuxer's
+   * `notConnect`: the first fragment with blocks on no Connect track (handed
+   * on earlier).
    */
   fragment?: Fragment;
   /**

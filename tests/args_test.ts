@@ -189,6 +189,11 @@ Deno.test("applyConfig: values the INI parser makes of what is no `key = value` 
       // (An error-path audit: the INI reader drops __proto__ without a word; the run went on, exit 0.)
       ["[__proto__]\nbogus = 1\n", /: line 1: unknown section \[__proto__\]$/],
       ["[extract]\nout = o\n  __proto__ = 1\n", /: line 3: unknown option '__proto__'$/],
+      // (A review: quoted, as a list, or before a comment, the reader dropped it all the same.)
+      ['"__proto__" = x\n', /: line 1: unknown option '__proto__'$/],
+      ["[extract]\n__proto__[] = x\n", /: line 2: unknown option '__proto__'$/],
+      ["__proto__ ; note\n", /: line 1: unknown option '__proto__'$/],
+      ["__proto__\r\n", /: line 1: unknown option '__proto__'$/],
     ];
     for (const [ini, error, values] of cases) {
       await Deno.writeTextFile(path, ini);

@@ -1391,3 +1391,23 @@ Deno.test("a MimeType tag and an Audio element that disagree: written as the tag
   assert.deepEqual(ok.items.flatMap((i) => i.kind === "audio" ? i.warnings : []), []);
   await Deno.remove(ok.dir, { recursive: true });
 });
+
+Deno.test("pushed Blocks (Fragment.addBlock): frames in separate buffers are one run; a Block with no frame is no audio", async () => {
+  const s = connectStream({ fragments: 1 });
+  for (const variant of ["split", "empty"] as const) {
+    const frags: Fragment[] = [];
+    for await (const x of assembleFragments([s.bytes])) frags.push(x);
+    const f = frags[0];
+    const b = f.blocks[f.blocks.length - 1];
+    const data = b.frames[0];
+    // (A review: a Block with no frame threw a TypeError in the demuxer.)
+    const frames = variant === "split" ? [data.slice(0, 3), data.slice(3)] : [];
+    f.addBlock({ ...b, timecode: b.timecode + 64, timeMs: b.timeMs + 64, frames });
+    const item = new ConnectDemuxer().fragment(f);
+    assert.ok(item.kind === "audio");
+    const track = b.track === item.from?.track ? item.from : item.to;
+    const before = expectedPcm(s)[b.track === item.from?.track ? "from" : "to"]!.length / 2;
+    assert.equal(track?.frames, before + (variant === "split" ? data.length / 2 : 0), variant);
+    if (variant === "split") sameBytes(concat(track!.pieces.slice(-1) as Uint8Array[]), data, "the two frames as one");
+  }
+});

@@ -11,7 +11,13 @@
  */
 
 import assert from "node:assert/strict";
-import { connectStream, errorFragment, expectedPcm, type GeneratedStream } from "./support/connect_stream.ts";
+import {
+  connectStream,
+  errorFragment,
+  expectedPcm,
+  type GeneratedStream,
+  renameDirections,
+} from "./support/connect_stream.ts";
 import {
   ARN,
   cutsInside,
@@ -1110,6 +1116,51 @@ Deno.test("CLI: bad data after a reconnection names the response and the fragmen
     );
   } finally {
     await after.close();
+  }
+  // (A review:) "no audio" comes at the end, about the first fragment: named by the response it came in (the
+  // first, so none), not by the one being read then; an in-band error in a start fragment fetched on its own, by
+  // that call.
+  const renamed = STREAM.fragments.map((f) => {
+    const b = f.bytes.slice();
+    renameDirections(b);
+    return b;
+  });
+  const unnamed = serve({ ...STREAM, fragments: STREAM.fragments.map((f, i) => ({ ...f, bytes: renamed[i] })) }, {
+    live: true,
+    faults: { dropAtByte: [F[2].offset + 300] },
+  });
+  try {
+    const r = await cli(unnamed.url, ["--start", "earliest", "--idle-timeout", "2"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`^kvsaudio: stream \\S+ \\(fragment ${F[0].fragmentNumber}\\): byte 0: Tracks: no audio`),
+    );
+  } finally {
+    await unnamed.close();
+  }
+  const errorFirst = {
+    ...STREAM,
+    fragments: STREAM.fragments.map((
+      f,
+      i,
+    ) => (i === 0 ? { ...f, bytes: errorFragment("4504", 17, F[0].fragmentNumber) } : f)),
+  };
+  const inband = serve(errorFirst, { live: true, fragmentNumberMode: "after", faults: { dropAtByte: [200] } });
+  try {
+    const r = await cli(inband.url, ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "2"]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^kvsaudio: stream \\S+ \\(GetMediaForFragmentList of fragment ${
+          F[0].fragmentNumber
+        }\\): KVS sent an in-band error`,
+        "m",
+      ),
+    );
+  } finally {
+    await inband.close();
   }
 });
 

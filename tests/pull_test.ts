@@ -1377,7 +1377,7 @@ Deno.test("pull of a stream whose blocks are on no Connect-named track: exit 3, 
     assert.equal(r.code, 3, r.stderr);
     assert.match(
       r.stderr,
-      /^kvsaudio: stream \S+: byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER .*: not an Amazon Connect stream\n$/,
+      /^kvsaudio: stream \S+ \(fragment \d{47}\): byte 0: Tracks: no audio: the 2 fragment\(s\) with blocks have no track named AUDIO_FROM_CUSTOMER or AUDIO_TO_CUSTOMER .*: not an Amazon Connect stream\n$/,
     );
     await assert.rejects(Deno.stat(`${dir}/o`), Deno.errors.NotFound);
   });

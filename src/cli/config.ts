@@ -97,7 +97,8 @@ export async function applyConfig(
   // A file saved "as UTF-8 with BOM" (Windows editors): the BOM is no part of the first line.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // The INI parser drops a section or key named __proto__ without a word: refused as unknown, like any other.
-  const proto = /^[ \t]*(?:\[[^\]\n]*__proto__[^\]\n]*\]|__proto__[ \t]*(?:=|$))/m.exec(text);
+  // (Any spelling the reader takes as that key: quoted, as a list `__proto__[]`, bare, before a comment.)
+  const proto = /^[ \t]*(?:\[[^\]\n]*__proto__[^\]\n]*\]|(["']?)__proto__\1(?:\[\])?[ \t]*(?:[=;#\r]|$))/m.exec(text);
   if (proto) {
     const line = text.slice(0, proto.index).split("\n").length;
     const what = proto[0].trim().startsWith("[") ? `section ${proto[0].trim()}` : "option '__proto__'";

@@ -368,7 +368,7 @@ export async function pullCommand(args: string[]): Promise<number> {
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
   let locate: ((e: DataError, f: Fragment | undefined) => DataError) | undefined;
-  let describe: (() => string) | undefined;
+  let describe: ((f?: Fragment) => string) | undefined;
   /** The fragment being demultiplexed and written (for a data error's place). */
   let current: Fragment | undefined;
   // SIGINT/SIGTERM: finalize and exit 130, also while the event is read (stdin, a FIFO).
@@ -511,7 +511,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     });
     sourceCounts = counts;
     locate = (e, f) => f !== undefined ? source.locateIn(e, f) : source.locate(e, e.fragment?.kvs.fragmentNumber);
-    describe = () => source.describe();
+    describe = (f) => source.describeFor(f);
     // A start by time (a timestamp, an archived range, earliest, now) may fall in the previous contact's
     // fragments: those are skipped until the contact asked for begins, as extract does. A fragment number
     // or a continuation token names the contact's own place.
@@ -619,12 +619,13 @@ export async function pullCommand(args: string[]): Promise<number> {
     let e = kvs.blameMissingProfile(caught, plan.aws.profile);
     // A demuxer's error (bad data in a fragment the source handed on): named by its response and fragment.
     if (e instanceof DataError && (e.source === undefined || e.source === `stream ${label}`)) {
-      if (locate) locate(e, current);
+      // (A demuxer's error about a fragment handed on earlier, "no audio" at the end, carries that fragment.)
+      if (locate) locate(e, current ?? e.fragment);
       else e.withSource(`stream ${label}`);
     }
     // An in-band error fragment: named by the stream (and the response, after a reconnection).
     if (e instanceof KvsStreamError && describe) {
-      e = new KvsStreamError(`${describe()}: ${e.message}`, e.code, e.errorId, e.fragment);
+      e = new KvsStreamError(`${describe(e.fragment)}: ${e.message}`, e.code, e.errorId, e.fragment);
     }
     // The audio before the failure still reaches standard output (a failed write to it is the error itself).
     if (e instanceof KvsAudioError) await writer.finish(false).catch(() => {});

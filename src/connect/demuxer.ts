@@ -188,7 +188,7 @@ export class ConnectDemuxer {
   cappedGaps = 0;
   /** Fragments with blocks but no track named for a direction, and the first of them. */
   #unnamed = 0;
-  #firstUnnamed: { offset: number; tracks: readonly Track[] } | undefined;
+  #firstUnnamed: Fragment | undefined;
   /** Audio of the call was produced (a fragment had blocks on a track named for a direction). */
   #named = false;
 
@@ -209,7 +209,9 @@ export class ConnectDemuxer {
   notConnect(): DataError | undefined {
     const first = this.#firstUnnamed;
     if (first === undefined || this.#named) return undefined;
-    return notConnectError(this.#unnamed, first.offset, first.tracks, this.#opts.source);
+    const e = notConnectError(this.#unnamed, first.offset, first.tracks, this.#opts.source);
+    e.fragment = first; // (where it is: a pull names the response it came in)
+    return e;
   }
 
   /**
@@ -370,7 +372,7 @@ export class ConnectDemuxer {
     if (this.#opts.dropIncomplete && !f.complete) return item;
     if (!hasFrom && !hasTo) {
       // Blocks on no track named for a direction: not audio of this call (see notConnect).
-      if (f.blockTable.length > 0 && this.#unnamed++ === 0) this.#firstUnnamed = { offset: f.offset, tracks: f.tracks };
+      if (f.blockTable.length > 0 && this.#unnamed++ === 0) this.#firstUnnamed = f;
       return item;
     }
     if (this.#originMs === undefined) {

@@ -162,6 +162,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           const at = n === undefined ? -1 : numbers.indexOf(n, next);
           if (at < 0) {
             if (f.isError) {
+              this.handedOn(f);
               yield f;
               return;
             }
@@ -190,6 +191,7 @@ export class ArchivedSource extends FragmentSource<ArchivedSourceOptions> {
           this.lastNumber = n;
           this.token = f.kvs.continuationToken ?? this.token;
           attempt = 0;
+          this.handedOn(f);
           yield f;
           if (f.isError) return;
         }

@@ -138,8 +138,12 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
    * reconnection (offsets from that response's start).
    */
   protected response = "";
-  /** Fragments that came in a response of their own (a start fragment fetched with GetMediaForFragmentList). */
-  protected readonly responses: WeakMap<Fragment, string> = new WeakMap();
+  /**
+   * The response each fragment handed on came in (see
+   * {@linkcode FragmentSource.handedOn}), and whether it is the fragment's own
+   * (a start fragment fetched with GetMediaForFragmentList).
+   */
+  readonly #responses: WeakMap<Fragment, { response: string; own: boolean }> = new WeakMap();
   /** Data errors already named by {@linkcode FragmentSource.locate}. */
   readonly #located: WeakSet<DataError> = new WeakSet();
 
@@ -168,8 +172,28 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
    * @returns `e`
    */
   locateIn(e: DataError, f: Fragment): DataError {
-    const own = this.responses.get(f);
-    return own !== undefined ? this.locate(e, undefined, own) : this.locate(e, f.kvs.fragmentNumber);
+    const r = this.#responses.get(f);
+    if (r === undefined) return this.locate(e, f.kvs.fragmentNumber); // (not handed on: in the response being read)
+    return this.locate(e, r.own ? undefined : f.kvs.fragmentNumber, r.response);
+  }
+
+  /**
+   * This source's name for a message about fragment `f` once it was handed
+   * on: `stream NAME`, with the response it came in (after the first).
+   *
+   * @param f the fragment, if any
+   */
+  describeFor(f?: Fragment): string {
+    return this.describe(undefined, f === undefined ? this.response : this.#responses.get(f)?.response ?? this.response);
+  }
+
+  /**
+   * Note the response that fragment `f`, about to be handed on, came in:
+   * the one being read, or its own (`own`, named by itself).
+   */
+  protected handedOn(f: Fragment, own?: string): void {
+    if (own !== undefined) this.#responses.set(f, { response: own, own: true });
+    else if (!this.#responses.has(f)) this.#responses.set(f, { response: this.response, own: false });
   }
 
   /**

@@ -124,6 +124,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
 
   /** Record `f` as yielded. */
   #accept(f: Fragment): void {
+    this.handedOn(f);
     const n = f.kvs.fragmentNumber;
     if (n !== undefined) {
       this.lastNumber = n;
@@ -491,13 +492,17 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         let cut = true;
         let unproven = false;
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
-          if (f.isError) return f; // an in-band error answers the call, whatever fragment number it carries
+          if (f.isError) {
+            // An in-band error answers the call, whatever fragment number it carries.
+            this.handedOn(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+            return f;
+          }
           if (!sameNumber(f.kvs.fragmentNumber, fragmentNumber)) {
             if (f.kvs.fragmentNumber !== undefined) cut = false; // another fragment's data
             continue;
           }
           if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) {
-            this.responses.set(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+            this.handedOn(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
             return f;
           }
           unproven = f.complete && this.#trailing.unproven;

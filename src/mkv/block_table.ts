@@ -347,6 +347,7 @@ export class BlockTable {
    */
   data(i: number): Uint8Array {
     const n = this.frameCount(i);
+    if (n === 0) return new Uint8Array(0); // (a pushed Block with no frames)
     const first = this.frame(i, 0);
     if (n === 1) return first;
     let end = first.byteOffset + first.length;
