@@ -1242,3 +1242,23 @@ Deno.test("checkRegionName: a region in capitals is refused (it is part of the s
   assert.throws(() => checkRegionName("US-EAST-1", "--region"), /--region "US-EAST-1" is not an AWS region name/);
   checkRegionName("us-east-1", "--region");
 });
+
+Deno.test("listFragments: a listing that does not end (a NextToken given again, pages without end) is refused", async () => {
+  // A hang hunter: the same NextToken each time looped at ~1,700 calls a second forever; new tokens on every page
+  // grew memory ~80 MB a second, and no audio was written.
+  await withKvs({ faults: { endlessListing: "same-token" } }, async (f) => {
+    const e = await catchError(listFragments(f.clients, { name: "calls" }));
+    assert.ok(e instanceof AwsError, String(e));
+    assert.equal(e.exitCode, ExitCode.aws);
+    assert.equal(
+      e.message,
+      "ListFragments on stream calls gave the same NextToken again after 2 page(s): its listing does not end",
+    );
+    assert.equal(f.standin.requests.filter((r) => r.path === "/listFragments").length, 2);
+  });
+  await withKvs({ faults: { endlessListing: "new-tokens" } }, async (f) => {
+    const e = await catchError(listFragments(f.clients, { name: "calls" }));
+    assert.ok(e instanceof AwsError, String(e));
+    assert.match(e.message, /^ListFragments on stream calls listed more than 10000 pages: narrow the range/);
+  });
+});

@@ -1664,3 +1664,23 @@ Deno.test("CLI pull from a cron-like environment: an empty Deno cache prints not
     sameBytes((await readWav(`${dir}/nohome/from_customer.wav`)).data, FULL.from!, "from");
   });
 });
+
+Deno.test("idleGuard: a deadline weeks ahead (a far --stop-timestamp with --idle-timeout 0) waits quietly", async () => {
+  // A hang hunter: a timer past 2^31 − 1 ms fired at once with a TimeoutOverflowWarning on stderr, re-armed in a loop:
+  // ~900 lines a second while a call was on hold.
+  const script = `
+    import { idleGuard } from ${JSON.stringify(new URL("../src/kvs/idle.ts", import.meta.url).href)};
+    async function* body() {
+      await new Promise((r) => setTimeout(r, 300));
+      yield new Uint8Array([1]);
+    }
+    const state = { idle: false };
+    let n = 0;
+    for await (const _ of idleGuard(body(), () => Date.now() + 30 * 86_400_000, state)) n++;
+    console.log(n, state.idle);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", script], stdout: "piped", stderr: "piped" })
+    .output();
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+  assert.equal(new TextDecoder().decode(out.stdout), "1 false\n");
+});

@@ -184,7 +184,10 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
    * @param f the fragment, if any
    */
   describeFor(f?: Fragment): string {
-    return this.describe(undefined, f === undefined ? this.response : this.#responses.get(f)?.response ?? this.response);
+    return this.describe(
+      undefined,
+      f === undefined ? this.response : this.#responses.get(f)?.response ?? this.response,
+    );
   }
 
   /**

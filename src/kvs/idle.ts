@@ -17,6 +17,9 @@
 
 const IDLE = Symbol("idle");
 
+/** The longest delay a timer takes (2^31 − 1 ms, ~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Yield `source`'s chunks until it ends or until `deadline(lastChunkAt)`
  * (epoch ms, re-read while waiting; `Infinity` for none; `lastChunkAt` is
@@ -41,7 +44,10 @@ export async function* idleGuard(
         break;
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<typeof IDLE>((res) => timer = setTimeout(() => res(IDLE), Math.max(0, wait)));
+      // (At most the longest timer there is: a longer one fires at once, with a warning on stderr each time. A
+      // deadline further off, e.g. a --stop-timestamp weeks ahead, is waited for a timer at a time.)
+      const ms = Math.min(Math.max(0, wait), MAX_TIMER_MS);
+      const timeout = new Promise<typeof IDLE>((res) => timer = setTimeout(() => res(IDLE), ms));
       r = await Promise.race([pending, timeout]);
       clearTimeout(timer);
       if (r !== IDLE || deadline(lastChunkAt) <= Date.now()) break;

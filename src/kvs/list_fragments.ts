@@ -18,10 +18,16 @@
 
 import { type Fragment, ListFragmentsCommand } from "@aws-sdk/client-kinesis-video-archived-media";
 import type { StreamRef } from "./arn.ts";
-import { streamInput } from "./arn.ts";
+import { streamInput, streamLabel } from "./arn.ts";
+import { AwsError } from "../errors.ts";
 import type { KvsClients } from "./client.ts";
 import { getDataEndpoint } from "./data_endpoint.ts";
 import { withResponseDeadline } from "./deadline.ts";
+
+/** Most fragments a listing may hold (~55 hours of 1-second fragments; a Connect call lasts hours at most). */
+const MAX_LISTED = 200_000;
+/** Most pages a listing may take (KVS fills them up to MaxResults; empty ones mean nothing new). */
+const MAX_PAGES = 10_000;
 
 /** One archived fragment. */
 export interface FragmentInfo {
@@ -119,7 +125,18 @@ export async function listFragments(
     : undefined;
   const out: FragmentInfo[] = [];
   let nextToken: string | undefined;
+  const tokens = new Set<string>();
+  let pages = 0;
   do {
+    // A listing that does not end (a token given again, pages without end) is refused, not followed forever.
+    if (++pages > MAX_PAGES || out.length > MAX_LISTED) {
+      throw new AwsError(
+        `ListFragments on stream ${streamLabel(stream)} listed more than ${
+          out.length > MAX_LISTED ? `${MAX_LISTED} fragments` : `${MAX_PAGES} pages`
+        }: narrow the range (--start-timestamp, --stop-timestamp)`,
+        "ListFragmentsTooLong",
+      );
+    }
     const command = new ListFragmentsCommand({
       ...base,
       MaxResults: opts.pageSize ?? 1000,
@@ -139,6 +156,16 @@ export async function listFragments(
       if (info) out.push(info);
     }
     nextToken = page.NextToken || undefined;
+    if (nextToken !== undefined) {
+      if (tokens.has(nextToken)) {
+        throw new AwsError(
+          `ListFragments on stream ${streamLabel(stream)} gave the same NextToken again after ${pages} page(s): ` +
+            "its listing does not end",
+          "ListFragmentsLoop",
+        );
+      }
+      tokens.add(nextToken);
+    }
   } while (nextToken);
   return out.sort(compareFragments);
 }

@@ -95,6 +95,12 @@ export interface FaultPlan {
    * `path` (e.g. `/getMediaForFragmentList`) waits for a call to that path.
    */
   apiErrors?: { status: number; name: string; message?: string; path?: string }[];
+  /**
+   * ListFragments never ends its listing: every page is empty and carries a
+   * NextToken, the same one each time (`same-token`) or a new one
+   * (`new-tokens`).
+   */
+  endlessListing?: "same-token" | "new-tokens";
 }
 
 /** How the stand-in behaves. */
@@ -551,6 +557,10 @@ export function startStandin(opts: StandinOptions): Standin {
 
   function listFragments(body: Record<string, unknown>): unknown {
     const key = streamKey(body);
+    if (faults.endlessListing !== undefined) {
+      const n = typeof body.NextToken === "string" ? Number(/^page-(\d+)$/.exec(body.NextToken)?.[1] ?? 0) : 0;
+      return { Fragments: [], NextToken: faults.endlessListing === "same-token" ? "page-0" : `page-${n + 1}` };
+    }
     let fragments = [...streams[key]];
     const sel = body.FragmentSelector as Record<string, unknown> | undefined;
     if (sel !== undefined) {
