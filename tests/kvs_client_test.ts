@@ -1262,3 +1262,19 @@ Deno.test("listFragments: a listing that does not end (a NextToken given again, 
     assert.match(e.message, /^ListFragments on stream calls listed more than 10000 pages: narrow the range/);
   });
 });
+
+Deno.test("an answer that never ends (JSON, or an error's body) fails the call past 8 MiB, named; memory stays bounded", async () => {
+  // A hang hunter: the SDK read such a body whole: 13.5 GB of RSS in 38 s.
+  for (const [path, status] of [["/getDataEndpoint", 200], ["/getDataEndpoint", 500], ["/getMedia", 500]] as const) {
+    await withKvs({ faults: { endlessAnswer: { path, status } } }, async (f) => {
+      const rss0 = Deno.memoryUsage().rss;
+      const e = await catchError(openMedia(f.clients, { name: "calls" }, { type: "EARLIEST" }));
+      const c = classifyAwsError(e, "calls");
+      assert.ok(c instanceof AwsError, `${path} ${status}: ${e}`);
+      assert.equal(c.exitCode, ExitCode.aws);
+      const api = path === "/getMedia" ? "GetMedia" : "GetDataEndpoint";
+      assert.equal(c.message, `the ${api} answer (HTTP ${status}) runs past 8 MiB: not an answer of KVS's`);
+      assert.ok(Deno.memoryUsage().rss - rss0 < 200 * 1024 * 1024, "memory bounded");
+    });
+  }
+});

@@ -26,6 +26,7 @@ import { KinesisVideoMediaClient } from "@aws-sdk/client-kinesis-video-media";
 import { KinesisVideoArchivedMediaClient } from "@aws-sdk/client-kinesis-video-archived-media";
 import { AwsError, UsageError } from "../errors.ts";
 import { DEFAULT_RESPONSE_TIMEOUT_MS } from "./deadline.ts";
+import { limitAnswerBodies } from "./body_limit.ts";
 import { CREDENTIALS_NETWORK_ERROR, FROM_CREDENTIALS, guardCredentials } from "./credentials.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "./endpoint_url.ts";
 import { describeNetworkError, isNetworkError } from "./errors.ts";
@@ -164,6 +165,7 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     ...config,
     ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
   });
+  limitAnswerBodies(control);
   // One credentials chain for every client: SSO, process or assume-role
   // credentials are then resolved (and refreshed) once, not per client; and
   // bounded (a credential_process or STS that never answers is no hang).
@@ -186,13 +188,19 @@ export async function createKvsClients(opts: KvsClientOptions = {}): Promise<Kvs
     media(dataEndpoint: string): KinesisVideoMediaClient {
       const endpoint = opts.endpointUrl ?? dataEndpoint;
       let c = mediaClients.get(endpoint);
-      if (!c) mediaClients.set(endpoint, c = new KinesisVideoMediaClient({ ...dataConfig, endpoint }));
+      if (!c) {
+        mediaClients.set(endpoint, c = new KinesisVideoMediaClient({ ...dataConfig, endpoint }));
+        limitAnswerBodies(c);
+      }
       return sameClock(c, control);
     },
     archived(dataEndpoint: string): KinesisVideoArchivedMediaClient {
       const endpoint = opts.endpointUrl ?? dataEndpoint;
       let c = archivedClients.get(endpoint);
-      if (!c) archivedClients.set(endpoint, c = new KinesisVideoArchivedMediaClient({ ...dataConfig, endpoint }));
+      if (!c) {
+        archivedClients.set(endpoint, c = new KinesisVideoArchivedMediaClient({ ...dataConfig, endpoint }));
+        limitAnswerBodies(c);
+      }
       return sameClock(c, control);
     },
     async checkCredentials(): Promise<void> {

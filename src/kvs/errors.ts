@@ -346,7 +346,11 @@ export function blameMissingProfile(err: unknown, profile: string | undefined): 
  * ```
  */
 export function classifyAwsError(err: unknown, streamLabel: string, ctx: ClassifyContext = {}): Classification {
-  if (err instanceof KvsAudioError) return err;
+  if (err instanceof KvsAudioError) {
+    // (Ours, thrown from a response body the SDK was reading: it appends a hint about `$response` to the message.)
+    err.message = err.message.replace(/\n\s*Deserialization error:[\s\S]*$/, "");
+    return err;
+  }
   const { name, code, status } = errorCode(err);
   const message = str(shape(err).message);
   const dataApi = ctx.api ?? "GetMedia";

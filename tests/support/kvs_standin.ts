@@ -101,6 +101,12 @@ export interface FaultPlan {
    * (`new-tokens`).
    */
   endlessListing?: "same-token" | "new-tokens";
+  /**
+   * The next call to `path` answers `status` with a JSON content type and a
+   * body that never ends (`{"a":"xxxx…` in 1 MiB chunks, until the reader
+   * stops).
+   */
+  endlessAnswer?: { path: string; status: number };
 }
 
 /** How the stand-in behaves. */
@@ -249,6 +255,7 @@ export function startStandin(opts: StandinOptions): Standin {
       noResponse: f.noResponse ? { ...f.noResponse } : undefined,
       apiErrors: f.apiErrors ? [...f.apiErrors] : undefined,
       foreignResponses: f.foreignResponses ? [...f.foreignResponses] : undefined,
+      endlessAnswer: f.endlessAnswer ? { ...f.endlessAnswer } : undefined,
     };
   }
 
@@ -658,6 +665,19 @@ export function startStandin(opts: StandinOptions): Standin {
       return errorResponse(503, "ServiceUnavailableException", "gave up waiting");
     }
     // (An entry with a `path` waits for a call to that path, as `apiErrors` do.)
+    if (faults.endlessAnswer?.path === path) {
+      const { status } = faults.endlessAnswer;
+      faults.endlessAnswer = undefined;
+      const mib = new TextEncoder().encode("x".repeat(1 << 20));
+      let first = true;
+      const endless = new ReadableStream<Uint8Array>({
+        pull(c) {
+          c.enqueue(first ? new TextEncoder().encode('{"a":"') : mib);
+          first = false;
+        },
+      });
+      return new Response(endless, { status, headers: { "content-type": "application/x-amz-json-1.1" } });
+    }
     const nextForeign = faults.foreignResponses?.[0];
     const foreign = nextForeign && (nextForeign.path === undefined || nextForeign.path === path)
       ? faults.foreignResponses!.shift()
