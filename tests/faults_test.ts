@@ -1638,3 +1638,53 @@ Deno.test("in-process: a body that ends a few bytes into a fragment is a cut wha
     await dropping.close();
   }
 });
+
+Deno.test("in-process: a body that keeps sending with no new fragment is not followed for ever", async () => {
+  // A hang hunter: an endless element (or a trickle) kept the pull at 100% CPU for ever, --max-duration or not, and
+  // one fragment sent again and again made duplicate events without end.
+  for (const kind of ["void", "repeat"] as const) {
+    const standin = serve(STREAM, { live: true, faults: { noProgressAfter: { fragments: 2, kind } } });
+    const clients = await createKvsClients({
+      region: "us-east-1",
+      endpointUrl: standin.url,
+      credentials: FAKE,
+      responseTimeoutMs: 2000,
+    });
+    const events: PullEvent[] = [];
+    // (Without the bound the pull never ends: stopped, so that the test fails rather than hangs.)
+    const stop = new AbortController();
+    const guard = setTimeout(() => stop.abort(), 10_000);
+    const source = new PullSource({
+      clients,
+      stream: { arn: ARN },
+      selector: { type: "EARLIEST" },
+      idleTimeoutMs: 1000,
+      progressTimeoutMs: 400,
+      maxRetries: 1,
+      backoff: { baseMs: 1, capMs: 5 },
+      onEvent: (e) => events.push(e),
+      signal: stop.signal,
+    });
+    let got = 0;
+    const t0 = Date.now();
+    try {
+      const error = await (async () => {
+        for await (const _ of source.fragments()) got++;
+      })().then(() => undefined, (e) => e);
+      assert.equal(error, undefined, String(error));
+      if (got === 2 && kind === "repeat") {
+        // Cut at a fragment boundary, with only fragments already written coming: the stream has ended.
+        assert.equal(source.endReason, "idle");
+      } else {
+        // Inside a fragment: resumed like a stall (the next body goes on after the last whole fragment).
+        assert.ok(events.some((e) => e.type === "reconnect" && e.reason === "stalled"), JSON.stringify(events));
+        assert.equal(got, 6, kind);
+      }
+      assert.ok(Date.now() - t0 < 4000, `${kind}: ended in ${Date.now() - t0} ms`);
+    } finally {
+      clearTimeout(guard);
+      clients.destroy();
+      await standin.close();
+    }
+  }
+});

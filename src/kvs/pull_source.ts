@@ -58,6 +58,14 @@ export interface PullSourceOptions extends SourceOptions {
   /** Reconnect at a fragment boundary once a session is this old (default 40 min). */
   maxSessionMs?: number;
   /**
+   * How long a body may keep sending with no new fragment (an endless
+   * element, a trickle, one fragment sent again and again) before it counts
+   * as stalled: then resumed like a dropped connection, within the retry
+   * budget; at a fragment boundary (only fragments already written came), the
+   * stream has ended. Default: 12 × `idleTimeoutMs`, at least 60 s.
+   */
+  progressTimeoutMs?: number;
+  /**
    * Fragment number (decimal) an earlier run wrote last: with a `FRAGMENT_NUMBER`
    * selector of it, it and any fragment before it are dropped if KVS sends
    * them (it reads the selector as "from" or "after" N), and nothing is
@@ -192,6 +200,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
     /** How long a body may go silent inside a fragment with `idleTimeoutMs` 0 (0: forever, as the deadline). */
     const stallMs = responseMs;
     const headersMs = responseMs > 0 ? Math.max(idleMs, responseMs) : 0;
+    const progressMs = o.progressTimeoutMs ?? Math.max(60_000, 12 * idleMs);
     let selector = o.selector;
     /** Failed calls in a row (throttling, 5xx, drops): the retry budget. */
     let attempt = 0;
@@ -237,23 +246,35 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       let wholeEnd = 0;
       /** With idleMs 0: the guard's deadline is the stall limit (a body silent inside a fragment), not quiet. */
       let stallFirst = false;
+      /** Body offset where the last fragment handed on ended (bytes past it that make no new one: no progress). */
+      let acceptedEnd = 0;
+      /** The guard's deadline is the progress limit (bytes kept coming, no new fragment). */
+      let progressFirst = false;
       try {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
         // With --idle-timeout 0 a quiet stream is waited for, but not a body gone silent inside a fragment: that
         // connection is broken (stallMs, as for the other calls' bodies), and is resumed like any other.
+        const deadline = (lastChunkAt: number) => {
+          if (idleMs > 0) return Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs;
+          // (Only where bytes past the last whole fragment mean one cut off: not on a stream whose fragments
+          // lack KVS's tags after the Cluster, where the last one is held back until the next begins.)
+          const partial = state.bytes > wholeEnd && (this.#sawKvsTrailing || !this.#sawWhole);
+          const stall = partial && stallMs > 0 ? lastChunkAt + stallMs : Infinity;
+          const quiet = o.quietAfterMs !== undefined
+            ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
+            : Infinity;
+          stallFirst = stall < quiet;
+          return Math.min(stall, quiet);
+        };
         const chunks = idleGuard(
           body,
           (lastChunkAt) => {
-            if (idleMs > 0) return Math.max(this.#lastFragmentAt, lastChunkAt) + idleMs;
-            // (Only where bytes past the last whole fragment mean one cut off: not on a stream whose fragments
-            // lack KVS's tags after the Cluster, where the last one is held back until the next begins.)
-            const partial = state.bytes > wholeEnd && (this.#sawKvsTrailing || !this.#sawWhole);
-            const stall = partial && stallMs > 0 ? lastChunkAt + stallMs : Infinity;
-            const quiet = o.quietAfterMs !== undefined
-              ? Math.max(o.quietAfterMs, this.#lastFragmentAt, lastChunkAt) + QUIET_AFTER_STOP_MS
-              : Infinity;
-            stallFirst = stall < quiet;
-            return Math.min(stall, quiet);
+            const d = deadline(lastChunkAt);
+            // Bytes that make no new fragment do not keep a body alive for ever.
+            const progress = state.bytes > acceptedEnd && progressMs > 0 ? this.#lastFragmentAt + progressMs : Infinity;
+            progressFirst = progress < d;
+            if (progressFirst) stallFirst = false;
+            return Math.min(d, progress);
           },
           state,
         );
@@ -318,6 +339,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           first = false;
           progressed = true;
           attempt = quiet = empties = 0;
+          acceptedEnd = f.offset + f.size;
           this.#accept(f);
           yield f;
           if (Date.now() - started >= maxSessionMs) {
@@ -350,12 +372,21 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         // Idle with part of a fragment in hand: the connection broke; resume like after a drop.
         ended = "stalled";
         const waited = idleMs > 0 ? idleMs : stallMs;
-        error = new KvsTimeoutError(
-          `the body stopped in the middle of a fragment (no data for ${seconds(waited)})`,
-          "stall",
-          "GetMedia",
-          waited,
-        );
+        error = progressFirst
+          ? new KvsTimeoutError(
+            `no new fragment within ${seconds(progressMs)} while the body kept sending (${
+              state.bytes - wholeEnd
+            } bytes past the last whole fragment)`,
+            "stall",
+            "GetMedia",
+            progressMs,
+          )
+          : new KvsTimeoutError(
+            `the body stopped in the middle of a fragment (no data for ${seconds(waited)})`,
+            "stall",
+            "GetMedia",
+            waited,
+          );
       }
       // Bytes past the last whole fragment (part of one) are the stream sending; a fragment sent again (as the
       // resume point of a stream without continuation tokens is) is not.

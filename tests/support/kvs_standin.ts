@@ -107,6 +107,12 @@ export interface FaultPlan {
    * stops).
    */
   endlessAnswer?: { path: string; status: number };
+  /**
+   * Once, in a getMedia body: after N fragments, bytes that make no new
+   * fragment, every 20 ms for ever: the last fragment again (`repeat`), or an
+   * endless Void element's zeros (`void`).
+   */
+  noProgressAfter?: { fragments: number; kind: "repeat" | "void" };
 }
 
 /** How the stand-in behaves. */
@@ -255,6 +261,7 @@ export function startStandin(opts: StandinOptions): Standin {
       noResponse: f.noResponse ? { ...f.noResponse } : undefined,
       apiErrors: f.apiErrors ? [...f.apiErrors] : undefined,
       foreignResponses: f.foreignResponses ? [...f.foreignResponses] : undefined,
+      noProgressAfter: f.noProgressAfter ? { ...f.noProgressAfter } : undefined,
       endlessAnswer: f.endlessAnswer ? { ...f.endlessAnswer } : undefined,
     };
   }
@@ -406,6 +413,16 @@ export function startStandin(opts: StandinOptions): Standin {
         yield frag.bytes;
         served++;
         if (!plan.media) continue;
+        const np = faults.noProgressAfter;
+        if (np && served >= np.fragments) {
+          faults.noProgressAfter = undefined;
+          // (A Void declared 2^56 − 2 bytes long, then its zeros.)
+          if (np.kind === "void") yield Uint8Array.of(0xec, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe);
+          for (;;) {
+            yield np.kind === "repeat" ? frag.bytes : new Uint8Array(4096);
+            await sleep(20, signal);
+          }
+        }
         const ef = faults.errorFragmentAfter;
         if (ef && served >= ef.fragments) {
           faults.errorFragmentAfter = undefined;
