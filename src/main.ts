@@ -10,6 +10,7 @@
  */
 
 import { run } from "./cli/run.ts";
+import { atExit, stopDescendants } from "./cli/children.ts";
 
 if (import.meta.main) {
   // A file size limit (`ulimit -f`) reached: not a silent death by SIGXFSZ, but a write that fails (EFBIG), so that
@@ -17,5 +18,6 @@ if (import.meta.main) {
   // what standard output did not take again as it exits. (A listener does not keep the process alive.)
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGXFSZ", () => {});
   const code = await run(Deno.args);
+  if (atExit.stopDescendants) stopDescendants();
   Deno.exit(code);
 }

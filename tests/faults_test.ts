@@ -1688,3 +1688,53 @@ Deno.test("in-process: a body that keeps sending with no new fragment is not fol
     }
   }
 });
+
+Deno.test("in-process: with idle timeout 0, a pause after a held-back fragment or a resent one is waited through, not cut as no progress", async () => {
+  // A review of the progress limit: on a stream without KVS's tags after the Cluster (the last fragment held back
+  // until the next begins), and after a reconnect whose resume point KVS sent again, a pause longer than the limit
+  // ended the pull as idle (exit 0, the rest of the call lost), though --idle-timeout 0 waits for ever.
+  for (
+    const [name, s, extra] of [
+      ["held back", connectStream({ fragments: 6, kvsTags: false }), {}],
+      ["resent", connectStream({ fragments: 6, continuationTokens: false }), { maxSessionMs: 200 }],
+    ] as const
+  ) {
+    const all = standinFragments(s);
+    const standin = startStandin({ streams: { [ARN]: all.slice(0, 3) }, live: true, chunkSize: [100, 5000] });
+    const clients = await createKvsClients({
+      region: "us-east-1",
+      endpointUrl: standin.url,
+      credentials: FAKE,
+      responseTimeoutMs: 2000,
+    });
+    const stop = new AbortController();
+    const guard = setTimeout(() => stop.abort(), 5000);
+    const more = setTimeout(() => all.slice(3).forEach((f) => standin.addFragment(ARN, f)), 2500);
+    const source = new PullSource({
+      clients,
+      stream: { arn: ARN },
+      selector: { type: "EARLIEST" },
+      idleTimeoutMs: 0,
+      progressTimeoutMs: 800,
+      backoff: { baseMs: 1, capMs: 5 },
+      signal: stop.signal,
+      ...extra,
+    });
+    let got = 0;
+    try {
+      await assert.rejects(async () => {
+        for await (const _ of source.fragments()) {
+          got++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
+      // Not ended at the pause: fragments added after it came (held back, the sixth waits for a seventh to begin).
+      assert.ok(got > 3, `${name}: ${got}`);
+    } finally {
+      clearTimeout(guard);
+      clearTimeout(more);
+      clients.destroy();
+      await standin.close();
+    }
+  }
+});

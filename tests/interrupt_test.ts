@@ -481,3 +481,46 @@ Deno.test("extract of a saved file, stopped after its commits: the fragment even
 Deno.test("summary", () => {
   console.log(`interrupt_test (signal@fragments+delay→fragments in the WAVs): ${summary.join("; ")}`);
 });
+
+Deno.test("pull interrupted while a credential_process hangs: the helper does not outlive kvsaudio", async () => {
+  // A hang hunter: after SIGINT/SIGTERM (or kvsaudio's own credentials deadline) the helper's shell and its `sleep`
+  // went on running, re-parented to init: cron retries would pile them up.
+  if (Deno.build.os !== "linux") return;
+  await withTempDir("kvsaudio-cred-", async (dir) => {
+    Deno.writeTextFileSync(`${dir}/helper.sh`, `#!/bin/sh\necho $$ > ${dir}/helper.pid\nexec sleep 1000\n`);
+    Deno.chmodSync(`${dir}/helper.sh`, 0o755);
+    Deno.writeTextFileSync(`${dir}/config`, `[profile p]\ncredential_process = ${dir}/helper.sh\n`);
+    const env: Record<string, string> = {
+      AWS_CONFIG_FILE: `${dir}/config`,
+      AWS_SHARED_CREDENTIALS_FILE: `${dir}/none`,
+      AWS_EC2_METADATA_DISABLED: "true",
+    };
+    const child = kvsaudioCommand([
+      ...["pull", "--profile", "p", "--arn", ARN, "--start", "now", "--region", "us-east-1"],
+      ...["--endpoint-url", "http://127.0.0.1:9", "--out", `${dir}/out`],
+    ], { env, stdout: "null", stderr: "null" }).spawn();
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        pid = Number(Deno.readTextFileSync(`${dir}/helper.pid`).trim()) || undefined;
+      } catch {
+        // not yet
+      }
+    }
+    assert.ok(pid !== undefined, "the helper ran");
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 130);
+    let alive = true;
+    for (let i = 0; i < 20 && alive; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        alive = !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`)); // (a zombie is gone)
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) Deno.kill(pid, "SIGKILL");
+    assert.equal(alive, false, "the helper was ended with kvsaudio");
+  });
+});

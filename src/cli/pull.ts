@@ -38,6 +38,7 @@ import { callHelp, type CallOutputOptions, outputOptions } from "./output_option
 import { blameConfig, blameConfigFor, withValues } from "./configured.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
+import { atExit } from "./children.ts";
 import { printOut } from "./output.ts";
 import { onInterrupt } from "./signals.ts";
 import { parseTimestamp } from "./time.ts";
@@ -340,6 +341,8 @@ function sdkConsoleWarnings(onWarning: (message: string) => void): () => void {
 
 /** Run `pull`; returns the exit code. */
 export async function pullCommand(args: string[]): Promise<number> {
+  // A credential_process that hangs is not left running when the pull ends.
+  atExit.stopDescendants = true;
   const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
   if (flag(values, "help")) {
     printOut(PULL_HELP);

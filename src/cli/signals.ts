@@ -16,6 +16,7 @@
 import { ExitCode, KvsAudioError } from "../errors.ts";
 import { toldInEvents } from "./early_done.ts";
 import { report } from "./run.ts";
+import { atExit, stopDescendants } from "./children.ts";
 
 /** Install the handler; returns a function that removes it. */
 export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void {
@@ -31,6 +32,7 @@ export function onInterrupt(finalize: (signal: Deno.Signal) => void): () => void
         // with --json --out - its done event told it there).
         code = e instanceof KvsAudioError && toldInEvents(e) ? e.exitCode : report(e);
       } finally {
+        if (atExit.stopDescendants) stopDescendants();
         Deno.exit(code);
       }
     };

@@ -83,6 +83,9 @@ export interface PullSourceOptions extends SourceOptions {
 /** See {@linkcode PullSourceOptions.quietAfterMs}. */
 export const QUIET_AFTER_STOP_MS = 5000;
 
+/** How recent a body's last chunk must be for it to count as still sending (at most a quarter of `progressTimeoutMs`). */
+const KEPT_SENDING_MS = 10_000;
+
 /** A resumable GetMedia fragment source. */
 export class PullSource extends FragmentSource<PullSourceOptions> {
   #lastBig: bigint | undefined;
@@ -270,8 +273,16 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
           body,
           (lastChunkAt) => {
             const d = deadline(lastChunkAt);
-            // Bytes that make no new fragment do not keep a body alive for ever.
-            const progress = state.bytes > acceptedEnd && progressMs > 0 ? this.#lastFragmentAt + progressMs : Infinity;
+            // Bytes that make no new fragment do not keep a body alive for ever: once progressMs passed since the
+            // last new fragment, a body still sending (its last chunk within KEPT_SENDING_MS) is cut. A body gone
+            // quiet is the idle and stall limits' to judge: a fragment held back until the next begins, a
+            // fragment sent again at a resume point, then a pause that --idle-timeout 0 waits through.
+            let progress = Infinity;
+            if (progressMs > 0 && state.bytes > acceptedEnd && lastChunkAt > this.#lastFragmentAt) {
+              const at = this.#lastFragmentAt + progressMs;
+              const now = Date.now();
+              if (now < at || now - lastChunkAt < Math.min(KEPT_SENDING_MS, progressMs / 4)) progress = at;
+            }
             progressFirst = progress < d;
             if (progressFirst) stallFirst = false;
             return Math.min(d, progress);
