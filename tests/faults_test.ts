@@ -1738,3 +1738,44 @@ Deno.test("in-process: with idle timeout 0, a pause after a held-back fragment o
     }
   }
 });
+
+Deno.test("in-process: with idle timeout 0, a pause between whole fragments, then the next one in many chunks: no reconnect", async () => {
+  // A review: the progress limit counted from the last fragment, so after a pause longer than it the first chunk
+  // of the next fragment cut a body that was simply arriving (a failed retry, a needless reconnect).
+  const all = standinFragments(connectStream({ fragments: 6 }));
+  const standin = startStandin({ streams: { [ARN]: all.slice(0, 3) }, live: true, chunkSize: 1000, delayMs: 2 });
+  const clients = await createKvsClients({
+    region: "us-east-1",
+    endpointUrl: standin.url,
+    credentials: FAKE,
+    responseTimeoutMs: 2000,
+  });
+  const stop = new AbortController();
+  const guard = setTimeout(() => stop.abort(), 4000);
+  const more = setTimeout(() => all.slice(3).forEach((f) => standin.addFragment(ARN, f)), 2000);
+  const events: PullEvent[] = [];
+  const source = new PullSource({
+    clients,
+    stream: { arn: ARN },
+    selector: { type: "EARLIEST" },
+    idleTimeoutMs: 0,
+    progressTimeoutMs: 800,
+    backoff: { baseMs: 1, capMs: 5 },
+    signal: stop.signal,
+    onEvent: (e) => events.push(e),
+  });
+  let got = 0;
+  try {
+    await assert.rejects(async () => {
+      for await (const _ of source.fragments()) got++;
+    }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
+    assert.equal(got, 6);
+    assert.deepEqual(events.filter((e) => e.type === "reconnect" || e.type === "retry"), []);
+    assert.equal(standin.requests.filter((q) => q.path === "/getMedia").length, 1);
+  } finally {
+    clearTimeout(guard);
+    clearTimeout(more);
+    clients.destroy();
+    await standin.close();
+  }
+});

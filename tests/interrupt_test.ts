@@ -524,3 +524,21 @@ Deno.test("pull interrupted while a credential_process hangs: the helper does no
     assert.equal(alive, false, "the helper was ended with kvsaudio");
   });
 });
+
+Deno.test("pull under a shell that execs it: the shell's own background jobs and output readers are left alone", async () => {
+  // A review: the descendants ended at exit included what the shell had started before `exec kvsaudio` (a
+  // background job, the `tee` of `2> >(tee log)`): the log lost kvsaudio's error line.
+  if (Deno.build.os !== "linux") return;
+  await withTempDir("kvsaudio-exec-", async (dir) => {
+    const script = `( sleep 1.5; echo done > ${dir}/bg ) &
+exec "$@" 2> >(sleep 0.5; cat > ${dir}/log)`;
+    const r = await kvsaudioInShell(script, [
+      ...["pull", "--arn", ARN, "--start", "now", "--region", "us-east-1", "--max-retries", "0"],
+      ...["--endpoint-url", "http://127.0.0.1:9", "--out", `${dir}/out`],
+    ], { env: AWS_ENV, stdout: "null", stderr: "null" }).output();
+    assert.equal(r.code, 4);
+    await new Promise((res) => setTimeout(res, 2500));
+    assert.match(Deno.readTextFileSync(`${dir}/log`), /^kvsaudio: connection refused by http:\/\/127\.0\.0\.1:9/);
+    assert.equal(Deno.readTextFileSync(`${dir}/bg`), "done\n");
+  });
+});

@@ -38,7 +38,7 @@ import { callHelp, type CallOutputOptions, outputOptions } from "./output_option
 import { blameConfig, blameConfigFor, withValues } from "./configured.ts";
 import { StatusLine } from "./progress.ts";
 import { Reporter } from "./report.ts";
-import { atExit } from "./children.ts";
+import { stopNewDescendantsAtExit } from "./children.ts";
 import { printOut } from "./output.ts";
 import { onInterrupt } from "./signals.ts";
 import { parseTimestamp } from "./time.ts";
@@ -341,13 +341,13 @@ function sdkConsoleWarnings(onWarning: (message: string) => void): () => void {
 
 /** Run `pull`; returns the exit code. */
 export async function pullCommand(args: string[]): Promise<number> {
-  // A credential_process that hangs is not left running when the pull ends.
-  atExit.stopDescendants = true;
   const { values, positionals } = parseCommand("pull", args, PULL_OPTIONS);
   if (flag(values, "help")) {
     printOut(PULL_HELP);
     return 0;
   }
+  // A credential_process that hangs is not left running when the pull ends.
+  stopNewDescendantsAtExit();
   if (positionals.length > 0) throw new UsageError(`pull: unexpected argument '${positionals[0]}'`);
   await applyConfig("pull", values, PULL_OPTIONS, str(values, "config"));
   const eventPath = str(values, "event");

@@ -253,6 +253,9 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       let acceptedEnd = 0;
       /** The guard's deadline is the progress limit (bytes kept coming, no new fragment). */
       let progressFirst = false;
+      /** When the body last began sending after a quiet gap, and the last chunk time the deadline saw. */
+      let sendingSince = 0;
+      let seenChunkAt = 0;
       try {
         // Idle = no new fragment and no bytes either for idleMs: a slow fragment still arriving is not idleness.
         // With --idle-timeout 0 a quiet stream is waited for, but not a body gone silent inside a fragment: that
@@ -277,11 +280,18 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             // last new fragment, a body still sending (its last chunk within KEPT_SENDING_MS) is cut. A body gone
             // quiet is the idle and stall limits' to judge: a fragment held back until the next begins, a
             // fragment sent again at a resume point, then a pause that --idle-timeout 0 waits through.
+            // It counts from the later of the last new fragment and the moment the body began sending again
+            // after going quiet: a pause, then the next fragment arriving in several chunks, is no cut.
+            const window = Math.min(KEPT_SENDING_MS, progressMs / 4);
+            if (lastChunkAt !== seenChunkAt) {
+              if (lastChunkAt - seenChunkAt > window) sendingSince = lastChunkAt;
+              seenChunkAt = lastChunkAt;
+            }
             let progress = Infinity;
             if (progressMs > 0 && state.bytes > acceptedEnd && lastChunkAt > this.#lastFragmentAt) {
-              const at = this.#lastFragmentAt + progressMs;
+              const at = Math.max(this.#lastFragmentAt, sendingSince) + progressMs;
               const now = Date.now();
-              if (now < at || now - lastChunkAt < Math.min(KEPT_SENDING_MS, progressMs / 4)) progress = at;
+              if (now < at || now - lastChunkAt < window) progress = at;
             }
             progressFirst = progress < d;
             if (progressFirst) stallFirst = false;
