@@ -29,7 +29,7 @@ import {
   standinFragments,
   withStandin,
 } from "./support/pull_harness.ts";
-import { type Standin, startStandin } from "./support/kvs_standin.ts";
+import { type Standin, type StandinFragment, startStandin } from "./support/kvs_standin.ts";
 import { sameBytes } from "./support/pipeline.ts";
 import { concat } from "./support/mkv_writer.ts";
 import { jsonLines } from "./support/cli.ts";
@@ -82,6 +82,18 @@ function stormFrom(standin: Standin, n: number, errors: { status: number; name: 
   onRequest(standin, (path) => {
     if (path === "/getDataEndpoint" && ++seen === n) standin.setFaults({ apiErrors: [...errors] });
   });
+}
+
+/** A pull from the earliest fragment of {@linkcode ARN}, backing off 1–5 ms. */
+const FROM_EARLIEST = {
+  stream: { arn: ARN },
+  selector: { type: "EARLIEST" as const },
+  backoff: { baseMs: 1, capMs: 5 },
+};
+
+/** The real SDK's clients against a stand-in at `url`, with fake keys. */
+function fakeClients(url: string, responseTimeoutMs: number): Promise<KvsClients> {
+  return createKvsClients({ region: "us-east-1", endpointUrl: url, credentials: FAKE, responseTimeoutMs });
 }
 
 const THROTTLE = { status: 400, name: "ClientLimitExceededException", message: "Rate exceeded" };
@@ -367,12 +379,7 @@ Deno.test("in-process: with idle timeout 0, the stall limit never ends the call,
   // such a stream bytes past the last whole fragment do not tell a cut-off one: the limit is not applied.
   const tagless = connectStream({ fragments: 3, kvsTags: false });
   const standin = serve(tagless, { live: true });
-  const clients = await createKvsClients({
-    region: "us-east-1",
-    endpointUrl: standin.url,
-    credentials: FAKE,
-    responseTimeoutMs: 200,
-  });
+  const clients = await fakeClients(standin.url, 200);
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(), 1500);
   const events: PullEvent[] = [];
@@ -656,12 +663,7 @@ Deno.test("CLI: review mends of the list-body rule: batches of 1000, a start fra
 Deno.test("in-process archived: a GetMediaForFragmentList body silent inside a fragment reconnects with reason 'stalled' and loses nothing", async () => {
   const standin = serve(STREAM, { faults: { listStallAtByte: [{ at: F[2].offset + 300, ms: 60_000 }] } });
   injected("fragment-list stall inside a fragment");
-  const clients = await createKvsClients({
-    region: "us-east-1",
-    endpointUrl: standin.url,
-    credentials: FAKE,
-    responseTimeoutMs: 150,
-  });
+  const clients = await fakeClients(standin.url, 150);
   try {
     const { source, events } = await readArchived(clients);
     const reconnects = events.filter((e) => e.type === "reconnect");
@@ -1644,12 +1646,7 @@ Deno.test("in-process: a body that keeps sending with no new fragment is not fol
   // one fragment sent again and again made duplicate events without end.
   for (const kind of ["void", "repeat"] as const) {
     const standin = serve(STREAM, { live: true, faults: { noProgressAfter: { fragments: 2, kind } } });
-    const clients = await createKvsClients({
-      region: "us-east-1",
-      endpointUrl: standin.url,
-      credentials: FAKE,
-      responseTimeoutMs: 2000,
-    });
+    const clients = await fakeClients(standin.url, 2000);
     const events: PullEvent[] = [];
     // (Without the bound the pull never ends: stopped, so that the test fails rather than hangs.)
     const stop = new AbortController();
@@ -1689,52 +1686,84 @@ Deno.test("in-process: a body that keeps sending with no new fragment is not fol
   }
 });
 
+/**
+ * A live stand-in serving the first three of `all`, the rest added after `addAfterMs`, and an in-process pull of
+ * it with idle timeout 0 and a progress limit of `progressTimeoutMs`, stopped after `stopAfterMs`.
+ */
+async function pausedPull(
+  all: StandinFragment[],
+  o: {
+    chunkSize: number | [number, number];
+    delayMs?: number;
+    addAfterMs: number;
+    stopAfterMs: number;
+    progressTimeoutMs: number;
+    maxSessionMs?: number;
+  },
+) {
+  const standin = startStandin({
+    streams: { [ARN]: all.slice(0, 3) },
+    live: true,
+    chunkSize: o.chunkSize,
+    delayMs: o.delayMs,
+  });
+  const clients = await fakeClients(standin.url, 2000);
+  const stop = new AbortController();
+  const guard = setTimeout(() => stop.abort(), o.stopAfterMs);
+  const more = setTimeout(() => all.slice(3).forEach((f) => standin.addFragment(ARN, f)), o.addAfterMs);
+  const events: PullEvent[] = [];
+  const source = new PullSource({
+    ...FROM_EARLIEST,
+    clients,
+    idleTimeoutMs: 0,
+    progressTimeoutMs: o.progressTimeoutMs,
+    ...(o.maxSessionMs !== undefined ? { maxSessionMs: o.maxSessionMs } : {}),
+    signal: stop.signal,
+    onEvent: (e) => events.push(e),
+  });
+  /** The fragments handed on until the stop (which must be how it ended: exit 130). */
+  const run = async () => {
+    let got = 0;
+    await assert.rejects(async () => {
+      for await (const _ of source.fragments()) {
+        got++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
+    return got;
+  };
+  const close = async () => {
+    clearTimeout(guard);
+    clearTimeout(more);
+    clients.destroy();
+    await standin.close();
+  };
+  return { standin, events, run, close };
+}
+
 Deno.test("in-process: with idle timeout 0, a pause after a held-back fragment or a resent one is waited through, not cut as no progress", async () => {
   // A review of the progress limit: on a stream without KVS's tags after the Cluster (the last fragment held back
   // until the next begins), and after a reconnect whose resume point KVS sent again, a pause longer than the limit
   // ended the pull as idle (exit 0, the rest of the call lost), though --idle-timeout 0 waits for ever.
   for (
-    const [name, s, extra] of [
-      ["held back", connectStream({ fragments: 6, kvsTags: false }), {}],
-      ["resent", connectStream({ fragments: 6, continuationTokens: false }), { maxSessionMs: 200 }],
+    const [name, s, maxSessionMs] of [
+      ["held back", connectStream({ fragments: 6, kvsTags: false }), undefined],
+      ["resent", connectStream({ fragments: 6, continuationTokens: false }), 200],
     ] as const
   ) {
-    const all = standinFragments(s);
-    const standin = startStandin({ streams: { [ARN]: all.slice(0, 3) }, live: true, chunkSize: [100, 5000] });
-    const clients = await createKvsClients({
-      region: "us-east-1",
-      endpointUrl: standin.url,
-      credentials: FAKE,
-      responseTimeoutMs: 2000,
-    });
-    const stop = new AbortController();
-    const guard = setTimeout(() => stop.abort(), 5000);
-    const more = setTimeout(() => all.slice(3).forEach((f) => standin.addFragment(ARN, f)), 2500);
-    const source = new PullSource({
-      clients,
-      stream: { arn: ARN },
-      selector: { type: "EARLIEST" },
-      idleTimeoutMs: 0,
+    const p = await pausedPull(standinFragments(s), {
+      chunkSize: [100, 5000],
+      addAfterMs: 2500,
+      stopAfterMs: 5000,
       progressTimeoutMs: 800,
-      backoff: { baseMs: 1, capMs: 5 },
-      signal: stop.signal,
-      ...extra,
+      maxSessionMs,
     });
-    let got = 0;
     try {
-      await assert.rejects(async () => {
-        for await (const _ of source.fragments()) {
-          got++;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
       // Not ended at the pause: fragments added after it came (held back, the sixth waits for a seventh to begin).
+      const got = await p.run();
       assert.ok(got > 3, `${name}: ${got}`);
     } finally {
-      clearTimeout(guard);
-      clearTimeout(more);
-      clients.destroy();
-      await standin.close();
+      await p.close();
     }
   }
 });
@@ -1742,40 +1771,18 @@ Deno.test("in-process: with idle timeout 0, a pause after a held-back fragment o
 Deno.test("in-process: with idle timeout 0, a pause between whole fragments, then the next one in many chunks: no reconnect", async () => {
   // A review: the progress limit counted from the last fragment, so after a pause longer than it the first chunk
   // of the next fragment cut a body that was simply arriving (a failed retry, a needless reconnect).
-  const all = standinFragments(connectStream({ fragments: 6 }));
-  const standin = startStandin({ streams: { [ARN]: all.slice(0, 3) }, live: true, chunkSize: 1000, delayMs: 2 });
-  const clients = await createKvsClients({
-    region: "us-east-1",
-    endpointUrl: standin.url,
-    credentials: FAKE,
-    responseTimeoutMs: 2000,
-  });
-  const stop = new AbortController();
-  const guard = setTimeout(() => stop.abort(), 4000);
-  const more = setTimeout(() => all.slice(3).forEach((f) => standin.addFragment(ARN, f)), 2000);
-  const events: PullEvent[] = [];
-  const source = new PullSource({
-    clients,
-    stream: { arn: ARN },
-    selector: { type: "EARLIEST" },
-    idleTimeoutMs: 0,
+  const p = await pausedPull(standinFragments(connectStream({ fragments: 6 })), {
+    chunkSize: 1000,
+    delayMs: 2,
+    addAfterMs: 2000,
+    stopAfterMs: 4000,
     progressTimeoutMs: 800,
-    backoff: { baseMs: 1, capMs: 5 },
-    signal: stop.signal,
-    onEvent: (e) => events.push(e),
   });
-  let got = 0;
   try {
-    await assert.rejects(async () => {
-      for await (const _ of source.fragments()) got++;
-    }, (e: Error & { exitCode?: number }) => e.exitCode === 130);
-    assert.equal(got, 6);
-    assert.deepEqual(events.filter((e) => e.type === "reconnect" || e.type === "retry"), []);
-    assert.equal(standin.requests.filter((q) => q.path === "/getMedia").length, 1);
+    assert.equal(await p.run(), 6);
+    assert.deepEqual(p.events.filter((e) => e.type === "reconnect" || e.type === "retry"), []);
+    assert.equal(p.standin.requests.filter((q) => q.path === "/getMedia").length, 1);
   } finally {
-    clearTimeout(guard);
-    clearTimeout(more);
-    clients.destroy();
-    await standin.close();
+    await p.close();
   }
 });
