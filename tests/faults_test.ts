@@ -29,7 +29,7 @@ import {
   standinFragments,
   withStandin,
 } from "./support/pull_harness.ts";
-import { type Standin, type StandinFragment, startStandin } from "./support/kvs_standin.ts";
+import { type Standin, type StandinFragment, type StandinOptions, startStandin } from "./support/kvs_standin.ts";
 import { sameBytes } from "./support/pipeline.ts";
 import { concat } from "./support/mkv_writer.ts";
 import { jsonLines } from "./support/cli.ts";
@@ -1081,88 +1081,79 @@ function badTrackIn(s: GeneratedStream, k: number): { stream: GeneratedStream; a
 }
 
 Deno.test("CLI: bad data after a reconnection names the response and the fragment; in a start fragment fetched on its own it is exit 3", async () => {
-  // Was: after a reconnection, "stream …: byte N" counted from the second response's start, as if from the
-  // stream's, and sent the user to another fragment.
-  const { stream, at } = badTrackIn(STREAM, 2);
-  const standin = serve(stream, { live: true, faults: { dropAtByte: [F[1].offset + 500] } });
-  injected("drop");
-  try {
-    const r = await cli(standin.url, ["--start", "earliest", "--idle-timeout", "3"]);
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `^kvsaudio: stream \\S+ \\(GetMedia response 2, fragment ${F[2].fragmentNumber}\\): byte ${
-          at - F[1].offset
-        }: SimpleBlock: `,
-      ),
-    );
-    sameBytes(r.from, upTo(2).from, "from: the audio before the bad fragment");
-  } finally {
-    await standin.close();
-  }
-  // Was: a start fragment that KVS skipped ("after" reading), fetched with GetMediaForFragmentList and holding
-  // bad data, was only a warning ("its audio is missing") and the pull went on to exit 0.
-  const first = badTrackIn(STREAM, 0);
-  const after = serve(first.stream, { live: true, fragmentNumberMode: "after" });
-  try {
-    const r = await cli(after.url, ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "1"]);
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `^kvsaudio: stream \\S+ \\(GetMediaForFragmentList of fragment ${
-          F[0].fragmentNumber
-        }\\): byte ${first.at}: SimpleBlock: `,
-      ),
-    );
-  } finally {
-    await after.close();
-  }
-  // (A review:) "no audio" comes at the end, about the first fragment: named by the response it came in (the
-  // first, so none), not by the one being read then; an in-band error in a start fragment fetched on its own, by
-  // that call.
-  const renamed = STREAM.fragments.map((f) => {
+  const bad2 = badTrackIn(STREAM, 2);
+  const bad0 = badTrackIn(STREAM, 0);
+  const withFragments = (bytes: (f: GeneratedStream["fragments"][number], i: number) => Uint8Array) => ({
+    ...STREAM,
+    fragments: STREAM.fragments.map((f, i) => ({ ...f, bytes: bytes(f, i) })),
+  });
+  const unnamed = withFragments((f) => {
     const b = f.bytes.slice();
     renameDirections(b);
     return b;
   });
-  const unnamed = serve({ ...STREAM, fragments: STREAM.fragments.map((f, i) => ({ ...f, bytes: renamed[i] })) }, {
-    live: true,
-    faults: { dropAtByte: [F[2].offset + 300] },
-  });
-  try {
-    const r = await cli(unnamed.url, ["--start", "earliest", "--idle-timeout", "2"]);
-    assert.equal(r.code, 3, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(`^kvsaudio: stream \\S+ \\(fragment ${F[0].fragmentNumber}\\): byte 0: Tracks: no audio`),
-    );
-  } finally {
-    await unnamed.close();
-  }
-  const errorFirst = {
-    ...STREAM,
-    fragments: STREAM.fragments.map((
-      f,
-      i,
-    ) => (i === 0 ? { ...f, bytes: errorFragment("4504", 17, F[0].fragmentNumber) } : f)),
-  };
-  const inband = serve(errorFirst, { live: true, fragmentNumberMode: "after", faults: { dropAtByte: [200] } });
-  try {
-    const r = await cli(inband.url, ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "2"]);
-    assert.equal(r.code, 5, r.stderr);
-    assert.match(
-      r.stderr,
-      new RegExp(
-        `^kvsaudio: stream \\S+ \\(GetMediaForFragmentList of fragment ${
-          F[0].fragmentNumber
-        }\\): KVS sent an in-band error`,
-        "m",
-      ),
-    );
-  } finally {
-    await inband.close();
+  const errorFirst = withFragments((f, i) => i === 0 ? errorFragment("4504", 17, F[0].fragmentNumber) : f.bytes);
+  const cases: {
+    why: string;
+    stream: GeneratedStream;
+    opts: Omit<StandinOptions, "streams">;
+    args: string[];
+    code: number;
+    message: string;
+  }[] = [
+    {
+      // Was: after a reconnection, "stream …: byte N" counted from the second response's start, as if from the
+      // stream's, and sent the user to another fragment.
+      why: "after a reconnection",
+      stream: bad2.stream,
+      opts: { live: true, faults: { dropAtByte: [F[1].offset + 500] } },
+      args: ["--start", "earliest", "--idle-timeout", "3"],
+      code: 3,
+      message: `\\(GetMedia response 2, fragment ${F[2].fragmentNumber}\\): byte ${
+        bad2.at - F[1].offset
+      }: SimpleBlock: `,
+    },
+    {
+      // Was: a start fragment that KVS skipped ("after" reading), fetched with GetMediaForFragmentList and holding
+      // bad data, was only a warning ("its audio is missing") and the pull went on to exit 0.
+      why: "in a fetched start fragment",
+      stream: bad0.stream,
+      opts: { live: true, fragmentNumberMode: "after" },
+      args: ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "1"],
+      code: 3,
+      message: `\\(GetMediaForFragmentList of fragment ${F[0].fragmentNumber}\\): byte ${bad0.at}: SimpleBlock: `,
+    },
+    {
+      // (A review:) "no audio" comes at the end, about the first fragment: named by the response it came in (the
+      // first, so none), not by the one being read then.
+      why: "no audio",
+      stream: unnamed,
+      opts: { live: true, faults: { dropAtByte: [F[2].offset + 300] } },
+      args: ["--start", "earliest", "--idle-timeout", "2"],
+      code: 3,
+      message: `\\(fragment ${F[0].fragmentNumber}\\): byte 0: Tracks: no audio`,
+    },
+    {
+      // (A review:) an in-band error in a start fragment fetched on its own is named by that call.
+      why: "an in-band error in a fetched start fragment",
+      stream: errorFirst,
+      opts: { live: true, fragmentNumberMode: "after", faults: { dropAtByte: [200] } },
+      args: ["--start-fragment", F[0].fragmentNumber, "--idle-timeout", "2"],
+      code: 5,
+      message: `\\(GetMediaForFragmentList of fragment ${F[0].fragmentNumber}\\): KVS sent an in-band error`,
+    },
+  ];
+  for (const c of cases) {
+    const standin = serve(c.stream, c.opts);
+    if (c.opts.faults?.dropAtByte) injected("drop");
+    try {
+      const r = await cli(standin.url, c.args);
+      assert.equal(r.code, c.code, `${c.why}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^kvsaudio: stream \\S+ ${c.message}`, "m"), c.why);
+      if (c.why === "after a reconnection") sameBytes(r.from, upTo(2).from, "from: the audio before the bad fragment");
+    } finally {
+      await standin.close();
+    }
   }
 });
 

@@ -24,6 +24,7 @@ import { displayText } from "./sanitize.ts";
 import { CallWriter } from "../audio/call_writer.ts";
 import { parseFragmentNumber } from "../mkv/fragment.ts";
 import type { Fragment } from "../mkv/fragment.ts";
+import type { FragmentSource } from "../kvs/fragment_source.ts";
 import type { PullEvent } from "../kvs/pull_source.ts";
 import type { KvsClients } from "../kvs/client.ts";
 import { checkEndpointUrl, checkEndpointVariables, checkRegionName } from "../kvs/endpoint_url.ts";
@@ -370,8 +371,8 @@ export async function pullCommand(args: string[]): Promise<number> {
   const status = new StatusLine(Deno.stderr.isTerminal() && !early.quiet && !early.json);
   let millisBehindNow: number | undefined;
   let sourceCounts: (() => Record<string, unknown>) | undefined;
-  let locate: ((e: DataError, f: Fragment | undefined) => DataError) | undefined;
-  let describe: ((f?: Fragment) => string) | undefined;
+  /** The fragment source, once made (to name where a failure is). */
+  let from: FragmentSource | undefined;
   /** The fragment being demultiplexed and written (for a data error's place). */
   let current: Fragment | undefined;
   // SIGINT/SIGTERM: finalize and exit 130, also while the event is read (stdin, a FIFO).
@@ -513,8 +514,7 @@ export async function pullCommand(args: string[]): Promise<number> {
       archived: plan.archived,
     });
     sourceCounts = counts;
-    locate = (e, f) => f !== undefined ? source.locateIn(e, f) : source.locate(e, e.fragment?.kvs.fragmentNumber);
-    describe = (f) => source.describeFor(f);
+    from = source;
     // A start by time (a timestamp, an archived range, earliest, now) may fall in the previous contact's
     // fragments: those are skipped until the contact asked for begins, as extract does. A fragment number
     // or a continuation token names the contact's own place.
@@ -623,12 +623,12 @@ export async function pullCommand(args: string[]): Promise<number> {
     // A demuxer's error (bad data in a fragment the source handed on): named by its response and fragment.
     if (e instanceof DataError && (e.source === undefined || e.source === `stream ${label}`)) {
       // (A demuxer's error about a fragment handed on earlier, "no audio" at the end, carries that fragment.)
-      if (locate) locate(e, current ?? e.fragment);
+      if (from) from.locateIn(e, current ?? e.fragment);
       else e.withSource(`stream ${label}`);
     }
     // An in-band error fragment: named by the stream (and the response, after a reconnection).
-    if (e instanceof KvsStreamError && describe) {
-      e = new KvsStreamError(`${describe(e.fragment)}: ${e.message}`, e.code, e.errorId, e.fragment);
+    if (e instanceof KvsStreamError && from) {
+      e = new KvsStreamError(`${from.describeFor(e.fragment)}: ${e.message}`, e.code, e.errorId, e.fragment);
     }
     // The audio before the failure still reaches standard output (a failed write to it is the error itself).
     if (e instanceof KvsAudioError) await writer.finish(false).catch(() => {});

@@ -424,7 +424,7 @@ export class ConnectDemuxer {
     for (let i = 0; i < blocks.length; i++) {
       const track = blocks.track(i);
       if (track !== a && track !== b) continue;
-      spans.push(this.#rawPosition(blocks, i, rate), Math.floor(blockBytes(blocks, i) / frameBytes));
+      spans.push(this.#rawPosition(blocks, i, rate), Math.floor(blocks.data(i).length / frameBytes));
     }
     const order = Array.from({ length: spans.length / 2 }, (_, j) => 2 * j).sort((x, y) => spans[x] - spans[y]);
     const holes: number[] = [];
@@ -511,7 +511,7 @@ export class ConnectDemuxer {
       }
       const skip = pos < next - tol ? next - pos : 0;
       // A laced block's frames are one run of samples (they lie back to back; a frame may end inside a sample).
-      const data = blocks.frameCount(i) === 1 ? blocks.frame(i, 0) : blocks.data(i);
+      const data = blocks.data(i);
       let len = data.length - (data.length % frameBytes);
       oddBytes += data.length - len;
       const frameCount = len / frameBytes;
@@ -701,13 +701,4 @@ function disagreeingAudio(tracks: readonly Track[], fmt: StreamFormat): StreamFo
   return said.source === "audio-element" && (said.rate !== fmt.rate || said.channels !== fmt.channels)
     ? said
     : undefined;
-}
-
-/** The bytes of block `i`'s frames together (laced frames lie back to back). */
-function blockBytes(blocks: BlockTable, i: number): number {
-  const n = blocks.frameCount(i);
-  if (n === 1) return blocks.frame(i, 0).length;
-  let bytes = 0;
-  for (let k = 0; k < n; k++) bytes += blocks.frame(i, k).length;
-  return bytes;
 }

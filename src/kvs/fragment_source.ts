@@ -164,17 +164,18 @@ export abstract class FragmentSource<O extends SourceOptions = SourceOptions> {
   }
 
   /**
-   * {@linkcode FragmentSource.locate} for a data error found in fragment `f`
-   * once it was handed on (by the demuxer): named by the response `f` came in.
+   * {@linkcode FragmentSource.locate} for a data error in fragment `f`: once
+   * `f` was handed on (an error of the demuxer's), named by the response it
+   * came in; else by the response being read.
    *
    * @param e the error, renamed in place
-   * @param f the fragment the bad data is in (the last one handed on)
+   * @param f the fragment the bad data is in, if known
    * @returns `e`
    */
-  locateIn(e: DataError, f: Fragment): DataError {
-    const r = this.#responses.get(f);
-    if (r === undefined) return this.locate(e, f.kvs.fragmentNumber); // (not handed on: in the response being read)
-    return this.locate(e, r.own ? undefined : f.kvs.fragmentNumber, r.response);
+  locateIn(e: DataError, f: Fragment | undefined): DataError {
+    const r = f === undefined ? undefined : this.#responses.get(f);
+    if (r === undefined) return this.locate(e, f?.kvs.fragmentNumber);
+    return this.locate(e, r.own ? undefined : f!.kvs.fragmentNumber, r.response);
   }
 
   /**

@@ -157,39 +157,33 @@ export function profileSettingsIn(text: string, configFile: boolean, profile: st
  */
 export function profileSettings(profile: string): Record<string, string> {
   const merged: Record<string, string> = {};
-  for (const [text, configFile] of awsFileTexts()) {
+  for (const [text, configFile] of readAwsFiles().texts) {
     for (const [k, v] of Object.entries(profileSettingsIn(text, configFile, profile))) merged[k] ??= v;
   }
   return merged;
 }
 
-/** The texts of the shared AWS files that can be read, credentials file first, each with whether it is the config file. */
-function awsFileTexts(): [string, boolean][] {
+/**
+ * The shared AWS files: the texts of those that can be read, credentials file
+ * first, each with whether it is the config file; and why each one that is
+ * there cannot be read (a missing file is no problem: it defines nothing).
+ */
+function readAwsFiles(): { texts: [string, boolean][]; unreadable: string[] } {
   const { config, credentials } = awsFilePaths();
   const texts: [string, boolean][] = [];
+  const unreadable: string[] = [];
   for (const [path, configFile] of [[credentials, false], [config, true]] as const) {
     try {
       texts.push([Deno.readTextFileSync(path), configFile]);
-    } catch {
-      // a missing or unreadable file defines nothing
-    }
-  }
-  return texts;
-}
-
-/** Why each shared AWS file that is there cannot be read (a missing file is no problem: it defines nothing). */
-function unreadableAwsFiles(): string[] {
-  const { config, credentials } = awsFilePaths();
-  const out: string[] = [];
-  for (const path of [config, credentials]) {
-    if (path.startsWith(`${NO_HOME}/`)) continue;
-    try {
-      Deno.readTextFileSync(path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) out.push(`cannot read ${path}: ${fsErrorMessage(e)}`);
+      if (!(e instanceof Deno.errors.NotFound) && !path.startsWith(`${NO_HOME}/`)) {
+        const why = `cannot read ${path}: ${fsErrorMessage(e)}`;
+        if (configFile) unreadable.unshift(why); // (the config file named first)
+        else unreadable.push(why);
+      }
     }
   }
-  return out;
+  return { texts, unreadable };
 }
 
 /**
@@ -203,7 +197,7 @@ function unreadableAwsFiles(): string[] {
  * ```
  */
 export function profileDefined(profile: string): boolean {
-  return awsFileTexts().some(([text, configFile]) => definedProfiles(text, configFile).has(profile));
+  return readAwsFiles().texts.some(([text, configFile]) => definedProfiles(text, configFile).has(profile));
 }
 
 /**
@@ -227,7 +221,7 @@ export function missingProfileMessage(
       "can name them)"
     : `${config} or ${credentials}`;
   // A file that is there but cannot be read (permissions, a directory) is the likelier cause: said first.
-  const unreadable = unreadableAwsFiles();
+  const { unreadable } = readAwsFiles();
   if (unreadable.length > 0) {
     const named = from === "--profile" ? "" : ` (${from})`;
     return `AWS profile '${profile}'${named} not found: ${unreadable.join("; ")}`;

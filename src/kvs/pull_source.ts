@@ -533,6 +533,8 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
       this.emit({ type: "warning", message: `${context}, and ${why}: its audio is missing` });
       return undefined;
     };
+    /** The response it comes in, for messages (its byte offsets count from that response's start). */
+    const own = `GetMediaForFragmentList of fragment ${fragmentNumber}`;
     /** Asked for again once, to see whether it comes the same way (nothing else tells a cut from the whole). */
     let reasked = false;
     for (let attempt = 1;; attempt++) {
@@ -546,7 +548,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         for await (const f of assembleFragments(chunks, { source: `stream ${this.label}`, strictStart: false })) {
           if (f.isError) {
             // An in-band error answers the call, whatever fragment number it carries.
-            this.handedOn(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+            this.handedOn(f, own);
             return f;
           }
           if (!sameNumber(f.kvs.fragmentNumber, fragmentNumber)) {
@@ -554,7 +556,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
             continue;
           }
           if (f.complete && (f.closedBy !== "end-of-input" || this.#trailing.wholeOrStored(f))) {
-            this.handedOn(f, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+            this.handedOn(f, own);
             return f;
           }
           unproven = f.complete && this.#trailing.unproven;
@@ -582,7 +584,7 @@ export class PullSource extends FragmentSource<PullSourceOptions> {
         }
         // Bad data in it is bad stream data (exit 3), as in a GetMedia body; not a fragment to go on without.
         if (e instanceof DataError) {
-          throw this.locate(e, undefined, `GetMediaForFragmentList of fragment ${fragmentNumber}`);
+          throw this.locate(e, undefined, own);
         }
         const ctx = { api: "GetMediaForFragmentList" as const, region: o.region, endpoint: o.clients.endpointUrl };
         const c = classifyAwsError(e, this.label, ctx);
